@@ -1,0 +1,466 @@
+//! The counting (SPEC §5), done with polars over the requests left in scope. This is
+//! the only place that builds [`Aggregates`], and `Aggregates` holds nothing but
+//! counts, times, status codes and the paths of the requester's own namespaces:
+//! the identities that were counted stay in the frames and never leave this module.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::exclude::Rule;
+use crate::ingest::Kind;
+
+/// Column names, in one place.
+mod column {
+    pub const PATH: &str = "path";
+    pub const USER: &str = "user";
+    pub const IP: &str = "ip";
+    pub const TIME: &str = "time_us";
+    pub const STATUS: &str = "status";
+    pub const KIND: &str = "kind";
+    pub const AGENT: &str = "user_agent";
+    pub const RULE: &str = "rule";
+
+    pub const ACCESSES: &str = "accesses";
+    pub const USERS: &str = "users";
+    pub const ANONYMOUS: &str = "anonymous_accesses";
+    pub const UNIQUE_IPS: &str = "unique_ips";
+    pub const FIRST: &str = "first_seen";
+    pub const LAST: &str = "last_seen";
+    pub const AGENTS: &str = "distinct_user_agents";
+}
+
+/// One request that survived scope and window, with what the counting needs.
+#[derive(Debug, Clone)]
+pub struct Counted {
+    /// The directory path of the project or namespace it was attributed to.
+    pub path: String,
+    /// A stable key for the user (`id:1`, `name:bob`), `None` when anonymous.
+    pub user: Option<String>,
+    pub ip: Option<IpAddr>,
+    pub time: DateTime<Utc>,
+    pub status: Option<u16>,
+    pub kind: Kind,
+    pub user_agent: Option<String>,
+}
+
+/// A column-wise batch of requests, appended to as lines are read.
+#[derive(Debug, Default)]
+pub struct Batch {
+    path: Vec<String>,
+    user: Vec<Option<String>>,
+    ip: Vec<Option<String>>,
+    time: Vec<i64>,
+    status: Vec<String>,
+    kind: Vec<&'static str>,
+    agent: Vec<Option<String>>,
+    rule: Vec<&'static str>,
+}
+
+impl Batch {
+    pub fn push(&mut self, r: Counted, rule: Option<Rule>) {
+        self.path.push(r.path);
+        self.user.push(r.user);
+        self.ip.push(r.ip.map(|ip| ip.to_string()));
+        self.time.push(r.time.timestamp_micros());
+        self.status.push(r.status.map_or_else(|| "unknown".to_owned(), |s| s.to_string()));
+        self.kind.push(r.kind.name());
+        self.agent.push(r.user_agent);
+        self.rule.push(rule.map_or("", Rule::name));
+    }
+
+    pub fn len(&self) -> usize {
+        self.path.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.path.is_empty()
+    }
+
+    fn into_frame(self) -> PolarsResult<LazyFrame> {
+        let df = DataFrame::new_infer_height(vec![
+            Column::new(column::PATH.into(), self.path),
+            Column::new(column::USER.into(), self.user),
+            Column::new(column::IP.into(), self.ip),
+            Column::new(column::TIME.into(), self.time),
+            Column::new(column::STATUS.into(), self.status),
+            Column::new(column::KIND.into(), self.kind),
+            Column::new(column::AGENT.into(), self.agent),
+            Column::new(column::RULE.into(), self.rule),
+        ])?;
+        Ok(df.lazy())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub accesses: u64,
+    pub users: u64,
+    pub anonymous_accesses: u64,
+    pub unique_ips: u64,
+    #[serde(serialize_with = "ser_time")]
+    pub first_seen: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "ser_time")]
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PathCounts {
+    pub path: String,
+    pub accesses: u64,
+    pub users: u64,
+    pub anonymous_accesses: u64,
+    pub unique_ips: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusCount {
+    pub status: String,
+    pub accesses: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClassCount {
+    pub class: String,
+    pub accesses: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct KindCounts {
+    pub web: u64,
+    pub api: u64,
+    pub git_pull: u64,
+    pub git_push: u64,
+    pub download: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RuleCounts {
+    pub accesses: u64,
+    pub users: u64,
+    pub unique_ips: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Excluded {
+    pub user: RuleCounts,
+    pub domain: RuleCounts,
+    pub ip: RuleCounts,
+}
+
+impl Excluded {
+    pub fn total_accesses(&self) -> u64 {
+        self.user.accesses + self.domain.accesses + self.ip.accesses
+    }
+}
+
+/// The numbers of the counted requests (SPEC §5).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    pub counts: Counts,
+    pub paths: Vec<PathCounts>,
+    pub statuses: Vec<StatusCount>,
+    pub status_classes: Vec<ClassCount>,
+    pub kinds: KindCounts,
+    pub distinct_user_agents: u64,
+    pub excluded: Excluded,
+}
+
+fn ser_time<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&format_time(*t)),
+        None => s.serialize_none(),
+    }
+}
+
+/// The one timestamp format of every output: UTC, milliseconds, `Z`.
+pub fn format_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Distinct non-null values, as polars counts them.
+fn distinct(name: &str) -> Expr {
+    col(name).drop_nulls().n_unique().cast(DataType::UInt64)
+}
+
+fn u64_at(df: &DataFrame, name: &str, row: usize) -> PolarsResult<u64> {
+    Ok(df
+        .column(name)?
+        .cast(&DataType::UInt64)?
+        .u64()?
+        .get(row)
+        .unwrap_or(0))
+}
+
+fn str_at(df: &DataFrame, name: &str, row: usize) -> PolarsResult<String> {
+    Ok(df.column(name)?.str()?.get(row).unwrap_or_default().to_owned())
+}
+
+fn time_at(df: &DataFrame, name: &str) -> PolarsResult<Option<DateTime<Utc>>> {
+    Ok(df
+        .column(name)?
+        .i64()?
+        .get(0)
+        .and_then(DateTime::from_timestamp_micros))
+}
+
+/// Counts the counted requests (`rule == ""`) and, per rule, the excluded ones.
+pub fn tally(batch: Batch) -> PolarsResult<Tally> {
+    let all = batch.into_frame()?;
+    let counted = all.clone().filter(col(column::RULE).eq(lit("")));
+
+    let totals = counted
+        .clone()
+        .select([
+            len().cast(DataType::UInt64).alias(column::ACCESSES),
+            distinct(column::USER).alias(column::USERS),
+            col(column::USER).null_count().cast(DataType::UInt64).alias(column::ANONYMOUS),
+            distinct(column::IP).alias(column::UNIQUE_IPS),
+            col(column::TIME).min().alias(column::FIRST),
+            col(column::TIME).max().alias(column::LAST),
+            distinct(column::AGENT).alias(column::AGENTS),
+        ])
+        .collect()?;
+    let counts = Counts {
+        accesses: u64_at(&totals, column::ACCESSES, 0)?,
+        users: u64_at(&totals, column::USERS, 0)?,
+        anonymous_accesses: u64_at(&totals, column::ANONYMOUS, 0)?,
+        unique_ips: u64_at(&totals, column::UNIQUE_IPS, 0)?,
+        first_seen: time_at(&totals, column::FIRST)?,
+        last_seen: time_at(&totals, column::LAST)?,
+    };
+    let distinct_user_agents = u64_at(&totals, column::AGENTS, 0)?;
+
+    let per_path = counted
+        .clone()
+        .group_by([col(column::PATH)])
+        .agg([
+            len().cast(DataType::UInt64).alias(column::ACCESSES),
+            distinct(column::USER).alias(column::USERS),
+            col(column::USER).null_count().cast(DataType::UInt64).alias(column::ANONYMOUS),
+            distinct(column::IP).alias(column::UNIQUE_IPS),
+        ])
+        .collect()?;
+    let mut paths = (0..per_path.height())
+        .map(|i| {
+            Ok(PathCounts {
+                path: str_at(&per_path, column::PATH, i)?,
+                accesses: u64_at(&per_path, column::ACCESSES, i)?,
+                users: u64_at(&per_path, column::USERS, i)?,
+                anonymous_accesses: u64_at(&per_path, column::ANONYMOUS, i)?,
+                unique_ips: u64_at(&per_path, column::UNIQUE_IPS, i)?,
+            })
+        })
+        .collect::<PolarsResult<Vec<_>>>()?;
+    paths.sort_by(|a, b| b.accesses.cmp(&a.accesses).then_with(|| a.path.cmp(&b.path)));
+
+    let mut statuses = group_counts(&counted, column::STATUS)?
+        .into_iter()
+        .map(|(status, accesses)| StatusCount { status, accesses })
+        .collect::<Vec<_>>();
+    statuses.sort_by(|a, b| a.status.cmp(&b.status));
+    let mut status_classes: Vec<ClassCount> = Vec::new();
+    for s in &statuses {
+        let class = match s.status.as_bytes().first() {
+            Some(d @ b'1'..=b'5') if s.status.len() == 3 => format!("{}xx", *d as char),
+            _ => "unknown".to_owned(),
+        };
+        match status_classes.iter_mut().find(|c| c.class == class) {
+            Some(c) => c.accesses += s.accesses,
+            None => status_classes.push(ClassCount { class, accesses: s.accesses }),
+        }
+    }
+    status_classes.sort_by(|a, b| a.class.cmp(&b.class));
+
+    let mut kinds = KindCounts::default();
+    for (kind, n) in group_counts(&counted, column::KIND)? {
+        let slot = match kind.as_str() {
+            "web" => &mut kinds.web,
+            "api" => &mut kinds.api,
+            "git_pull" => &mut kinds.git_pull,
+            "git_push" => &mut kinds.git_push,
+            _ => &mut kinds.download,
+        };
+        *slot += n;
+    }
+
+    let per_rule = all
+        .filter(col(column::RULE).neq(lit("")))
+        .group_by([col(column::RULE)])
+        .agg([
+            len().cast(DataType::UInt64).alias(column::ACCESSES),
+            distinct(column::USER).alias(column::USERS),
+            distinct(column::IP).alias(column::UNIQUE_IPS),
+        ])
+        .collect()?;
+    let mut excluded = Excluded::default();
+    for i in 0..per_rule.height() {
+        let counts = RuleCounts {
+            accesses: u64_at(&per_rule, column::ACCESSES, i)?,
+            users: u64_at(&per_rule, column::USERS, i)?,
+            unique_ips: u64_at(&per_rule, column::UNIQUE_IPS, i)?,
+        };
+        match str_at(&per_rule, column::RULE, i)?.as_str() {
+            "user" => excluded.user = counts,
+            "domain" => excluded.domain = counts,
+            _ => excluded.ip = counts,
+        }
+    }
+
+    Ok(Tally {
+        counts,
+        paths,
+        statuses,
+        status_classes,
+        kinds,
+        distinct_user_agents,
+        excluded,
+    })
+}
+
+/// `(value, number of rows)` per distinct value of a string column.
+fn group_counts(frame: &LazyFrame, name: &str) -> PolarsResult<Vec<(String, u64)>> {
+    let df = frame
+        .clone()
+        .group_by([col(name)])
+        .agg([len().cast(DataType::UInt64).alias(column::ACCESSES)])
+        .collect()?;
+    (0..df.height())
+        .map(|i| Ok((str_at(&df, name, i)?, u64_at(&df, column::ACCESSES, i)?)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn req(path: &str, user: Option<&str>, ip: Option<&str>, t: &str, status: Option<u16>, kind: Kind) -> Counted {
+        Counted {
+            path: path.into(),
+            user: user.map(Into::into),
+            ip: ip.map(|i| i.parse().unwrap()),
+            time: at(t),
+            status,
+            kind,
+            user_agent: Some("ua".into()),
+        }
+    }
+
+    #[test]
+    fn counts_per_total_path_status_kind_and_rule() {
+        let mut b = Batch::default();
+        b.push(req("acme/a", Some("id:1"), Some("192.0.2.1"), "2026-03-14T20:06:00Z", Some(200), Kind::Web), None);
+        b.push(req("acme/a", Some("id:1"), Some("192.0.2.2"), "2026-03-14T20:07:00Z", Some(404), Kind::Web), None);
+        b.push(req("acme/a", None, Some("192.0.2.2"), "2026-03-14T20:05:00Z", Some(200), Kind::GitPull), None);
+        b.push(req("acme/b", Some("id:2"), None, "2026-03-14T20:10:00Z", None, Kind::Api), None);
+        b.push(req("acme/b", Some("id:3"), Some("203.0.113.1"), "2026-03-14T20:11:00Z", Some(200), Kind::Api), Some(Rule::Ip));
+        b.push(req("acme/b", Some("id:4"), Some("203.0.113.1"), "2026-03-14T20:11:00Z", Some(200), Kind::Api), Some(Rule::Ip));
+        let t = tally(b).unwrap();
+        assert_eq!(
+            t.counts,
+            Counts {
+                accesses: 4,
+                users: 2,
+                anonymous_accesses: 1,
+                unique_ips: 2,
+                first_seen: Some(at("2026-03-14T20:05:00Z")),
+                last_seen: Some(at("2026-03-14T20:10:00Z")),
+            }
+        );
+        assert_eq!(t.paths[0], PathCounts { path: "acme/a".into(), accesses: 3, users: 1, anonymous_accesses: 1, unique_ips: 2 });
+        assert_eq!(t.paths[1], PathCounts { path: "acme/b".into(), accesses: 1, users: 1, anonymous_accesses: 0, unique_ips: 0 });
+        let statuses: Vec<_> = t.statuses.iter().map(|s| (s.status.as_str(), s.accesses)).collect();
+        assert_eq!(statuses, [("200", 2), ("404", 1), ("unknown", 1)]);
+        assert_eq!(t.kinds, KindCounts { web: 2, api: 1, git_pull: 1, ..KindCounts::default() });
+        assert_eq!(t.excluded.ip, RuleCounts { accesses: 2, users: 2, unique_ips: 1 });
+        assert_eq!(t.excluded.user, RuleCounts::default());
+        assert_eq!(t.distinct_user_agents, 1);
+    }
+
+    #[test]
+    fn nothing_counted_is_all_zero() {
+        let t = tally(Batch::default()).unwrap();
+        assert_eq!(t.counts, Counts::default());
+        assert!(t.paths.is_empty() && t.statuses.is_empty());
+    }
+}
+
+/// Where every input line went (SPEC §6). The buckets always add up to `lines`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Reconciliation {
+    pub lines: u64,
+    pub malformed: u64,
+    pub not_request: u64,
+    pub duplicate: u64,
+    pub out_of_scope: u64,
+    pub out_of_window: u64,
+    pub excluded: u64,
+    pub counted: u64,
+}
+
+impl Reconciliation {
+    pub fn bucket_sum(&self) -> u64 {
+        self.malformed
+            + self.not_request
+            + self.duplicate
+            + self.out_of_scope
+            + self.out_of_window
+            + self.excluded
+            + self.counted
+    }
+
+    pub fn add(&mut self, other: &Reconciliation) {
+        self.lines += other.lines;
+        self.malformed += other.malformed;
+        self.not_request += other.not_request;
+        self.duplicate += other.duplicate;
+        self.out_of_scope += other.out_of_scope;
+        self.out_of_window += other.out_of_window;
+        self.excluded += other.excluded;
+        self.counted += other.counted;
+    }
+}
+
+/// One input file as the reply's appendix and the internal note describe it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InputSummary {
+    pub name: String,
+    pub format: &'static str,
+    pub gzip: bool,
+    pub sha256: String,
+    pub lines: u64,
+    pub malformed: u64,
+    /// The first few malformed line numbers (never their content).
+    pub malformed_lines: Vec<u64>,
+}
+
+/// The filters a reply may describe: the requester's own ranges and domains, and only
+/// the number of named accounts (their names belong to other people).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Filters {
+    pub exclude_ip_ranges: Vec<String>,
+    pub exclude_domains: Vec<String>,
+    pub exclude_users: usize,
+    #[serde(serialize_with = "ser_time")]
+    pub since: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "ser_time")]
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Everything a reply may be built from: counts, times, and the requester's paths.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Aggregates {
+    pub template: &'static str,
+    pub scope: Vec<String>,
+    pub filters: Filters,
+    #[serde(flatten)]
+    pub tally: Tally,
+    pub reconciliation: Reconciliation,
+    pub inputs: Vec<InputSummary>,
+}

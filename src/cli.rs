@@ -1,0 +1,122 @@
+//! The command line, as clap sees it. Only definitions live here: the doc comments are
+//! the `--help` text, and `config.rs` turns these raw strings into validated types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Privacy-safe summaries of GitLab platform logs, ready to paste into a support ticket.
+///
+/// logbrief answers a verified Owner of a paid namespace with counts about their own
+/// namespaces only: users, accesses, unique IPs, time range and paths, optionally
+/// without their office addresses, their company's email domain or named accounts.
+#[derive(Debug, Parser)]
+#[command(name = "logbrief", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Summarize logs for a verified requester and print the reply for the ticket.
+    Summarize(SummarizeArgs),
+    /// Check whether a requester may receive a summary, and which namespaces it may cover.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RequesterArgs {
+    /// Email address of the person who opened the ticket (primary or secondary).
+    #[arg(long, value_name = "EMAIL")]
+    pub requester: String,
+
+    /// JSON file with the namespaces, projects, users and members to verify against.
+    #[arg(long, value_name = "FILE")]
+    pub directory: PathBuf,
+
+    /// Limit the summary to this namespace or project (repeatable); it must lie within
+    /// the paid namespaces the requester owns.
+    #[arg(long = "namespace", value_name = "PATH")]
+    pub namespaces: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub requester: RequesterArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SummarizeArgs {
+    #[command(flatten)]
+    pub requester: RequesterArgs,
+
+    /// Log files to read (plain or gzip); `-` reads standard input.
+    #[arg(value_name = "LOG", required = true)]
+    pub logs: Vec<PathBuf>,
+
+    /// Leave out requests from this address or CIDR range (repeatable, IPv4 or IPv6).
+    #[arg(long = "exclude-ip", value_name = "CIDR")]
+    pub exclude_ips: Vec<String>,
+
+    /// Read more ranges to leave out from a file: one per line, `#` starts a comment.
+    #[arg(long = "exclude-ip-file", value_name = "FILE")]
+    pub exclude_ip_files: Vec<PathBuf>,
+
+    /// Leave out requests by users with an email in this domain or its subdomains
+    /// (repeatable).
+    #[arg(long = "exclude-domain", value_name = "DOMAIN")]
+    pub exclude_domains: Vec<String>,
+
+    /// Leave out requests by this username (repeatable).
+    #[arg(long = "exclude-user", value_name = "USERNAME")]
+    pub exclude_users: Vec<String>,
+
+    /// Count only requests at or after this time: RFC 3339 or a date (its first
+    /// second, UTC).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Count only requests at or before this time: RFC 3339 or a date (through the end
+    /// of that day, UTC).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+
+    /// The story the reply tells.
+    #[arg(long, value_enum, default_value_t = TemplateArg::Access)]
+    pub template: TemplateArg,
+
+    /// How the reply is printed; markdown is what the Zendesk editor accepts.
+    #[arg(long, value_enum, default_value_t = FormatArg::Markdown)]
+    pub format: FormatArg,
+
+    /// Also write the internal note for the support team to this file.
+    #[arg(long = "internal-note", value_name = "FILE")]
+    pub internal_note: Option<PathBuf>,
+
+    /// Read every log as this format instead of detecting it from its first lines.
+    #[arg(long = "format-hint", value_enum, value_name = "FORMAT")]
+    pub format_hint: Option<FormatHintArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TemplateArg {
+    /// Who accessed the requester's projects.
+    Access,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatHintArg {
+    /// GitLab Rails JSON logs: production_json, api_json, graphql_json.
+    Rails,
+    /// GitLab Workhorse JSON logs (gitlab-workhorse/current).
+    Workhorse,
+}

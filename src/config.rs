@@ -1,0 +1,201 @@
+//! From command-line arguments to one validated [`Config`]: addresses, ranges and
+//! times are parsed here, once, so the rest of the program never handles raw strings.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use ipnetwork::IpNetwork;
+
+use crate::cli::{FormatArg, FormatHintArg, RequesterArgs, SummarizeArgs, TemplateArg};
+use crate::error::{Error, Result};
+use crate::exclude::Exclusions;
+use crate::ingest::json::Flavor;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Template {
+    Access,
+}
+
+/// Who asks, against which directory, narrowed to which namespaces.
+#[derive(Debug, Clone)]
+pub struct RequesterConfig {
+    pub email: String,
+    pub directory: PathBuf,
+    pub namespaces: Vec<String>,
+}
+
+/// The time window; `until` is exclusive here, whatever the user typed.
+#[derive(Debug, Clone, Default)]
+pub struct Window {
+    pub since: Option<DateTime<Utc>>,
+    pub until_exclusive: Option<DateTime<Utc>>,
+    /// What the engineer typed, for the internal note.
+    pub since_text: Option<String>,
+    pub until_text: Option<String>,
+}
+
+impl Window {
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.since.is_none_or(|s| t >= s) && self.until_exclusive.is_none_or(|u| t < u)
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.since.is_none() && self.until_exclusive.is_none()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub requester: RequesterConfig,
+    pub logs: Vec<PathBuf>,
+    pub exclusions: Exclusions,
+    pub window: Window,
+    pub template: Template,
+    pub format: OutputFormat,
+    pub internal_note: Option<PathBuf>,
+    pub flavor: Option<Flavor>,
+}
+
+impl RequesterConfig {
+    pub fn from_args(args: RequesterArgs) -> Self {
+        RequesterConfig {
+            email: args.requester,
+            directory: args.directory,
+            namespaces: args.namespaces,
+        }
+    }
+}
+
+impl Config {
+    pub fn from_args(args: SummarizeArgs) -> Result<Self> {
+        let mut networks = args
+            .exclude_ips
+            .iter()
+            .map(|s| parse_network(s).ok_or_else(|| Error::Usage(format!("--exclude-ip {s}: not an IP address or CIDR range"))))
+            .collect::<Result<Vec<_>>>()?;
+        for file in &args.exclude_ip_files {
+            networks.extend(read_network_file(file)?);
+        }
+        let window = Window {
+            since: args.since.as_deref().map(|s| parse_bound(s, "--since", false)).transpose()?,
+            until_exclusive: args.until.as_deref().map(|s| parse_bound(s, "--until", true)).transpose()?,
+            since_text: args.since.clone(),
+            until_text: args.until.clone(),
+        };
+        if let (Some(s), Some(u)) = (window.since, window.until_exclusive)
+            && s >= u
+        {
+            return Err(Error::Usage("--since must be earlier than --until".into()));
+        }
+        Ok(Config {
+            requester: RequesterConfig::from_args(args.requester),
+            logs: args.logs,
+            exclusions: Exclusions::new(args.exclude_users, args.exclude_domains, networks),
+            window,
+            template: match args.template {
+                TemplateArg::Access => Template::Access,
+            },
+            format: match args.format {
+                FormatArg::Text => OutputFormat::Text,
+                FormatArg::Markdown => OutputFormat::Markdown,
+                FormatArg::Json => OutputFormat::Json,
+            },
+            internal_note: args.internal_note,
+            flavor: args.format_hint.map(|h| match h {
+                FormatHintArg::Rails => Flavor::Rails,
+                FormatHintArg::Workhorse => Flavor::Workhorse,
+            }),
+        })
+    }
+}
+
+/// A CIDR range or a bare address (a /32 or /128).
+pub fn parse_network(s: &str) -> Option<IpNetwork> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    let net: IpNetwork = s.parse().ok()?;
+    // Fold an IPv4-mapped range to IPv4 so it matches folded client addresses.
+    match net {
+        IpNetwork::V6(v6) if v6.prefix() >= 96 => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => IpNetwork::new(v4.into(), v6.prefix() - 96).ok(),
+            None => Some(net),
+        },
+        _ => Some(net),
+    }
+}
+
+fn read_network_file(path: &PathBuf) -> Result<Vec<IpNetwork>> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let entry = line.split('#').next().unwrap_or("").trim();
+        if entry.is_empty() {
+            continue;
+        }
+        out.push(parse_network(entry).ok_or_else(|| Error::InputLine {
+            path: path.clone(),
+            line: i as u64 + 1,
+            message: "not an IP address or CIDR range".into(),
+        })?);
+    }
+    Ok(out)
+}
+
+/// RFC 3339, or a date: its first instant for `--since`, the next day's first instant
+/// (exclusive) for `--until`. An RFC 3339 `--until` is inclusive.
+fn parse_bound(s: &str, flag: &str, until: bool) -> Result<DateTime<Utc>> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        let t = t.with_timezone(&Utc);
+        return Ok(if until { t + chrono::Duration::nanoseconds(1) } else { t });
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let d = if until { d.succ_opt().unwrap_or(d) } else { d };
+        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+    }
+    Err(Error::Usage(format!(
+        "{flag} {s}: expected RFC 3339 (2026-03-14T20:06:00Z) or a date (2026-03-14)"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks() {
+        assert_eq!(parse_network("203.0.113.7").unwrap().prefix(), 32);
+        assert_eq!(parse_network("2001:db8::1").unwrap().prefix(), 128);
+        assert_eq!(parse_network("::ffff:203.0.113.0/120").unwrap().to_string(), "203.0.113.0/24");
+        assert!(parse_network("203.0.113.0/33").is_none());
+        assert!(parse_network("office").is_none());
+    }
+
+    #[test]
+    fn window_bounds() {
+        let since = parse_bound("2026-03-10", "--since", false).unwrap();
+        let until = parse_bound("2026-03-20", "--until", true).unwrap();
+        assert_eq!(since.to_rfc3339(), "2026-03-10T00:00:00+00:00");
+        assert_eq!(until.to_rfc3339(), "2026-03-21T00:00:00+00:00");
+        let w = Window { since: Some(since), until_exclusive: Some(until), ..Window::default() };
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert!(w.contains(t("2026-03-20T23:59:59.999Z")));
+        assert!(!w.contains(t("2026-03-21T00:00:00Z")));
+        assert!(!w.contains(t("2026-03-09T23:59:59Z")));
+        let exact = parse_bound("2026-03-20T10:00:00Z", "--until", true).unwrap();
+        assert!(Window { until_exclusive: Some(exact), ..Window::default() }.contains(t("2026-03-20T10:00:00Z")));
+        assert!(parse_bound("last week", "--since", false).is_err());
+    }
+}

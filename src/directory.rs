@@ -1,0 +1,637 @@
+//! The directory: who owns what, read from one JSON file shaped after the GitLab REST
+//! API (SPEC §2.2), and the verification of a requester against it (SPEC §3).
+//!
+//! Verification is deliberately strict and explicit: every way it can fail is its own
+//! [`Refusal`] variant, so the engineer running logbrief learns which check failed.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// GitLab's access level for the Owner role.
+pub const OWNER: u32 = 50;
+
+#[derive(Debug, Deserialize)]
+struct RawDirectory {
+    #[serde(default)]
+    namespaces: Vec<RawNamespace>,
+    #[serde(default)]
+    projects: Vec<RawProject>,
+    #[serde(default)]
+    users: Vec<RawUser>,
+    #[serde(default)]
+    members: Vec<RawMember>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawNamespace {
+    id: u64,
+    full_path: String,
+    #[serde(default)]
+    plan: Option<String>,
+    #[serde(default)]
+    parent_id: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawProject {
+    id: u64,
+    path_with_namespace: String,
+    #[serde(default)]
+    former_paths: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawUser {
+    id: u64,
+    username: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    emails: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawMember {
+    namespace_id: u64,
+    user_id: u64,
+    access_level: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Namespace {
+    pub id: u64,
+    pub full_path: String,
+    pub plan: Option<String>,
+    pub parent_id: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub id: u64,
+    pub path: String,
+    pub former_paths: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: u64,
+    pub username: String,
+    pub name: Option<String>,
+    /// Primary email first, then the secondary ones; lower-cased.
+    pub emails: Vec<String>,
+}
+
+/// A namespace or project of the directory, by index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Node {
+    Namespace(usize),
+    Project(usize),
+}
+
+/// The loaded directory with the look-up tables attribution and exclusion need.
+#[derive(Debug)]
+pub struct Directory {
+    pub namespaces: Vec<Namespace>,
+    pub projects: Vec<Project>,
+    pub users: Vec<User>,
+    members: Vec<RawMember>,
+    /// Lower-cased full path (current or former) -> node.
+    by_path: HashMap<String, Node>,
+    namespace_by_id: HashMap<u64, usize>,
+    project_by_id: HashMap<u64, usize>,
+    user_by_id: HashMap<u64, usize>,
+    user_by_username: HashMap<String, usize>,
+}
+
+impl Directory {
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_slice(&bytes).map_err(|message| Error::Directory {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    /// Parses and indexes a directory; the error is a message without file context.
+    pub fn from_slice(bytes: &[u8]) -> std::result::Result<Self, String> {
+        // serde would read a bare array as a struct; a directory is always an object.
+        if !bytes.trim_ascii_start().starts_with(b"{") {
+            return Err("not a valid directory: expected a JSON object".into());
+        }
+        let raw: RawDirectory = serde_json::from_slice(bytes)
+            .map_err(|e| format!("not a valid directory (line {}, column {})", e.line(), e.column()))?;
+        Self::build(raw)
+    }
+
+    fn build(raw: RawDirectory) -> std::result::Result<Self, String> {
+        let namespaces: Vec<Namespace> = raw
+            .namespaces
+            .into_iter()
+            .map(|n| Namespace {
+                id: n.id,
+                full_path: n.full_path.trim_matches('/').to_owned(),
+                plan: n.plan,
+                parent_id: n.parent_id,
+            })
+            .collect();
+        let projects: Vec<Project> = raw
+            .projects
+            .into_iter()
+            .map(|p| Project {
+                id: p.id,
+                path: p.path_with_namespace.trim_matches('/').to_owned(),
+                former_paths: p.former_paths.iter().map(|f| f.trim_matches('/').to_owned()).collect(),
+            })
+            .collect();
+        let users: Vec<User> = raw
+            .users
+            .into_iter()
+            .map(|u| {
+                let mut emails: Vec<String> = u.email.into_iter().chain(u.emails).map(|e| e.trim().to_lowercase()).collect();
+                emails.retain(|e| !e.is_empty());
+                emails.dedup();
+                User {
+                    id: u.id,
+                    username: u.username,
+                    name: u.name,
+                    emails,
+                }
+            })
+            .collect();
+
+        let mut namespace_by_id = HashMap::new();
+        let mut by_path = HashMap::new();
+        for (i, n) in namespaces.iter().enumerate() {
+            if namespace_by_id.insert(n.id, i).is_some() {
+                return Err(format!("namespace id {} appears twice", n.id));
+            }
+            if n.full_path.is_empty() {
+                return Err(format!("namespace {} has an empty full_path", n.id));
+            }
+            if by_path.insert(n.full_path.to_lowercase(), Node::Namespace(i)).is_some() {
+                return Err(format!("namespace {} repeats a path already used", n.id));
+            }
+        }
+        let mut project_by_id = HashMap::new();
+        for (i, p) in projects.iter().enumerate() {
+            if project_by_id.insert(p.id, i).is_some() {
+                return Err(format!("project id {} appears twice", p.id));
+            }
+            if p.path.is_empty() || !p.path.contains('/') {
+                return Err(format!("project {} has no namespace in path_with_namespace", p.id));
+            }
+            if by_path.insert(p.path.to_lowercase(), Node::Project(i)).is_some() {
+                return Err(format!("project {} repeats a path already used", p.id));
+            }
+        }
+        // Former paths never shadow a current path: a path reused by a new project
+        // belongs to the new project.
+        for (i, p) in projects.iter().enumerate() {
+            for former in &p.former_paths {
+                by_path.entry(former.to_lowercase()).or_insert(Node::Project(i));
+            }
+        }
+        for n in &namespaces {
+            if let Some(parent) = n.parent_id
+                && !namespace_by_id.contains_key(&parent)
+            {
+                return Err(format!("namespace {} names parent {parent}, which is not in the file", n.id));
+            }
+        }
+
+        let mut user_by_id = HashMap::new();
+        let mut user_by_username = HashMap::new();
+        for (i, u) in users.iter().enumerate() {
+            if user_by_id.insert(u.id, i).is_some() {
+                return Err(format!("user id {} appears twice", u.id));
+            }
+            user_by_username.insert(u.username.to_lowercase(), i);
+        }
+        for m in &raw.members {
+            if !namespace_by_id.contains_key(&m.namespace_id) {
+                return Err(format!("a member names namespace {}, which is not in the file", m.namespace_id));
+            }
+        }
+
+        Ok(Directory {
+            namespaces,
+            projects,
+            users,
+            members: raw.members,
+            by_path,
+            namespace_by_id,
+            project_by_id,
+            user_by_id,
+            user_by_username,
+        })
+    }
+
+    /// The node whose current or former path is exactly `lower_path` (already lower-cased).
+    pub fn node_by_path(&self, lower_path: &str) -> Option<Node> {
+        self.by_path.get(lower_path).copied()
+    }
+
+    pub fn project_by_id(&self, id: u64) -> Option<Node> {
+        self.project_by_id.get(&id).map(|&i| Node::Project(i))
+    }
+
+    pub fn namespace_by_id(&self, id: u64) -> Option<Node> {
+        self.namespace_by_id.get(&id).map(|&i| Node::Namespace(i))
+    }
+
+    pub fn user_by_id(&self, id: u64) -> Option<&User> {
+        self.user_by_id.get(&id).map(|&i| &self.users[i])
+    }
+
+    pub fn user_by_username(&self, username: &str) -> Option<&User> {
+        self.user_by_username
+            .get(&username.to_lowercase())
+            .map(|&i| &self.users[i])
+    }
+
+    /// The node's current full path, as the directory spells it.
+    pub fn path_of(&self, node: Node) -> &str {
+        match node {
+            Node::Namespace(i) => &self.namespaces[i].full_path,
+            Node::Project(i) => &self.projects[i].path,
+        }
+    }
+
+    /// The top-level namespace above `ns` (itself when it has no parent).
+    fn root_of(&self, ns: usize) -> usize {
+        let mut current = ns;
+        // The hop limit protects against a parent cycle in a hand-written file.
+        for _ in 0..64 {
+            match self.namespaces[current].parent_id {
+                Some(parent) => current = self.namespace_by_id[&parent],
+                None => break,
+            }
+        }
+        // A subgroup listed without parent_id still has its root in its path.
+        let path = &self.namespaces[current].full_path;
+        if let Some((top, _)) = path.split_once('/')
+            && let Some(Node::Namespace(i)) = self.node_by_path(&top.to_lowercase())
+        {
+            return i;
+        }
+        current
+    }
+
+    /// The plan that applies to `ns`: its root's.
+    pub fn effective_plan(&self, ns: usize) -> Option<&str> {
+        self.namespaces[self.root_of(ns)].plan.as_deref()
+    }
+
+    /// Every personal value the directory holds (usernames, names, emails), for the
+    /// privacy guard.
+    pub fn personal_values(&self) -> impl Iterator<Item = (&User, PersonalValue<'_>)> {
+        self.users.iter().flat_map(|u| {
+            std::iter::once(PersonalValue::Username(u.username.as_str()))
+                .chain(u.name.as_deref().map(PersonalValue::Name))
+                .chain(u.emails.iter().map(|e| PersonalValue::Email(e.as_str())))
+                .map(move |v| (u, v))
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum PersonalValue<'a> {
+    Username(&'a str),
+    Name(&'a str),
+    Email(&'a str),
+}
+
+/// True for the plans that make a namespace paid (SPEC §2.2).
+pub fn is_paid(plan: Option<&str>) -> bool {
+    match plan.map(|p| p.trim().to_lowercase()) {
+        None => false,
+        Some(p) => !(p.is_empty() || p == "free" || p == "default"),
+    }
+}
+
+/// Why a requester may not receive a summary. Shown to the engineer on stderr only.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("no user in the directory has the email {email}")]
+    NoUser { email: String },
+    #[error("{count} users in the directory share the email {email}; verify the requester by hand")]
+    SeveralUsers { email: String, count: usize },
+    #[error("the user with the email {email} is not an Owner of any namespace")]
+    NotOwner { email: String },
+    #[error("the user with the email {email} owns only namespaces without a paid plan: {owned}")]
+    NoPaidPlan { email: String, owned: String },
+    #[error("--namespace {path} is not in the directory{}", suggestion_text(.suggestion))]
+    UnknownNamespace {
+        path: String,
+        suggestion: Option<String>,
+    },
+    #[error(
+        "--namespace {path} exists but is outside the paid namespaces the requester owns ({scope})"
+    )]
+    OutOfScope { path: String, scope: String },
+}
+
+fn suggestion_text(s: &Option<String>) -> String {
+    s.as_ref()
+        .map(|s| format!(" (did you mean {s}?)"))
+        .unwrap_or_default()
+}
+
+/// A requester who passed every check, and the part of the directory they may hear about.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub user_id: u64,
+    pub username: String,
+    pub emails: Vec<String>,
+    pub name: Option<String>,
+    /// The namespaces or projects whose subtrees are in scope, sorted by path.
+    pub scope: Vec<Node>,
+    /// Lower-cased paths of `scope`, for segment-wise containment tests.
+    scope_paths: Vec<String>,
+}
+
+impl Verified {
+    /// Whether `node` lies in one of the scope's subtrees (per path segment).
+    pub fn contains(&self, dir: &Directory, node: Node) -> bool {
+        let path = dir.path_of(node).to_lowercase();
+        self.scope_paths.iter().any(|root| is_within(&path, root))
+    }
+
+    pub fn scope_paths<'d>(&self, dir: &'d Directory) -> Vec<&'d str> {
+        self.scope.iter().map(|&n| dir.path_of(n)).collect()
+    }
+}
+
+/// `path` equals `root` or lies below it, compared per segment (`acme` holds
+/// `acme/app`, never `acme-corp`). Both are lower-cased already.
+pub fn is_within(path: &str, root: &str) -> bool {
+    path == root
+        || (path.len() > root.len() && path.starts_with(root) && path.as_bytes()[root.len()] == b'/')
+}
+
+/// Verifies `email` as a requester and works out the scope (SPEC §3).
+pub fn verify(dir: &Directory, email: &str, narrow: &[String]) -> std::result::Result<Verified, Refusal> {
+    let wanted = email.trim().to_lowercase();
+    let matches: Vec<&User> = dir
+        .users
+        .iter()
+        .filter(|u| u.emails.iter().any(|e| *e == wanted))
+        .collect();
+    let user = match matches.as_slice() {
+        [] => return Err(Refusal::NoUser { email: email.to_owned() }),
+        [one] => *one,
+        many => {
+            return Err(Refusal::SeveralUsers {
+                email: email.to_owned(),
+                count: many.len(),
+            });
+        }
+    };
+
+    let mut owned: Vec<usize> = dir
+        .members
+        .iter()
+        .filter(|m| m.user_id == user.id && m.access_level >= OWNER)
+        .map(|m| dir.namespace_by_id[&m.namespace_id])
+        .collect();
+    owned.sort_unstable();
+    owned.dedup();
+    if owned.is_empty() {
+        return Err(Refusal::NotOwner { email: email.to_owned() });
+    }
+    let paid: Vec<usize> = owned
+        .iter()
+        .copied()
+        .filter(|&ns| is_paid(dir.effective_plan(ns)))
+        .collect();
+    if paid.is_empty() {
+        let owned = owned
+            .iter()
+            .map(|&ns| {
+                format!(
+                    "{} (plan: {})",
+                    dir.namespaces[ns].full_path,
+                    dir.effective_plan(ns).unwrap_or("none")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(Refusal::NoPaidPlan { email: email.to_owned(), owned });
+    }
+
+    let owned_paths: Vec<String> = paid
+        .iter()
+        .map(|&ns| dir.namespaces[ns].full_path.to_lowercase())
+        .collect();
+    let mut scope: Vec<Node> = Vec::new();
+    if narrow.is_empty() {
+        // A subgroup of another owned namespace adds nothing: keep only the outermost.
+        for &ns in &paid {
+            let p = &owned_paths[paid.iter().position(|&x| x == ns).unwrap_or(0)];
+            if !owned_paths.iter().any(|other| other != p && is_within(p, other)) {
+                scope.push(Node::Namespace(ns));
+            }
+        }
+    } else {
+        for wanted in narrow {
+            let lower = wanted.trim().trim_matches('/').to_lowercase();
+            let Some(node) = dir.node_by_path(&lower) else {
+                return Err(Refusal::UnknownNamespace {
+                    path: wanted.clone(),
+                    suggestion: suggest(dir, &lower, &owned_paths),
+                });
+            };
+            let current = dir.path_of(node).to_lowercase();
+            if !owned_paths.iter().any(|root| is_within(&current, root)) {
+                return Err(Refusal::OutOfScope {
+                    path: wanted.clone(),
+                    scope: paid
+                        .iter()
+                        .map(|&ns| dir.namespaces[ns].full_path.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+            scope.push(node);
+        }
+    }
+    scope.sort_by_key(|&n| dir.path_of(n).to_lowercase());
+    scope.dedup();
+    let scope_paths = scope.iter().map(|&n| dir.path_of(n).to_lowercase()).collect();
+    Ok(Verified {
+        user_id: user.id,
+        username: user.username.clone(),
+        emails: user.emails.clone(),
+        name: user.name.clone(),
+        scope,
+        scope_paths,
+    })
+}
+
+/// The in-scope path closest to a mistyped one, if any is close enough to be a typo.
+fn suggest(dir: &Directory, wanted: &str, owned: &[String]) -> Option<String> {
+    let mut best: Option<(usize, &str)> = None;
+    for ns in &dir.namespaces {
+        candidates(&ns.full_path, wanted, owned, &mut best);
+    }
+    for p in &dir.projects {
+        candidates(&p.path, wanted, owned, &mut best);
+    }
+    best.map(|(_, p)| p.to_owned())
+}
+
+fn candidates<'a>(path: &'a str, wanted: &str, owned: &[String], best: &mut Option<(usize, &'a str)>) {
+    let lower = path.to_lowercase();
+    if !owned.iter().any(|root| is_within(&lower, root)) {
+        return;
+    }
+    let d = strsim::levenshtein(&lower, wanted);
+    if d <= 3.max(wanted.len() / 4) && best.is_none_or(|(bd, _)| d < bd) {
+        *best = Some((d, path));
+    }
+}
+
+impl fmt::Display for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Node::Namespace(i) => write!(f, "namespace#{i}"),
+            Node::Project(i) => write!(f, "project#{i}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIR: &str = r#"{
+      "namespaces": [
+        {"id": 60, "full_path": "acme", "kind": "group", "plan": "premium"},
+        {"id": 61, "full_path": "acme/platform", "kind": "group", "parent_id": 60},
+        {"id": 70, "full_path": "acme-corp", "kind": "group", "plan": "ultimate"},
+        {"id": 95, "full_path": "hobby", "kind": "group", "plan": "free"},
+        {"id": 96, "full_path": "oldco", "kind": "group", "plan": null}
+      ],
+      "projects": [
+        {"id": 7, "path_with_namespace": "acme/platform/api"},
+        {"id": 9, "path_with_namespace": "acme/docs", "former_paths": ["acme/handbook"]}
+      ],
+      "users": [
+        {"id": 1, "username": "alice", "email": "Alice@Acme.example", "emails": ["a@alice.example"]},
+        {"id": 2, "username": "bob", "email": "bob@acme.example"},
+        {"id": 3, "username": "ian", "email": "ian@acme.example"},
+        {"id": 4, "username": "frank", "email": "frank@hobby.example"},
+        {"id": 5, "username": "t1", "email": "same@dup.example"},
+        {"id": 6, "username": "t2", "emails": ["SAME@dup.example"]},
+        {"id": 7, "username": "olga", "email": "olga@oldco.example"}
+      ],
+      "members": [
+        {"namespace_id": 60, "user_id": 1, "access_level": 50},
+        {"namespace_id": 60, "user_id": 2, "access_level": 30},
+        {"namespace_id": 61, "user_id": 3, "access_level": 50},
+        {"namespace_id": 95, "user_id": 4, "access_level": 50},
+        {"namespace_id": 96, "user_id": 7, "access_level": 50}
+      ]
+    }"#;
+
+    fn dir() -> Directory {
+        Directory::from_slice(DIR.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn paid_plans() {
+        for (plan, paid) in [
+            (None, false),
+            (Some("free"), false),
+            (Some("default"), false),
+            (Some(""), false),
+            (Some("premium"), true),
+            (Some("Ultimate"), true),
+        ] {
+            assert_eq!(is_paid(plan), paid, "{plan:?}");
+        }
+    }
+
+    #[test]
+    fn verifies_by_primary_or_secondary_email_case_insensitively() {
+        let d = dir();
+        for email in ["alice@acme.example", "ALICE@acme.EXAMPLE", "a@alice.example"] {
+            let v = verify(&d, email, &[]).unwrap();
+            assert_eq!(v.username, "alice");
+            assert_eq!(v.scope_paths(&d), ["acme"]);
+        }
+    }
+
+    #[test]
+    fn every_refusal_names_its_check() {
+        let d = dir();
+        let refuse = |email: &str, ns: &[&str]| {
+            let ns: Vec<String> = ns.iter().map(|s| s.to_string()).collect();
+            verify(&d, email, &ns).unwrap_err()
+        };
+        assert!(matches!(refuse("nobody@x.example", &[]), Refusal::NoUser { .. }));
+        assert!(matches!(
+            refuse("same@dup.example", &[]),
+            Refusal::SeveralUsers { count: 2, .. }
+        ));
+        assert!(matches!(refuse("bob@acme.example", &[]), Refusal::NotOwner { .. }));
+        assert!(matches!(refuse("frank@hobby.example", &[]), Refusal::NoPaidPlan { .. }));
+        assert!(matches!(refuse("olga@oldco.example", &[]), Refusal::NoPaidPlan { .. }));
+        assert_eq!(
+            refuse("alice@acme.example", &["acme/platfrom"]),
+            Refusal::UnknownNamespace {
+                path: "acme/platfrom".into(),
+                suggestion: Some("acme/platform".into())
+            }
+        );
+        assert!(matches!(
+            refuse("alice@acme.example", &["acme-corp"]),
+            Refusal::OutOfScope { .. }
+        ));
+        // A subgroup owner may not widen the scope to the parent group.
+        assert!(matches!(refuse("ian@acme.example", &["acme"]), Refusal::OutOfScope { .. }));
+    }
+
+    #[test]
+    fn subgroup_owner_inherits_the_root_plan() {
+        let d = dir();
+        let v = verify(&d, "ian@acme.example", &[]).unwrap();
+        assert_eq!(v.scope_paths(&d), ["acme/platform"]);
+        let api = d.node_by_path("acme/platform/api").unwrap();
+        let docs = d.node_by_path("acme/docs").unwrap();
+        assert!(v.contains(&d, api));
+        assert!(!v.contains(&d, docs));
+    }
+
+    #[test]
+    fn narrowing_accepts_projects_and_former_paths() {
+        let d = dir();
+        let v = verify(&d, "alice@acme.example", &["ACME/handbook".into()]).unwrap();
+        assert_eq!(v.scope_paths(&d), ["acme/docs"]);
+    }
+
+    #[test]
+    fn containment_is_per_segment() {
+        assert!(is_within("acme/app", "acme"));
+        assert!(is_within("acme", "acme"));
+        assert!(!is_within("acme-corp/app", "acme"));
+        assert!(!is_within("acmex", "acme"));
+    }
+
+    #[test]
+    fn rejects_inconsistent_files() {
+        assert!(Directory::from_slice(b"[]").is_err());
+        assert!(Directory::from_slice(br#"{"namespaces":[{"id":1,"full_path":"a"},{"id":1,"full_path":"b"}]}"#).is_err());
+        assert!(Directory::from_slice(br#"{"members":[{"namespace_id":1,"user_id":1,"access_level":50}]}"#).is_err());
+    }
+}

@@ -1,0 +1,80 @@
+//! The errors logbrief reports, and the exit code each one maps to (SPEC §9).
+//!
+//! Messages name files and line numbers but never repeat a line's content, an IP
+//! address or any other value read from a log: an error message is often pasted
+//! into a chat or a ticket, so it must be as safe as the reply itself.
+
+use std::path::PathBuf;
+
+/// Exit codes are part of the interface: scripts and tests rely on them.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const INTERNAL: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const NOT_VERIFIED: u8 = 3;
+    pub const INPUT: u8 = 4;
+    pub const PRIVACY: u8 = 5;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{}: line {line}: {message}", path.display())]
+    InputLine {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+
+    #[error("{}: the format is not recognised (use --format-hint to name it)", path.display())]
+    UnknownFormat { path: PathBuf },
+
+    #[error("directory file {}: {message}", path.display())]
+    Directory { path: PathBuf, message: String },
+
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("requester not verified: {0}")]
+    NotVerified(#[from] crate::directory::Refusal),
+
+    #[error(
+        "the privacy guard stopped the reply: {hits} value(s) from the logs or the directory \
+         would have been printed ({kinds}); nothing was written"
+    )]
+    Privacy { hits: usize, kinds: String },
+
+    #[error("cannot write {what}: {source}")]
+    Write {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The process exit code for this error (SPEC §9).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Read { .. }
+            | Error::InputLine { .. }
+            | Error::UnknownFormat { .. }
+            | Error::Directory { .. } => exit::INPUT,
+            Error::Usage(_) => exit::USAGE,
+            Error::NotVerified(_) => exit::NOT_VERIFIED,
+            Error::Privacy { .. } => exit::PRIVACY,
+            Error::Write { .. } | Error::Internal(_) => exit::INTERNAL,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,516 @@
+//! GitLab's JSON logs: Rails (`production_json`, `api_json`, `graphql_json`) and
+//! Workhorse (`gitlab-workhorse/current`), one object per line.
+//!
+//! The decoder is hand-rolled on serde's visitor API instead of `#[derive]`, for three
+//! reasons: real files repeat keys in one object (the last one wins, as in Ruby), fields
+//! change type between versions (`user_id` is a number or a string), and a line has a
+//! hundred `db_*`/`redis_*` fields that must be skipped without allocating.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::{Line, Params, Request, Source, parse_ip, parse_ip_list, parse_time};
+
+/// Which JSON flavours a file may contain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// Decide per line: Workhorse lines carry `msg`, Rails lines `path`.
+    Auto,
+    Rails,
+    Workhorse,
+}
+
+/// Parses one line (without its line terminator).
+pub fn parse_line(bytes: &[u8], flavor: Flavor) -> Line<'_> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Line::NotRequest;
+    }
+    let raw: RawLine<'_> = match serde_json::from_slice(bytes) {
+        Ok(raw) => raw,
+        Err(e) if e.is_data() => return Line::Malformed("not a JSON object"),
+        Err(e) if e.is_eof() => return Line::Malformed("truncated JSON"),
+        Err(_) => return Line::Malformed("not valid JSON"),
+    };
+    raw.into_line(flavor)
+}
+
+/// The fields logbrief reads, each as loosely typed as real files need.
+#[derive(Default)]
+struct RawLine<'a> {
+    time: Option<Cow<'a, str>>,
+    method: Option<Cow<'a, str>>,
+    path: Option<Cow<'a, str>>,
+    uri: Option<Cow<'a, str>>,
+    msg: Option<Cow<'a, str>>,
+    status: Option<u64>,
+    remote_ip: Option<Cow<'a, str>>,
+    meta_remote_ip: Option<Cow<'a, str>>,
+    remote_addr: Option<Cow<'a, str>>,
+    user_id: Option<u64>,
+    meta_user_id: Option<u64>,
+    username: Option<Cow<'a, str>>,
+    meta_user: Option<Cow<'a, str>>,
+    ua: Option<Cow<'a, str>>,
+    user_agent: Option<Cow<'a, str>>,
+    correlation_id: Option<Cow<'a, str>>,
+    meta_project: Option<Cow<'a, str>>,
+    meta_root_namespace: Option<Cow<'a, str>>,
+    params: Params<'a>,
+}
+
+impl<'a> RawLine<'a> {
+    fn into_line(self, flavor: Flavor) -> Line<'a> {
+        let source = match (flavor, &self.msg, &self.path) {
+            (Flavor::Auto | Flavor::Workhorse, Some(_), _) => Source::Workhorse,
+            (Flavor::Auto | Flavor::Rails, None, Some(_)) => Source::Rails,
+            (Flavor::Rails, Some(_), Some(_)) => Source::Rails,
+            _ => return Line::NotRequest,
+        };
+        let path = match source {
+            Source::Workhorse => {
+                if self.msg.as_deref() != Some("access") {
+                    return Line::NotRequest;
+                }
+                match self.uri {
+                    Some(uri) => uri,
+                    None => return Line::NotRequest,
+                }
+            }
+            Source::Rails => match self.path {
+                Some(p) => p,
+                None => return Line::NotRequest,
+            },
+        };
+        let Some(time) = self.time.as_deref().and_then(parse_time) else {
+            return Line::Malformed("request without a valid time");
+        };
+
+        let mut other_ips = Vec::new();
+        for raw in [&self.remote_ip, &self.meta_remote_ip, &self.remote_addr]
+            .into_iter()
+            .flatten()
+        {
+            other_ips.extend(parse_ip_list(raw));
+        }
+        let client_ip = self
+            .remote_ip
+            .as_deref()
+            .and_then(parse_ip)
+            .or_else(|| self.meta_remote_ip.as_deref().and_then(parse_ip))
+            .or_else(|| match source {
+                Source::Workhorse => self.remote_addr.as_deref().and_then(parse_ip),
+                Source::Rails => None,
+            });
+        let (user_id, username) = match source {
+            // Workhorse knows nothing of users; it never names one.
+            Source::Workhorse => (None, None),
+            Source::Rails => (
+                self.user_id.or(self.meta_user_id),
+                non_empty(self.username).or(non_empty(self.meta_user)),
+            ),
+        };
+        Line::Request(Box::new(Request {
+            source,
+            time,
+            method: self.method,
+            path,
+            status: self.status.and_then(|s| u16::try_from(s).ok()),
+            client_ip,
+            other_ips,
+            user_id,
+            username,
+            user_agent: non_empty(self.ua).or(non_empty(self.user_agent)),
+            correlation_id: non_empty(self.correlation_id),
+            meta_project: non_empty(self.meta_project),
+            meta_root_namespace: non_empty(self.meta_root_namespace),
+            params: self.params,
+        }))
+    }
+}
+
+fn non_empty(s: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
+    s.filter(|s| !s.trim().is_empty())
+}
+
+impl<'de> de::Deserialize<'de> for RawLine<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(LineVisitor)
+    }
+}
+
+struct LineVisitor;
+
+impl<'de> Visitor<'de> for LineVisitor {
+    type Value = RawLine<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut line = RawLine::default();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            // Repeated keys overwrite: the last one wins.
+            match key.as_ref() {
+                "time" => line.time = map.next_value::<LooseStr>()?.0,
+                "method" => line.method = map.next_value::<LooseStr>()?.0,
+                "path" => line.path = map.next_value::<LooseStr>()?.0,
+                "uri" => line.uri = map.next_value::<LooseStr>()?.0,
+                "msg" => line.msg = map.next_value::<LooseStr>()?.0,
+                "status" => line.status = map.next_value::<LooseU64>()?.0,
+                "remote_ip" => line.remote_ip = map.next_value::<LooseStr>()?.0,
+                "meta.remote_ip" => line.meta_remote_ip = map.next_value::<LooseStr>()?.0,
+                "remote_addr" => line.remote_addr = map.next_value::<LooseStr>()?.0,
+                "user_id" => line.user_id = map.next_value::<LooseU64>()?.0,
+                "meta.user_id" => line.meta_user_id = map.next_value::<LooseU64>()?.0,
+                "username" => line.username = map.next_value::<LooseStr>()?.0,
+                "meta.user" => line.meta_user = map.next_value::<LooseStr>()?.0,
+                "ua" => line.ua = map.next_value::<LooseStr>()?.0,
+                "user_agent" => line.user_agent = map.next_value::<LooseStr>()?.0,
+                "correlation_id" => line.correlation_id = map.next_value::<LooseStr>()?.0,
+                "meta.project" => line.meta_project = map.next_value::<LooseStr>()?.0,
+                "meta.root_namespace" => {
+                    line.meta_root_namespace = map.next_value::<LooseStr>()?.0
+                }
+                "params" => line.params = map.next_value::<ParamsDe>()?.0,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(line)
+    }
+}
+
+/// A string, or `None` for `null` and for any other type.
+struct LooseStr<'a>(Option<Cow<'a, str>>);
+
+impl<'de> de::Deserialize<'de> for LooseStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(LooseStrVisitor)
+    }
+}
+
+struct LooseStrVisitor;
+
+impl<'de> Visitor<'de> for LooseStrVisitor {
+    type Value = LooseStr<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(LooseStr(Some(Cow::Borrowed(v))))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(LooseStr(Some(Cow::Owned(v.to_owned()))))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(LooseStr(Some(Cow::Owned(v))))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(LooseStr(None))
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(LooseStr(None))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(LooseStr(None))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(LooseStr(None))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(LooseStr(None))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(LooseStr(None))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(LooseStr(None))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(LooseStr(None))
+    }
+}
+
+/// A non-negative integer, written as a number or as a string of digits.
+struct LooseU64(Option<u64>);
+
+impl<'de> de::Deserialize<'de> for LooseU64 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = LooseNumber::deserialize(d)?;
+        Ok(LooseU64(s.0))
+    }
+}
+
+struct LooseNumber(Option<u64>);
+
+impl<'de> de::Deserialize<'de> for LooseNumber {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LooseNumber;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(LooseNumber(Some(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(LooseNumber(u64::try_from(v).ok()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                let whole = v.fract() == 0.0 && v >= 0.0 && v < u64::MAX as f64;
+                Ok(LooseNumber(whole.then_some(v as u64)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(LooseNumber(v.trim().parse().ok()))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(LooseNumber(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(LooseNumber(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(LooseNumber(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(LooseNumber(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Rails' `params`: an array of `{"key": ..., "value": ...}`; older lines use an object.
+struct ParamsDe<'a>(Params<'a>);
+
+impl<'a> ParamsDe<'a> {
+    fn set(&mut self, key: &str, value: Option<Cow<'a, str>>) {
+        let slot = match key {
+            "namespace_id" => &mut self.0.namespace_id,
+            "project_id" => &mut self.0.project_id,
+            "repository_path" => &mut self.0.repository_path,
+            "service" => &mut self.0.service,
+            _ => return,
+        };
+        *slot = value;
+    }
+}
+
+impl<'de> de::Deserialize<'de> for ParamsDe<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ParamsVisitor)
+    }
+}
+
+struct ParamsVisitor;
+
+impl<'de> Visitor<'de> for ParamsVisitor {
+    type Value = ParamsDe<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Rails params")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = ParamsDe(Params::default());
+        while let Some(entry) = seq.next_element::<ParamEntry<'de>>()? {
+            if let Some(key) = entry.key {
+                out.set(&key, entry.value);
+            }
+        }
+        Ok(out)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = ParamsDe(Params::default());
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            let value = map.next_value::<LooseStr<'de>>()?.0;
+            out.set(&key, value);
+        }
+        Ok(out)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(ParamsDe(Params::default()))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(ParamsDe(Params::default()))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(ParamsDe(Params::default()))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(ParamsDe(Params::default()))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(ParamsDe(Params::default()))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(ParamsDe(Params::default()))
+    }
+}
+
+/// One `{"key": ..., "value": ...}` element; anything else in the array is skipped.
+struct ParamEntry<'a> {
+    key: Option<Cow<'a, str>>,
+    value: Option<Cow<'a, str>>,
+}
+
+impl<'de> de::Deserialize<'de> for ParamEntry<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ParamEntry<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key/value pair")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entry = ParamEntry { key: None, value: None };
+                while let Some(k) = map.next_key::<Cow<'de, str>>()? {
+                    match k.as_ref() {
+                        "key" => entry.key = map.next_value::<LooseStr<'de>>()?.0,
+                        "value" => entry.value = map.next_value::<LooseStr<'de>>()?.0,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(entry)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(ParamEntry { key: None, value: None })
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(ParamEntry { key: None, value: None })
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(ParamEntry { key: None, value: None })
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(ParamEntry { key: None, value: None })
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(ParamEntry { key: None, value: None })
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(ParamEntry { key: None, value: None })
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(ParamEntry { key: None, value: None })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::Line;
+
+    fn request(line: &str) -> Request<'_> {
+        match parse_line(line.as_bytes(), Flavor::Auto) {
+            Line::Request(r) => *r,
+            other => panic!("not a request: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rails_line_with_every_identity_field() {
+        let r = request(
+            r#"{"method":"GET","path":"/acme/app/-/issues","status":200,"time":"2026-03-14T20:06:12.345Z","params":[{"key":"namespace_id","value":"acme"},{"key":"project_id","value":"app"}],"remote_ip":"81.2.69.144, 127.0.0.1","user_id":1,"username":"alice","ua":"Firefox","correlation_id":"c1","meta.project":"acme/app","meta.root_namespace":"acme","db_count":3,"exception.backtrace":["a","b"]}"#,
+        );
+        assert_eq!(r.source, Source::Rails);
+        assert_eq!(r.path, "/acme/app/-/issues");
+        assert_eq!(r.status, Some(200));
+        assert_eq!(r.client_ip, Some("81.2.69.144".parse().unwrap()));
+        assert_eq!(r.other_ips.len(), 2);
+        assert_eq!((r.user_id, r.username.as_deref()), (Some(1), Some("alice")));
+        assert_eq!(r.params.namespace_id.as_deref(), Some("acme"));
+        assert_eq!(r.params.project_id.as_deref(), Some("app"));
+        assert_eq!(r.meta_project.as_deref(), Some("acme/app"));
+    }
+
+    #[test]
+    fn meta_fields_stand_in_for_missing_ones() {
+        let r = request(
+            r#"{"path":"/x","time":"2026-03-14T20:06:12Z","meta.remote_ip":"192.0.2.4","meta.user_id":"7","meta.user":"bob"}"#,
+        );
+        assert_eq!(r.client_ip, Some("192.0.2.4".parse().unwrap()));
+        assert_eq!((r.user_id, r.username.as_deref()), (Some(7), Some("bob")));
+    }
+
+    #[test]
+    fn nulls_masks_and_mapped_addresses() {
+        let r = request(
+            r#"{"path":"/x","time":"2026-03-14T20:06:12Z","remote_ip":"[filtered]","user_id":null,"username":null,"ua":null,"status":null}"#,
+        );
+        assert_eq!((r.client_ip, r.user_id, r.username, r.status), (None, None, None, None));
+        let r = request(r#"{"path":"/x","time":"2026-03-14T20:06:12Z","remote_ip":"::ffff:198.51.100.9"}"#);
+        assert_eq!(r.client_ip, Some("198.51.100.9".parse().unwrap()));
+    }
+
+    #[test]
+    fn repeated_keys_keep_the_last_value() {
+        let r = request(
+            r#"{"path":"/x","time":"2026-03-14T20:06:12Z","correlation_id":"first","correlation_id":"last"}"#,
+        );
+        assert_eq!(r.correlation_id.as_deref(), Some("last"));
+    }
+
+    #[test]
+    fn workhorse_access_lines_are_requests_and_others_are_not() {
+        let r = request(
+            r#"{"correlation_id":"LOt9","method":"GET","msg":"access","remote_addr":"68.0.116.160:0","remote_ip":"[filtered]","status":200,"time":"2019-09-17T22:17:19Z","uri":"/root/linux/blob/master/README?format=json\u0026viewer=rich","user_agent":"Mozilla/5.0"}"#,
+        );
+        assert_eq!(r.source, Source::Workhorse);
+        assert_eq!(r.path, "/root/linux/blob/master/README?format=json&viewer=rich");
+        assert_eq!(r.client_ip, Some("68.0.116.160".parse().unwrap()));
+        assert_eq!(r.user_agent.as_deref(), Some("Mozilla/5.0"));
+        let start = br#"{"level":"info","msg":"Starting","time":"2019-09-17T22:17:19Z"}"#;
+        assert!(matches!(parse_line(start, Flavor::Auto), Line::NotRequest));
+    }
+
+    #[test]
+    fn what_is_malformed_and_what_is_not_a_request() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"", "not_request"),
+            (b"   ", "not_request"),
+            (b"plain text", "malformed"),
+            (br#"{"path":"/x","time":"2026-03"#, "malformed"),
+            (b"[1,2]", "malformed"),
+            (b"\xff\xfe{}", "malformed"),
+            (br#"{"path":"/x"}"#, "malformed"),
+            (br#"{"path":"/x","time":"soon"}"#, "malformed"),
+            (br#"{"query_string":"query{}","duration_s":7}"#, "not_request"),
+            (br#"{"method":null,"path":null,"controller":"IssuesChannel","time":"2020-05-14T19:46:22.008Z"}"#, "not_request"),
+        ];
+        for (bytes, want) in cases {
+            let got = match parse_line(bytes, Flavor::Auto) {
+                Line::Request(_) => "request",
+                Line::NotRequest => "not_request",
+                Line::Malformed(_) => "malformed",
+            };
+            assert_eq!(got, *want, "{}", String::from_utf8_lossy(bytes));
+        }
+    }
+
+    #[test]
+    fn params_may_be_an_object() {
+        let r = request(
+            r#"{"path":"/x","time":"2026-03-14T20:06:12Z","params":{"namespace_id":"acme","project_id":"app","other":{"a":1}}}"#,
+        );
+        assert_eq!(r.params.project_id.as_deref(), Some("app"));
+    }
+}

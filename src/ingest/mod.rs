@@ -1,0 +1,310 @@
+//! Ingest: turns exported log files into canonical [`Request`] records.
+//!
+//! Each format has its own module; all of them produce the same borrowed `Request`,
+//! so attribution, exclusion and counting never care where a line came from. Lines are
+//! handed out as raw bytes first (see [`reader`]), which lets a later stage decide
+//! whether a line is worth parsing at all (SPEC §6).
+
+pub mod json;
+pub mod reader;
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+
+/// Which component logged a request. When several logged the same one, the most
+/// complete record wins (SPEC §6): Rails knows the user, Workhorse does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Source {
+    Rails,
+    Workhorse,
+}
+
+impl Source {
+    /// Higher is more complete.
+    pub fn completeness(self) -> u8 {
+        match self {
+            Source::Rails => 2,
+            Source::Workhorse => 1,
+        }
+    }
+}
+
+/// The format of one input file, detected or hinted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    RailsJson,
+    WorkhorseJson,
+    /// An empty file: nothing to detect.
+    Empty,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::RailsJson => "gitlab-rails-json",
+            Format::WorkhorseJson => "gitlab-workhorse-json",
+            Format::Empty => "empty",
+        }
+    }
+}
+
+/// Route parameters that name a namespace or project.
+#[derive(Debug, Default, Clone)]
+pub struct Params<'a> {
+    pub namespace_id: Option<Cow<'a, str>>,
+    pub project_id: Option<Cow<'a, str>>,
+    pub repository_path: Option<Cow<'a, str>>,
+    pub service: Option<Cow<'a, str>>,
+}
+
+/// One request, as every format reports it. Strings borrow from the line when they can.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    pub source: Source,
+    pub time: DateTime<Utc>,
+    pub method: Option<Cow<'a, str>>,
+    /// The request path, possibly with its query string.
+    pub path: Cow<'a, str>,
+    pub status: Option<u16>,
+    /// The client address, when the log has a real one (not masked).
+    pub client_ip: Option<IpAddr>,
+    /// Every address the line mentions (proxies included), for the privacy guard.
+    pub other_ips: Vec<IpAddr>,
+    pub user_id: Option<u64>,
+    pub username: Option<Cow<'a, str>>,
+    pub user_agent: Option<Cow<'a, str>>,
+    pub correlation_id: Option<Cow<'a, str>>,
+    pub meta_project: Option<Cow<'a, str>>,
+    pub meta_root_namespace: Option<Cow<'a, str>>,
+    pub params: Params<'a>,
+}
+
+/// What one line turned out to be.
+#[derive(Debug)]
+pub enum Line<'a> {
+    Request(Box<Request<'a>>),
+    /// Valid, but not a request (a blank line, a Workhorse start-up message, ...).
+    NotRequest,
+    /// Cannot be read; the reason never quotes the line.
+    Malformed(&'static str),
+}
+
+/// What a request did, for the per-kind counts (SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Web,
+    Api,
+    GitPull,
+    GitPush,
+    Download,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [Kind::Web, Kind::Api, Kind::GitPull, Kind::GitPush, Kind::Download];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Web => "web",
+            Kind::Api => "api",
+            Kind::GitPull => "git_pull",
+            Kind::GitPush => "git_push",
+            Kind::Download => "download",
+        }
+    }
+}
+
+impl Request<'_> {
+    /// Classifies the request: Git over HTTP first, then downloads, then API, then web.
+    pub fn kind(&self) -> Kind {
+        let (path, query) = match self.path.split_once('?') {
+            Some((p, q)) => (p, q),
+            None => (self.path.as_ref(), ""),
+        };
+        let path = path.to_ascii_lowercase();
+        let service = self
+            .params
+            .service
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_default();
+        let query = query.to_ascii_lowercase();
+        if path.ends_with("/git-receive-pack")
+            || (path.ends_with("/info/refs")
+                && (query.contains("service=git-receive-pack") || service == "git-receive-pack"))
+        {
+            return Kind::GitPush;
+        }
+        if path.ends_with("/git-upload-pack") || path.ends_with("/info/refs") {
+            return Kind::GitPull;
+        }
+        if path.contains("/info/lfs/")
+            || path.contains("/-/archive/")
+            || path.contains("/repository/archive")
+            || path.contains("/-/raw/")
+            || path.contains("/raw/")
+            || (path.starts_with("/api/")
+                && (path.contains("/repository/files/") || path.contains("/repository/blobs/"))
+                && path.ends_with("/raw"))
+        {
+            return Kind::Download;
+        }
+        if path.starts_with("/api/") {
+            return Kind::Api;
+        }
+        Kind::Web
+    }
+}
+
+/// Parses a client address as logs write it: a comma list (the first entry is the
+/// client), an optional port, brackets around IPv6, IPv4-mapped IPv6 folded to IPv4.
+/// Masked values (`[filtered]`, `x.x.x.x`) and anything else give `None`.
+pub fn parse_ip(raw: &str) -> Option<IpAddr> {
+    let first = raw.split(',').next()?.trim();
+    let ip = first
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| first.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+        .or_else(|| {
+            // `1.2.3.4:0` parses as a socket address already; this catches `[::1]`.
+            first
+                .strip_prefix('[')
+                .and_then(|s| s.strip_suffix(']'))
+                .and_then(|s| s.parse().ok())
+        })?;
+    Some(fold_mapped(ip))
+}
+
+/// Every address in a comma list, for the privacy guard.
+pub fn parse_ip_list(raw: &str) -> impl Iterator<Item = IpAddr> + '_ {
+    raw.split(',').filter_map(parse_ip)
+}
+
+pub fn fold_mapped(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+/// Parses a log timestamp: RFC 3339, or the same without a zone (taken as UTC).
+pub fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
+    let raw = raw.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Some(t.with_timezone(&Utc));
+    }
+    chrono::NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S%.f"))
+        .ok()
+        .map(|n| n.and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_addresses() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("81.2.69.144, 127.0.0.1", Some("81.2.69.144")),
+            ("68.0.116.160:0", Some("68.0.116.160")),
+            ("::ffff:198.51.100.9", Some("198.51.100.9")),
+            ("[2001:db8::1]:443", Some("2001:db8::1")),
+            ("2001:db8::1", Some("2001:db8::1")),
+            ("[filtered]", None),
+            ("x.x.x.x", None),
+            ("", None),
+            ("not an ip", None),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(parse_ip(raw), want.map(|w| w.parse().unwrap()), "{raw}");
+        }
+    }
+
+    #[test]
+    fn timestamps() {
+        let t = |s| parse_time(s).map(|t| t.to_rfc3339());
+        assert_eq!(t("2019-09-17T22:17:19Z").unwrap(), "2019-09-17T22:17:19+00:00");
+        assert_eq!(t("2019-09-17T22:17:19.800+02:00").unwrap(), "2019-09-17T20:17:19.800+00:00");
+        assert_eq!(t("2019-09-17 22:17:19").unwrap(), "2019-09-17T22:17:19+00:00");
+        assert!(t("yesterday").is_none());
+    }
+
+    fn req(path: &str) -> Request<'_> {
+        Request {
+            source: Source::Rails,
+            time: DateTime::UNIX_EPOCH,
+            method: None,
+            path: path.into(),
+            status: None,
+            client_ip: None,
+            other_ips: vec![],
+            user_id: None,
+            username: None,
+            user_agent: None,
+            correlation_id: None,
+            meta_project: None,
+            meta_root_namespace: None,
+            params: Params::default(),
+        }
+    }
+
+    #[test]
+    fn kinds() {
+        let cases = [
+            ("/acme/app.git/info/refs?service=git-upload-pack", Kind::GitPull),
+            ("/acme/app.git/git-upload-pack", Kind::GitPull),
+            ("/acme/app.git/info/refs?service=git-receive-pack", Kind::GitPush),
+            ("/acme/app.git/git-receive-pack", Kind::GitPush),
+            ("/acme/app.git/info/lfs/objects/batch", Kind::Download),
+            ("/acme/app/-/archive/main/app-main.zip", Kind::Download),
+            ("/acme/app/-/raw/main/README.md", Kind::Download),
+            ("/acme/app/raw/main/README.md", Kind::Download),
+            ("/api/v4/projects/7/repository/files/a%2Fb.rs/raw", Kind::Download),
+            ("/api/v4/projects/7/repository/archive.zip", Kind::Download),
+            ("/api/v4/projects/7/issues", Kind::Api),
+            ("/api/graphql", Kind::Api),
+            ("/acme/app/-/issues/1", Kind::Web),
+            ("/acme/app/-/blob/main/raw.rs", Kind::Web),
+        ];
+        for (path, kind) in cases {
+            assert_eq!(req(path).kind(), kind, "{path}");
+        }
+    }
+}
+
+/// Detects a file's format from its first bytes. `None`: no known format.
+pub fn detect(head: &[u8], hint: Option<json::Flavor>) -> Option<Format> {
+    match hint {
+        Some(json::Flavor::Workhorse) => return Some(Format::WorkhorseJson),
+        Some(json::Flavor::Rails) => return Some(Format::RailsJson),
+        Some(json::Flavor::Auto) | None => {}
+    }
+    if head.iter().all(u8::is_ascii_whitespace) {
+        return Some(Format::Empty);
+    }
+    // Only complete lines are judged; a line longer than the buffer is judged by its start.
+    let complete = match head.iter().rposition(|&b| b == b'\n') {
+        Some(end) => &head[..end],
+        None => head,
+    };
+    let (mut rails, mut workhorse) = (0usize, 0usize);
+    for line in complete.split(|&b| b == b'\n').take(200) {
+        let trimmed = line.trim_ascii();
+        if !trimmed.starts_with(b"{") {
+            continue;
+        }
+        let has = |key: &[u8]| trimmed.windows(key.len()).any(|w| w == key);
+        if has(br#""msg":"#) && (has(br#""uri":"#) || has(br#""level":"#)) {
+            workhorse += 1;
+        } else if has(br#""time":"#) || has(br#""path":"#) || has(br#""correlation_id":"#) {
+            rails += 1;
+        }
+    }
+    match (rails, workhorse) {
+        (0, 0) => None,
+        (r, w) if w > r => Some(Format::WorkhorseJson),
+        _ => Some(Format::RailsJson),
+    }
+}

@@ -1,0 +1,277 @@
+//! logbrief: privacy-safe summaries of GitLab platform logs for support replies.
+//!
+//! The pipeline, one module a stage: [`ingest`] reads lines into requests, [`directory`]
+//! verifies the requester, [`scope`] attributes each request to a namespace,
+//! [`exclude`] applies the known list, [`aggregate`] counts, [`guard`] checks, and
+//! [`render`] writes the reply. [`run`] ties them together for the binary and tests.
+
+pub mod aggregate;
+pub mod cli;
+pub mod config;
+pub mod directory;
+pub mod error;
+pub mod exclude;
+pub mod guard;
+pub mod ingest;
+pub mod render;
+pub mod scope;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::Path;
+
+use chrono::Utc;
+
+use crate::aggregate::{Aggregates, Batch, Counted, Filters, InputSummary, Reconciliation};
+use crate::cli::{Cli, Command};
+use crate::config::{Config, RequesterConfig};
+use crate::directory::{Directory, Verified};
+use crate::error::{Error, Result};
+use crate::exclude::Rule;
+use crate::guard::Canaries;
+use crate::ingest::reader::LineReader;
+use crate::ingest::{Format, Line, Source, json};
+
+/// How many malformed line numbers an input reports.
+const MALFORMED_SHOWN: usize = 5;
+
+/// Runs one command; the reply (or the verification result) goes to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
+    match cli.command {
+        Command::Summarize(args) => summarize(&Config::from_args(args)?, out),
+        Command::Verify(args) => verify(&RequesterConfig::from_args(args.requester), out),
+    }
+}
+
+fn write_out(out: &mut dyn Write, text: &str) -> Result<()> {
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|source| Error::Write {
+            what: "standard output".into(),
+            source,
+        })
+}
+
+/// `logbrief verify`: who the requester is and what they may hear about.
+pub fn verify(config: &RequesterConfig, out: &mut dyn Write) -> Result<()> {
+    let dir = Directory::load(&config.directory)?;
+    let v = directory::verify(&dir, &config.email, &config.namespaces)?;
+    let mut text = format!(
+        "verified: {} (user {}) is an Owner of a paid namespace\nin scope:\n",
+        v.username, v.user_id
+    );
+    for node in &v.scope {
+        text.push_str(&format!("  {}\n", dir.path_of(*node)));
+    }
+    write_out(out, &text)
+}
+
+/// One request attributed to the requester's scope, before deduplication.
+struct Scoped {
+    source: Source,
+    correlation_id: Option<String>,
+    rule: Option<Rule>,
+    counted: Counted,
+}
+
+/// What reading every input produced.
+#[derive(Default)]
+struct Collected {
+    reconciliation: Reconciliation,
+    inputs: Vec<InputSummary>,
+    scoped: Vec<Scoped>,
+}
+
+/// `logbrief summarize`: the whole pipeline.
+pub fn summarize(config: &Config, out: &mut dyn Write) -> Result<()> {
+    let dir = Directory::load(&config.requester.directory)?;
+    let verified = directory::verify(&dir, &config.requester.email, &config.requester.namespaces)?;
+    let mut canaries = Canaries::new(Some(&verified), &config.exclusions.networks);
+    canaries.add_directory(&dir);
+
+    let mut collected = Collected::default();
+    for path in &config.logs {
+        read_input(path, config, &dir, &verified, &mut canaries, &mut collected)?;
+    }
+    let Collected {
+        mut reconciliation,
+        inputs,
+        scoped,
+    } = collected;
+
+    let duplicate = duplicates(&scoped);
+    let mut batch = Batch::default();
+    for (s, dup) in scoped.into_iter().zip(duplicate) {
+        if dup {
+            reconciliation.duplicate += 1;
+        } else if !config.window.contains(s.counted.time) {
+            reconciliation.out_of_window += 1;
+        } else {
+            match s.rule {
+                Some(_) => reconciliation.excluded += 1,
+                None => reconciliation.counted += 1,
+            }
+            batch.push(s.counted, s.rule);
+        }
+    }
+    if reconciliation.bucket_sum() != reconciliation.lines {
+        return Err(Error::Internal("the reconciliation does not add up".into()));
+    }
+
+    let tally = aggregate::tally(batch).map_err(|e| Error::Internal(format!("counting: {e}")))?;
+    let aggregates = Aggregates {
+        template: "access",
+        scope: verified.scope_paths(&dir).into_iter().map(str::to_owned).collect(),
+        filters: Filters {
+            exclude_ip_ranges: config.exclusions.networks.iter().map(|n| n.to_string()).collect(),
+            exclude_domains: config.exclusions.domains.clone(),
+            exclude_users: config.exclusions.users.len(),
+            since: config.window.since,
+            until: config
+                .window
+                .until_exclusive
+                .map(|u| u - chrono::Duration::milliseconds(1)),
+        },
+        tally,
+        reconciliation,
+        inputs,
+    };
+
+    let allowed = in_scope_paths(&dir, &verified);
+    let guard = canaries.into_guard(allowed)?;
+    let guarded = guard.vet(aggregates)?;
+    let reply = render::reply(&guarded, config.format, &guard)?;
+    if let Some(path) = &config.internal_note {
+        let note = render::internal_note(&guarded, &config.requester.email, &config.exclusions.users, Utc::now())?;
+        std::fs::write(path, note).map_err(|source| Error::Write {
+            what: path.display().to_string(),
+            source,
+        })?;
+    }
+    write_out(out, reply.get())
+}
+
+/// Every directory path inside the scope: these may appear in a reply.
+fn in_scope_paths(dir: &Directory, v: &Verified) -> Vec<String> {
+    let namespaces = (0..dir.namespaces.len()).map(directory::Node::Namespace);
+    let projects = (0..dir.projects.len()).map(directory::Node::Project);
+    namespaces
+        .chain(projects)
+        .filter(|&n| v.contains(dir, n))
+        .map(|n| dir.path_of(n).to_owned())
+        .collect()
+}
+
+/// Marks the requests that another component logged too (same `correlation_id`):
+/// the most complete record stays, the first one among equals (SPEC §6).
+fn duplicates(scoped: &[Scoped]) -> Vec<bool> {
+    let mut dup = vec![false; scoped.len()];
+    let mut kept: HashMap<&str, usize> = HashMap::new();
+    for (i, s) in scoped.iter().enumerate() {
+        let Some(cid) = s.correlation_id.as_deref() else {
+            continue;
+        };
+        match kept.get(cid).copied() {
+            None => {
+                kept.insert(cid, i);
+            }
+            Some(k) if s.source.completeness() > scoped[k].source.completeness() => {
+                dup[k] = true;
+                kept.insert(cid, i);
+            }
+            Some(_) => dup[i] = true,
+        }
+    }
+    dup
+}
+
+fn display_name(path: &Path) -> String {
+    if path == Path::new("-") {
+        "(standard input)".to_owned()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// Reads one input, putting every line in a bucket or in `scoped`.
+fn read_input(
+    path: &Path,
+    config: &Config,
+    dir: &Directory,
+    verified: &Verified,
+    canaries: &mut Canaries,
+    collected: &mut Collected,
+) -> Result<()> {
+    let mut reader = LineReader::open(path)?;
+    let format = ingest::detect(reader.peek()?, config.flavor).ok_or_else(|| Error::UnknownFormat {
+        path: path.to_owned(),
+    })?;
+    let flavor = config.flavor.unwrap_or(json::Flavor::Auto);
+    let mut rec = Reconciliation::default();
+    let mut malformed_lines = Vec::new();
+    while let Some((line_no, bytes)) = reader.next_line()? {
+        rec.lines += 1;
+        let request = match json::parse_line(bytes, flavor) {
+            Line::Malformed(_) => {
+                rec.malformed += 1;
+                if malformed_lines.len() < MALFORMED_SHOWN {
+                    malformed_lines.push(line_no);
+                }
+                continue;
+            }
+            Line::NotRequest => {
+                rec.not_request += 1;
+                continue;
+            }
+            Line::Request(r) => r,
+        };
+        canaries.add_request(&request);
+        let Some(node) = scope::attribute(dir, &request).filter(|&n| verified.contains(dir, n)) else {
+            rec.out_of_scope += 1;
+            continue;
+        };
+        collected.scoped.push(to_scoped(dir, config, node, &request));
+    }
+    let gzip = reader.is_gzip();
+    let sha256 = reader.finish()?;
+    collected.inputs.push(InputSummary {
+        name: display_name(path),
+        format: if format == Format::Empty && rec.lines > 0 { Format::RailsJson.name() } else { format.name() },
+        gzip,
+        sha256,
+        lines: rec.lines,
+        malformed: rec.malformed,
+        malformed_lines,
+    });
+    collected.reconciliation.add(&rec);
+    Ok(())
+}
+
+fn to_scoped(dir: &Directory, config: &Config, node: directory::Node, r: &ingest::Request<'_>) -> Scoped {
+    let username = r.username.as_deref();
+    let user = match (r.user_id, username) {
+        (Some(id), _) => Some(format!("id:{id}")),
+        (None, Some(name)) => Some(match dir.user_by_username(name) {
+            Some(u) => format!("id:{}", u.id),
+            None => format!("name:{}", name.to_lowercase()),
+        }),
+        (None, None) => None,
+    };
+    let ip: Option<IpAddr> = r.client_ip;
+    Scoped {
+        source: r.source,
+        correlation_id: r.correlation_id.as_deref().map(str::to_owned),
+        rule: config.exclusions.rule_for(dir, r.user_id, username, ip),
+        counted: Counted {
+            path: dir.path_of(node).to_owned(),
+            user,
+            ip,
+            time: r.time,
+            status: r.status,
+            kind: r.kind(),
+            user_agent: r.user_agent.as_deref().map(str::to_owned),
+        },
+    }
+}
+

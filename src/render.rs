@@ -1,0 +1,210 @@
+//! Rendering replies and internal notes from askama templates in `templates/`.
+//!
+//! Templates only ever receive a [`Guarded`] view of the aggregates. Every value they
+//! print passes through the [`Marked`] escaper, which wraps it in private-use marks;
+//! the guard then knows exactly which text came from data, checks it, escapes it for
+//! the output format, and removes the marks.
+
+use std::fmt::{self, Write};
+
+use askama::Template;
+use chrono::{DateTime, Utc};
+
+use crate::aggregate::{Aggregates, format_time};
+use crate::config::OutputFormat;
+use crate::error::{Error, Result};
+use crate::guard::{Guard, Guarded};
+
+/// Opens a span of data in rendered text (Unicode private use; stripped from data).
+pub const DATA_START: char = '\u{E000}';
+/// Closes a span of data.
+pub const DATA_END: char = '\u{E001}';
+
+/// The escaper every template uses: marks data instead of escaping it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Marked;
+
+impl askama::filters::Escaper for Marked {
+    fn write_escaped_str<W: Write>(&self, mut dest: W, string: &str) -> fmt::Result {
+        dest.write_char(DATA_START)?;
+        for c in string.chars().filter(|&c| c != DATA_START && c != DATA_END) {
+            dest.write_char(c)?;
+        }
+        dest.write_char(DATA_END)
+    }
+}
+
+/// Escapes a data span for Zendesk's markdown: punctuation that could start emphasis,
+/// a link, a heading, HTML or a Liquid placeholder is backslash-escaped.
+pub fn escape_markdown(s: &str, out: &mut String) {
+    for c in s.chars() {
+        if c.is_control() {
+            out.push(' ');
+            continue;
+        }
+        if matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '!' | '<' | '>' | '|' | '~' | '%' | '&'
+        ) || (c == '.' && !s.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+        {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+}
+
+/// Plain text needs no escaping, only control characters removed.
+pub fn escape_text(s: &str, out: &mut String) {
+    out.extend(s.chars().map(|c| if c.is_control() { ' ' } else { c }));
+}
+
+/// Removes the data marks without checking (for the internal note, which is not
+/// guarded: it is for the support team and names the filters they typed).
+fn unmark(s: &str) -> String {
+    s.chars().filter(|&c| c != DATA_START && c != DATA_END).collect()
+}
+
+/// What the access story needs, derived from the guarded aggregates.
+struct AccessView<'a> {
+    a: &'a Aggregates,
+    scope: String,
+    period: String,
+    excluded_total: u64,
+    ranges: String,
+    domains: String,
+}
+
+impl<'a> AccessView<'a> {
+    fn new(a: &'a Aggregates) -> Self {
+        AccessView {
+            a,
+            scope: join_and(&a.scope),
+            period: period(a.tally.counts.first_seen, a.tally.counts.last_seen),
+            excluded_total: a.tally.excluded.total_accesses(),
+            ranges: join_and(&a.filters.exclude_ip_ranges),
+            domains: join_and(&a.filters.exclude_domains),
+        }
+    }
+
+    fn window(&self) -> Option<String> {
+        let f = &self.a.filters;
+        match (f.since, f.until) {
+            (None, None) => None,
+            (Some(s), None) => Some(format!("since {}", minute(s))),
+            (None, Some(u)) => Some(format!("until {}", minute(u))),
+            (Some(s), Some(u)) => Some(format!("from {} to {}", minute(s), minute(u))),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "access.md")]
+struct AccessMarkdown<'a> {
+    v: AccessView<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "access.txt")]
+struct AccessText<'a> {
+    v: AccessView<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "internal_note.md")]
+struct InternalNote<'a> {
+    a: &'a Aggregates,
+    requester: &'a str,
+    generated: String,
+    exclude_users: &'a [String],
+}
+
+/// "a", "a and b", "a, b and c".
+fn join_and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+fn minute(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// The time range in the handbook's manner: "between 20:06 and 20:10 UTC on 2019-08-15".
+fn period(first: Option<DateTime<Utc>>, last: Option<DateTime<Utc>>) -> String {
+    let (Some(first), Some(last)) = (first, last) else {
+        return String::new();
+    };
+    let (fd, ld) = (first.format("%Y-%m-%d"), last.format("%Y-%m-%d"));
+    let (ft, lt) = (first.format("%H:%M"), last.format("%H:%M"));
+    if fd.to_string() != ld.to_string() {
+        format!("between {} and {}", minute(first), minute(last))
+    } else if ft.to_string() == lt.to_string() {
+        format!("at {ft} UTC on {fd}")
+    } else {
+        format!("between {ft} and {lt} UTC on {fd}")
+    }
+}
+
+/// Renders the public reply in `format`, checked by `guard`.
+pub fn reply(aggregates: &Guarded<Aggregates>, format: OutputFormat, guard: &Guard) -> Result<Guarded<String>> {
+    let a = aggregates.get();
+    let render_err = |e: askama::Error| Error::Internal(format!("template: {e}"));
+    match format {
+        OutputFormat::Json => guard.json(a),
+        OutputFormat::Markdown => {
+            let marked = AccessMarkdown { v: AccessView::new(a) }.render().map_err(render_err)?;
+            guard.finish(&marked, escape_markdown)
+        }
+        OutputFormat::Text => {
+            let marked = AccessText { v: AccessView::new(a) }.render().map_err(render_err)?;
+            guard.finish(&marked, escape_text)
+        }
+    }
+}
+
+/// Renders the internal note for the support team.
+pub fn internal_note(aggregates: &Guarded<Aggregates>, requester: &str, exclude_users: &[String], generated: DateTime<Utc>) -> Result<String> {
+    let note = InternalNote {
+        a: aggregates.get(),
+        requester,
+        generated: format_time(generated),
+        exclude_users,
+    };
+    note.render()
+        .map(|s| unmark(&s))
+        .map_err(|e| Error::Internal(format!("template: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_escaping_defuses_links_html_and_liquid() {
+        let mut out = String::new();
+        escape_markdown("[x](http://e.example) <b> {{ a }} {% b %} *c* _d_", &mut out);
+        assert!(!out.contains("{{") && !out.contains("{%") && !out.contains("<b>"));
+        assert!(!out.contains("](") && !out.contains("*c*"));
+        let mut n = String::new();
+        escape_markdown("1.5", &mut n);
+        assert_eq!(n, "1.5");
+    }
+
+    #[test]
+    fn periods_read_like_the_handbook() {
+        let t = |s: &str| Some(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc));
+        assert_eq!(period(t("2019-08-15T20:06:01Z"), t("2019-08-15T20:10:59Z")), "between 20:06 and 20:10 UTC on 2019-08-15");
+        assert_eq!(period(t("2019-08-15T20:06:01Z"), t("2019-08-15T20:06:59Z")), "at 20:06 UTC on 2019-08-15");
+        assert_eq!(period(t("2019-08-15T20:06:01Z"), t("2019-08-16T01:00:00Z")), "between 2019-08-15 20:06 UTC and 2019-08-16 01:00 UTC");
+    }
+
+    #[test]
+    fn lists() {
+        let s = |v: &[&str]| join_and(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(s(&[]), "");
+        assert_eq!(s(&["a"]), "a");
+        assert_eq!(s(&["a", "b", "c"]), "a, b and c");
+    }
+}
