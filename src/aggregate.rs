@@ -65,7 +65,10 @@ impl Batch {
         self.user.push(r.user);
         self.ip.push(r.ip.map(|ip| ip.to_string()));
         self.time.push(r.time.timestamp_micros());
-        self.status.push(r.status.map_or_else(|| "unknown".to_owned(), |s| s.to_string()));
+        self.status.push(
+            r.status
+                .map_or_else(|| "unknown".to_owned(), |s| s.to_string()),
+        );
         self.kind.push(r.kind.name());
         self.agent.push(r.user_agent);
         self.rule.push(rule.map_or("", Rule::name));
@@ -195,7 +198,12 @@ fn u64_at(df: &DataFrame, name: &str, row: usize) -> PolarsResult<u64> {
 }
 
 fn str_at(df: &DataFrame, name: &str, row: usize) -> PolarsResult<String> {
-    Ok(df.column(name)?.str()?.get(row).unwrap_or_default().to_owned())
+    Ok(df
+        .column(name)?
+        .str()?
+        .get(row)
+        .unwrap_or_default()
+        .to_owned())
 }
 
 fn time_at(df: &DataFrame, name: &str) -> PolarsResult<Option<DateTime<Utc>>> {
@@ -216,7 +224,10 @@ pub fn tally(batch: Batch) -> PolarsResult<Tally> {
         .select([
             len().cast(DataType::UInt64).alias(column::ACCESSES),
             distinct(column::USER).alias(column::USERS),
-            col(column::USER).null_count().cast(DataType::UInt64).alias(column::ANONYMOUS),
+            col(column::USER)
+                .null_count()
+                .cast(DataType::UInt64)
+                .alias(column::ANONYMOUS),
             distinct(column::IP).alias(column::UNIQUE_IPS),
             col(column::TIME).min().alias(column::FIRST),
             col(column::TIME).max().alias(column::LAST),
@@ -239,7 +250,10 @@ pub fn tally(batch: Batch) -> PolarsResult<Tally> {
         .agg([
             len().cast(DataType::UInt64).alias(column::ACCESSES),
             distinct(column::USER).alias(column::USERS),
-            col(column::USER).null_count().cast(DataType::UInt64).alias(column::ANONYMOUS),
+            col(column::USER)
+                .null_count()
+                .cast(DataType::UInt64)
+                .alias(column::ANONYMOUS),
             distinct(column::IP).alias(column::UNIQUE_IPS),
         ])
         .collect()?;
@@ -254,7 +268,11 @@ pub fn tally(batch: Batch) -> PolarsResult<Tally> {
             })
         })
         .collect::<PolarsResult<Vec<_>>>()?;
-    paths.sort_by(|a, b| b.accesses.cmp(&a.accesses).then_with(|| a.path.cmp(&b.path)));
+    paths.sort_by(|a, b| {
+        b.accesses
+            .cmp(&a.accesses)
+            .then_with(|| a.path.cmp(&b.path))
+    });
 
     let mut statuses = group_counts(&counted, column::STATUS)?
         .into_iter()
@@ -269,7 +287,10 @@ pub fn tally(batch: Batch) -> PolarsResult<Tally> {
         };
         match status_classes.iter_mut().find(|c| c.class == class) {
             Some(c) => c.accesses += s.accesses,
-            None => status_classes.push(ClassCount { class, accesses: s.accesses }),
+            None => status_classes.push(ClassCount {
+                class,
+                accesses: s.accesses,
+            }),
         }
     }
     status_classes.sort_by(|a, b| a.class.cmp(&b.class));
@@ -340,7 +361,14 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
-    fn req(path: &str, user: Option<&str>, ip: Option<&str>, t: &str, status: Option<u16>, kind: Kind) -> Counted {
+    fn req(
+        path: &str,
+        user: Option<&str>,
+        ip: Option<&str>,
+        t: &str,
+        status: Option<u16>,
+        kind: Kind,
+    ) -> Counted {
         Counted {
             path: path.into(),
             user: user.map(Into::into),
@@ -355,12 +383,72 @@ mod tests {
     #[test]
     fn counts_per_total_path_status_kind_and_rule() {
         let mut b = Batch::default();
-        b.push(req("acme/a", Some("id:1"), Some("192.0.2.1"), "2026-03-14T20:06:00Z", Some(200), Kind::Web), None);
-        b.push(req("acme/a", Some("id:1"), Some("192.0.2.2"), "2026-03-14T20:07:00Z", Some(404), Kind::Web), None);
-        b.push(req("acme/a", None, Some("192.0.2.2"), "2026-03-14T20:05:00Z", Some(200), Kind::GitPull), None);
-        b.push(req("acme/b", Some("id:2"), None, "2026-03-14T20:10:00Z", None, Kind::Api), None);
-        b.push(req("acme/b", Some("id:3"), Some("203.0.113.1"), "2026-03-14T20:11:00Z", Some(200), Kind::Api), Some(Rule::Ip));
-        b.push(req("acme/b", Some("id:4"), Some("203.0.113.1"), "2026-03-14T20:11:00Z", Some(200), Kind::Api), Some(Rule::Ip));
+        b.push(
+            req(
+                "acme/a",
+                Some("id:1"),
+                Some("192.0.2.1"),
+                "2026-03-14T20:06:00Z",
+                Some(200),
+                Kind::Web,
+            ),
+            None,
+        );
+        b.push(
+            req(
+                "acme/a",
+                Some("id:1"),
+                Some("192.0.2.2"),
+                "2026-03-14T20:07:00Z",
+                Some(404),
+                Kind::Web,
+            ),
+            None,
+        );
+        b.push(
+            req(
+                "acme/a",
+                None,
+                Some("192.0.2.2"),
+                "2026-03-14T20:05:00Z",
+                Some(200),
+                Kind::GitPull,
+            ),
+            None,
+        );
+        b.push(
+            req(
+                "acme/b",
+                Some("id:2"),
+                None,
+                "2026-03-14T20:10:00Z",
+                None,
+                Kind::Api,
+            ),
+            None,
+        );
+        b.push(
+            req(
+                "acme/b",
+                Some("id:3"),
+                Some("203.0.113.1"),
+                "2026-03-14T20:11:00Z",
+                Some(200),
+                Kind::Api,
+            ),
+            Some(Rule::Ip),
+        );
+        b.push(
+            req(
+                "acme/b",
+                Some("id:4"),
+                Some("203.0.113.1"),
+                "2026-03-14T20:11:00Z",
+                Some(200),
+                Kind::Api,
+            ),
+            Some(Rule::Ip),
+        );
         let t = tally(b).unwrap();
         assert_eq!(
             t.counts,
@@ -373,12 +461,49 @@ mod tests {
                 last_seen: Some(at("2026-03-14T20:10:00Z")),
             }
         );
-        assert_eq!(t.paths[0], PathCounts { path: "acme/a".into(), accesses: 3, users: 1, anonymous_accesses: 1, unique_ips: 2 });
-        assert_eq!(t.paths[1], PathCounts { path: "acme/b".into(), accesses: 1, users: 1, anonymous_accesses: 0, unique_ips: 0 });
-        let statuses: Vec<_> = t.statuses.iter().map(|s| (s.status.as_str(), s.accesses)).collect();
+        assert_eq!(
+            t.paths[0],
+            PathCounts {
+                path: "acme/a".into(),
+                accesses: 3,
+                users: 1,
+                anonymous_accesses: 1,
+                unique_ips: 2
+            }
+        );
+        assert_eq!(
+            t.paths[1],
+            PathCounts {
+                path: "acme/b".into(),
+                accesses: 1,
+                users: 1,
+                anonymous_accesses: 0,
+                unique_ips: 0
+            }
+        );
+        let statuses: Vec<_> = t
+            .statuses
+            .iter()
+            .map(|s| (s.status.as_str(), s.accesses))
+            .collect();
         assert_eq!(statuses, [("200", 2), ("404", 1), ("unknown", 1)]);
-        assert_eq!(t.kinds, KindCounts { web: 2, api: 1, git_pull: 1, ..KindCounts::default() });
-        assert_eq!(t.excluded.ip, RuleCounts { accesses: 2, users: 2, unique_ips: 1 });
+        assert_eq!(
+            t.kinds,
+            KindCounts {
+                web: 2,
+                api: 1,
+                git_pull: 1,
+                ..KindCounts::default()
+            }
+        );
+        assert_eq!(
+            t.excluded.ip,
+            RuleCounts {
+                accesses: 2,
+                users: 2,
+                unique_ips: 1
+            }
+        );
         assert_eq!(t.excluded.user, RuleCounts::default());
         assert_eq!(t.distinct_user_agents, 1);
     }

@@ -78,14 +78,26 @@ impl Config {
         let mut networks = args
             .exclude_ips
             .iter()
-            .map(|s| parse_network(s).ok_or_else(|| Error::Usage(format!("--exclude-ip {s}: not an IP address or CIDR range"))))
+            .map(|s| {
+                parse_network(s).ok_or_else(|| {
+                    Error::Usage(format!("--exclude-ip {s}: not an IP address or CIDR range"))
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
         for file in &args.exclude_ip_files {
             networks.extend(read_network_file(file)?);
         }
         let window = Window {
-            since: args.since.as_deref().map(|s| parse_bound(s, "--since", false)).transpose()?,
-            until_exclusive: args.until.as_deref().map(|s| parse_bound(s, "--until", true)).transpose()?,
+            since: args
+                .since
+                .as_deref()
+                .map(|s| parse_bound(s, "--since", false))
+                .transpose()?,
+            until_exclusive: args
+                .until
+                .as_deref()
+                .map(|s| parse_bound(s, "--until", true))
+                .transpose()?,
             since_text: args.since.clone(),
             until_text: args.until.clone(),
         };
@@ -159,7 +171,11 @@ fn parse_bound(s: &str, flag: &str, until: bool) -> Result<DateTime<Utc>> {
     let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         let t = t.with_timezone(&Utc);
-        return Ok(if until { t + chrono::Duration::nanoseconds(1) } else { t });
+        return Ok(if until {
+            t + chrono::Duration::nanoseconds(1)
+        } else {
+            t
+        });
     }
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         let d = if until { d.succ_opt().unwrap_or(d) } else { d };
@@ -178,7 +194,10 @@ mod tests {
     fn networks() {
         assert_eq!(parse_network("203.0.113.7").unwrap().prefix(), 32);
         assert_eq!(parse_network("2001:db8::1").unwrap().prefix(), 128);
-        assert_eq!(parse_network("::ffff:203.0.113.0/120").unwrap().to_string(), "203.0.113.0/24");
+        assert_eq!(
+            parse_network("::ffff:203.0.113.0/120").unwrap().to_string(),
+            "203.0.113.0/24"
+        );
         assert!(parse_network("203.0.113.0/33").is_none());
         assert!(parse_network("office").is_none());
     }
@@ -189,13 +208,23 @@ mod tests {
         let until = parse_bound("2026-03-20", "--until", true).unwrap();
         assert_eq!(since.to_rfc3339(), "2026-03-10T00:00:00+00:00");
         assert_eq!(until.to_rfc3339(), "2026-03-21T00:00:00+00:00");
-        let w = Window { since: Some(since), until_exclusive: Some(until), ..Window::default() };
+        let w = Window {
+            since: Some(since),
+            until_exclusive: Some(until),
+            ..Window::default()
+        };
         let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
         assert!(w.contains(t("2026-03-20T23:59:59.999Z")));
         assert!(!w.contains(t("2026-03-21T00:00:00Z")));
         assert!(!w.contains(t("2026-03-09T23:59:59Z")));
         let exact = parse_bound("2026-03-20T10:00:00Z", "--until", true).unwrap();
-        assert!(Window { until_exclusive: Some(exact), ..Window::default() }.contains(t("2026-03-20T10:00:00Z")));
+        assert!(
+            Window {
+                until_exclusive: Some(exact),
+                ..Window::default()
+            }
+            .contains(t("2026-03-20T10:00:00Z"))
+        );
         assert!(parse_bound("last week", "--since", false).is_err());
     }
 }

@@ -128,8 +128,13 @@ impl Directory {
         if !bytes.trim_ascii_start().starts_with(b"{") {
             return Err("not a valid directory: expected a JSON object".into());
         }
-        let raw: RawDirectory = serde_json::from_slice(bytes)
-            .map_err(|e| format!("not a valid directory (line {}, column {})", e.line(), e.column()))?;
+        let raw: RawDirectory = serde_json::from_slice(bytes).map_err(|e| {
+            format!(
+                "not a valid directory (line {}, column {})",
+                e.line(),
+                e.column()
+            )
+        })?;
         Self::build(raw)
     }
 
@@ -150,14 +155,23 @@ impl Directory {
             .map(|p| Project {
                 id: p.id,
                 path: p.path_with_namespace.trim_matches('/').to_owned(),
-                former_paths: p.former_paths.iter().map(|f| f.trim_matches('/').to_owned()).collect(),
+                former_paths: p
+                    .former_paths
+                    .iter()
+                    .map(|f| f.trim_matches('/').to_owned())
+                    .collect(),
             })
             .collect();
         let users: Vec<User> = raw
             .users
             .into_iter()
             .map(|u| {
-                let mut emails: Vec<String> = u.email.into_iter().chain(u.emails).map(|e| e.trim().to_lowercase()).collect();
+                let mut emails: Vec<String> = u
+                    .email
+                    .into_iter()
+                    .chain(u.emails)
+                    .map(|e| e.trim().to_lowercase())
+                    .collect();
                 emails.retain(|e| !e.is_empty());
                 emails.dedup();
                 User {
@@ -178,7 +192,10 @@ impl Directory {
             if n.full_path.is_empty() {
                 return Err(format!("namespace {} has an empty full_path", n.id));
             }
-            if by_path.insert(n.full_path.to_lowercase(), Node::Namespace(i)).is_some() {
+            if by_path
+                .insert(n.full_path.to_lowercase(), Node::Namespace(i))
+                .is_some()
+            {
                 return Err(format!("namespace {} repeats a path already used", n.id));
             }
         }
@@ -188,9 +205,15 @@ impl Directory {
                 return Err(format!("project id {} appears twice", p.id));
             }
             if p.path.is_empty() || !p.path.contains('/') {
-                return Err(format!("project {} has no namespace in path_with_namespace", p.id));
+                return Err(format!(
+                    "project {} has no namespace in path_with_namespace",
+                    p.id
+                ));
             }
-            if by_path.insert(p.path.to_lowercase(), Node::Project(i)).is_some() {
+            if by_path
+                .insert(p.path.to_lowercase(), Node::Project(i))
+                .is_some()
+            {
                 return Err(format!("project {} repeats a path already used", p.id));
             }
         }
@@ -198,14 +221,19 @@ impl Directory {
         // belongs to the new project.
         for (i, p) in projects.iter().enumerate() {
             for former in &p.former_paths {
-                by_path.entry(former.to_lowercase()).or_insert(Node::Project(i));
+                by_path
+                    .entry(former.to_lowercase())
+                    .or_insert(Node::Project(i));
             }
         }
         for n in &namespaces {
             if let Some(parent) = n.parent_id
                 && !namespace_by_id.contains_key(&parent)
             {
-                return Err(format!("namespace {} names parent {parent}, which is not in the file", n.id));
+                return Err(format!(
+                    "namespace {} names parent {parent}, which is not in the file",
+                    n.id
+                ));
             }
         }
 
@@ -219,7 +247,10 @@ impl Directory {
         }
         for m in &raw.members {
             if !namespace_by_id.contains_key(&m.namespace_id) {
-                return Err(format!("a member names namespace {}, which is not in the file", m.namespace_id));
+                return Err(format!(
+                    "a member names namespace {}, which is not in the file",
+                    m.namespace_id
+                ));
             }
         }
 
@@ -376,19 +407,29 @@ impl Verified {
 /// `acme/app`, never `acme-corp`). Both are lower-cased already.
 pub fn is_within(path: &str, root: &str) -> bool {
     path == root
-        || (path.len() > root.len() && path.starts_with(root) && path.as_bytes()[root.len()] == b'/')
+        || (path.len() > root.len()
+            && path.starts_with(root)
+            && path.as_bytes()[root.len()] == b'/')
 }
 
 /// Verifies `email` as a requester and works out the scope (SPEC §3).
-pub fn verify(dir: &Directory, email: &str, narrow: &[String]) -> std::result::Result<Verified, Refusal> {
+pub fn verify(
+    dir: &Directory,
+    email: &str,
+    narrow: &[String],
+) -> std::result::Result<Verified, Refusal> {
     let wanted = email.trim().to_lowercase();
     let matches: Vec<&User> = dir
         .users
         .iter()
-        .filter(|u| u.emails.iter().any(|e| *e == wanted))
+        .filter(|u| u.emails.contains(&wanted))
         .collect();
     let user = match matches.as_slice() {
-        [] => return Err(Refusal::NoUser { email: email.to_owned() }),
+        [] => {
+            return Err(Refusal::NoUser {
+                email: email.to_owned(),
+            });
+        }
         [one] => *one,
         many => {
             return Err(Refusal::SeveralUsers {
@@ -407,7 +448,9 @@ pub fn verify(dir: &Directory, email: &str, narrow: &[String]) -> std::result::R
     owned.sort_unstable();
     owned.dedup();
     if owned.is_empty() {
-        return Err(Refusal::NotOwner { email: email.to_owned() });
+        return Err(Refusal::NotOwner {
+            email: email.to_owned(),
+        });
     }
     let paid: Vec<usize> = owned
         .iter()
@@ -426,7 +469,10 @@ pub fn verify(dir: &Directory, email: &str, narrow: &[String]) -> std::result::R
             })
             .collect::<Vec<_>>()
             .join(", ");
-        return Err(Refusal::NoPaidPlan { email: email.to_owned(), owned });
+        return Err(Refusal::NoPaidPlan {
+            email: email.to_owned(),
+            owned,
+        });
     }
 
     let owned_paths: Vec<String> = paid
@@ -438,7 +484,10 @@ pub fn verify(dir: &Directory, email: &str, narrow: &[String]) -> std::result::R
         // A subgroup of another owned namespace adds nothing: keep only the outermost.
         for &ns in &paid {
             let p = &owned_paths[paid.iter().position(|&x| x == ns).unwrap_or(0)];
-            if !owned_paths.iter().any(|other| other != p && is_within(p, other)) {
+            if !owned_paths
+                .iter()
+                .any(|other| other != p && is_within(p, other))
+            {
                 scope.push(Node::Namespace(ns));
             }
         }
@@ -467,7 +516,10 @@ pub fn verify(dir: &Directory, email: &str, narrow: &[String]) -> std::result::R
     }
     scope.sort_by_key(|&n| dir.path_of(n).to_lowercase());
     scope.dedup();
-    let scope_paths = scope.iter().map(|&n| dir.path_of(n).to_lowercase()).collect();
+    let scope_paths = scope
+        .iter()
+        .map(|&n| dir.path_of(n).to_lowercase())
+        .collect();
     Ok(Verified {
         user_id: user.id,
         username: user.username.clone(),
@@ -490,7 +542,12 @@ fn suggest(dir: &Directory, wanted: &str, owned: &[String]) -> Option<String> {
     best.map(|(_, p)| p.to_owned())
 }
 
-fn candidates<'a>(path: &'a str, wanted: &str, owned: &[String], best: &mut Option<(usize, &'a str)>) {
+fn candidates<'a>(
+    path: &'a str,
+    wanted: &str,
+    owned: &[String],
+    best: &mut Option<(usize, &'a str)>,
+) {
     let lower = path.to_lowercase();
     if !owned.iter().any(|root| is_within(&lower, root)) {
         return;
@@ -565,7 +622,11 @@ mod tests {
     #[test]
     fn verifies_by_primary_or_secondary_email_case_insensitively() {
         let d = dir();
-        for email in ["alice@acme.example", "ALICE@acme.EXAMPLE", "a@alice.example"] {
+        for email in [
+            "alice@acme.example",
+            "ALICE@acme.EXAMPLE",
+            "a@alice.example",
+        ] {
             let v = verify(&d, email, &[]).unwrap();
             assert_eq!(v.username, "alice");
             assert_eq!(v.scope_paths(&d), ["acme"]);
@@ -579,14 +640,26 @@ mod tests {
             let ns: Vec<String> = ns.iter().map(|s| s.to_string()).collect();
             verify(&d, email, &ns).unwrap_err()
         };
-        assert!(matches!(refuse("nobody@x.example", &[]), Refusal::NoUser { .. }));
+        assert!(matches!(
+            refuse("nobody@x.example", &[]),
+            Refusal::NoUser { .. }
+        ));
         assert!(matches!(
             refuse("same@dup.example", &[]),
             Refusal::SeveralUsers { count: 2, .. }
         ));
-        assert!(matches!(refuse("bob@acme.example", &[]), Refusal::NotOwner { .. }));
-        assert!(matches!(refuse("frank@hobby.example", &[]), Refusal::NoPaidPlan { .. }));
-        assert!(matches!(refuse("olga@oldco.example", &[]), Refusal::NoPaidPlan { .. }));
+        assert!(matches!(
+            refuse("bob@acme.example", &[]),
+            Refusal::NotOwner { .. }
+        ));
+        assert!(matches!(
+            refuse("frank@hobby.example", &[]),
+            Refusal::NoPaidPlan { .. }
+        ));
+        assert!(matches!(
+            refuse("olga@oldco.example", &[]),
+            Refusal::NoPaidPlan { .. }
+        ));
         assert_eq!(
             refuse("alice@acme.example", &["acme/platfrom"]),
             Refusal::UnknownNamespace {
@@ -599,7 +672,10 @@ mod tests {
             Refusal::OutOfScope { .. }
         ));
         // A subgroup owner may not widen the scope to the parent group.
-        assert!(matches!(refuse("ian@acme.example", &["acme"]), Refusal::OutOfScope { .. }));
+        assert!(matches!(
+            refuse("ian@acme.example", &["acme"]),
+            Refusal::OutOfScope { .. }
+        ));
     }
 
     #[test]
@@ -631,7 +707,17 @@ mod tests {
     #[test]
     fn rejects_inconsistent_files() {
         assert!(Directory::from_slice(b"[]").is_err());
-        assert!(Directory::from_slice(br#"{"namespaces":[{"id":1,"full_path":"a"},{"id":1,"full_path":"b"}]}"#).is_err());
-        assert!(Directory::from_slice(br#"{"members":[{"namespace_id":1,"user_id":1,"access_level":50}]}"#).is_err());
+        assert!(
+            Directory::from_slice(
+                br#"{"namespaces":[{"id":1,"full_path":"a"},{"id":1,"full_path":"b"}]}"#
+            )
+            .is_err()
+        );
+        assert!(
+            Directory::from_slice(
+                br#"{"members":[{"namespace_id":1,"user_id":1,"access_level":50}]}"#
+            )
+            .is_err()
+        );
     }
 }

@@ -41,7 +41,10 @@ pub struct Exclusions {
 
 impl Exclusions {
     pub fn new(users: Vec<String>, domains: Vec<String>, networks: Vec<IpNetwork>) -> Self {
-        let users: Vec<String> = users.iter().map(|u| u.trim().trim_start_matches('@').to_lowercase()).collect();
+        let users: Vec<String> = users
+            .iter()
+            .map(|u| u.trim().trim_start_matches('@').to_lowercase())
+            .collect();
         let domains = domains
             .iter()
             .map(|d| d.trim().trim_start_matches(['@', '.']).to_lowercase())
@@ -127,19 +130,34 @@ mod tests {
         let ex = Exclusions::new(
             vec!["Alice".into()],
             vec!["@ACME.example".into()],
-            vec!["203.0.113.0/24".parse().unwrap(), "2001:db8::/32".parse().unwrap()],
+            vec![
+                "203.0.113.0/24".parse().unwrap(),
+                "2001:db8::/32".parse().unwrap(),
+            ],
         );
         let office: IpAddr = "203.0.113.9".parse().unwrap();
         let elsewhere: IpAddr = "198.51.100.1".parse().unwrap();
         // alice matches all three rules: user comes first.
-        assert_eq!(ex.rule_for(&d, Some(1), None, Some(office)), Some(Rule::User));
+        assert_eq!(
+            ex.rule_for(&d, Some(1), None, Some(office)),
+            Some(Rule::User)
+        );
         // carol's secondary email is in a subdomain.
-        assert_eq!(ex.rule_for(&d, Some(2), None, Some(office)), Some(Rule::Domain));
-        assert_eq!(ex.rule_for(&d, None, Some("CAROL"), None), Some(Rule::Domain));
+        assert_eq!(
+            ex.rule_for(&d, Some(2), None, Some(office)),
+            Some(Rule::Domain)
+        );
+        assert_eq!(
+            ex.rule_for(&d, None, Some("CAROL"), None),
+            Some(Rule::Domain)
+        );
         // notacme.example is not a subdomain of acme.example.
         assert_eq!(ex.rule_for(&d, Some(3), None, Some(elsewhere)), None);
         assert_eq!(ex.rule_for(&d, Some(3), None, Some(office)), Some(Rule::Ip));
-        assert_eq!(ex.rule_for(&d, None, None, Some("2001:db8::5".parse().unwrap())), Some(Rule::Ip));
+        assert_eq!(
+            ex.rule_for(&d, None, None, Some("2001:db8::5".parse().unwrap())),
+            Some(Rule::Ip)
+        );
         assert_eq!(ex.rule_for(&d, None, None, None), None);
         // A username the directory does not know can still be named.
         assert_eq!(ex.rule_for(&d, None, Some("alice"), None), Some(Rule::User));

@@ -195,7 +195,11 @@ impl Guard {
         }
         Err(Error::Privacy {
             hits: found.values().sum(),
-            kinds: found.keys().map(|k| k.name()).collect::<Vec<_>>().join(", "),
+            kinds: found
+                .keys()
+                .map(|k| k.name())
+                .collect::<Vec<_>>()
+                .join(", "),
         })
     }
 
@@ -295,7 +299,14 @@ mod tests {
         assert!(g.finish(&marked("bobby"), plain).is_ok());
         // Whole tokens are, in any case.
         assert!(g.finish(&marked("bob.smith"), plain).is_ok());
-        for bad in ["192.0.2.1", "from 192.0.2.1.", "BOB", "acme/bob", "erin example", "(bob)"] {
+        for bad in [
+            "192.0.2.1",
+            "from 192.0.2.1.",
+            "BOB",
+            "acme/bob",
+            "erin example",
+            "(bob)",
+        ] {
             let err = g.finish(&marked(bad), plain).unwrap_err();
             assert!(matches!(err, Error::Privacy { .. }), "{bad}");
         }
@@ -314,7 +325,10 @@ mod tests {
         let mut c = Canaries::new(Some(&v), &[]);
         c.add_directory(&dir);
         let g = c.into_guard(vec![]).unwrap();
-        assert!(g.vet(vec!["alice", "alice@acme.example", "Alice A"]).is_ok());
+        assert!(
+            g.vet(vec!["alice", "alice@acme.example", "Alice A"])
+                .is_ok()
+        );
         assert!(g.vet(vec!["bob@acme.example"]).is_err());
     }
 

@@ -122,9 +122,18 @@ pub fn summarize(config: &Config, out: &mut dyn Write) -> Result<()> {
     let tally = aggregate::tally(batch).map_err(|e| Error::Internal(format!("counting: {e}")))?;
     let aggregates = Aggregates {
         template: "access",
-        scope: verified.scope_paths(&dir).into_iter().map(str::to_owned).collect(),
+        scope: verified
+            .scope_paths(&dir)
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
         filters: Filters {
-            exclude_ip_ranges: config.exclusions.networks.iter().map(|n| n.to_string()).collect(),
+            exclude_ip_ranges: config
+                .exclusions
+                .networks
+                .iter()
+                .map(|n| n.to_string())
+                .collect(),
             exclude_domains: config.exclusions.domains.clone(),
             exclude_users: config.exclusions.users.len(),
             since: config.window.since,
@@ -143,7 +152,12 @@ pub fn summarize(config: &Config, out: &mut dyn Write) -> Result<()> {
     let guarded = guard.vet(aggregates)?;
     let reply = render::reply(&guarded, config.format, &guard)?;
     if let Some(path) = &config.internal_note {
-        let note = render::internal_note(&guarded, &config.requester.email, &config.exclusions.users, Utc::now())?;
+        let note = render::internal_note(
+            &guarded,
+            &config.requester.email,
+            &config.exclusions.users,
+            Utc::now(),
+        )?;
         std::fs::write(path, note).map_err(|source| Error::Write {
             what: path.display().to_string(),
             source,
@@ -204,9 +218,10 @@ fn read_input(
     collected: &mut Collected,
 ) -> Result<()> {
     let mut reader = LineReader::open(path)?;
-    let format = ingest::detect(reader.peek()?, config.flavor).ok_or_else(|| Error::UnknownFormat {
-        path: path.to_owned(),
-    })?;
+    let format =
+        ingest::detect(reader.peek()?, config.flavor).ok_or_else(|| Error::UnknownFormat {
+            path: path.to_owned(),
+        })?;
     let flavor = config.flavor.unwrap_or(json::Flavor::Auto);
     let mut rec = Reconciliation::default();
     let mut malformed_lines = Vec::new();
@@ -227,17 +242,24 @@ fn read_input(
             Line::Request(r) => r,
         };
         canaries.add_request(&request);
-        let Some(node) = scope::attribute(dir, &request).filter(|&n| verified.contains(dir, n)) else {
+        let Some(node) = scope::attribute(dir, &request).filter(|&n| verified.contains(dir, n))
+        else {
             rec.out_of_scope += 1;
             continue;
         };
-        collected.scoped.push(to_scoped(dir, config, node, &request));
+        collected
+            .scoped
+            .push(to_scoped(dir, config, node, &request));
     }
     let gzip = reader.is_gzip();
     let sha256 = reader.finish()?;
     collected.inputs.push(InputSummary {
         name: display_name(path),
-        format: if format == Format::Empty && rec.lines > 0 { Format::RailsJson.name() } else { format.name() },
+        format: if format == Format::Empty && rec.lines > 0 {
+            Format::RailsJson.name()
+        } else {
+            format.name()
+        },
         gzip,
         sha256,
         lines: rec.lines,
@@ -248,7 +270,12 @@ fn read_input(
     Ok(())
 }
 
-fn to_scoped(dir: &Directory, config: &Config, node: directory::Node, r: &ingest::Request<'_>) -> Scoped {
+fn to_scoped(
+    dir: &Directory,
+    config: &Config,
+    node: directory::Node,
+    r: &ingest::Request<'_>,
+) -> Scoped {
     let username = r.username.as_deref();
     let user = match (r.user_id, username) {
         (Some(id), _) => Some(format!("id:{id}")),
@@ -274,4 +301,3 @@ fn to_scoped(dir: &Directory, config: &Config, node: directory::Node, r: &ingest
         },
     }
 }
-

@@ -44,7 +44,24 @@ pub fn escape_markdown(s: &str, out: &mut String) {
         }
         if matches!(
             c,
-            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '!' | '<' | '>' | '|' | '~' | '%' | '&'
+            '\\' | '`'
+                | '*'
+                | '_'
+                | '{'
+                | '}'
+                | '['
+                | ']'
+                | '('
+                | ')'
+                | '#'
+                | '+'
+                | '!'
+                | '<'
+                | '>'
+                | '|'
+                | '~'
+                | '%'
+                | '&'
         ) || (c == '.' && !s.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
         {
             out.push('\\');
@@ -61,7 +78,9 @@ pub fn escape_text(s: &str, out: &mut String) {
 /// Removes the data marks without checking (for the internal note, which is not
 /// guarded: it is for the support team and names the filters they typed).
 fn unmark(s: &str) -> String {
-    s.chars().filter(|&c| c != DATA_START && c != DATA_END).collect()
+    s.chars()
+        .filter(|&c| c != DATA_START && c != DATA_END)
+        .collect()
 }
 
 /// What the access story needs, derived from the guarded aggregates.
@@ -147,25 +166,50 @@ fn period(first: Option<DateTime<Utc>>, last: Option<DateTime<Utc>>) -> String {
     }
 }
 
+/// askama drops a template's final newline; a reply is a text file and ends with one.
+fn with_newline(mut s: String) -> String {
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}
+
 /// Renders the public reply in `format`, checked by `guard`.
-pub fn reply(aggregates: &Guarded<Aggregates>, format: OutputFormat, guard: &Guard) -> Result<Guarded<String>> {
+pub fn reply(
+    aggregates: &Guarded<Aggregates>,
+    format: OutputFormat,
+    guard: &Guard,
+) -> Result<Guarded<String>> {
     let a = aggregates.get();
     let render_err = |e: askama::Error| Error::Internal(format!("template: {e}"));
     match format {
         OutputFormat::Json => guard.json(a),
         OutputFormat::Markdown => {
-            let marked = AccessMarkdown { v: AccessView::new(a) }.render().map_err(render_err)?;
+            let marked = AccessMarkdown {
+                v: AccessView::new(a),
+            }
+            .render()
+            .map_err(render_err)?;
             guard.finish(&marked, escape_markdown)
         }
         OutputFormat::Text => {
-            let marked = AccessText { v: AccessView::new(a) }.render().map_err(render_err)?;
+            let marked = AccessText {
+                v: AccessView::new(a),
+            }
+            .render()
+            .map_err(render_err)?;
             guard.finish(&marked, escape_text)
         }
     }
 }
 
 /// Renders the internal note for the support team.
-pub fn internal_note(aggregates: &Guarded<Aggregates>, requester: &str, exclude_users: &[String], generated: DateTime<Utc>) -> Result<String> {
+pub fn internal_note(
+    aggregates: &Guarded<Aggregates>,
+    requester: &str,
+    exclude_users: &[String],
+    generated: DateTime<Utc>,
+) -> Result<String> {
     let note = InternalNote {
         a: aggregates.get(),
         requester,
@@ -184,7 +228,10 @@ mod tests {
     #[test]
     fn markdown_escaping_defuses_links_html_and_liquid() {
         let mut out = String::new();
-        escape_markdown("[x](http://e.example) <b> {{ a }} {% b %} *c* _d_", &mut out);
+        escape_markdown(
+            "[x](http://e.example) <b> {{ a }} {% b %} *c* _d_",
+            &mut out,
+        );
         assert!(!out.contains("{{") && !out.contains("{%") && !out.contains("<b>"));
         assert!(!out.contains("](") && !out.contains("*c*"));
         let mut n = String::new();
@@ -195,9 +242,18 @@ mod tests {
     #[test]
     fn periods_read_like_the_handbook() {
         let t = |s: &str| Some(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc));
-        assert_eq!(period(t("2019-08-15T20:06:01Z"), t("2019-08-15T20:10:59Z")), "between 20:06 and 20:10 UTC on 2019-08-15");
-        assert_eq!(period(t("2019-08-15T20:06:01Z"), t("2019-08-15T20:06:59Z")), "at 20:06 UTC on 2019-08-15");
-        assert_eq!(period(t("2019-08-15T20:06:01Z"), t("2019-08-16T01:00:00Z")), "between 2019-08-15 20:06 UTC and 2019-08-16 01:00 UTC");
+        assert_eq!(
+            period(t("2019-08-15T20:06:01Z"), t("2019-08-15T20:10:59Z")),
+            "between 20:06 and 20:10 UTC on 2019-08-15"
+        );
+        assert_eq!(
+            period(t("2019-08-15T20:06:01Z"), t("2019-08-15T20:06:59Z")),
+            "at 20:06 UTC on 2019-08-15"
+        );
+        assert_eq!(
+            period(t("2019-08-15T20:06:01Z"), t("2019-08-16T01:00:00Z")),
+            "between 2019-08-15 20:06 UTC and 2019-08-16 01:00 UTC"
+        );
     }
 
     #[test]

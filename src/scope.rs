@@ -14,8 +14,21 @@ use crate::ingest::Request;
 
 /// First path segments that are GitLab routes, never namespaces.
 const RESERVED: &[&str] = &[
-    "-", "api", "admin", "assets", "dashboard", "explore", "help", "import", "oauth",
-    "profile", "projects", "search", "snippets", "uploads", "users",
+    "-",
+    "api",
+    "admin",
+    "assets",
+    "dashboard",
+    "explore",
+    "help",
+    "import",
+    "oauth",
+    "profile",
+    "projects",
+    "search",
+    "snippets",
+    "uploads",
+    "users",
 ];
 
 /// The node a request belongs to, or `None` when the evidence does not decide it.
@@ -54,8 +67,8 @@ fn attribute_params(dir: &Directory, req: &Request<'_>) -> Option<Node> {
         }
     }
     if let (Some(ns), Some(project)) = (p.namespace_id.as_deref(), p.project_id.as_deref()) {
-        let joined = format!("{}/{}", ns.trim_matches('/'), project.trim_matches('/'))
-            .to_ascii_lowercase();
+        let joined =
+            format!("{}/{}", ns.trim_matches('/'), project.trim_matches('/')).to_ascii_lowercase();
         if contains_segments(&path, &joined) {
             return dir.node_by_path(&joined);
         }
@@ -235,6 +248,7 @@ mod tests {
 
     /// Every rule of SPEC §3 is a row: (what it guards, the request, where it belongs).
     #[test]
+    #[rustfmt::skip]
     fn attribution_table() {
         let dir = Directory::from_slice(DIR.as_bytes()).unwrap();
         let p = |path| Row { path, ..Row::default() };

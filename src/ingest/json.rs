@@ -171,9 +171,7 @@ impl<'de> Visitor<'de> for LineVisitor {
                 "user_agent" => line.user_agent = map.next_value::<LooseStr>()?.0,
                 "correlation_id" => line.correlation_id = map.next_value::<LooseStr>()?.0,
                 "meta.project" => line.meta_project = map.next_value::<LooseStr>()?.0,
-                "meta.root_namespace" => {
-                    line.meta_root_namespace = map.next_value::<LooseStr>()?.0
-                }
+                "meta.root_namespace" => line.meta_root_namespace = map.next_value::<LooseStr>()?.0,
                 "params" => line.params = map.next_value::<ParamsDe>()?.0,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -375,7 +373,10 @@ impl<'de> de::Deserialize<'de> for ParamEntry<'de> {
                 f.write_str("a key/value pair")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut entry = ParamEntry { key: None, value: None };
+                let mut entry = ParamEntry {
+                    key: None,
+                    value: None,
+                };
                 while let Some(k) = map.next_key::<Cow<'de, str>>()? {
                     match k.as_ref() {
                         "key" => entry.key = map.next_value::<LooseStr<'de>>()?.0,
@@ -389,25 +390,46 @@ impl<'de> de::Deserialize<'de> for ParamEntry<'de> {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(ParamEntry { key: None, value: None })
+                Ok(ParamEntry {
+                    key: None,
+                    value: None,
+                })
             }
             fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(ParamEntry { key: None, value: None })
+                Ok(ParamEntry {
+                    key: None,
+                    value: None,
+                })
             }
             fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(ParamEntry { key: None, value: None })
+                Ok(ParamEntry {
+                    key: None,
+                    value: None,
+                })
             }
             fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(ParamEntry { key: None, value: None })
+                Ok(ParamEntry {
+                    key: None,
+                    value: None,
+                })
             }
             fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(ParamEntry { key: None, value: None })
+                Ok(ParamEntry {
+                    key: None,
+                    value: None,
+                })
             }
             fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(ParamEntry { key: None, value: None })
+                Ok(ParamEntry {
+                    key: None,
+                    value: None,
+                })
             }
             fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(ParamEntry { key: None, value: None })
+                Ok(ParamEntry {
+                    key: None,
+                    value: None,
+                })
             }
         }
         d.deserialize_any(V)
@@ -456,8 +478,13 @@ mod tests {
         let r = request(
             r#"{"path":"/x","time":"2026-03-14T20:06:12Z","remote_ip":"[filtered]","user_id":null,"username":null,"ua":null,"status":null}"#,
         );
-        assert_eq!((r.client_ip, r.user_id, r.username, r.status), (None, None, None, None));
-        let r = request(r#"{"path":"/x","time":"2026-03-14T20:06:12Z","remote_ip":"::ffff:198.51.100.9"}"#);
+        assert_eq!(
+            (r.client_ip, r.user_id, r.username, r.status),
+            (None, None, None, None)
+        );
+        let r = request(
+            r#"{"path":"/x","time":"2026-03-14T20:06:12Z","remote_ip":"::ffff:198.51.100.9"}"#,
+        );
         assert_eq!(r.client_ip, Some("198.51.100.9".parse().unwrap()));
     }
 
@@ -475,7 +502,10 @@ mod tests {
             r#"{"correlation_id":"LOt9","method":"GET","msg":"access","remote_addr":"68.0.116.160:0","remote_ip":"[filtered]","status":200,"time":"2019-09-17T22:17:19Z","uri":"/root/linux/blob/master/README?format=json\u0026viewer=rich","user_agent":"Mozilla/5.0"}"#,
         );
         assert_eq!(r.source, Source::Workhorse);
-        assert_eq!(r.path, "/root/linux/blob/master/README?format=json&viewer=rich");
+        assert_eq!(
+            r.path,
+            "/root/linux/blob/master/README?format=json&viewer=rich"
+        );
         assert_eq!(r.client_ip, Some("68.0.116.160".parse().unwrap()));
         assert_eq!(r.user_agent.as_deref(), Some("Mozilla/5.0"));
         let start = br#"{"level":"info","msg":"Starting","time":"2019-09-17T22:17:19Z"}"#;

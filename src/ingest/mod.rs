@@ -102,7 +102,13 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [Kind::Web, Kind::Api, Kind::GitPull, Kind::GitPush, Kind::Download];
+    pub const ALL: [Kind; 5] = [
+        Kind::Web,
+        Kind::Api,
+        Kind::GitPull,
+        Kind::GitPush,
+        Kind::Download,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -200,6 +206,46 @@ pub fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
         .map(|n| n.and_utc())
 }
 
+/// Detects a file's format from its first bytes. `None`: no known format.
+pub fn detect(head: &[u8], hint: Option<json::Flavor>) -> Option<Format> {
+    match hint {
+        Some(json::Flavor::Workhorse) => return Some(Format::WorkhorseJson),
+        Some(json::Flavor::Rails) => return Some(Format::RailsJson),
+        Some(json::Flavor::Auto) | None => {}
+    }
+    if head.iter().all(u8::is_ascii_whitespace) {
+        return Some(Format::Empty);
+    }
+    // Only complete lines are judged; a line longer than the buffer is judged by its start.
+    let complete = match head.iter().rposition(|&b| b == b'\n') {
+        Some(end) => &head[..end],
+        None => head,
+    };
+    let (mut rails, mut workhorse) = (0usize, 0usize);
+    for line in complete.split(|&b| b == b'\n').take(200) {
+        let trimmed = line.trim_ascii();
+        if !trimmed.starts_with(b"{") {
+            continue;
+        }
+        // Any JSON object line is a GitLab JSON log line (graphql_json lines carry
+        // neither `time` nor `path`); Workhorse is told apart by its `msg`.
+        if serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).is_err() {
+            continue;
+        }
+        let has = |key: &[u8]| trimmed.windows(key.len()).any(|w| w == key);
+        if has(br#""msg":"#) && (has(br#""uri":"#) || has(br#""level":"#)) {
+            workhorse += 1;
+        } else {
+            rails += 1;
+        }
+    }
+    match (rails, workhorse) {
+        (0, 0) => None,
+        (r, w) if w > r => Some(Format::WorkhorseJson),
+        _ => Some(Format::RailsJson),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,9 +271,18 @@ mod tests {
     #[test]
     fn timestamps() {
         let t = |s| parse_time(s).map(|t| t.to_rfc3339());
-        assert_eq!(t("2019-09-17T22:17:19Z").unwrap(), "2019-09-17T22:17:19+00:00");
-        assert_eq!(t("2019-09-17T22:17:19.800+02:00").unwrap(), "2019-09-17T20:17:19.800+00:00");
-        assert_eq!(t("2019-09-17 22:17:19").unwrap(), "2019-09-17T22:17:19+00:00");
+        assert_eq!(
+            t("2019-09-17T22:17:19Z").unwrap(),
+            "2019-09-17T22:17:19+00:00"
+        );
+        assert_eq!(
+            t("2019-09-17T22:17:19.800+02:00").unwrap(),
+            "2019-09-17T20:17:19.800+00:00"
+        );
+        assert_eq!(
+            t("2019-09-17 22:17:19").unwrap(),
+            "2019-09-17T22:17:19+00:00"
+        );
         assert!(t("yesterday").is_none());
     }
 
@@ -253,15 +308,24 @@ mod tests {
     #[test]
     fn kinds() {
         let cases = [
-            ("/acme/app.git/info/refs?service=git-upload-pack", Kind::GitPull),
+            (
+                "/acme/app.git/info/refs?service=git-upload-pack",
+                Kind::GitPull,
+            ),
             ("/acme/app.git/git-upload-pack", Kind::GitPull),
-            ("/acme/app.git/info/refs?service=git-receive-pack", Kind::GitPush),
+            (
+                "/acme/app.git/info/refs?service=git-receive-pack",
+                Kind::GitPush,
+            ),
             ("/acme/app.git/git-receive-pack", Kind::GitPush),
             ("/acme/app.git/info/lfs/objects/batch", Kind::Download),
             ("/acme/app/-/archive/main/app-main.zip", Kind::Download),
             ("/acme/app/-/raw/main/README.md", Kind::Download),
             ("/acme/app/raw/main/README.md", Kind::Download),
-            ("/api/v4/projects/7/repository/files/a%2Fb.rs/raw", Kind::Download),
+            (
+                "/api/v4/projects/7/repository/files/a%2Fb.rs/raw",
+                Kind::Download,
+            ),
             ("/api/v4/projects/7/repository/archive.zip", Kind::Download),
             ("/api/v4/projects/7/issues", Kind::Api),
             ("/api/graphql", Kind::Api),
@@ -272,39 +336,34 @@ mod tests {
             assert_eq!(req(path).kind(), kind, "{path}");
         }
     }
-}
 
-/// Detects a file's format from its first bytes. `None`: no known format.
-pub fn detect(head: &[u8], hint: Option<json::Flavor>) -> Option<Format> {
-    match hint {
-        Some(json::Flavor::Workhorse) => return Some(Format::WorkhorseJson),
-        Some(json::Flavor::Rails) => return Some(Format::RailsJson),
-        Some(json::Flavor::Auto) | None => {}
-    }
-    if head.iter().all(u8::is_ascii_whitespace) {
-        return Some(Format::Empty);
-    }
-    // Only complete lines are judged; a line longer than the buffer is judged by its start.
-    let complete = match head.iter().rposition(|&b| b == b'\n') {
-        Some(end) => &head[..end],
-        None => head,
-    };
-    let (mut rails, mut workhorse) = (0usize, 0usize);
-    for line in complete.split(|&b| b == b'\n').take(200) {
-        let trimmed = line.trim_ascii();
-        if !trimmed.starts_with(b"{") {
-            continue;
-        }
-        let has = |key: &[u8]| trimmed.windows(key.len()).any(|w| w == key);
-        if has(br#""msg":"#) && (has(br#""uri":"#) || has(br#""level":"#)) {
-            workhorse += 1;
-        } else if has(br#""time":"#) || has(br#""path":"#) || has(br#""correlation_id":"#) {
-            rails += 1;
-        }
-    }
-    match (rails, workhorse) {
-        (0, 0) => None,
-        (r, w) if w > r => Some(Format::WorkhorseJson),
-        _ => Some(Format::RailsJson),
+    #[test]
+    fn detection() {
+        let rails = br#"{"time":"2026-03-14T20:06:12Z","path":"/x"}"#.to_vec();
+        let wh =
+            br#"{"level":"info","msg":"access","uri":"/x","time":"2026-03-14T20:06:12Z"}"#.to_vec();
+        let graphql = br#"{"query_string":"q","duration_s":7}"#.to_vec();
+        let join = |lines: &[&Vec<u8>]| {
+            lines
+                .iter()
+                .flat_map(|l| l.iter().copied().chain([b'\n']))
+                .collect::<Vec<u8>>()
+        };
+        assert_eq!(
+            detect(&join(&[&rails, &wh, &rails]), None),
+            Some(Format::RailsJson)
+        );
+        assert_eq!(
+            detect(&join(&[&wh, &wh, &rails]), None),
+            Some(Format::WorkhorseJson)
+        );
+        assert_eq!(detect(&join(&[&graphql]), None), Some(Format::RailsJson));
+        assert_eq!(detect(b"plain text\nmore\n", None), None);
+        assert_eq!(detect(b"\x1f\x8b\x08binary", None), None);
+        assert_eq!(detect(b"", None), Some(Format::Empty));
+        assert_eq!(
+            detect(b"plain", Some(json::Flavor::Workhorse)),
+            Some(Format::WorkhorseJson)
+        );
     }
 }

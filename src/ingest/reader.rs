@@ -98,7 +98,9 @@ impl LineReader {
 
     fn error(&self, line: u64, source: io::Error) -> Error {
         let message = match source.kind() {
-            io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+            io::ErrorKind::InvalidInput
+            | io::ErrorKind::InvalidData
+            | io::ErrorKind::UnexpectedEof
                 if self.gzip =>
             {
                 "the gzip stream is corrupt or truncated; the lines after this one were not read"
@@ -162,10 +164,12 @@ impl LineReader {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 #[cfg(test)]
@@ -175,7 +179,8 @@ mod tests {
     use std::io::Write;
 
     fn lines(bytes: Vec<u8>) -> (Vec<(u64, String)>, String, bool) {
-        let mut r = LineReader::from_reader(Path::new("t"), Box::new(io::Cursor::new(bytes))).unwrap();
+        let mut r =
+            LineReader::from_reader(Path::new("t"), Box::new(io::Cursor::new(bytes))).unwrap();
         let gzip = r.is_gzip();
         let mut out = vec![];
         while let Some((n, l)) = r.next_line().unwrap() {
@@ -188,7 +193,12 @@ mod tests {
     fn plain_lines_with_crlf_and_no_final_newline() {
         let (got, sha, gzip) = lines(b"a\r\nb\n\nc".to_vec());
         assert!(!gzip);
-        let want: Vec<(u64, String)> = vec![(1, "a".into()), (2, "b".into()), (3, "".into()), (4, "c".into())];
+        let want: Vec<(u64, String)> = vec![
+            (1, "a".into()),
+            (2, "b".into()),
+            (3, "".into()),
+            (4, "c".into()),
+        ];
         assert_eq!(got, want);
         assert_eq!(sha, hex(&Sha256::digest(b"a\r\nb\n\nc")));
     }
@@ -204,7 +214,10 @@ mod tests {
         gz.extend(enc.finish().unwrap());
         let (got, sha, gzip) = lines(gz.clone());
         assert!(gzip);
-        assert_eq!(got.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>(), ["one", "two", "three"]);
+        assert_eq!(
+            got.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>(),
+            ["one", "two", "three"]
+        );
         assert_eq!(sha, hex(&Sha256::digest(&gz)));
     }
 
@@ -214,7 +227,8 @@ mod tests {
         enc.write_all(&b"line\n".repeat(10_000)).unwrap();
         let mut gz = enc.finish().unwrap();
         gz.truncate(gz.len() / 2);
-        let mut r = LineReader::from_reader(Path::new("t.gz"), Box::new(io::Cursor::new(gz))).unwrap();
+        let mut r =
+            LineReader::from_reader(Path::new("t.gz"), Box::new(io::Cursor::new(gz))).unwrap();
         let err = loop {
             match r.next_line() {
                 Ok(Some(_)) => continue,
