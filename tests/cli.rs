@@ -1,0 +1,331 @@
+//! Drives the real `logbrief` binary on the bundled fixtures: replies are snapshots,
+//! numbers are compared with the counts the fixture generator derived from its own
+//! events, and every exit code of SPEC §9 is exercised.
+
+use std::path::Path;
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The binary, run from the repository root with a clean environment.
+fn logbrief() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_logbrief"));
+    cmd.current_dir(root()).env_clear();
+    cmd
+}
+
+const QUICK_START: &[&str] = &[
+    "summarize",
+    "--requester",
+    "alice@acme.example",
+    "--directory",
+    "fixtures/directory.json",
+    "--namespace",
+    "acme",
+    "--exclude-domain",
+    "acme.example",
+    "--exclude-ip",
+    "203.0.113.0/24",
+    "fixtures/logs/production_json.log",
+    "fixtures/logs/api_json.log.gz",
+    "fixtures/logs/workhorse.log",
+];
+
+fn run(args: &[&str]) -> Output {
+    logbrief().args(args).output().expect("logbrief runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).expect("stderr is UTF-8")
+}
+
+fn with(base: &[&str], extra: &[&str]) -> Vec<String> {
+    base.iter().chain(extra).map(|s| s.to_string()).collect()
+}
+
+fn json_of(args: &[String]) -> Value {
+    let out = logbrief().args(args).args(["--format", "json"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    assert_reconciled(&v);
+    v
+}
+
+/// lines = malformed + not_request + duplicate + out_of_scope + out_of_window + excluded + counted
+fn assert_reconciled(v: &Value) {
+    let r = &v["reconciliation"];
+    let n = |k: &str| r[k].as_u64().unwrap_or_else(|| panic!("reconciliation.{k}"));
+    let buckets = ["malformed", "not_request", "duplicate", "out_of_scope", "out_of_window", "excluded", "counted"];
+    assert_eq!(n("lines"), buckets.iter().map(|b| n(b)).sum::<u64>(), "{r}");
+    let per_input: u64 = v["inputs"].as_array().unwrap().iter().map(|i| i["lines"].as_u64().unwrap()).sum();
+    assert_eq!(n("lines"), per_input);
+    assert_eq!(n("counted"), v["counts"]["accesses"].as_u64().unwrap());
+    let excluded: u64 = ["user", "domain", "ip"]
+        .iter()
+        .map(|rule| v["excluded"][rule]["accesses"].as_u64().unwrap())
+        .sum();
+    assert_eq!(n("excluded"), excluded);
+}
+
+/// The keys of `expected.json` that logbrief's JSON must match exactly.
+const COMPARED: &[&str] = &["counts", "paths", "statuses", "kinds", "distinct_user_agents", "excluded", "reconciliation"];
+
+fn expected(set: &str) -> (Vec<String>, Value) {
+    let path = root().join("fixtures").join(set).join("expected.json");
+    let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let args = v["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect();
+    (args, v)
+}
+
+fn assert_matches_labels(set: &str) {
+    let (args, want) = expected(set);
+    let got = json_of(&with(&["summarize"], &args.iter().map(String::as_str).collect::<Vec<_>>()));
+    for key in COMPARED {
+        assert_eq!(got[key], want[key], "{set}: {key} differs from the generator's labels");
+    }
+}
+
+#[test]
+fn quick_start_numbers_match_the_generators_labels() {
+    let (args, _) = expected("logs");
+    assert_eq!(with(&["summarize"], &args.iter().map(String::as_str).collect::<Vec<_>>()), with(QUICK_START, &[]));
+    assert_matches_labels("logs");
+}
+
+#[test]
+fn thousands_of_mixed_lines_match_the_generators_labels() {
+    assert_matches_labels("mixed");
+}
+
+#[test]
+fn quick_start_markdown_reply() {
+    let out = run(QUICK_START);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reply = stdout(&out);
+    assert!(!reply.contains("{{") && !reply.contains("{%") && !reply.contains('<'));
+    insta::assert_snapshot!("access_markdown", reply);
+}
+
+#[test]
+fn quick_start_text_reply() {
+    let out = logbrief().args(QUICK_START).args(["--format", "text"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    insta::assert_snapshot!("access_text", stdout(&out));
+}
+
+#[test]
+fn json_reply_has_every_documented_key() {
+    let v = json_of(&with(QUICK_START, &[]));
+    for key in ["accesses", "users", "anonymous_accesses", "unique_ips", "first_seen", "last_seen"] {
+        assert!(v["counts"].get(key).is_some(), "counts.{key}");
+    }
+    for p in v["paths"].as_array().unwrap() {
+        for key in ["path", "accesses", "users", "unique_ips"] {
+            assert!(p.get(key).is_some(), "paths[].{key}");
+        }
+    }
+    for rule in ["user", "domain", "ip"] {
+        for key in ["accesses", "users", "unique_ips"] {
+            assert!(v["excluded"][rule].get(key).is_some(), "excluded.{rule}.{key}");
+        }
+    }
+    for i in v["inputs"].as_array().unwrap() {
+        for key in ["name", "format", "sha256", "lines", "malformed"] {
+            assert!(i.get(key).is_some(), "inputs[].{key}");
+        }
+    }
+    assert!(v.get("statuses").is_some() && v.get("kinds").is_some());
+    let formats: Vec<&str> = v["inputs"].as_array().unwrap().iter().map(|i| i["format"].as_str().unwrap()).collect();
+    assert_eq!(formats, ["gitlab-rails-json", "gitlab-rails-json", "gitlab-workhorse-json"]);
+}
+
+#[test]
+fn same_inputs_give_byte_identical_replies() {
+    for format in ["markdown", "text", "json"] {
+        let a = logbrief().args(QUICK_START).args(["--format", format]).output().unwrap();
+        let b = logbrief().args(QUICK_START).args(["--format", format]).output().unwrap();
+        assert!(a.status.success());
+        assert_eq!(a.stdout, b.stdout, "{format}");
+    }
+}
+
+#[test]
+fn internal_note_records_inputs_filters_and_reconciliation() {
+    let dir = tempfile::tempdir().unwrap();
+    let note = dir.path().join("note.md");
+    let out = logbrief()
+        .args(QUICK_START)
+        .arg("--internal-note")
+        .arg(&note)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&note).unwrap();
+    // The generation time is the one thing allowed to change between runs.
+    let text: String = text
+        .lines()
+        .map(|l| if l.starts_with("**logbrief internal note**") { "**logbrief internal note** (generated [time])" } else { l })
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::assert_snapshot!("internal_note", text);
+}
+
+#[test]
+fn standard_input_and_gzip_by_content() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A gzip file whose name does not say so.
+    let renamed = tmp.path().join("api-export");
+    std::fs::copy(root().join("fixtures/logs/api_json.log.gz"), &renamed).unwrap();
+    let by_file = json_of(&with(QUICK_START, &[]));
+    let production = std::fs::read(root().join("fixtures/logs/production_json.log")).unwrap();
+    let mut args: Vec<String> = QUICK_START[..QUICK_START.len() - 3].iter().map(|s| s.to_string()).collect();
+    args.extend(["-".to_owned(), renamed.display().to_string(), "fixtures/logs/workhorse.log".to_owned()]);
+    let out = logbrief().args(&args).args(["--format", "json"]).write_stdin(production).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let by_stdin: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in COMPARED {
+        assert_eq!(by_stdin[key], by_file[key], "{key}");
+    }
+    assert_eq!(by_stdin["inputs"][0]["name"], "(standard input)");
+    assert_eq!(by_stdin["inputs"][1]["sha256"], by_file["inputs"][1]["sha256"]);
+}
+
+fn refusal(args: &[&str]) -> String {
+    let out = run(args);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(out.stdout.is_empty(), "a refusal printed to stdout");
+    stderr(&out)
+}
+
+#[test]
+fn every_failed_check_is_named_and_nothing_reaches_stdout() {
+    let summarize = |email: &'static str, ns: &'static [&'static str]| {
+        let mut a = vec!["summarize", "--requester", email, "--directory", "fixtures/directory.json"];
+        for n in ns {
+            a.extend(["--namespace", n]);
+        }
+        a.push("fixtures/logs/production_json.log");
+        refusal(&a)
+    };
+    assert!(summarize("nobody@nowhere.example", &[]).contains("no user in the directory has the email"));
+    assert!(summarize("shared@dup.example", &[]).contains("2 users in the directory share the email"));
+    assert!(summarize("erin@outside.example", &[]).contains("is not an Owner of any namespace"));
+    assert!(summarize("frank@hobby.example", &[]).contains("without a paid plan"));
+    let out_of_scope = summarize("alice@acme.example", &["acme-corp"]);
+    assert!(out_of_scope.contains("exists but is outside"), "{out_of_scope}");
+    let typo = summarize("alice@acme.example", &["acme/platfrom"]);
+    assert!(typo.contains("is not in the directory (did you mean acme/platform?)"), "{typo}");
+    // The same checks through `verify`.
+    let v = refusal(&["verify", "--requester", "frank@hobby.example", "--directory", "fixtures/directory.json"]);
+    assert!(v.contains("without a paid plan"));
+}
+
+#[test]
+fn verify_lists_the_scope() {
+    let out = run(&["verify", "--requester", "ALICE@acme.example", "--directory", "fixtures/directory.json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    insta::assert_snapshot!("verify_alice", stdout(&out));
+    let sub = run(&["verify", "--requester", "ian@acme.example", "--directory", "fixtures/directory.json"]);
+    assert!(stdout(&sub).contains("  acme/platform\n"), "{}", stdout(&sub));
+}
+
+#[test]
+fn input_errors_exit_4_naming_the_file_not_the_content() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = tmp.path().join("notes.txt");
+    std::fs::write(&text, "erin was here from 198.51.100.7\nsecond line\n").unwrap();
+    let base = &QUICK_START[..QUICK_START.len() - 3];
+
+    let out = logbrief().args(base).arg(&text).output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let err = stderr(&out);
+    assert!(err.contains("notes.txt") && err.contains("format is not recognised"), "{err}");
+    assert!(!err.contains("erin") && !err.contains("198.51.100.7"), "{err}");
+
+    let out = logbrief().args(base).arg("fixtures/logs/missing.log").output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(stderr(&out).contains("missing.log"));
+
+    // A gzip stream cut short: the file and the line where reading stopped.
+    let gz = std::fs::read(root().join("fixtures/logs/api_json.log.gz")).unwrap();
+    let cut = tmp.path().join("cut.log.gz");
+    std::fs::write(&cut, &gz[..gz.len() * 2 / 3]).unwrap();
+    let out = logbrief().args(base).arg(&cut).output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let err = stderr(&out);
+    assert!(err.contains("cut.log.gz: line "), "{err}");
+    assert!(out.stdout.is_empty());
+
+    let bad_dir = tmp.path().join("directory.json");
+    std::fs::write(&bad_dir, "{\"namespaces\": [").unwrap();
+    let out = logbrief()
+        .args(["verify", "--requester", "alice@acme.example", "--directory"])
+        .arg(&bad_dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(stderr(&out).contains("directory file"), "{}", stderr(&out));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for extra in [&["--exclude-ip", "office"][..], &["--since", "last week"], &["--format", "html"]] {
+        let out = logbrief().args(QUICK_START).args(extra).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", stderr(&out));
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn the_guard_stops_a_reply_that_would_print_a_username() {
+    // A slip of the engineer: a username where a domain belongs. The reply would
+    // repeat it, so nothing is printed.
+    let mut args = with(QUICK_START, &[]);
+    args.extend(["--exclude-domain".into(), "carol".into()]);
+    for format in ["markdown", "text", "json"] {
+        let out = logbrief().args(&args).args(["--format", format]).output().unwrap();
+        assert_eq!(out.status.code(), Some(5), "{format}: {}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{format}");
+        assert!(!stderr(&out).contains("carol"), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn no_personal_value_of_anyone_else_reaches_a_reply() {
+    let dir: Value = serde_json::from_slice(&std::fs::read(root().join("fixtures/directory.json")).unwrap()).unwrap();
+    let mut canaries: Vec<String> = Vec::new();
+    for u in dir["users"].as_array().unwrap() {
+        if u["username"] == "alice" {
+            continue;
+        }
+        canaries.push(u["username"].as_str().unwrap().to_owned());
+        for key in ["email", "name"] {
+            if let Some(s) = u[key].as_str() {
+                canaries.push(s.to_owned());
+            }
+        }
+    }
+    for format in ["markdown", "text", "json"] {
+        let out = logbrief().args(QUICK_START).args(["--format", format]).output().unwrap();
+        let reply = stdout(&out).to_lowercase();
+        for c in &canaries {
+            let c = c.to_lowercase();
+            // Whole words only. `api` is a username and also the name of the
+            // requester's own project acme/platform/api, which the reply names.
+            let hit = reply
+                .split(|ch: char| !(ch.is_alphanumeric() || "@._-".contains(ch)))
+                .any(|tok| tok == c);
+            assert!(!hit || c == "api", "{format} reply contains {c}");
+        }
+    }
+}
+
