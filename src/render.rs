@@ -190,7 +190,7 @@ pub fn reply(
             }
             .render()
             .map_err(render_err)?;
-            guard.finish(&marked, escape_markdown)
+            guard.finish(&with_newline(marked), escape_markdown)
         }
         OutputFormat::Text => {
             let marked = AccessText {
@@ -198,7 +198,7 @@ pub fn reply(
             }
             .render()
             .map_err(render_err)?;
-            guard.finish(&marked, escape_text)
+            guard.finish(&with_newline(marked), escape_text)
         }
     }
 }

@@ -240,7 +240,7 @@ mod tests {
                 namespace_id: row.ns_param.map(Into::into),
                 project_id: row.project_param.map(Into::into),
                 repository_path: row.repository_path.map(Into::into),
-                service: None,
+                ..Params::default()
             },
         };
         attribute(dir, &req).map(|n| dir.path_of(n).to_owned())

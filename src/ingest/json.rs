@@ -11,7 +11,7 @@ use std::fmt;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::{Line, Params, Request, Source, parse_ip, parse_ip_list, parse_time};
+use super::{INTERNAL_ALLOWED, Line, Params, Request, Source, parse_ip, parse_ip_list, parse_time};
 
 /// Which JSON flavours a file may contain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +83,18 @@ impl<'a> RawLine<'a> {
                 None => return Line::NotRequest,
             },
         };
+        // Internal API calls are GitLab's components talking to each other, not
+        // client requests, with one exception: the access check of a Git command over
+        // SSH, which carries the client's address. Over HTTP the same check repeats a
+        // request that Rails and Workhorse log themselves.
+        let mut ssh_client = None;
+        if source == Source::Rails && is_internal_api(&path) {
+            let ssh = self.params.protocol.as_deref() == Some("ssh");
+            if !(ssh && path.eq_ignore_ascii_case(INTERNAL_ALLOWED)) {
+                return Line::NotRequest;
+            }
+            ssh_client = self.params.check_ip.as_deref().and_then(parse_ip);
+        }
         let Some(time) = self.time.as_deref().and_then(parse_time) else {
             return Line::Malformed("request without a valid time");
         };
@@ -94,15 +106,17 @@ impl<'a> RawLine<'a> {
         {
             other_ips.extend(parse_ip_list(raw));
         }
-        let client_ip = self
-            .remote_ip
-            .as_deref()
-            .and_then(parse_ip)
-            .or_else(|| self.meta_remote_ip.as_deref().and_then(parse_ip))
-            .or_else(|| match source {
-                Source::Workhorse => self.remote_addr.as_deref().and_then(parse_ip),
-                Source::Rails => None,
-            });
+        other_ips.extend(ssh_client);
+        let client_ip = ssh_client.or_else(|| {
+            self.remote_ip
+                .as_deref()
+                .and_then(parse_ip)
+                .or_else(|| self.meta_remote_ip.as_deref().and_then(parse_ip))
+                .or_else(|| match source {
+                    Source::Workhorse => self.remote_addr.as_deref().and_then(parse_ip),
+                    Source::Rails => None,
+                })
+        });
         let (user_id, username) = match source {
             // Workhorse knows nothing of users; it never names one.
             Source::Workhorse => (None, None),
@@ -128,6 +142,11 @@ impl<'a> RawLine<'a> {
             params: self.params,
         }))
     }
+}
+
+fn is_internal_api(path: &str) -> bool {
+    path.get(..17)
+        .is_some_and(|p| p.eq_ignore_ascii_case("/api/v4/internal/"))
 }
 
 fn non_empty(s: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
@@ -298,6 +317,9 @@ impl<'a> ParamsDe<'a> {
             "project_id" => &mut self.0.project_id,
             "repository_path" => &mut self.0.repository_path,
             "service" => &mut self.0.service,
+            "action" => &mut self.0.action,
+            "protocol" => &mut self.0.protocol,
+            "check_ip" => &mut self.0.check_ip,
             _ => return,
         };
         *slot = value;
@@ -534,6 +556,24 @@ mod tests {
             };
             assert_eq!(got, *want, "{}", String::from_utf8_lossy(bytes));
         }
+    }
+
+    #[test]
+    fn git_over_ssh_is_an_access_and_other_internal_calls_are_not() {
+        let allowed = r#"{"status":200,"method":"POST","path":"/api/v4/internal/allowed","params":[{"key":"action","value":"git-receive-pack"},{"key":"project","value":"testuser/fake-project.git"},{"key":"protocol","value":"ssh"},{"key":"check_ip","value":"209.160.33.180"}],"remote_ip":"127.0.0.1","meta.user":"testuser","meta.project":"testuser/fake-project","time":"2018-10-29T12:49:42.123Z"}"#;
+        let r = request(allowed);
+        assert_eq!(r.client_ip, Some("209.160.33.180".parse().unwrap()));
+        assert_eq!(r.kind(), crate::ingest::Kind::GitPush);
+        let http = allowed.replace(r#""value":"ssh""#, r#""value":"http""#);
+        assert!(matches!(
+            parse_line(http.as_bytes(), Flavor::Auto),
+            Line::NotRequest
+        ));
+        let post_receive = r#"{"status":200,"method":"POST","path":"/api/v4/internal/post_receive","meta.project":"testuser/jumbotron","time":"2018-10-29T12:49:42.123Z"}"#;
+        assert!(matches!(
+            parse_line(post_receive.as_bytes(), Flavor::Auto),
+            Line::NotRequest
+        ));
     }
 
     #[test]

@@ -57,6 +57,11 @@ pub struct Params<'a> {
     pub project_id: Option<Cow<'a, str>>,
     pub repository_path: Option<Cow<'a, str>>,
     pub service: Option<Cow<'a, str>>,
+    /// Git SSH access checks (`/api/v4/internal/allowed`): the Git command, the
+    /// protocol and the client address gitlab-shell passes on.
+    pub action: Option<Cow<'a, str>>,
+    pub protocol: Option<Cow<'a, str>>,
+    pub check_ip: Option<Cow<'a, str>>,
 }
 
 /// One request, as every format reports it. Strings borrow from the line when they can.
@@ -90,6 +95,9 @@ pub enum Line<'a> {
     /// Cannot be read; the reason never quotes the line.
     Malformed(&'static str),
 }
+
+/// The access check gitlab-shell makes for every Git command over SSH.
+pub const INTERNAL_ALLOWED: &str = "/api/v4/internal/allowed";
 
 /// What a request did, for the per-kind counts (SPEC §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -129,6 +137,13 @@ impl Request<'_> {
             None => (self.path.as_ref(), ""),
         };
         let path = path.to_ascii_lowercase();
+        if path.ends_with(INTERNAL_ALLOWED) {
+            return match self.params.action.as_deref() {
+                Some("git-receive-pack") => Kind::GitPush,
+                Some("git-upload-archive") => Kind::Download,
+                _ => Kind::GitPull,
+            };
+        }
         let service = self
             .params
             .service
@@ -334,6 +349,16 @@ mod tests {
         ];
         for (path, kind) in cases {
             assert_eq!(req(path).kind(), kind, "{path}");
+        }
+        for (action, kind) in [
+            (Some("git-upload-pack"), Kind::GitPull),
+            (Some("git-receive-pack"), Kind::GitPush),
+            (Some("git-upload-archive"), Kind::Download),
+            (None, Kind::GitPull),
+        ] {
+            let mut r = req(INTERNAL_ALLOWED);
+            r.params.action = action.map(Into::into);
+            assert_eq!(r.kind(), kind, "{action:?}");
         }
     }
 
