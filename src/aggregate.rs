@@ -143,7 +143,12 @@ pub struct KindCounts {
 pub struct RuleCounts {
     pub accesses: u64,
     pub users: u64,
+    pub anonymous_accesses: u64,
     pub unique_ips: u64,
+    #[serde(serialize_with = "ser_time")]
+    pub first_seen: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "ser_time")]
+    pub last_seen: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -206,11 +211,11 @@ fn str_at(df: &DataFrame, name: &str, row: usize) -> PolarsResult<String> {
         .to_owned())
 }
 
-fn time_at(df: &DataFrame, name: &str) -> PolarsResult<Option<DateTime<Utc>>> {
+fn time_at(df: &DataFrame, name: &str, row: usize) -> PolarsResult<Option<DateTime<Utc>>> {
     Ok(df
         .column(name)?
         .i64()?
-        .get(0)
+        .get(row)
         .and_then(DateTime::from_timestamp_micros))
 }
 
@@ -239,8 +244,8 @@ pub fn tally(batch: Batch) -> PolarsResult<Tally> {
         users: u64_at(&totals, column::USERS, 0)?,
         anonymous_accesses: u64_at(&totals, column::ANONYMOUS, 0)?,
         unique_ips: u64_at(&totals, column::UNIQUE_IPS, 0)?,
-        first_seen: time_at(&totals, column::FIRST)?,
-        last_seen: time_at(&totals, column::LAST)?,
+        first_seen: time_at(&totals, column::FIRST, 0)?,
+        last_seen: time_at(&totals, column::LAST, 0)?,
     };
     let distinct_user_agents = u64_at(&totals, column::AGENTS, 0)?;
 
@@ -313,7 +318,13 @@ pub fn tally(batch: Batch) -> PolarsResult<Tally> {
         .agg([
             len().cast(DataType::UInt64).alias(column::ACCESSES),
             distinct(column::USER).alias(column::USERS),
+            col(column::USER)
+                .null_count()
+                .cast(DataType::UInt64)
+                .alias(column::ANONYMOUS),
             distinct(column::IP).alias(column::UNIQUE_IPS),
+            col(column::TIME).min().alias(column::FIRST),
+            col(column::TIME).max().alias(column::LAST),
         ])
         .collect()?;
     let mut excluded = Excluded::default();
@@ -321,7 +332,10 @@ pub fn tally(batch: Batch) -> PolarsResult<Tally> {
         let counts = RuleCounts {
             accesses: u64_at(&per_rule, column::ACCESSES, i)?,
             users: u64_at(&per_rule, column::USERS, i)?,
+            anonymous_accesses: u64_at(&per_rule, column::ANONYMOUS, i)?,
             unique_ips: u64_at(&per_rule, column::UNIQUE_IPS, i)?,
+            first_seen: time_at(&per_rule, column::FIRST, i)?,
+            last_seen: time_at(&per_rule, column::LAST, i)?,
         };
         match str_at(&per_rule, column::RULE, i)?.as_str() {
             "user" => excluded.user = counts,
@@ -501,7 +515,10 @@ mod tests {
             RuleCounts {
                 accesses: 2,
                 users: 2,
-                unique_ips: 1
+                anonymous_accesses: 0,
+                unique_ips: 1,
+                first_seen: Some(at("2026-03-14T20:11:00Z")),
+                last_seen: Some(at("2026-03-14T20:11:00Z")),
             }
         );
         assert_eq!(t.excluded.user, RuleCounts::default());

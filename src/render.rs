@@ -35,14 +35,17 @@ impl askama::filters::Escaper for Marked {
 }
 
 /// Escapes a data span for Zendesk's markdown: punctuation that could start emphasis,
-/// a link, a heading, HTML or a Liquid placeholder is backslash-escaped.
+/// code, a link, a heading, HTML or a Liquid placeholder is backslash-escaped, and so
+/// is what could turn into an automatic link (`www.`, `://`).
 pub fn escape_markdown(s: &str, out: &mut String) {
+    let lower = s.to_ascii_lowercase();
+    let linkish = lower.contains("www") || lower.contains("://");
     for c in s.chars() {
         if c.is_control() {
             out.push(' ');
             continue;
         }
-        if matches!(
+        let special = matches!(
             c,
             '\\' | '`'
                 | '*'
@@ -62,8 +65,8 @@ pub fn escape_markdown(s: &str, out: &mut String) {
                 | '~'
                 | '%'
                 | '&'
-        ) || (c == '.' && !s.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
-        {
+        );
+        if special || (linkish && matches!(c, '.' | ':' | '/')) {
             out.push('\\');
         }
         out.push(c);
@@ -89,6 +92,8 @@ struct AccessView<'a> {
     scope: String,
     period: String,
     excluded_total: u64,
+    /// When the requests taken out by the address rule were made.
+    ip_period: String,
     ranges: String,
     domains: String,
 }
@@ -100,6 +105,10 @@ impl<'a> AccessView<'a> {
             scope: join_and(&a.scope),
             period: period(a.tally.counts.first_seen, a.tally.counts.last_seen),
             excluded_total: a.tally.excluded.total_accesses(),
+            ip_period: period(
+                a.tally.excluded.ip.first_seen,
+                a.tally.excluded.ip.last_seen,
+            ),
             ranges: join_and(&a.filters.exclude_ip_ranges),
             domains: join_and(&a.filters.exclude_domains),
         }
@@ -234,9 +243,15 @@ mod tests {
         );
         assert!(!out.contains("{{") && !out.contains("{%") && !out.contains("<b>"));
         assert!(!out.contains("](") && !out.contains("*c*"));
-        let mut n = String::new();
-        escape_markdown("1.5", &mut n);
-        assert_eq!(n, "1.5");
+        let plain = |s: &str| {
+            let mut out = String::new();
+            escape_markdown(s, &mut out);
+            out
+        };
+        assert_eq!(plain("203.0.113.0/24"), "203.0.113.0/24");
+        assert_eq!(plain("acme/my_app"), "acme/my\\_app");
+        assert_eq!(plain("www.evil.example/x"), "www\\.evil\\.example\\/x");
+        assert_eq!(plain("https://e.example"), "https\\:\\/\\/e\\.example");
     }
 
     #[test]
