@@ -751,3 +751,57 @@ fn a_window_without_requests_says_so() {
         n(&base, "counted") + n(&base, "excluded")
     );
 }
+
+#[test]
+fn ranges_from_a_file_equal_ranges_on_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("office.txt");
+    std::fs::write(&file, "# office ranges\n\n203.0.113.0/24   # main office\n").unwrap();
+    let base = &QUICK_START[..QUICK_START.len() - 3];
+    let logs = &QUICK_START[QUICK_START.len() - 3..];
+    let without_flag: Vec<&str> = base
+        .iter()
+        .copied()
+        .filter(|a| *a != "--exclude-ip" && *a != "203.0.113.0/24")
+        .collect();
+    let mut from_file = with(
+        &without_flag,
+        &["--exclude-ip-file", file.to_str().unwrap()],
+    );
+    from_file.extend(logs.iter().map(|s| s.to_string()));
+    let a = json_of(&from_file);
+    let b = json_of(&with(QUICK_START, &[]));
+    assert_eq!(a["excluded"], b["excluded"]);
+    assert_eq!(a["counts"], b["counts"]);
+
+    std::fs::write(&file, "203.0.113.0/24\nthe office\n").unwrap();
+    let out = logbrief().args(&from_file).output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        stderr(&out).contains("office.txt: line 2"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_format_hint_overrides_detection() {
+    let base = &QUICK_START[..QUICK_START.len() - 3];
+    let detected = json_of(&with(base, &["fixtures/logs/workhorse.log"]));
+    let hinted = json_of(&with(
+        base,
+        &["--format-hint", "workhorse", "fixtures/logs/workhorse.log"],
+    ));
+    assert_eq!(detected["reconciliation"], hinted["reconciliation"]);
+    // Read as Rails, Workhorse lines carry no `path`: none of them is a request.
+    let wrong = json_of(&with(
+        base,
+        &["--format-hint", "rails", "fixtures/logs/workhorse.log"],
+    ));
+    let r = &wrong["reconciliation"];
+    assert_eq!(
+        r["not_request"].as_u64().unwrap() + r["malformed"].as_u64().unwrap(),
+        r["lines"].as_u64().unwrap()
+    );
+    assert_eq!(wrong["inputs"][0]["format"], "gitlab-rails-json");
+}
