@@ -36,10 +36,11 @@ use crate::ingest::{Format, Line, Source, json};
 /// How many malformed line numbers an input reports.
 const MALFORMED_SHOWN: usize = 5;
 
-/// Runs one command; the reply (or the verification result) goes to `out`.
-pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
+/// Runs one command; the reply (or the verification result) goes to `out`, warnings
+/// for the engineer to `err`.
+pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
     match cli.command {
-        Command::Summarize(args) => summarize(&Config::from_args(args)?, out),
+        Command::Summarize(args) => summarize(&Config::from_args(args)?, out, err),
         Command::Verify(args) => verify(&RequesterConfig::from_args(args.requester), out),
     }
 }
@@ -84,7 +85,7 @@ struct Collected {
 }
 
 /// `logbrief summarize`: the whole pipeline.
-pub fn summarize(config: &Config, out: &mut dyn Write) -> Result<()> {
+pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
     let dir = Directory::load(&config.requester.directory)?;
     let verified = directory::verify(&dir, &config.requester.email, &config.requester.namespaces)?;
     let mut canaries = Canaries::new(Some(&verified), &config.exclusions.networks);
@@ -99,6 +100,7 @@ pub fn summarize(config: &Config, out: &mut dyn Write) -> Result<()> {
         inputs,
         scoped,
     } = collected;
+    warn_malformed(&inputs, err);
 
     let duplicate = duplicates(&scoped);
     let mut batch = Batch::default();
@@ -164,6 +166,23 @@ pub fn summarize(config: &Config, out: &mut dyn Write) -> Result<()> {
         })?;
     }
     write_out(out, reply.get())
+}
+
+/// Tells the engineer which inputs had lines that could not be read, by line number.
+fn warn_malformed(inputs: &[InputSummary], err: &mut dyn Write) {
+    for i in inputs.iter().filter(|i| i.malformed > 0) {
+        let first: Vec<String> = i.malformed_lines.iter().map(u64::to_string).collect();
+        let plural = if i.malformed == 1 { "" } else { "s" };
+        // A failed warning must not fail the run: the reply is what matters.
+        let _ = writeln!(
+            err,
+            "logbrief: warning: {}: {} malformed line{plural} (first at line{} {}), counted as malformed",
+            i.name,
+            i.malformed,
+            if first.len() == 1 { "" } else { "s" },
+            first.join(", ")
+        );
+    }
 }
 
 /// Every directory path inside the scope: these may appear in a reply.
