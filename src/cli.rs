@@ -119,4 +119,6 @@ pub enum FormatHintArg {
     Rails,
     /// GitLab Workhorse JSON logs (gitlab-workhorse/current).
     Workhorse,
+    /// NGINX access logs in the combined format, GitLab's gitlab_access.log among them.
+    Nginx,
 }

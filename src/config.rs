@@ -9,7 +9,7 @@ use ipnetwork::IpNetwork;
 use crate::cli::{FormatArg, FormatHintArg, RequesterArgs, SummarizeArgs, TemplateArg};
 use crate::error::{Error, Result};
 use crate::exclude::Exclusions;
-use crate::ingest::json::Flavor;
+use crate::ingest::Format;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -60,7 +60,8 @@ pub struct Config {
     pub template: Template,
     pub format: OutputFormat,
     pub internal_note: Option<PathBuf>,
-    pub flavor: Option<Flavor>,
+    /// The format every log is read as, instead of detecting it.
+    pub format_hint: Option<Format>,
 }
 
 impl RequesterConfig {
@@ -120,9 +121,10 @@ impl Config {
                 FormatArg::Json => OutputFormat::Json,
             },
             internal_note: args.internal_note,
-            flavor: args.format_hint.map(|h| match h {
-                FormatHintArg::Rails => Flavor::Rails,
-                FormatHintArg::Workhorse => Flavor::Workhorse,
+            format_hint: args.format_hint.map(|h| match h {
+                FormatHintArg::Rails => Format::RailsJson,
+                FormatHintArg::Workhorse => Format::WorkhorseJson,
+                FormatHintArg::Nginx => Format::Nginx,
             }),
         })
     }

@@ -238,15 +238,24 @@ fn read_input(
 ) -> Result<()> {
     let mut reader = LineReader::open(path)?;
     let format =
-        ingest::detect(reader.peek()?, config.flavor).ok_or_else(|| Error::UnknownFormat {
+        ingest::detect(reader.peek()?, config.format_hint).ok_or_else(|| Error::UnknownFormat {
             path: path.to_owned(),
         })?;
-    let flavor = config.flavor.unwrap_or(json::Flavor::Auto);
+    // A hinted JSON flavour is strict; a detected one lets each line say what it is.
+    let flavor = match config.format_hint {
+        Some(Format::RailsJson) => json::Flavor::Rails,
+        Some(Format::WorkhorseJson) => json::Flavor::Workhorse,
+        _ => json::Flavor::Auto,
+    };
     let mut rec = Reconciliation::default();
     let mut malformed_lines = Vec::new();
     while let Some((line_no, bytes)) = reader.next_line()? {
         rec.lines += 1;
-        let request = match json::parse_line(bytes, flavor) {
+        let line = match format {
+            Format::Nginx => ingest::nginx::parse_line(bytes),
+            _ => json::parse_line(bytes, flavor),
+        };
+        let request = match line {
             Line::Malformed(_) => {
                 rec.malformed += 1;
                 if malformed_lines.len() < MALFORMED_SHOWN {
@@ -295,7 +304,13 @@ fn to_scoped(
     node: directory::Node,
     r: &ingest::Request<'_>,
 ) -> Scoped {
-    let username = r.username.as_deref();
+    // NGINX's `$remote_user` is whatever the client sent for HTTP basic auth
+    // (`gitlab-ci-token`, `oauth2`, a username): it names a user only when the
+    // directory knows that username.
+    let username = r
+        .username
+        .as_deref()
+        .filter(|name| r.source != Source::Nginx || dir.user_by_username(name).is_some());
     let user = match (r.user_id, username) {
         (Some(id), _) => Some(format!("id:{id}")),
         (None, Some(name)) => Some(match dir.user_by_username(name) {

@@ -78,7 +78,7 @@ impl<'a> RawLine<'a> {
                     None => return Line::NotRequest,
                 }
             }
-            Source::Rails => match self.path {
+            Source::Rails | Source::Nginx => match self.path {
                 Some(p) => p,
                 None => return Line::NotRequest,
             },
@@ -114,13 +114,13 @@ impl<'a> RawLine<'a> {
                 .or_else(|| self.meta_remote_ip.as_deref().and_then(parse_ip))
                 .or_else(|| match source {
                     Source::Workhorse => self.remote_addr.as_deref().and_then(parse_ip),
-                    Source::Rails => None,
+                    Source::Rails | Source::Nginx => None,
                 })
         });
         let (user_id, username) = match source {
             // Workhorse knows nothing of users; it never names one.
             Source::Workhorse => (None, None),
-            Source::Rails => (
+            Source::Rails | Source::Nginx => (
                 self.user_id.or(self.meta_user_id),
                 non_empty(self.username).or(non_empty(self.meta_user)),
             ),

@@ -6,6 +6,7 @@
 //! whether a line is worth parsing at all (SPEC §6).
 
 pub mod json;
+pub mod nginx;
 pub mod reader;
 
 use std::borrow::Cow;
@@ -19,6 +20,8 @@ use chrono::{DateTime, Utc};
 pub enum Source {
     Rails,
     Workhorse,
+    /// NGINX in front of GitLab (`gitlab_access.log`), or any combined-format log.
+    Nginx,
 }
 
 impl Source {
@@ -26,7 +29,7 @@ impl Source {
     pub fn completeness(self) -> u8 {
         match self {
             Source::Rails => 2,
-            Source::Workhorse => 1,
+            Source::Workhorse | Source::Nginx => 1,
         }
     }
 }
@@ -36,6 +39,8 @@ impl Source {
 pub enum Format {
     RailsJson,
     WorkhorseJson,
+    /// NGINX's combined format, GitLab's `gitlab_access.log` among them.
+    Nginx,
     /// An empty file: nothing to detect.
     Empty,
 }
@@ -45,6 +50,7 @@ impl Format {
         match self {
             Format::RailsJson => "gitlab-rails-json",
             Format::WorkhorseJson => "gitlab-workhorse-json",
+            Format::Nginx => "nginx-combined",
             Format::Empty => "empty",
         }
     }
@@ -222,11 +228,9 @@ pub fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Detects a file's format from its first bytes. `None`: no known format.
-pub fn detect(head: &[u8], hint: Option<json::Flavor>) -> Option<Format> {
-    match hint {
-        Some(json::Flavor::Workhorse) => return Some(Format::WorkhorseJson),
-        Some(json::Flavor::Rails) => return Some(Format::RailsJson),
-        Some(json::Flavor::Auto) | None => {}
+pub fn detect(head: &[u8], hint: Option<Format>) -> Option<Format> {
+    if let Some(hint) = hint {
+        return Some(hint);
     }
     if head.iter().all(u8::is_ascii_whitespace) {
         return Some(Format::Empty);
@@ -236,10 +240,11 @@ pub fn detect(head: &[u8], hint: Option<json::Flavor>) -> Option<Format> {
         Some(end) => &head[..end],
         None => head,
     };
-    let (mut rails, mut workhorse) = (0usize, 0usize);
+    let (mut rails, mut workhorse, mut nginx) = (0usize, 0usize, 0usize);
     for line in complete.split(|&b| b == b'\n').take(200) {
         let trimmed = line.trim_ascii();
         if !trimmed.starts_with(b"{") {
+            nginx += usize::from(nginx::looks_like(trimmed));
             continue;
         }
         // Any JSON object line is a GitLab JSON log line (graphql_json lines carry
@@ -254,9 +259,10 @@ pub fn detect(head: &[u8], hint: Option<json::Flavor>) -> Option<Format> {
             rails += 1;
         }
     }
-    match (rails, workhorse) {
-        (0, 0) => None,
-        (r, w) if w > r => Some(Format::WorkhorseJson),
+    match (rails, workhorse, nginx) {
+        (0, 0, 0) => None,
+        (r, w, n) if n > r + w => Some(Format::Nginx),
+        (r, w, _) if w > r => Some(Format::WorkhorseJson),
         _ => Some(Format::RailsJson),
     }
 }
@@ -384,10 +390,13 @@ mod tests {
         );
         assert_eq!(detect(&join(&[&graphql]), None), Some(Format::RailsJson));
         assert_eq!(detect(b"plain text\nmore\n", None), None);
+        let combined =
+            b"192.0.2.1 - - [14/Mar/2026:20:06:12 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"-\"\n";
+        assert_eq!(detect(combined, None), Some(Format::Nginx));
         assert_eq!(detect(b"\x1f\x8b\x08binary", None), None);
         assert_eq!(detect(b"", None), Some(Format::Empty));
         assert_eq!(
-            detect(b"plain", Some(json::Flavor::Workhorse)),
+            detect(b"plain", Some(Format::WorkhorseJson)),
             Some(Format::WorkhorseJson)
         );
     }
