@@ -20,7 +20,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Summarize logs for a verified requester and print the reply for the ticket.
-    Summarize(SummarizeArgs),
+    Summarize(Box<SummarizeArgs>),
     /// Check whether a requester may receive a summary, and which namespaces it may cover.
     Verify(VerifyArgs),
 }
@@ -95,6 +95,11 @@ pub struct SummarizeArgs {
     #[arg(long = "internal-note", value_name = "FILE")]
     pub internal_note: Option<PathBuf>,
 
+    /// The time zone of timestamps written without one, as in Kibana CSV exports made
+    /// in a browser outside UTC: UTC or an offset such as +01:00.
+    #[arg(long = "input-tz", value_name = "OFFSET")]
+    pub input_tz: Option<String>,
+
     /// Read every log as this format instead of detecting it from its first lines.
     #[arg(long = "format-hint", value_enum, value_name = "FORMAT")]
     pub format_hint: Option<FormatHintArg>,
@@ -121,4 +126,6 @@ pub enum FormatHintArg {
     Workhorse,
     /// NGINX access logs in the combined format, GitLab's gitlab_access.log among them.
     Nginx,
+    /// Kibana Discover CSV exports (`@timestamp` and `json.*` columns).
+    Kibana,
 }

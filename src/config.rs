@@ -3,13 +3,13 @@
 
 use std::path::PathBuf;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use ipnetwork::IpNetwork;
 
 use crate::cli::{FormatArg, FormatHintArg, RequesterArgs, SummarizeArgs, TemplateArg};
 use crate::error::{Error, Result};
 use crate::exclude::Exclusions;
-use crate::ingest::Format;
+use crate::ingest::{Format, ReadOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -60,8 +60,8 @@ pub struct Config {
     pub template: Template,
     pub format: OutputFormat,
     pub internal_note: Option<PathBuf>,
-    /// The format every log is read as, instead of detecting it.
-    pub format_hint: Option<Format>,
+    /// How logs are read: a format instead of detection, the zone of naive times.
+    pub read: ReadOptions,
 }
 
 impl RequesterConfig {
@@ -121,13 +121,53 @@ impl Config {
                 FormatArg::Json => OutputFormat::Json,
             },
             internal_note: args.internal_note,
-            format_hint: args.format_hint.map(|h| match h {
-                FormatHintArg::Rails => Format::RailsJson,
-                FormatHintArg::Workhorse => Format::WorkhorseJson,
-                FormatHintArg::Nginx => Format::Nginx,
-            }),
+            read: ReadOptions {
+                hint: args.format_hint.map(|h| match h {
+                    FormatHintArg::Rails => Format::RailsJson,
+                    FormatHintArg::Workhorse => Format::WorkhorseJson,
+                    FormatHintArg::Nginx => Format::Nginx,
+                    FormatHintArg::Kibana => Format::KibanaCsv,
+                }),
+                input_tz: match args.input_tz.as_deref() {
+                    None => FixedOffset::east_opt(0).expect("UTC is a valid offset"),
+                    Some(s) => parse_offset(s).ok_or_else(|| {
+                        Error::Usage(format!(
+                            "--input-tz {s}: expected UTC or an offset such as +01:00 or -0500"
+                        ))
+                    })?,
+                },
+            },
         })
     }
+}
+
+/// `UTC`, `Z`, or an offset: `+01:00`, `-0500`, `+1`.
+pub fn parse_offset(s: &str) -> Option<FixedOffset> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("utc") || s.eq_ignore_ascii_case("z") {
+        return FixedOffset::east_opt(0);
+    }
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (hours, minutes) = match digits.len() {
+        1 | 2 => (digits.parse::<i32>().ok()?, 0),
+        4 => (
+            digits[..2].parse::<i32>().ok()?,
+            digits[2..].parse::<i32>().ok()?,
+        ),
+        _ => return None,
+    };
+    if hours > 14 || minutes > 59 {
+        return None;
+    }
+    FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))
 }
 
 /// A CIDR range or a bare address (a /32 or /128).
@@ -191,6 +231,18 @@ fn parse_bound(s: &str, flag: &str, until: bool) -> Result<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offsets() {
+        let secs = |s| parse_offset(s).map(|o| o.local_minus_utc());
+        assert_eq!(secs("UTC"), Some(0));
+        assert_eq!(secs("+01:00"), Some(3600));
+        assert_eq!(secs("-0500"), Some(-18000));
+        assert_eq!(secs("+5"), Some(18000));
+        assert_eq!(secs("+05:30"), Some(19800));
+        assert_eq!(secs("Europe/Berlin"), None);
+        assert_eq!(secs("+25:00"), None);
+    }
 
     #[test]
     fn networks() {

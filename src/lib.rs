@@ -31,7 +31,7 @@ use crate::error::{Error, Result};
 use crate::exclude::Rule;
 use crate::guard::Canaries;
 use crate::ingest::reader::LineReader;
-use crate::ingest::{Format, Line, Source, json};
+use crate::ingest::{Format, Line, Source};
 
 /// How many malformed line numbers an input reports.
 const MALFORMED_SHOWN: usize = 5;
@@ -40,7 +40,7 @@ const MALFORMED_SHOWN: usize = 5;
 /// for the engineer to `err`.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
     match cli.command {
-        Command::Summarize(args) => summarize(&Config::from_args(args)?, out, err),
+        Command::Summarize(args) => summarize(&Config::from_args(*args)?, out, err),
         Command::Verify(args) => verify(&RequesterConfig::from_args(args.requester), out),
     }
 }
@@ -238,47 +238,35 @@ fn read_input(
 ) -> Result<()> {
     let mut reader = LineReader::open(path)?;
     let format =
-        ingest::detect(reader.peek()?, config.format_hint).ok_or_else(|| Error::UnknownFormat {
+        ingest::detect(reader.peek()?, config.read.hint).ok_or_else(|| Error::UnknownFormat {
             path: path.to_owned(),
         })?;
-    // A hinted JSON flavour is strict; a detected one lets each line say what it is.
-    let flavor = match config.format_hint {
-        Some(Format::RailsJson) => json::Flavor::Rails,
-        Some(Format::WorkhorseJson) => json::Flavor::Workhorse,
-        _ => json::Flavor::Auto,
-    };
     let mut rec = Reconciliation::default();
     let mut malformed_lines = Vec::new();
-    while let Some((line_no, bytes)) = reader.next_line()? {
+    ingest::each_line(&mut reader, format, &config.read, |line_no, line| {
         rec.lines += 1;
-        let line = match format {
-            Format::Nginx => ingest::nginx::parse_line(bytes),
-            _ => json::parse_line(bytes, flavor),
-        };
         let request = match line {
             Line::Malformed(_) => {
                 rec.malformed += 1;
                 if malformed_lines.len() < MALFORMED_SHOWN {
                     malformed_lines.push(line_no);
                 }
-                continue;
+                return;
             }
             Line::NotRequest => {
                 rec.not_request += 1;
-                continue;
+                return;
             }
             Line::Request(r) => r,
         };
         canaries.add_request(&request);
-        let Some(node) = scope::attribute(dir, &request).filter(|&n| verified.contains(dir, n))
-        else {
-            rec.out_of_scope += 1;
-            continue;
-        };
-        collected
-            .scoped
-            .push(to_scoped(dir, config, node, &request));
-    }
+        match scope::attribute(dir, &request).filter(|&n| verified.contains(dir, n)) {
+            Some(node) => collected
+                .scoped
+                .push(to_scoped(dir, config, node, &request)),
+            None => rec.out_of_scope += 1,
+        }
+    })?;
     let gzip = reader.is_gzip();
     let sha256 = reader.finish()?;
     collected.inputs.push(InputSummary {

@@ -6,6 +6,7 @@
 //! whether a line is worth parsing at all (SPEC §6).
 
 pub mod json;
+pub mod kibana;
 pub mod nginx;
 pub mod reader;
 
@@ -41,6 +42,8 @@ pub enum Format {
     WorkhorseJson,
     /// NGINX's combined format, GitLab's `gitlab_access.log` among them.
     Nginx,
+    /// A Kibana Discover CSV export of a GitLab JSON log.
+    KibanaCsv,
     /// An empty file: nothing to detect.
     Empty,
 }
@@ -51,6 +54,7 @@ impl Format {
             Format::RailsJson => "gitlab-rails-json",
             Format::WorkhorseJson => "gitlab-workhorse-json",
             Format::Nginx => "nginx-combined",
+            Format::KibanaCsv => "kibana-csv",
             Format::Empty => "empty",
         }
     }
@@ -240,6 +244,10 @@ pub fn detect(head: &[u8], hint: Option<Format>) -> Option<Format> {
         Some(end) => &head[..end],
         None => head,
     };
+    let first = complete.split(|&b| b == b'\n').next().unwrap_or_default();
+    if kibana::looks_like(first.trim_ascii()) {
+        return Some(Format::KibanaCsv);
+    }
     let (mut rails, mut workhorse, mut nginx) = (0usize, 0usize, 0usize);
     for line in complete.split(|&b| b == b'\n').take(200) {
         let trimmed = line.trim_ascii();
@@ -265,6 +273,90 @@ pub fn detect(head: &[u8], hint: Option<Format>) -> Option<Format> {
         (r, w, _) if w > r => Some(Format::WorkhorseJson),
         _ => Some(Format::RailsJson),
     }
+}
+
+/// How the lines of one input are read.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadOptions {
+    /// The format named by `--format-hint`, if any; a hinted JSON flavour is strict.
+    pub hint: Option<Format>,
+    /// The zone of timestamps written without one (Kibana's `@timestamp`).
+    pub input_tz: chrono::FixedOffset,
+}
+
+/// Reads every line (for CSV, every record) of `reader` as `format`, handing each to
+/// `f` with its 1-based line number. A CSV header counts as a line that is not a
+/// request; a CSV record that spans several physical lines counts once.
+pub fn each_line(
+    reader: &mut reader::LineReader,
+    format: Format,
+    options: &ReadOptions,
+    mut f: impl FnMut(u64, Line<'_>),
+) -> crate::error::Result<()> {
+    let flavor = match options.hint {
+        Some(Format::RailsJson) => json::Flavor::Rails,
+        Some(Format::WorkhorseJson) => json::Flavor::Workhorse,
+        _ => json::Flavor::Auto,
+    };
+    if format == Format::KibanaCsv {
+        return each_csv_record(reader, flavor, options.input_tz, f);
+    }
+    while let Some((line_no, bytes)) = reader.next_line()? {
+        let line = match format {
+            Format::Nginx => nginx::parse_line(bytes),
+            _ => json::parse_line(bytes, flavor),
+        };
+        f(line_no, line);
+    }
+    Ok(())
+}
+
+fn each_csv_record(
+    reader: &mut reader::LineReader,
+    flavor: json::Flavor,
+    tz: chrono::FixedOffset,
+    mut f: impl FnMut(u64, Line<'_>),
+) -> crate::error::Result<()> {
+    let path = reader.path().to_owned();
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(reader.reader());
+    let mut record = csv::ByteRecord::new();
+    let mut columns: Option<Vec<String>> = None;
+    loop {
+        let line_no = csv.position().line();
+        match csv.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map_or(line_no, |p| p.line());
+                return Err(crate::error::Error::InputLine {
+                    path,
+                    line,
+                    message: match e.kind() {
+                        csv::ErrorKind::Io(_) => {
+                            "read failed; the records after this one were not read".into()
+                        }
+                        _ => "the CSV cannot be read past this record".into(),
+                    },
+                });
+            }
+        }
+        let Some(cols) = &columns else {
+            columns = Some(kibana::columns(&record));
+            f(line_no, Line::NotRequest);
+            continue;
+        };
+        match kibana::record_to_json(cols, &record, tz) {
+            Some(json) => f(line_no, json::parse_line(&json, flavor)),
+            None => f(
+                line_no,
+                Line::Malformed("record with a different number of fields than the header"),
+            ),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -393,6 +485,8 @@ mod tests {
         let combined =
             b"192.0.2.1 - - [14/Mar/2026:20:06:12 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"-\"\n";
         assert_eq!(detect(combined, None), Some(Format::Nginx));
+        let csv = b"@timestamp,json.path,json.status\n\"Mar 14, 2026 @ 20:06:12.345\",/acme,200\n";
+        assert_eq!(detect(csv, None), Some(Format::KibanaCsv));
         assert_eq!(detect(b"\x1f\x8b\x08binary", None), None);
         assert_eq!(detect(b"", None), Some(Format::Empty));
         assert_eq!(

@@ -85,11 +85,16 @@ impl LineReader {
         })
     }
 
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     pub fn is_gzip(&self) -> bool {
         self.gzip
     }
 
-    fn reader(&mut self) -> &mut dyn BufRead {
+    /// The decoded stream, for formats whose records are not lines (CSV).
+    pub fn reader(&mut self) -> &mut dyn BufRead {
         match &mut self.decoded {
             Decoded::Plain(r) => r,
             Decoded::Gzip(r) => r,
