@@ -23,6 +23,28 @@ pub enum Command {
     Summarize(Box<SummarizeArgs>),
     /// Check whether a requester may receive a summary, and which namespaces it may cover.
     Verify(VerifyArgs),
+    /// Report each log's format, line counts, malformed lines and time range (no
+    /// personal data).
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Log files to read (plain or gzip); `-` reads standard input.
+    #[arg(value_name = "LOG", required = true)]
+    pub logs: Vec<PathBuf>,
+
+    /// Read every log as this format instead of detecting it from its first lines.
+    #[arg(long = "format-hint", value_enum, value_name = "FORMAT")]
+    pub format_hint: Option<FormatHintArg>,
+
+    /// The time zone of timestamps written without one: UTC or an offset such as +01:00.
+    #[arg(long = "input-tz", value_name = "OFFSET")]
+    pub input_tz: Option<String>,
+
+    /// Print the reports as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

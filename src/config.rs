@@ -121,24 +121,29 @@ impl Config {
                 FormatArg::Json => OutputFormat::Json,
             },
             internal_note: args.internal_note,
-            read: ReadOptions {
-                hint: args.format_hint.map(|h| match h {
-                    FormatHintArg::Rails => Format::RailsJson,
-                    FormatHintArg::Workhorse => Format::WorkhorseJson,
-                    FormatHintArg::Nginx => Format::Nginx,
-                    FormatHintArg::Kibana => Format::KibanaCsv,
-                }),
-                input_tz: match args.input_tz.as_deref() {
-                    None => FixedOffset::east_opt(0).expect("UTC is a valid offset"),
-                    Some(s) => parse_offset(s).ok_or_else(|| {
-                        Error::Usage(format!(
-                            "--input-tz {s}: expected UTC or an offset such as +01:00 or -0500"
-                        ))
-                    })?,
-                },
-            },
+            read: read_options(args.format_hint, args.input_tz.as_deref())?,
         })
     }
+}
+
+/// How logs are read, from `--format-hint` and `--input-tz`.
+pub fn read_options(hint: Option<FormatHintArg>, input_tz: Option<&str>) -> Result<ReadOptions> {
+    Ok(ReadOptions {
+        hint: hint.map(|h| match h {
+            FormatHintArg::Rails => Format::RailsJson,
+            FormatHintArg::Workhorse => Format::WorkhorseJson,
+            FormatHintArg::Nginx => Format::Nginx,
+            FormatHintArg::Kibana => Format::KibanaCsv,
+        }),
+        input_tz: match input_tz {
+            None => FixedOffset::east_opt(0).expect("UTC is a valid offset"),
+            Some(s) => parse_offset(s).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--input-tz {s}: expected UTC or an offset such as +01:00 or -0500"
+                ))
+            })?,
+        },
+    })
 }
 
 /// `UTC`, `Z`, or an offset: `+01:00`, `-0500`, `+1`.

@@ -13,6 +13,7 @@ pub mod error;
 pub mod exclude;
 pub mod guard;
 pub mod ingest;
+pub mod inspect;
 pub mod render;
 pub mod scope;
 
@@ -42,10 +43,14 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
     match cli.command {
         Command::Summarize(args) => summarize(&Config::from_args(*args)?, out, err),
         Command::Verify(args) => verify(&RequesterConfig::from_args(args.requester), out),
+        Command::Inspect(args) => {
+            let options = config::read_options(args.format_hint, args.input_tz.as_deref())?;
+            inspect::inspect(&args.logs, &options, args.json, out)
+        }
     }
 }
 
-fn write_out(out: &mut dyn Write, text: &str) -> Result<()> {
+pub(crate) fn write_out(out: &mut dyn Write, text: &str) -> Result<()> {
     out.write_all(text.as_bytes())
         .and_then(|_| out.flush())
         .map_err(|source| Error::Write {
@@ -219,7 +224,7 @@ fn duplicates(scoped: &[Scoped]) -> Vec<bool> {
     dup
 }
 
-fn display_name(path: &Path) -> String {
+pub(crate) fn display_name(path: &Path) -> String {
     if path == Path::new("-") {
         "(standard input)".to_owned()
     } else {

@@ -1,0 +1,170 @@
+//! `logbrief inspect`: what each input is, before anyone summarizes it. Every line is
+//! parsed (no line is set aside unread), and the report holds counts, line numbers and
+//! times only: nothing a log line says about a person.
+
+use std::io::Write;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::aggregate::format_time;
+use crate::error::{Error, Result};
+use crate::ingest::reader::LineReader;
+use crate::ingest::{self, Line, ReadOptions};
+
+/// How many malformed line numbers a report lists.
+const MALFORMED_SHOWN: usize = 10;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    pub name: String,
+    /// `None` when no known format was recognised.
+    pub format: Option<&'static str>,
+    pub gzip: bool,
+    pub sha256: Option<String>,
+    pub lines: u64,
+    pub requests: u64,
+    pub not_requests: u64,
+    pub malformed: u64,
+    pub malformed_lines: Vec<u64>,
+    #[serde(serialize_with = "ser_time")]
+    pub first_request: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "ser_time")]
+    pub last_request: Option<DateTime<Utc>>,
+}
+
+fn ser_time<S: serde::Serializer>(
+    t: &Option<DateTime<Utc>>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&format_time(*t)),
+        None => s.serialize_none(),
+    }
+}
+
+/// Reads one file through. An unknown format is a report without a format, not an
+/// error, so one odd file does not hide the others.
+pub fn inspect_file(path: &Path, options: &ReadOptions) -> Result<FileReport> {
+    let mut reader = LineReader::open(path)?;
+    let mut report = FileReport {
+        name: crate::display_name(path),
+        format: None,
+        gzip: reader.is_gzip(),
+        sha256: None,
+        lines: 0,
+        requests: 0,
+        not_requests: 0,
+        malformed: 0,
+        malformed_lines: Vec::new(),
+        first_request: None,
+        last_request: None,
+    };
+    let Some(format) = ingest::detect(reader.peek()?, options.hint) else {
+        return Ok(report);
+    };
+    report.format = Some(format.name());
+    ingest::each_line(&mut reader, format, options, |line_no, line| {
+        report.lines += 1;
+        match line {
+            Line::Request(r) => {
+                report.requests += 1;
+                report.first_request = Some(report.first_request.map_or(r.time, |t| t.min(r.time)));
+                report.last_request = Some(report.last_request.map_or(r.time, |t| t.max(r.time)));
+            }
+            Line::NotRequest => report.not_requests += 1,
+            Line::Malformed(_) => {
+                report.malformed += 1;
+                if report.malformed_lines.len() < MALFORMED_SHOWN {
+                    report.malformed_lines.push(line_no);
+                }
+            }
+        }
+    })?;
+    report.sha256 = Some(reader.finish()?);
+    Ok(report)
+}
+
+/// Inspects every file and prints the reports; an unrecognised file makes the run
+/// fail (exit 4) after all reports are printed.
+pub fn inspect(
+    paths: &[std::path::PathBuf],
+    options: &ReadOptions,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let reports = paths
+        .iter()
+        .map(|p| inspect_file(p, options))
+        .collect::<Result<Vec<_>>>()?;
+    let text = if json {
+        let mut s = serde_json::to_string_pretty(&reports)
+            .map_err(|e| Error::Internal(format!("json: {e}")))?;
+        s.push('\n');
+        s
+    } else {
+        reports
+            .iter()
+            .map(render_text)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    crate::write_out(out, &text)?;
+    match reports.iter().find(|r| r.format.is_none()) {
+        Some(r) => Err(Error::UnknownFormat {
+            path: paths[reports.iter().position(|x| std::ptr::eq(x, r)).unwrap_or(0)].clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn render_text(r: &FileReport) -> String {
+    let mut s = format!("{}\n", r.name);
+    let Some(format) = r.format else {
+        s.push_str("  format:     not recognised (try --format-hint)\n");
+        return s;
+    };
+    s.push_str(&format!(
+        "  format:     {format}{}\n",
+        if r.gzip { " (gzip)" } else { "" }
+    ));
+    s.push_str(&format!(
+        "  lines:      {} ({} request{}, {} not request{}, {} malformed)\n",
+        r.lines,
+        r.requests,
+        plural(r.requests),
+        r.not_requests,
+        plural(r.not_requests),
+        r.malformed
+    ));
+    if !r.malformed_lines.is_empty() {
+        let shown: Vec<String> = r.malformed_lines.iter().map(u64::to_string).collect();
+        let more = if r.malformed > r.malformed_lines.len() as u64 {
+            ", ..."
+        } else {
+            ""
+        };
+        let lines = if r.malformed == 1 { "line" } else { "lines" };
+        s.push_str(&format!(
+            "  malformed:  {lines} {}{more}\n",
+            shown.join(", ")
+        ));
+    }
+    match (r.first_request, r.last_request) {
+        (Some(a), Some(b)) => s.push_str(&format!(
+            "  requests:   {} to {}\n",
+            format_time(a),
+            format_time(b)
+        )),
+        _ => s.push_str("  requests:   none\n"),
+    }
+    if let Some(sha) = &r.sha256 {
+        s.push_str(&format!("  sha256:     {sha}\n"));
+    }
+    s
+}
