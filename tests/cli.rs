@@ -894,3 +894,46 @@ fn inspect_gets_through_odd_files() {
     assert_eq!((r(2, "lines"), r(2, "malformed")), (2.into(), 1.into()));
     assert_eq!(r(3, "format"), Value::Null);
 }
+
+/// The same requests written as GitLab JSON logs, an NGINX access log and two Kibana
+/// exports (one made in a browser at UTC+01:00) give the same summary.
+#[test]
+fn every_format_gives_the_same_numbers() {
+    let path = root().join("fixtures/formats/expected.json");
+    let want: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let variants = want["variants"].as_object().unwrap();
+    assert_eq!(variants.len(), 4);
+    for (name, variant) in variants {
+        let args: Vec<String> = std::iter::once("summarize".to_owned())
+            .chain(
+                variant["args"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap().to_owned()),
+            )
+            .collect();
+        let got = json_of(&args);
+        assert_eq!(
+            got["reconciliation"], variant["reconciliation"],
+            "{name}: reconciliation"
+        );
+        for key in [
+            "counts",
+            "paths",
+            "statuses",
+            "kinds",
+            "distinct_user_agents",
+        ] {
+            assert_eq!(got[key], want[key], "{name}: {key}");
+        }
+        for rule in ["user", "domain", "ip"] {
+            for key in ["accesses", "users", "unique_ips"] {
+                assert_eq!(
+                    got["excluded"][rule][key], want["excluded"][rule][key],
+                    "{name}: excluded.{rule}.{key}"
+                );
+            }
+        }
+    }
+}
