@@ -526,11 +526,131 @@ mod tests {
     }
 
     #[test]
+    fn audit_counts_per_action() {
+        let mut b = AuditBatch::default();
+        b.push(
+            "change visibility".into(),
+            Some("id:1".into()),
+            at("2026-03-14T20:00:00Z"),
+        );
+        b.push(
+            "change visibility".into(),
+            Some("id:2".into()),
+            at("2026-03-15T20:00:00Z"),
+        );
+        b.push(
+            "add user_access".into(),
+            Some("id:1".into()),
+            at("2026-03-13T20:00:00Z"),
+        );
+        b.push("add user_access".into(), None, at("2026-03-13T21:00:00Z"));
+        let t = audit_tally(b).unwrap();
+        assert_eq!((t.events, t.authors), (4, 2));
+        assert_eq!(t.first_seen, Some(at("2026-03-13T20:00:00Z")));
+        let actions: Vec<_> = t
+            .actions
+            .iter()
+            .map(|a| (a.action.as_str(), a.events, a.authors))
+            .collect();
+        assert_eq!(
+            actions,
+            [("add user_access", 2, 1), ("change visibility", 2, 2)]
+        );
+        assert_eq!(
+            audit_tally(AuditBatch::default()).unwrap(),
+            AuditTally::default()
+        );
+    }
+
+    #[test]
     fn nothing_counted_is_all_zero() {
         let t = tally(Batch::default()).unwrap();
         assert_eq!(t.counts, Counts::default());
         assert!(t.paths.is_empty() && t.statuses.is_empty());
     }
+}
+
+/// Audit events that survived scope, window and exclusions.
+#[derive(Debug, Default)]
+pub struct AuditBatch {
+    action: Vec<String>,
+    author: Vec<Option<String>>,
+    time: Vec<i64>,
+}
+
+impl AuditBatch {
+    pub fn push(&mut self, action: String, author: Option<String>, time: DateTime<Utc>) {
+        self.action.push(action);
+        self.author.push(author);
+        self.time.push(time.timestamp_micros());
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActionCounts {
+    pub action: String,
+    pub events: u64,
+    pub authors: u64,
+    #[serde(serialize_with = "ser_time")]
+    pub first_seen: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "ser_time")]
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+/// The audit summary (SPEC §5): per action, events, distinct authors, first and last.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AuditTally {
+    pub events: u64,
+    pub authors: u64,
+    #[serde(serialize_with = "ser_time")]
+    pub first_seen: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "ser_time")]
+    pub last_seen: Option<DateTime<Utc>>,
+    pub actions: Vec<ActionCounts>,
+}
+
+pub fn audit_tally(batch: AuditBatch) -> PolarsResult<AuditTally> {
+    const ACTION: &str = "action";
+    const AUTHORS: &str = "authors";
+    let frame = DataFrame::new_infer_height(vec![
+        Column::new(ACTION.into(), batch.action),
+        Column::new(column::USER.into(), batch.author),
+        Column::new(column::TIME.into(), batch.time),
+    ])?
+    .lazy();
+    let aggs = || {
+        [
+            len().cast(DataType::UInt64).alias(column::ACCESSES),
+            distinct(column::USER).alias(AUTHORS),
+            col(column::TIME).min().alias(column::FIRST),
+            col(column::TIME).max().alias(column::LAST),
+        ]
+    };
+    let totals = frame.clone().select(aggs()).collect()?;
+    let per_action = frame.group_by([col(ACTION)]).agg(aggs()).collect()?;
+    let mut actions = (0..per_action.height())
+        .map(|i| {
+            Ok(ActionCounts {
+                action: str_at(&per_action, ACTION, i)?,
+                events: u64_at(&per_action, column::ACCESSES, i)?,
+                authors: u64_at(&per_action, AUTHORS, i)?,
+                first_seen: time_at(&per_action, column::FIRST, i)?,
+                last_seen: time_at(&per_action, column::LAST, i)?,
+            })
+        })
+        .collect::<PolarsResult<Vec<_>>>()?;
+    actions.sort_by(|a, b| {
+        b.events
+            .cmp(&a.events)
+            .then_with(|| a.action.cmp(&b.action))
+    });
+    Ok(AuditTally {
+        events: u64_at(&totals, column::ACCESSES, 0)?,
+        authors: u64_at(&totals, AUTHORS, 0)?,
+        first_seen: time_at(&totals, column::FIRST, 0)?,
+        last_seen: time_at(&totals, column::LAST, 0)?,
+        actions,
+    })
 }
 
 /// Where every input line went (SPEC §6). The buckets always add up to `lines`.
@@ -605,4 +725,7 @@ pub struct Aggregates {
     pub tally: Tally,
     pub reconciliation: Reconciliation,
     pub inputs: Vec<InputSummary>,
+    /// Present when the reply tells the audit story.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditTally>,
 }

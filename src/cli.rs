@@ -131,6 +131,8 @@ pub struct SummarizeArgs {
 pub enum TemplateArg {
     /// Who accessed the requester's projects.
     Access,
+    /// What the audit events of the requester's namespaces show.
+    Audit,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

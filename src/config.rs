@@ -21,6 +21,16 @@ pub enum OutputFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Template {
     Access,
+    Audit,
+}
+
+impl Template {
+    pub fn name(self) -> &'static str {
+        match self {
+            Template::Access => "access",
+            Template::Audit => "audit",
+        }
+    }
 }
 
 /// Who asks, against which directory, narrowed to which namespaces.
@@ -114,6 +124,7 @@ impl Config {
             window,
             template: match args.template {
                 TemplateArg::Access => Template::Access,
+                TemplateArg::Audit => Template::Audit,
             },
             format: match args.format {
                 FormatArg::Text => OutputFormat::Text,

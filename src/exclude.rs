@@ -95,7 +95,7 @@ impl Exclusions {
     }
 
     /// The email's domain is an excluded domain or a subdomain of one.
-    fn domain_matches(&self, email: &str) -> bool {
+    pub fn domain_matches(&self, email: &str) -> bool {
         let Some((_, domain)) = email.rsplit_once('@') else {
             return false;
         };

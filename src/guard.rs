@@ -119,6 +119,24 @@ impl Canaries {
         }
     }
 
+    pub fn add_audit_event(&mut self, e: &crate::ingest::audit::AuditEvent) {
+        if let Some(ip) = e.ip {
+            self.add_ip(ip);
+        }
+        if let Some(name) = &e.author_name {
+            self.add(name, CanaryKind::Name);
+        }
+        if let Some(email) = &e.author_email {
+            self.add(email, CanaryKind::Email);
+        }
+        // A user's audit events name that user as their target.
+        if e.target_type.as_deref() == Some("User")
+            && let Some(target) = &e.target_details
+        {
+            self.add(target, CanaryKind::Name);
+        }
+    }
+
     fn add_ip(&mut self, ip: IpAddr) {
         if self.ips.insert(ip) && !self.own_ranges.iter().any(|n| n.contains(ip)) {
             self.values.insert(ip.to_string(), CanaryKind::Ip);

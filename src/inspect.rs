@@ -25,6 +25,7 @@ pub struct FileReport {
     pub sha256: Option<String>,
     pub lines: u64,
     pub requests: u64,
+    pub audit_events: u64,
     pub not_requests: u64,
     pub malformed: u64,
     pub malformed_lines: Vec<u64>,
@@ -32,6 +33,10 @@ pub struct FileReport {
     pub first_request: Option<DateTime<Utc>>,
     #[serde(serialize_with = "ser_time")]
     pub last_request: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "ser_time")]
+    pub first_event: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "ser_time")]
+    pub last_event: Option<DateTime<Utc>>,
 }
 
 fn ser_time<S: serde::Serializer>(
@@ -55,11 +60,14 @@ pub fn inspect_file(path: &Path, options: &ReadOptions) -> Result<FileReport> {
         sha256: None,
         lines: 0,
         requests: 0,
+        audit_events: 0,
         not_requests: 0,
         malformed: 0,
         malformed_lines: Vec::new(),
         first_request: None,
         last_request: None,
+        first_event: None,
+        last_event: None,
     };
     let Some(format) = ingest::detect(reader.peek()?, options.hint) else {
         return Ok(report);
@@ -72,6 +80,11 @@ pub fn inspect_file(path: &Path, options: &ReadOptions) -> Result<FileReport> {
                 report.requests += 1;
                 report.first_request = Some(report.first_request.map_or(r.time, |t| t.min(r.time)));
                 report.last_request = Some(report.last_request.map_or(r.time, |t| t.max(r.time)));
+            }
+            Line::Audit(e) => {
+                report.audit_events += 1;
+                report.first_event = Some(report.first_event.map_or(e.time, |t| t.min(e.time)));
+                report.last_event = Some(report.last_event.map_or(e.time, |t| t.max(e.time)));
             }
             Line::NotRequest => report.not_requests += 1,
             Line::Malformed(_) => {
@@ -133,11 +146,14 @@ fn render_text(r: &FileReport) -> String {
         "  format:     {format}{}\n",
         if r.gzip { " (gzip)" } else { "" }
     ));
+    let records = if r.audit_events > 0 || r.requests == 0 && format.starts_with("audit") {
+        format!("{} audit event{}", r.audit_events, plural(r.audit_events))
+    } else {
+        format!("{} request{}", r.requests, plural(r.requests))
+    };
     s.push_str(&format!(
-        "  lines:      {} ({} request{}, {} not request{}, {} malformed)\n",
+        "  lines:      {} ({records}, {} not request{}, {} malformed)\n",
         r.lines,
-        r.requests,
-        plural(r.requests),
         r.not_requests,
         plural(r.not_requests),
         r.malformed
@@ -161,7 +177,15 @@ fn render_text(r: &FileReport) -> String {
             format_time(a),
             format_time(b)
         )),
+        _ if r.audit_events > 0 => {}
         _ => s.push_str("  requests:   none\n"),
+    }
+    if let (Some(a), Some(b)) = (r.first_event, r.last_event) {
+        s.push_str(&format!(
+            "  events:     {} to {}\n",
+            format_time(a),
+            format_time(b)
+        ));
     }
     if let Some(sha) = &r.sha256 {
         s.push_str(&format!("  sha256:     {sha}\n"));

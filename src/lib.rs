@@ -17,16 +17,18 @@ pub mod inspect;
 pub mod render;
 pub mod scope;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::Path;
 
 use chrono::Utc;
 
-use crate::aggregate::{Aggregates, Batch, Counted, Filters, InputSummary, Reconciliation};
+use crate::aggregate::{
+    Aggregates, AuditBatch, Batch, Counted, Filters, InputSummary, Reconciliation,
+};
 use crate::cli::{Cli, Command};
-use crate::config::{Config, RequesterConfig};
+use crate::config::{Config, RequesterConfig, Template};
 use crate::directory::{Directory, Verified};
 use crate::error::{Error, Result};
 use crate::exclude::Rule;
@@ -81,12 +83,23 @@ struct Scoped {
     counted: Counted,
 }
 
+/// One audit event attributed to the requester's scope, before deduplication.
+struct ScopedEvent {
+    id: Option<String>,
+    rule: Option<Rule>,
+    time: chrono::DateTime<Utc>,
+    action: String,
+    /// `id:<author_id>`, else `name:<author name>`.
+    author: Option<String>,
+}
+
 /// What reading every input produced.
 #[derive(Default)]
 struct Collected {
     reconciliation: Reconciliation,
     inputs: Vec<InputSummary>,
     scoped: Vec<Scoped>,
+    events: Vec<ScopedEvent>,
 }
 
 /// `logbrief summarize`: the whole pipeline.
@@ -104,6 +117,7 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
         mut reconciliation,
         inputs,
         scoped,
+        events,
     } = collected;
     warn_malformed(&inputs, err);
 
@@ -122,13 +136,34 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
             batch.push(s.counted, s.rule);
         }
     }
+    let mut audit_batch = AuditBatch::default();
+    // The same event may arrive twice (a stream retries, exports overlap): by id, the
+    // first one stays.
+    let mut seen_ids = HashSet::new();
+    for e in events {
+        if e.id.as_ref().is_some_and(|id| !seen_ids.insert(id.clone())) {
+            reconciliation.duplicate += 1;
+        } else if !config.window.contains(e.time) {
+            reconciliation.out_of_window += 1;
+        } else if e.rule.is_some() {
+            reconciliation.excluded += 1;
+        } else {
+            reconciliation.counted += 1;
+            audit_batch.push(e.action, e.author, e.time);
+        }
+    }
     if reconciliation.bucket_sum() != reconciliation.lines {
         return Err(Error::Internal("the reconciliation does not add up".into()));
     }
 
-    let tally = aggregate::tally(batch).map_err(|e| Error::Internal(format!("counting: {e}")))?;
+    let counting = |e: polars::error::PolarsError| Error::Internal(format!("counting: {e}"));
+    let tally = aggregate::tally(batch).map_err(counting)?;
+    let audit = match config.template {
+        Template::Audit => Some(aggregate::audit_tally(audit_batch).map_err(counting)?),
+        Template::Access => None,
+    };
     let aggregates = Aggregates {
-        template: "access",
+        template: config.template.name(),
         scope: verified
             .scope_paths(&dir)
             .into_iter()
@@ -152,6 +187,7 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
         tally,
         reconciliation,
         inputs,
+        audit,
     };
 
     let allowed = in_scope_paths(&dir, &verified);
@@ -262,9 +298,23 @@ fn read_input(
                 rec.not_request += 1;
                 return;
             }
-            Line::Request(r) => r,
+            Line::Request(r) => Request::Access(r),
+            Line::Audit(e) => Request::Audit(e),
         };
-        canaries.add_request(&request);
+        let request = match request {
+            Request::Access(r) => {
+                canaries.add_request(&r);
+                r
+            }
+            Request::Audit(e) => {
+                canaries.add_audit_event(&e);
+                match scope::attribute_audit(dir, &e).filter(|&n| verified.contains(dir, n)) {
+                    Some(_) => collected.events.push(to_scoped_event(dir, config, *e)),
+                    None => rec.out_of_scope += 1,
+                }
+                return;
+            }
+        };
         match scope::attribute(dir, &request).filter(|&n| verified.contains(dir, n)) {
             Some(node) => collected
                 .scoped
@@ -289,6 +339,45 @@ fn read_input(
     });
     collected.reconciliation.add(&rec);
     Ok(())
+}
+
+/// What a line turned out to be, once it is known to be a record at all.
+enum Request<'a> {
+    Access(Box<ingest::Request<'a>>),
+    Audit(Box<ingest::audit::AuditEvent>),
+}
+
+fn to_scoped_event(dir: &Directory, config: &Config, e: ingest::audit::AuditEvent) -> ScopedEvent {
+    let author = e.author_id.map(|id| format!("id:{id}")).or_else(|| {
+        e.author_name
+            .as_ref()
+            .map(|n| format!("name:{}", n.to_lowercase()))
+    });
+    let user = e
+        .author_id
+        .and_then(|id| u64::try_from(id).ok())
+        .and_then(|id| dir.user_by_id(id));
+    // The author is the user: by directory id, and by the email the event carries,
+    // which also names authors the directory does not know.
+    let by_directory = config
+        .exclusions
+        .rule_for(dir, user.map(|u| u.id), None, e.ip);
+    let by_email = e
+        .author_email
+        .as_deref()
+        .is_some_and(|m| config.exclusions.domain_matches(&m.to_lowercase()));
+    let rule = match by_directory {
+        Some(Rule::User | Rule::Domain) => by_directory,
+        _ if by_email => Some(Rule::Domain),
+        other => other,
+    };
+    ScopedEvent {
+        id: e.id,
+        rule,
+        time: e.time,
+        action: e.action,
+        author,
+    }
 }
 
 fn to_scoped(

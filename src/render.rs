@@ -10,7 +10,7 @@ use std::fmt::{self, Write};
 use askama::Template;
 use chrono::{DateTime, Utc};
 
-use crate::aggregate::{Aggregates, format_time};
+use crate::aggregate::{ActionCounts, Aggregates, AuditTally, format_time};
 use crate::config::OutputFormat;
 use crate::error::{Error, Result};
 use crate::guard::{Guard, Guarded};
@@ -86,9 +86,11 @@ fn unmark(s: &str) -> String {
         .collect()
 }
 
-/// What the access story needs, derived from the guarded aggregates.
-struct AccessView<'a> {
+/// What the stories need, derived from the guarded aggregates.
+struct View<'a> {
     a: &'a Aggregates,
+    audit: AuditTally,
+    audit_period: String,
     scope: String,
     period: String,
     excluded_total: u64,
@@ -98,10 +100,13 @@ struct AccessView<'a> {
     domains: String,
 }
 
-impl<'a> AccessView<'a> {
+impl<'a> View<'a> {
     fn new(a: &'a Aggregates) -> Self {
-        AccessView {
+        let audit = a.audit.clone().unwrap_or_default();
+        View {
             a,
+            audit_period: period(audit.first_seen, audit.last_seen),
+            audit,
             scope: join_and(&a.scope),
             period: period(a.tally.counts.first_seen, a.tally.counts.last_seen),
             excluded_total: a.tally.excluded.total_accesses(),
@@ -112,6 +117,10 @@ impl<'a> AccessView<'a> {
             ranges: join_and(&a.filters.exclude_ip_ranges),
             domains: join_and(&a.filters.exclude_domains),
         }
+    }
+
+    fn action_period(&self, x: &ActionCounts) -> String {
+        period(x.first_seen, x.last_seen)
     }
 
     fn window(&self) -> Option<String> {
@@ -128,13 +137,25 @@ impl<'a> AccessView<'a> {
 #[derive(Template)]
 #[template(path = "access.md")]
 struct AccessMarkdown<'a> {
-    v: AccessView<'a>,
+    v: View<'a>,
 }
 
 #[derive(Template)]
 #[template(path = "access.txt")]
 struct AccessText<'a> {
-    v: AccessView<'a>,
+    v: View<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "audit.md")]
+struct AuditMarkdown<'a> {
+    v: View<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "audit.txt")]
+struct AuditText<'a> {
+    v: View<'a>,
 }
 
 #[derive(Template)]
@@ -194,18 +215,20 @@ pub fn reply(
     match format {
         OutputFormat::Json => guard.json(a),
         OutputFormat::Markdown => {
-            let marked = AccessMarkdown {
-                v: AccessView::new(a),
+            let v = View::new(a);
+            let marked = match a.audit {
+                Some(_) => AuditMarkdown { v }.render(),
+                None => AccessMarkdown { v }.render(),
             }
-            .render()
             .map_err(render_err)?;
             guard.finish(&with_newline(marked), escape_markdown)
         }
         OutputFormat::Text => {
-            let marked = AccessText {
-                v: AccessView::new(a),
+            let v = View::new(a);
+            let marked = match a.audit {
+                Some(_) => AuditText { v }.render(),
+                None => AccessText { v }.render(),
             }
-            .render()
             .map_err(render_err)?;
             guard.finish(&with_newline(marked), escape_text)
         }

@@ -11,6 +11,7 @@ use percent_encoding::percent_decode_str;
 
 use crate::directory::{Directory, Node, is_within};
 use crate::ingest::Request;
+use crate::ingest::audit::AuditEvent;
 
 /// First path segments that are GitLab routes, never namespaces.
 const RESERVED: &[&str] = &[
@@ -52,6 +53,18 @@ pub fn attribute(dir: &Directory, req: &Request<'_>) -> Option<Node> {
         return Some(node);
     }
     from_path
+}
+
+/// The node an audit event belongs to: its entity by id when the directory knows it,
+/// else its entity path. Events about users or the instance belong to no namespace.
+pub fn attribute_audit(dir: &Directory, event: &AuditEvent) -> Option<Node> {
+    let kind = event.entity_type.as_deref()?;
+    let by_id = match kind {
+        "Project" => event.entity_id.and_then(|id| dir.project_by_id(id)),
+        "Group" | "Namespace" => event.entity_id.and_then(|id| dir.namespace_by_id(id)),
+        _ => return None,
+    };
+    by_id.or_else(|| longest_known(dir, &segments(event.entity_path.as_deref()?)))
 }
 
 /// Route parameters, accepted only when the path agrees with them: Rails mixes query
@@ -244,6 +257,47 @@ mod tests {
             },
         };
         attribute(dir, &req).map(|n| dir.path_of(n).to_owned())
+    }
+
+    #[test]
+    fn audit_events_by_entity_id_then_path() {
+        let dir = Directory::from_slice(DIR.as_bytes()).unwrap();
+        let event = |kind: &str, id: Option<u64>, path: Option<&str>| AuditEvent {
+            id: None,
+            author_id: None,
+            author_name: None,
+            author_email: None,
+            entity_id: id,
+            entity_type: Some(kind.to_owned()),
+            entity_path: path.map(str::to_owned),
+            target_type: None,
+            target_details: None,
+            action: "x".into(),
+            ip: None,
+            time: DateTime::UNIX_EPOCH,
+        };
+        let at = |e: AuditEvent| attribute_audit(&dir, &e).map(|n| dir.path_of(n).to_owned());
+        assert_eq!(
+            at(event("Project", Some(7), Some("acme-corp/app"))).as_deref(),
+            Some("acme/platform/api")
+        );
+        assert_eq!(
+            at(event("Group", Some(61), None)).as_deref(),
+            Some("acme/platform")
+        );
+        assert_eq!(
+            at(event("Project", Some(999), Some("ACME/docs"))).as_deref(),
+            Some("acme/docs")
+        );
+        assert_eq!(
+            at(event("Project", Some(999), Some("acmex/tool"))).as_deref(),
+            Some("acmex/tool")
+        );
+        assert_eq!(at(event("User", Some(7), Some("acme"))), None);
+        assert_eq!(
+            at(event("Gitlab::Audit::InstanceScope", Some(1), Some("acme"))),
+            None
+        );
     }
 
     /// Every rule of SPEC §3 is a row: (what it guards, the request, where it belongs).

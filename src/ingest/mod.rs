@@ -5,6 +5,7 @@
 //! handed out as raw bytes first (see [`reader`]), which lets a later stage decide
 //! whether a line is worth parsing at all (SPEC §6).
 
+pub mod audit;
 pub mod json;
 pub mod kibana;
 pub mod nginx;
@@ -44,6 +45,12 @@ pub enum Format {
     Nginx,
     /// A Kibana Discover CSV export of a GitLab JSON log.
     KibanaCsv,
+    /// Audit events as the REST API returns them: JSON arrays, pages concatenated.
+    AuditJson,
+    /// Audit events as streaming sends them: one JSON object per line.
+    AuditNdjson,
+    /// The audit events CSV export of GitLab's UI.
+    AuditCsv,
     /// An empty file: nothing to detect.
     Empty,
 }
@@ -55,6 +62,9 @@ impl Format {
             Format::WorkhorseJson => "gitlab-workhorse-json",
             Format::Nginx => "nginx-combined",
             Format::KibanaCsv => "kibana-csv",
+            Format::AuditJson => "audit-events-json",
+            Format::AuditNdjson => "audit-events-ndjson",
+            Format::AuditCsv => "audit-events-csv",
             Format::Empty => "empty",
         }
     }
@@ -100,6 +110,8 @@ pub struct Request<'a> {
 #[derive(Debug)]
 pub enum Line<'a> {
     Request(Box<Request<'a>>),
+    /// An audit event.
+    Audit(Box<audit::AuditEvent>),
     /// Valid, but not a request (a blank line, a Workhorse start-up message, ...).
     NotRequest,
     /// Cannot be read; the reason never quotes the line.
@@ -248,7 +260,13 @@ pub fn detect(head: &[u8], hint: Option<Format>) -> Option<Format> {
     if kibana::looks_like(first.trim_ascii()) {
         return Some(Format::KibanaCsv);
     }
-    let (mut rails, mut workhorse, mut nginx) = (0usize, 0usize, 0usize);
+    if audit::is_csv_header(first.trim_ascii()) {
+        return Some(Format::AuditCsv);
+    }
+    if head.trim_ascii_start().starts_with(b"[") {
+        return Some(Format::AuditJson);
+    }
+    let (mut rails, mut workhorse, mut nginx, mut events) = (0usize, 0usize, 0usize, 0usize);
     for line in complete.split(|&b| b == b'\n').take(200) {
         let trimmed = line.trim_ascii();
         if !trimmed.starts_with(b"{") {
@@ -261,11 +279,16 @@ pub fn detect(head: &[u8], hint: Option<Format>) -> Option<Format> {
             continue;
         }
         let has = |key: &[u8]| trimmed.windows(key.len()).any(|w| w == key);
-        if has(br#""msg":"#) && (has(br#""uri":"#) || has(br#""level":"#)) {
+        if audit::is_event_line(trimmed) {
+            events += 1;
+        } else if has(br#""msg":"#) && (has(br#""uri":"#) || has(br#""level":"#)) {
             workhorse += 1;
         } else {
             rails += 1;
         }
+    }
+    if events > rails + workhorse + nginx {
+        return Some(Format::AuditNdjson);
     }
     match (rails, workhorse, nginx) {
         (0, 0, 0) => None,
@@ -298,12 +321,17 @@ pub fn each_line(
         Some(Format::WorkhorseJson) => json::Flavor::Workhorse,
         _ => json::Flavor::Auto,
     };
-    if format == Format::KibanaCsv {
-        return each_csv_record(reader, flavor, options.input_tz, f);
+    match format {
+        Format::KibanaCsv | Format::AuditCsv => {
+            return each_csv_record(reader, format, flavor, options.input_tz, f);
+        }
+        Format::AuditJson => return each_array_element(reader, f),
+        _ => {}
     }
     while let Some((line_no, bytes)) = reader.next_line()? {
         let line = match format {
             Format::Nginx => nginx::parse_line(bytes),
+            Format::AuditNdjson => audit::parse_ndjson_line(bytes),
             _ => json::parse_line(bytes, flavor),
         };
         f(line_no, line);
@@ -311,8 +339,34 @@ pub fn each_line(
     Ok(())
 }
 
+/// Audit events from the API: one or more JSON arrays, back to back. Each element is
+/// one record, numbered from 1; an array that cannot be read stops the input with the
+/// physical line where it broke.
+fn each_array_element(
+    reader: &mut reader::LineReader,
+    mut f: impl FnMut(u64, Line<'_>),
+) -> crate::error::Result<()> {
+    let path = reader.path().to_owned();
+    let pages = serde_json::Deserializer::from_reader(reader.reader())
+        .into_iter::<Vec<serde_json::Value>>();
+    let mut n = 0;
+    for page in pages {
+        let page = page.map_err(|e| crate::error::Error::InputLine {
+            path: path.clone(),
+            line: e.line() as u64,
+            message: "the JSON array of audit events cannot be read past this line".into(),
+        })?;
+        for event in &page {
+            n += 1;
+            f(n, audit::from_json(event));
+        }
+    }
+    Ok(())
+}
+
 fn each_csv_record(
     reader: &mut reader::LineReader,
+    format: Format,
     flavor: json::Flavor,
     tz: chrono::FixedOffset,
     mut f: impl FnMut(u64, Line<'_>),
@@ -324,6 +378,7 @@ fn each_csv_record(
         .from_reader(reader.reader());
     let mut record = csv::ByteRecord::new();
     let mut columns: Option<Vec<String>> = None;
+    let mut audit_columns: Option<audit::CsvColumns> = None;
     loop {
         let line_no = csv.position().line();
         match csv.read_byte_record(&mut record) {
@@ -342,6 +397,16 @@ fn each_csv_record(
                     },
                 });
             }
+        }
+        if format == Format::AuditCsv {
+            match &audit_columns {
+                Some(cols) => f(line_no, cols.event(&record)),
+                None => {
+                    audit_columns = Some(audit::CsvColumns::new(&record));
+                    f(line_no, Line::NotRequest);
+                }
+            }
+            continue;
         }
         let Some(cols) = &columns else {
             columns = Some(kibana::columns(&record));

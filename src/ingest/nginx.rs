@@ -273,6 +273,7 @@ mod tests {
                 Line::Request(_) => "request",
                 Line::NotRequest => "not_request",
                 Line::Malformed(_) => "malformed",
+                Line::Audit(_) => "audit",
             };
             assert_eq!(got, *want, "{line}");
         }

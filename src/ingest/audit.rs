@@ -1,0 +1,297 @@
+//! Audit events, in the three shapes support receives them: the REST API's JSON arrays
+//! (several pages may be concatenated in one file), streaming NDJSON, and the UI's CSV
+//! export (read by its header: older exports lack `Author Email`).
+//!
+//! Every shape becomes one [`AuditEvent`]. Its `action` is the grouping key of the
+//! audit summary: the `event_type` when the event has one, otherwise a phrase built
+//! from what `details` says changed, never from free text that could name someone.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde_json::Value;
+
+use super::{Line, parse_ip, parse_time};
+
+/// One audit event, whichever shape it came in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    pub id: Option<String>,
+    pub author_id: Option<i64>,
+    pub author_name: Option<String>,
+    pub author_email: Option<String>,
+    pub entity_id: Option<u64>,
+    pub entity_type: Option<String>,
+    pub entity_path: Option<String>,
+    pub target_type: Option<String>,
+    pub target_details: Option<String>,
+    pub action: String,
+    pub ip: Option<IpAddr>,
+    pub time: DateTime<Utc>,
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn integer(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// The action of an API or streaming event (see the module documentation).
+fn json_action(event: &Value) -> String {
+    if let Some(t) = text(event.get("event_type")) {
+        return t;
+    }
+    let details = event.get("details");
+    let detail = |k: &str| details.and_then(|d| text(d.get(k)));
+    if let Some(Value::String(m)) = details.and_then(|d| d.get("custom_message"))
+        && !m.trim().is_empty()
+    {
+        return m.trim().to_owned();
+    }
+    for verb in ["add", "remove", "change"] {
+        if let Some(what) = detail(verb) {
+            return format!("{verb} {what}");
+        }
+    }
+    "unknown".to_owned()
+}
+
+/// Reads an event object from the API or a stream.
+pub fn from_json(event: &Value) -> Line<'static> {
+    if !event.is_object() {
+        return Line::Malformed("not an audit event object");
+    }
+    let details = event.get("details");
+    // Newer events repeat some fields at the top level; older ones only in `details`.
+    let field = |k: &str| text(event.get(k)).or_else(|| details.and_then(|d| text(d.get(k))));
+    let Some(time) = field("created_at").as_deref().and_then(parse_time) else {
+        return Line::Malformed("audit event without a valid created_at");
+    };
+    Line::Audit(Box::new(AuditEvent {
+        id: text(event.get("id")),
+        author_id: integer(event.get("author_id")),
+        author_name: field("author_name"),
+        author_email: field("author_email"),
+        entity_id: integer(event.get("entity_id")).and_then(|i| u64::try_from(i).ok()),
+        entity_type: field("entity_type"),
+        entity_path: field("entity_path"),
+        target_type: field("target_type"),
+        target_details: field("target_details"),
+        action: json_action(event),
+        ip: field("ip_address").as_deref().and_then(parse_ip),
+        time,
+    }))
+}
+
+/// Reads one NDJSON line.
+pub fn parse_ndjson_line(bytes: &[u8]) -> Line<'static> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Line::NotRequest;
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(v) => from_json(&v),
+        Err(_) => Line::Malformed("not valid JSON"),
+    }
+}
+
+/// The UI export's columns, found by name.
+pub struct CsvColumns {
+    index: std::collections::HashMap<String, usize>,
+    len: usize,
+}
+
+impl CsvColumns {
+    pub fn new(header: &csv::ByteRecord) -> Self {
+        let index = header
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (String::from_utf8_lossy(name).trim().to_ascii_lowercase(), i))
+            .collect();
+        CsvColumns {
+            index,
+            len: header.len(),
+        }
+    }
+
+    fn get(&self, record: &csv::ByteRecord, name: &str) -> Option<String> {
+        let raw = record.get(*self.index.get(name)?)?;
+        let value = String::from_utf8_lossy(raw).trim().to_owned();
+        (!value.is_empty()).then_some(value)
+    }
+
+    /// Reads one record of the export.
+    pub fn event(&self, record: &csv::ByteRecord) -> Line<'static> {
+        if record.len() != self.len {
+            return Line::Malformed("record with a different number of fields than the header");
+        }
+        let get = |name: &str| self.get(record, name);
+        let Some(time) = get("created at (utc)")
+            .as_deref()
+            .and_then(parse_export_time)
+        else {
+            return Line::Malformed("audit event without a valid creation time");
+        };
+        let action = get("action")
+            .map(|a| match a.find(" from ") {
+                Some(cut) => a[..cut].trim().to_owned(),
+                None => a,
+            })
+            .unwrap_or_else(|| "unknown".to_owned());
+        Line::Audit(Box::new(AuditEvent {
+            id: get("id"),
+            author_id: get("author id").and_then(|s| s.parse().ok()),
+            author_name: get("author name"),
+            author_email: get("author email"),
+            entity_id: get("entity id").and_then(|s| s.parse().ok()),
+            entity_type: get("entity type"),
+            entity_path: get("entity path"),
+            target_type: get("target type"),
+            target_details: get("target details"),
+            action,
+            ip: get("ip address").as_deref().and_then(parse_ip),
+            time,
+        }))
+    }
+}
+
+/// `2026-03-14 20:06:12 UTC`, or any time `parse_time` reads.
+fn parse_export_time(s: &str) -> Option<DateTime<Utc>> {
+    let bare = s.trim().trim_end_matches("UTC").trim();
+    parse_time(bare).or_else(|| {
+        NaiveDateTime::parse_from_str(bare, "%Y-%m-%d %H:%M:%S")
+            .ok()
+            .map(|n| n.and_utc())
+    })
+}
+
+/// Whether a first line is the UI export's header.
+pub fn is_csv_header(first_line: &[u8]) -> bool {
+    let lower = String::from_utf8_lossy(first_line).to_ascii_lowercase();
+    lower.contains("author id") && lower.contains("entity type") && lower.contains("created at")
+}
+
+/// Whether a JSON object line is an audit event (for detection).
+pub fn is_event_line(line: &[u8]) -> bool {
+    let has = |key: &[u8]| line.windows(key.len()).any(|w| w == key);
+    has(br#""entity_type""#) && has(br#""created_at""#)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(line: Line<'_>) -> AuditEvent {
+        match line {
+            Line::Audit(e) => *e,
+            other => panic!("not an audit event: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn api_events_old_and_new() {
+        let old: Value = serde_json::from_str(
+            r#"{"id":2,"author_id":1,"entity_id":60,"entity_type":"Group","details":{"add":"group","author_name":"Administrator","author_email":"admin@example.com","target_id":"flightjs","target_type":"Group","target_details":"flightjs","ip_address":"127.0.0.1","entity_path":"flightjs"},"created_at":"2019-08-27T18:36:44.162Z"}"#,
+        )
+        .unwrap();
+        let e = event(from_json(&old));
+        assert_eq!(e.action, "add group");
+        assert_eq!(e.id.as_deref(), Some("2"));
+        assert_eq!(e.entity_path.as_deref(), Some("flightjs"));
+        assert_eq!(e.author_email.as_deref(), Some("admin@example.com"));
+        assert_eq!(e.ip, Some("127.0.0.1".parse().unwrap()));
+
+        let streaming = br#"{"id": "1", "author_id": -3, "entity_id": 29, "entity_type": "Project", "details": {"author_name": "deploy-key-name", "custom_message": {"protocol": "ssh", "action": "git-upload-pack"}, "ip_address": "127.0.0.1", "entity_path": "example-group/example-project"}, "ip_address": "127.0.0.1", "author_name": "deploy-key-name", "entity_path": "example-group/example-project", "created_at": "2022-07-26T05:43:53.662Z", "event_type": "repository_git_operation"}"#;
+        let e = event(parse_ndjson_line(streaming));
+        assert_eq!(
+            (e.action.as_str(), e.author_id),
+            ("repository_git_operation", Some(-3))
+        );
+    }
+
+    #[test]
+    fn actions_without_event_type() {
+        let action = |details: &str| {
+            let v: Value = serde_json::from_str(&format!(
+                r#"{{"details":{details},"created_at":"2026-03-14T20:06:12Z"}}"#
+            ))
+            .unwrap();
+            event(from_json(&v)).action
+        };
+        assert_eq!(
+            action(r#"{"custom_message":"Project archived"}"#),
+            "Project archived"
+        );
+        assert_eq!(
+            action(r#"{"change":"visibility","from":"Private","to":"Public"}"#),
+            "change visibility"
+        );
+        assert_eq!(action(r#"{"remove":"user_access"}"#), "remove user_access");
+        assert_eq!(
+            action(r#"{"custom_message":{"protocol":"ssh"}}"#),
+            "unknown"
+        );
+    }
+
+    #[test]
+    fn csv_exports_by_header() {
+        let header = csv::ByteRecord::from(vec![
+            "ID",
+            "Author ID",
+            "Author Name",
+            "Entity ID",
+            "Entity Type",
+            "Entity Path",
+            "Target ID",
+            "Target Type",
+            "Target Details",
+            "Action",
+            "IP Address",
+            "Created At (UTC)",
+        ]);
+        let cols = CsvColumns::new(&header);
+        let rec = csv::ByteRecord::from(vec![
+            "7",
+            "1",
+            "Smith, Jane",
+            "60",
+            "Group",
+            "acme",
+            "60",
+            "Group",
+            "acme",
+            "Changed visibility from Private to Public",
+            "198.51.100.7",
+            "2026-03-14 20:06:12 UTC",
+        ]);
+        let e = event(cols.event(&rec));
+        assert_eq!(e.action, "Changed visibility");
+        assert_eq!(e.author_email, None);
+        assert_eq!(e.time.to_rfc3339(), "2026-03-14T20:06:12+00:00");
+        let short = csv::ByteRecord::from(vec!["7", "1"]);
+        assert!(matches!(cols.event(&short), Line::Malformed(_)));
+    }
+
+    #[test]
+    fn ndjson_lines_that_are_not_events() {
+        assert!(matches!(parse_ndjson_line(b""), Line::NotRequest));
+        assert!(matches!(
+            parse_ndjson_line(b"# comment"),
+            Line::Malformed(_)
+        ));
+        assert!(matches!(
+            parse_ndjson_line(br#"{"id":1}"#),
+            Line::Malformed(_)
+        ));
+        assert!(matches!(parse_ndjson_line(b"[1]"), Line::Malformed(_)));
+    }
+}
