@@ -119,7 +119,7 @@ impl Config {
         }
         Ok(Config {
             requester: RequesterConfig::from_args(args.requester),
-            logs: args.logs,
+            logs: expand_globs(args.logs)?,
             exclusions: Exclusions::new(args.exclude_users, args.exclude_domains, networks),
             window,
             template: match args.template {
@@ -135,6 +135,36 @@ impl Config {
             read: read_options(args.format_hint, args.input_tz.as_deref())?,
         })
     }
+}
+
+/// Expands the patterns the shell left alone (quoted, or on a shell without globbing)
+/// into the files they match, in name order. A name that exists is taken as it is,
+/// even if it contains `*`; a pattern that matches nothing is an input error.
+pub fn expand_globs(logs: Vec<PathBuf>) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::with_capacity(logs.len());
+    for log in logs {
+        let text = log.to_string_lossy();
+        let is_pattern = text.contains(['*', '?', '[']);
+        if log.as_os_str() == "-" || !is_pattern || log.exists() {
+            out.push(log);
+            continue;
+        }
+        let not_found = |message: &str| Error::Read {
+            path: log.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, message.to_owned()),
+        };
+        let paths = glob::glob(&text).map_err(|_| not_found("not a valid pattern"))?;
+        let mut matched: Vec<PathBuf> = paths
+            .filter_map(std::result::Result::ok)
+            .filter(|p| p.is_file())
+            .collect();
+        if matched.is_empty() {
+            return Err(not_found("no file matches this pattern"));
+        }
+        matched.sort();
+        out.extend(matched);
+    }
+    Ok(out)
 }
 
 /// How logs are read, from `--format-hint` and `--input-tz`.

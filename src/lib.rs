@@ -47,7 +47,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
         Command::Verify(args) => verify(&RequesterConfig::from_args(args.requester), out),
         Command::Inspect(args) => {
             let options = config::read_options(args.format_hint, args.input_tz.as_deref())?;
-            inspect::inspect(&args.logs, &options, args.json, out)
+            inspect::inspect(&config::expand_globs(args.logs)?, &options, args.json, out)
         }
     }
 }

@@ -937,3 +937,32 @@ fn every_format_gives_the_same_numbers() {
         }
     }
 }
+
+#[test]
+fn quoted_globs_are_expanded_in_name_order() {
+    let base = &QUICK_START[..QUICK_START.len() - 3];
+    let by_glob = json_of(&with(base, &["fixtures/logs/*.log*"]));
+    let names: Vec<&str> = by_glob["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "fixtures/logs/api_json.log.gz",
+            "fixtures/logs/production_json.log",
+            "fixtures/logs/workhorse.log"
+        ]
+    );
+    let by_name = json_of(&with(QUICK_START, &[]));
+    assert_eq!(by_glob["counts"], by_name["counts"]);
+    let out = logbrief()
+        .args(base)
+        .arg("fixtures/logs/*.nothing")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(stderr(&out).contains("no file matches"), "{}", stderr(&out));
+}
