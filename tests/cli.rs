@@ -88,12 +88,19 @@ fn assert_reconciled(v: &Value) {
         .map(|i| i["lines"].as_u64().unwrap())
         .sum();
     assert_eq!(n("lines"), per_input);
-    assert_eq!(n("counted"), v["counts"]["accesses"].as_u64().unwrap());
+    let audit_events = v["audit"]["events"].as_u64().unwrap_or(0);
+    assert_eq!(
+        n("counted"),
+        v["counts"]["accesses"].as_u64().unwrap() + audit_events
+    );
     let excluded: u64 = ["user", "domain", "ip"]
         .iter()
         .map(|rule| v["excluded"][rule]["accesses"].as_u64().unwrap())
         .sum();
-    assert_eq!(n("excluded"), excluded);
+    // Excluded audit events are in the reconciliation only.
+    if v.get("audit").is_none() {
+        assert_eq!(n("excluded"), excluded);
+    }
 }
 
 /// The keys of `expected.json` that logbrief's JSON must match exactly.
@@ -965,4 +972,68 @@ fn quoted_globs_are_expanded_in_name_order() {
         .unwrap();
     assert_eq!(out.status.code(), Some(4));
     assert!(stderr(&out).contains("no file matches"), "{}", stderr(&out));
+}
+
+/// Audit events in the API's pages, a stream with resent events, and two generations
+/// of the UI's CSV export give the numbers the generator labelled.
+#[test]
+fn audit_events_in_every_shape_match_the_generators_labels() {
+    let (args, want) = expected("audit");
+    let args = with(
+        &["summarize"],
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let got = json_of(&args);
+    assert_eq!(got["audit"], want["audit"]);
+    assert_eq!(got["reconciliation"], want["reconciliation"]);
+    let formats: Vec<&str> = got["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["format"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        formats,
+        [
+            "audit-events-json",
+            "audit-events-ndjson",
+            "audit-events-csv",
+            "audit-events-csv"
+        ]
+    );
+
+    let out = logbrief().args(&args).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    insta::assert_snapshot!("audit_markdown", stdout(&out));
+    let out = logbrief()
+        .args(&args)
+        .args(["--format", "text"])
+        .output()
+        .unwrap();
+    insta::assert_snapshot!("audit_text", stdout(&out));
+
+    // No author, email or address of the events reaches any reply.
+    let events = std::fs::read_to_string(root().join("fixtures/audit/streaming.ndjson")).unwrap();
+    for format in ["markdown", "text", "json"] {
+        let reply = stdout(
+            &logbrief()
+                .args(&args)
+                .args(["--format", format])
+                .output()
+                .unwrap(),
+        );
+        for line in events
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        {
+            for key in ["author_name", "ip_address"] {
+                if let Some(v) = line[key].as_str() {
+                    assert!(
+                        !reply.contains(v),
+                        "{format} reply contains an event's {key}"
+                    );
+                }
+            }
+        }
+    }
 }
