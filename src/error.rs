@@ -35,6 +35,10 @@ pub enum Error {
     #[error("{}: the format is not recognised (use --format-hint to name it)", path.display())]
     UnknownFormat { path: PathBuf },
 
+    /// An input could be read only in part; the message names the file and line.
+    #[error("{0}")]
+    Incomplete(String),
+
     #[error("directory file {}: {message}", path.display())]
     Directory { path: PathBuf, message: String },
 
@@ -68,6 +72,7 @@ impl Error {
             Error::Read { .. }
             | Error::InputLine { .. }
             | Error::UnknownFormat { .. }
+            | Error::Incomplete(_)
             | Error::Directory { .. } => exit::INPUT,
             Error::Usage(_) => exit::USAGE,
             Error::NotVerified(_) => exit::NOT_VERIFIED,

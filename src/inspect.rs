@@ -37,6 +37,8 @@ pub struct FileReport {
     pub first_event: Option<DateTime<Utc>>,
     #[serde(serialize_with = "ser_time")]
     pub last_event: Option<DateTime<Utc>>,
+    /// Why reading stopped early, if it did (a corrupt gzip stream, a broken array).
+    pub error: Option<String>,
 }
 
 fn ser_time<S: serde::Serializer>(
@@ -68,12 +70,13 @@ pub fn inspect_file(path: &Path, options: &ReadOptions) -> Result<FileReport> {
         last_request: None,
         first_event: None,
         last_event: None,
+        error: None,
     };
     let Some(format) = ingest::detect(reader.peek()?, options.hint) else {
         return Ok(report);
     };
     report.format = Some(format.name());
-    ingest::each_line(&mut reader, format, options, |line_no, line| {
+    let read = ingest::each_line(&mut reader, format, options, |line_no, line| {
         report.lines += 1;
         match line {
             Line::Request(r) => {
@@ -94,8 +97,12 @@ pub fn inspect_file(path: &Path, options: &ReadOptions) -> Result<FileReport> {
                 }
             }
         }
-    })?;
-    report.sha256 = Some(reader.finish()?);
+    });
+    // A read error ends this file's report, not the whole inspection.
+    match read.and_then(|()| reader.finish()) {
+        Ok(sha256) => report.sha256 = Some(sha256),
+        Err(e) => report.error = Some(e.to_string()),
+    }
     Ok(report)
 }
 
@@ -124,10 +131,13 @@ pub fn inspect(
             .join("\n")
     };
     crate::write_out(out, &text)?;
-    match reports.iter().find(|r| r.format.is_none()) {
-        Some(r) => Err(Error::UnknownFormat {
-            path: paths[reports.iter().position(|x| std::ptr::eq(x, r)).unwrap_or(0)].clone(),
-        }),
+    if let Some(i) = reports.iter().position(|r| r.format.is_none()) {
+        return Err(Error::UnknownFormat {
+            path: paths[i].clone(),
+        });
+    }
+    match reports.iter().find_map(|r| r.error.as_ref()) {
+        Some(message) => Err(Error::Incomplete(message.clone())),
         None => Ok(()),
     }
 }
@@ -177,7 +187,7 @@ fn render_text(r: &FileReport) -> String {
             format_time(a),
             format_time(b)
         )),
-        _ if r.audit_events > 0 => {}
+        _ if r.audit_events > 0 || format.starts_with("audit") => {}
         _ => s.push_str("  requests:   none\n"),
     }
     if let (Some(a), Some(b)) = (r.first_event, r.last_event) {
@@ -186,6 +196,12 @@ fn render_text(r: &FileReport) -> String {
             format_time(a),
             format_time(b)
         ));
+    }
+    if format.starts_with("audit") && r.first_event.is_none() {
+        s.push_str("  events:     none\n");
+    }
+    if let Some(error) = &r.error {
+        s.push_str(&format!("  stopped:    {error}\n"));
     }
     if let Some(sha) = &r.sha256 {
         s.push_str(&format!("  sha256:     {sha}\n"));

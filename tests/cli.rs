@@ -1037,3 +1037,38 @@ fn audit_events_in_every_shape_match_the_generators_labels() {
         }
     }
 }
+
+#[test]
+fn inspect_reads_pretty_printed_objects_and_reports_a_cut_gzip_in_place() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pretty = tmp.path().join("copied.json");
+    let object = serde_json::json!({
+        "method": "GET", "path": "/acme/docs", "status": 200, "time": "2026-03-14T20:06:12.345Z",
+        "remote_ip": "198.51.100.7", "username": "carol"
+    });
+    let text = format!(
+        "{}\n{}\n",
+        serde_json::to_string_pretty(&object).unwrap(),
+        serde_json::to_string_pretty(&object).unwrap()
+    );
+    std::fs::write(&pretty, text).unwrap();
+    let gz = std::fs::read(root().join("fixtures/logs/api_json.log.gz")).unwrap();
+    let cut = tmp.path().join("cut.log.gz");
+    std::fs::write(&cut, &gz[..gz.len() * 2 / 3]).unwrap();
+
+    let out = logbrief()
+        .args(["inspect", "--json"])
+        .args([&cut, &pretty])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let reports: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stopped = reports[0]["error"].as_str().unwrap();
+    assert!(stopped.contains("cut.log.gz: line "), "{stopped}");
+    assert_eq!(reports[1]["format"], "json-documents");
+    assert_eq!(
+        (&reports[1]["lines"], &reports[1]["requests"]),
+        (&2.into(), &2.into())
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("carol"));
+}

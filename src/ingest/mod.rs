@@ -45,6 +45,9 @@ pub enum Format {
     Nginx,
     /// A Kibana Discover CSV export of a GitLab JSON log.
     KibanaCsv,
+    /// Pretty-printed JSON objects, one after another (a log line copied from a
+    /// viewer, a documentation example): each object is one record.
+    JsonDocuments,
     /// Audit events as the REST API returns them: JSON arrays, pages concatenated.
     AuditJson,
     /// Audit events as streaming sends them: one JSON object per line.
@@ -62,6 +65,7 @@ impl Format {
             Format::WorkhorseJson => "gitlab-workhorse-json",
             Format::Nginx => "nginx-combined",
             Format::KibanaCsv => "kibana-csv",
+            Format::JsonDocuments => "json-documents",
             Format::AuditJson => "audit-events-json",
             Format::AuditNdjson => "audit-events-ndjson",
             Format::AuditCsv => "audit-events-csv",
@@ -266,6 +270,10 @@ pub fn detect(head: &[u8], hint: Option<Format>) -> Option<Format> {
     if head.trim_ascii_start().starts_with(b"[") {
         return Some(Format::AuditJson);
     }
+    // A line holding only `{` opens a pretty-printed object; a JSON log never has one.
+    if first.trim_ascii() == b"{" {
+        return Some(Format::JsonDocuments);
+    }
     let (mut rails, mut workhorse, mut nginx, mut events) = (0usize, 0usize, 0usize, 0usize);
     for line in complete.split(|&b| b == b'\n').take(200) {
         let trimmed = line.trim_ascii();
@@ -326,6 +334,7 @@ pub fn each_line(
             return each_csv_record(reader, format, flavor, options.input_tz, f);
         }
         Format::AuditJson => return each_array_element(reader, f),
+        Format::JsonDocuments => return each_document(reader, flavor, f),
         _ => {}
     }
     while let Some((line_no, bytes)) = reader.next_line()? {
@@ -359,6 +368,35 @@ fn each_array_element(
         for event in &page {
             n += 1;
             f(n, audit::from_json(event));
+        }
+    }
+    Ok(())
+}
+
+/// Pretty-printed objects back to back: each is read as the log line or audit event it
+/// would be on one line, numbered from 1.
+fn each_document(
+    reader: &mut reader::LineReader,
+    flavor: json::Flavor,
+    mut f: impl FnMut(u64, Line<'_>),
+) -> crate::error::Result<()> {
+    let path = reader.path().to_owned();
+    let documents =
+        serde_json::Deserializer::from_reader(reader.reader()).into_iter::<serde_json::Value>();
+    for (n, document) in documents.enumerate() {
+        let document = document.map_err(|e| crate::error::Error::InputLine {
+            path: path.clone(),
+            line: e.line() as u64,
+            message: "the JSON cannot be read past this line".into(),
+        })?;
+        let number = n as u64 + 1;
+        if document.get("entity_type").is_some() && document.get("created_at").is_some() {
+            f(number, audit::from_json(&document));
+            continue;
+        }
+        match serde_json::to_vec(&document) {
+            Ok(bytes) => f(number, json::parse_line(&bytes, flavor)),
+            Err(_) => f(number, Line::Malformed("not a JSON object")),
         }
     }
     Ok(())
@@ -552,6 +590,11 @@ mod tests {
         assert_eq!(detect(combined, None), Some(Format::Nginx));
         let csv = b"@timestamp,json.path,json.status\n\"Mar 14, 2026 @ 20:06:12.345\",/acme,200\n";
         assert_eq!(detect(csv, None), Some(Format::KibanaCsv));
+        assert_eq!(
+            detect(b"{\n  \"time\": \"x\"\n}\n", None),
+            Some(Format::JsonDocuments)
+        );
+        assert_eq!(detect(b"[\n  {}\n]\n", None), Some(Format::AuditJson));
         assert_eq!(detect(b"\x1f\x8b\x08binary", None), None);
         assert_eq!(detect(b"", None), Some(Format::Empty));
         assert_eq!(
