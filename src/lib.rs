@@ -301,13 +301,23 @@ fn read_input(
             Line::Request(r) => Request::Access(r),
             Line::Audit(e) => Request::Audit(e),
         };
+        // Each story counts its own kind of record; the other kind is valid input
+        // that this reply does not count. Its personal values are canaries all the same.
         let request = match request {
             Request::Access(r) => {
                 canaries.add_request(&r);
+                if config.template == Template::Audit {
+                    rec.not_request += 1;
+                    return;
+                }
                 r
             }
             Request::Audit(e) => {
                 canaries.add_audit_event(&e);
+                if config.template != Template::Audit {
+                    rec.not_request += 1;
+                    return;
+                }
                 match scope::attribute_audit(dir, &e).filter(|&n| verified.contains(dir, n)) {
                     Some(_) => collected.events.push(to_scoped_event(dir, config, *e)),
                     None => rec.out_of_scope += 1,

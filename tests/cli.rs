@@ -1072,3 +1072,42 @@ fn inspect_reads_pretty_printed_objects_and_reports_a_cut_gzip_in_place() {
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("carol"));
 }
+
+#[test]
+fn several_formats_in_one_run() {
+    let files = [
+        "fixtures/logs/production_json.log",
+        "fixtures/formats/nginx/gitlab_access.log",
+        "fixtures/formats/kibana/export.csv",
+        "fixtures/audit/streaming.ndjson",
+        "fixtures/mixed/workhorse.log.gz",
+    ];
+    let base = &QUICK_START[..QUICK_START.len() - 3];
+    let all = json_of(&with(base, &files));
+    let formats: Vec<&str> = all["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["format"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        formats,
+        [
+            "gitlab-rails-json",
+            "nginx-combined",
+            "kibana-csv",
+            "audit-events-ndjson",
+            "gitlab-workhorse-json"
+        ]
+    );
+    // Each file's lines are accounted for in the one reconciliation.
+    let one_by_one: u64 = files
+        .iter()
+        .map(|f| {
+            json_of(&with(base, &[f]))["reconciliation"]["lines"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(all["reconciliation"]["lines"].as_u64().unwrap(), one_by_one);
+}
