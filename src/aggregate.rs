@@ -22,6 +22,8 @@ mod column {
     pub const KIND: &str = "kind";
     pub const AGENT: &str = "user_agent";
     pub const RULE: &str = "rule";
+    pub const COUNTRY: &str = "country";
+    pub const MINUTE: &str = "minute";
 
     pub const ACCESSES: &str = "accesses";
     pub const USERS: &str = "users";
@@ -44,6 +46,8 @@ pub struct Counted {
     pub status: Option<u16>,
     pub kind: Kind,
     pub user_agent: Option<String>,
+    /// The client's country, when a GeoIP database was given.
+    pub country: Option<String>,
 }
 
 /// A column-wise batch of requests, appended to as lines are read.
@@ -57,6 +61,8 @@ pub struct Batch {
     kind: Vec<&'static str>,
     agent: Vec<Option<String>>,
     rule: Vec<&'static str>,
+    country: Vec<Option<String>>,
+    minute: Vec<i64>,
 }
 
 impl Batch {
@@ -72,6 +78,8 @@ impl Batch {
         self.kind.push(r.kind.name());
         self.agent.push(r.user_agent);
         self.rule.push(rule.map_or("", Rule::name));
+        self.country.push(r.country);
+        self.minute.push(r.time.timestamp().div_euclid(60));
     }
 
     pub fn len(&self) -> usize {
@@ -92,6 +100,8 @@ impl Batch {
             Column::new(column::KIND.into(), self.kind),
             Column::new(column::AGENT.into(), self.agent),
             Column::new(column::RULE.into(), self.rule),
+            Column::new(column::COUNTRY.into(), self.country),
+            Column::new(column::MINUTE.into(), self.minute),
         ])?;
         Ok(df.lazy())
     }
@@ -164,6 +174,25 @@ impl Excluded {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CountryCounts {
+    pub country: String,
+    pub accesses: u64,
+    pub unique_ips: u64,
+}
+
+/// The UTC minute with the most requests (the earliest, on a tie).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BusiestMinute {
+    #[serde(serialize_with = "ser_minute")]
+    pub minute: DateTime<Utc>,
+    pub accesses: u64,
+}
+
+fn ser_minute<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_time(*t))
+}
+
 /// The numbers of the counted requests (SPEC §5).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Tally {
@@ -174,6 +203,11 @@ pub struct Tally {
     pub kinds: KindCounts,
     pub distinct_user_agents: u64,
     pub excluded: Excluded,
+    /// Per country, when a GeoIP database was given (SPEC §5).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub countries: Option<Vec<CountryCounts>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub busiest_minute: Option<BusiestMinute>,
 }
 
 fn ser_time<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
@@ -219,8 +253,9 @@ fn time_at(df: &DataFrame, name: &str, row: usize) -> PolarsResult<Option<DateTi
         .and_then(DateTime::from_timestamp_micros))
 }
 
-/// Counts the counted requests (`rule == ""`) and, per rule, the excluded ones.
-pub fn tally(batch: Batch) -> PolarsResult<Tally> {
+/// Counts the counted requests (`rule == ""`) and, per rule, the excluded ones;
+/// `countries` when the requests carry them.
+pub fn tally(batch: Batch, countries: bool) -> PolarsResult<Tally> {
     let all = batch.into_frame()?;
     let counted = all.clone().filter(col(column::RULE).eq(lit("")));
 
@@ -344,6 +379,56 @@ pub fn tally(batch: Batch) -> PolarsResult<Tally> {
         }
     }
 
+    let countries = if countries {
+        let per_country = counted
+            .clone()
+            .group_by([col(column::COUNTRY)])
+            .agg([
+                len().cast(DataType::UInt64).alias(column::ACCESSES),
+                distinct(column::IP).alias(column::UNIQUE_IPS),
+            ])
+            .collect()?;
+        let mut rows = (0..per_country.height())
+            .map(|i| {
+                Ok(CountryCounts {
+                    country: str_at(&per_country, column::COUNTRY, i)?,
+                    accesses: u64_at(&per_country, column::ACCESSES, i)?,
+                    unique_ips: u64_at(&per_country, column::UNIQUE_IPS, i)?,
+                })
+            })
+            .collect::<PolarsResult<Vec<_>>>()?;
+        rows.sort_by(|a, b| {
+            b.unique_ips
+                .cmp(&a.unique_ips)
+                .then(b.accesses.cmp(&a.accesses))
+                .then_with(|| a.country.cmp(&b.country))
+        });
+        Some(rows)
+    } else {
+        None
+    };
+
+    let per_minute = counted
+        .group_by([col(column::MINUTE)])
+        .agg([len().cast(DataType::UInt64).alias(column::ACCESSES)])
+        .collect()?;
+    let minutes = per_minute.column(column::MINUTE)?.i64()?.clone();
+    let mut busiest: Option<(i64, u64)> = None;
+    for i in 0..per_minute.height() {
+        let (Some(minute), n) = (minutes.get(i), u64_at(&per_minute, column::ACCESSES, i)?) else {
+            continue;
+        };
+        if busiest.is_none_or(|(bm, bn)| n > bn || (n == bn && minute < bm)) {
+            busiest = Some((minute, n));
+        }
+    }
+    let busiest_minute = busiest.and_then(|(minute, accesses)| {
+        Some(BusiestMinute {
+            minute: DateTime::from_timestamp(minute * 60, 0)?,
+            accesses,
+        })
+    });
+
     Ok(Tally {
         counts,
         paths,
@@ -352,6 +437,8 @@ pub fn tally(batch: Batch) -> PolarsResult<Tally> {
         kinds,
         distinct_user_agents,
         excluded,
+        countries,
+        busiest_minute,
     })
 }
 
@@ -391,6 +478,7 @@ mod tests {
             status,
             kind,
             user_agent: Some("ua".into()),
+            country: None,
         }
     }
 
@@ -463,7 +551,7 @@ mod tests {
             ),
             Some(Rule::Ip),
         );
-        let t = tally(b).unwrap();
+        let t = tally(b, false).unwrap();
         assert_eq!(
             t.counts,
             Counts {
@@ -564,7 +652,7 @@ mod tests {
 
     #[test]
     fn nothing_counted_is_all_zero() {
-        let t = tally(Batch::default()).unwrap();
+        let t = tally(Batch::default(), false).unwrap();
         assert_eq!(t.counts, Counts::default());
         assert!(t.paths.is_empty() && t.statuses.is_empty());
     }
@@ -728,4 +816,7 @@ pub struct Aggregates {
     /// Present when the reply tells the audit story.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit: Option<AuditTally>,
+    /// The GeoIP database used, when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geoip: Option<crate::geo::GeoIpInfo>,
 }

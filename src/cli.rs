@@ -113,6 +113,11 @@ pub struct SummarizeArgs {
     #[arg(long, value_enum, default_value_t = FormatArg::Markdown)]
     pub format: FormatArg,
 
+    /// A MaxMind database (GeoLite2/GeoIP2 Country or City) for countries of client
+    /// addresses.
+    #[arg(long, value_name = "MMDB")]
+    pub geoip: Option<PathBuf>,
+
     /// Also write the internal note for the support team to this file.
     #[arg(long = "internal-note", value_name = "FILE")]
     pub internal_note: Option<PathBuf>,
@@ -133,6 +138,9 @@ pub enum TemplateArg {
     Access,
     /// What the audit events of the requester's namespaces show.
     Audit,
+    /// Where load on the requester's projects comes from: countries, user agents,
+    /// access kinds, the busiest minute.
+    HighLoad,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -22,6 +22,7 @@ pub enum OutputFormat {
 pub enum Template {
     Access,
     Audit,
+    HighLoad,
 }
 
 impl Template {
@@ -29,6 +30,7 @@ impl Template {
         match self {
             Template::Access => "access",
             Template::Audit => "audit",
+            Template::HighLoad => "high-load",
         }
     }
 }
@@ -70,6 +72,7 @@ pub struct Config {
     pub template: Template,
     pub format: OutputFormat,
     pub internal_note: Option<PathBuf>,
+    pub geoip: Option<PathBuf>,
     /// How logs are read: a format instead of detection, the zone of naive times.
     pub read: ReadOptions,
 }
@@ -125,6 +128,7 @@ impl Config {
             template: match args.template {
                 TemplateArg::Access => Template::Access,
                 TemplateArg::Audit => Template::Audit,
+                TemplateArg::HighLoad => Template::HighLoad,
             },
             format: match args.format {
                 FormatArg::Text => OutputFormat::Text,
@@ -132,6 +136,7 @@ impl Config {
                 FormatArg::Json => OutputFormat::Json,
             },
             internal_note: args.internal_note,
+            geoip: args.geoip,
             read: read_options(args.format_hint, args.input_tz.as_deref())?,
         })
     }

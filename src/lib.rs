@@ -11,6 +11,7 @@ pub mod config;
 pub mod directory;
 pub mod error;
 pub mod exclude;
+pub mod geo;
 pub mod guard;
 pub mod ingest;
 pub mod inspect;
@@ -109,9 +110,16 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
     let mut canaries = Canaries::new(Some(&verified), &config.exclusions.networks);
     canaries.add_directory(&dir);
 
+    let geoip = config.geoip.as_deref().map(geo::GeoIp::open).transpose()?;
     let mut collected = Collected::default();
+    let context = Context {
+        config,
+        dir: &dir,
+        verified: &verified,
+        geoip: geoip.as_ref(),
+    };
     for path in &config.logs {
-        read_input(path, config, &dir, &verified, &mut canaries, &mut collected)?;
+        read_input(path, &context, &mut canaries, &mut collected)?;
     }
     let Collected {
         mut reconciliation,
@@ -157,10 +165,10 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
     }
 
     let counting = |e: polars::error::PolarsError| Error::Internal(format!("counting: {e}"));
-    let tally = aggregate::tally(batch).map_err(counting)?;
+    let tally = aggregate::tally(batch, geoip.is_some()).map_err(counting)?;
     let audit = match config.template {
         Template::Audit => Some(aggregate::audit_tally(audit_batch).map_err(counting)?),
-        Template::Access => None,
+        Template::Access | Template::HighLoad => None,
     };
     let aggregates = Aggregates {
         template: config.template.name(),
@@ -188,6 +196,7 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
         reconciliation,
         inputs,
         audit,
+        geoip: geoip.as_ref().map(geo::GeoIp::info),
     };
 
     let allowed = in_scope_paths(&dir, &verified);
@@ -268,15 +277,27 @@ pub(crate) fn display_name(path: &Path) -> String {
     }
 }
 
+/// What every line of every input is read against.
+struct Context<'a> {
+    config: &'a Config,
+    dir: &'a Directory,
+    verified: &'a Verified,
+    geoip: Option<&'a geo::GeoIp>,
+}
+
 /// Reads one input, putting every line in a bucket or in `scoped`.
 fn read_input(
     path: &Path,
-    config: &Config,
-    dir: &Directory,
-    verified: &Verified,
+    context: &Context<'_>,
     canaries: &mut Canaries,
     collected: &mut Collected,
 ) -> Result<()> {
+    let Context {
+        config,
+        dir,
+        verified,
+        ..
+    } = *context;
     let mut reader = LineReader::open(path)?;
     let format =
         ingest::detect(reader.peek()?, config.read.hint).ok_or_else(|| Error::UnknownFormat {
@@ -326,9 +347,7 @@ fn read_input(
             }
         };
         match scope::attribute(dir, &request).filter(|&n| verified.contains(dir, n)) {
-            Some(node) => collected
-                .scoped
-                .push(to_scoped(dir, config, node, &request)),
+            Some(node) => collected.scoped.push(to_scoped(context, node, &request)),
             None => rec.out_of_scope += 1,
         }
     })?;
@@ -390,12 +409,8 @@ fn to_scoped_event(dir: &Directory, config: &Config, e: ingest::audit::AuditEven
     }
 }
 
-fn to_scoped(
-    dir: &Directory,
-    config: &Config,
-    node: directory::Node,
-    r: &ingest::Request<'_>,
-) -> Scoped {
+fn to_scoped(context: &Context<'_>, node: directory::Node, r: &ingest::Request<'_>) -> Scoped {
+    let (dir, config) = (context.dir, context.config);
     // NGINX's `$remote_user` is whatever the client sent for HTTP basic auth
     // (`gitlab-ci-token`, `oauth2`, a username): it names a user only when the
     // directory knows that username.
@@ -424,6 +439,10 @@ fn to_scoped(
             status: r.status,
             kind: r.kind(),
             user_agent: r.user_agent.as_deref().map(str::to_owned),
+            country: context.geoip.map(|g| match ip {
+                Some(ip) => g.country(ip),
+                None => geo::UNKNOWN.to_owned(),
+            }),
         },
     }
 }

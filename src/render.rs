@@ -14,6 +14,7 @@ use crate::aggregate::{ActionCounts, Aggregates, AuditTally, format_time};
 use crate::config::OutputFormat;
 use crate::error::{Error, Result};
 use crate::guard::{Guard, Guarded};
+use crate::ingest::Kind;
 
 /// Opens a span of data in rendered text (Unicode private use; stripped from data).
 pub const DATA_START: char = '\u{E000}';
@@ -89,6 +90,8 @@ fn unmark(s: &str) -> String {
 /// What the stories need, derived from the guarded aggregates.
 struct View<'a> {
     a: &'a Aggregates,
+    /// The busiest minute, "20:06 UTC on 2026-03-14".
+    busiest: String,
     audit: AuditTally,
     audit_period: String,
     scope: String,
@@ -105,6 +108,12 @@ impl<'a> View<'a> {
         let audit = a.audit.clone().unwrap_or_default();
         View {
             a,
+            busiest: a
+                .tally
+                .busiest_minute
+                .as_ref()
+                .map(|b| b.minute.format("%H:%M UTC on %Y-%m-%d").to_string())
+                .unwrap_or_default(),
             audit_period: period(audit.first_seen, audit.last_seen),
             audit,
             scope: join_and(&a.scope),
@@ -117,6 +126,21 @@ impl<'a> View<'a> {
             ranges: join_and(&a.filters.exclude_ip_ranges),
             domains: join_and(&a.filters.exclude_domains),
         }
+    }
+
+    /// The kinds of access that occurred, with their counts, in a fixed order.
+    fn kinds(&self) -> Vec<(u64, Kind)> {
+        let k = &self.a.tally.kinds;
+        [
+            (k.web, Kind::Web),
+            (k.api, Kind::Api),
+            (k.git_pull, Kind::GitPull),
+            (k.git_push, Kind::GitPush),
+            (k.download, Kind::Download),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .collect()
     }
 
     fn action_period(&self, x: &ActionCounts) -> String {
@@ -143,6 +167,18 @@ struct AccessMarkdown<'a> {
 #[derive(Template)]
 #[template(path = "access.txt")]
 struct AccessText<'a> {
+    v: View<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "high_load.md")]
+struct HighLoadMarkdown<'a> {
+    v: View<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "high_load.txt")]
+struct HighLoadText<'a> {
     v: View<'a>,
 }
 
@@ -216,18 +252,20 @@ pub fn reply(
         OutputFormat::Json => guard.json(a),
         OutputFormat::Markdown => {
             let v = View::new(a);
-            let marked = match a.audit {
-                Some(_) => AuditMarkdown { v }.render(),
-                None => AccessMarkdown { v }.render(),
+            let marked = match a.template {
+                "audit" => AuditMarkdown { v }.render(),
+                "high-load" => HighLoadMarkdown { v }.render(),
+                _ => AccessMarkdown { v }.render(),
             }
             .map_err(render_err)?;
             guard.finish(&with_newline(marked), escape_markdown)
         }
         OutputFormat::Text => {
             let v = View::new(a);
-            let marked = match a.audit {
-                Some(_) => AuditText { v }.render(),
-                None => AccessText { v }.render(),
+            let marked = match a.template {
+                "audit" => AuditText { v }.render(),
+                "high-load" => HighLoadText { v }.render(),
+                _ => AccessText { v }.render(),
             }
             .map_err(render_err)?;
             guard.finish(&with_newline(marked), escape_text)
