@@ -3,6 +3,7 @@
 //! counts, times, status codes and the paths of the requester's own namespaces:
 //! the identities that were counted stay in the frames and never leave this module.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -614,6 +615,42 @@ mod tests {
     }
 
     #[test]
+    fn ip_block_names_owned_paths_and_sums_the_rest() {
+        let r = |path: Option<&str>, status, t: &str, git_challenge| ClientRequest {
+            path: path.map(Into::into),
+            status: Some(status),
+            time: at(t),
+            git_challenge,
+        };
+        let block = ip_block(&[
+            r(Some("acme/a"), 401, "2026-03-14T20:06:01Z", false),
+            r(Some("acme/a"), 401, "2026-03-14T20:06:31Z", false),
+            r(Some("acme/a"), 401, "2026-03-14T20:06:50Z", true),
+            r(Some("acme/b"), 200, "2026-03-14T20:07:00Z", false),
+            r(None, 429, "2026-03-14T20:07:10Z", false),
+            r(None, 403, "2026-03-14T20:07:20Z", false),
+        ]);
+        assert_eq!(block.accesses, 6);
+        assert_eq!(block.git_challenges, 1);
+        assert_eq!(block.paths[0].path, "acme/a");
+        assert_eq!(block.paths[0].refusals.unauthorized_401, 2);
+        assert_eq!(
+            block.elsewhere,
+            Refusals {
+                accesses: 2,
+                unauthorized_401: 0,
+                forbidden_403: 1,
+                rate_limited_429: 1
+            }
+        );
+        let busiest = block.busiest_minute.unwrap();
+        assert_eq!(
+            (format_time(busiest.minute).as_str(), busiest.accesses),
+            ("2026-03-14T20:06:00.000Z", 3)
+        );
+    }
+
+    #[test]
     fn audit_counts_per_action() {
         let mut b = AuditBatch::default();
         b.push(
@@ -656,6 +693,122 @@ mod tests {
         assert_eq!(t.counts, Counts::default());
         assert!(t.paths.is_empty() && t.statuses.is_empty());
     }
+}
+
+/// One request from the requester's own addresses, for the IP-block story.
+#[derive(Debug, Clone)]
+pub struct ClientRequest {
+    /// The requester's path it went to; `None` for a path outside their namespaces,
+    /// which the reply may count but never name.
+    pub path: Option<String>,
+    pub status: Option<u16>,
+    pub time: DateTime<Utc>,
+    /// A 401 on `info/refs`: Git over HTTP always asks without credentials first.
+    pub git_challenge: bool,
+}
+
+/// Refusals of one path: unauthenticated, forbidden, rate limited.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Refusals {
+    pub accesses: u64,
+    pub unauthorized_401: u64,
+    pub forbidden_403: u64,
+    pub rate_limited_429: u64,
+}
+
+impl Refusals {
+    pub fn refused(&self) -> u64 {
+        self.unauthorized_401 + self.forbidden_403 + self.rate_limited_429
+    }
+
+    fn add(&mut self, r: &ClientRequest) {
+        self.accesses += 1;
+        match r.status {
+            Some(401) if !r.git_challenge => self.unauthorized_401 += 1,
+            Some(403) => self.forbidden_403 += 1,
+            Some(429) => self.rate_limited_429 += 1,
+            _ => {}
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PathRefusals {
+    pub path: String,
+    #[serde(flatten)]
+    pub refusals: Refusals,
+}
+
+/// What requests from the requester's addresses met (SPEC §7, `ip-block`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IpBlock {
+    pub accesses: u64,
+    pub statuses: Vec<StatusCount>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub busiest_minute: Option<BusiestMinute>,
+    /// 401 answers to Git's first, credential-less request: expected, not a cause.
+    pub git_challenges: u64,
+    /// The requester's own paths, most refused first; refusals exclude Git challenges.
+    pub paths: Vec<PathRefusals>,
+    /// Everything outside the requester's namespaces, summed without names.
+    pub elsewhere: Refusals,
+}
+
+pub fn ip_block(requests: &[ClientRequest]) -> IpBlock {
+    let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
+    let mut minutes: BTreeMap<i64, u64> = BTreeMap::new();
+    let mut paths: BTreeMap<&str, Refusals> = BTreeMap::new();
+    let mut block = IpBlock::default();
+    for r in requests {
+        block.accesses += 1;
+        *statuses
+            .entry(
+                r.status
+                    .map_or_else(|| "unknown".to_owned(), |s| s.to_string()),
+            )
+            .or_default() += 1;
+        *minutes
+            .entry(r.time.timestamp().div_euclid(60))
+            .or_default() += 1;
+        block.git_challenges += u64::from(r.git_challenge);
+        match &r.path {
+            Some(path) => paths.entry(path.as_str()).or_default().add(r),
+            None => block.elsewhere.add(r),
+        }
+    }
+    block.statuses = statuses
+        .into_iter()
+        .map(|(status, accesses)| StatusCount { status, accesses })
+        .collect();
+    // Ties go to the earliest minute: the map iterates in time order.
+    block.busiest_minute = minutes
+        .into_iter()
+        .fold(None, |best: Option<(i64, u64)>, (m, n)| match best {
+            Some((_, bn)) if bn >= n => best,
+            _ => Some((m, n)),
+        })
+        .and_then(|(m, accesses)| {
+            Some(BusiestMinute {
+                minute: DateTime::from_timestamp(m * 60, 0)?,
+                accesses,
+            })
+        });
+    let mut paths: Vec<PathRefusals> = paths
+        .into_iter()
+        .map(|(path, refusals)| PathRefusals {
+            path: path.to_owned(),
+            refusals,
+        })
+        .collect();
+    paths.sort_by(|a, b| {
+        b.refusals
+            .refused()
+            .cmp(&a.refusals.refused())
+            .then(b.refusals.accesses.cmp(&a.refusals.accesses))
+            .then_with(|| a.path.cmp(&b.path))
+    });
+    block.paths = paths;
+    block
 }
 
 /// Audit events that survived scope, window and exclusions.
@@ -794,6 +947,8 @@ pub struct InputSummary {
 /// the number of named accounts (their names belong to other people).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Filters {
+    /// The requester's own addresses (`--client-ip`), for the IP-block story.
+    pub client_ranges: Vec<String>,
     pub exclude_ip_ranges: Vec<String>,
     pub exclude_domains: Vec<String>,
     pub exclude_users: usize,
@@ -816,6 +971,9 @@ pub struct Aggregates {
     /// Present when the reply tells the audit story.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit: Option<AuditTally>,
+    /// Present when the reply tells the IP-block story.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_block: Option<IpBlock>,
     /// The GeoIP database used, when one was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub geoip: Option<crate::geo::GeoIpInfo>,

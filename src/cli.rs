@@ -113,6 +113,10 @@ pub struct SummarizeArgs {
     #[arg(long, value_enum, default_value_t = FormatArg::Markdown)]
     pub format: FormatArg,
 
+    /// The requester's own addresses, for the ip-block story (repeatable CIDR).
+    #[arg(long = "client-ip", value_name = "CIDR")]
+    pub client_ips: Vec<String>,
+
     /// A MaxMind database (GeoLite2/GeoIP2 Country or City) for countries of client
     /// addresses.
     #[arg(long, value_name = "MMDB")]
@@ -138,6 +142,8 @@ pub enum TemplateArg {
     Access,
     /// What the audit events of the requester's namespaces show.
     Audit,
+    /// Why the requester's addresses were blocked: refusals (401, 403, 429) by path.
+    IpBlock,
     /// Where load on the requester's projects comes from: countries, user agents,
     /// access kinds, the busiest minute.
     HighLoad,

@@ -23,6 +23,7 @@ pub enum Template {
     Access,
     Audit,
     HighLoad,
+    IpBlock,
 }
 
 impl Template {
@@ -31,6 +32,7 @@ impl Template {
             Template::Access => "access",
             Template::Audit => "audit",
             Template::HighLoad => "high-load",
+            Template::IpBlock => "ip-block",
         }
     }
 }
@@ -73,6 +75,8 @@ pub struct Config {
     pub format: OutputFormat,
     pub internal_note: Option<PathBuf>,
     pub geoip: Option<PathBuf>,
+    /// The requester's own addresses (`--client-ip`), for the ip-block story.
+    pub client_networks: Vec<IpNetwork>,
     /// How logs are read: a format instead of detection, the zone of naive times.
     pub read: ReadOptions,
 }
@@ -100,6 +104,20 @@ impl Config {
             .collect::<Result<Vec<_>>>()?;
         for file in &args.exclude_ip_files {
             networks.extend(read_network_file(file)?);
+        }
+        let client_networks = args
+            .client_ips
+            .iter()
+            .map(|s| {
+                parse_network(s).ok_or_else(|| {
+                    Error::Usage(format!("--client-ip {s}: not an IP address or CIDR range"))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if args.template == TemplateArg::IpBlock && client_networks.is_empty() {
+            return Err(Error::Usage(
+                "--template ip-block needs the requester's addresses: --client-ip CIDR".into(),
+            ));
         }
         let window = Window {
             since: args
@@ -129,6 +147,7 @@ impl Config {
                 TemplateArg::Access => Template::Access,
                 TemplateArg::Audit => Template::Audit,
                 TemplateArg::HighLoad => Template::HighLoad,
+                TemplateArg::IpBlock => Template::IpBlock,
             },
             format: match args.format {
                 FormatArg::Text => OutputFormat::Text,
@@ -137,6 +156,7 @@ impl Config {
             },
             internal_note: args.internal_note,
             geoip: args.geoip,
+            client_networks,
             read: read_options(args.format_hint, args.input_tz.as_deref())?,
         })
     }

@@ -26,7 +26,7 @@ use std::path::Path;
 use chrono::Utc;
 
 use crate::aggregate::{
-    Aggregates, AuditBatch, Batch, Counted, Filters, InputSummary, Reconciliation,
+    Aggregates, AuditBatch, Batch, ClientRequest, Counted, Filters, InputSummary, Reconciliation,
 };
 use crate::cli::{Cli, Command};
 use crate::config::{Config, RequesterConfig, Template};
@@ -81,7 +81,20 @@ struct Scoped {
     source: Source,
     correlation_id: Option<String>,
     rule: Option<Rule>,
+    /// From the requester's own addresses (`--client-ip`).
+    from_client: bool,
+    git_challenge: bool,
     counted: Counted,
+}
+
+/// A request from the requester's addresses to a path outside their namespaces: for
+/// the IP-block story, counted without its path.
+struct Elsewhere {
+    source: Source,
+    correlation_id: Option<String>,
+    status: Option<u16>,
+    time: chrono::DateTime<Utc>,
+    git_challenge: bool,
 }
 
 /// One audit event attributed to the requester's scope, before deduplication.
@@ -101,13 +114,21 @@ struct Collected {
     inputs: Vec<InputSummary>,
     scoped: Vec<Scoped>,
     events: Vec<ScopedEvent>,
+    elsewhere: Vec<Elsewhere>,
 }
 
 /// `logbrief summarize`: the whole pipeline.
 pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
     let dir = Directory::load(&config.requester.directory)?;
     let verified = directory::verify(&dir, &config.requester.email, &config.requester.namespaces)?;
-    let mut canaries = Canaries::new(Some(&verified), &config.exclusions.networks);
+    let own_ranges: Vec<_> = config
+        .exclusions
+        .networks
+        .iter()
+        .chain(&config.client_networks)
+        .copied()
+        .collect();
+    let mut canaries = Canaries::new(Some(&verified), &own_ranges);
     canaries.add_directory(&dir);
 
     let geoip = config.geoip.as_deref().map(geo::GeoIp::open).transpose()?;
@@ -126,22 +147,55 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
         inputs,
         scoped,
         events,
+        elsewhere,
     } = collected;
     warn_malformed(&inputs, err);
 
-    let duplicate = duplicates(&scoped);
+    let duplicate = duplicates(
+        scoped
+            .iter()
+            .map(|s| (s.source, s.correlation_id.as_deref())),
+    );
     let mut batch = Batch::default();
+    let mut client_requests = Vec::new();
     for (s, dup) in scoped.into_iter().zip(duplicate) {
         if dup {
             reconciliation.duplicate += 1;
         } else if !config.window.contains(s.counted.time) {
             reconciliation.out_of_window += 1;
         } else {
+            // The IP-block story is about the requester's own traffic: the known list
+            // does not apply to it.
+            if s.from_client {
+                client_requests.push(ClientRequest {
+                    path: Some(s.counted.path.clone()),
+                    status: s.counted.status,
+                    time: s.counted.time,
+                    git_challenge: s.git_challenge,
+                });
+            }
             match s.rule {
                 Some(_) => reconciliation.excluded += 1,
                 None => reconciliation.counted += 1,
             }
             batch.push(s.counted, s.rule);
+        }
+    }
+    // Outside the scope these lines stay `out_of_scope` in the reconciliation; the
+    // IP-block story only adds them up, nameless.
+    let elsewhere_dup = duplicates(
+        elsewhere
+            .iter()
+            .map(|e| (e.source, e.correlation_id.as_deref())),
+    );
+    for (e, dup) in elsewhere.into_iter().zip(elsewhere_dup) {
+        if !dup && config.window.contains(e.time) {
+            client_requests.push(ClientRequest {
+                path: None,
+                status: e.status,
+                time: e.time,
+                git_challenge: e.git_challenge,
+            });
         }
     }
     let mut audit_batch = AuditBatch::default();
@@ -168,7 +222,7 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
     let tally = aggregate::tally(batch, geoip.is_some()).map_err(counting)?;
     let audit = match config.template {
         Template::Audit => Some(aggregate::audit_tally(audit_batch).map_err(counting)?),
-        Template::Access | Template::HighLoad => None,
+        Template::Access | Template::HighLoad | Template::IpBlock => None,
     };
     let aggregates = Aggregates {
         template: config.template.name(),
@@ -178,6 +232,11 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
             .map(str::to_owned)
             .collect(),
         filters: Filters {
+            client_ranges: config
+                .client_networks
+                .iter()
+                .map(|n| n.to_string())
+                .collect(),
             exclude_ip_ranges: config
                 .exclusions
                 .networks
@@ -196,6 +255,8 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
         reconciliation,
         inputs,
         audit,
+        ip_block: (config.template == Template::IpBlock)
+            .then(|| aggregate::ip_block(&client_requests)),
         geoip: geoip.as_ref().map(geo::GeoIp::info),
     };
 
@@ -248,18 +309,19 @@ fn in_scope_paths(dir: &Directory, v: &Verified) -> Vec<String> {
 
 /// Marks the requests that another component logged too (same `correlation_id`):
 /// the most complete record stays, the first one among equals (SPEC §6).
-fn duplicates(scoped: &[Scoped]) -> Vec<bool> {
-    let mut dup = vec![false; scoped.len()];
+fn duplicates<'a>(records: impl Iterator<Item = (Source, Option<&'a str>)>) -> Vec<bool> {
+    let records: Vec<(Source, Option<&str>)> = records.collect();
+    let mut dup = vec![false; records.len()];
     let mut kept: HashMap<&str, usize> = HashMap::new();
-    for (i, s) in scoped.iter().enumerate() {
-        let Some(cid) = s.correlation_id.as_deref() else {
+    for (i, &(source, cid)) in records.iter().enumerate() {
+        let Some(cid) = cid else {
             continue;
         };
         match kept.get(cid).copied() {
             None => {
                 kept.insert(cid, i);
             }
-            Some(k) if s.source.completeness() > scoped[k].source.completeness() => {
+            Some(k) if source.completeness() > records[k].0.completeness() => {
                 dup[k] = true;
                 kept.insert(cid, i);
             }
@@ -348,7 +410,18 @@ fn read_input(
         };
         match scope::attribute(dir, &request).filter(|&n| verified.contains(dir, n)) {
             Some(node) => collected.scoped.push(to_scoped(context, node, &request)),
-            None => rec.out_of_scope += 1,
+            None => {
+                rec.out_of_scope += 1;
+                if config.template == Template::IpBlock && from_client(config, &request) {
+                    collected.elsewhere.push(Elsewhere {
+                        source: request.source,
+                        correlation_id: request.correlation_id.as_deref().map(str::to_owned),
+                        status: request.status,
+                        time: request.time,
+                        git_challenge: is_git_challenge(&request),
+                    });
+                }
+            }
         }
     })?;
     let gzip = reader.is_gzip();
@@ -368,6 +441,18 @@ fn read_input(
     });
     collected.reconciliation.add(&rec);
     Ok(())
+}
+
+fn from_client(config: &Config, r: &ingest::Request<'_>) -> bool {
+    r.client_ip
+        .is_some_and(|ip| config.client_networks.iter().any(|n| n.contains(ip)))
+}
+
+/// Git over HTTP asks for `info/refs` without credentials first and is answered 401;
+/// it then asks again with them. Such a 401 is expected, never the cause of a block.
+fn is_git_challenge(r: &ingest::Request<'_>) -> bool {
+    let path = r.path.split('?').next().unwrap_or_default();
+    r.status == Some(401) && path.to_ascii_lowercase().ends_with("/info/refs")
 }
 
 /// What a line turned out to be, once it is known to be a record at all.
@@ -428,6 +513,8 @@ fn to_scoped(context: &Context<'_>, node: directory::Node, r: &ingest::Request<'
     };
     let ip: Option<IpAddr> = r.client_ip;
     Scoped {
+        from_client: from_client(config, r),
+        git_challenge: is_git_challenge(r),
         source: r.source,
         correlation_id: r.correlation_id.as_deref().map(str::to_owned),
         rule: config.exclusions.rule_for(dir, r.user_id, username, ip),

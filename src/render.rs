@@ -10,7 +10,7 @@ use std::fmt::{self, Write};
 use askama::Template;
 use chrono::{DateTime, Utc};
 
-use crate::aggregate::{ActionCounts, Aggregates, AuditTally, format_time};
+use crate::aggregate::{ActionCounts, Aggregates, AuditTally, IpBlock, format_time};
 use crate::config::OutputFormat;
 use crate::error::{Error, Result};
 use crate::guard::{Guard, Guarded};
@@ -90,6 +90,9 @@ fn unmark(s: &str) -> String {
 /// What the stories need, derived from the guarded aggregates.
 struct View<'a> {
     a: &'a Aggregates,
+    ip_block: IpBlock,
+    ip_block_busiest: String,
+    clients: String,
     /// The busiest minute, "20:06 UTC on 2026-03-14".
     busiest: String,
     audit: AuditTally,
@@ -106,8 +109,16 @@ struct View<'a> {
 impl<'a> View<'a> {
     fn new(a: &'a Aggregates) -> Self {
         let audit = a.audit.clone().unwrap_or_default();
+        let ip_block = a.ip_block.clone().unwrap_or_default();
         View {
             a,
+            ip_block_busiest: ip_block
+                .busiest_minute
+                .as_ref()
+                .map(|b| b.minute.format("%H:%M UTC on %Y-%m-%d").to_string())
+                .unwrap_or_default(),
+            ip_block,
+            clients: join_and(&a.filters.client_ranges),
             busiest: a
                 .tally
                 .busiest_minute
@@ -126,6 +137,15 @@ impl<'a> View<'a> {
             ranges: join_and(&a.filters.exclude_ip_ranges),
             domains: join_and(&a.filters.exclude_domains),
         }
+    }
+
+    /// Refusals (401 without Git challenges, 403, 429) on the requester's own paths.
+    fn owned_refusals(&self) -> u64 {
+        self.ip_block
+            .paths
+            .iter()
+            .map(|p| p.refusals.refused())
+            .sum()
     }
 
     /// The kinds of access that occurred, with their counts, in a fixed order.
@@ -167,6 +187,18 @@ struct AccessMarkdown<'a> {
 #[derive(Template)]
 #[template(path = "access.txt")]
 struct AccessText<'a> {
+    v: View<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "ip_block.md")]
+struct IpBlockMarkdown<'a> {
+    v: View<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "ip_block.txt")]
+struct IpBlockText<'a> {
     v: View<'a>,
 }
 
@@ -255,6 +287,7 @@ pub fn reply(
             let marked = match a.template {
                 "audit" => AuditMarkdown { v }.render(),
                 "high-load" => HighLoadMarkdown { v }.render(),
+                "ip-block" => IpBlockMarkdown { v }.render(),
                 _ => AccessMarkdown { v }.render(),
             }
             .map_err(render_err)?;
@@ -265,6 +298,7 @@ pub fn reply(
             let marked = match a.template {
                 "audit" => AuditText { v }.render(),
                 "high-load" => HighLoadText { v }.render(),
+                "ip-block" => IpBlockText { v }.render(),
                 _ => AccessText { v }.render(),
             }
             .map_err(render_err)?;

@@ -1111,3 +1111,106 @@ fn several_formats_in_one_run() {
         .sum();
     assert_eq!(all["reconciliation"]["lines"].as_u64().unwrap(), one_by_one);
 }
+
+const IP_BLOCK: &[&str] = &[
+    "summarize",
+    "--template",
+    "ip-block",
+    "--client-ip",
+    "192.0.2.0/24",
+    "--requester",
+    "alice@acme.example",
+    "--directory",
+    "fixtures/directory.json",
+    "fixtures/formats/json/production_json.log",
+    "fixtures/formats/json/api_json.log",
+    "fixtures/formats/json/workhorse.log",
+];
+
+/// The handbook's second example: what the requester's addresses ran into, by owned
+/// path; other customers' paths are summed and never named.
+#[test]
+fn ip_block_names_only_owned_paths() {
+    for (format, name) in [("markdown", "ip_block_markdown"), ("text", "ip_block_text")] {
+        let out = logbrief()
+            .args(IP_BLOCK)
+            .args(["--format", format])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let reply = stdout(&out);
+        insta::assert_snapshot!(name, reply);
+        for foreign in [
+            "acme-corp",
+            "acmex",
+            "globex",
+            "hobby",
+            "dashboard",
+            "/api/",
+            "users/",
+        ] {
+            assert!(!reply.contains(foreign), "{format} reply names {foreign}");
+        }
+    }
+    let v = json_of(&with(IP_BLOCK, &[]));
+    let b = &v["ip_block"];
+    // Every request from the addresses is either on a named own path or in the sum.
+    let on_paths: u64 = b["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["accesses"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        on_paths + b["elsewhere"]["accesses"].as_u64().unwrap(),
+        b["accesses"].as_u64().unwrap()
+    );
+    assert!(b["git_challenges"].as_u64().unwrap() > 0);
+    assert!(b["elsewhere"]["unauthorized_401"].as_u64().unwrap() > 0);
+
+    let out = logbrief()
+        .args(&IP_BLOCK[..3])
+        .args(&IP_BLOCK[5..])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "ip-block without --client-ip");
+}
+
+#[test]
+fn high_load_reply_with_countries() {
+    let args = [
+        "summarize",
+        "--template",
+        "high-load",
+        "--requester",
+        "alice@acme.example",
+        "--directory",
+        "fixtures/directory.json",
+        "--geoip",
+        "fixtures/geoip/GeoIP2-Country-Test.mmdb",
+        "fixtures/formats/json/production_json.log",
+        "fixtures/formats/json/api_json.log",
+        "fixtures/formats/json/workhorse.log",
+    ];
+    for (format, name) in [
+        ("markdown", "high_load_markdown"),
+        ("text", "high_load_text"),
+    ] {
+        let out = logbrief()
+            .args(args)
+            .args(["--format", format])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        insta::assert_snapshot!(name, stdout(&out));
+    }
+    let v = json_of(&with(&args, &[]));
+    let by_country: u64 = v["countries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["accesses"].as_u64().unwrap())
+        .sum();
+    assert_eq!(by_country, v["counts"]["accesses"].as_u64().unwrap());
+    assert_eq!(v["geoip"]["database_type"], "GeoIP2-Country");
+}
