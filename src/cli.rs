@@ -23,9 +23,23 @@ pub enum Command {
     Summarize(Box<SummarizeArgs>),
     /// Check whether a requester may receive a summary, and which namespaces it may cover.
     Verify(VerifyArgs),
+    /// Write a commented example logbrief.toml (office ranges, company domains, GeoIP
+    /// database, Kibana URL, default format) to the current directory.
+    Init(InitArgs),
     /// Report each log's format, line counts, malformed lines and time range (no
     /// personal data).
     Inspect(InspectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write it.
+    #[arg(default_value = "logbrief.toml", value_name = "FILE")]
+    pub path: PathBuf,
+
+    /// Replace an existing file.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -109,9 +123,15 @@ pub struct SummarizeArgs {
     #[arg(long, value_enum, default_value_t = TemplateArg::Access)]
     pub template: TemplateArg,
 
-    /// How the reply is printed; markdown is what the Zendesk editor accepts.
-    #[arg(long, value_enum, default_value_t = FormatArg::Markdown)]
-    pub format: FormatArg,
+    /// How the reply is printed; markdown (the default) is what the Zendesk editor
+    /// accepts.
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+
+    /// The team configuration to use instead of ./logbrief.toml or the one in the
+    /// user's config directory.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
     /// The requester's own addresses, for the ip-block story (repeatable CIDR).
     #[arg(long = "client-ip", value_name = "CIDR")]

@@ -1,7 +1,10 @@
 //! From command-line arguments to one validated [`Config`]: addresses, ranges and
 //! times are parsed here, once, so the rest of the program never handles raw strings.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use clap::ValueEnum;
+use serde::Deserialize;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use ipnetwork::IpNetwork;
@@ -75,6 +78,9 @@ pub struct Config {
     pub format: OutputFormat,
     pub internal_note: Option<PathBuf>,
     pub geoip: Option<PathBuf>,
+    pub kibana_url: Option<String>,
+    /// The team configuration file that was read, if any.
+    pub config_file: Option<PathBuf>,
     /// The requester's own addresses (`--client-ip`), for the ip-block story.
     pub client_networks: Vec<IpNetwork>,
     /// How logs are read: a format instead of detection, the zone of naive times.
@@ -91,10 +97,98 @@ impl RequesterConfig {
     }
 }
 
+/// A team's shared defaults: `logbrief.toml` (SPEC §2.3). Flags win over the file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamConfig {
+    /// The company's office ranges: the default `--exclude-ip`.
+    #[serde(default)]
+    pub office_ranges: Vec<String>,
+    /// The company's email domains: the default `--exclude-domain`.
+    #[serde(default)]
+    pub company_domains: Vec<String>,
+    /// The default `--geoip` database.
+    pub geoip: Option<PathBuf>,
+    /// Kibana's base URL, for a Discover link in the internal note.
+    pub kibana_url: Option<String>,
+    /// The default `--format`: text, markdown or json.
+    pub format: Option<String>,
+}
+
+/// The example `logbrief init` writes.
+pub const EXAMPLE: &str = include_str!("../docs/logbrief.example.toml");
+
+impl TeamConfig {
+    /// `--config FILE`, else `./logbrief.toml`, else `logbrief/logbrief.toml` in the
+    /// user's config directory; none at all is an empty configuration.
+    pub fn find(explicit: Option<&Path>) -> Result<(Option<PathBuf>, TeamConfig)> {
+        let path = match explicit {
+            Some(p) => Some(p.to_owned()),
+            None => [
+                Some(PathBuf::from("logbrief.toml")),
+                dirs::config_dir().map(|d| d.join("logbrief").join("logbrief.toml")),
+            ]
+            .into_iter()
+            .flatten()
+            .find(|p| p.is_file()),
+        };
+        let Some(path) = path else {
+            return Ok((None, TeamConfig::default()));
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let config = toml::from_str(&text).map_err(|e: toml::de::Error| {
+            // The message of a TOML error quotes the line; keep only what went wrong.
+            let mut line = e.span().map_or(1, |span| {
+                text[..span.start].matches('\n').count() as u64 + 1
+            });
+            // serde reports an unknown key against the whole table: find its line.
+            if let Some(key) = e
+                .message()
+                .strip_prefix("unknown field `")
+                .and_then(|m| m.split('`').next())
+                && let Some(i) = text.lines().position(|l| l.trim_start().starts_with(key))
+            {
+                line = i as u64 + 1;
+            }
+            Error::InputLine {
+                path: path.clone(),
+                line,
+                message: e.message().to_owned(),
+            }
+        })?;
+        Ok((Some(path), config))
+    }
+}
+
 impl Config {
     pub fn from_args(args: SummarizeArgs) -> Result<Self> {
-        let mut networks = args
-            .exclude_ips
+        let (config_path, team) = TeamConfig::find(args.config.as_deref())?;
+        // List flags replace the file's lists; an absent flag leaves them in force.
+        let exclude_ips = if args.exclude_ips.is_empty() && args.exclude_ip_files.is_empty() {
+            team.office_ranges.clone()
+        } else {
+            args.exclude_ips.clone()
+        };
+        let exclude_domains = if args.exclude_domains.is_empty() {
+            team.company_domains.clone()
+        } else {
+            args.exclude_domains.clone()
+        };
+        let format = match (args.format, team.format.as_deref()) {
+            (Some(f), _) => f,
+            (None, Some(name)) => {
+                FormatArg::from_str(name, true).map_err(|_| Error::InputLine {
+                    path: config_path.clone().unwrap_or_default(),
+                    line: 0,
+                    message: format!("format must be text, markdown or json, not {name:?}"),
+                })?
+            }
+            (None, None) => FormatArg::Markdown,
+        };
+        let mut networks = exclude_ips
             .iter()
             .map(|s| {
                 parse_network(s).ok_or_else(|| {
@@ -141,7 +235,7 @@ impl Config {
         Ok(Config {
             requester: RequesterConfig::from_args(args.requester),
             logs: expand_globs(args.logs)?,
-            exclusions: Exclusions::new(args.exclude_users, args.exclude_domains, networks),
+            exclusions: Exclusions::new(args.exclude_users, exclude_domains, networks),
             window,
             template: match args.template {
                 TemplateArg::Access => Template::Access,
@@ -149,13 +243,15 @@ impl Config {
                 TemplateArg::HighLoad => Template::HighLoad,
                 TemplateArg::IpBlock => Template::IpBlock,
             },
-            format: match args.format {
+            format: match format {
                 FormatArg::Text => OutputFormat::Text,
                 FormatArg::Markdown => OutputFormat::Markdown,
                 FormatArg::Json => OutputFormat::Json,
             },
             internal_note: args.internal_note,
-            geoip: args.geoip,
+            geoip: args.geoip.or(team.geoip),
+            kibana_url: team.kibana_url,
+            config_file: config_path,
             client_networks,
             read: read_options(args.format_hint, args.input_tz.as_deref())?,
         })

@@ -46,6 +46,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
     match cli.command {
         Command::Summarize(args) => summarize(&Config::from_args(*args)?, out, err),
         Command::Verify(args) => verify(&RequesterConfig::from_args(args.requester), out),
+        Command::Init(args) => init(&args.path, args.force, out),
         Command::Inspect(args) => {
             let options = config::read_options(args.format_hint, args.input_tz.as_deref())?;
             inspect::inspect(&config::expand_globs(args.logs)?, &options, args.json, out)
@@ -60,6 +61,21 @@ pub(crate) fn write_out(out: &mut dyn Write, text: &str) -> Result<()> {
             what: "standard output".into(),
             source,
         })
+}
+
+/// `logbrief init`: a commented example of the team configuration.
+pub fn init(path: &Path, force: bool, out: &mut dyn Write) -> Result<()> {
+    if path.exists() && !force {
+        return Err(Error::Usage(format!(
+            "{} exists already; use --force to replace it",
+            path.display()
+        )));
+    }
+    std::fs::write(path, config::EXAMPLE).map_err(|source| Error::Write {
+        what: path.display().to_string(),
+        source,
+    })?;
+    write_out(out, &format!("wrote {}\n", path.display()))
 }
 
 /// `logbrief verify`: who the requester is and what they may hear about.
@@ -269,6 +285,7 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
             &guarded,
             &config.requester.email,
             &config.exclusions.users,
+            config.kibana_url.as_deref(),
             Utc::now(),
         )?;
         std::fs::write(path, note).map_err(|source| Error::Write {

@@ -230,9 +230,57 @@ struct AuditText<'a> {
 #[template(path = "internal_note.md")]
 struct InternalNote<'a> {
     a: &'a Aggregates,
+    kibana: Option<String>,
     requester: &'a str,
     generated: String,
     exclude_users: &'a [String],
+}
+
+/// A Kibana Discover link for the logs behind a summary: the time range (the window
+/// the engineer typed, else the first and last request counted) and the top-level
+/// namespaces of the scope. Nothing else from the logs goes into it.
+pub fn kibana_link(base: &str, a: &Aggregates) -> String {
+    use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+    const RISON: &AsciiSet = &CONTROLS
+        .add(b' ')
+        .add(b'"')
+        .add(b'#')
+        .add(b'<')
+        .add(b'>')
+        .add(b'`')
+        .add(b'{')
+        .add(b'}')
+        .add(b'%');
+    let from = a.filters.since.or(a.tally.counts.first_seen);
+    let to = a.filters.until.or(a.tally.counts.last_seen);
+    let mut roots: Vec<&str> = a
+        .scope
+        .iter()
+        .map(|p| p.split('/').next().unwrap_or(p))
+        .collect();
+    roots.dedup();
+    let query = roots
+        .iter()
+        .map(|r| format!("json.meta.root_namespace:\"{r}\""))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let time = match (from, to) {
+        (Some(f), Some(t)) => format!(
+            "_g=(time:(from:'{}',to:'{}'))&",
+            format_time(f),
+            format_time(t)
+        ),
+        _ => String::new(),
+    };
+    let rison = format!(
+        "{time}_a=(query:(language:kuery,query:'{}'))",
+        query.replace('\'', "!'")
+    );
+    format!(
+        "{}/app/discover#/?{}",
+        base.trim_end_matches('/'),
+        utf8_percent_encode(&rison, RISON)
+    )
 }
 
 /// "a", "a and b", "a, b and c".
@@ -312,13 +360,16 @@ pub fn internal_note(
     aggregates: &Guarded<Aggregates>,
     requester: &str,
     exclude_users: &[String],
+    kibana_url: Option<&str>,
     generated: DateTime<Utc>,
 ) -> Result<String> {
+    let a = aggregates.get();
     let note = InternalNote {
-        a: aggregates.get(),
+        a,
         requester,
         generated: format_time(generated),
         exclude_users,
+        kibana: kibana_url.map(|base| kibana_link(base, a)),
     };
     note.render()
         .map(|s| unmark(&s))

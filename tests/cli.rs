@@ -1214,3 +1214,149 @@ fn high_load_reply_with_countries() {
     assert_eq!(by_country, v["counts"]["accesses"].as_u64().unwrap());
     assert_eq!(v["geoip"]["database_type"], "GeoIP2-Country");
 }
+
+/// Countries, user agents and the busiest minute of a labelled set whose addresses
+/// come from the ranges of MaxMind's test database.
+#[test]
+fn country_counts_match_the_test_database_ranges() {
+    let (args, want) = expected("geo");
+    let got = json_of(&with(
+        &["summarize"],
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    for key in [
+        "counts",
+        "paths",
+        "statuses",
+        "kinds",
+        "distinct_user_agents",
+        "countries",
+        "busiest_minute",
+        "reconciliation",
+    ] {
+        assert_eq!(got[key], want[key], "geo: {key}");
+    }
+}
+
+/// `logbrief init` writes the example; a team file stands in for the flags it names,
+/// and a flag replaces the file's list.
+#[test]
+fn team_configuration_and_init() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = logbrief()
+        .arg("init")
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let example = std::fs::read_to_string(tmp.path().join("logbrief.toml")).unwrap();
+    assert!(example.contains("office_ranges") && example.contains("kibana_url"));
+    let again = logbrief()
+        .arg("init")
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2), "init must not overwrite");
+
+    let team = tmp.path().join("team.toml");
+    std::fs::write(
+        &team,
+        "office_ranges = [\"203.0.113.0/24\"]\ncompany_domains = [\"acme.example\"]\nformat = \"json\"\nkibana_url = \"https://kibana.example\"\n",
+    )
+    .unwrap();
+    let logs = &QUICK_START[QUICK_START.len() - 3..];
+    let mut args = vec![
+        "summarize",
+        "--requester",
+        "alice@acme.example",
+        "--directory",
+        "fixtures/directory.json",
+        "--namespace",
+        "acme",
+    ];
+    args.extend(logs);
+    let note = tmp.path().join("note.md");
+    let out = logbrief()
+        .args(&args)
+        .arg("--config")
+        .arg(&team)
+        .arg("--internal-note")
+        .arg(&note)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let from_file: Value =
+        serde_json::from_slice(&out.stdout).expect("format = json from the file");
+    let from_flags = json_of(&with(QUICK_START, &[]));
+    assert_eq!(from_file["excluded"], from_flags["excluded"]);
+    assert_eq!(from_file["counts"], from_flags["counts"]);
+    let note = std::fs::read_to_string(note).unwrap();
+    assert!(
+        note.contains("https://kibana.example/app/discover#/?_g=(time:(from:'2026-03-14T20:06:12.345Z',to:'2026-03-16T17:45:10.250Z'))"),
+        "{note}"
+    );
+
+    // A flag replaces the file's ranges; --format on the command line wins.
+    let out = logbrief()
+        .args(&args)
+        .arg("--config")
+        .arg(&team)
+        .args(["--exclude-ip", "192.0.2.1", "--format", "text"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&out).contains("from your addresses 192.0.2.1/32."),
+        "{}",
+        stdout(&out)
+    );
+
+    // A broken file: its name and line, never its content.
+    std::fs::write(
+        &team,
+        "office_ranges = [\"203.0.113.0/24\"]\nsecret_name = \"carol\"\n",
+    )
+    .unwrap();
+    let out = logbrief()
+        .args(&args)
+        .arg("--config")
+        .arg(&team)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let err = stderr(&out);
+    assert!(err.contains("team.toml: line 2"), "{err}");
+    assert!(!err.contains("carol"), "{err}");
+}
+
+/// A crafted path in the directory cannot turn into a link, HTML or a Liquid
+/// placeholder in the markdown reply.
+#[test]
+fn crafted_paths_are_escaped_in_markdown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("directory.json");
+    std::fs::write(
+        &dir,
+        r#"{"namespaces":[{"id":1,"full_path":"[click](https:","plan":"premium"},{"id":2,"full_path":"{{ticket.requester.email}}","plan":"premium"}],
+            "users":[{"id":1,"username":"alice","email":"alice@acme.example"}],
+            "members":[{"namespace_id":1,"user_id":1,"access_level":50},{"namespace_id":2,"user_id":1,"access_level":50}]}"#,
+    )
+    .unwrap();
+    let out = logbrief()
+        .args([
+            "summarize",
+            "--requester",
+            "alice@acme.example",
+            "--directory",
+        ])
+        .arg(&dir)
+        .arg("fixtures/logs/production_json.log")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reply = stdout(&out);
+    assert!(reply.contains(r"\[click\]\(https:"), "{reply}");
+    assert!(
+        !reply.contains("{{") && !reply.contains("[click]("),
+        "{reply}"
+    );
+}
