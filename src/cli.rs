@@ -142,6 +142,10 @@ pub struct SummarizeArgs {
     #[arg(long, value_name = "MMDB")]
     pub geoip: Option<PathBuf>,
 
+    /// Print counts below K as "fewer than K" (zero stays zero), in every format.
+    #[arg(long = "min-count", value_name = "K", value_parser = clap::value_parser!(u64).range(2..))]
+    pub min_count: Option<u64>,
+
     /// Also write the internal note for the support team to this file.
     #[arg(long = "internal-note", value_name = "FILE")]
     pub internal_note: Option<PathBuf>,

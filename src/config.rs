@@ -79,6 +79,7 @@ pub struct Config {
     pub internal_note: Option<PathBuf>,
     pub geoip: Option<PathBuf>,
     pub kibana_url: Option<String>,
+    pub min_count: Option<u64>,
     /// The team configuration file that was read, if any.
     pub config_file: Option<PathBuf>,
     /// The requester's own addresses (`--client-ip`), for the ip-block story.
@@ -251,6 +252,7 @@ impl Config {
             internal_note: args.internal_note,
             geoip: args.geoip.or(team.geoip),
             kibana_url: team.kibana_url,
+            min_count: args.min_count,
             config_file: config_path,
             client_networks,
             read: read_options(args.format_hint, args.input_tz.as_deref())?,

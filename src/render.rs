@@ -16,6 +16,40 @@ use crate::error::{Error, Result};
 use crate::guard::{Guard, Guarded};
 use crate::ingest::Kind;
 
+/// Filters the templates use for counts, so that `--min-count` applies to every one.
+mod filters {
+    use std::borrow::Borrow;
+
+    use askama::{Result, Values};
+
+    /// A count, or "fewer than K" when it is below `--min-count K` (but not zero).
+    #[askama::filter_fn]
+    pub fn count<N: Borrow<u64>>(n: N, _: &dyn Values, min: &Option<u64>) -> Result<String> {
+        let n = *n.borrow();
+        Ok(match *min {
+            Some(k) if n > 0 && n < k => format!("fewer than {k}"),
+            _ => n.to_string(),
+        })
+    }
+
+    /// The plural ending for a count as [`count`] prints it: "fewer than K" is plural.
+    #[askama::filter_fn]
+    pub fn plural<N: Borrow<u64>>(
+        n: N,
+        _: &dyn Values,
+        min: &Option<u64>,
+        many: &str,
+    ) -> Result<String> {
+        let n = *n.borrow();
+        let hidden = matches!(*min, Some(k) if n > 0 && n < k);
+        Ok(if n == 1 && !hidden {
+            String::new()
+        } else {
+            many.to_owned()
+        })
+    }
+}
+
 /// Opens a span of data in rendered text (Unicode private use; stripped from data).
 pub const DATA_START: char = '\u{E000}';
 /// Closes a span of data.
@@ -90,6 +124,8 @@ fn unmark(s: &str) -> String {
 /// What the stories need, derived from the guarded aggregates.
 struct View<'a> {
     a: &'a Aggregates,
+    /// `--min-count`: counts below it print as "fewer than K".
+    min: Option<u64>,
     ip_block: IpBlock,
     ip_block_busiest: String,
     clients: String,
@@ -107,11 +143,12 @@ struct View<'a> {
 }
 
 impl<'a> View<'a> {
-    fn new(a: &'a Aggregates) -> Self {
+    fn new(a: &'a Aggregates, min: Option<u64>) -> Self {
         let audit = a.audit.clone().unwrap_or_default();
         let ip_block = a.ip_block.clone().unwrap_or_default();
         View {
             a,
+            min,
             ip_block_busiest: ip_block
                 .busiest_minute
                 .as_ref()
@@ -137,6 +174,11 @@ impl<'a> View<'a> {
             ranges: join_and(&a.filters.exclude_ip_ranges),
             domains: join_and(&a.filters.exclude_domains),
         }
+    }
+
+    /// Whether a count reads as singular: exactly one, and shown as such.
+    fn one(&self, n: impl std::borrow::Borrow<u64>) -> bool {
+        *n.borrow() == 1 && self.min.is_none_or(|k| k <= 1)
     }
 
     /// Refusals (401 without Git challenges, 403, 429) on the requester's own paths.
@@ -312,6 +354,29 @@ fn period(first: Option<DateTime<Utc>>, last: Option<DateTime<Utc>>) -> String {
     }
 }
 
+/// `--min-count` in JSON: every count from 1 to K-1 becomes the string "fewer than K".
+/// The description of the inputs (lines per file) is not a count of anyone's requests
+/// and stays exact.
+fn hide_small_counts(value: &mut serde_json::Value, k: u64) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => {
+            if let Some(x) = n.as_u64()
+                && x > 0
+                && x < k
+            {
+                *value = Value::String(format!("fewer than {k}"));
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| hide_small_counts(v, k)),
+        Value::Object(map) => map
+            .iter_mut()
+            .filter(|(key, _)| key.as_str() != "inputs")
+            .for_each(|(_, v)| hide_small_counts(v, k)),
+        _ => {}
+    }
+}
+
 /// askama drops a template's final newline; a reply is a text file and ends with one.
 fn with_newline(mut s: String) -> String {
     if !s.ends_with('\n') {
@@ -324,14 +389,22 @@ fn with_newline(mut s: String) -> String {
 pub fn reply(
     aggregates: &Guarded<Aggregates>,
     format: OutputFormat,
+    min_count: Option<u64>,
     guard: &Guard,
 ) -> Result<Guarded<String>> {
     let a = aggregates.get();
     let render_err = |e: askama::Error| Error::Internal(format!("template: {e}"));
     match format {
-        OutputFormat::Json => guard.json(a),
+        OutputFormat::Json => {
+            let mut value =
+                serde_json::to_value(a).map_err(|e| Error::Internal(format!("json: {e}")))?;
+            if let Some(k) = min_count {
+                hide_small_counts(&mut value, k);
+            }
+            guard.json(&value)
+        }
         OutputFormat::Markdown => {
-            let v = View::new(a);
+            let v = View::new(a, min_count);
             let marked = match a.template {
                 "audit" => AuditMarkdown { v }.render(),
                 "high-load" => HighLoadMarkdown { v }.render(),
@@ -342,7 +415,7 @@ pub fn reply(
             guard.finish(&with_newline(marked), escape_markdown)
         }
         OutputFormat::Text => {
-            let v = View::new(a);
+            let v = View::new(a, min_count);
             let marked = match a.template {
                 "audit" => AuditText { v }.render(),
                 "high-load" => HighLoadText { v }.render(),

@@ -1360,3 +1360,38 @@ fn crafted_paths_are_escaped_in_markdown() {
         "{reply}"
     );
 }
+
+#[test]
+fn small_counts_can_be_shown_as_fewer_than_k() {
+    let out = logbrief()
+        .args(QUICK_START)
+        .args(["--min-count", "5", "--format", "text"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reply = stdout(&out);
+    insta::assert_snapshot!("access_min_count", reply);
+    // No count from 1 to 4 is left as a number; plurals follow "fewer than".
+    for n in 1..5 {
+        for unit in ["request", "user", "unique IP address", "signed-in user"] {
+            assert!(!reply.contains(&format!(" {n} {unit}")), "{n} {unit}");
+        }
+    }
+    assert!(!reply.contains("fewer than 5 request ") && !reply.contains("fewer than 5 request,"));
+    let json = logbrief()
+        .args(QUICK_START)
+        .args(["--min-count", "5", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["excluded"]["ip"]["users"], "fewer than 5");
+    assert_eq!(v["counts"]["accesses"], 69);
+    // The inputs' own line counts stay exact.
+    assert!(v["inputs"][0]["malformed"].is_u64());
+    let bad = logbrief()
+        .args(QUICK_START)
+        .args(["--min-count", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
