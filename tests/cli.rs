@@ -1188,9 +1188,7 @@ fn high_load_reply_with_countries() {
         "fixtures/directory.json",
         "--geoip",
         "fixtures/geoip/GeoIP2-Country-Test.mmdb",
-        "fixtures/formats/json/production_json.log",
-        "fixtures/formats/json/api_json.log",
-        "fixtures/formats/json/workhorse.log",
+        "fixtures/geo/production_json.log",
     ];
     for (format, name) in [
         ("markdown", "high_load_markdown"),
