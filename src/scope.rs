@@ -136,6 +136,11 @@ fn git_trimmed(mut segs: Vec<&str>) -> Vec<&str> {
 /// The request path rules: prefixes, API routes, `/-/`, Git suffixes, longest match.
 pub fn attribute_path(dir: &Directory, raw: &str) -> Option<Node> {
     let mut segs = segments(strip_query(raw));
+    // A server may resolve `..` before routing, so a raw path with dot segments may
+    // have reached another project than its text suggests: undecided.
+    if segs.iter().any(|s| *s == "." || *s == "..") {
+        return None;
+    }
     if segs.len() >= 2 && segs[0] == "o" {
         segs.drain(..2);
     }
@@ -146,6 +151,9 @@ pub fn attribute_path(dir: &Directory, raw: &str) -> Option<Node> {
     if first == "groups" {
         segs.remove(0);
         cut_at_dash(&mut segs);
+        if segs.iter().any(|s| disguised(s)) {
+            return None;
+        }
         return match longest_known(dir, &segs)? {
             node @ Node::Namespace(_) => Some(node),
             Node::Project(_) => None,
@@ -155,7 +163,21 @@ pub fn attribute_path(dir: &Directory, raw: &str) -> Option<Node> {
         return None;
     }
     cut_at_dash(&mut segs);
+    if segs.iter().any(|s| disguised(s)) {
+        return None;
+    }
     longest_known(dir, &git_trimmed(segs))
+}
+
+/// A routed segment that hides a separator or a dot segment behind percent-encoding
+/// (`%2F`, `%2e%2e`, `%252F`): decoded by some server on the way, it could name
+/// another path, so it decides nothing.
+fn disguised(segment: &str) -> bool {
+    if !segment.contains('%') {
+        return false;
+    }
+    let decoded = percent_decode_str(segment).decode_utf8_lossy();
+    decoded.contains(['/', '\\', '%']) || decoded == "." || decoded == ".."
 }
 
 fn cut_at_dash(segs: &mut Vec<&str>) {
@@ -354,9 +376,57 @@ mod tests {
             ("double slashes collapse", p("//acme//docs"), Some("acme/docs")),
             ("trailing dot is not the namespace", p("/acme./docs"), None),
         ];
+        check(&dir, &rows);
+    }
+
+    /// Tricks that try to move a request into (or out of) an owner's scope. Each is
+    /// attributed correctly or left undecided, never given to the wrong owner.
+    #[test]
+    #[rustfmt::skip]
+    fn adversarial_attribution_table() {
+        let dir = Directory::from_slice(DIR.as_bytes()).unwrap();
+        let p = |path| Row { path, ..Row::default() };
+        let rows: Vec<(&str, Row, Option<&str>)> = vec![
+            ("dot segments climb out of a project", p("/acme/docs/../../acme-corp/app"), None),
+            ("dot segments after /-/", p("/acme/docs/-/blob/main/../../../../acme-corp/app"), None),
+            ("a lone dot segment", p("/acme/./docs"), None),
+            ("encoded slash in a web path", p("/acme%2Fdocs"), None),
+            ("encoded slash hiding a climb", p("/acme/docs%2F..%2F..%2Facme-corp%2Fapp"), None),
+            ("encoded dot segment", p("/acme/%2e%2e/acme-corp/app"), None),
+            ("double-encoded slash", p("/acme/docs%252F..%252Facme-corp"), None),
+            ("encoded backslash", p("/acme/docs%5C..%5Cacme-corp"), None),
+            ("encoded slash in a file name after /-/ is file data", p("/acme/docs/-/blob/main/a%2Fb.md"), Some("acme/docs")),
+            ("API path that climbs", p("/api/v4/projects/acme%2Fdocs%2F..%2F..%2Facme-corp%2Fapp"), None),
+            ("API double-encoded path", p("/api/v4/projects/acme-corp%252Fapp"), None),
+            ("API foreign numeric id", p("/api/v4/projects/20/repository/files/acme%2Fdocs/raw"), Some("acme-corp/app")),
+            ("API id with a sign", p("/api/v4/projects/+7/issues"), None),
+            ("API id with leading zeros", p("/api/v4/projects/007/issues"), Some("acme/platform/api")),
+            ("Unicode look-alike (Cyrillic a)", p("/\u{430}cme/docs"), None),
+            ("full-width letters", p("/\u{ff41}cme/docs"), None),
+            ("trailing dot on the project", p("/acme/docs./-/issues"), Some("acme")),
+            ("/-/ inside a foreign file name", p("/acme-corp/app/-/blob/main/acme/docs/-/x"), Some("acme-corp/app")),
+            (".git inside a foreign file name", p("/acme-corp/app/-/raw/main/acme/docs.git/info/refs"), Some("acme-corp/app")),
+            (".git in a foreign project's file path", p("/acme-corp/app/blob/main/acme/docs.git"), Some("acme-corp/app")),
+            ("owned path only in the query string", p("/acme-corp/app?redirect=/acme/docs"), Some("acme-corp/app")),
+            ("owned path only in a fragment", p("/acme-corp/app#/acme/docs"), Some("acme-corp/app")),
+            ("organization prefix cannot carry a namespace", p("/o/acme/acme-corp/app"), Some("acme-corp/app")),
+            ("groups route cannot name a project", p("/groups/acme/docs"), None),
+            ("groups route to a foreign group", p("/groups/acme-corp/-/issues"), Some("acme-corp")),
+            ("renamed project: old path", p("/acme/handbook"), Some("acme/docs")),
+            ("hyphenated prefix in upper case", p("/ACME-CORP/APP"), Some("acme-corp/app")),
+            ("empty path", p(""), None),
+            ("only slashes", p("///"), None),
+            ("meta.project of a foreign project wins over an owned path", Row { path: "/acme/docs", meta_project: Some("acme-corp/app"), ..Row::default() }, Some("acme-corp/app")),
+            ("foreign root_namespace with an owned path stays foreign", Row { path: "/acme/docs", root: Some("acme-corp"), ..Row::default() }, Some("acme-corp")),
+            ("params that name an owned project on a foreign path", Row { path: "/acme-corp/app", ns_param: Some("acme"), project_param: Some("docs"), ..Row::default() }, Some("acme-corp/app")),
+        ];
+        check(&dir, &rows);
+    }
+
+    fn check(dir: &Directory, rows: &[(&str, Row, Option<&str>)]) {
         let mut failures = vec![];
-        for (why, row, want) in &rows {
-            let got = attribute_row(&dir, row);
+        for (why, row, want) in rows {
+            let got = attribute_row(dir, row);
             if got.as_deref() != *want {
                 failures.push(format!("{why}: {} -> {got:?}, want {want:?}", row.path));
             }
