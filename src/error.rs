@@ -83,3 +83,48 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Replaces the default panic message, which repeats the panic's payload (it could
+/// quote a value from the input), with one that names only where the bug is.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(|l| (l.file().to_owned(), l.line()));
+        eprintln!("{}", panic_message(location));
+    }));
+}
+
+fn panic_message(location: Option<(String, u32)>) -> String {
+    let at = location.map_or_else(String::new, |(file, line)| format!(" at {file}:{line}"));
+    format!(
+        "logbrief: internal error{at}. This is a bug in logbrief; its details are not shown because they could quote the input."
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_reports_where_never_what() {
+        let m = panic_message(Some(("src/scope.rs".into(), 42)));
+        assert_eq!(
+            m,
+            "logbrief: internal error at src/scope.rs:42. This is a bug in logbrief; its details are not shown because they could quote the input."
+        );
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(Error::Usage("x".into()).exit_code(), 2);
+        assert_eq!(
+            Error::Privacy {
+                hits: 1,
+                kinds: "email".into()
+            }
+            .exit_code(),
+            5
+        );
+        assert_eq!(Error::UnknownFormat { path: "x".into() }.exit_code(), 4);
+        assert_eq!(Error::Internal("x".into()).exit_code(), 1);
+    }
+}

@@ -672,15 +672,105 @@ mod properties {
             assert_reconciled(&v);
             prop_assert_eq!(v["reconciliation"]["lines"].as_u64().unwrap(), events.len() as u64 + 1);
 
-            for format in ["markdown", "text", "json"] {
-                let out = logbrief().args(&args).args(["--format", format]).output().unwrap();
-                prop_assert!(out.status.success(), "{}", stderr(&out));
-                let reply = stdout(&out).to_lowercase();
-                for canary in ["canaryuser", "canary two", "canary three", "canary.example", "canaryagent", "198.51.100.", "192.0.2.", "10.0.0.1"] {
-                    prop_assert!(!reply.contains(canary), "{} reply contains {}", format, canary);
+            let stories: [&[&str]; 3] = [
+                &["--template", "access"],
+                &["--template", "high-load", "--geoip", "fixtures/geoip/GeoIP2-Country-Test.mmdb"],
+                &["--template", "ip-block", "--client-ip", CLIENTS],
+            ];
+            for story in stories {
+                for format in ["markdown", "text", "json"] {
+                    let out = logbrief().args(&args).args(story).args(["--format", format]).output().unwrap();
+                    prop_assert!(out.status.success(), "{}", stderr(&out));
+                    // The requester's own range is theirs to see.
+                    let reply = stdout(&out).to_lowercase().replace(CLIENTS, "");
+                    for canary in ["canaryuser", "canary two", "canary three", "canary.example", "canaryagent", "198.51.100.", "192.0.2.", "10.0.0.1"] {
+                        prop_assert!(!reply.contains(canary), "{:?} {} reply contains {}", story, format, canary);
+                    }
                 }
             }
         }
+
+        /// Requests to namespaces the requester does not own never change a number
+        /// of the summary, wherever they fall in the log.
+        #[test]
+        fn foreign_requests_change_nothing(
+            base in proptest::collection::vec(event(), 1..40),
+            foreign in proptest::collection::vec(foreign_event(), 1..30),
+            seed in any::<u64>(),
+        ) {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("directory.json");
+            std::fs::write(&dir, DIRECTORY).unwrap();
+            let write = |name: &str, events: &[Event]| {
+                let path = tmp.path().join(name);
+                let text: String = std::iter::once(line(&Event::WorkhorseOther))
+                    .chain(events.iter().map(line))
+                    .map(|l| l + "\n")
+                    .collect();
+                std::fs::write(&path, text).unwrap();
+                path
+            };
+            // Interleave the foreign events with the base ones, in a seeded order.
+            let mut mixed = base.clone();
+            for (i, e) in foreign.iter().enumerate() {
+                let at = ((seed >> (i % 32)) as usize + i * 7) % (mixed.len() + 1);
+                mixed.insert(at, e.clone());
+            }
+            let summary = |log: &std::path::Path| {
+                let out = logbrief()
+                    .args(["summarize", "--requester", "alice@acme.example", "--directory"])
+                    .arg(&dir)
+                    .args(["--exclude-domain", "acme.example", "--format", "json"])
+                    .arg(log)
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{}", stderr(&out));
+                serde_json::from_slice::<Value>(&out.stdout).unwrap()
+            };
+            let a = summary(&write("base.log", &base));
+            let b = summary(&write("mixed.log", &mixed));
+            for key in ["counts", "paths", "statuses", "status_classes", "kinds", "distinct_user_agents", "excluded"] {
+                prop_assert_eq!(&a[key], &b[key], "{}", key);
+            }
+        }
+    }
+
+    /// The requester's addresses in the ip-block runs.
+    const CLIENTS: &str = "198.51.100.0/25";
+
+    /// Events whose paths all belong to other customers or to no namespace.
+    fn foreign_event() -> impl Strategy<Value = Event> {
+        event().prop_map(|e| match e {
+            Event::Rails {
+                path,
+                user,
+                ip,
+                ua,
+                cid,
+                second,
+            } => Event::Rails {
+                path: 4 + path % 4,
+                user,
+                ip,
+                ua,
+                cid,
+                second,
+            },
+            Event::Workhorse {
+                path,
+                ip,
+                ua,
+                cid,
+                second,
+            } => Event::Workhorse {
+                path: 4 + path % 4,
+                ip,
+                ua,
+                cid,
+                second,
+            },
+            other => other,
+        })
     }
 }
 
@@ -1389,4 +1479,82 @@ fn small_counts_can_be_shown_as_fewer_than_k() {
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
+}
+
+/// Deep nesting, invalid UTF-8 in every field and a gzip bomb: each is a malformed
+/// line, memory stays bounded, and the good lines around them still count.
+#[test]
+fn hostile_lines_are_malformed_not_fatal() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let good = r#"{"method":"GET","path":"/acme/docs","status":200,"time":"2026-03-14T20:06:12.345Z","remote_ip":"198.51.100.7"}"#;
+
+    let nested = tmp.path().join("nested.log");
+    let deep = format!(
+        r#"{{"path":"/acme/docs","time":"2026-03-14T20:06:12Z","x":{}"#,
+        "[".repeat(200_000)
+    );
+    std::fs::write(&nested, format!("{good}\n{deep}\n")).unwrap();
+
+    let utf8 = tmp.path().join("utf8.log");
+    let mut bad = Vec::new();
+    for field in [
+        "path",
+        "time",
+        "remote_ip",
+        "username",
+        "ua",
+        "meta.project",
+    ] {
+        bad.extend(
+            format!(r#"{{"path":"/acme/docs","time":"2026-03-14T20:06:12Z","{field}":""#)
+                .into_bytes(),
+        );
+        bad.extend(b"\xff\xfe\xc3\x28");
+        bad.extend(b"\"}\n");
+    }
+    std::fs::write(&utf8, [format!("{good}\n").into_bytes(), bad].concat()).unwrap();
+
+    // 200 MB of zeros without a line break, compressed to a few hundred kilobytes.
+    let bomb = tmp.path().join("bomb.log.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(format!("{good}\n").as_bytes()).unwrap();
+    let zeros = vec![b'0'; 1 << 20];
+    for _ in 0..200 {
+        enc.write_all(&zeros).unwrap();
+    }
+    enc.write_all(format!("\n{good}\n").as_bytes()).unwrap();
+    std::fs::write(&bomb, enc.finish().unwrap()).unwrap();
+
+    let out = logbrief()
+        .args(["inspect", "--json"])
+        .args([&nested, &utf8, &bomb])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reports: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = |i: usize, k: &str| reports[i][k].as_u64().unwrap();
+    assert_eq!(
+        (r(0, "lines"), r(0, "requests"), r(0, "malformed")),
+        (2, 1, 1)
+    );
+    assert_eq!(
+        (r(1, "lines"), r(1, "requests"), r(1, "malformed")),
+        (7, 1, 6)
+    );
+    assert_eq!(
+        (r(2, "lines"), r(2, "requests"), r(2, "malformed")),
+        (3, 2, 1)
+    );
+
+    let base = &QUICK_START[..QUICK_START.len() - 3];
+    let v = json_of(&with(
+        base,
+        &[
+            nested.to_str().unwrap(),
+            utf8.to_str().unwrap(),
+            bomb.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(v["reconciliation"]["malformed"], 8);
 }

@@ -337,7 +337,11 @@ pub fn each_line(
         Format::JsonDocuments => return each_document(reader, flavor, f),
         _ => {}
     }
-    while let Some((line_no, bytes)) = reader.next_line()? {
+    while let Some((line_no, bytes, overlong)) = reader.next_line()? {
+        if overlong {
+            f(line_no, Line::Malformed("line longer than the limit"));
+            continue;
+        }
         let line = match format {
             Format::Nginx => nginx::parse_line(bytes),
             Format::AuditNdjson => audit::parse_ndjson_line(bytes),

@@ -13,6 +13,11 @@ use crate::error::{Error, Result};
 
 const BUFFER: usize = 256 * 1024;
 
+/// The longest line kept in memory. A longer one (a runaway log line, a file that is
+/// not text) is read through to its end and handed on empty, marked as overlong, so
+/// memory stays bounded whatever the input.
+pub const MAX_LINE: usize = 64 * 1024 * 1024;
+
 /// Hashes every byte that passes through it.
 struct Hashing<R> {
     inner: R,
@@ -41,6 +46,8 @@ pub struct LineReader {
     buf: Vec<u8>,
     line_no: u64,
     gzip: bool,
+    max_line: usize,
+    overlong: bool,
 }
 
 impl LineReader {
@@ -82,7 +89,15 @@ impl LineReader {
             buf: Vec::with_capacity(4096),
             line_no: 0,
             gzip,
+            max_line: MAX_LINE,
+            overlong: false,
         })
+    }
+
+    /// Lowers the line limit (for tests).
+    pub fn with_max_line(mut self, max_line: usize) -> Self {
+        self.max_line = max_line;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -130,12 +145,17 @@ impl LineReader {
         Ok(self.reader().fill_buf().unwrap_or(&[]))
     }
 
-    /// The next line without its terminator (`\n` or `\r\n`), and its 1-based number.
-    pub fn next_line(&mut self) -> Result<Option<(u64, &[u8])>> {
+    /// The next line without its terminator (`\n` or `\r\n`), its 1-based number, and
+    /// whether it was longer than the limit (then it is handed on empty).
+    pub fn next_line(&mut self) -> Result<Option<(u64, &[u8], bool)>> {
         self.buf.clear();
+        self.overlong = false;
         let mut buf = std::mem::take(&mut self.buf);
-        let read = self.reader().read_until(b'\n', &mut buf);
+        let max = self.max_line;
+        let mut overlong = false;
+        let read = read_line_capped(self.reader(), &mut buf, max, &mut overlong);
         self.buf = buf;
+        self.overlong = overlong;
         match read {
             Ok(0) => Ok(None),
             Ok(_) => {
@@ -147,7 +167,7 @@ impl LineReader {
                 if end > 0 && self.buf[end - 1] == b'\r' {
                     end -= 1;
                 }
-                Ok(Some((self.line_no, &self.buf[..end])))
+                Ok(Some((self.line_no, &self.buf[..end], self.overlong)))
             }
             Err(e) => Err(self.error(self.line_no + 1, e)),
         }
@@ -165,6 +185,51 @@ impl LineReader {
         let hashing = raw.into_inner();
         Ok(hex(&hashing.hasher.finalize()))
     }
+}
+
+/// `read_until(b'\n')` that keeps at most `max` bytes: the rest of a longer line is
+/// consumed and dropped, `buf` is left empty and `overlong` set. Returns the bytes
+/// consumed (0 at the end of the input).
+fn read_line_capped(
+    reader: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+    overlong: &mut bool,
+) -> io::Result<usize> {
+    let mut consumed = 0;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(consumed);
+        }
+        let (chunk, done) = match memchr_newline(available) {
+            Some(i) => (&available[..=i], true),
+            None => (available, false),
+        };
+        if !*overlong {
+            if buf.len() + chunk.len() > max {
+                *overlong = true;
+                buf.clear();
+                buf.shrink_to(4096);
+            } else {
+                buf.extend_from_slice(chunk);
+            }
+        }
+        let n = chunk.len();
+        reader.consume(n);
+        consumed += n;
+        if done {
+            return Ok(consumed);
+        }
+    }
+}
+
+fn memchr_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'\n')
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -188,7 +253,7 @@ mod tests {
             LineReader::from_reader(Path::new("t"), Box::new(io::Cursor::new(bytes))).unwrap();
         let gzip = r.is_gzip();
         let mut out = vec![];
-        while let Some((n, l)) = r.next_line().unwrap() {
+        while let Some((n, l, _)) = r.next_line().unwrap() {
             out.push((n, String::from_utf8_lossy(l).into_owned()));
         }
         (out, r.finish().unwrap(), gzip)
@@ -224,6 +289,29 @@ mod tests {
             ["one", "two", "three"]
         );
         assert_eq!(sha, hex(&Sha256::digest(&gz)));
+    }
+
+    #[test]
+    fn overlong_lines_are_dropped_and_flagged_with_bounded_memory() {
+        let mut input = b"short\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 10_000));
+        input.extend(b"\nafter\n");
+        let mut r = LineReader::from_reader(Path::new("t"), Box::new(io::Cursor::new(input)))
+            .unwrap()
+            .with_max_line(1_000);
+        let mut seen = vec![];
+        while let Some((n, line, overlong)) = r.next_line().unwrap() {
+            seen.push((n, String::from_utf8_lossy(line).into_owned(), overlong));
+        }
+        assert_eq!(
+            seen,
+            [
+                (1, "short".to_owned(), false),
+                (2, String::new(), true),
+                (3, "after".to_owned(), false)
+            ]
+        );
+        assert!(r.buf.capacity() < 10_000);
     }
 
     #[test]
