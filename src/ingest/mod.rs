@@ -315,6 +315,16 @@ pub struct ReadOptions {
     pub input_tz: chrono::FixedOffset,
 }
 
+impl Default for ReadOptions {
+    /// Detect the format; naive times are UTC.
+    fn default() -> Self {
+        ReadOptions {
+            hint: None,
+            input_tz: chrono::FixedOffset::east_opt(0).expect("UTC is a valid offset"),
+        }
+    }
+}
+
 /// Reads every line (for CSV, every record) of `reader` as `format`, handing each to
 /// `f` with its 1-based line number. A CSV header counts as a line that is not a
 /// request; a CSV record that spans several physical lines counts once.
