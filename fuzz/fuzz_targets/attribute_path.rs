@@ -25,14 +25,24 @@ const DIRECTORY: &str = r#"{
 
 fuzz_target!(|data: &[u8]| {
     static DIR: OnceLock<Directory> = OnceLock::new();
-    let dir = DIR.get_or_init(|| Directory::from_slice(DIRECTORY.as_bytes()).expect("valid directory"));
-    let Ok(path) = std::str::from_utf8(data) else { return };
+    let dir =
+        DIR.get_or_init(|| Directory::from_slice(DIRECTORY.as_bytes()).expect("valid directory"));
+    let Ok(path) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Some(node) = scope::attribute_path(dir, path) {
         let owner = dir.path_of(node).to_ascii_lowercase();
-        let route = path.split(['?', '#']).next().unwrap_or_default().to_ascii_lowercase();
+        let route = path
+            .split(['?', '#'])
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         // The attributed path's first segment always appears in the routed part, by
         // name or as an id route (`/api/v4/projects/<id>`, `/api/v4/groups/<id>`).
         let top = owner.split('/').next().unwrap_or_default();
-        assert!(route.contains(top) || route.contains("/api/"), "{path:?} -> {owner}");
+        assert!(
+            route.contains(top) || route.contains("/api/"),
+            "{path:?} -> {owner}"
+        );
     }
 });

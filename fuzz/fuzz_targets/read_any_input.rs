@@ -9,13 +9,17 @@ use libfuzzer_sys::fuzz_target;
 use logbrief::ingest::{self, ReadOptions, reader::LineReader};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(reader) = LineReader::from_reader(Path::new("fuzz"), Box::new(Cursor::new(data.to_vec()))) else {
+    let Ok(reader) =
+        LineReader::from_reader(Path::new("fuzz"), Box::new(Cursor::new(data.to_vec())))
+    else {
         return;
     };
     // A small limit reaches the overlong-line path with small inputs.
     let mut reader = reader.with_max_line(4096);
     let Ok(head) = reader.peek() else { return };
-    let Some(format) = ingest::detect(head, None) else { return };
+    let Some(format) = ingest::detect(head, None) else {
+        return;
+    };
     let _ = ingest::each_line(&mut reader, format, &ReadOptions::default(), |_, _| {});
     let _ = reader.finish();
 });
