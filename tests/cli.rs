@@ -645,6 +645,7 @@ mod properties {
         #[test]
         fn reconciled_and_free_of_canaries(
             events in proptest::collection::vec(event(), 0..60),
+            audit in proptest::collection::vec((0u8..4, 0u8..6, any::<u8>(), 0u8..30), 0..20),
             exclude_domain in any::<bool>(),
         ) {
             let tmp = tempfile::tempdir().unwrap();
@@ -677,6 +678,31 @@ mod properties {
                 &["--template", "high-load", "--geoip", "fixtures/geoip/GeoIP2-Country-Test.mmdb"],
                 &["--template", "ip-block", "--client-ip", CLIENTS],
             ];
+            // Audit events by canary authors, on owned and foreign entities.
+            let events_file = tmp.path().join("audit.ndjson");
+            let audit_lines: String = audit
+                .iter()
+                .map(|(entity, author, ip, id)| {
+                    let (kind, entity_id, path) = [("Project", 7, "acme/platform/api"), ("Group", 60, "acme"), ("Project", 20, "acme-corp/app"), ("User", 2, "canaryuser2")][*entity as usize];
+                    format!(
+                        r#"{{"id":{id},"author_id":{},"author_name":"Canary Author{author}","entity_id":{entity_id},"entity_type":"{kind}","entity_path":"{path}","event_type":"repository_git_operation","ip_address":"198.51.100.{ip}","details":{{"author_email":"author{author}@canary.example","target_type":"User","target_details":"canaryuser{author}"}},"created_at":"2026-03-14T20:06:{:02}Z"}}"#,
+                        100 + author,
+                        id % 60
+                    ) + "\n"
+                })
+                .collect();
+            std::fs::write(&events_file, if audit_lines.is_empty() { "\n".to_owned() } else { audit_lines }).unwrap();
+            let mut audit_args = args.clone();
+            audit_args.push(events_file.display().to_string());
+            for format in ["markdown", "text", "json"] {
+                let out = logbrief().args(&audit_args).args(["--template", "audit", "--format", format]).output().unwrap();
+                prop_assert!(out.status.success(), "{}", stderr(&out));
+                let reply = stdout(&out).to_lowercase();
+                for canary in ["canary author", "canary.example", "198.51.100.", "canaryuser"] {
+                    prop_assert!(!reply.contains(canary), "audit {} reply contains {}", format, canary);
+                }
+            }
+
             for story in stories {
                 for format in ["markdown", "text", "json"] {
                     let out = logbrief().args(&args).args(story).args(["--format", format]).output().unwrap();
