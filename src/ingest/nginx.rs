@@ -112,11 +112,12 @@ fn quoted<'a>(rest: &mut &'a str) -> Option<Cow<'a, str>> {
     let mut j = 0;
     while j < rb.len() {
         if rb[j] == b'\\' && j + 1 < rb.len() {
+            // Bytes, not a str slice: a multi-byte character may follow `\x`.
             if rb[j + 1] == b'x'
                 && j + 3 < rb.len()
-                && let Ok(v) = u8::from_str_radix(&raw[j + 2..j + 4], 16)
+                && let (Some(hi), Some(lo)) = (hex_digit(rb[j + 2]), hex_digit(rb[j + 3]))
             {
-                out.push(v);
+                out.push(hi * 16 + lo);
                 j += 4;
                 continue;
             }
@@ -128,6 +129,10 @@ fn quoted<'a>(rest: &mut &'a str) -> Option<Cow<'a, str>> {
         }
     }
     Some(Cow::Owned(String::from_utf8_lossy(&out).into_owned()))
+}
+
+fn hex_digit(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
 }
 
 /// `$time_local`: `17/May/2015:10:05:03 +0000`, any offset.
@@ -239,6 +244,16 @@ mod tests {
         );
         assert_eq!(r.path, r#"/acme/x?q="a""#);
         assert_eq!(r.user_agent.as_deref(), Some(r#"agent "quoted" "too""#));
+    }
+
+    /// Found by the `nginx_line` fuzz target: `\x` before a multi-byte character made
+    /// the unescaping slice a string inside that character.
+    #[test]
+    fn escape_before_a_multibyte_character_does_not_panic() {
+        let line = "192.0.2.1 - - [14/Mar/2026:20:06:12 +0000] \"GET /acme/x\\x\u{49d}pi HTTP/1.1\" 200 5 \"-\" \"a\\x\u{49d}\"";
+        let r = request(line);
+        // `\x` without two hex digits is a plain escape: the backslash goes.
+        assert_eq!(r.path, "/acme/xx\u{49d}pi");
     }
 
     #[test]
