@@ -260,47 +260,38 @@ struct LooseU64(Option<u64>);
 
 impl<'de> de::Deserialize<'de> for LooseU64 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = LooseNumber::deserialize(d)?;
-        Ok(LooseU64(s.0))
-    }
-}
-
-struct LooseNumber(Option<u64>);
-
-impl<'de> de::Deserialize<'de> for LooseNumber {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = LooseNumber;
+            type Value = LooseU64;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
             }
             fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(LooseNumber(Some(v)))
+                Ok(LooseU64(Some(v)))
             }
             fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(LooseNumber(u64::try_from(v).ok()))
+                Ok(LooseU64(u64::try_from(v).ok()))
             }
             fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
                 let whole = v.fract() == 0.0 && v >= 0.0 && v < u64::MAX as f64;
-                Ok(LooseNumber(whole.then_some(v as u64)))
+                Ok(LooseU64(whole.then_some(v as u64)))
             }
             fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(LooseNumber(v.trim().parse().ok()))
+                Ok(LooseU64(v.trim().parse().ok()))
             }
             fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(LooseNumber(None))
+                Ok(LooseU64(None))
             }
             fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(LooseNumber(None))
+                Ok(LooseU64(None))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(LooseNumber(None))
+                Ok(LooseU64(None))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(LooseNumber(None))
+                Ok(LooseU64(None))
             }
         }
         d.deserialize_any(V)
