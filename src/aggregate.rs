@@ -211,7 +211,10 @@ pub struct Tally {
     pub busiest_minute: Option<BusiestMinute>,
 }
 
-fn ser_time<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn ser_time<S: serde::Serializer>(
+    t: &Option<DateTime<Utc>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match t {
         Some(t) => s.serialize_str(&format_time(*t)),
         None => s.serialize_none(),

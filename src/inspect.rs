@@ -29,26 +29,16 @@ pub struct FileReport {
     pub not_requests: u64,
     pub malformed: u64,
     pub malformed_lines: Vec<u64>,
-    #[serde(serialize_with = "ser_time")]
+    #[serde(serialize_with = "crate::aggregate::ser_time")]
     pub first_request: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "ser_time")]
+    #[serde(serialize_with = "crate::aggregate::ser_time")]
     pub last_request: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "ser_time")]
+    #[serde(serialize_with = "crate::aggregate::ser_time")]
     pub first_event: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "ser_time")]
+    #[serde(serialize_with = "crate::aggregate::ser_time")]
     pub last_event: Option<DateTime<Utc>>,
     /// Why reading stopped early, if it did (a corrupt gzip stream, a broken array).
     pub error: Option<String>,
-}
-
-fn ser_time<S: serde::Serializer>(
-    t: &Option<DateTime<Utc>>,
-    s: S,
-) -> std::result::Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => s.serialize_str(&format_time(*t)),
-        None => s.serialize_none(),
-    }
 }
 
 /// Reads one file through. An unknown format is a report without a format, not an
