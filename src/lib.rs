@@ -279,7 +279,13 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
     let allowed = in_scope_paths(&dir, &verified);
     let guard = canaries.into_guard(allowed)?;
     let guarded = guard.vet(aggregates)?;
-    let reply = render::reply(&guarded, config.format, config.min_count, &guard)?;
+    let reply = render::reply(
+        &guarded,
+        config.template,
+        config.format,
+        config.min_count,
+        &guard,
+    )?;
     if let Some(path) = &config.internal_note {
         let note = render::internal_note(
             &guarded,

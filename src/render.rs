@@ -10,8 +10,8 @@ use std::fmt::{self, Write};
 use askama::Template;
 use chrono::{DateTime, Utc};
 
-use crate::aggregate::{ActionCounts, Aggregates, AuditTally, IpBlock, format_time};
-use crate::config::OutputFormat;
+use crate::aggregate::{ActionCounts, Aggregates, AuditTally, BusiestMinute, IpBlock, format_time};
+use crate::config::{OutputFormat, Template as Story};
 use crate::error::{Error, Result};
 use crate::guard::{Guard, Guarded};
 use crate::ingest::Kind;
@@ -149,19 +149,10 @@ impl<'a> View<'a> {
         View {
             a,
             min,
-            ip_block_busiest: ip_block
-                .busiest_minute
-                .as_ref()
-                .map(|b| b.minute.format("%H:%M UTC on %Y-%m-%d").to_string())
-                .unwrap_or_default(),
+            ip_block_busiest: busiest_text(ip_block.busiest_minute.as_ref()),
             ip_block,
             clients: join_and(&a.filters.client_ranges),
-            busiest: a
-                .tally
-                .busiest_minute
-                .as_ref()
-                .map(|b| b.minute.format("%H:%M UTC on %Y-%m-%d").to_string())
-                .unwrap_or_default(),
+            busiest: busiest_text(a.tally.busiest_minute.as_ref()),
             audit_period: period(audit.first_seen, audit.last_seen),
             audit,
             scope: join_and(&a.scope),
@@ -325,6 +316,12 @@ pub fn kibana_link(base: &str, a: &Aggregates) -> String {
     )
 }
 
+/// A busiest minute as the replies say it: "20:06 UTC on 2026-03-14".
+fn busiest_text(b: Option<&BusiestMinute>) -> String {
+    b.map(|b| b.minute.format("%H:%M UTC on %Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
 /// "a", "a and b", "a, b and c".
 fn join_and(items: &[String]) -> String {
     match items {
@@ -388,6 +385,7 @@ fn with_newline(mut s: String) -> String {
 /// Renders the public reply in `format`, checked by `guard`.
 pub fn reply(
     aggregates: &Guarded<Aggregates>,
+    story: Story,
     format: OutputFormat,
     min_count: Option<u64>,
     guard: &Guard,
@@ -405,22 +403,22 @@ pub fn reply(
         }
         OutputFormat::Markdown => {
             let v = View::new(a, min_count);
-            let marked = match a.template {
-                "audit" => AuditMarkdown { v }.render(),
-                "high-load" => HighLoadMarkdown { v }.render(),
-                "ip-block" => IpBlockMarkdown { v }.render(),
-                _ => AccessMarkdown { v }.render(),
+            let marked = match story {
+                Story::Access => AccessMarkdown { v }.render(),
+                Story::Audit => AuditMarkdown { v }.render(),
+                Story::HighLoad => HighLoadMarkdown { v }.render(),
+                Story::IpBlock => IpBlockMarkdown { v }.render(),
             }
             .map_err(render_err)?;
             guard.finish(&with_newline(marked), escape_markdown)
         }
         OutputFormat::Text => {
             let v = View::new(a, min_count);
-            let marked = match a.template {
-                "audit" => AuditText { v }.render(),
-                "high-load" => HighLoadText { v }.render(),
-                "ip-block" => IpBlockText { v }.render(),
-                _ => AccessText { v }.render(),
+            let marked = match story {
+                Story::Access => AccessText { v }.render(),
+                Story::Audit => AuditText { v }.render(),
+                Story::HighLoad => HighLoadText { v }.render(),
+                Story::IpBlock => IpBlockText { v }.render(),
             }
             .map_err(render_err)?;
             guard.finish(&with_newline(marked), escape_text)
