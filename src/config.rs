@@ -189,26 +189,11 @@ impl Config {
             }
             (None, None) => FormatArg::Markdown,
         };
-        let mut networks = exclude_ips
-            .iter()
-            .map(|s| {
-                parse_network(s).ok_or_else(|| {
-                    Error::Usage(format!("--exclude-ip {s}: not an IP address or CIDR range"))
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let mut networks = parse_networks(&exclude_ips, "--exclude-ip")?;
         for file in &args.exclude_ip_files {
             networks.extend(read_network_file(file)?);
         }
-        let client_networks = args
-            .client_ips
-            .iter()
-            .map(|s| {
-                parse_network(s).ok_or_else(|| {
-                    Error::Usage(format!("--client-ip {s}: not an IP address or CIDR range"))
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let client_networks = parse_networks(&args.client_ips, "--client-ip")?;
         if args.template == TemplateArg::IpBlock && client_networks.is_empty() {
             return Err(Error::Usage(
                 "--template ip-block needs the requester's addresses: --client-ip CIDR".into(),
@@ -354,6 +339,17 @@ pub fn parse_network(s: &str) -> Option<IpNetwork> {
         },
         _ => Some(net),
     }
+}
+
+/// The values of a repeatable range flag; a bad one is a usage error naming the flag.
+fn parse_networks(values: &[String], flag: &str) -> Result<Vec<IpNetwork>> {
+    values
+        .iter()
+        .map(|s| {
+            parse_network(s)
+                .ok_or_else(|| Error::Usage(format!("{flag} {s}: not an IP address or CIDR range")))
+        })
+        .collect()
 }
 
 fn read_network_file(path: &PathBuf) -> Result<Vec<IpNetwork>> {
