@@ -369,22 +369,17 @@ fn each_array_element(
     reader: &mut reader::LineReader,
     mut f: impl FnMut(u64, Line<'_>),
 ) -> crate::error::Result<()> {
-    let path = reader.path().to_owned();
-    let pages = serde_json::Deserializer::from_reader(reader.reader())
-        .into_iter::<Vec<serde_json::Value>>();
     let mut n = 0;
-    for page in pages {
-        let page = page.map_err(|e| crate::error::Error::InputLine {
-            path: path.clone(),
-            line: e.line() as u64,
-            message: "the JSON array of audit events cannot be read past this line".into(),
-        })?;
-        for event in &page {
-            n += 1;
-            f(n, audit::from_json(event));
-        }
-    }
-    Ok(())
+    each_json_value(
+        reader,
+        "the JSON array of audit events",
+        |page: Vec<serde_json::Value>| {
+            for event in &page {
+                n += 1;
+                f(n, audit::from_json(event));
+            }
+        },
+    )
 }
 
 /// Pretty-printed objects back to back: each is read as the log line or audit event it
@@ -394,24 +389,34 @@ fn each_document(
     flavor: json::Flavor,
     mut f: impl FnMut(u64, Line<'_>),
 ) -> crate::error::Result<()> {
-    let path = reader.path().to_owned();
-    let documents =
-        serde_json::Deserializer::from_reader(reader.reader()).into_iter::<serde_json::Value>();
-    for (n, document) in documents.enumerate() {
-        let document = document.map_err(|e| crate::error::Error::InputLine {
-            path: path.clone(),
-            line: e.line() as u64,
-            message: "the JSON cannot be read past this line".into(),
-        })?;
-        let number = n as u64 + 1;
+    let mut n = 0;
+    each_json_value(reader, "the JSON", |document: serde_json::Value| {
+        n += 1;
         if document.get("entity_type").is_some() && document.get("created_at").is_some() {
-            f(number, audit::from_json(&document));
-            continue;
+            f(n, audit::from_json(&document));
+            return;
         }
         match serde_json::to_vec(&document) {
-            Ok(bytes) => f(number, json::parse_line(&bytes, flavor)),
-            Err(_) => f(number, Line::Malformed("not a JSON object")),
+            Ok(bytes) => f(n, json::parse_line(&bytes, flavor)),
+            Err(_) => f(n, Line::Malformed("not a JSON object")),
         }
+    })
+}
+
+/// JSON values back to back in one input. A value that cannot be read stops the input
+/// with the physical line where it broke (`what` names the content in the message).
+fn each_json_value<T: serde::de::DeserializeOwned>(
+    reader: &mut reader::LineReader,
+    what: &str,
+    mut f: impl FnMut(T),
+) -> crate::error::Result<()> {
+    let path = reader.path().to_owned();
+    for value in serde_json::Deserializer::from_reader(reader.reader()).into_iter::<T>() {
+        f(value.map_err(|e| crate::error::Error::InputLine {
+            path: path.clone(),
+            line: e.line() as u64,
+            message: format!("{what} cannot be read past this line"),
+        })?);
     }
     Ok(())
 }
