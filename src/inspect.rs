@@ -71,13 +71,11 @@ pub fn inspect_file(path: &Path, options: &ReadOptions) -> Result<FileReport> {
         match line {
             Line::Request(r) => {
                 report.requests += 1;
-                report.first_request = Some(report.first_request.map_or(r.time, |t| t.min(r.time)));
-                report.last_request = Some(report.last_request.map_or(r.time, |t| t.max(r.time)));
+                widen(&mut report.first_request, &mut report.last_request, r.time);
             }
             Line::Audit(e) => {
                 report.audit_events += 1;
-                report.first_event = Some(report.first_event.map_or(e.time, |t| t.min(e.time)));
-                report.last_event = Some(report.last_event.map_or(e.time, |t| t.max(e.time)));
+                widen(&mut report.first_event, &mut report.last_event, e.time);
             }
             Line::NotRequest => report.not_requests += 1,
             Line::Malformed(_) => {
@@ -94,6 +92,12 @@ pub fn inspect_file(path: &Path, options: &ReadOptions) -> Result<FileReport> {
         Err(e) => report.error = Some(e.to_string()),
     }
     Ok(report)
+}
+
+/// Stretches a time range to include `t`.
+fn widen(first: &mut Option<DateTime<Utc>>, last: &mut Option<DateTime<Utc>>, t: DateTime<Utc>) {
+    *first = Some(first.map_or(t, |f| f.min(t)));
+    *last = Some(last.map_or(t, |l| l.max(t)));
 }
 
 /// Inspects every file and prints the reports; an unrecognised file makes the run
