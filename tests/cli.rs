@@ -103,6 +103,16 @@ fn assert_reconciled(v: &Value) {
     }
 }
 
+/// The detected format of each input, in order.
+fn input_formats(v: &Value) -> Vec<&str> {
+    v["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["format"].as_str().unwrap())
+        .collect()
+}
+
 /// The keys of `expected.json` that logbrief's JSON must match exactly.
 const COMPARED: &[&str] = &[
     "counts",
@@ -226,12 +236,7 @@ fn json_reply_has_every_documented_key() {
         }
     }
     assert!(v.get("statuses").is_some() && v.get("kinds").is_some());
-    let formats: Vec<&str> = v["inputs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["format"].as_str().unwrap())
-        .collect();
+    let formats = input_formats(&v);
     assert_eq!(
         formats,
         [
@@ -1099,12 +1104,7 @@ fn audit_events_in_every_shape_match_the_generators_labels() {
     let got = json_of(&args);
     assert_eq!(got["audit"], want["audit"]);
     assert_eq!(got["reconciliation"], want["reconciliation"]);
-    let formats: Vec<&str> = got["inputs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["format"].as_str().unwrap())
-        .collect();
+    let formats = input_formats(&got);
     assert_eq!(
         formats,
         [
@@ -1197,12 +1197,7 @@ fn several_formats_in_one_run() {
     ];
     let base = &QUICK_START[..QUICK_START.len() - 3];
     let all = json_of(&with(base, &files));
-    let formats: Vec<&str> = all["inputs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["format"].as_str().unwrap())
-        .collect();
+    let formats = input_formats(&all);
     assert_eq!(
         formats,
         [
