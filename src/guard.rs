@@ -58,6 +58,8 @@ impl CanaryKind {
 #[derive(Debug, Default)]
 pub struct Canaries {
     values: HashMap<String, CanaryKind>,
+    /// Every value added, as it was spelled.
+    seen: HashSet<String>,
     ips: HashSet<IpAddr>,
     /// The requester's own identity, lower-cased: never a canary.
     own: HashSet<String>,
@@ -87,10 +89,14 @@ impl Canaries {
         if value.is_empty() {
             return;
         }
-        // Avoid allocating for the values seen again and again.
-        if self.values.contains_key(value) {
+        // Values repeat line after line: a value seen before, in the same spelling, is
+        // skipped without lower-casing (allocating) it again. The stored keys are
+        // lower-case, so they cannot serve as this check for mixed-case values such as
+        // user agents.
+        if self.seen.contains(value) {
             return;
         }
+        self.seen.insert(value.to_owned());
         let lower = value.to_lowercase();
         if !self.own.contains(&lower) {
             self.values.entry(lower).or_insert(kind);
