@@ -404,13 +404,10 @@ fn read_input(
                 rec.not_request += 1;
                 return;
             }
-            Line::Request(r) => Request::Access(r),
-            Line::Audit(e) => Request::Audit(e),
-        };
-        // Each story counts its own kind of record; the other kind is valid input
-        // that this reply does not count. Its personal values are canaries all the same.
-        let request = match request {
-            Request::Access(r) => {
+            // Each story counts its own kind of record; the other kind is valid input
+            // that this reply does not count. Its personal values are canaries all the
+            // same.
+            Line::Request(r) => {
                 canaries.add_request(&r);
                 if config.template == Template::Audit {
                     rec.not_request += 1;
@@ -418,7 +415,7 @@ fn read_input(
                 }
                 r
             }
-            Request::Audit(e) => {
+            Line::Audit(e) => {
                 canaries.add_audit_event(&e);
                 if config.template != Template::Audit {
                     rec.not_request += 1;
@@ -476,12 +473,6 @@ fn from_client(config: &Config, r: &ingest::Request<'_>) -> bool {
 fn is_git_challenge(r: &ingest::Request<'_>) -> bool {
     let path = r.path.split('?').next().unwrap_or_default();
     r.status == Some(401) && path.to_ascii_lowercase().ends_with("/info/refs")
-}
-
-/// What a line turned out to be, once it is known to be a record at all.
-enum Request<'a> {
-    Access(Box<ingest::Request<'a>>),
-    Audit(Box<ingest::audit::AuditEvent>),
 }
 
 fn to_scoped_event(dir: &Directory, config: &Config, e: ingest::audit::AuditEvent) -> ScopedEvent {
