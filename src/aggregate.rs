@@ -908,6 +908,11 @@ pub struct Reconciliation {
     pub out_of_window: u64,
     pub excluded: u64,
     pub counted: u64,
+    /// Of `out_of_scope`, the lines counted without being parsed because they name
+    /// nothing in scope (SPEC §6). The internal note shows it; the JSON stays the same
+    /// whether lines were read or not.
+    #[serde(skip)]
+    pub unread: u64,
 }
 
 impl Reconciliation {
@@ -930,6 +935,7 @@ impl Reconciliation {
         self.out_of_window += other.out_of_window;
         self.excluded += other.excluded;
         self.counted += other.counted;
+        self.unread += other.unread;
     }
 }
 

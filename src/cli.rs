@@ -158,6 +158,17 @@ pub struct SummarizeArgs {
     /// Read every log as this format instead of detecting it from its first lines.
     #[arg(long = "format-hint", value_enum, value_name = "FORMAT")]
     pub format_hint: Option<FormatHintArg>,
+
+    /// Parse every line, also those that name nothing in the requester's scope. By
+    /// default such lines are counted out of scope unread, which is much faster; with
+    /// this flag every malformed line is reported, wherever it is.
+    #[arg(long = "parse-all")]
+    pub parse_all: bool,
+
+    /// Threads that search and parse lines (reading, decompression and hashing run
+    /// beside them). Default: the cores available.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -86,6 +86,10 @@ pub struct Config {
     pub client_networks: Vec<IpNetwork>,
     /// How logs are read: a format instead of detection, the zone of naive times.
     pub read: ReadOptions,
+    /// Parse every line instead of only those that may concern the scope.
+    pub parse_all: bool,
+    /// Threads that search and parse lines.
+    pub threads: usize,
 }
 
 impl RequesterConfig {
@@ -241,6 +245,11 @@ impl Config {
             config_file: config_path,
             client_networks,
             read: read_options(args.format_hint, args.input_tz.as_deref())?,
+            parse_all: args.parse_all,
+            threads: match args.threads {
+                Some(n) => usize::from(n),
+                None => std::thread::available_parallelism().map_or(1, usize::from),
+            },
         })
     }
 }

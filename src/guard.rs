@@ -149,6 +149,25 @@ impl Canaries {
         }
     }
 
+    /// An empty collection for the same requester, to fill on another thread and
+    /// [`merge`](Self::merge) back.
+    pub fn empty_like(&self) -> Canaries {
+        Canaries {
+            own: self.own.clone(),
+            own_ranges: self.own_ranges.clone(),
+            ..Canaries::default()
+        }
+    }
+
+    /// Takes in what another collection for the same requester gathered.
+    pub fn merge(&mut self, other: Canaries) {
+        for (value, kind) in other.values {
+            self.values.entry(value).or_insert(kind);
+        }
+        self.seen.extend(other.seen);
+        self.ips.extend(other.ips);
+    }
+
     pub fn len(&self) -> usize {
         self.values.len()
     }

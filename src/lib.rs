@@ -7,6 +7,7 @@
 
 pub mod aggregate;
 pub mod cli;
+mod collect;
 pub mod config;
 pub mod directory;
 pub mod error;
@@ -15,30 +16,25 @@ pub mod geo;
 pub mod guard;
 pub mod ingest;
 pub mod inspect;
+pub mod progress;
 pub mod render;
 pub mod scope;
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::net::IpAddr;
 use std::path::Path;
 
 use chrono::Utc;
 
-use crate::aggregate::{
-    Aggregates, AuditBatch, Batch, ClientRequest, Counted, Filters, InputSummary, Reconciliation,
-};
+use crate::aggregate::{Aggregates, AuditBatch, Batch, ClientRequest, Filters, InputSummary};
 use crate::cli::{Cli, Command};
+use crate::collect::{Collected, Context};
 use crate::config::{Config, RequesterConfig, Template};
 use crate::directory::{Directory, Verified};
 use crate::error::{Error, Result};
-use crate::exclude::Rule;
 use crate::guard::Canaries;
-use crate::ingest::reader::LineReader;
-use crate::ingest::{Format, Line, Source};
-
-/// How many malformed line numbers an input reports.
-const MALFORMED_SHOWN: usize = 5;
+use crate::ingest::Source;
+use crate::progress::Progress;
 
 /// Runs one command; the reply (or the verification result) goes to `out`, warnings
 /// for the engineer to `err`.
@@ -92,47 +88,6 @@ pub fn verify(config: &RequesterConfig, out: &mut dyn Write) -> Result<()> {
     write_out(out, &text)
 }
 
-/// One request attributed to the requester's scope, before deduplication.
-struct Scoped {
-    source: Source,
-    correlation_id: Option<String>,
-    rule: Option<Rule>,
-    /// From the requester's own addresses (`--client-ip`).
-    from_client: bool,
-    git_challenge: bool,
-    counted: Counted,
-}
-
-/// A request from the requester's addresses to a path outside their namespaces: for
-/// the IP-block story, counted without its path.
-struct Elsewhere {
-    source: Source,
-    correlation_id: Option<String>,
-    status: Option<u16>,
-    time: chrono::DateTime<Utc>,
-    git_challenge: bool,
-}
-
-/// One audit event attributed to the requester's scope, before deduplication.
-struct ScopedEvent {
-    id: Option<String>,
-    rule: Option<Rule>,
-    time: chrono::DateTime<Utc>,
-    action: String,
-    /// `id:<author_id>`, else `name:<author name>`.
-    author: Option<String>,
-}
-
-/// What reading every input produced.
-#[derive(Default)]
-struct Collected {
-    reconciliation: Reconciliation,
-    inputs: Vec<InputSummary>,
-    scoped: Vec<Scoped>,
-    events: Vec<ScopedEvent>,
-    elsewhere: Vec<Elsewhere>,
-}
-
 /// `logbrief summarize`: the whole pipeline.
 pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
     let dir = Directory::load(&config.requester.directory)?;
@@ -155,9 +110,11 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
         verified: &verified,
         geoip: geoip.as_ref(),
     };
+    let progress = Progress::for_inputs(&config.logs);
     for path in &config.logs {
-        read_input(path, &context, &mut canaries, &mut collected)?;
+        collect::read_input(path, &context, &mut canaries, &progress, &mut collected)?;
     }
+    progress.finish();
     let Collected {
         mut reconciliation,
         inputs,
@@ -359,191 +316,5 @@ pub(crate) fn display_name(path: &Path) -> String {
         "(standard input)".to_owned()
     } else {
         path.display().to_string()
-    }
-}
-
-/// What every line of every input is read against.
-struct Context<'a> {
-    config: &'a Config,
-    dir: &'a Directory,
-    verified: &'a Verified,
-    geoip: Option<&'a geo::GeoIp>,
-}
-
-/// Reads one input, putting every line in a bucket or in `scoped`.
-fn read_input(
-    path: &Path,
-    context: &Context<'_>,
-    canaries: &mut Canaries,
-    collected: &mut Collected,
-) -> Result<()> {
-    let Context {
-        config,
-        dir,
-        verified,
-        ..
-    } = *context;
-    let mut reader = LineReader::open(path)?;
-    let format =
-        ingest::detect(reader.peek()?, config.read.hint).ok_or_else(|| Error::UnknownFormat {
-            path: path.to_owned(),
-        })?;
-    let mut rec = Reconciliation::default();
-    let mut malformed_lines = Vec::new();
-    ingest::each_line(&mut reader, format, &config.read, |line_no, line| {
-        rec.lines += 1;
-        let request = match line {
-            Line::Malformed(_) => {
-                rec.malformed += 1;
-                if malformed_lines.len() < MALFORMED_SHOWN {
-                    malformed_lines.push(line_no);
-                }
-                return;
-            }
-            Line::NotRequest => {
-                rec.not_request += 1;
-                return;
-            }
-            // Each story counts its own kind of record; the other kind is valid input
-            // that this reply does not count. Its personal values are canaries all the
-            // same.
-            Line::Request(r) => {
-                canaries.add_request(&r);
-                if config.template == Template::Audit {
-                    rec.not_request += 1;
-                    return;
-                }
-                r
-            }
-            Line::Audit(e) => {
-                canaries.add_audit_event(&e);
-                if config.template != Template::Audit {
-                    rec.not_request += 1;
-                    return;
-                }
-                match scope::attribute_audit(dir, &e).filter(|&n| verified.contains(dir, n)) {
-                    Some(_) => collected.events.push(to_scoped_event(dir, config, *e)),
-                    None => rec.out_of_scope += 1,
-                }
-                return;
-            }
-        };
-        match scope::attribute(dir, &request).filter(|&n| verified.contains(dir, n)) {
-            Some(node) => collected.scoped.push(to_scoped(context, node, &request)),
-            None => {
-                rec.out_of_scope += 1;
-                if config.template == Template::IpBlock && from_client(config, &request) {
-                    collected.elsewhere.push(Elsewhere {
-                        source: request.source,
-                        correlation_id: request.correlation_id.as_deref().map(str::to_owned),
-                        status: request.status,
-                        time: request.time,
-                        git_challenge: is_git_challenge(&request),
-                    });
-                }
-            }
-        }
-    })?;
-    let gzip = reader.is_gzip();
-    let sha256 = reader.finish()?;
-    collected.inputs.push(InputSummary {
-        name: display_name(path),
-        format: if format == Format::Empty && rec.lines > 0 {
-            Format::RailsJson.name()
-        } else {
-            format.name()
-        },
-        gzip,
-        sha256,
-        lines: rec.lines,
-        malformed: rec.malformed,
-        malformed_lines,
-    });
-    collected.reconciliation.add(&rec);
-    Ok(())
-}
-
-fn from_client(config: &Config, r: &ingest::Request<'_>) -> bool {
-    r.client_ip
-        .is_some_and(|ip| config.client_networks.iter().any(|n| n.contains(ip)))
-}
-
-/// Git over HTTP asks for `info/refs` without credentials first and is answered 401;
-/// it then asks again with them. Such a 401 is expected, never the cause of a block.
-fn is_git_challenge(r: &ingest::Request<'_>) -> bool {
-    let path = r.path.split('?').next().unwrap_or_default();
-    r.status == Some(401) && path.to_ascii_lowercase().ends_with("/info/refs")
-}
-
-fn to_scoped_event(dir: &Directory, config: &Config, e: ingest::audit::AuditEvent) -> ScopedEvent {
-    let author = e.author_id.map(|id| format!("id:{id}")).or_else(|| {
-        e.author_name
-            .as_ref()
-            .map(|n| format!("name:{}", n.to_lowercase()))
-    });
-    let user = e
-        .author_id
-        .and_then(|id| u64::try_from(id).ok())
-        .and_then(|id| dir.user_by_id(id));
-    // The author is the user: by directory id, and by the email the event carries,
-    // which also names authors the directory does not know.
-    let by_directory = config
-        .exclusions
-        .rule_for(dir, user.map(|u| u.id), None, e.ip);
-    let by_email = e
-        .author_email
-        .as_deref()
-        .is_some_and(|m| config.exclusions.domain_matches(&m.to_lowercase()));
-    let rule = match by_directory {
-        Some(Rule::User | Rule::Domain) => by_directory,
-        _ if by_email => Some(Rule::Domain),
-        other => other,
-    };
-    ScopedEvent {
-        id: e.id,
-        rule,
-        time: e.time,
-        action: e.action,
-        author,
-    }
-}
-
-fn to_scoped(context: &Context<'_>, node: directory::Node, r: &ingest::Request<'_>) -> Scoped {
-    let (dir, config) = (context.dir, context.config);
-    // NGINX's `$remote_user` is whatever the client sent for HTTP basic auth
-    // (`gitlab-ci-token`, `oauth2`, a username): it names a user only when the
-    // directory knows that username.
-    let username = r
-        .username
-        .as_deref()
-        .filter(|name| r.source != Source::Nginx || dir.user_by_username(name).is_some());
-    let user = match (r.user_id, username) {
-        (Some(id), _) => Some(format!("id:{id}")),
-        (None, Some(name)) => Some(match dir.user_by_username(name) {
-            Some(u) => format!("id:{}", u.id),
-            None => format!("name:{}", name.to_lowercase()),
-        }),
-        (None, None) => None,
-    };
-    let ip: Option<IpAddr> = r.client_ip;
-    Scoped {
-        from_client: from_client(config, r),
-        git_challenge: is_git_challenge(r),
-        source: r.source,
-        correlation_id: r.correlation_id.as_deref().map(str::to_owned),
-        rule: config.exclusions.rule_for(dir, r.user_id, username, ip),
-        counted: Counted {
-            path: dir.path_of(node).to_owned(),
-            user,
-            ip,
-            time: r.time,
-            status: r.status,
-            kind: r.kind(),
-            user_agent: r.user_agent.as_deref().map(str::to_owned),
-            country: context.geoip.map(|g| match ip {
-                Some(ip) => g.country(ip),
-                None => geo::UNKNOWN.to_owned(),
-            }),
-        },
     }
 }

@@ -135,12 +135,83 @@ fn expected(set: &str) -> (Vec<String>, Value) {
     (args, v)
 }
 
-fn assert_matches_labels(set: &str) {
-    let (args, want) = expected(set);
-    let got = json_of(&with(
+/// The buckets a full parse may fill where the fast path counts a line out of scope
+/// unread (SPEC §6).
+const UNREAD_BUCKETS: &[&str] = &["malformed", "not_request", "duplicate"];
+
+/// Runs `args` (a summarize command line) with the prefilter and with `--parse-all`,
+/// and checks SPEC §6: the two agree on every number except where lines that name
+/// nothing in scope went. The replies in markdown and text are byte-identical; the JSON
+/// is byte-identical when no line moved. Returns the full parse's JSON.
+fn assert_fast_path_agrees(args: &[String]) -> Value {
+    let raw = |extra: &[&str]| {
+        let out = logbrief().args(args).args(extra).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        out.stdout
+    };
+    for format in ["markdown", "text"] {
+        assert_eq!(
+            stdout_of(raw(&["--format", format])),
+            stdout_of(raw(&["--format", format, "--parse-all"])),
+            "{format} reply of {args:?}"
+        );
+    }
+    let fast_raw = raw(&["--format", "json"]);
+    let full_raw = raw(&["--format", "json", "--parse-all"]);
+    let fast: Value = serde_json::from_slice(&fast_raw).unwrap();
+    let full: Value = serde_json::from_slice(&full_raw).unwrap();
+    assert_reconciled(&fast);
+    assert_reconciled(&full);
+    if fast["reconciliation"] == full["reconciliation"] {
+        assert_eq!(stdout_of(fast_raw), stdout_of(full_raw), "JSON of {args:?}");
+        return full;
+    }
+    // Lines moved: everything but the buckets is still the same.
+    let without_buckets = |v: &Value| {
+        let mut v = v.clone();
+        v.as_object_mut().unwrap().remove("reconciliation");
+        for input in v["inputs"].as_array_mut().unwrap() {
+            let input = input.as_object_mut().unwrap();
+            input.remove("malformed");
+            input.remove("malformed_lines");
+        }
+        v
+    };
+    assert_eq!(without_buckets(&fast), without_buckets(&full), "{args:?}");
+    let bucket = |v: &Value, k: &str| v["reconciliation"][k].as_u64().unwrap();
+    for k in ["lines", "out_of_window", "excluded", "counted"] {
+        assert_eq!(bucket(&fast, k), bucket(&full, k), "{k} of {args:?}");
+    }
+    let mut moved = 0;
+    for k in UNREAD_BUCKETS {
+        assert!(bucket(&fast, k) <= bucket(&full, k), "{k} of {args:?}");
+        moved += bucket(&full, k) - bucket(&fast, k);
+    }
+    assert_eq!(
+        bucket(&fast, "out_of_scope"),
+        bucket(&full, "out_of_scope") + moved,
+        "out_of_scope of {args:?}"
+    );
+    full
+}
+
+fn stdout_of(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).expect("stdout is UTF-8")
+}
+
+/// A fixture set's command line, as `expected.json` records it.
+fn summarize_args(args: &[String]) -> Vec<String> {
+    with(
         &["summarize"],
         &args.iter().map(String::as_str).collect::<Vec<_>>(),
-    ));
+    )
+}
+
+/// The generator's labels describe every line as a full parse reads it; the fast path
+/// must agree with the full parse.
+fn assert_matches_labels(set: &str) {
+    let (args, want) = expected(set);
+    let got = assert_fast_path_agrees(&summarize_args(&args));
     for key in COMPARED {
         assert_eq!(
             got[key], want[key],
@@ -932,7 +1003,12 @@ fn a_format_hint_overrides_detection() {
     // Read as Rails, Workhorse lines carry no `path`: none of them is a request.
     let wrong = json_of(&with(
         base,
-        &["--format-hint", "rails", "fixtures/logs/workhorse.log"],
+        &[
+            "--format-hint",
+            "rails",
+            "--parse-all",
+            "fixtures/logs/workhorse.log",
+        ],
     ));
     let r = &wrong["reconciliation"];
     assert_eq!(
@@ -1045,7 +1121,7 @@ fn every_format_gives_the_same_numbers() {
                     .map(|a| a.as_str().unwrap().to_owned()),
             )
             .collect();
-        let got = json_of(&args);
+        let got = assert_fast_path_agrees(&args);
         assert_eq!(
             got["reconciliation"], variant["reconciliation"],
             "{name}: reconciliation"
@@ -1097,11 +1173,8 @@ fn quoted_globs_are_expanded_in_name_order() {
 #[test]
 fn audit_events_in_every_shape_match_the_generators_labels() {
     let (args, want) = expected("audit");
-    let args = with(
-        &["summarize"],
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
-    let got = json_of(&args);
+    let args = summarize_args(&args);
+    let got = assert_fast_path_agrees(&args);
     assert_eq!(got["audit"], want["audit"]);
     assert_eq!(got["reconciliation"], want["reconciliation"]);
     let formats = input_formats(&got);
@@ -1326,10 +1399,7 @@ fn high_load_reply_with_countries() {
 #[test]
 fn country_counts_match_the_test_database_ranges() {
     let (args, want) = expected("geo");
-    let got = json_of(&with(
-        &["summarize"],
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-    ));
+    let got = assert_fast_path_agrees(&summarize_args(&args));
     for key in [
         "counts",
         "paths",

@@ -6,9 +6,11 @@
 //! whether a line is worth parsing at all (SPEC §6).
 
 pub mod audit;
+pub mod chunks;
 pub mod json;
 pub mod kibana;
 pub mod nginx;
+pub mod prefilter;
 pub mod reader;
 
 use std::borrow::Cow;
@@ -325,6 +327,46 @@ impl Default for ReadOptions {
     }
 }
 
+/// How the lines of a line-based format are written; other formats have records
+/// that are not lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineSyntax {
+    /// GitLab's JSON logs.
+    Json,
+    /// NGINX's combined format.
+    Nginx,
+    /// Audit events, one JSON object per line.
+    AuditEvents,
+}
+
+/// The syntax of a format whose records are lines, or `None`.
+pub fn line_syntax(format: Format) -> Option<LineSyntax> {
+    match format {
+        Format::RailsJson | Format::WorkhorseJson | Format::Empty => Some(LineSyntax::Json),
+        Format::Nginx => Some(LineSyntax::Nginx),
+        Format::AuditNdjson => Some(LineSyntax::AuditEvents),
+        Format::KibanaCsv | Format::JsonDocuments | Format::AuditJson | Format::AuditCsv => None,
+    }
+}
+
+/// The JSON flavour `options` ask for: a hinted one is strict.
+pub fn flavor(options: &ReadOptions) -> json::Flavor {
+    match options.hint {
+        Some(Format::RailsJson) => json::Flavor::Rails,
+        Some(Format::WorkhorseJson) => json::Flavor::Workhorse,
+        _ => json::Flavor::Auto,
+    }
+}
+
+/// Parses one line (without its terminator) of a line-based format.
+pub fn parse_line(format: Format, flavor: json::Flavor, bytes: &[u8]) -> Line<'_> {
+    match line_syntax(format) {
+        Some(LineSyntax::Nginx) => nginx::parse_line(bytes),
+        Some(LineSyntax::AuditEvents) => audit::parse_ndjson_line(bytes),
+        _ => json::parse_line(bytes, flavor),
+    }
+}
+
 /// Reads every line (for CSV, every record) of `reader` as `format`, handing each to
 /// `f` with its 1-based line number. A CSV header counts as a line that is not a
 /// request; a CSV record that spans several physical lines counts once.
@@ -334,11 +376,7 @@ pub fn each_line(
     options: &ReadOptions,
     mut f: impl FnMut(u64, Line<'_>),
 ) -> crate::error::Result<()> {
-    let flavor = match options.hint {
-        Some(Format::RailsJson) => json::Flavor::Rails,
-        Some(Format::WorkhorseJson) => json::Flavor::Workhorse,
-        _ => json::Flavor::Auto,
-    };
+    let flavor = flavor(options);
     match format {
         Format::KibanaCsv | Format::AuditCsv => {
             return each_csv_record(reader, format, flavor, options.input_tz, f);
@@ -352,12 +390,7 @@ pub fn each_line(
             f(line_no, Line::Malformed("line longer than the limit"));
             continue;
         }
-        let line = match format {
-            Format::Nginx => nginx::parse_line(bytes),
-            Format::AuditNdjson => audit::parse_ndjson_line(bytes),
-            _ => json::parse_line(bytes, flavor),
-        };
-        f(line_no, line);
+        f(line_no, parse_line(format, flavor, bytes));
     }
     Ok(())
 }

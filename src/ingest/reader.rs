@@ -5,6 +5,8 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use flate2::bufread::MultiGzDecoder;
 use sha2::{Digest, Sha256};
@@ -18,16 +20,18 @@ const BUFFER: usize = 256 * 1024;
 /// memory stays bounded whatever the input.
 pub const MAX_LINE: usize = 64 * 1024 * 1024;
 
-/// Hashes every byte that passes through it.
+/// Hashes and counts every byte that passes through it.
 struct Hashing<R> {
     inner: R,
     hasher: Sha256,
+    count: Arc<AtomicU64>,
 }
 
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -71,6 +75,7 @@ impl LineReader {
             Hashing {
                 inner,
                 hasher: Sha256::new(),
+                count: Arc::default(),
             },
         );
         let head = raw.fill_buf().map_err(|source| Error::Read {
@@ -108,6 +113,16 @@ impl LineReader {
         self.gzip
     }
 
+    /// How many stored bytes (compressed ones for gzip) have been read so far; the
+    /// counter can be watched from another thread.
+    pub fn stored_bytes_counter(&self) -> Arc<AtomicU64> {
+        let hashing = match &self.decoded {
+            Decoded::Plain(r) => r.get_ref(),
+            Decoded::Gzip(r) => r.get_ref().get_ref().get_ref(),
+        };
+        Arc::clone(&hashing.count)
+    }
+
     /// The decoded stream, for formats whose records are not lines (CSV).
     pub fn reader(&mut self) -> &mut dyn BufRead {
         match &mut self.decoded {
@@ -116,7 +131,8 @@ impl LineReader {
         }
     }
 
-    fn error(&self, line: u64, source: io::Error) -> Error {
+    /// The error for a read that failed at `line`.
+    pub fn read_error(&self, line: u64, source: io::Error) -> Error {
         let message = match source.kind() {
             io::ErrorKind::InvalidInput
             | io::ErrorKind::InvalidData
@@ -140,7 +156,7 @@ impl LineReader {
         let line = self.line_no + 1;
         // Borrow juggling: look the error up before handing out the buffer.
         if let Err(e) = self.reader().fill_buf() {
-            return Err(self.error(line, e));
+            return Err(self.read_error(line, e));
         }
         Ok(self.reader().fill_buf().unwrap_or(&[]))
     }
@@ -169,7 +185,7 @@ impl LineReader {
                 }
                 Ok(Some((self.line_no, &self.buf[..end], self.overlong)))
             }
-            Err(e) => Err(self.error(self.line_no + 1, e)),
+            Err(e) => Err(self.read_error(self.line_no + 1, e)),
         }
     }
 

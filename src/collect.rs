@@ -1,0 +1,493 @@
+//! Reading every input into records for counting: each line lands in a bucket of the
+//! reconciliation or becomes a record in the requester's scope (SPEC §6).
+//!
+//! Line-based formats (JSON logs, NGINX, streaming audit events) are read in
+//! line-aligned chunks: one thread reads, decompresses and hashes, the others search
+//! each chunk with the [`Prefilter`] and parse only the lines it finds. Results are
+//! put back in input order, so the output does not depend on the number of threads.
+//! Other formats (CSV, JSON arrays and documents) are read record by record.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use chrono::Utc;
+use crossbeam_channel::{bounded, unbounded};
+
+use crate::aggregate::{Counted, InputSummary, Reconciliation};
+use crate::config::{Config, Template};
+use crate::directory::{self, Directory, Verified};
+use crate::error::{Error, Result};
+use crate::exclude::Rule;
+use crate::geo;
+use crate::guard::Canaries;
+use crate::ingest::chunks::{self, Chunk};
+use crate::ingest::prefilter::{Prefilter, Syntax};
+use crate::ingest::reader::{LineReader, MAX_LINE};
+use crate::ingest::{self, Format, Line, LineSyntax, Source};
+use crate::progress::Progress;
+use crate::scope;
+
+/// How many malformed line numbers an input reports.
+const MALFORMED_SHOWN: usize = 5;
+
+/// The bytes of one chunk: large enough that handing chunks between threads costs
+/// nothing, small enough that the buffers in flight stay a few megabytes.
+const CHUNK: usize = 1 << 20;
+
+/// One request attributed to the requester's scope, before deduplication.
+pub(crate) struct Scoped {
+    pub(crate) source: Source,
+    pub(crate) correlation_id: Option<String>,
+    pub(crate) rule: Option<Rule>,
+    /// From the requester's own addresses (`--client-ip`).
+    pub(crate) from_client: bool,
+    pub(crate) git_challenge: bool,
+    pub(crate) counted: Counted,
+}
+
+/// A request from the requester's addresses to a path outside their namespaces: for
+/// the IP-block story, counted without its path.
+pub(crate) struct Elsewhere {
+    pub(crate) source: Source,
+    pub(crate) correlation_id: Option<String>,
+    pub(crate) status: Option<u16>,
+    pub(crate) time: chrono::DateTime<Utc>,
+    pub(crate) git_challenge: bool,
+}
+
+/// One audit event attributed to the requester's scope, before deduplication.
+pub(crate) struct ScopedEvent {
+    pub(crate) id: Option<String>,
+    pub(crate) rule: Option<Rule>,
+    pub(crate) time: chrono::DateTime<Utc>,
+    pub(crate) action: String,
+    /// `id:<author_id>`, else `name:<author name>`.
+    pub(crate) author: Option<String>,
+}
+
+/// What reading every input produced.
+#[derive(Default)]
+pub(crate) struct Collected {
+    pub(crate) reconciliation: Reconciliation,
+    pub(crate) inputs: Vec<InputSummary>,
+    pub(crate) scoped: Vec<Scoped>,
+    pub(crate) events: Vec<ScopedEvent>,
+    pub(crate) elsewhere: Vec<Elsewhere>,
+}
+
+/// What every line of every input is read against.
+pub(crate) struct Context<'a> {
+    pub(crate) config: &'a Config,
+    pub(crate) dir: &'a Directory,
+    pub(crate) verified: &'a Verified,
+    pub(crate) geoip: Option<&'a geo::GeoIp>,
+}
+
+/// Where one input's lines went, and the records they made. A chunk's part numbers
+/// its lines from 1 within the chunk until [`Part::append`] places it.
+#[derive(Default)]
+struct Part {
+    rec: Reconciliation,
+    malformed_lines: Vec<u64>,
+    scoped: Vec<Scoped>,
+    events: Vec<ScopedEvent>,
+    elsewhere: Vec<Elsewhere>,
+}
+
+impl Part {
+    /// Lines counted out of scope without being read (SPEC §6).
+    fn skip(&mut self, lines: u64) {
+        self.rec.lines += lines;
+        self.rec.out_of_scope += lines;
+        self.rec.unread += lines;
+    }
+
+    /// Puts one read line in its bucket, or keeps the record it made.
+    fn take(
+        &mut self,
+        context: &Context<'_>,
+        canaries: &mut Canaries,
+        line_no: u64,
+        line: Line<'_>,
+    ) {
+        let Context {
+            config,
+            dir,
+            verified,
+            ..
+        } = *context;
+        let rec = &mut self.rec;
+        rec.lines += 1;
+        let request = match line {
+            Line::Malformed(_) => {
+                rec.malformed += 1;
+                if self.malformed_lines.len() < MALFORMED_SHOWN {
+                    self.malformed_lines.push(line_no);
+                }
+                return;
+            }
+            Line::NotRequest => {
+                rec.not_request += 1;
+                return;
+            }
+            // Each story counts its own kind of record; the other kind is valid input
+            // that this reply does not count. Its personal values are canaries all the
+            // same.
+            Line::Request(r) => {
+                canaries.add_request(&r);
+                if config.template == Template::Audit {
+                    rec.not_request += 1;
+                    return;
+                }
+                r
+            }
+            Line::Audit(e) => {
+                canaries.add_audit_event(&e);
+                if config.template != Template::Audit {
+                    rec.not_request += 1;
+                    return;
+                }
+                match scope::attribute_audit(dir, &e).filter(|&n| verified.contains(dir, n)) {
+                    Some(_) => self.events.push(to_scoped_event(dir, config, *e)),
+                    None => rec.out_of_scope += 1,
+                }
+                return;
+            }
+        };
+        match scope::attribute(dir, &request).filter(|&n| verified.contains(dir, n)) {
+            Some(node) => self.scoped.push(to_scoped(context, node, &request)),
+            None => {
+                rec.out_of_scope += 1;
+                if config.template == Template::IpBlock && from_client(config, &request) {
+                    self.elsewhere.push(Elsewhere {
+                        source: request.source,
+                        correlation_id: request.correlation_id.as_deref().map(str::to_owned),
+                        status: request.status,
+                        time: request.time,
+                        git_challenge: is_git_challenge(&request),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Appends the part of a later chunk whose first line follows `lines_before` lines.
+    fn append(&mut self, mut later: Part, lines_before: u64) {
+        self.rec.add(&later.rec);
+        let room = MALFORMED_SHOWN.saturating_sub(self.malformed_lines.len());
+        self.malformed_lines.extend(
+            later
+                .malformed_lines
+                .iter()
+                .take(room)
+                .map(|n| n + lines_before),
+        );
+        self.scoped.append(&mut later.scoped);
+        self.events.append(&mut later.events);
+        self.elsewhere.append(&mut later.elsewhere);
+    }
+}
+
+/// Reads one input, putting every line in a bucket or a record in `collected`.
+pub(crate) fn read_input(
+    path: &Path,
+    context: &Context<'_>,
+    canaries: &mut Canaries,
+    progress: &Progress,
+    collected: &mut Collected,
+) -> Result<()> {
+    let config = context.config;
+    let mut reader = LineReader::open(path)?;
+    let format =
+        ingest::detect(reader.peek()?, config.read.hint).ok_or_else(|| Error::UnknownFormat {
+            path: path.to_owned(),
+        })?;
+    let (part, reader) = match ingest::line_syntax(format) {
+        Some(_) => read_lines(reader, format, context, canaries, progress)?,
+        None => {
+            let mut part = Part::default();
+            ingest::each_line(&mut reader, format, &config.read, |line_no, line| {
+                part.take(context, canaries, line_no, line);
+            })?;
+            (part, reader)
+        }
+    };
+    progress.finish_input(&reader);
+    let gzip = reader.is_gzip();
+    let sha256 = reader.finish()?;
+    collected.inputs.push(InputSummary {
+        name: crate::display_name(path),
+        format: if format == Format::Empty && part.rec.lines > 0 {
+            Format::RailsJson.name()
+        } else {
+            format.name()
+        },
+        gzip,
+        sha256,
+        lines: part.rec.lines,
+        malformed: part.rec.malformed,
+        malformed_lines: part.malformed_lines,
+    });
+    collected.reconciliation.add(&part.rec);
+    collected.scoped.extend(part.scoped);
+    collected.events.extend(part.events);
+    collected.elsewhere.extend(part.elsewhere);
+    Ok(())
+}
+
+/// The prefilter for an input, or `None` when every line must be parsed: on request
+/// (`--parse-all`), for formats whose records name their namespace by id only (audit
+/// events), and for the IP-block story, which also counts the requester's requests
+/// to paths outside their scope.
+fn prefilter_for(context: &Context<'_>, format: Format) -> Option<Prefilter> {
+    let config = context.config;
+    if config.parse_all || config.template == Template::IpBlock {
+        return None;
+    }
+    let syntax = ingest::line_syntax(format)?;
+    if syntax == LineSyntax::AuditEvents {
+        return None;
+    }
+    let syntax = match syntax {
+        LineSyntax::Nginx => Syntax::Nginx,
+        LineSyntax::Json | LineSyntax::AuditEvents => Syntax::Json,
+    };
+    Some(Prefilter::new(context.dir, context.verified, syntax))
+}
+
+/// Reads a line-based input in chunks: this thread puts the results in order, one
+/// thread reads and as many as configured search and parse.
+fn read_lines(
+    mut reader: LineReader,
+    format: Format,
+    context: &Context<'_>,
+    canaries: &mut Canaries,
+    progress: &Progress,
+) -> Result<(Part, LineReader)> {
+    let prefilter = prefilter_for(context, format);
+    let flavor = ingest::flavor(&context.config.read);
+    let workers = context.config.threads.max(1);
+    let (work_tx, work_rx) = bounded::<Chunk>(workers);
+    let (pool_tx, pool_rx) = unbounded::<Vec<u8>>();
+    for _ in 0..2 * workers + 1 {
+        let _ = pool_tx.send(Vec::new());
+    }
+    let (done_tx, done_rx) = unbounded::<(u64, Part)>();
+    let counter = reader.stored_bytes_counter();
+
+    std::thread::scope(|s| {
+        let reading = s.spawn(move || {
+            let read = chunks::cut(
+                &mut reader,
+                CHUNK,
+                MAX_LINE,
+                || pool_rx.recv().unwrap_or_default(),
+                |chunk| {
+                    progress.show(counter.load(Ordering::Relaxed));
+                    work_tx.send(chunk).is_ok()
+                },
+            );
+            (reader, read)
+        });
+        let searching: Vec<_> = (0..workers)
+            .map(|_| {
+                let (work_rx, done_tx, pool_tx) =
+                    (work_rx.clone(), done_tx.clone(), pool_tx.clone());
+                let mut found = canaries.empty_like();
+                let prefilter = prefilter.as_ref();
+                s.spawn(move || {
+                    for chunk in work_rx {
+                        let part =
+                            search_chunk(&chunk, format, flavor, prefilter, context, &mut found);
+                        let _ = pool_tx.send(chunk.bytes);
+                        if done_tx.send((chunk.seq, part)).is_err() {
+                            break;
+                        }
+                    }
+                    found
+                })
+            })
+            .collect();
+        drop((work_rx, done_tx));
+
+        // Chunks finish in any order; they are appended in input order.
+        let mut total = Part::default();
+        let mut waiting = BTreeMap::new();
+        let mut next = 0u64;
+        for (seq, part) in done_rx {
+            waiting.insert(seq, part);
+            while let Some(part) = waiting.remove(&next) {
+                let before = total.rec.lines;
+                total.append(part, before);
+                next += 1;
+            }
+        }
+        for handle in searching {
+            canaries.merge(
+                handle
+                    .join()
+                    .map_err(|_| Error::Internal("a search thread stopped".into()))?,
+            );
+        }
+        let (reader, read) = reading
+            .join()
+            .map_err(|_| Error::Internal("the reading thread stopped".into()))?;
+        match read {
+            Ok(()) => Ok((total, reader)),
+            // Every chunk before the failed one was appended: the failure is on the
+            // line after them.
+            Err(failure) => {
+                debug_assert_eq!(failure.seq, next);
+                Err(reader.read_error(total.rec.lines + 1, failure.source))
+            }
+        }
+    })
+}
+
+/// Searches one chunk: lines the prefilter finds (every line without one) are parsed
+/// and taken, the others are counted out of scope unread.
+fn search_chunk(
+    chunk: &Chunk,
+    format: Format,
+    flavor: ingest::json::Flavor,
+    prefilter: Option<&Prefilter>,
+    context: &Context<'_>,
+    canaries: &mut Canaries,
+) -> Part {
+    let mut part = Part::default();
+    if chunk.overlong {
+        part.take(
+            context,
+            canaries,
+            1,
+            Line::Malformed("line longer than the limit"),
+        );
+        return part;
+    }
+    let text = &chunk.bytes[..];
+    let mut take = |part: &mut Part, line_no: u64, line: &[u8]| {
+        let line = if line.len() >= MAX_LINE {
+            Line::Malformed("line longer than the limit")
+        } else {
+            ingest::parse_line(format, flavor, line)
+        };
+        part.take(context, canaries, line_no, line);
+    };
+    let mut pos = 0;
+    let mut line_no = 0;
+    if let Some(prefilter) = prefilter {
+        while let Some(line) = prefilter.next_candidate(text, pos) {
+            let before = memchr::memchr_iter(b'\n', &text[pos..line.start]).count() as u64;
+            part.skip(before);
+            line_no += before + 1;
+            take(&mut part, line_no, &text[line.clone()]);
+            pos = memchr::memchr(b'\n', &text[line.end..]).map_or(text.len(), |i| line.end + i + 1);
+        }
+        let rest = &text[pos..];
+        let lines = memchr::memchr_iter(b'\n', rest).count() as u64
+            + u64::from(rest.last().is_some_and(|&b| b != b'\n'));
+        part.skip(lines);
+    } else {
+        for line in lines_of(text) {
+            line_no += 1;
+            take(&mut part, line_no, line);
+        }
+    }
+    part
+}
+
+/// The lines of whole-line text, without terminators (`\n` or `\r\n`).
+fn lines_of(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let lines = (!text.is_empty()).then(|| text.strip_suffix(b"\n").unwrap_or(text));
+    lines
+        .into_iter()
+        .flat_map(|t| t.split(|&b| b == b'\n'))
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+}
+
+fn from_client(config: &Config, r: &ingest::Request<'_>) -> bool {
+    r.client_ip
+        .is_some_and(|ip| config.client_networks.iter().any(|n| n.contains(ip)))
+}
+
+/// Git over HTTP asks for `info/refs` without credentials first and is answered 401;
+/// it then asks again with them. Such a 401 is expected, never the cause of a block.
+fn is_git_challenge(r: &ingest::Request<'_>) -> bool {
+    let path = r.path.split('?').next().unwrap_or_default();
+    r.status == Some(401) && path.to_ascii_lowercase().ends_with("/info/refs")
+}
+
+fn to_scoped_event(dir: &Directory, config: &Config, e: ingest::audit::AuditEvent) -> ScopedEvent {
+    let author = e.author_id.map(|id| format!("id:{id}")).or_else(|| {
+        e.author_name
+            .as_ref()
+            .map(|n| format!("name:{}", n.to_lowercase()))
+    });
+    let user = e
+        .author_id
+        .and_then(|id| u64::try_from(id).ok())
+        .and_then(|id| dir.user_by_id(id));
+    // The author is the user: by directory id, and by the email the event carries,
+    // which also names authors the directory does not know.
+    let by_directory = config
+        .exclusions
+        .rule_for(dir, user.map(|u| u.id), None, e.ip);
+    let by_email = e
+        .author_email
+        .as_deref()
+        .is_some_and(|m| config.exclusions.domain_matches(&m.to_lowercase()));
+    let rule = match by_directory {
+        Some(Rule::User | Rule::Domain) => by_directory,
+        _ if by_email => Some(Rule::Domain),
+        other => other,
+    };
+    ScopedEvent {
+        id: e.id,
+        rule,
+        time: e.time,
+        action: e.action,
+        author,
+    }
+}
+
+fn to_scoped(context: &Context<'_>, node: directory::Node, r: &ingest::Request<'_>) -> Scoped {
+    let (dir, config) = (context.dir, context.config);
+    // NGINX's `$remote_user` is whatever the client sent for HTTP basic auth
+    // (`gitlab-ci-token`, `oauth2`, a username): it names a user only when the
+    // directory knows that username.
+    let username = r
+        .username
+        .as_deref()
+        .filter(|name| r.source != Source::Nginx || dir.user_by_username(name).is_some());
+    let user = match (r.user_id, username) {
+        (Some(id), _) => Some(format!("id:{id}")),
+        (None, Some(name)) => Some(match dir.user_by_username(name) {
+            Some(u) => format!("id:{}", u.id),
+            None => format!("name:{}", name.to_lowercase()),
+        }),
+        (None, None) => None,
+    };
+    let ip: Option<IpAddr> = r.client_ip;
+    Scoped {
+        from_client: from_client(config, r),
+        git_challenge: is_git_challenge(r),
+        source: r.source,
+        correlation_id: r.correlation_id.as_deref().map(str::to_owned),
+        rule: config.exclusions.rule_for(dir, r.user_id, username, ip),
+        counted: Counted {
+            path: dir.path_of(node).to_owned(),
+            user,
+            ip,
+            time: r.time,
+            status: r.status,
+            kind: r.kind(),
+            user_agent: r.user_agent.as_deref().map(str::to_owned),
+            country: context.geoip.map(|g| match ip {
+                Some(ip) => g.country(ip),
+                None => geo::UNKNOWN.to_owned(),
+            }),
+        },
+    }
+}

@@ -1,0 +1,252 @@
+//! Line-aligned chunks: one input cut into blocks of whole lines, so that several
+//! threads can search and parse them while one thread reads, decompresses and hashes.
+//!
+//! Buffers come from a fixed pool and go back to it once a chunk is done, so memory
+//! stays the same whatever the input's size. A line longer than the limit is read
+//! through and handed on as an empty, overlong chunk of its own (see
+//! [`reader::MAX_LINE`](super::reader::MAX_LINE)).
+
+use std::io;
+
+use super::reader::LineReader;
+
+/// Whole lines of one input, in order.
+#[derive(Debug)]
+pub struct Chunk {
+    /// 0, 1, 2, ... in input order.
+    pub seq: u64,
+    /// Whole lines, each ending in `\n` except perhaps the input's last one.
+    pub bytes: Vec<u8>,
+    /// One line longer than the limit, dropped: it counts as one malformed line.
+    pub overlong: bool,
+}
+
+impl Chunk {
+    /// How many lines the chunk holds.
+    pub fn lines(&self) -> u64 {
+        if self.overlong {
+            return 1;
+        }
+        let newlines = memchr::memchr_iter(b'\n', &self.bytes).count() as u64;
+        newlines + u64::from(self.bytes.last().is_some_and(|&b| b != b'\n'))
+    }
+}
+
+/// Why reading stopped early.
+#[derive(Debug)]
+pub struct ReadFailure {
+    /// The first chunk that was not handed on: its first line is where reading failed.
+    pub seq: u64,
+    pub source: io::Error,
+}
+
+/// Cuts what `reader` has left into chunks of about `size` bytes, taking each buffer
+/// from `pool` (which bounds memory) and handing each chunk to `send`. Stops early,
+/// without error, when `send` returns false (nobody listens any more).
+pub fn cut(
+    reader: &mut LineReader,
+    size: usize,
+    max_line: usize,
+    mut pool: impl FnMut() -> Vec<u8>,
+    mut send: impl FnMut(Chunk) -> bool,
+) -> Result<(), ReadFailure> {
+    let size = size.clamp(1, max_line.max(1));
+    let mut carry: Vec<u8> = Vec::new();
+    let mut seq = 0u64;
+    let stream = reader.reader();
+    loop {
+        // A recycled buffer keeps its length: only growth is zeroed, not every chunk.
+        let mut buf = pool();
+        if buf.len() < size.max(carry.len()) {
+            buf.resize(size.max(carry.len()), 0);
+        }
+        buf[..carry.len()].copy_from_slice(&carry);
+        let mut filled = carry.len();
+        carry.clear();
+        let fail = |source| ReadFailure { seq, source };
+        let eof = fill(stream, &mut buf, &mut filled, size).map_err(fail)?;
+        let mut overlong = false;
+        if eof {
+            if filled == 0 {
+                return Ok(());
+            }
+        } else if let Some(last) = memchr::memrchr(b'\n', &buf[..filled]) {
+            carry.extend_from_slice(&buf[last + 1..filled]);
+            filled = last + 1;
+        } else {
+            // One line fills the buffer: read on to its end, within the limit.
+            match long_line(stream, &mut buf, &mut filled, max_line).map_err(fail)? {
+                LongLine::Whole { rest } => carry = rest,
+                LongLine::Overlong { rest } => {
+                    carry = rest;
+                    overlong = true;
+                    filled = 0;
+                    buf.truncate(size);
+                    buf.shrink_to(size);
+                }
+            }
+        }
+        buf.truncate(filled);
+        let chunk = Chunk {
+            seq,
+            bytes: buf,
+            overlong,
+        };
+        if !send(chunk) {
+            return Ok(());
+        }
+        seq += 1;
+        if eof {
+            return Ok(());
+        }
+    }
+}
+
+/// Reads until `buf[..filled]` holds at least `size` bytes. Returns whether the input
+/// ended.
+fn fill(
+    stream: &mut dyn io::BufRead,
+    buf: &mut Vec<u8>,
+    filled: &mut usize,
+    size: usize,
+) -> io::Result<bool> {
+    if buf.len() < size {
+        buf.resize(size, 0);
+    }
+    while *filled < size {
+        let n = match stream.read(&mut buf[*filled..size]) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => other?,
+        };
+        if n == 0 {
+            return Ok(true);
+        }
+        *filled += n;
+    }
+    Ok(false)
+}
+
+enum LongLine {
+    /// `buf[..filled]` now ends with the line's `\n` (or the input ended); `rest` was
+    /// read after it.
+    Whole { rest: Vec<u8> },
+    /// The line went past the limit and was read through to its end; `rest` was read
+    /// after it.
+    Overlong { rest: Vec<u8> },
+}
+
+fn long_line(
+    stream: &mut dyn io::BufRead,
+    buf: &mut Vec<u8>,
+    filled: &mut usize,
+    max_line: usize,
+) -> io::Result<LongLine> {
+    loop {
+        if *filled > max_line {
+            skip_rest_of_line(stream)?;
+            return Ok(LongLine::Overlong { rest: Vec::new() });
+        }
+        let before = *filled;
+        let target = (before * 2).min(max_line + 1).max(before + 8192);
+        if fill(stream, buf, filled, target)? {
+            return Ok(LongLine::Whole { rest: Vec::new() });
+        }
+        if let Some(i) = memchr::memchr(b'\n', &buf[before..*filled]) {
+            let end = before + i + 1;
+            let rest = buf[end..*filled].to_vec();
+            if end > max_line {
+                return Ok(LongLine::Overlong { rest });
+            }
+            *filled = end;
+            return Ok(LongLine::Whole { rest });
+        }
+    }
+}
+
+/// Drops bytes up to and including the next `\n`.
+fn skip_rest_of_line(stream: &mut dyn io::BufRead) -> io::Result<()> {
+    loop {
+        let available = match stream.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(());
+        }
+        if let Some(i) = memchr::memchr(b'\n', available) {
+            stream.consume(i + 1);
+            return Ok(());
+        }
+        let n = available.len();
+        stream.consume(n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn chunks(input: &[u8], size: usize, max_line: usize) -> Vec<Chunk> {
+        let mut r =
+            LineReader::from_reader(Path::new("t"), Box::new(io::Cursor::new(input.to_vec())))
+                .unwrap();
+        let mut out = Vec::new();
+        cut(&mut r, size, max_line, Vec::new, |c| {
+            out.push(c);
+            true
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn chunks_hold_whole_lines_in_order() {
+        let input: Vec<u8> = (0..1000)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .chain(*b"last")
+            .collect();
+        for size in [1, 7, 64, 4096, 1 << 20] {
+            let got = chunks(&input, size, 1 << 20);
+            let joined: Vec<u8> = got.iter().flat_map(|c| c.bytes.clone()).collect();
+            assert_eq!(joined, input, "size {size}");
+            assert_eq!(got.iter().map(Chunk::lines).sum::<u64>(), 1001);
+            for (i, c) in got.iter().enumerate() {
+                assert_eq!(c.seq, i as u64);
+                assert!(c.bytes.ends_with(b"\n") || i == got.len() - 1);
+            }
+        }
+    }
+
+    #[test]
+    fn a_line_past_the_limit_is_one_overlong_chunk() {
+        let mut input = b"short\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 10_000));
+        input.extend(b"\nafter\nend");
+        for size in [1, 100, 999] {
+            let got = chunks(&input, size, 1_000);
+            let overlong: Vec<&Chunk> = got.iter().filter(|c| c.overlong).collect();
+            assert_eq!(overlong.len(), 1, "size {size}");
+            assert_eq!(got.iter().map(Chunk::lines).sum::<u64>(), 4, "size {size}");
+            let kept: Vec<u8> = got.iter().flat_map(|c| c.bytes.clone()).collect();
+            assert_eq!(kept, b"short\nafter\nend", "size {size}");
+        }
+    }
+
+    #[test]
+    fn a_long_line_within_the_limit_is_kept() {
+        let mut input = b"a\n".to_vec();
+        input.extend(std::iter::repeat_n(b'y', 5_000));
+        input.extend(b"\nb\n");
+        let got = chunks(&input, 100, 10_000);
+        assert!(got.iter().all(|c| !c.overlong));
+        let joined: Vec<u8> = got.iter().flat_map(|c| c.bytes.clone()).collect();
+        assert_eq!(joined, input);
+    }
+
+    #[test]
+    fn empty_input_has_no_chunks() {
+        assert!(chunks(b"", 10, 100).is_empty());
+    }
+}

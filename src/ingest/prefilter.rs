@@ -1,0 +1,343 @@
+//! The prefilter: finds the lines that may concern the scope without parsing any line.
+//!
+//! Most lines of an export are about other customers. SPEC §6 lets a line whose raw
+//! bytes mention nothing that could place it in scope be counted `out_of_scope`
+//! unparsed; every other line is parsed as usual. The prefilter is that test, and it
+//! must never skip a line that attribution ([`crate::scope`]) would place in scope,
+//! whatever spelling the line uses. It looks, case-insensitively, for:
+//!
+//! - **a name**: for each scope root and each former path of a project in scope, the
+//!   longest segment of the path. Any path attribution accepts for that subtree (a
+//!   routed path, `meta.project`, an encoded API path, a Git URL) contains it.
+//! - **an API route with an owned id**: `projects/` or `groups/` (also with a JSON
+//!   `\/`) followed by the id of a project or group in scope, leading zeros allowed,
+//!   or by a segment with a percent-encoded character that could spell a name or a
+//!   digit (attribution decodes API ids).
+//! - **an escape that could hide either**: in JSON, `\u` escapes of letters, digits,
+//!   `.`, `_`, `-`, `/`, `%` or anything beyond ASCII; in NGINX's quoted fields, a
+//!   backslash before anything but `"` or `\`.
+//!
+//! A hit is only a candidate: the line is then parsed and attributed like any other.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
+
+use crate::directory::{Directory, Node, Verified};
+
+/// What a pattern stands for, and so how a hit is confirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Needle {
+    /// A segment of an owned path: a hit is a candidate.
+    Name,
+    /// `projects/` and the like: a candidate when an owned id follows.
+    Route(Collection),
+    /// JSON's `\u`: a candidate when the escaped character could be part of a needle.
+    JsonEscape,
+    /// NGINX's backslash: a candidate unless it escapes a quote or a backslash.
+    NginxEscape,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Collection {
+    Projects,
+    Groups,
+}
+
+/// How the lines to be searched are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Syntax {
+    Json,
+    Nginx,
+}
+
+/// The compiled search for one scope and one syntax.
+#[derive(Debug)]
+pub struct Prefilter {
+    finder: AhoCorasick,
+    needles: Vec<Needle>,
+    project_ids: HashSet<u64>,
+    group_ids: HashSet<u64>,
+}
+
+impl Prefilter {
+    /// The prefilter for `verified`'s scope, for lines written in `syntax`.
+    pub fn new(dir: &Directory, verified: &Verified, syntax: Syntax) -> Prefilter {
+        let mut names: Vec<String> = Vec::new();
+        let mut project_ids = HashSet::new();
+        let mut group_ids = HashSet::new();
+        for &node in &verified.scope {
+            names.extend(longest_segment(dir.path_of(node)));
+        }
+        for (i, ns) in dir.namespaces.iter().enumerate() {
+            if verified.contains(dir, Node::Namespace(i)) {
+                group_ids.insert(ns.id);
+            }
+        }
+        for (i, p) in dir.projects.iter().enumerate() {
+            if verified.contains(dir, Node::Project(i)) {
+                project_ids.insert(p.id);
+                names.extend(p.former_paths.iter().filter_map(|f| longest_segment(f)));
+            }
+        }
+        names.sort();
+        names.dedup();
+
+        let mut patterns: Vec<String> = Vec::new();
+        let mut needles = Vec::new();
+        for name in names {
+            patterns.push(name);
+            needles.push(Needle::Name);
+        }
+        for (route, collection) in [
+            ("projects/", Collection::Projects),
+            ("projects\\/", Collection::Projects),
+            ("groups/", Collection::Groups),
+            ("groups\\/", Collection::Groups),
+        ] {
+            patterns.push(route.to_owned());
+            needles.push(Needle::Route(collection));
+        }
+        match syntax {
+            Syntax::Json => {
+                patterns.push("\\u".to_owned());
+                needles.push(Needle::JsonEscape);
+            }
+            Syntax::Nginx => {
+                patterns.push("\\".to_owned());
+                needles.push(Needle::NginxEscape);
+            }
+        }
+        let finder = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(&patterns)
+            .expect("the prefilter's patterns are few and short");
+        Prefilter {
+            finder,
+            needles,
+            project_ids,
+            group_ids,
+        }
+    }
+
+    /// The next line of `text` at or after `from` that may concern the scope, as the
+    /// range of its bytes without the line terminator. `text` holds whole lines.
+    pub fn next_candidate(&self, text: &[u8], mut from: usize) -> Option<Range<usize>> {
+        while from < text.len() {
+            let hit = self.finder.find(Input::new(text).span(from..text.len()))?;
+            let line = line_around(text, hit.start());
+            if self.confirms(text, hit.start(), hit.end(), self.needles[hit.pattern()]) {
+                return Some(line);
+            }
+            from = hit.start() + 1;
+        }
+        None
+    }
+
+    /// Whether one line may concern the scope.
+    pub fn may_concern(&self, line: &[u8]) -> bool {
+        self.next_candidate(line, 0).is_some()
+    }
+
+    fn confirms(&self, text: &[u8], start: usize, end: usize, needle: Needle) -> bool {
+        match needle {
+            Needle::Name => true,
+            Needle::Route(collection) => {
+                let ids = match collection {
+                    Collection::Projects => &self.project_ids,
+                    Collection::Groups => &self.group_ids,
+                };
+                let segment = id_segment(&text[end..]);
+                if !segment.contains(&b'%') {
+                    return starts_with_owned_id(segment, ids);
+                }
+                // Attribution decodes an API id: so does the prefilter, then looks at
+                // the decoded id as it would at a line (its length shrinks with every
+                // level, so this ends).
+                let decoded: Vec<u8> = percent_encoding::percent_decode(segment).collect();
+                let start = decoded
+                    .iter()
+                    .position(|&b| b != b'/')
+                    .unwrap_or(decoded.len());
+                starts_with_owned_id(&decoded[start..], ids) || self.may_concern(&decoded)
+            }
+            Needle::JsonEscape => {
+                let hex = text.get(end..end + 4).unwrap_or_default();
+                match std::str::from_utf8(hex)
+                    .ok()
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                {
+                    Some(unit) => unit >= 0x80 || may_spell(unit as u8),
+                    // Not a valid escape: the line is not valid JSON.
+                    None => false,
+                }
+            }
+            Needle::NginxEscape => match text.get(start + 1) {
+                Some(b'"' | b'\\') | None => false,
+                Some(b'x' | b'X') => match (
+                    hex_value(text.get(start + 2)),
+                    hex_value(text.get(start + 3)),
+                ) {
+                    (Some(hi), Some(lo)) => {
+                        let byte = hi * 16 + lo;
+                        byte >= 0x80 || may_spell(byte)
+                    }
+                    // `\x` without hex digits leaves the `x`, a letter.
+                    _ => true,
+                },
+                Some(&b) => b >= 0x80 || may_spell(b),
+            },
+        }
+    }
+}
+
+/// The longest segment of a path, lower-cased (the finder ignores ASCII case).
+fn longest_segment(path: &str) -> Option<String> {
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .max_by_key(|s| s.len())
+        .map(str::to_lowercase)
+}
+
+/// Whether a byte could be part of a name, an id or a route after decoding.
+fn may_spell(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-' | b'/' | b'%' | b'\\')
+}
+
+fn hex_value(b: Option<&u8>) -> Option<u8> {
+    b.and_then(|&b| (b as char).to_digit(16)).map(|d| d as u8)
+}
+
+/// The id segment after `projects/` or `groups/`: up to the next separator.
+fn id_segment(rest: &[u8]) -> &[u8] {
+    let end = rest
+        .iter()
+        .position(|b| matches!(b, b'/' | b'\\' | b'?' | b'#' | b'"' | b' ' | b'\n'))
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+/// Whether `digits` starts with an owned id (leading zeros allowed); a number longer
+/// than a u64 names none.
+fn starts_with_owned_id(digits: &[u8], ids: &HashSet<u64>) -> bool {
+    let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+    if len == 0 {
+        return false;
+    }
+    let digits = &digits[..len];
+    let significant = match digits.iter().position(|&b| b != b'0') {
+        Some(i) => &digits[i..],
+        None => &digits[len - 1..],
+    };
+    std::str::from_utf8(significant)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .is_some_and(|id| ids.contains(&id))
+}
+
+/// The line of `text` that holds byte `at`, without its terminator (`\n` or `\r\n`).
+fn line_around(text: &[u8], at: usize) -> Range<usize> {
+    let start = memchr::memrchr(b'\n', &text[..at]).map_or(0, |i| i + 1);
+    let mut end = memchr::memchr(b'\n', &text[at..]).map_or(text.len(), |i| at + i);
+    if end > start && text[end - 1] == b'\r' {
+        end -= 1;
+    }
+    start..end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory;
+
+    const DIR: &str = r#"{
+      "namespaces": [
+        {"id": 60, "full_path": "acme", "plan": "premium"},
+        {"id": 61, "full_path": "acme/platform", "parent_id": 60},
+        {"id": 70, "full_path": "acme-corp", "plan": "ultimate"}
+      ],
+      "projects": [
+        {"id": 7, "path_with_namespace": "acme/platform/api"},
+        {"id": 9, "path_with_namespace": "acme/docs", "former_paths": ["oldco/handbook"]},
+        {"id": 20, "path_with_namespace": "acme-corp/app"}
+      ],
+      "users": [{"id": 1, "username": "alice", "email": "alice@acme.example"}],
+      "members": [{"namespace_id": 60, "user_id": 1, "access_level": 50}]
+    }"#;
+
+    fn prefilter(syntax: Syntax) -> Prefilter {
+        let dir = Directory::from_slice(DIR.as_bytes()).unwrap();
+        let v = directory::verify(&dir, "alice@acme.example", &[]).unwrap();
+        Prefilter::new(&dir, &v, syntax)
+    }
+
+    #[test]
+    fn json_lines() {
+        let p = prefilter(Syntax::Json);
+        let yes = [
+            r#"{"path":"/acme/app/-/issues"}"#,
+            r#"{"path":"/ACME/App"}"#,
+            r#"{"meta.project":"acme/platform/api"}"#,
+            r#"{"path":"/api/v4/projects/7/issues"}"#,
+            r#"{"path":"/api/v4/projects/007"}"#,
+            r#"{"path":"/api/v4/PROJECTS/7"}"#,
+            r#"{"path":"\/api\/v4\/projects\/7"}"#,
+            r#"{"path":"/api/v4/groups/61/members"}"#,
+            r#"{"path":"/api/v4/projects/%37/issues"}"#,
+            r#"{"path":"/api/v4/projects/%61cme%2Fdocs"}"#,
+            r#"{"path":"/api/v4/projects/%2F%2F7"}"#,
+            r#"{"path":"/\u0061cme/docs"}"#,
+            r#"{"path":"/api/v4/projects\u002f7"}"#,
+            r#"{"path":"/oldco/handbook/-/wikis"}"#,
+            // Look-alikes are candidates too: attribution tells them apart.
+            r#"{"path":"/acme-corp/app"}"#,
+        ];
+        for line in yes {
+            assert!(p.may_concern(line.as_bytes()), "{line}");
+        }
+        let no = [
+            r#"{"path":"/other/app/-/issues"}"#,
+            r#"{"path":"/api/v4/projects/70/issues"}"#,
+            r#"{"path":"/api/v4/projects/20"}"#,
+            r#"{"path":"/api/v4/groups/7"}"#,
+            r#"{"path":"/api/v4/projects/other%2Fapp"}"#,
+            r#"{"path":"/api/v4/projects/99999999999999999999999"}"#,
+            r#"{"path":"/search?a=1\u0026b=2"}"#,
+            // Attribution decodes an API id once: a second encoding names nothing.
+            r#"{"path":"/api/v4/projects/%2561cme"}"#,
+            r#"{"path":"/api/v4/projects/"}"#,
+            "",
+        ];
+        for line in no {
+            assert!(!p.may_concern(line.as_bytes()), "{line}");
+        }
+    }
+
+    #[test]
+    fn nginx_lines() {
+        let p = prefilter(Syntax::Nginx);
+        let line = |path: &str| {
+            format!(
+                r#"192.0.2.1 - - [14/Mar/2026:20:06:12 +0000] "GET {path} HTTP/1.1" 200 5 "-" "agent \"x\"""#
+            )
+        };
+        assert!(p.may_concern(line("/acme/app").as_bytes()));
+        assert!(p.may_concern(line(r"/\x61cme/app").as_bytes()));
+        assert!(p.may_concern(line(r"/\acme/app").as_bytes()));
+        assert!(!p.may_concern(line("/other/app").as_bytes()));
+        assert!(!p.may_concern(line(r"/other/\x16\x03").as_bytes()));
+    }
+
+    #[test]
+    fn candidates_are_whole_lines() {
+        let p = prefilter(Syntax::Json);
+        let text = b"{\"path\":\"/x\"}\r\n{\"path\":\"/acme/a\"}\r\n{\"path\":\"/y\"}\n{\"path\":\"/acme\"}";
+        let first = p.next_candidate(text, 0).unwrap();
+        assert_eq!(&text[first.clone()], b"{\"path\":\"/acme/a\"}");
+        let second = p.next_candidate(text, first.end + 2).unwrap();
+        assert_eq!(&text[second.clone()], b"{\"path\":\"/acme\"}");
+        assert_eq!(p.next_candidate(text, second.end), None);
+    }
+}

@@ -1,0 +1,85 @@
+//! Progress on standard error for long runs: bytes read of the total and the rate,
+//! drawn only when standard error is a terminal (SPEC §10). Nothing is printed
+//! otherwise, so logs and pipes stay clean.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::ingest::reader::LineReader;
+
+/// The progress of one run over all its inputs. Shared by the thread that reads.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    /// Stored bytes of the inputs already read.
+    done: AtomicU64,
+}
+
+impl Progress {
+    /// A bar over `inputs` when standard error is a terminal, else nothing.
+    pub fn for_inputs(inputs: &[impl AsRef<Path>]) -> Progress {
+        if !std::io::stderr().is_terminal() {
+            return Progress::hidden();
+        }
+        // Standard input has no known size: the bar then shows bytes and rate only.
+        let total: Option<u64> = inputs
+            .iter()
+            .map(|p| {
+                let p = p.as_ref();
+                (p != Path::new("-"))
+                    .then(|| std::fs::metadata(p).ok().map(|m| m.len()))
+                    .flatten()
+            })
+            .sum();
+        let (bar, template) = match total {
+            Some(total) => (
+                ProgressBar::new(total),
+                "{spinner} reading {bytes}/{total_bytes} ({binary_bytes_per_sec}, {eta} left)",
+            ),
+            None => (
+                ProgressBar::no_length(),
+                "{spinner} reading {bytes} ({binary_bytes_per_sec})",
+            ),
+        };
+        bar.set_draw_target(ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style);
+        }
+        Progress {
+            bar: Some(bar),
+            done: AtomicU64::new(0),
+        }
+    }
+
+    pub fn hidden() -> Progress {
+        Progress {
+            bar: None,
+            done: AtomicU64::new(0),
+        }
+    }
+
+    /// The current input has had `read` stored bytes read.
+    pub fn show(&self, read: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(self.done.load(Ordering::Relaxed) + read);
+        }
+    }
+
+    /// The current input is read through.
+    pub fn finish_input(&self, reader: &LineReader) {
+        let read = reader.stored_bytes_counter().load(Ordering::Relaxed);
+        let done = self.done.fetch_add(read, Ordering::Relaxed) + read;
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+        }
+    }
+
+    /// Clears the bar: the reply follows on standard output.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
