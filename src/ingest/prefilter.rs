@@ -340,4 +340,100 @@ mod tests {
         assert_eq!(&text[second.clone()], b"{\"path\":\"/acme\"}");
         assert_eq!(p.next_candidate(text, second.end), None);
     }
+
+    /// The prefilter's promise: a line it passes over is never one that attribution
+    /// would place in scope, however the line spells its path.
+    mod soundness {
+        use super::*;
+        use crate::ingest::{self, Format, Line, json::Flavor};
+        use crate::scope;
+        use proptest::prelude::*;
+
+        /// Paths in scope and out of it, by path and by id, as requests name them.
+        const PATHS: &[&str] = &[
+            "/acme/docs/-/issues/1",
+            "/acme/platform/api.git/info/refs",
+            "/groups/acme/platform/-/edit",
+            "/api/v4/projects/7/issues",
+            "/api/v4/projects/0007",
+            "/api/v4/groups/61/members",
+            "/api/v4/projects/acme%2Fdocs",
+            "/api/v4/projects/%2Facme%2Fdocs",
+            "/oldco/handbook/-/wikis",
+            "/acme-corp/app/-/issues",
+            "/api/v4/projects/20",
+            "/api/v4/projects/acme-corp%2Fapp",
+            "/other/repo",
+            "/dashboard/todos",
+        ];
+
+        /// Rewrites a path the ways a log may spell it: letters in either case,
+        /// characters of the API id percent-encoded, and for JSON, characters escaped
+        /// as `\u00XX` or `\/`; for NGINX, as `\xXX` or `\c`.
+        fn spell(path: &str, choices: &[u8], json: bool) -> String {
+            let mut out = String::new();
+            let api_id_start = ["/projects/", "/groups/"]
+                .iter()
+                .filter_map(|r| path.find(r).map(|i| i + r.len()))
+                .next();
+            for (i, c) in path.chars().enumerate() {
+                let choice = choices.get(i).copied().unwrap_or(0) % 12;
+                let in_api_id = api_id_start.is_some_and(|s| i >= s);
+                match choice {
+                    1 => out.extend(c.to_uppercase()),
+                    2 if in_api_id && c != '/' => out.push_str(&format!("%{:02X}", c as u32)),
+                    3 if json => out.push_str(&format!("\\u{:04x}", c as u32)),
+                    3 => out.push_str(&format!("\\x{:02x}", c as u32)),
+                    4 if json && c == '/' => out.push_str("\\/"),
+                    4 if !json && c.is_ascii_alphanumeric() => {
+                        out.push('\\');
+                        out.push(c);
+                    }
+                    _ => out.push(c),
+                }
+            }
+            out
+        }
+
+        fn in_scope(dir: &Directory, v: &Verified, line: &[u8], format: Format) -> bool {
+            match ingest::parse_line(format, Flavor::Auto, line) {
+                Line::Request(r) => scope::attribute(dir, &r).is_some_and(|n| v.contains(dir, n)),
+                _ => false,
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+            #[test]
+            fn a_line_passed_over_is_never_in_scope(
+                which in 0..PATHS.len(),
+                choices in proptest::collection::vec(any::<u8>(), 0..48),
+                meta in any::<bool>(),
+            ) {
+                let dir = Directory::from_slice(DIR.as_bytes()).unwrap();
+                let v = directory::verify(&dir, "alice@acme.example", &[]).unwrap();
+                let path = PATHS[which];
+
+                let json_path = spell(path, &choices, true);
+                let project = if meta { r#","meta.project":"acme/docs""# } else { "" };
+                let json = format!(
+                    r#"{{"time":"2026-03-14T20:06:12Z","method":"GET","path":"{json_path}","status":200{project}}}"#
+                );
+                let pf = prefilter(Syntax::Json);
+                if !pf.may_concern(json.as_bytes()) {
+                    prop_assert!(!in_scope(&dir, &v, json.as_bytes(), Format::RailsJson), "{json}");
+                }
+
+                let nginx_path = spell(path, &choices, false);
+                let nginx = format!(
+                    r#"192.0.2.1 - - [14/Mar/2026:20:06:12 +0000] "GET {nginx_path} HTTP/1.1" 200 5 "-" "agent""#
+                );
+                let pf = prefilter(Syntax::Nginx);
+                if !pf.may_concern(nginx.as_bytes()) {
+                    prop_assert!(!in_scope(&dir, &v, nginx.as_bytes(), Format::Nginx), "{nginx}");
+                }
+            }
+        }
+    }
 }
