@@ -238,23 +238,28 @@ pub(crate) fn read_input(
 }
 
 /// The prefilter for an input, or `None` when every line must be parsed: on request
-/// (`--parse-all`), for formats whose records name their namespace by id only (audit
-/// events), and for the IP-block story, which also counts the requester's requests
-/// to paths outside their scope.
+/// (`--parse-all`), for audit events (they may name their entity by id only), and for
+/// the IP-block story when the requester's ranges cannot be searched as text (it also
+/// counts their requests to paths outside the scope).
 fn prefilter_for(context: &Context<'_>, format: Format) -> Option<Prefilter> {
     let config = context.config;
-    if config.parse_all || config.template == Template::IpBlock {
+    if config.parse_all {
         return None;
     }
-    let syntax = ingest::line_syntax(format)?;
-    if syntax == LineSyntax::AuditEvents {
-        return None;
-    }
-    let syntax = match syntax {
+    let syntax = match ingest::line_syntax(format)? {
+        LineSyntax::Json => Syntax::Json,
         LineSyntax::Nginx => Syntax::Nginx,
-        LineSyntax::Json | LineSyntax::AuditEvents => Syntax::Json,
+        LineSyntax::AuditEvents => return None,
     };
-    Some(Prefilter::new(context.dir, context.verified, syntax))
+    let (dir, verified) = (context.dir, context.verified);
+    match config.template {
+        Template::IpBlock => {
+            Prefilter::with_clients(dir, verified, syntax, &config.client_networks)
+        }
+        Template::Access | Template::HighLoad | Template::Audit => {
+            Some(Prefilter::new(dir, verified, syntax))
+        }
+    }
 }
 
 /// Reads a line-based input in chunks: this thread puts the results in order, one

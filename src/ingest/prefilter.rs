@@ -23,6 +23,7 @@ use std::collections::HashSet;
 use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
+use ipnetwork::IpNetwork;
 
 use crate::directory::{Directory, Node, Verified};
 
@@ -64,6 +65,33 @@ pub struct Prefilter {
 impl Prefilter {
     /// The prefilter for `verified`'s scope, for lines written in `syntax`.
     pub fn new(dir: &Directory, verified: &Verified, syntax: Syntax) -> Prefilter {
+        Self::build(dir, verified, syntax, Vec::new())
+    }
+
+    /// The prefilter for the IP-block story, which also counts the requester's requests
+    /// to paths outside the scope: it also finds lines that mention an address of
+    /// `clients` in dotted form, or an IPv4-mapped IPv6 address in any form. `None`
+    /// when the ranges cannot be searched as text: IPv6 ranges, and IPv4 ranges wider
+    /// than a /8.
+    pub fn with_clients(
+        dir: &Directory,
+        verified: &Verified,
+        syntax: Syntax,
+        clients: &[IpNetwork],
+    ) -> Option<Prefilter> {
+        let mut texts = vec!["::ffff:".to_owned()];
+        for network in clients {
+            texts.extend(dotted_prefixes(network)?);
+        }
+        Some(Self::build(dir, verified, syntax, texts))
+    }
+
+    fn build(
+        dir: &Directory,
+        verified: &Verified,
+        syntax: Syntax,
+        addresses: Vec<String>,
+    ) -> Prefilter {
         let mut names: Vec<String> = Vec::new();
         let mut project_ids = HashSet::new();
         let mut group_ids = HashSet::new();
@@ -81,6 +109,7 @@ impl Prefilter {
                 names.extend(p.former_paths.iter().filter_map(|f| longest_segment(f)));
             }
         }
+        names.extend(addresses);
         names.sort();
         names.dedup();
 
@@ -191,6 +220,39 @@ impl Prefilter {
             },
         }
     }
+}
+
+/// The dotted text every address of an IPv4 range starts with, one per value of a
+/// partly fixed octet (`10.1.0.0/22` gives `10.1.0.` to `10.1.3.`); a /32 is its
+/// address. `None` for IPv6 and for ranges wider than a /8.
+fn dotted_prefixes(network: &IpNetwork) -> Option<Vec<String>> {
+    let IpNetwork::V4(v4) = network else {
+        return None;
+    };
+    let prefix = v4.prefix();
+    if prefix < 8 {
+        return None;
+    }
+    let octets = v4.network().octets();
+    if prefix == 32 {
+        return Some(vec![v4.ip().to_string()]);
+    }
+    let fixed = usize::from(prefix / 8);
+    let head: Vec<String> = octets[..fixed].iter().map(u8::to_string).collect();
+    let head = head.join(".");
+    let spare = prefix % 8;
+    if spare == 0 {
+        return Some(vec![format!("{head}.")]);
+    }
+    let first = octets[fixed];
+    let count = 1u16 << (8 - spare);
+    // The last octet ends the address: no dot follows it.
+    let dot = if fixed == 3 { "" } else { "." };
+    Some(
+        (0..count)
+            .map(|i| format!("{head}.{}{dot}", u16::from(first) + i))
+            .collect(),
+    )
 }
 
 /// The longest segment of a path, lower-cased (the finder ignores ASCII case).
@@ -328,6 +390,33 @@ mod tests {
         assert!(p.may_concern(line(r"/\acme/app").as_bytes()));
         assert!(!p.may_concern(line("/other/app").as_bytes()));
         assert!(!p.may_concern(line(r"/other/\x16\x03").as_bytes()));
+    }
+
+    #[test]
+    fn client_ranges_as_text() {
+        let texts = |cidr: &str| dotted_prefixes(&cidr.parse().unwrap());
+        assert_eq!(texts("203.0.113.0/24").unwrap(), ["203.0.113."]);
+        assert_eq!(texts("10.0.0.0/8").unwrap(), ["10."]);
+        assert_eq!(texts("198.51.100.7/32").unwrap(), ["198.51.100.7"]);
+        assert_eq!(
+            texts("10.1.4.0/22").unwrap(),
+            ["10.1.4.", "10.1.5.", "10.1.6.", "10.1.7."]
+        );
+        assert_eq!(
+            texts("192.0.2.8/30").unwrap(),
+            ["192.0.2.8", "192.0.2.9", "192.0.2.10", "192.0.2.11"]
+        );
+        assert_eq!(texts("0.0.0.0/0"), None);
+        assert_eq!(texts("2001:db8::/32"), None);
+
+        let dir = Directory::from_slice(DIR.as_bytes()).unwrap();
+        let v = directory::verify(&dir, "alice@acme.example", &[]).unwrap();
+        let clients = ["198.51.100.0/24".parse().unwrap()];
+        let p = Prefilter::with_clients(&dir, &v, Syntax::Json, &clients).unwrap();
+        assert!(p.may_concern(br#"{"path":"/other/app","remote_ip":"198.51.100.7"}"#));
+        assert!(p.may_concern(br#"{"path":"/other/app","remote_ip":"::FFFF:c633:6407"}"#));
+        assert!(p.may_concern(br#"{"path":"/acme/app","remote_ip":"192.0.2.1"}"#));
+        assert!(!p.may_concern(br#"{"path":"/other/app","remote_ip":"192.0.2.1"}"#));
     }
 
     #[test]
