@@ -23,7 +23,7 @@ use crate::exclude::Rule;
 use crate::geo;
 use crate::guard::Canaries;
 use crate::ingest::chunks::{self, Chunk};
-use crate::ingest::prefilter::{Prefilter, Syntax};
+use crate::ingest::prefilter::{self, Prefilter, Syntax};
 use crate::ingest::reader::{LineReader, MAX_LINE};
 use crate::ingest::{self, Format, Line, LineSyntax, Source};
 use crate::progress::Progress;
@@ -301,11 +301,16 @@ fn read_lines(
                 let (work_rx, done_tx, pool_tx) =
                     (work_rx.clone(), done_tx.clone(), pool_tx.clone());
                 let mut found = canaries.empty_like();
-                let prefilter = prefilter.as_ref();
+                let search = Search {
+                    format,
+                    flavor,
+                    prefilter: prefilter.as_ref(),
+                    context,
+                };
                 s.spawn(move || {
+                    let mut lower = Vec::new();
                     for chunk in work_rx {
-                        let part =
-                            search_chunk(&chunk, format, flavor, prefilter, context, &mut found);
+                        let part = search.chunk(&chunk, &mut lower, &mut found);
                         let _ = pool_tx.send(chunk.bytes);
                         if done_tx.send((chunk.seq, part)).is_err() {
                             break;
@@ -351,39 +356,45 @@ fn read_lines(
     })
 }
 
-/// Searches one chunk: lines the prefilter finds (every line without one) are parsed
-/// and taken, the others are counted out of scope unread.
-fn search_chunk(
-    chunk: &Chunk,
+/// How a worker reads its chunks.
+struct Search<'a> {
     format: Format,
     flavor: ingest::json::Flavor,
-    prefilter: Option<&Prefilter>,
-    context: &Context<'_>,
-    canaries: &mut Canaries,
-) -> Part {
-    let mut part = Part::default();
-    if chunk.overlong {
-        part.take(
-            context,
-            canaries,
-            1,
-            Line::Malformed("line longer than the limit"),
-        );
-        return part;
-    }
-    let text = &chunk.bytes[..];
-    let mut take = |part: &mut Part, line_no: u64, line: &[u8]| {
-        let line = if line.len() >= MAX_LINE {
-            Line::Malformed("line longer than the limit")
-        } else {
-            ingest::parse_line(format, flavor, line)
+    prefilter: Option<&'a Prefilter>,
+    context: &'a Context<'a>,
+}
+
+impl Search<'_> {
+    /// Searches one chunk: lines the prefilter finds (every line without one) are
+    /// parsed and taken, the others are counted out of scope unread. `lower` is scratch
+    /// memory for the lower-case copy the prefilter searches.
+    fn chunk(&self, chunk: &Chunk, lower: &mut Vec<u8>, canaries: &mut Canaries) -> Part {
+        let mut part = Part::default();
+        if chunk.overlong {
+            let line = Line::Malformed("line longer than the limit");
+            part.take(self.context, canaries, 1, line);
+            return part;
+        }
+        let text = &chunk.bytes[..];
+        let mut take = |part: &mut Part, line_no: u64, line: &[u8]| {
+            let line = if line.len() >= MAX_LINE {
+                Line::Malformed("line longer than the limit")
+            } else {
+                ingest::parse_line(self.format, self.flavor, line)
+            };
+            part.take(self.context, canaries, line_no, line);
         };
-        part.take(context, canaries, line_no, line);
-    };
-    let mut pos = 0;
-    let mut line_no = 0;
-    if let Some(prefilter) = prefilter {
-        while let Some(line) = prefilter.next_candidate(text, pos) {
+        let mut line_no = 0;
+        let Some(prefilter) = self.prefilter else {
+            for line in lines_of(text) {
+                line_no += 1;
+                take(&mut part, line_no, line);
+            }
+            return part;
+        };
+        prefilter::lower_case(text, lower);
+        let mut pos = 0;
+        while let Some(line) = prefilter.next_candidate(text, lower, pos) {
             let before = memchr::memchr_iter(b'\n', &text[pos..line.start]).count() as u64;
             part.skip(before);
             line_no += before + 1;
@@ -394,13 +405,8 @@ fn search_chunk(
         let lines = memchr::memchr_iter(b'\n', rest).count() as u64
             + u64::from(rest.last().is_some_and(|&b| b != b'\n'));
         part.skip(lines);
-    } else {
-        for line in lines_of(text) {
-            line_no += 1;
-            take(&mut part, line_no, line);
-        }
+        part
     }
-    part
 }
 
 /// The lines of whole-line text, without terminators (`\n` or `\r\n`).

@@ -22,7 +22,7 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
+use aho_corasick::{AhoCorasick, Input, MatchKind, Span, packed};
 use ipnetwork::IpNetwork;
 
 use crate::directory::{Directory, Node, Verified};
@@ -56,7 +56,7 @@ pub enum Syntax {
 /// The compiled search for one scope and one syntax.
 #[derive(Debug)]
 pub struct Prefilter {
-    finder: AhoCorasick,
+    finder: Finder,
     needles: Vec<Needle>,
     project_ids: HashSet<u64>,
     group_ids: HashSet<u64>,
@@ -138,13 +138,8 @@ impl Prefilter {
                 needles.push(Needle::NginxEscape);
             }
         }
-        let finder = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostFirst)
-            .build(&patterns)
-            .expect("the prefilter's patterns are few and short");
         Prefilter {
-            finder,
+            finder: Finder::new(&patterns),
             needles,
             project_ids,
             group_ids,
@@ -152,10 +147,18 @@ impl Prefilter {
     }
 
     /// The next line of `text` at or after `from` that may concern the scope, as the
-    /// range of its bytes without the line terminator. `text` holds whole lines.
-    pub fn next_candidate(&self, text: &[u8], mut from: usize) -> Option<Range<usize>> {
+    /// range of its bytes without the line terminator. `text` holds whole lines;
+    /// `lower` is the same text in ASCII lower case (see [`lower_case`]), which is what
+    /// is searched: the patterns are lower case, so the search ignores case.
+    pub fn next_candidate(
+        &self,
+        text: &[u8],
+        lower: &[u8],
+        mut from: usize,
+    ) -> Option<Range<usize>> {
+        debug_assert_eq!(text.len(), lower.len());
         while from < text.len() {
-            let hit = self.finder.find(Input::new(text).span(from..text.len()))?;
+            let hit = self.finder.find(lower, from)?;
             let line = line_around(text, hit.start());
             if self.confirms(text, hit.start(), hit.end(), self.needles[hit.pattern()]) {
                 return Some(line);
@@ -167,7 +170,9 @@ impl Prefilter {
 
     /// Whether one line may concern the scope.
     pub fn may_concern(&self, line: &[u8]) -> bool {
-        self.next_candidate(line, 0).is_some()
+        let mut lower = Vec::new();
+        lower_case(line, &mut lower);
+        self.next_candidate(line, &lower, 0).is_some()
     }
 
     fn confirms(&self, text: &[u8], start: usize, end: usize, needle: Needle) -> bool {
@@ -222,6 +227,50 @@ impl Prefilter {
     }
 }
 
+/// Searches lower-cased text for lower-case patterns: with SIMD (Teddy) where the CPU
+/// has it and the patterns are few, else with an automaton.
+#[derive(Debug)]
+enum Finder {
+    Packed(packed::Searcher),
+    Automaton(AhoCorasick),
+}
+
+impl Finder {
+    fn new(patterns: &[String]) -> Finder {
+        let packed = packed::Config::new()
+            .match_kind(packed::MatchKind::LeftmostFirst)
+            .builder()
+            .extend(patterns)
+            .build();
+        match packed {
+            Some(searcher) => Finder::Packed(searcher),
+            None => Finder::Automaton(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .build(patterns)
+                    .expect("the prefilter's patterns are short"),
+            ),
+        }
+    }
+
+    /// The first hit at or after `from`: where it starts and ends, and which pattern.
+    fn find(&self, lower: &[u8], from: usize) -> Option<aho_corasick::Match> {
+        let span = Span::from(from..lower.len());
+        match self {
+            Finder::Packed(searcher) => searcher.find_in(lower, span),
+            Finder::Automaton(automaton) => automaton.find(Input::new(lower).span(span)),
+        }
+    }
+}
+
+/// Writes `text` in ASCII lower case to `lower`, reusing its memory.
+pub fn lower_case(text: &[u8], lower: &mut Vec<u8>) {
+    lower.resize(text.len(), 0);
+    for (l, t) in lower.iter_mut().zip(text) {
+        *l = t.to_ascii_lowercase();
+    }
+}
+
 /// The dotted text every address of an IPv4 range starts with, one per value of a
 /// partly fixed octet (`10.1.0.0/22` gives `10.1.0.` to `10.1.3.`); a /32 is its
 /// address. `None` for IPv6 and for ranges wider than a /8.
@@ -246,6 +295,11 @@ fn dotted_prefixes(network: &IpNetwork) -> Option<Vec<String>> {
     }
     let first = octets[fixed];
     let count = 1u16 << (8 - spare);
+    // Many values of the partial octet: the whole octet's prefix finds them all, with
+    // a few more lines to parse.
+    if count > 16 {
+        return Some(vec![format!("{head}.")]);
+    }
     // The last octet ends the address: no dot follows it.
     let dot = if fixed == 3 { "" } else { "." };
     Some(
@@ -255,7 +309,7 @@ fn dotted_prefixes(network: &IpNetwork) -> Option<Vec<String>> {
     )
 }
 
-/// The longest segment of a path, lower-cased (the finder ignores ASCII case).
+/// The longest segment of a path, lower-cased as attribution compares paths.
 fn longest_segment(path: &str) -> Option<String> {
     path.split('/')
         .filter(|s| !s.is_empty())
@@ -406,6 +460,7 @@ mod tests {
             texts("192.0.2.8/30").unwrap(),
             ["192.0.2.8", "192.0.2.9", "192.0.2.10", "192.0.2.11"]
         );
+        assert_eq!(texts("198.51.100.0/25").unwrap(), ["198.51.100."]);
         assert_eq!(texts("0.0.0.0/0"), None);
         assert_eq!(texts("2001:db8::/32"), None);
 
@@ -420,14 +475,26 @@ mod tests {
     }
 
     #[test]
+    fn many_patterns_are_searched_too() {
+        let patterns: Vec<String> = (0..300).map(|i| format!("name{i}x")).collect();
+        let finder = Finder::new(&patterns);
+        assert!(matches!(finder, Finder::Automaton(_)));
+        let hit = finder.find(b"a name299x b", 0).unwrap();
+        assert_eq!((hit.start(), hit.pattern().as_usize()), (2, 299));
+        assert!(matches!(Finder::new(&patterns[..3]), Finder::Packed(_)));
+    }
+
+    #[test]
     fn candidates_are_whole_lines() {
         let p = prefilter(Syntax::Json);
         let text = b"{\"path\":\"/x\"}\r\n{\"path\":\"/acme/a\"}\r\n{\"path\":\"/y\"}\n{\"path\":\"/acme\"}";
-        let first = p.next_candidate(text, 0).unwrap();
+        let mut lower = Vec::new();
+        lower_case(text, &mut lower);
+        let first = p.next_candidate(text, &lower, 0).unwrap();
         assert_eq!(&text[first.clone()], b"{\"path\":\"/acme/a\"}");
-        let second = p.next_candidate(text, first.end + 2).unwrap();
+        let second = p.next_candidate(text, &lower, first.end + 2).unwrap();
         assert_eq!(&text[second.clone()], b"{\"path\":\"/acme\"}");
-        assert_eq!(p.next_candidate(text, second.end), None);
+        assert_eq!(p.next_candidate(text, &lower, second.end), None);
     }
 
     /// The prefilter's promise: a line it passes over is never one that attribution
