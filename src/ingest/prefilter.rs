@@ -9,7 +9,7 @@
 //! - **a name**: for each scope root and each former path of a project in scope, the
 //!   longest segment of the path. Any path attribution accepts for that subtree (a
 //!   routed path, `meta.project`, an encoded API path, a Git URL) contains it.
-//! - **an API route with an owned id**: `projects/` or `groups/` (also with a JSON
+//! - **an API route with an owned id**: `/projects/` or `/groups/` (also with JSON's
 //!   `\/`) followed by the id of a project or group in scope, leading zeros allowed,
 //!   or by a segment with a percent-encoded character that could spell a name or a
 //!   digit (attribution decodes API ids).
@@ -119,19 +119,24 @@ impl Prefilter {
             patterns.push(name);
             needles.push(Needle::Name);
         }
+        // A route is a whole segment: a slash, JSON-escaped or not, on either side.
         for (route, collection) in [
-            ("projects/", Collection::Projects),
-            ("projects\\/", Collection::Projects),
-            ("groups/", Collection::Groups),
-            ("groups\\/", Collection::Groups),
+            ("projects", Collection::Projects),
+            ("groups", Collection::Groups),
         ] {
-            patterns.push(route.to_owned());
-            needles.push(Needle::Route(collection));
+            for (before, after) in [("/", "/"), ("/", "\\/"), ("\\/", "/"), ("\\/", "\\/")] {
+                patterns.push(format!("{before}{route}{after}"));
+                needles.push(Needle::Route(collection));
+            }
         }
         match syntax {
             Syntax::Json => {
-                patterns.push("\\u".to_owned());
-                needles.push(Needle::JsonEscape);
+                // `\u` and the first hex digit: three bytes make the search faster
+                // than two would.
+                for digit in "0123456789abcdef".chars() {
+                    patterns.push(format!("\\u{digit}"));
+                    needles.push(Needle::JsonEscape);
+                }
             }
             Syntax::Nginx => {
                 patterns.push("\\".to_owned());
@@ -198,7 +203,7 @@ impl Prefilter {
                 starts_with_owned_id(&decoded[start..], ids) || self.may_concern(&decoded)
             }
             Needle::JsonEscape => {
-                let hex = text.get(end..end + 4).unwrap_or_default();
+                let hex = text.get(start + 2..start + 6).unwrap_or_default();
                 match std::str::from_utf8(hex)
                     .ok()
                     .and_then(|h| u32::from_str_radix(h, 16).ok())
