@@ -40,7 +40,8 @@ type Raw = BufReader<Hashing<Box<dyn Read + Send>>>;
 
 enum Decoded {
     Plain(Raw),
-    Gzip(BufReader<MultiGzDecoder<Raw>>),
+    // Boxed: the decoder's state is large, and a plain input should not carry it.
+    Gzip(Box<BufReader<MultiGzDecoder<Raw>>>),
 }
 
 /// One input, read line by line.
@@ -84,7 +85,10 @@ impl LineReader {
         })?;
         let gzip = head.starts_with(&[0x1f, 0x8b]);
         let decoded = if gzip {
-            Decoded::Gzip(BufReader::with_capacity(BUFFER, MultiGzDecoder::new(raw)))
+            Decoded::Gzip(Box::new(BufReader::with_capacity(
+                BUFFER,
+                MultiGzDecoder::new(raw),
+            )))
         } else {
             Decoded::Plain(raw)
         };
