@@ -1658,3 +1658,48 @@ fn hostile_lines_are_malformed_not_fatal() {
     ));
     assert_eq!(v["reconciliation"]["malformed"], 8);
 }
+
+/// Progress goes to standard error only when it is a terminal (SPEC §10): a run whose
+/// standard error is a pipe shows none there, and the same run under `script`
+/// (which gives it a terminal) shows bytes read and the rate.
+#[test]
+fn progress_only_on_a_terminal() {
+    let args = [
+        "summarize",
+        "--requester",
+        "alice@acme.example",
+        "--directory",
+        "fixtures/directory.json",
+        "--namespace",
+        "acme",
+        "fixtures/mixed/production_json.log",
+    ];
+    let out = run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let piped = stderr(&out);
+    assert!(
+        !piped.contains("reading") && !piped.contains(['\r', '\x1b']),
+        "no progress on a pipe: {piped}"
+    );
+
+    let script = Path::new("/usr/bin/script");
+    if !script.exists() {
+        eprintln!("skipped the terminal half: /usr/bin/script is not installed");
+        return;
+    }
+    let command = std::iter::once(env!("CARGO_BIN_EXE_logbrief"))
+        .chain(args)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = std::process::Command::new(script)
+        .args(["-qec", &format!("{command} > /dev/null"), "/dev/null"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let terminal = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        terminal.contains("reading") && terminal.contains("MiB/s"),
+        "{terminal}"
+    );
+}
