@@ -165,8 +165,8 @@ pub struct SummarizeArgs {
     #[arg(long = "parse-all")]
     pub parse_all: bool,
 
-    /// Threads that search and parse lines (reading, decompression and hashing run
-    /// beside them). Default: the cores available.
+    /// Threads to use: one reads (decompresses, hashes) while the others search and
+    /// parse; with 1, one thread does it all. Default: the cores available.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
 }

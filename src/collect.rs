@@ -262,8 +262,9 @@ fn prefilter_for(context: &Context<'_>, format: Format) -> Option<Prefilter> {
     }
 }
 
-/// Reads a line-based input in chunks: this thread puts the results in order, one
-/// thread reads and as many as configured search and parse.
+/// Reads a line-based input in chunks. With one thread, this thread does everything;
+/// with N, one thread reads (decompresses, hashes), N - 1 search and parse, and this
+/// one puts their results in input order.
 fn read_lines(
     mut reader: LineReader,
     format: Format,
@@ -273,14 +274,43 @@ fn read_lines(
 ) -> Result<(Part, LineReader)> {
     let prefilter = prefilter_for(context, format);
     let flavor = ingest::flavor(&context.config.read);
-    let workers = context.config.threads.max(1);
+    let search = Search {
+        format,
+        flavor,
+        prefilter: prefilter.as_ref(),
+        context,
+    };
+    let counter = reader.stored_bytes_counter();
+    let workers = context.config.threads.saturating_sub(1);
+    if workers == 0 {
+        let mut total = Part::default();
+        let mut lower = Vec::new();
+        let spare = std::cell::Cell::new(Vec::new());
+        let read = chunks::cut(
+            &mut reader,
+            CHUNK,
+            MAX_LINE,
+            || spare.take(),
+            |chunk| {
+                progress.show(counter.load(Ordering::Relaxed));
+                let part = search.chunk(&chunk, &mut lower, canaries);
+                let before = total.rec.lines;
+                total.append(part, before);
+                spare.set(chunk.bytes);
+                true
+            },
+        );
+        return match read {
+            Ok(()) => Ok((total, reader)),
+            Err(failure) => Err(reader.read_error(total.rec.lines + 1, failure.source)),
+        };
+    }
     let (work_tx, work_rx) = bounded::<Chunk>(workers);
     let (pool_tx, pool_rx) = unbounded::<Vec<u8>>();
     for _ in 0..2 * workers + 1 {
         let _ = pool_tx.send(Vec::new());
     }
     let (done_tx, done_rx) = unbounded::<(u64, Part)>();
-    let counter = reader.stored_bytes_counter();
 
     std::thread::scope(|s| {
         let reading = s.spawn(move || {
@@ -301,12 +331,7 @@ fn read_lines(
                 let (work_rx, done_tx, pool_tx) =
                     (work_rx.clone(), done_tx.clone(), pool_tx.clone());
                 let mut found = canaries.empty_like();
-                let search = Search {
-                    format,
-                    flavor,
-                    prefilter: prefilter.as_ref(),
-                    context,
-                };
+                let search = &search;
                 s.spawn(move || {
                     let mut lower = Vec::new();
                     for chunk in work_rx {

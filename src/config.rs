@@ -88,7 +88,7 @@ pub struct Config {
     pub read: ReadOptions,
     /// Parse every line instead of only those that may concern the scope.
     pub parse_all: bool,
-    /// Threads that search and parse lines.
+    /// Threads to use: one reads, the others search and parse; 1 does it all.
     pub threads: usize,
 }
 

@@ -1703,3 +1703,25 @@ fn progress_only_on_a_terminal() {
         "{terminal}"
     );
 }
+
+/// Chunks are searched on several threads and put back in input order: the reply and
+/// the JSON (first malformed line numbers included) do not depend on the threads.
+#[test]
+fn same_output_whatever_the_threads() {
+    let (args, _) = expected("mixed");
+    let args = summarize_args(&args);
+    let json = |threads: &str| {
+        let out = logbrief()
+            .args(&args)
+            .args(["--format", "json", "--threads", threads])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        (stdout(&out), stderr(&out))
+    };
+    let one = json("1");
+    assert!(one.1.contains("malformed"), "{}", one.1);
+    for threads in ["2", "3", "8"] {
+        assert_eq!(json(threads), one, "--threads {threads}");
+    }
+}
