@@ -173,8 +173,9 @@ impl Part {
         }
     }
 
-    /// Appends the part of a later chunk whose first line follows `lines_before` lines.
-    fn append(&mut self, mut later: Part, lines_before: u64) {
+    /// Appends the part of the chunk that follows the lines taken so far.
+    fn append(&mut self, mut later: Part) {
+        let lines_before = self.rec.lines;
         self.rec.add(&later.rec);
         let room = MALFORMED_SHOWN.saturating_sub(self.malformed_lines.len());
         self.malformed_lines.extend(
@@ -294,8 +295,7 @@ fn read_lines(
             |chunk| {
                 progress.show(counter.load(Ordering::Relaxed));
                 let part = search.chunk(&chunk, &mut lower, canaries);
-                let before = total.rec.lines;
-                total.append(part, before);
+                total.append(part);
                 spare.set(chunk.bytes);
                 true
             },
@@ -354,8 +354,7 @@ fn read_lines(
         for (seq, part) in done_rx {
             waiting.insert(seq, part);
             while let Some(part) = waiting.remove(&next) {
-                let before = total.rec.lines;
-                total.append(part, before);
+                total.append(part);
                 next += 1;
             }
         }
@@ -426,10 +425,7 @@ impl Search<'_> {
             take(&mut part, line_no, &text[line.clone()]);
             pos = memchr::memchr(b'\n', &text[line.end..]).map_or(text.len(), |i| line.end + i + 1);
         }
-        let rest = &text[pos..];
-        let lines = memchr::memchr_iter(b'\n', rest).count() as u64
-            + u64::from(rest.last().is_some_and(|&b| b != b'\n'));
-        part.skip(lines);
+        part.skip(chunks::count_lines(&text[pos..]));
         part
     }
 }

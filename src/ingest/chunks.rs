@@ -27,9 +27,14 @@ impl Chunk {
         if self.overlong {
             return 1;
         }
-        let newlines = memchr::memchr_iter(b'\n', &self.bytes).count() as u64;
-        newlines + u64::from(self.bytes.last().is_some_and(|&b| b != b'\n'))
+        count_lines(&self.bytes)
     }
+}
+
+/// How many lines whole-line text holds: its newlines, and a last line without one.
+pub fn count_lines(text: &[u8]) -> u64 {
+    let newlines = memchr::memchr_iter(b'\n', text).count() as u64;
+    newlines + u64::from(text.last().is_some_and(|&b| b != b'\n'))
 }
 
 /// Why reading stopped early.
