@@ -3,8 +3,10 @@
 //! counts, times, status codes and the paths of the requester's own namespaces:
 //! the identities that were counted stay in the frames and never leave this module.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+
+use lasso::{Key, Spur, ThreadedRodeo};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use polars::prelude::*;
@@ -35,51 +37,104 @@ mod column {
     pub const AGENTS: &str = "distinct_user_agents";
 }
 
+/// The distinct texts the records carry (paths, user keys, user agents, countries),
+/// each stored once however many records name it. Records hold a [`Name`] instead,
+/// so the memory they take grows with the distinct values, not with every line.
+/// Threads reading different chunks intern into the same table.
+#[derive(Debug, Default)]
+pub struct Names(ThreadedRodeo);
+
+/// A text interned in [`Names`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Name(Spur);
+
+impl Names {
+    pub fn intern(&self, text: &str) -> Name {
+        Name(self.0.get_or_intern(text))
+    }
+
+    pub fn resolve(&self, name: Name) -> &str {
+        self.0.resolve(&name.0)
+    }
+
+    /// The text of a polars column value made by [`Name::index`].
+    fn resolve_index(&self, index: u32) -> Option<&str> {
+        let key = Spur::try_from_usize(usize::try_from(index).ok()?)?;
+        self.0.try_resolve(&key)
+    }
+}
+
+impl Name {
+    /// The name as a column value.
+    fn index(self) -> u32 {
+        // The table holds at most `u32::MAX` names: its keys are `u32`.
+        u32::try_from(self.0.into_usize()).unwrap_or(u32::MAX)
+    }
+}
+
 /// One request that survived scope and window, with what the counting needs.
 #[derive(Debug, Clone)]
 pub struct Counted {
     /// The directory path of the project or namespace it was attributed to.
-    pub path: String,
+    pub path: Name,
     /// A stable key for the user (`id:1`, `name:bob`), `None` when anonymous.
-    pub user: Option<String>,
+    pub user: Option<Name>,
     pub ip: Option<IpAddr>,
     pub time: DateTime<Utc>,
     pub status: Option<u16>,
     pub kind: Kind,
-    pub user_agent: Option<String>,
+    pub user_agent: Option<Name>,
     /// The client's country, when a GeoIP database was given.
-    pub country: Option<String>,
+    pub country: Option<Name>,
 }
 
-/// A column-wise batch of requests, appended to as lines are read.
+/// A column-wise batch of requests, appended to as lines are read. Texts are columns
+/// of [`Name`] indexes, resolved only for the rows of the results.
 #[derive(Debug, Default)]
 pub struct Batch {
-    path: Vec<String>,
-    user: Vec<Option<String>>,
-    ip: Vec<Option<String>>,
+    names: Names,
+    /// A dense number per distinct client address: addresses are only ever counted.
+    ips: HashMap<IpAddr, u32>,
+    path: Vec<u32>,
+    user: Vec<Option<u32>>,
+    ip: Vec<Option<u32>>,
     time: Vec<i64>,
-    status: Vec<String>,
-    kind: Vec<&'static str>,
-    agent: Vec<Option<String>>,
-    rule: Vec<&'static str>,
-    country: Vec<Option<String>>,
+    status: Vec<Option<u32>>,
+    /// The position in [`Kind::ALL`].
+    kind: Vec<u32>,
+    agent: Vec<Option<u32>>,
+    /// The position in [`Rule::ALL`]; null when counted.
+    rule: Vec<Option<u32>>,
+    country: Vec<Option<u32>>,
     minute: Vec<i64>,
 }
 
 impl Batch {
-    pub fn push(&mut self, r: Counted, rule: Option<Rule>) {
-        self.path.push(r.path);
-        self.user.push(r.user);
-        self.ip.push(r.ip.map(|ip| ip.to_string()));
+    /// A batch of records whose names are in `names`.
+    pub fn new(names: Names) -> Self {
+        Batch {
+            names,
+            ..Batch::default()
+        }
+    }
+
+    /// The table the records' names are in.
+    pub fn names(&self) -> &Names {
+        &self.names
+    }
+
+    pub fn push(&mut self, r: &Counted, rule: Option<Rule>) {
+        let next = u32::try_from(self.ips.len()).unwrap_or(u32::MAX);
+        self.path.push(r.path.index());
+        self.user.push(r.user.map(Name::index));
+        self.ip
+            .push(r.ip.map(|ip| *self.ips.entry(ip).or_insert(next)));
         self.time.push(r.time.timestamp_micros());
-        self.status.push(
-            r.status
-                .map_or_else(|| "unknown".to_owned(), |s| s.to_string()),
-        );
-        self.kind.push(r.kind.name());
-        self.agent.push(r.user_agent);
-        self.rule.push(rule.map_or("", Rule::name));
-        self.country.push(r.country);
+        self.status.push(r.status.map(u32::from));
+        self.kind.push(position(&Kind::ALL, r.kind));
+        self.agent.push(r.user_agent.map(Name::index));
+        self.rule.push(rule.map(|rule| position(&Rule::ALL, rule)));
+        self.country.push(r.country.map(Name::index));
         self.minute.push(r.time.timestamp().div_euclid(60));
     }
 
@@ -91,7 +146,7 @@ impl Batch {
         self.path.is_empty()
     }
 
-    fn into_frame(self) -> PolarsResult<LazyFrame> {
+    fn into_frame(self) -> PolarsResult<(LazyFrame, Names)> {
         let df = DataFrame::new_infer_height(vec![
             Column::new(column::PATH.into(), self.path),
             Column::new(column::USER.into(), self.user),
@@ -104,7 +159,7 @@ impl Batch {
             Column::new(column::COUNTRY.into(), self.country),
             Column::new(column::MINUTE.into(), self.minute),
         ])?;
-        Ok(df.lazy())
+        Ok((df.lazy(), self.names))
     }
 }
 
@@ -249,6 +304,15 @@ fn str_at(df: &DataFrame, name: &str, row: usize) -> PolarsResult<String> {
         .to_owned())
 }
 
+/// The text of a column of [`Name`] indexes.
+fn name_at(df: &DataFrame, names: &Names, name: &str, row: usize) -> PolarsResult<String> {
+    let index = df.column(name)?.u32()?.get(row);
+    Ok(index
+        .and_then(|i| names.resolve_index(i))
+        .unwrap_or_default()
+        .to_owned())
+}
+
 fn time_at(df: &DataFrame, name: &str, row: usize) -> PolarsResult<Option<DateTime<Utc>>> {
     Ok(df
         .column(name)?
@@ -260,8 +324,8 @@ fn time_at(df: &DataFrame, name: &str, row: usize) -> PolarsResult<Option<DateTi
 /// Counts the counted requests (`rule == ""`) and, per rule, the excluded ones;
 /// `countries` when the requests carry them.
 pub fn tally(batch: Batch, countries: bool) -> PolarsResult<Tally> {
-    let all = batch.into_frame()?;
-    let counted = all.clone().filter(col(column::RULE).eq(lit("")));
+    let (all, names) = batch.into_frame()?;
+    let counted = all.clone().filter(col(column::RULE).is_null());
 
     let totals = counted
         .clone()
@@ -304,7 +368,7 @@ pub fn tally(batch: Batch, countries: bool) -> PolarsResult<Tally> {
     let mut paths = (0..per_path.height())
         .map(|i| {
             Ok(PathCounts {
-                path: str_at(&per_path, column::PATH, i)?,
+                path: name_at(&per_path, &names, column::PATH, i)?,
                 accesses: u64_at(&per_path, column::ACCESSES, i)?,
                 users: u64_at(&per_path, column::USERS, i)?,
                 anonymous_accesses: u64_at(&per_path, column::ANONYMOUS, i)?,
@@ -320,7 +384,10 @@ pub fn tally(batch: Batch, countries: bool) -> PolarsResult<Tally> {
 
     let mut statuses = group_counts(&counted, column::STATUS)?
         .into_iter()
-        .map(|(status, accesses)| StatusCount { status, accesses })
+        .map(|(status, accesses)| StatusCount {
+            status: status.map_or_else(|| "unknown".to_owned(), |s| s.to_string()),
+            accesses,
+        })
         .collect::<Vec<_>>();
     statuses.sort_by(|a, b| a.status.cmp(&b.status));
     let mut status_classes: Vec<ClassCount> = Vec::new();
@@ -341,18 +408,19 @@ pub fn tally(batch: Batch, countries: bool) -> PolarsResult<Tally> {
 
     let mut kinds = KindCounts::default();
     for (kind, n) in group_counts(&counted, column::KIND)? {
-        let slot = match kind.as_str() {
-            "web" => &mut kinds.web,
-            "api" => &mut kinds.api,
-            "git_pull" => &mut kinds.git_pull,
-            "git_push" => &mut kinds.git_push,
-            _ => &mut kinds.download,
+        let kind = kind.and_then(|k| Kind::ALL.get(usize::try_from(k).ok()?));
+        let slot = match kind {
+            Some(Kind::Web) => &mut kinds.web,
+            Some(Kind::Api) => &mut kinds.api,
+            Some(Kind::GitPull) => &mut kinds.git_pull,
+            Some(Kind::GitPush) => &mut kinds.git_push,
+            Some(Kind::Download) | None => &mut kinds.download,
         };
         *slot += n;
     }
 
     let per_rule = all
-        .filter(col(column::RULE).neq(lit("")))
+        .filter(col(column::RULE).is_not_null())
         .group_by([col(column::RULE)])
         .agg([
             len().cast(DataType::UInt64).alias(column::ACCESSES),
@@ -376,10 +444,11 @@ pub fn tally(batch: Batch, countries: bool) -> PolarsResult<Tally> {
             first_seen: time_at(&per_rule, column::FIRST, i)?,
             last_seen: time_at(&per_rule, column::LAST, i)?,
         };
-        match str_at(&per_rule, column::RULE, i)?.as_str() {
-            "user" => excluded.user = counts,
-            "domain" => excluded.domain = counts,
-            _ => excluded.ip = counts,
+        let rule = per_rule.column(column::RULE)?.u32()?.get(i);
+        match rule.and_then(|r| Rule::ALL.get(usize::try_from(r).ok()?)) {
+            Some(Rule::User) => excluded.user = counts,
+            Some(Rule::Domain) => excluded.domain = counts,
+            Some(Rule::Ip) | None => excluded.ip = counts,
         }
     }
 
@@ -395,7 +464,7 @@ pub fn tally(batch: Batch, countries: bool) -> PolarsResult<Tally> {
         let mut rows = (0..per_country.height())
             .map(|i| {
                 Ok(CountryCounts {
-                    country: str_at(&per_country, column::COUNTRY, i)?,
+                    country: name_at(&per_country, &names, column::COUNTRY, i)?,
                     accesses: u64_at(&per_country, column::ACCESSES, i)?,
                     unique_ips: u64_at(&per_country, column::UNIQUE_IPS, i)?,
                 })
@@ -446,15 +515,22 @@ pub fn tally(batch: Batch, countries: bool) -> PolarsResult<Tally> {
     })
 }
 
-/// `(value, number of rows)` per distinct value of a string column.
-fn group_counts(frame: &LazyFrame, name: &str) -> PolarsResult<Vec<(String, u64)>> {
+/// The position of a value in one of the enums' `ALL`, as a column value.
+fn position<T: PartialEq>(all: &[T], value: T) -> u32 {
+    let at = all.iter().position(|v| *v == value).unwrap_or_default();
+    u32::try_from(at).unwrap_or_default()
+}
+
+/// `(value, number of rows)` per distinct value of a `u32` column.
+fn group_counts(frame: &LazyFrame, name: &str) -> PolarsResult<Vec<(Option<u32>, u64)>> {
     let df = frame
         .clone()
         .group_by([col(name)])
         .agg([len().cast(DataType::UInt64).alias(column::ACCESSES)])
         .collect()?;
+    let values = df.column(name)?.u32()?;
     (0..df.height())
-        .map(|i| Ok((str_at(&df, name, i)?, u64_at(&df, column::ACCESSES, i)?)))
+        .map(|i| Ok((values.get(i), u64_at(&df, column::ACCESSES, i)?)))
         .collect()
 }
 
@@ -466,30 +542,54 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
+    /// A request as the tests write it, interned when pushed.
+    struct Req {
+        path: &'static str,
+        user: Option<&'static str>,
+        ip: Option<&'static str>,
+        time: DateTime<Utc>,
+        status: Option<u16>,
+        kind: Kind,
+    }
+
     fn req(
-        path: &str,
-        user: Option<&str>,
-        ip: Option<&str>,
+        path: &'static str,
+        user: Option<&'static str>,
+        ip: Option<&'static str>,
         t: &str,
         status: Option<u16>,
         kind: Kind,
-    ) -> Counted {
-        Counted {
-            path: path.into(),
-            user: user.map(Into::into),
-            ip: ip.map(|i| i.parse().unwrap()),
+    ) -> Req {
+        Req {
+            path,
+            user,
+            ip,
             time: at(t),
             status,
             kind,
-            user_agent: Some("ua".into()),
-            country: None,
         }
+    }
+
+    fn push(b: &mut Batch, r: Req, rule: Option<Rule>) {
+        let names = b.names();
+        let counted = Counted {
+            path: names.intern(r.path),
+            user: r.user.map(|u| names.intern(u)),
+            ip: r.ip.map(|i| i.parse().unwrap()),
+            time: r.time,
+            status: r.status,
+            kind: r.kind,
+            user_agent: Some(names.intern("ua")),
+            country: None,
+        };
+        b.push(&counted, rule);
     }
 
     #[test]
     fn counts_per_total_path_status_kind_and_rule() {
         let mut b = Batch::default();
-        b.push(
+        push(
+            &mut b,
             req(
                 "acme/a",
                 Some("id:1"),
@@ -500,7 +600,8 @@ mod tests {
             ),
             None,
         );
-        b.push(
+        push(
+            &mut b,
             req(
                 "acme/a",
                 Some("id:1"),
@@ -511,7 +612,8 @@ mod tests {
             ),
             None,
         );
-        b.push(
+        push(
+            &mut b,
             req(
                 "acme/a",
                 None,
@@ -522,7 +624,8 @@ mod tests {
             ),
             None,
         );
-        b.push(
+        push(
+            &mut b,
             req(
                 "acme/b",
                 Some("id:2"),
@@ -533,7 +636,8 @@ mod tests {
             ),
             None,
         );
-        b.push(
+        push(
+            &mut b,
             req(
                 "acme/b",
                 Some("id:3"),
@@ -544,7 +648,8 @@ mod tests {
             ),
             Some(Rule::Ip),
         );
-        b.push(
+        push(
+            &mut b,
             req(
                 "acme/b",
                 Some("id:4"),

@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use chrono::Utc;
 use crossbeam_channel::{bounded, unbounded};
 
-use crate::aggregate::{Counted, InputSummary, Reconciliation};
+use crate::aggregate::{Counted, InputSummary, Names, Reconciliation};
 use crate::config::{Config, Template};
 use crate::directory::{self, Directory, Verified};
 use crate::error::{Error, Result};
@@ -39,7 +39,7 @@ const CHUNK: usize = 1 << 20;
 /// One request attributed to the requester's scope, before deduplication.
 pub(crate) struct Scoped {
     pub(crate) source: Source,
-    pub(crate) correlation_id: Option<String>,
+    pub(crate) correlation_id: Option<Box<str>>,
     pub(crate) rule: Option<Rule>,
     /// From the requester's own addresses (`--client-ip`).
     pub(crate) from_client: bool,
@@ -51,7 +51,7 @@ pub(crate) struct Scoped {
 /// the IP-block story, counted without its path.
 pub(crate) struct Elsewhere {
     pub(crate) source: Source,
-    pub(crate) correlation_id: Option<String>,
+    pub(crate) correlation_id: Option<Box<str>>,
     pub(crate) status: Option<u16>,
     pub(crate) time: chrono::DateTime<Utc>,
     pub(crate) git_challenge: bool,
@@ -83,6 +83,8 @@ pub(crate) struct Context<'a> {
     pub(crate) dir: &'a Directory,
     pub(crate) verified: &'a Verified,
     pub(crate) geoip: Option<&'a geo::GeoIp>,
+    /// Where the records' texts are kept, once each.
+    pub(crate) names: &'a Names,
 }
 
 /// Where one input's lines went, and the records they made. A chunk's part numbers
@@ -163,7 +165,7 @@ impl Part {
                 if config.template == Template::IpBlock && from_client(config, &request) {
                     self.elsewhere.push(Elsewhere {
                         source: request.source,
-                        correlation_id: request.correlation_id.as_deref().map(str::to_owned),
+                        correlation_id: request.correlation_id.as_deref().map(Box::from),
                         status: request.status,
                         time: request.time,
                         git_challenge: is_git_challenge(&request),
@@ -493,12 +495,13 @@ fn to_scoped(context: &Context<'_>, node: directory::Node, r: &ingest::Request<'
         .username
         .as_deref()
         .filter(|name| r.source != Source::Nginx || dir.user_by_username(name).is_some());
+    let names = context.names;
     let user = match (r.user_id, username) {
-        (Some(id), _) => Some(format!("id:{id}")),
-        (None, Some(name)) => Some(match dir.user_by_username(name) {
+        (Some(id), _) => Some(names.intern(&format!("id:{id}"))),
+        (None, Some(name)) => Some(names.intern(&match dir.user_by_username(name) {
             Some(u) => format!("id:{}", u.id),
             None => format!("name:{}", name.to_lowercase()),
-        }),
+        })),
         (None, None) => None,
     };
     let ip: Option<IpAddr> = r.client_ip;
@@ -506,19 +509,19 @@ fn to_scoped(context: &Context<'_>, node: directory::Node, r: &ingest::Request<'
         from_client: from_client(config, r),
         git_challenge: is_git_challenge(r),
         source: r.source,
-        correlation_id: r.correlation_id.as_deref().map(str::to_owned),
+        correlation_id: r.correlation_id.as_deref().map(Box::from),
         rule: config.exclusions.rule_for(dir, r.user_id, username, ip),
         counted: Counted {
-            path: dir.path_of(node).to_owned(),
+            path: names.intern(dir.path_of(node)),
             user,
             ip,
             time: r.time,
             status: r.status,
             kind: r.kind(),
-            user_agent: r.user_agent.as_deref().map(str::to_owned),
+            user_agent: r.user_agent.as_deref().map(|a| names.intern(a)),
             country: context.geoip.map(|g| match ip {
-                Some(ip) => g.country(ip),
-                None => geo::UNKNOWN.to_owned(),
+                Some(ip) => names.intern(&g.country(ip)),
+                None => names.intern(geo::UNKNOWN),
             }),
         },
     }

@@ -26,7 +26,9 @@ use std::path::Path;
 
 use chrono::Utc;
 
-use crate::aggregate::{Aggregates, AuditBatch, Batch, ClientRequest, Filters, InputSummary};
+use crate::aggregate::{
+    Aggregates, AuditBatch, Batch, ClientRequest, Filters, InputSummary, Names,
+};
 use crate::cli::{Cli, Command};
 use crate::collect::{Collected, Context};
 use crate::config::{Config, RequesterConfig, Template};
@@ -104,11 +106,13 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
 
     let geoip = config.geoip.as_deref().map(geo::GeoIp::open).transpose()?;
     let mut collected = Collected::default();
+    let names = Names::default();
     let context = Context {
         config,
         dir: &dir,
         verified: &verified,
         geoip: geoip.as_ref(),
+        names: &names,
     };
     let progress = Progress::for_inputs(&config.logs);
     for path in &config.logs {
@@ -129,7 +133,7 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
             .iter()
             .map(|s| (s.source, s.correlation_id.as_deref())),
     );
-    let mut batch = Batch::default();
+    let mut batch = Batch::new(names);
     let mut client_requests = Vec::new();
     for (s, dup) in scoped.into_iter().zip(duplicate) {
         if dup {
@@ -141,7 +145,7 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
             // does not apply to it.
             if s.from_client {
                 client_requests.push(ClientRequest {
-                    path: Some(s.counted.path.clone()),
+                    path: Some(batch.names().resolve(s.counted.path).to_owned()),
                     status: s.counted.status,
                     time: s.counted.time,
                     git_challenge: s.git_challenge,
@@ -151,7 +155,7 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
                 Some(_) => reconciliation.excluded += 1,
                 None => reconciliation.counted += 1,
             }
-            batch.push(s.counted, s.rule);
+            batch.push(&s.counted, s.rule);
         }
     }
     // Outside the scope these lines stay `out_of_scope` in the reconciliation; the
