@@ -29,6 +29,89 @@ pub enum Command {
     /// Report each log's format, line counts, malformed lines and time range (no
     /// personal data).
     Inspect(InspectArgs),
+    /// Read the directory or audit events from a GitLab instance's REST API, with the
+    /// access token in GITLAB_TOKEN.
+    #[command(subcommand)]
+    Fetch(FetchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FetchCommand {
+    /// Write the directory of a group (its ancestors' plan, descendant groups,
+    /// projects, members and their visible emails) for --directory.
+    Directory(FetchDirectoryArgs),
+    /// Write the audit events of a group, a project or the instance as a JSON array
+    /// for `summarize --template audit`. An interrupted run keeps what it fetched;
+    /// the same command continues it.
+    AuditEvents(FetchAuditArgs),
+}
+
+/// Where the API is and how hard to try.
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// The instance, such as https://gitlab.com (http only on a loopback address).
+    #[arg(long, value_name = "URL")]
+    pub gitlab_url: String,
+    /// Retries of a request after HTTP 429, a 5xx, a timeout or a broken page.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub retries: u32,
+    /// The first wait before a retry when the server gives no Retry-After; it doubles
+    /// with each retry.
+    #[arg(long, default_value = "1", value_name = "SECONDS")]
+    pub backoff: String,
+    /// The longest wait before a retry, whatever Retry-After asks.
+    #[arg(long, default_value = "300", value_name = "SECONDS")]
+    pub max_wait: String,
+    /// How long to wait for the connection and for each read of an answer.
+    #[arg(long, default_value = "60", value_name = "SECONDS")]
+    pub timeout: String,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchDirectoryArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Full path of the group (a subgroup works too).
+    #[arg(long, value_name = "PATH")]
+    pub namespace: String,
+    /// The directory file to write.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchAuditArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    #[command(flatten)]
+    pub entity: AuditEntityArgs,
+    /// Events at or after this time (RFC 3339 or a date).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Events up to this time (RFC 3339, inclusive; or a date, through its end).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// The events file to write.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+    /// Start over, throwing away what an interrupted run kept.
+    #[arg(long)]
+    pub restart: bool,
+}
+
+/// Whose events: exactly one.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct AuditEntityArgs {
+    /// A group, by full path.
+    #[arg(long, value_name = "PATH")]
+    pub group: Option<String>,
+    /// A project, by full path.
+    #[arg(long, value_name = "PATH")]
+    pub project: Option<String>,
+    /// The whole instance (administrators only).
+    #[arg(long)]
+    pub instance: bool,
 }
 
 #[derive(Debug, Args)]

@@ -402,6 +402,62 @@ fn parse_bound(s: &str, flag: &str, until: bool) -> Result<DateTime<Utc>> {
     )))
 }
 
+/// `fetch`'s client settings from its flags.
+pub fn fetch_settings(api: &crate::cli::ApiArgs) -> Result<crate::fetch::client::Settings> {
+    let timeout = parse_seconds(&api.timeout, "--timeout")?;
+    if timeout.is_zero() {
+        return Err(Error::Usage("--timeout must be more than 0 seconds".into()));
+    }
+    Ok(crate::fetch::client::Settings {
+        retries: api.retries,
+        backoff: parse_seconds(&api.backoff, "--backoff")?,
+        max_wait: parse_seconds(&api.max_wait, "--max-wait")?,
+        timeout,
+    })
+}
+
+/// `fetch audit-events`' request from its flags.
+pub fn audit_request(args: &crate::cli::FetchAuditArgs) -> Result<crate::fetch::audit::Request> {
+    use crate::fetch::audit::Entity;
+    let e = &args.entity;
+    let entity = match (&e.group, &e.project) {
+        (Some(group), _) => Entity::Group(group.clone()),
+        (None, Some(project)) => Entity::Project(project.clone()),
+        (None, None) => Entity::Instance,
+    };
+    let since = args
+        .since
+        .as_deref()
+        .map(|s| parse_bound(s, "--since", false))
+        .transpose()?;
+    let until = args
+        .until
+        .as_deref()
+        .map(|s| parse_bound(s, "--until", true))
+        .transpose()?;
+    if let (Some(s), Some(u)) = (since, until)
+        && s >= u
+    {
+        return Err(Error::Usage("--since must come before --until".into()));
+    }
+    Ok(crate::fetch::audit::Request {
+        entity,
+        since,
+        until,
+        out: args.output.clone(),
+        restart: args.restart,
+    })
+}
+
+/// A number of seconds, fractions allowed.
+fn parse_seconds(s: &str, flag: &str) -> Result<std::time::Duration> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|secs| std::time::Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| Error::Usage(format!("{flag} {s}: expected a number of seconds")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,6 +45,10 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// The GitLab API could not give what `fetch` asked for.
+    #[error("fetch: {0}")]
+    Fetch(String),
+
     #[error("requester not verified: {0}")]
     NotVerified(#[from] crate::directory::Refusal),
 
@@ -73,7 +77,8 @@ impl Error {
             | Error::InputLine { .. }
             | Error::UnknownFormat { .. }
             | Error::Incomplete(_)
-            | Error::Directory { .. } => exit::INPUT,
+            | Error::Directory { .. }
+            | Error::Fetch(_) => exit::INPUT,
             Error::Usage(_) => exit::USAGE,
             Error::NotVerified(_) => exit::NOT_VERIFIED,
             Error::Privacy { .. } => exit::PRIVACY,

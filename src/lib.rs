@@ -12,6 +12,7 @@ pub mod config;
 pub mod directory;
 pub mod error;
 pub mod exclude;
+pub mod fetch;
 pub mod geo;
 pub mod guard;
 pub mod ingest;
@@ -29,7 +30,7 @@ use chrono::Utc;
 use crate::aggregate::{
     Aggregates, AuditBatch, Batch, ClientRequest, Filters, InputSummary, Names,
 };
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, FetchCommand};
 use crate::collect::{Collected, Context};
 use crate::config::{Config, RequesterConfig, Template};
 use crate::directory::{Directory, Verified};
@@ -49,7 +50,22 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
             let options = config::read_options(args.format_hint, args.input_tz.as_deref())?;
             inspect::inspect(&config::expand_globs(args.logs)?, &options, args.json, out)
         }
+        Command::Fetch(FetchCommand::Directory(args)) => {
+            let client = fetch_client(&args.api)?;
+            fetch::directory(&client, &args.namespace, &args.output, out, err)
+        }
+        Command::Fetch(FetchCommand::AuditEvents(args)) => {
+            let request = config::audit_request(&args)?;
+            let client = fetch_client(&args.api)?;
+            fetch::audit_events(&client, &request, out, err)
+        }
     }
+}
+
+fn fetch_client(api: &cli::ApiArgs) -> Result<fetch::client::Client> {
+    let settings = config::fetch_settings(api)?;
+    let token = fetch::client::Token::from_env()?;
+    fetch::client::Client::new(&api.gitlab_url, token, settings)
 }
 
 pub(crate) fn write_out(out: &mut dyn Write, text: &str) -> Result<()> {

@@ -83,3 +83,41 @@ impl Progress {
         }
     }
 }
+
+/// A line of what a network fetch is doing (pages, events, a wait), drawn only when
+/// standard error is a terminal.
+pub struct Spinner {
+    bar: Option<ProgressBar>,
+}
+
+impl Spinner {
+    pub fn new(what: &str) -> Spinner {
+        if !std::io::stderr().is_terminal() {
+            return Spinner { bar: None };
+        }
+        let bar = ProgressBar::new_spinner();
+        bar.set_draw_target(ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {prefix}: {msg} ({elapsed})") {
+            bar.set_style(style);
+        }
+        bar.set_prefix(what.to_owned());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Spinner { bar: Some(bar) }
+    }
+
+    pub fn is_visible(&self) -> bool {
+        self.bar.is_some()
+    }
+
+    pub fn set(&self, message: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(message.to_owned());
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

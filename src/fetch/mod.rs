@@ -1,0 +1,138 @@
+//! `logbrief fetch`: the directory and the audit events straight from a GitLab
+//! instance's REST API, in the files `verify` and `summarize` read.
+//!
+//! The token comes from `GITLAB_TOKEN` and goes nowhere but the `PRIVATE-TOKEN`
+//! header of requests to that instance's API; what is printed are counts and the
+//! paths the engineer typed.
+
+pub mod audit;
+pub mod client;
+pub mod directory;
+
+use std::cell::RefCell;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::progress::Spinner;
+use client::Client;
+
+/// Tells the engineer about a wait, on standard error, whether or not it is a terminal:
+/// a run that pauses for minutes says why.
+fn wait_notice(err: &RefCell<&mut dyn Write>, spinner: &Spinner, reason: &str, wait: Duration) {
+    let secs = wait.as_secs_f64();
+    let line = format!("{reason}; trying again in {secs:.1} s");
+    spinner.set(&line);
+    if !spinner.is_visible() {
+        let _ = writeln!(err.borrow_mut(), "logbrief: {line}");
+    }
+}
+
+/// `logbrief fetch directory`.
+pub fn directory(
+    client: &Client,
+    namespace: &str,
+    output: &Path,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<()> {
+    let spinner = Spinner::new("fetching the directory");
+    let err = RefCell::new(err);
+    let fetched = directory::fetch(
+        client,
+        namespace,
+        &|step| spinner.set(&format!("reading {step}")),
+        &|reason, wait| wait_notice(&err, &spinner, reason, wait),
+    );
+    spinner.finish();
+    let fetched = fetched?;
+    replace(output, &fetched.json)?;
+    let err = err.into_inner();
+    if !fetched.plan_visible {
+        let _ = writeln!(
+            err,
+            "logbrief: warning: the plan of {} is not visible to this token (it needs Owner \
+             or administrator access); verify will find no paid plan",
+            fetched.root
+        );
+    }
+    crate::write_out(
+        out,
+        &format!(
+            "wrote {}: {} groups, {} projects, {} users ({} with an email), {} memberships\n",
+            output.display(),
+            fetched.groups,
+            fetched.projects,
+            fetched.users,
+            fetched.users_with_email,
+            fetched.members
+        ),
+    )
+}
+
+/// `logbrief fetch audit-events`.
+pub fn audit_events(
+    client: &Client,
+    request: &audit::Request,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<()> {
+    let spinner = Spinner::new("fetching audit events");
+    let err = RefCell::new(err);
+    let fetched = audit::fetch(
+        client,
+        request,
+        &|pages, events| spinner.set(&format!("{pages} pages, {events} events")),
+        &|reason, wait| wait_notice(&err, &spinner, reason, wait),
+    );
+    spinner.finish();
+    let fetched = fetched.map_err(|e| match e {
+        Error::Fetch(message) => Error::Fetch(format!(
+            "{message}\nwhat was fetched is kept; run the same command again to continue"
+        )),
+        other => other,
+    })?;
+    let mut text = format!(
+        "wrote {}: {} events from {} pages",
+        request.out.display(),
+        fetched.events,
+        fetched.pages
+    );
+    if fetched.resumed_pages > 0 {
+        text.push_str(&format!(
+            " ({} of them fetched by an earlier run)",
+            fetched.resumed_pages
+        ));
+    }
+    if fetched.repeated > 0 {
+        text.push_str(&format!("; {} repeated events left out", fetched.repeated));
+    }
+    text.push('\n');
+    crate::write_out(out, &text)
+}
+
+/// `OUT` with a suffix added to its file name (`events.json.part`).
+pub(crate) fn sibling(out: &Path, suffix: &str) -> PathBuf {
+    let mut name = out.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    out.with_file_name(name)
+}
+
+pub(crate) fn write_error(path: &Path, source: std::io::Error) -> Error {
+    Error::Write {
+        what: path.display().to_string(),
+        source,
+    }
+}
+
+/// Replaces `path` with `bytes` in one step: a reader never sees half a file.
+pub(crate) fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = sibling(path, ".tmp");
+    let mut f = File::create(&tmp).map_err(|e| write_error(&tmp, e))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| write_error(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| write_error(path, e))
+}

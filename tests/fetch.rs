@@ -1,0 +1,847 @@
+//! `logbrief fetch` against a stub GitLab on 127.0.0.1: responses shaped like the
+//! REST API's, pages joined by `Link` headers, and the faults a real instance shows
+//! (429 with Retry-After, 500, a slow answer, a broken page). No network beyond
+//! loopback.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Output;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "glpat-stub-7xQ2mZr9LkP4";
+
+/// A fault served once, to the first request whose path and query contain `at`.
+#[derive(Clone)]
+enum Fault {
+    Status(u16, Option<&'static str>),
+    Slow(Duration),
+    Malformed,
+    Redirect,
+}
+
+#[derive(Default)]
+struct Shared {
+    faults: Vec<(String, Fault)>,
+    /// From this audit page on, every answer is a 500.
+    broken_from_page: Option<usize>,
+    /// `(path and query, when, whether the token was right)` of every request.
+    seen: Vec<(String, Instant, bool)>,
+}
+
+struct Stub {
+    base: String,
+    shared: Arc<Mutex<Shared>>,
+    server: Arc<tiny_http::Server>,
+}
+
+impl Drop for Stub {
+    fn drop(&mut self) {
+        self.server.unblock();
+    }
+}
+
+/// Audit events per page, whatever `per_page` asks: small, so a test has many pages.
+const PAGE: usize = 40;
+/// The stub's events, newest first as the API returns them.
+const EVENTS: u64 = 230;
+
+fn event(id: u64) -> Value {
+    // Spread over March 2026, one every three hours, ids in time order.
+    let at = chrono::DateTime::parse_from_rfc3339("2026-03-01T00:00:00.123Z").unwrap()
+        + chrono::Duration::hours(3 * i64::try_from(id).unwrap());
+    let (entity_path, entity_type, entity_id) = match id % 3 {
+        0 => ("northwind/platform/api", "Project", 7),
+        1 => ("northwind/platform", "Group", 61),
+        _ => ("northwind", "Group", 60),
+    };
+    let author = 1 + id % 4;
+    let action = match id % 5 {
+        0 => json!({"add": "user_access", "as": "Developer"}),
+        1 => json!({"change": "visibility", "from": "Private", "to": "Public"}),
+        2 => json!({"custom_message": "Project archived"}),
+        3 => json!({"remove": "user_access"}),
+        _ => json!({"change": "access_level", "from": "Developer", "to": "Maintainer"}),
+    };
+    let mut details = json!({
+        "author_name": format!("Stub Person {author}"),
+        "author_email": format!("person{author}@customer.example"),
+        "target_id": entity_id,
+        "target_type": entity_type,
+        "target_details": entity_path,
+        "ip_address": format!("198.51.100.{author}"),
+        "entity_path": entity_path,
+    });
+    for (k, v) in action.as_object().unwrap() {
+        details[k] = v.clone();
+    }
+    json!({
+        "id": id,
+        "author_id": author,
+        "entity_id": entity_id,
+        "entity_type": entity_type,
+        "details": details,
+        "created_at": at.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    })
+}
+
+fn query_of(url: &str) -> HashMap<String, String> {
+    url.split_once('?')
+        .map(|(_, q)| q)
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.replace("%3A", ":")))
+        .collect()
+}
+
+/// An audit page: events newest first, after the cursor, within the window.
+fn audit_page(base: &str, url: &str) -> (Value, Option<String>, usize) {
+    let q = query_of(url);
+    let after = q.get("created_after").cloned();
+    let before = q.get("created_before").cloned();
+    let cursor: u64 = q
+        .get("cursor")
+        .and_then(|c| c.strip_prefix("eyJpZCI6"))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(EVENTS + 1);
+    let in_window = |e: &Value| {
+        let t = e["created_at"].as_str().unwrap().to_owned();
+        let t = &t[..19];
+        after.as_deref().is_none_or(|a| t >= &a[..19])
+            && before.as_deref().is_none_or(|b| t <= &b[..19])
+    };
+    let rest: Vec<Value> = (1..cursor).rev().map(event).filter(in_window).collect();
+    let page: Vec<Value> = rest.iter().take(PAGE).cloned().collect();
+    let page_no = usize::try_from((EVENTS + 1 - cursor) / PAGE as u64).unwrap() + 1;
+    let next = (rest.len() > PAGE).then(|| {
+        let last = page.last().unwrap()["id"].as_u64().unwrap();
+        let path = url.split('?').next().unwrap();
+        let kept: Vec<String> = url
+            .split_once('?')
+            .map(|(_, q)| q)
+            .unwrap_or_default()
+            .split('&')
+            .filter(|kv| !kv.starts_with("cursor="))
+            .map(str::to_owned)
+            .collect();
+        format!("{base}{path}?{}&cursor=eyJpZCI6{last}", kept.join("&"))
+    });
+    (Value::Array(page), next, page_no)
+}
+
+fn users() -> Vec<Value> {
+    vec![
+        json!({"id": 1, "username": "owner", "name": "Olive Owner", "email": "owner@northwind.example", "public_email": ""}),
+        json!({"id": 2, "username": "dev", "name": "Dana Dev", "email": "dana@northwind.example"}),
+        json!({"id": 3, "username": "maint", "name": "Max Maint", "public_email": "max@public.example"}),
+        json!({"id": 4, "username": "sub", "name": "Sam Sub", "email": "sam@northwind.example"}),
+    ]
+}
+
+/// The answer to one request: status, headers, body.
+fn answer(base: &str, url: &str) -> (u16, Vec<(&'static str, String)>, String) {
+    let path = url.split('?').next().unwrap();
+    let ok = |v: Value| (200, Vec::new(), v.to_string());
+    let paged = |items: Vec<Value>, per: usize| {
+        let page: usize = query_of(url)
+            .get("page")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1);
+        let slice: Vec<Value> = items
+            .iter()
+            .skip((page - 1) * per)
+            .take(per)
+            .cloned()
+            .collect();
+        let mut headers = Vec::new();
+        if page * per < items.len() {
+            let (path, query) = url.split_once('?').unwrap_or((url, ""));
+            let mut kept: Vec<&str> = query
+                .split('&')
+                .filter(|kv| !kv.starts_with("page="))
+                .collect();
+            let next_page = format!("page={}", page + 1);
+            kept.push(&next_page);
+            let next_url = format!("{path}?{}", kept.join("&"));
+            headers.push((
+                "Link",
+                format!(
+                    "<{base}{first}>; rel=\"first\", <{base}{next_url}>; rel=\"next\"",
+                    first = url
+                ),
+            ));
+            headers.push(("X-Next-Page", (page + 1).to_string()));
+        }
+        (200, headers, Value::Array(slice).to_string())
+    };
+    match path {
+        "/api/v4/namespaces/northwind" | "/api/v4/namespaces/60" => ok(json!({
+            "id": 60, "name": "Northwind", "path": "northwind", "kind": "group",
+            "full_path": "northwind", "parent_id": null, "plan": "premium",
+            "members_count_with_descendants": 4
+        })),
+        "/api/v4/namespaces/northwind%2Fplatform" => ok(json!({
+            "id": 61, "name": "Platform", "path": "platform", "kind": "group",
+            "full_path": "northwind/platform", "parent_id": 60
+        })),
+        "/api/v4/namespaces/olive" => ok(json!({
+            "id": 90, "path": "olive", "kind": "user", "full_path": "olive", "parent_id": null
+        })),
+        "/api/v4/groups/60/descendant_groups" => ok(json!([
+            {"id": 61, "full_path": "northwind/platform", "parent_id": 60},
+            {"id": 62, "full_path": "northwind/platform/tools", "parent_id": 61},
+        ])),
+        "/api/v4/groups/61/descendant_groups" => ok(json!([
+            {"id": 62, "full_path": "northwind/platform/tools", "parent_id": 61},
+        ])),
+        "/api/v4/groups/60/projects" | "/api/v4/groups/61/projects" => paged(
+            vec![
+                json!({"id": 7, "path_with_namespace": "northwind/platform/api", "visibility": "public"}),
+                json!({"id": 8, "path_with_namespace": "northwind/platform/tools/cli"}),
+                json!({"id": 9, "path_with_namespace": "northwind/website"}),
+            ],
+            2,
+        ),
+        "/api/v4/groups/60/members/all" | "/api/v4/groups/61/members/all" => paged(
+            vec![
+                json!({"id": 1, "username": "owner", "name": "Olive Owner", "state": "active", "access_level": 50}),
+                json!({"id": 2, "username": "dev", "name": "Dana Dev", "state": "active", "access_level": 30}),
+                json!({"id": 3, "username": "maint", "name": "Max Maint", "state": "active", "access_level": 40}),
+            ],
+            2,
+        ),
+        "/api/v4/groups/61/members" => ok(json!([
+            {"id": 4, "username": "sub", "name": "Sam Sub", "access_level": 30}
+        ])),
+        "/api/v4/groups/62/members" => ok(json!([])),
+        "/api/v4/users/1/emails" => ok(json!([
+            {"id": 11, "email": "olive@home.example", "confirmed_at": "2025-01-01T00:00:00Z"},
+            {"id": 12, "email": "unconfirmed@home.example", "confirmed_at": null},
+        ])),
+        p if p.starts_with("/api/v4/users/") && p.ends_with("/emails") => {
+            (403, Vec::new(), r#"{"message":"403 Forbidden"}"#.to_owned())
+        }
+        p if p.starts_with("/api/v4/users/") => {
+            let id: u64 = p["/api/v4/users/".len()..].parse().unwrap_or(0);
+            match users().into_iter().find(|u| u["id"] == id) {
+                Some(u) => ok(u),
+                None => (404, Vec::new(), r#"{"message":"404 Not found"}"#.to_owned()),
+            }
+        }
+        "/api/v4/groups/northwind/audit_events" => {
+            let (page, next, _) = audit_page(base, url);
+            let headers = next
+                .map(|n| ("Link", format!("<{n}>; rel=\"next\"")))
+                .into_iter()
+                .collect();
+            (200, headers, page.to_string())
+        }
+        "/api/v4/groups/outside/audit_events" => (
+            200,
+            vec![(
+                "Link",
+                "<https://elsewhere.example/api/v4/x>; rel=\"next\"".to_owned(),
+            )],
+            "[]".to_owned(),
+        ),
+        _ => (404, Vec::new(), r#"{"message":"404 Not found"}"#.to_owned()),
+    }
+}
+
+impl Stub {
+    fn start() -> Stub {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let port = server.server_addr().to_ip().unwrap().port();
+        let base = format!("http://127.0.0.1:{port}");
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let (srv, sh, b) = (Arc::clone(&server), Arc::clone(&shared), base.clone());
+        thread::spawn(move || {
+            for mut request in srv.incoming_requests() {
+                let (sh, b) = (Arc::clone(&sh), b.clone());
+                // One thread per request: a slow answer holds up no other.
+                thread::spawn(move || {
+                    let url = request.url().to_owned();
+                    let token_ok = request
+                        .headers()
+                        .iter()
+                        .any(|h| h.field.equiv("PRIVATE-TOKEN") && h.value.as_str() == TOKEN);
+                    let mut body = String::new();
+                    let _ = request.as_reader().read_to_string(&mut body);
+                    let fault = {
+                        let mut s = sh.lock().unwrap();
+                        s.seen.push((url.clone(), Instant::now(), token_ok));
+                        let broken = s.broken_from_page.is_some_and(|from| {
+                            url.contains("/audit_events") && audit_page(&b, &url).2 >= from
+                        });
+                        if broken {
+                            Some(Fault::Status(500, None))
+                        } else {
+                            let at = s
+                                .faults
+                                .iter()
+                                .position(|(at, _)| url.contains(at.as_str()));
+                            at.map(|i| s.faults.remove(i).1)
+                        }
+                    };
+                    let (status, headers, body) = if !token_ok {
+                        (
+                            401,
+                            Vec::new(),
+                            r#"{"message":"401 Unauthorized"}"#.to_owned(),
+                        )
+                    } else {
+                        match fault {
+                            Some(Fault::Status(code, retry_after)) => (
+                                code,
+                                retry_after
+                                    .map(|r| ("Retry-After", r.to_owned()))
+                                    .into_iter()
+                                    .collect(),
+                                "Retry later".to_owned(),
+                            ),
+                            Some(Fault::Slow(d)) => {
+                                thread::sleep(d);
+                                answer(&b, &url)
+                            }
+                            Some(Fault::Malformed) => {
+                                let (s, h, body) = answer(&b, &url);
+                                (s, h, body[..body.len() / 2].to_owned())
+                            }
+                            Some(Fault::Redirect) => (
+                                302,
+                                vec![("Location", "https://elsewhere.example/".to_owned())],
+                                String::new(),
+                            ),
+                            None => answer(&b, &url),
+                        }
+                    };
+                    let mut response =
+                        tiny_http::Response::from_string(body).with_status_code(status);
+                    response.add_header(
+                        tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap(),
+                    );
+                    for (k, v) in headers {
+                        response
+                            .add_header(tiny_http::Header::from_bytes(k, v.as_bytes()).unwrap());
+                    }
+                    let _ = request.respond(response);
+                });
+            }
+        });
+        Stub {
+            base,
+            shared,
+            server,
+        }
+    }
+
+    fn fault(&self, at: &str, fault: Fault) {
+        self.shared
+            .lock()
+            .unwrap()
+            .faults
+            .push((at.to_owned(), fault));
+    }
+
+    fn seen(&self) -> Vec<(String, Instant, bool)> {
+        self.shared.lock().unwrap().seen.clone()
+    }
+}
+
+fn logbrief(token: Option<&str>) -> Command {
+    let mut c = Command::cargo_bin("logbrief").unwrap();
+    c.env_remove("GITLAB_TOKEN");
+    if let Some(t) = token {
+        c.env("GITLAB_TOKEN", t);
+    }
+    c
+}
+
+fn fetch(stub: &Stub, token: Option<&str>, args: &[&str]) -> Output {
+    let mut all = vec![
+        "fetch",
+        args[0],
+        "--gitlab-url",
+        &stub.base,
+        "--backoff",
+        "0.05",
+    ];
+    all.extend_from_slice(&args[1..]);
+    logbrief(token).args(&all).output().unwrap()
+}
+
+fn fetch_directory(stub: &Stub, namespace: &str, out: &Path) -> Output {
+    let out = out.to_str().unwrap();
+    fetch(
+        stub,
+        Some(TOKEN),
+        &["directory", "--namespace", namespace, "-o", out],
+    )
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Nothing a run printed or wrote carries the token.
+fn assert_no_token(output: &Output, files: &[&Path]) {
+    assert!(!text(&output.stdout).contains(TOKEN));
+    assert!(!text(&output.stderr).contains(TOKEN));
+    for f in files {
+        if let Ok(bytes) = std::fs::read(f) {
+            assert!(!text(&bytes).contains(TOKEN), "{}", f.display());
+        }
+    }
+}
+
+/// Nothing a run printed carries a person's name, email or address from the stub.
+fn assert_no_personal_data(output: &Output) {
+    let printed = text(&output.stdout) + &text(&output.stderr);
+    for needle in [
+        "Olive",
+        "Dana",
+        "@northwind.example",
+        "@customer.example",
+        "Stub Person",
+        "198.51.100.",
+        "owner",
+    ] {
+        assert!(!printed.contains(needle), "{needle} printed: {printed}");
+    }
+}
+
+#[test]
+fn the_fetched_directory_verifies_the_owner() {
+    let stub = Stub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("directory.json");
+    let out = fetch_directory(&stub, "northwind", &file);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "wrote {}: 3 groups, 3 projects, 4 users (4 with an email), 4 memberships\n",
+            file.display()
+        )
+    );
+    assert_no_token(&out, &[&file]);
+    assert_no_personal_data(&out);
+    assert!(stub.seen().iter().all(|(_, _, token_ok)| *token_ok));
+
+    let d: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(
+        d["namespaces"][0],
+        json!({"id": 60, "full_path": "northwind", "kind": "group", "plan": "premium"})
+    );
+    assert_eq!(d["namespaces"][2]["parent_id"], 61);
+    assert_eq!(
+        d["projects"].as_array().unwrap().len(),
+        3,
+        "both pages of projects"
+    );
+    assert_eq!(
+        d["users"][0]["emails"],
+        json!(["olive@home.example"]),
+        "confirmed secondary emails only"
+    );
+    assert_eq!(d["users"][2]["email"], "max@public.example");
+    assert_eq!(
+        d["members"][3],
+        json!({"namespace_id": 61, "user_id": 4, "access_level": 30})
+    );
+
+    let verify = |email: &str| {
+        logbrief(None)
+            .args([
+                "verify",
+                "--requester",
+                email,
+                "--directory",
+                file.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+    };
+    let ok = verify("OLIVE@home.example");
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert!(
+        text(&ok.stdout).ends_with("in scope:\n  northwind\n"),
+        "{}",
+        text(&ok.stdout)
+    );
+    assert_eq!(verify("unconfirmed@home.example").status.code(), Some(3));
+    assert_eq!(
+        verify("dana@northwind.example").status.code(),
+        Some(3),
+        "not an Owner"
+    );
+}
+
+#[test]
+fn a_subgroup_brings_its_root_and_plan() {
+    let stub = Stub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("d.json");
+    let out = fetch_directory(&stub, "northwind/platform", &file);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let d: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let paths: Vec<&str> = d["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["full_path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "northwind",
+            "northwind/platform",
+            "northwind/platform/tools"
+        ]
+    );
+    assert_eq!(d["namespaces"][0]["plan"], "premium");
+    assert!(d["namespaces"][1].get("plan").is_none());
+
+    let personal = fetch_directory(&stub, "olive", &file);
+    assert_eq!(personal.status.code(), Some(2));
+    assert!(text(&personal.stderr).contains("personal namespace"));
+}
+
+fn events_of(path: &Path) -> Vec<Value> {
+    serde_json::from_slice::<Value>(&std::fs::read(path).unwrap())
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn audit_events_survive_rate_limits_errors_slowness_and_broken_pages() {
+    let stub = Stub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.json");
+    stub.fault("audit_events?", Fault::Slow(Duration::from_millis(2500)));
+    stub.fault("cursor=eyJpZCI6191", Fault::Status(429, Some("1")));
+    stub.fault("cursor=eyJpZCI6151", Fault::Status(500, None));
+    stub.fault("cursor=eyJpZCI6111", Fault::Status(503, None));
+    stub.fault("cursor=eyJpZCI671", Fault::Malformed);
+    let out = fetch(
+        &stub,
+        Some(TOKEN),
+        &[
+            "audit-events",
+            "--group",
+            "northwind",
+            "--timeout",
+            "1",
+            "-o",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!("wrote {}: 230 events from 6 pages\n", file.display())
+    );
+    let stderr = text(&out.stderr);
+    for said in [
+        "no answer in time",
+        "HTTP 429 (rate limited); trying again in 1.0 s",
+        "HTTP 500",
+        "HTTP 503",
+        "not the JSON expected",
+    ] {
+        assert!(stderr.contains(said), "{said}: {stderr}");
+    }
+    assert_no_token(&out, &[&file]);
+    assert_no_personal_data(&out);
+
+    let events = events_of(&file);
+    let ids: Vec<u64> = events.iter().map(|e| e["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, (1..=EVENTS).rev().collect::<Vec<_>>());
+    assert_eq!(events[0], event(EVENTS), "events are written as served");
+
+    // Retry-After was honoured: the retry came a second after the 429.
+    let seen = stub.seen();
+    let limited: Vec<Instant> = seen
+        .iter()
+        .filter(|(u, _, _)| u.contains("cursor=eyJpZCI6191"))
+        .map(|(_, t, _)| *t)
+        .collect();
+    assert_eq!(limited.len(), 2);
+    assert!(limited[1] - limited[0] >= Duration::from_millis(1000));
+    assert!(
+        seen.iter()
+            .all(|(u, _, _)| !u.contains("&page=") && !u.contains("?page=")),
+        "keyset links followed"
+    );
+}
+
+#[test]
+fn a_window_and_what_summarize_makes_of_it() {
+    let stub = Stub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (events, directory) = (dir.path().join("e.json"), dir.path().join("d.json"));
+    let out = fetch(
+        &stub,
+        Some(TOKEN),
+        &[
+            "audit-events",
+            "--group",
+            "northwind",
+            "--since",
+            "2026-03-10",
+            "--until",
+            "2026-03-19",
+            "-o",
+            events.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let first = &stub.seen()[0].0;
+    assert!(
+        first.contains("created_after=2026-03-10T00:00:00Z"),
+        "{first}"
+    );
+    assert!(
+        first.contains("created_before=2026-03-20T00:00:00Z"),
+        "{first}"
+    );
+    // Events every 3 hours from 2026-03-01T00:00: ids 72 (03-10T00:00) to 151
+    // (03-19T21:00), and 152 of 03-20T00:00:00.123, in the bound's own second.
+    let got = events_of(&events);
+    assert_eq!(got.len(), 81);
+
+    let out = fetch_directory(&stub, "northwind", &directory);
+    assert!(out.status.success());
+    let summary = logbrief(None)
+        .args([
+            "summarize",
+            "--template",
+            "audit",
+            "--format",
+            "json",
+            "--requester",
+            "owner@northwind.example",
+            "--directory",
+            directory.to_str().unwrap(),
+            "--since",
+            "2026-03-10",
+            "--until",
+            "2026-03-19",
+            events.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(summary.status.success(), "{}", text(&summary.stderr));
+    let s: Value = serde_json::from_slice(&summary.stdout).unwrap();
+    assert_eq!(s["audit"]["events"], 80);
+    assert_eq!(s["audit"]["authors"], 4);
+    assert_eq!(s["reconciliation"]["lines"], 81);
+    assert_eq!(s["reconciliation"]["counted"], 80);
+    assert_eq!(s["reconciliation"]["out_of_window"], 1);
+}
+
+#[test]
+fn an_interrupted_fetch_resumes_to_the_same_file() {
+    let stub = Stub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (whole, resumed) = (
+        dir.path().join("whole.json"),
+        dir.path().join("resumed.json"),
+    );
+    let args = |out: &Path| {
+        vec![
+            "audit-events".to_owned(),
+            "--group".into(),
+            "northwind".into(),
+            "--retries".into(),
+            "1".into(),
+            "-o".into(),
+            out.to_str().unwrap().to_owned(),
+        ]
+    };
+    let run = |out: &Path| {
+        let a = args(out);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        fetch(&stub, Some(TOKEN), &a)
+    };
+    assert!(run(&whole).status.success());
+
+    stub.shared.lock().unwrap().broken_from_page = Some(4);
+    let broken = run(&resumed);
+    assert_eq!(broken.status.code(), Some(4));
+    let stderr = text(&broken.stderr);
+    assert!(stderr.contains("HTTP 500, still after 2 tries"), "{stderr}");
+    assert!(
+        stderr.contains("run the same command again to continue"),
+        "{stderr}"
+    );
+    assert_no_token(&broken, &[]);
+    assert!(!resumed.exists());
+    let part = std::fs::read_to_string(dir.path().join("resumed.json.part")).unwrap();
+    assert_eq!(part.lines().count(), 3 * PAGE, "three pages kept");
+
+    // Another window must not continue this fetch.
+    let a = args(&resumed);
+    let mut other: Vec<&str> = a.iter().map(String::as_str).collect();
+    other.extend(["--since", "2026-03-02"]);
+    let refused = fetch(&stub, Some(TOKEN), &other);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(text(&refused.stderr).contains("--restart"));
+
+    stub.shared.lock().unwrap().broken_from_page = None;
+    let before = stub.seen().len();
+    let again = run(&resumed);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stdout)
+            .contains("230 events from 6 pages (3 of them fetched by an earlier run)")
+    );
+    assert_eq!(
+        stub.seen().len() - before,
+        3,
+        "only the missing pages were asked for"
+    );
+    assert_eq!(
+        std::fs::read(&whole).unwrap(),
+        std::fs::read(&resumed).unwrap()
+    );
+    assert!(!dir.path().join("resumed.json.part").exists());
+    assert!(!dir.path().join("resumed.json.state").exists());
+
+    // --restart starts over and gives the same file again.
+    stub.shared.lock().unwrap().broken_from_page = Some(2);
+    assert_eq!(run(&resumed).status.code(), Some(4));
+    stub.shared.lock().unwrap().broken_from_page = None;
+    let a = args(&resumed);
+    let mut restart: Vec<&str> = a.iter().map(String::as_str).collect();
+    restart.push("--restart");
+    let out = fetch(&stub, Some(TOKEN), &restart);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).ends_with("230 events from 6 pages\n"));
+    assert_eq!(
+        std::fs::read(&whole).unwrap(),
+        std::fs::read(&resumed).unwrap()
+    );
+}
+
+#[test]
+fn the_token_stays_secret_and_is_sent_nowhere_else() {
+    let stub = Stub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("e.json");
+    let f = file.to_str().unwrap();
+
+    let missing = fetch(
+        &stub,
+        None,
+        &["audit-events", "--group", "northwind", "-o", f],
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).contains("GITLAB_TOKEN is not set"));
+
+    let wrong = "glpat-wrong-Zq81nT";
+    let refused = fetch(
+        &stub,
+        Some(wrong),
+        &["audit-events", "--group", "northwind", "-o", f],
+    );
+    assert_eq!(refused.status.code(), Some(4));
+    let stderr = text(&refused.stderr);
+    assert!(
+        stderr.contains("HTTP 401: the token was refused"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(wrong) && !stderr.contains(TOKEN));
+
+    stub.fault("audit_events", Fault::Redirect);
+    let redirected = fetch(
+        &stub,
+        Some(TOKEN),
+        &["audit-events", "--group", "northwind", "-o", f],
+    );
+    assert_eq!(redirected.status.code(), Some(4));
+    assert!(text(&redirected.stderr).contains("HTTP 302: a redirect, not followed"));
+
+    let outside = fetch(
+        &stub,
+        Some(TOKEN),
+        &["audit-events", "--group", "outside", "--restart", "-o", f],
+    );
+    assert_eq!(outside.status.code(), Some(4));
+    assert!(text(&outside.stderr).contains("the token was not sent there"));
+
+    // Plain http is for loopback only; this fails before any connection.
+    let clear = logbrief(Some(TOKEN))
+        .args([
+            "fetch",
+            "audit-events",
+            "--gitlab-url",
+            "http://gitlab.example.com",
+            "--instance",
+            "-o",
+            f,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(clear.status.code(), Some(2));
+    assert!(text(&clear.stderr).contains("use https"));
+    for out in [&missing, &refused, &redirected, &outside, &clear] {
+        assert_no_token(out, &[&file]);
+    }
+}
+
+#[test]
+fn progress_on_a_terminal_only() {
+    let stub = Stub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("e.json");
+    let f = file.to_str().unwrap();
+    stub.fault(
+        "cursor=eyJpZCI6191",
+        Fault::Slow(Duration::from_millis(600)),
+    );
+    let piped = fetch(
+        &stub,
+        Some(TOKEN),
+        &["audit-events", "--group", "northwind", "-o", f],
+    );
+    assert!(piped.status.success());
+    assert!(
+        !text(&piped.stderr).contains(['\r', '\x1b']),
+        "no progress on a pipe"
+    );
+
+    let script = Path::new("/usr/bin/script");
+    if !script.exists() {
+        eprintln!("skipped the terminal half: /usr/bin/script is not installed");
+        return;
+    }
+    stub.fault(
+        "cursor=eyJpZCI6191",
+        Fault::Slow(Duration::from_millis(600)),
+    );
+    let command = format!(
+        "{} fetch audit-events --gitlab-url {} --group northwind --restart -o {f} > /dev/null",
+        env!("CARGO_BIN_EXE_logbrief"),
+        stub.base
+    );
+    let out = std::process::Command::new(script)
+        .args(["-qec", &command, "/dev/null"])
+        .env("GITLAB_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let terminal = text(&out.stdout);
+    assert!(
+        terminal.contains("fetching audit events") && terminal.contains("1 pages, 40 events"),
+        "{terminal}"
+    );
+    assert!(!terminal.contains(TOKEN));
+}
