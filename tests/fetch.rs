@@ -794,6 +794,7 @@ fn the_token_stays_secret_and_is_sent_nowhere_else() {
     assert!(text(&clear.stderr).contains("use https"));
     for out in [&missing, &refused, &redirected, &outside, &clear] {
         assert_no_token(out, &[&file]);
+        assert_no_personal_data(out);
     }
 }
 
