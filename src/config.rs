@@ -449,13 +449,19 @@ pub fn audit_request(args: &crate::cli::FetchAuditArgs) -> Result<crate::fetch::
     })
 }
 
-/// A number of seconds, fractions allowed.
+/// A number of seconds, fractions allowed, up to a day.
 fn parse_seconds(s: &str, flag: &str) -> Result<std::time::Duration> {
+    const DAY: f64 = 86_400.0;
     s.trim()
         .parse::<f64>()
         .ok()
+        .filter(|secs| *secs <= DAY)
         .and_then(|secs| std::time::Duration::try_from_secs_f64(secs).ok())
-        .ok_or_else(|| Error::Usage(format!("{flag} {s}: expected a number of seconds")))
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "{flag} {s}: expected a number of seconds, at most a day"
+            ))
+        })
 }
 
 #[cfg(test)]

@@ -45,9 +45,14 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
-    /// The GitLab API could not give what `fetch` asked for.
-    #[error("fetch: {0}")]
-    Fetch(String),
+    /// The GitLab API could not give what `fetch` asked for. `kept` pages of an
+    /// audit fetch are on disk for the same command to continue.
+    #[error("fetch: {source}{}", kept_note(*kept))]
+    Fetch {
+        #[source]
+        source: FetchError,
+        kept: u64,
+    },
 
     #[error("requester not verified: {0}")]
     NotVerified(#[from] crate::directory::Refusal),
@@ -78,12 +83,70 @@ impl Error {
             | Error::UnknownFormat { .. }
             | Error::Incomplete(_)
             | Error::Directory { .. }
-            | Error::Fetch(_) => exit::INPUT,
+            | Error::Fetch { .. } => exit::INPUT,
             Error::Usage(_) => exit::USAGE,
             Error::NotVerified(_) => exit::NOT_VERIFIED,
             Error::Privacy { .. } => exit::PRIVACY,
             Error::Write { .. } | Error::Internal(_) => exit::INTERNAL,
         }
+    }
+}
+
+impl From<FetchError> for Error {
+    fn from(source: FetchError) -> Self {
+        Error::Fetch { source, kept: 0 }
+    }
+}
+
+fn kept_note(kept: u64) -> String {
+    match kept {
+        0 => String::new(),
+        n => {
+            format!("\n{n} page(s) fetched so far are kept; run the same command again to continue")
+        }
+    }
+}
+
+/// Why a request to the GitLab API failed. Routes are shown without the host; no
+/// message carries the token, a header or a response body.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("GET {route}: HTTP {status}{}", status_hint(*status))]
+    Status { route: String, status: u16 },
+
+    #[error("GET {route}: {reason}, still after {tries} tries")]
+    GaveUp {
+        route: String,
+        reason: String,
+        tries: u32,
+    },
+
+    #[error(
+        "GET {route}: the server asks to wait {secs} s, longer than --max-wait; \
+         try again later"
+    )]
+    WaitTooLong { route: String, secs: u64 },
+
+    #[error("GET {route}: {reason}")]
+    Failed { route: String, reason: String },
+
+    #[error("the server pointed outside its API ({route}); the token was not sent there")]
+    Outside { route: String },
+
+    #[error("the next page of {route} was given before; the pages go round in a circle")]
+    Circular { route: String },
+
+    #[error("page {page} of {route}: an element is not an audit event")]
+    NotAnEvent { route: String, page: u64 },
+}
+
+fn status_hint(status: u16) -> &'static str {
+    match status {
+        401 => ": the token was refused; check GITLAB_TOKEN",
+        403 => ": the token may not read this; it needs the read_api scope and enough access",
+        404 => ": not found, or not visible to this token; check the path",
+        300..=399 => ": a redirect, not followed; check --gitlab-url",
+        _ => "",
     }
 }
 

@@ -5,6 +5,10 @@
 use std::path::Path;
 use std::process::Output;
 
+/// `logbrief fetch` against a stub GitLab.
+#[path = "cli/fetch.rs"]
+mod fetch;
+
 use assert_cmd::Command;
 use serde_json::Value;
 

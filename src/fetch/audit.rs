@@ -9,16 +9,16 @@
 //! the file it writes is the one an uninterrupted run writes.
 
 use std::collections::HashSet;
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::client::{Client, OnWait, Page, circular, encode_segment};
-use super::{replace, sibling, write_error};
-use crate::error::{Error, Result};
+use super::client::{Client, OnWait, Page, encode_segment};
+use super::{private_file, replace, sibling, write_error};
+use crate::error::{Error, FetchError, Result};
 
 /// Whose audit events.
 #[derive(Debug, Clone)]
@@ -72,6 +72,9 @@ struct State {
     /// The length of the part file when `next` was recorded.
     part_bytes: u64,
     pages: u64,
+    /// Events in the part file, repeats included.
+    #[serde(default)]
+    events: u64,
 }
 
 /// The API's time format: seconds, UTC, `Z`.
@@ -147,53 +150,69 @@ pub fn fetch(
             }
         }
     }
+    // The state names the instance too: another `--gitlab-url` is another fetch.
+    let first = client.url(&route);
     let mut state = match read_state(&state_path)? {
-        Some(state) if state.request == route => state,
+        Some(state) if state.request == first => state,
         Some(_) => {
             return Err(Error::Usage(format!(
-                "{} belongs to a fetch of other events or another window; \
-                 use --restart to start this one over",
+                "{} belongs to a fetch of other events, another window or another \
+                 instance; use --restart to start this one over",
                 state_path.display()
             )));
         }
         None => State {
-            request: route.clone(),
-            next: Some(client.url(&route)),
+            request: first.clone(),
+            next: Some(first),
             part_bytes: 0,
             pages: 0,
+            events: 0,
         },
     };
     let resumed_pages = state.pages;
 
+    let mut part = private_file(&part_path)?;
+    let on_disk = part
+        .metadata()
+        .map_err(|e| write_error(&part_path, e))?
+        .len();
+    if on_disk < state.part_bytes {
+        return Err(Error::Usage(format!(
+            "{} is shorter than {} says it was; use --restart to fetch again",
+            part_path.display(),
+            state_path.display()
+        )));
+    }
     // What a page appended after its state was recorded is dropped: that page is
     // fetched again.
-    let part = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(false)
-        .open(&part_path)
-        .map_err(|e| write_error(&part_path, e))?;
     part.set_len(state.part_bytes)
-        .map_err(|e| write_error(&part_path, e))?;
-    let mut part = OpenOptions::new()
-        .append(true)
-        .open(&part_path)
+        .and_then(|()| part.seek(SeekFrom::End(0)).map(drop))
         .map_err(|e| write_error(&part_path, e))?;
 
-    let mut events = 0;
     let mut asked = HashSet::new();
+    // An error after some pages are recorded says they are kept.
+    let kept = |e: Error, pages: u64| match e {
+        Error::Fetch { source, .. } => Error::Fetch {
+            source,
+            kept: pages,
+        },
+        other => other,
+    };
     while let Some(url) = state.next.take() {
         if !asked.insert(url.clone()) {
-            return Err(circular(&url));
+            return Err(kept(client.circular(&url), state.pages));
         }
-        let page: Page<Vec<serde_json::Value>> = client.get(&url, on_wait)?;
+        let page: Page<Vec<serde_json::Value>> = client
+            .get(&url, on_wait)
+            .map_err(|e| kept(e, state.pages))?;
         let mut text = String::new();
-        for event in &page.items {
+        for event in &page.body {
             if !event.is_object() {
-                return Err(Error::Fetch(format!(
-                    "page {} of {route}: an element is not an audit event",
-                    state.pages + 1
-                )));
+                let source = FetchError::NotAnEvent {
+                    route: client.route_of(&url).to_owned(),
+                    page: state.pages + 1,
+                };
+                return Err(kept(source.into(), state.pages));
             }
             text.push_str(&event.to_string());
             text.push('\n');
@@ -203,16 +222,17 @@ pub fn fetch(
             .map_err(|e| write_error(&part_path, e))?;
         state.part_bytes += text.len() as u64;
         state.pages += 1;
+        state.events += page.body.len() as u64;
         state.next = page.next;
-        events += page.items.len() as u64;
         let bytes = serde_json::to_vec(&state).map_err(|e| Error::Internal(e.to_string()))?;
         replace(&state_path, &bytes)?;
-        on_page(state.pages, events);
+        on_page(state.pages, state.events);
     }
     drop(part);
 
     let (written, repeated) = write_array(&part_path, &request.out)?;
-    for p in [&part_path, &state_path] {
+    // The state goes first: a part file without a state is simply started over.
+    for p in [&state_path, &part_path] {
         fs::remove_file(p).map_err(|e| write_error(p, e))?;
     }
     Ok(Fetched {
@@ -231,7 +251,8 @@ fn write_array(part_path: &Path, out: &Path) -> Result<(u64, u64)> {
         source,
     })?;
     let tmp = sibling(out, ".tmp");
-    let file = File::create(&tmp).map_err(|e| write_error(&tmp, e))?;
+    let file = private_file(&tmp)?;
+    file.set_len(0).map_err(|e| write_error(&tmp, e))?;
     let mut w = BufWriter::new(file);
     let mut seen = HashSet::new();
     let (mut written, mut repeated) = (0u64, 0u64);
@@ -241,9 +262,17 @@ fn write_array(part_path: &Path, out: &Path) -> Result<(u64, u64)> {
             path: part_path.to_owned(),
             source,
         })?;
-        let id = serde_json::from_str::<serde_json::Value>(&line)
+        let event = serde_json::from_str::<serde_json::Value>(&line)
             .ok()
-            .and_then(|v| v.get("id").map(ToString::to_string));
+            .filter(serde_json::Value::is_object);
+        let Some(event) = event else {
+            return Err(Error::InputLine {
+                path: part_path.to_owned(),
+                line: written + repeated + 1,
+                message: "not an audit event; the file was changed, use --restart".into(),
+            });
+        };
+        let id = event.get("id").map(ToString::to_string);
         if id.is_some_and(|id| !seen.insert(id)) {
             repeated += 1;
             continue;

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::de::DeserializeOwned;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, FetchError, Result};
 
 /// The environment variable the token is read from.
 pub const TOKEN_VARIABLE: &str = "GITLAB_TOKEN";
@@ -65,7 +65,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            retries: 5,
+            retries: 6,
             backoff: Duration::from_secs(1),
             max_wait: Duration::from_secs(300),
             timeout: Duration::from_secs(60),
@@ -83,19 +83,67 @@ pub struct Client {
     base: String,
     /// The base and `/api/v4`.
     api: String,
+    /// What an address must match to be sent the token.
+    origin: Origin,
     token: Token,
     settings: Settings,
 }
 
-/// One page of a list, and the address of the next one.
+/// Scheme, host and port of the API, and its path; hosts compare without case.
+#[derive(Debug, PartialEq, Eq)]
+struct Origin {
+    scheme: String,
+    host: String,
+    port: u16,
+    /// `/prefix/api/v4/`
+    path: String,
+}
+
+impl Origin {
+    fn of(url: &str) -> Option<Origin> {
+        let uri: ureq::http::Uri = url.parse().ok()?;
+        let scheme = uri.scheme_str()?.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "https" => 443,
+            "http" => 80,
+            _ => return None,
+        };
+        let authority = uri.authority()?;
+        if authority.as_str().contains('@') {
+            return None;
+        }
+        let mut path = uri.path().to_owned();
+        if !path.ends_with('/') {
+            path.push('/');
+        }
+        Some(Origin {
+            scheme,
+            host: authority.host().to_ascii_lowercase(),
+            port: authority.port_u16().unwrap_or(default_port),
+            path,
+        })
+    }
+
+    /// Whether `url` is on this origin, under its path.
+    fn covers(&self, url: &str) -> bool {
+        Origin::of(url).is_some_and(|o| {
+            o.scheme == self.scheme
+                && o.host == self.host
+                && o.port == self.port
+                && o.path.starts_with(&self.path)
+        })
+    }
+}
+
+/// One page of a list (or one object), and the address of the next page.
 pub struct Page<T> {
-    pub items: T,
+    pub body: T,
     pub next: Option<String>,
 }
 
 /// What became of one try.
 enum Outcome<T> {
-    Done(T),
+    Done(Page<T>),
     /// Worth another try; the server may say when.
     Retry {
         reason: String,
@@ -105,6 +153,12 @@ enum Outcome<T> {
     Status(u16),
     /// A failure that no retry will change (a TLS certificate refused, say).
     Failed(String),
+}
+
+/// What a request came to when the status is the caller's business.
+enum Answer<T> {
+    Page(Page<T>),
+    Status(u16),
 }
 
 /// The characters a path keeps when it is one segment of an API route
@@ -124,43 +178,46 @@ impl Client {
     /// A client for the instance at `gitlab_url`. It must be `https`, or `http` on a
     /// loopback address: the token is never sent in clear over a network.
     pub fn new(gitlab_url: &str, token: Token, settings: Settings) -> Result<Client> {
-        let base = gitlab_url.trim().trim_end_matches('/');
-        let uri: ureq::http::Uri = base
-            .parse()
-            .map_err(|_| Error::Usage(format!("--gitlab-url {base}: not a URL")))?;
+        let trimmed = gitlab_url.trim().trim_end_matches('/');
+        let base = trimmed.strip_suffix("/api/v4").unwrap_or(trimmed);
+        let usage = |why: &str| Error::Usage(format!("--gitlab-url: {why}"));
+        let uri: ureq::http::Uri = base.parse().map_err(|_| usage("not a URL"))?;
+        if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+            return Err(usage("a user or password in the URL is not supported"));
+        }
+        if uri.query().is_some() {
+            return Err(usage("expected https://host"));
+        }
         let host = uri.host().unwrap_or_default();
+        let loopback = is_loopback(host);
         match uri.scheme_str() {
-            Some("https") => {}
-            Some("http") if is_loopback(host) => {}
+            Some("https") if !host.is_empty() => {}
+            Some("http") if loopback => {}
             Some("http") => {
-                return Err(Error::Usage(format!(
-                    "--gitlab-url {base}: use https; the token is sent with every request"
-                )));
+                return Err(usage("use https; the token is sent with every request"));
             }
-            _ => {
-                return Err(Error::Usage(format!(
-                    "--gitlab-url {base}: expected https://host"
-                )));
-            }
+            _ => return Err(usage("expected https://host")),
         }
-        if host.is_empty() || uri.query().is_some() {
-            return Err(Error::Usage(format!(
-                "--gitlab-url {base}: expected https://host"
-            )));
-        }
-        let agent = ureq::Agent::config_builder()
+        let api = format!("{base}/api/v4");
+        let origin = Origin::of(&api).ok_or_else(|| usage("expected https://host"))?;
+        let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             // A redirect would carry the token to wherever it points.
             .max_redirects(0)
             .timeout_connect(Some(settings.timeout))
             .timeout_per_read(Some(settings.timeout))
-            .user_agent(concat!("logbrief/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+            // A server that trickles bytes must not hold a request for ever.
+            .timeout_global(Some(settings.timeout.saturating_mul(5)))
+            .user_agent(concat!("logbrief/", env!("CARGO_PKG_VERSION")));
+        if loopback {
+            // A proxy from the environment would see the token of a plain-http request.
+            config = config.proxy(None);
+        }
         Ok(Client {
-            agent,
-            api: format!("{base}/api/v4"),
+            agent: config.build().into(),
+            api,
             base: base.to_owned(),
+            origin,
             token,
             settings,
         })
@@ -173,8 +230,10 @@ impl Client {
 
     /// One JSON document, retried as [`Settings`] allow.
     pub fn get<T: DeserializeOwned>(&self, url: &str, on_wait: OnWait<'_>) -> Result<Page<T>> {
-        self.get_checked(url, on_wait)?
-            .map_or_else(|status| Err(self.status_error(url, status)), Ok)
+        match self.get_answer(url, on_wait)? {
+            Answer::Page(page) => Ok(page),
+            Answer::Status(status) => Err(self.status_error(url, status)),
+        }
     }
 
     /// Like [`Client::get`], but `None` when the token may not see it (403, 404):
@@ -184,10 +243,10 @@ impl Client {
         url: &str,
         on_wait: OnWait<'_>,
     ) -> Result<Option<T>> {
-        match self.get_checked(url, on_wait)? {
-            Ok(page) => Ok(Some(page.items)),
-            Err(403 | 404) => Ok(None),
-            Err(status) => Err(self.status_error(url, status)),
+        match self.get_answer(url, on_wait)? {
+            Answer::Page(page) => Ok(Some(page.body)),
+            Answer::Status(403 | 404) => Ok(None),
+            Answer::Status(status) => Err(self.status_error(url, status)),
         }
     }
 
@@ -198,59 +257,66 @@ impl Client {
         let mut next = Some(url.to_owned());
         while let Some(url) = next {
             if !seen.insert(url.clone()) {
-                return Err(circular(&url));
+                return Err(self.circular(&url));
             }
             let page: Page<Vec<T>> = self.get(&url, on_wait)?;
-            all.extend(page.items);
+            all.extend(page.body);
             next = page.next;
         }
         Ok(all)
     }
 
     /// A page, or the status that no retry will change.
-    fn get_checked<T: DeserializeOwned>(
-        &self,
-        url: &str,
-        on_wait: OnWait<'_>,
-    ) -> Result<std::result::Result<Page<T>, u16>> {
-        if !url.starts_with(&self.api) {
-            return Err(Error::Fetch(format!(
-                "the server pointed outside its API ({}); the token was not sent there",
-                self.route_of(url)
-            )));
+    fn get_answer<T: DeserializeOwned>(&self, url: &str, on_wait: OnWait<'_>) -> Result<Answer<T>> {
+        let route = || self.route_of(url).to_owned();
+        if !self.origin.covers(url) {
+            return Err(FetchError::Outside { route: route() }.into());
         }
         let mut attempt = 0;
         loop {
             let (reason, after) = match self.once(url) {
-                Outcome::Done(page) => return Ok(Ok(page)),
-                Outcome::Status(status) => return Ok(Err(status)),
+                Outcome::Done(page) => return Ok(Answer::Page(page)),
+                Outcome::Status(status) => return Ok(Answer::Status(status)),
                 Outcome::Failed(reason) => {
-                    return Err(Error::Fetch(format!(
-                        "GET {}: {reason}",
-                        self.route_of(url)
-                    )));
+                    return Err(FetchError::Failed {
+                        route: route(),
+                        reason,
+                    }
+                    .into());
                 }
                 Outcome::Retry { reason, after } => (reason, after),
             };
             if attempt >= self.settings.retries {
-                return Err(Error::Fetch(format!(
-                    "GET {}: {reason}, still after {} tries",
-                    self.route_of(url),
-                    attempt + 1
-                )));
+                return Err(FetchError::GaveUp {
+                    route: route(),
+                    reason,
+                    tries: attempt + 1,
+                }
+                .into());
             }
-            let backoff = self
-                .settings
-                .backoff
-                .saturating_mul(2u32.saturating_pow(attempt));
-            let wait = after.unwrap_or(backoff).min(self.settings.max_wait);
+            // The server's own wait is kept to: retrying earlier only spends a try.
+            let wait = match after {
+                Some(after) if after > self.settings.max_wait => {
+                    return Err(FetchError::WaitTooLong {
+                        route: route(),
+                        secs: after.as_secs(),
+                    }
+                    .into());
+                }
+                Some(after) => after,
+                None => self
+                    .settings
+                    .backoff
+                    .saturating_mul(2u32.saturating_pow(attempt))
+                    .min(self.settings.max_wait),
+            };
             on_wait(&reason, wait);
             std::thread::sleep(wait);
             attempt += 1;
         }
     }
 
-    fn once<T: DeserializeOwned>(&self, url: &str) -> Outcome<Page<T>> {
+    fn once<T: DeserializeOwned>(&self, url: &str) -> Outcome<T> {
         let response = self
             .agent
             .get(url)
@@ -269,8 +335,12 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        if status == 429 || (500..=599).contains(&status) {
-            let after = header("retry-after").and_then(|v| retry_after(&v, Utc::now()));
+        // 501 and 505 say the server cannot do this at all.
+        if status == 429 || ((500..=599).contains(&status) && status != 501 && status != 505) {
+            let now = Utc::now();
+            let after = header("retry-after")
+                .and_then(|v| retry_after(&v, now))
+                .or_else(|| header("ratelimit-reset").and_then(|v| reset_at(&v, now)));
             let reason = if status == 429 {
                 "HTTP 429 (rate limited)".to_owned()
             } else {
@@ -292,7 +362,7 @@ impl Client {
             Err(e) => return transport_failure(&e),
         };
         match serde_json::from_slice(&body) {
-            Ok(items) => Outcome::Done(Page { items, next }),
+            Ok(body) => Outcome::Done(Page { body, next }),
             // A proxy can cut a page short; the same request may well succeed.
             Err(e) => Outcome::Retry {
                 reason: format!(
@@ -306,29 +376,26 @@ impl Client {
     }
 
     /// The route of an address, without the host: what messages show.
-    fn route_of<'u>(&self, url: &'u str) -> &'u str {
+    pub(crate) fn route_of<'u>(&self, url: &'u str) -> &'u str {
         url.strip_prefix(&self.base).unwrap_or(url)
     }
 
     fn status_error(&self, url: &str, status: u16) -> Error {
-        let hint = match status {
-            401 => ": the token was refused; check GITLAB_TOKEN",
-            403 => ": the token may not read this; it needs the read_api scope and enough access",
-            404 => ": not found, or not visible to this token; check the path",
-            300..=399 => ": a redirect, not followed; check --gitlab-url",
-            _ => "",
-        };
-        Error::Fetch(format!("GET {}: HTTP {status}{hint}", self.route_of(url)))
+        FetchError::Status {
+            route: self.route_of(url).to_owned(),
+            status,
+        }
+        .into()
     }
-}
 
-/// A next page the list has already given: following it would never end.
-pub(crate) fn circular(url: &str) -> Error {
-    let route = url.find("/api/v4").map_or(url, |i| &url[i..]);
-    Error::Fetch(format!(
-        "the next page of {} was given before; the pages go round in a circle",
-        route.split('?').next().unwrap_or(route)
-    ))
+    /// A next page the list has already given: following it would never end.
+    pub(crate) fn circular(&self, url: &str) -> Error {
+        let route = self.route_of(url);
+        FetchError::Circular {
+            route: route.split('?').next().unwrap_or(route).to_owned(),
+        }
+        .into()
+    }
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -386,6 +453,12 @@ fn retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     Some((at - now).to_std().unwrap_or_default())
 }
 
+/// `RateLimit-Reset`: when the limit resets, in Unix seconds.
+fn reset_at(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let at = DateTime::from_timestamp(value.trim().parse().ok()?, 0)?;
+    Some((at - now).to_std().unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,9 +503,35 @@ mod tests {
         assert!(ok("http://127.0.0.1:8080"));
         assert!(ok("http://localhost:8080"));
         assert!(ok("http://[::1]:8080"));
+        assert!(ok("https://gitlab.example.com/api/v4/"));
+        assert!(!ok("https://user:secret@gitlab.example.com"));
         assert!(!ok("http://gitlab.example.com"));
         assert!(!ok("ftp://gitlab.example.com"));
         assert!(!ok("gitlab.example.com"));
+    }
+
+    #[test]
+    fn the_token_goes_only_under_the_api() {
+        let c = Client::new(
+            "https://GitLab.example.com/",
+            Token::new("t"),
+            Settings::default(),
+        )
+        .unwrap();
+        assert!(
+            c.origin
+                .covers("https://gitlab.example.com/api/v4/groups/1?page=2")
+        );
+        assert!(c.origin.covers("https://gitlab.example.com:443/api/v4/x"));
+        assert!(!c.origin.covers("http://gitlab.example.com/api/v4/x"));
+        assert!(!c.origin.covers("https://gitlab.example.com:8443/api/v4/x"));
+        assert!(
+            !c.origin
+                .covers("https://gitlab.example.com.evil.example/api/v4/x")
+        );
+        assert!(!c.origin.covers("https://gitlab.example.com/api/v4x"));
+        assert!(!c.origin.covers("https://gitlab.example.com/other"));
+        assert!(!c.origin.covers("https://u@gitlab.example.com/api/v4/x"));
     }
 
     #[test]

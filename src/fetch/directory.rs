@@ -40,7 +40,16 @@ struct ApiProject {
 #[derive(Debug, Deserialize)]
 struct ApiMember {
     id: u64,
+    username: String,
+    #[serde(default)]
+    name: Option<String>,
     access_level: u32,
+    /// `active`, `blocked`, `awaiting`…: only an active member has the access.
+    #[serde(default)]
+    state: Option<String>,
+    /// `YYYY-MM-DD`: the access ends that day.
+    #[serde(default)]
+    expires_at: Option<String>,
     /// Shown to administrators, and to Owners for their enterprise users.
     #[serde(default)]
     email: Option<String>,
@@ -48,7 +57,6 @@ struct ApiMember {
 
 #[derive(Debug, Deserialize)]
 struct ApiUser {
-    id: u64,
     username: String,
     #[serde(default)]
     name: Option<String>,
@@ -114,9 +122,11 @@ struct OutDirectory {
 /// What a fetch found, in numbers, for the engineer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fetched {
-    /// The group's root path, and whether its plan was visible.
+    /// The group's root path, and its plan when the token may see it.
     pub root: String,
-    pub plan_visible: bool,
+    pub plan: Option<String>,
+    /// Members left out because they are not active or their access has expired.
+    pub inactive: usize,
     pub groups: usize,
     pub projects: usize,
     pub users: usize,
@@ -129,7 +139,7 @@ pub struct Fetched {
 fn namespace(client: &Client, id: &str, on_wait: OnWait<'_>) -> Result<ApiNamespace> {
     Ok(client
         .get(&client.url(&format!("/namespaces/{id}")), on_wait)?
-        .items)
+        .body)
 }
 
 /// Reads the directory of the group at `path`.
@@ -153,7 +163,12 @@ pub fn fetch(
         let mut root = group.id;
         while let Some(id) = parent {
             on_step("the group's ancestors");
-            let ancestor = namespace(client, &id.to_string(), on_wait)?;
+            // An ancestor the token may not see ends the climb; its plan is then unknown.
+            let url = client.url(&format!("/namespaces/{id}"));
+            let Some(ancestor) = client.get_if_visible::<ApiNamespace>(&url, on_wait)? else {
+                root = id;
+                break;
+            };
             root = ancestor.id;
             parent = ancestor.parent_id;
             namespaces.insert(ancestor.id, out_namespace(ancestor));
@@ -179,21 +194,30 @@ pub fn fetch(
         on_wait,
     )?;
 
-    // Everyone with access to the group, inherited access included, under the group;
-    // then the direct members of each descendant group under that group.
+    // Everyone with access to each group, inherited and shared access included.
     on_step("members");
+    let today = chrono::Utc::now().date_naive();
     let mut members = Vec::new();
-    let mut member_emails: BTreeMap<u64, String> = BTreeMap::new();
+    let mut known: BTreeMap<u64, ApiMember> = BTreeMap::new();
+    let mut inactive = 0;
     let mut take = |namespace_id: u64, list: Vec<ApiMember>| {
         for m in list {
-            if let Some(email) = m.email.filter(|e| !e.trim().is_empty()) {
-                member_emails.entry(m.id).or_insert(email);
+            let active = m.state.as_deref().is_none_or(|s| s == "active");
+            let expired = m
+                .expires_at
+                .as_deref()
+                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                .is_some_and(|d| d <= today);
+            if !active || expired {
+                inactive += 1;
+                continue;
             }
             members.push(OutMember {
                 namespace_id,
                 user_id: m.id,
                 access_level: m.access_level,
             });
+            known.entry(m.id).or_insert(m);
         }
     };
     take(
@@ -208,7 +232,7 @@ pub fn fetch(
         take(
             id,
             client.get_all(
-                &client.url(&format!("/groups/{id}/members?per_page=100")),
+                &client.url(&format!("/groups/{id}/members/all?per_page=100")),
                 on_wait,
             )?,
         );
@@ -216,35 +240,43 @@ pub fn fetch(
     members.sort_by_key(|m| (m.namespace_id, m.user_id));
     members.dedup_by_key(|m| (m.namespace_id, m.user_id));
 
-    let mut user_ids: Vec<u64> = members.iter().map(|m| m.user_id).collect();
-    user_ids.sort_unstable();
-    user_ids.dedup();
-    let mut users = Vec::with_capacity(user_ids.len());
-    for (i, id) in user_ids.iter().enumerate() {
-        on_step(&format!("users {}/{}", i + 1, user_ids.len()));
-        let user: ApiUser = client
-            .get(&client.url(&format!("/users/{id}")), on_wait)?
-            .items;
-        // Secondary emails are visible to administrators only; an unconfirmed one
-        // proves nothing about who owns it.
-        let secondary: Vec<ApiEmail> = client
-            .get_if_visible(&client.url(&format!("/users/{id}/emails")), on_wait)?
-            .unwrap_or_default();
+    let mut users = Vec::with_capacity(known.len());
+    // Secondary emails are visible to administrators only: after one refusal, the
+    // token is not an administrator's and the other users are not asked for them.
+    let mut emails_visible = true;
+    for (i, (id, member)) in known.iter().enumerate() {
+        on_step(&format!("users {}/{}", i + 1, known.len()));
+        let user: Option<ApiUser> =
+            client.get_if_visible(&client.url(&format!("/users/{id}")), on_wait)?;
+        let secondary: Vec<ApiEmail> = if emails_visible {
+            let url = client.url(&format!("/users/{id}/emails"));
+            let got = client.get_if_visible(&url, on_wait)?;
+            emails_visible = got.is_some();
+            got.unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let filled = |e: &Option<String>| e.clone().filter(|e| !e.trim().is_empty());
         let email = user
-            .email
-            .or_else(|| member_emails.get(id).cloned())
-            .or(user.public_email)
-            .filter(|e| !e.trim().is_empty());
+            .as_ref()
+            .and_then(|u| filled(&u.email))
+            .or_else(|| filled(&member.email))
+            .or_else(|| user.as_ref().and_then(|u| filled(&u.public_email)));
+        // An unconfirmed email proves nothing about who owns it.
         let emails = secondary
             .into_iter()
             .filter(|e| e.confirmed_at.is_some())
             .map(|e| e.email)
             .filter(|e| email.as_ref().is_none_or(|p| !p.eq_ignore_ascii_case(e)))
             .collect();
+        let (username, name) = match user {
+            Some(u) => (u.username, u.name),
+            None => (member.username.clone(), member.name.clone()),
+        };
         users.push(OutUser {
-            id: user.id,
-            username: user.username,
-            name: user.name,
+            id: *id,
+            username,
+            name,
             email,
             emails,
         });
@@ -262,10 +294,10 @@ pub fn fetch(
             },
         );
     }
-    let root = namespaces
-        .get(&root_id)
-        .map(|n| (n.full_path.clone(), n.plan.is_some()));
-    let (root, plan_visible) = root.unwrap_or_default();
+    let (root, plan) = match namespaces.get(&root_id) {
+        Some(n) => (n.full_path.clone(), n.plan.clone()),
+        None => (format!("the root group (id {root_id})"), None),
+    };
     let mut projects: Vec<OutProject> = projects
         .into_iter()
         .map(|p| OutProject {
@@ -287,7 +319,8 @@ pub fn fetch(
     json.push(b'\n');
     Ok(Fetched {
         root,
-        plan_visible,
+        plan,
+        inactive,
         groups: directory.namespaces.len(),
         projects: directory.projects.len(),
         users: directory.users.len(),

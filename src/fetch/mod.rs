@@ -10,7 +10,7 @@ pub mod client;
 pub mod directory;
 
 use std::cell::RefCell;
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -50,12 +50,31 @@ pub fn directory(
     let fetched = fetched?;
     replace(output, &fetched.json)?;
     let err = err.into_inner();
-    if !fetched.plan_visible {
+    match &fetched.plan {
+        None => {
+            let _ = writeln!(
+                err,
+                "logbrief: warning: the plan of {} is not visible to this token (it needs \
+                 Owner or administrator access); verify will find no paid plan",
+                fetched.root
+            );
+        }
+        Some(plan) if !crate::directory::is_paid(Some(plan)) => {
+            let _ = writeln!(
+                err,
+                "logbrief: warning: {} is on the {plan} plan, which is not a paid plan \
+                 (a self-managed instance reports `default` for every group); verify will \
+                 find no paid plan",
+                fetched.root
+            );
+        }
+        Some(_) => {}
+    }
+    if fetched.inactive > 0 {
         let _ = writeln!(
             err,
-            "logbrief: warning: the plan of {} is not visible to this token (it needs Owner \
-             or administrator access); verify will find no paid plan",
-            fetched.root
+            "logbrief: {} memberships left out: blocked, awaiting or expired",
+            fetched.inactive
         );
     }
     crate::write_out(
@@ -88,12 +107,7 @@ pub fn audit_events(
         &|reason, wait| wait_notice(&err, &spinner, reason, wait),
     );
     spinner.finish();
-    let fetched = fetched.map_err(|e| match e {
-        Error::Fetch(message) => Error::Fetch(format!(
-            "{message}\nwhat was fetched is kept; run the same command again to continue"
-        )),
-        other => other,
-    })?;
+    let fetched = fetched?;
     let mut text = format!(
         "wrote {}: {} events from {} pages",
         request.out.display(),
@@ -127,11 +141,22 @@ pub(crate) fn write_error(path: &Path, source: std::io::Error) -> Error {
     }
 }
 
+/// Opens `path` for reading and writing, creating it readable by its owner only:
+/// what `fetch` writes holds personal data. An existing file keeps its content.
+pub(crate) fn private_file(path: &Path) -> Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map_err(|e| write_error(path, e))
+}
+
 /// Replaces `path` with `bytes` in one step: a reader never sees half a file.
 pub(crate) fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = sibling(path, ".tmp");
-    let mut f = File::create(&tmp).map_err(|e| write_error(&tmp, e))?;
-    f.write_all(bytes)
+    let mut f = private_file(&tmp)?;
+    f.set_len(0)
+        .and_then(|()| f.write_all(bytes))
         .and_then(|()| f.sync_all())
         .map_err(|e| write_error(&tmp, e))?;
     fs::rename(&tmp, path).map_err(|e| write_error(path, e))

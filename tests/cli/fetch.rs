@@ -19,6 +19,8 @@ const TOKEN: &str = "glpat-stub-7xQ2mZr9LkP4";
 #[derive(Clone)]
 enum Fault {
     Status(u16, Option<&'static str>),
+    /// A 429 with these headers.
+    Limited(Vec<(&'static str, String)>),
     Slow(Duration),
     Malformed,
     Redirect,
@@ -139,7 +141,16 @@ fn users() -> Vec<Value> {
         json!({"id": 1, "username": "owner", "name": "Olive Owner", "email": "owner@northwind.example", "public_email": ""}),
         json!({"id": 2, "username": "dev", "name": "Dana Dev", "email": "dana@northwind.example"}),
         json!({"id": 3, "username": "maint", "name": "Max Maint", "public_email": "max@public.example"}),
-        json!({"id": 4, "username": "sub", "name": "Sam Sub", "email": "sam@northwind.example"}),
+    ]
+}
+
+/// The members every group of northwind has, from the root.
+fn inherited() -> Vec<Value> {
+    vec![
+        json!({"id": 1, "username": "owner", "name": "Olive Owner", "state": "active", "access_level": 50}),
+        json!({"id": 2, "username": "dev", "name": "Dana Dev", "state": "active", "access_level": 30}),
+        json!({"id": 3, "username": "maint", "name": "Max Maint", "state": "active", "access_level": 40,
+            "expires_at": "2999-12-31"}),
     ]
 }
 
@@ -207,18 +218,28 @@ fn answer(base: &str, url: &str) -> (u16, Vec<(&'static str, String)>, String) {
             ],
             2,
         ),
-        "/api/v4/groups/60/members/all" | "/api/v4/groups/61/members/all" => paged(
-            vec![
-                json!({"id": 1, "username": "owner", "name": "Olive Owner", "state": "active", "access_level": 50}),
-                json!({"id": 2, "username": "dev", "name": "Dana Dev", "state": "active", "access_level": 30}),
-                json!({"id": 3, "username": "maint", "name": "Max Maint", "state": "active", "access_level": 40}),
-            ],
-            2,
-        ),
-        "/api/v4/groups/61/members" => ok(json!([
-            {"id": 4, "username": "sub", "name": "Sam Sub", "access_level": 30}
-        ])),
-        "/api/v4/groups/62/members" => ok(json!([])),
+        "/api/v4/groups/60/members/all" => paged(inherited(), 2),
+        "/api/v4/groups/61/members/all" => {
+            // Sam's email is on the member record (an enterprise user); Gil is blocked.
+            let mut all = inherited();
+            all.push(
+                json!({"id": 4, "username": "sub", "name": "Sam Sub", "state": "active",
+                "access_level": 30, "email": "sam@northwind.example"}),
+            );
+            all.push(
+                json!({"id": 5, "username": "gone", "name": "Gil Gone", "state": "blocked",
+                "access_level": 50}),
+            );
+            paged(all, 2)
+        }
+        "/api/v4/groups/62/members/all" => {
+            let mut all = inherited();
+            all.push(
+                json!({"id": 4, "username": "sub", "name": "Sam Sub", "state": "active",
+                "access_level": 30}),
+            );
+            ok(Value::Array(all))
+        }
         "/api/v4/users/1/emails" => ok(json!([
             {"id": 11, "email": "olive@home.example", "confirmed_at": "2025-01-01T00:00:00Z"},
             {"id": 12, "email": "unconfirmed@home.example", "confirmed_at": null},
@@ -233,7 +254,9 @@ fn answer(base: &str, url: &str) -> (u16, Vec<(&'static str, String)>, String) {
                 None => (404, Vec::new(), r#"{"message":"404 Not found"}"#.to_owned()),
             }
         }
-        "/api/v4/groups/northwind/audit_events" => {
+        "/api/v4/groups/northwind/audit_events"
+        | "/api/v4/projects/northwind%2Fplatform%2Fapi/audit_events"
+        | "/api/v4/audit_events" => {
             let (page, next, _) = audit_page(base, url);
             let headers = next
                 .map(|n| ("Link", format!("<{n}>; rel=\"next\"")))
@@ -304,6 +327,9 @@ impl Stub {
                                     .collect(),
                                 "Retry later".to_owned(),
                             ),
+                            Some(Fault::Limited(headers)) => {
+                                (429, headers, "Retry later".to_owned())
+                            }
                             Some(Fault::Slow(d)) => {
                                 thread::sleep(d);
                                 answer(&b, &url)
@@ -348,6 +374,14 @@ impl Stub {
             .push((at.to_owned(), fault));
     }
 
+    /// Runs `f` while every audit page from `page` on answers 500.
+    fn broken_from<T>(&self, page: usize, f: impl FnOnce() -> T) -> T {
+        self.shared.lock().unwrap().broken_from_page = Some(page);
+        let out = f();
+        self.shared.lock().unwrap().broken_from_page = None;
+        out
+    }
+
     fn seen(&self) -> Vec<(String, Instant, bool)> {
         self.shared.lock().unwrap().seen.clone()
     }
@@ -356,6 +390,16 @@ impl Stub {
 fn logbrief(token: Option<&str>) -> Command {
     let mut c = Command::cargo_bin("logbrief").unwrap();
     c.env_remove("GITLAB_TOKEN");
+    for proxy in [
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+    ] {
+        c.env_remove(proxy);
+    }
     if let Some(t) = token {
         c.env("GITLAB_TOKEN", t);
     }
@@ -375,6 +419,13 @@ fn fetch(stub: &Stub, token: Option<&str>, args: &[&str]) -> Output {
     logbrief(token).args(&all).output().unwrap()
 }
 
+/// A stub, a directory for the files, and the path of the one a test writes.
+fn setup(name: &str) -> (Stub, tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(name);
+    (Stub::start(), dir, file)
+}
+
 fn fetch_directory(stub: &Stub, namespace: &str, out: &Path) -> Output {
     let out = out.to_str().unwrap();
     fetch(
@@ -382,6 +433,15 @@ fn fetch_directory(stub: &Stub, namespace: &str, out: &Path) -> Output {
         Some(TOKEN),
         &["directory", "--namespace", namespace, "-o", out],
     )
+}
+
+fn assert_same_file(a: &Path, b: &Path) {
+    assert!(
+        std::fs::read(a).unwrap() == std::fs::read(b).unwrap(),
+        "{} and {} differ",
+        a.display(),
+        b.display()
+    );
 }
 
 fn text(b: &[u8]) -> String {
@@ -417,15 +477,13 @@ fn assert_no_personal_data(output: &Output) {
 
 #[test]
 fn the_fetched_directory_verifies_the_owner() {
-    let stub = Stub::start();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("directory.json");
+    let (stub, _dir, file) = setup("directory.json");
     let out = fetch_directory(&stub, "northwind", &file);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
         format!(
-            "wrote {}: 3 groups, 3 projects, 4 users (4 with an email), 4 memberships\n",
+            "wrote {}: 3 groups, 3 projects, 4 users (4 with an email), 11 memberships\n",
             file.display()
         )
     );
@@ -450,10 +508,29 @@ fn the_fetched_directory_verifies_the_owner() {
         "confirmed secondary emails only"
     );
     assert_eq!(d["users"][2]["email"], "max@public.example");
-    assert_eq!(
-        d["members"][3],
-        json!({"namespace_id": 61, "user_id": 4, "access_level": 30})
+    assert!(
+        d["members"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"namespace_id": 61, "user_id": 4, "access_level": 30}))
     );
+    assert!(
+        !d["members"].to_string().contains("\"user_id\":5"),
+        "a blocked member has no access"
+    );
+    assert!(text(&out.stderr).contains("1 memberships left out: blocked, awaiting or expired"));
+    // A user the API does not show is written from the member record.
+    assert_eq!(
+        d["users"][3],
+        json!({"id": 4, "username": "sub", "name": "Sam Sub", "email": "sam@northwind.example"})
+    );
+    // Secondary emails: the second refusal would be the same; it is not asked for.
+    let asked = stub
+        .seen()
+        .iter()
+        .filter(|(u, _, _)| u.ends_with("/emails"))
+        .count();
+    assert_eq!(asked, 2);
 
     let verify = |email: &str| {
         logbrief(None)
@@ -484,9 +561,7 @@ fn the_fetched_directory_verifies_the_owner() {
 
 #[test]
 fn a_subgroup_brings_its_root_and_plan() {
-    let stub = Stub::start();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("d.json");
+    let (stub, _dir, file) = setup("d.json");
     let out = fetch_directory(&stub, "northwind/platform", &file);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let d: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
@@ -522,9 +597,7 @@ fn events_of(path: &Path) -> Vec<Value> {
 
 #[test]
 fn audit_events_survive_rate_limits_errors_slowness_and_broken_pages() {
-    let stub = Stub::start();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("events.json");
+    let (stub, _dir, file) = setup("events.json");
     stub.fault("audit_events?", Fault::Slow(Duration::from_millis(2500)));
     stub.fault("cursor=eyJpZCI6191", Fault::Status(429, Some("1")));
     stub.fault("cursor=eyJpZCI6151", Fault::Status(500, None));
@@ -616,6 +689,12 @@ fn a_window_and_what_summarize_makes_of_it() {
     // (03-19T21:00), and 152 of 03-20T00:00:00.123, in the bound's own second.
     let got = events_of(&events);
     assert_eq!(got.len(), 81);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&events).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "personal data is for its owner only");
+    }
 
     let out = fetch_directory(&stub, "northwind", &directory);
     assert!(out.status.success());
@@ -708,10 +787,7 @@ fn an_interrupted_fetch_resumes_to_the_same_file() {
         3,
         "only the missing pages were asked for"
     );
-    assert_eq!(
-        std::fs::read(&whole).unwrap(),
-        std::fs::read(&resumed).unwrap()
-    );
+    assert_same_file(&whole, &resumed);
     assert!(!dir.path().join("resumed.json.part").exists());
     assert!(!dir.path().join("resumed.json.state").exists());
 
@@ -725,17 +801,12 @@ fn an_interrupted_fetch_resumes_to_the_same_file() {
     let out = fetch(&stub, Some(TOKEN), &restart);
     assert!(out.status.success());
     assert!(text(&out.stdout).ends_with("230 events from 6 pages\n"));
-    assert_eq!(
-        std::fs::read(&whole).unwrap(),
-        std::fs::read(&resumed).unwrap()
-    );
+    assert_same_file(&whole, &resumed);
 }
 
 #[test]
 fn the_token_stays_secret_and_is_sent_nowhere_else() {
-    let stub = Stub::start();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("e.json");
+    let (stub, _dir, file) = setup("e.json");
     let f = file.to_str().unwrap();
 
     let missing = fetch(
@@ -800,9 +871,7 @@ fn the_token_stays_secret_and_is_sent_nowhere_else() {
 
 #[test]
 fn progress_on_a_terminal_only() {
-    let stub = Stub::start();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("e.json");
+    let (stub, _dir, file) = setup("e.json");
     let f = file.to_str().unwrap();
     stub.fault(
         "cursor=eyJpZCI6191",
@@ -845,4 +914,170 @@ fn progress_on_a_terminal_only() {
         "{terminal}"
     );
     assert!(!terminal.contains(TOKEN));
+}
+
+#[test]
+fn a_resume_survives_a_crash_between_a_page_and_its_state() {
+    let stub = Stub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (whole, resumed) = (dir.path().join("whole.json"), dir.path().join("r.json"));
+    let run = |out: &Path, extra: &[&str]| {
+        let mut a = vec![
+            "audit-events",
+            "--group",
+            "northwind",
+            "--retries",
+            "0",
+            "-o",
+        ];
+        a.push(out.to_str().unwrap());
+        a.extend_from_slice(extra);
+        fetch(&stub, Some(TOKEN), &a)
+    };
+    assert!(run(&whole, &[]).status.success());
+    let broken = stub.broken_from(3, || run(&resumed, &[]));
+    assert_eq!(broken.status.code(), Some(4));
+
+    // A page written to the part file whose state was never recorded, cut short.
+    let part = dir.path().join("r.json.part");
+    let mut bytes = std::fs::read(&part).unwrap();
+    bytes.extend_from_slice(b"{\"id\": 150, \"author_id\": 3, \"details\": {\"author_na");
+    std::fs::write(&part, &bytes).unwrap();
+    let again = run(&resumed, &[]);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert_same_file(&whole, &resumed);
+
+    // A state whose part file is gone cannot be continued.
+    let broken = stub.broken_from(2, || run(&resumed, &[]));
+    assert_eq!(broken.status.code(), Some(4));
+    std::fs::remove_file(&part).unwrap();
+    let lost = run(&resumed, &[]);
+    assert_eq!(lost.status.code(), Some(2));
+    assert!(text(&lost.stderr).contains("use --restart"));
+    assert!(run(&resumed, &["--restart"]).status.success());
+    assert_same_file(&whole, &resumed);
+
+    // Another instance is another fetch.
+    let broken = stub.broken_from(2, || run(&resumed, &[]));
+    assert_eq!(broken.status.code(), Some(4));
+    let other = logbrief(Some(TOKEN))
+        .args([
+            "fetch",
+            "audit-events",
+            "--gitlab-url",
+            "http://localhost:9",
+            "--group",
+            "northwind",
+        ])
+        .args(["-o", resumed.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(other.status.code(), Some(2));
+    assert!(text(&other.stderr).contains("another instance"));
+}
+
+#[test]
+fn rate_limits_without_retry_after_and_beyond_the_longest_wait() {
+    let (stub, _dir, file) = setup("e.json");
+    let f = file.to_str().unwrap();
+    let reset = (chrono::Utc::now().timestamp() + 2).to_string();
+    stub.fault(
+        "cursor=eyJpZCI6191",
+        Fault::Limited(vec![("RateLimit-Reset", reset)]),
+    );
+    let out = fetch(
+        &stub,
+        Some(TOKEN),
+        &["audit-events", "--group", "northwind", "-o", f],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let limited: Vec<Instant> = stub
+        .seen()
+        .iter()
+        .filter(|(u, _, _)| u.contains("cursor=eyJpZCI6191"))
+        .map(|(_, t, _)| *t)
+        .collect();
+    assert!(
+        limited[1] - limited[0] >= Duration::from_millis(900),
+        "waited for the reset"
+    );
+
+    stub.fault("cursor=eyJpZCI6151", Fault::Status(429, Some("600")));
+    let out = fetch(
+        &stub,
+        Some(TOKEN),
+        &[
+            "audit-events",
+            "--group",
+            "northwind",
+            "--max-wait",
+            "60",
+            "--restart",
+            "-o",
+            f,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(4));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("the server asks to wait 600 s, longer than --max-wait"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 page(s) fetched so far are kept"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_project_and_the_instance_have_their_own_routes() {
+    let (stub, _dir, file) = setup("e.json");
+    let f = file.to_str().unwrap();
+    let project = fetch(
+        &stub,
+        Some(TOKEN),
+        &[
+            "audit-events",
+            "--project",
+            "northwind/platform/api",
+            "-o",
+            f,
+        ],
+    );
+    assert!(project.status.success(), "{}", text(&project.stderr));
+    let instance = fetch(
+        &stub,
+        Some(TOKEN),
+        &["audit-events", "--instance", "--restart", "-o", f],
+    );
+    assert!(instance.status.success(), "{}", text(&instance.stderr));
+    let seen = stub.seen();
+    assert!(
+        seen[0]
+            .0
+            .starts_with("/api/v4/projects/northwind%2Fplatform%2Fapi/audit_events?")
+    );
+    assert!(
+        seen.iter()
+            .any(|(u, _, _)| u.starts_with("/api/v4/audit_events?"))
+    );
+    let both = logbrief(Some(TOKEN))
+        .args([
+            "fetch",
+            "audit-events",
+            "--gitlab-url",
+            &stub.base,
+            "--group",
+            "a",
+            "--instance",
+            "-o",
+            f,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        both.status.code(),
+        Some(2),
+        "one of --group, --project, --instance"
+    );
 }
