@@ -163,6 +163,7 @@ impl Batch {
     }
 }
 
+/// The numbers of a group of requests: all counted ones, or those one rule took out.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
     pub accesses: u64,
@@ -206,22 +207,10 @@ pub struct KindCounts {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct RuleCounts {
-    pub accesses: u64,
-    pub users: u64,
-    pub anonymous_accesses: u64,
-    pub unique_ips: u64,
-    #[serde(serialize_with = "ser_time")]
-    pub first_seen: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "ser_time")]
-    pub last_seen: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Excluded {
-    pub user: RuleCounts,
-    pub domain: RuleCounts,
-    pub ip: RuleCounts,
+    pub user: Counts,
+    pub domain: Counts,
+    pub ip: Counts,
 }
 
 impl Excluded {
@@ -321,49 +310,66 @@ fn time_at(df: &DataFrame, name: &str, row: usize) -> PolarsResult<Option<DateTi
         .and_then(DateTime::from_timestamp_micros))
 }
 
-/// Counts the counted requests (`rule == ""`) and, per rule, the excluded ones;
+/// The number of requests (rows) of a group.
+fn accesses() -> Expr {
+    len().cast(DataType::UInt64).alias(column::ACCESSES)
+}
+
+/// The four numbers every group of requests has (SPEC §5): accesses, users,
+/// accesses without a user, unique IPs.
+fn request_counts() -> [Expr; 4] {
+    [
+        accesses(),
+        distinct(column::USER).alias(column::USERS),
+        col(column::USER)
+            .null_count()
+            .cast(DataType::UInt64)
+            .alias(column::ANONYMOUS),
+        distinct(column::IP).alias(column::UNIQUE_IPS),
+    ]
+}
+
+/// [`request_counts`] and the time range, as [`counts_at`] reads them.
+fn counts_with_times() -> Vec<Expr> {
+    let mut exprs = request_counts().to_vec();
+    exprs.push(col(column::TIME).min().alias(column::FIRST));
+    exprs.push(col(column::TIME).max().alias(column::LAST));
+    exprs
+}
+
+/// The [`Counts`] of one row of a frame made with [`counts_with_times`].
+fn counts_at(df: &DataFrame, row: usize) -> PolarsResult<Counts> {
+    Ok(Counts {
+        accesses: u64_at(df, column::ACCESSES, row)?,
+        users: u64_at(df, column::USERS, row)?,
+        anonymous_accesses: u64_at(df, column::ANONYMOUS, row)?,
+        unique_ips: u64_at(df, column::UNIQUE_IPS, row)?,
+        first_seen: time_at(df, column::FIRST, row)?,
+        last_seen: time_at(df, column::LAST, row)?,
+    })
+}
+
+/// The value a column code made by [`position`] stands for.
+fn at_position<T: Copy>(all: &[T], code: Option<u32>) -> Option<T> {
+    all.get(usize::try_from(code?).ok()?).copied()
+}
+
+/// Counts the counted requests (`rule` null) and, per rule, the excluded ones;
 /// `countries` when the requests carry them.
 pub fn tally(batch: Batch, countries: bool) -> PolarsResult<Tally> {
     let (all, names) = batch.into_frame()?;
     let counted = all.clone().filter(col(column::RULE).is_null());
 
-    let totals = counted
-        .clone()
-        .select([
-            len().cast(DataType::UInt64).alias(column::ACCESSES),
-            distinct(column::USER).alias(column::USERS),
-            col(column::USER)
-                .null_count()
-                .cast(DataType::UInt64)
-                .alias(column::ANONYMOUS),
-            distinct(column::IP).alias(column::UNIQUE_IPS),
-            col(column::TIME).min().alias(column::FIRST),
-            col(column::TIME).max().alias(column::LAST),
-            distinct(column::AGENT).alias(column::AGENTS),
-        ])
-        .collect()?;
-    let counts = Counts {
-        accesses: u64_at(&totals, column::ACCESSES, 0)?,
-        users: u64_at(&totals, column::USERS, 0)?,
-        anonymous_accesses: u64_at(&totals, column::ANONYMOUS, 0)?,
-        unique_ips: u64_at(&totals, column::UNIQUE_IPS, 0)?,
-        first_seen: time_at(&totals, column::FIRST, 0)?,
-        last_seen: time_at(&totals, column::LAST, 0)?,
-    };
+    let mut totals = counts_with_times();
+    totals.push(distinct(column::AGENT).alias(column::AGENTS));
+    let totals = counted.clone().select(totals).collect()?;
+    let counts = counts_at(&totals, 0)?;
     let distinct_user_agents = u64_at(&totals, column::AGENTS, 0)?;
 
     let per_path = counted
         .clone()
         .group_by([col(column::PATH)])
-        .agg([
-            len().cast(DataType::UInt64).alias(column::ACCESSES),
-            distinct(column::USER).alias(column::USERS),
-            col(column::USER)
-                .null_count()
-                .cast(DataType::UInt64)
-                .alias(column::ANONYMOUS),
-            distinct(column::IP).alias(column::UNIQUE_IPS),
-        ])
+        .agg(request_counts())
         .collect()?;
     let mut paths = (0..per_path.height())
         .map(|i| {
@@ -408,8 +414,7 @@ pub fn tally(batch: Batch, countries: bool) -> PolarsResult<Tally> {
 
     let mut kinds = KindCounts::default();
     for (kind, n) in group_counts(&counted, column::KIND)? {
-        let kind = kind.and_then(|k| Kind::ALL.get(usize::try_from(k).ok()?));
-        let slot = match kind {
+        let slot = match at_position(&Kind::ALL, kind) {
             Some(Kind::Web) => &mut kinds.web,
             Some(Kind::Api) => &mut kinds.api,
             Some(Kind::GitPull) => &mut kinds.git_pull,
@@ -422,30 +427,13 @@ pub fn tally(batch: Batch, countries: bool) -> PolarsResult<Tally> {
     let per_rule = all
         .filter(col(column::RULE).is_not_null())
         .group_by([col(column::RULE)])
-        .agg([
-            len().cast(DataType::UInt64).alias(column::ACCESSES),
-            distinct(column::USER).alias(column::USERS),
-            col(column::USER)
-                .null_count()
-                .cast(DataType::UInt64)
-                .alias(column::ANONYMOUS),
-            distinct(column::IP).alias(column::UNIQUE_IPS),
-            col(column::TIME).min().alias(column::FIRST),
-            col(column::TIME).max().alias(column::LAST),
-        ])
+        .agg(counts_with_times())
         .collect()?;
     let mut excluded = Excluded::default();
+    let rules = per_rule.column(column::RULE)?.u32()?;
     for i in 0..per_rule.height() {
-        let counts = RuleCounts {
-            accesses: u64_at(&per_rule, column::ACCESSES, i)?,
-            users: u64_at(&per_rule, column::USERS, i)?,
-            anonymous_accesses: u64_at(&per_rule, column::ANONYMOUS, i)?,
-            unique_ips: u64_at(&per_rule, column::UNIQUE_IPS, i)?,
-            first_seen: time_at(&per_rule, column::FIRST, i)?,
-            last_seen: time_at(&per_rule, column::LAST, i)?,
-        };
-        let rule = per_rule.column(column::RULE)?.u32()?.get(i);
-        match rule.and_then(|r| Rule::ALL.get(usize::try_from(r).ok()?)) {
+        let counts = counts_at(&per_rule, i)?;
+        match at_position(&Rule::ALL, rules.get(i)) {
             Some(Rule::User) => excluded.user = counts,
             Some(Rule::Domain) => excluded.domain = counts,
             Some(Rule::Ip) | None => excluded.ip = counts,
@@ -456,10 +444,7 @@ pub fn tally(batch: Batch, countries: bool) -> PolarsResult<Tally> {
         let per_country = counted
             .clone()
             .group_by([col(column::COUNTRY)])
-            .agg([
-                len().cast(DataType::UInt64).alias(column::ACCESSES),
-                distinct(column::IP).alias(column::UNIQUE_IPS),
-            ])
+            .agg([accesses(), distinct(column::IP).alias(column::UNIQUE_IPS)])
             .collect()?;
         let mut rows = (0..per_country.height())
             .map(|i| {
@@ -483,7 +468,7 @@ pub fn tally(batch: Batch, countries: bool) -> PolarsResult<Tally> {
 
     let per_minute = counted
         .group_by([col(column::MINUTE)])
-        .agg([len().cast(DataType::UInt64).alias(column::ACCESSES)])
+        .agg([accesses()])
         .collect()?;
     let minutes = per_minute.column(column::MINUTE)?.i64()?.clone();
     let mut busiest: Option<(i64, u64)> = None;
@@ -526,7 +511,7 @@ fn group_counts(frame: &LazyFrame, name: &str) -> PolarsResult<Vec<(Option<u32>,
     let df = frame
         .clone()
         .group_by([col(name)])
-        .agg([len().cast(DataType::UInt64).alias(column::ACCESSES)])
+        .agg([accesses()])
         .collect()?;
     let values = df.column(name)?.u32()?;
     (0..df.height())
@@ -709,7 +694,7 @@ mod tests {
         );
         assert_eq!(
             t.excluded.ip,
-            RuleCounts {
+            Counts {
                 accesses: 2,
                 users: 2,
                 anonymous_accesses: 0,
@@ -718,7 +703,7 @@ mod tests {
                 last_seen: Some(at("2026-03-14T20:11:00Z")),
             }
         );
-        assert_eq!(t.excluded.user, RuleCounts::default());
+        assert_eq!(t.excluded.user, Counts::default());
         assert_eq!(t.distinct_user_agents, 1);
     }
 
@@ -969,7 +954,7 @@ pub fn audit_tally(batch: AuditBatch) -> PolarsResult<AuditTally> {
     .lazy();
     let aggs = || {
         [
-            len().cast(DataType::UInt64).alias(column::ACCESSES),
+            accesses(),
             distinct(column::USER).alias(AUTHORS),
             col(column::TIME).min().alias(column::FIRST),
             col(column::TIME).max().alias(column::LAST),
