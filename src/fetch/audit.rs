@@ -171,7 +171,7 @@ pub fn fetch(
     };
     let resumed_pages = state.pages;
 
-    let mut part = private_file(&part_path)?;
+    let mut part = private_file(&part_path, false)?;
     let on_disk = part
         .metadata()
         .map_err(|e| write_error(&part_path, e))?
@@ -251,8 +251,7 @@ fn write_array(part_path: &Path, out: &Path) -> Result<(u64, u64)> {
         source,
     })?;
     let tmp = sibling(out, ".tmp");
-    let file = private_file(&tmp)?;
-    file.set_len(0).map_err(|e| write_error(&tmp, e))?;
+    let file = private_file(&tmp, true)?;
     let mut w = BufWriter::new(file);
     let mut seen = HashSet::new();
     let (mut written, mut repeated) = (0u64, 0u64);

@@ -62,17 +62,6 @@ pub struct Settings {
     pub timeout: Duration,
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            retries: 6,
-            backoff: Duration::from_secs(1),
-            max_wait: Duration::from_secs(300),
-            timeout: Duration::from_secs(60),
-        }
-    }
-}
-
 /// Called before each wait, to say why on the progress line.
 pub type OnWait<'a> = &'a dyn Fn(&str, Duration);
 
@@ -463,6 +452,16 @@ fn reset_at(value: &str, now: DateTime<Utc>) -> Option<Duration> {
 mod tests {
     use super::*;
 
+    /// The defaults are the command line's (`ApiArgs`); any will do here.
+    fn settings() -> Settings {
+        Settings {
+            retries: 0,
+            backoff: Duration::ZERO,
+            max_wait: Duration::ZERO,
+            timeout: Duration::from_secs(1),
+        }
+    }
+
     #[test]
     fn next_of_a_link_header() {
         let h = r#"<https://gitlab.example.com/api/v4/groups/60/audit_events?page=1&per_page=3>; rel="prev", <https://gitlab.example.com/api/v4/groups/60/audit_events?page=3&per_page=3>; rel="next", <https://gitlab.example.com/api/v4/groups/60/audit_events?page=1&per_page=3>; rel="first""#;
@@ -497,7 +496,7 @@ mod tests {
 
     #[test]
     fn only_https_or_loopback() {
-        let ok = |u: &str| Client::new(u, Token::new("t"), Settings::default()).is_ok();
+        let ok = |u: &str| Client::new(u, Token::new("t"), settings()).is_ok();
         assert!(ok("https://gitlab.example.com"));
         assert!(ok("https://gitlab.example.com/gitlab/"));
         assert!(ok("http://127.0.0.1:8080"));
@@ -512,12 +511,7 @@ mod tests {
 
     #[test]
     fn the_token_goes_only_under_the_api() {
-        let c = Client::new(
-            "https://GitLab.example.com/",
-            Token::new("t"),
-            Settings::default(),
-        )
-        .unwrap();
+        let c = Client::new("https://GitLab.example.com/", Token::new("t"), settings()).unwrap();
         assert!(
             c.origin
                 .covers("https://gitlab.example.com/api/v4/groups/1?page=2")

@@ -23,16 +23,9 @@ struct ApiNamespace {
     plan: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-struct ApiGroup {
-    id: u64,
-    full_path: String,
-    #[serde(default)]
-    parent_id: Option<u64>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ApiProject {
+/// A project, as the API gives it and as the directory file holds it.
+#[derive(Debug, Deserialize, Serialize)]
+struct Project {
     id: u64,
     path_with_namespace: String,
 }
@@ -86,12 +79,6 @@ struct OutNamespace {
 }
 
 #[derive(Debug, Serialize)]
-struct OutProject {
-    id: u64,
-    path_with_namespace: String,
-}
-
-#[derive(Debug, Serialize)]
 struct OutUser {
     id: u64,
     username: String,
@@ -114,7 +101,7 @@ struct OutMember {
 #[derive(Debug, Serialize)]
 struct OutDirectory {
     namespaces: Vec<OutNamespace>,
-    projects: Vec<OutProject>,
+    projects: Vec<Project>,
     users: Vec<OutUser>,
     members: Vec<OutMember>,
 }
@@ -136,10 +123,9 @@ pub struct Fetched {
     pub json: Vec<u8>,
 }
 
-fn namespace(client: &Client, id: &str, on_wait: OnWait<'_>) -> Result<ApiNamespace> {
-    Ok(client
-        .get(&client.url(&format!("/namespaces/{id}")), on_wait)?
-        .body)
+/// The route of a namespace, by id or encoded path.
+fn namespace_url(client: &Client, id: &str) -> String {
+    client.url(&format!("/namespaces/{id}"))
 }
 
 /// Reads the directory of the group at `path`.
@@ -150,43 +136,40 @@ pub fn fetch(
     on_wait: OnWait<'_>,
 ) -> Result<Fetched> {
     on_step("the group");
-    let group = namespace(client, &encode_segment(path), on_wait)?;
+    let group: ApiNamespace = client
+        .get(&namespace_url(client, &encode_segment(path)), on_wait)?
+        .body;
     if group.kind.as_deref() == Some("user") {
         return Err(Error::Usage(format!(
             "{path} is a personal namespace; fetch directory reads groups"
         )));
     }
     let mut namespaces = BTreeMap::new();
+    let mut root_id = group.id;
     let mut parent = group.parent_id;
-    let root_id;
-    {
-        let mut root = group.id;
-        while let Some(id) = parent {
-            on_step("the group's ancestors");
-            // An ancestor the token may not see ends the climb; its plan is then unknown.
-            let url = client.url(&format!("/namespaces/{id}"));
-            let Some(ancestor) = client.get_if_visible::<ApiNamespace>(&url, on_wait)? else {
-                root = id;
-                break;
-            };
-            root = ancestor.id;
-            parent = ancestor.parent_id;
-            namespaces.insert(ancestor.id, out_namespace(ancestor));
-        }
-        root_id = root;
+    while let Some(id) = parent {
+        on_step("the group's ancestors");
+        // An ancestor the token may not see ends the climb; its plan is then unknown.
+        root_id = id;
+        let url = namespace_url(client, &id.to_string());
+        let Some(ancestor) = client.get_if_visible::<ApiNamespace>(&url, on_wait)? else {
+            break;
+        };
+        parent = ancestor.parent_id;
+        namespaces.insert(ancestor.id, out_namespace(ancestor));
     }
     let group_id = group.id;
     namespaces.insert(group.id, out_namespace(group));
 
     on_step("descendant groups");
-    let descendants: Vec<ApiGroup> = client.get_all(
+    let descendants: Vec<ApiNamespace> = client.get_all(
         &client.url(&format!(
             "/groups/{group_id}/descendant_groups?all_available=true&order_by=id&sort=asc&per_page=100"
         )),
         on_wait,
     )?;
     on_step("projects");
-    let projects: Vec<ApiProject> = client.get_all(
+    let mut projects: Vec<Project> = client.get_all(
         &client.url(&format!(
             "/groups/{group_id}/projects?include_subgroups=true&with_shared=false\
              &order_by=id&sort=asc&per_page=100"
@@ -282,29 +265,13 @@ pub fn fetch(
         });
     }
 
-    for g in &descendants {
-        namespaces.insert(
-            g.id,
-            OutNamespace {
-                id: g.id,
-                full_path: g.full_path.clone(),
-                kind: "group",
-                plan: None,
-                parent_id: g.parent_id,
-            },
-        );
+    for g in descendants {
+        namespaces.insert(g.id, out_namespace(g));
     }
     let (root, plan) = match namespaces.get(&root_id) {
         Some(n) => (n.full_path.clone(), n.plan.clone()),
         None => (format!("the root group (id {root_id})"), None),
     };
-    let mut projects: Vec<OutProject> = projects
-        .into_iter()
-        .map(|p| OutProject {
-            id: p.id,
-            path_with_namespace: p.path_with_namespace,
-        })
-        .collect();
     projects.sort_by_key(|p| p.id);
     projects.dedup_by_key(|p| p.id);
 

@@ -142,10 +142,15 @@ pub(crate) fn write_error(path: &Path, source: std::io::Error) -> Error {
 }
 
 /// Opens `path` for reading and writing, creating it readable by its owner only:
-/// what `fetch` writes holds personal data. An existing file keeps its content.
-pub(crate) fn private_file(path: &Path) -> Result<File> {
+/// what `fetch` writes holds personal data. `truncate` empties an existing file;
+/// otherwise it keeps its content.
+pub(crate) fn private_file(path: &Path, truncate: bool) -> Result<File> {
     let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
+    options
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(truncate);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path).map_err(|e| write_error(path, e))
@@ -154,9 +159,8 @@ pub(crate) fn private_file(path: &Path) -> Result<File> {
 /// Replaces `path` with `bytes` in one step: a reader never sees half a file.
 pub(crate) fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = sibling(path, ".tmp");
-    let mut f = private_file(&tmp)?;
-    f.set_len(0)
-        .and_then(|()| f.write_all(bytes))
+    let mut f = private_file(&tmp, true)?;
+    f.write_all(bytes)
         .and_then(|()| f.sync_all())
         .map_err(|e| write_error(&tmp, e))?;
     fs::rename(&tmp, path).map_err(|e| write_error(path, e))
