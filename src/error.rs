@@ -75,6 +75,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// Writing the file at `path` failed.
+    pub fn write(path: &std::path::Path, source: std::io::Error) -> Error {
+        Error::Write {
+            what: path.display().to_string(),
+            source,
+        }
+    }
+
     /// The process exit code for this error (SPEC §9).
     pub fn exit_code(&self) -> u8 {
         match self {

@@ -85,10 +85,7 @@ pub fn init(path: &Path, force: bool, out: &mut dyn Write) -> Result<()> {
             path.display()
         )));
     }
-    std::fs::write(path, config::EXAMPLE).map_err(|source| Error::Write {
-        what: path.display().to_string(),
-        source,
-    })?;
+    std::fs::write(path, config::EXAMPLE).map_err(|e| Error::write(path, e))?;
     write_out(out, &format!("wrote {}\n", path.display()))
 }
 
@@ -271,10 +268,7 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
             config.kibana_url.as_deref(),
             Utc::now(),
         )?;
-        std::fs::write(path, note).map_err(|source| Error::Write {
-            what: path.display().to_string(),
-            source,
-        })?;
+        std::fs::write(path, note).map_err(|e| Error::write(path, e))?;
     }
     write_out(out, reply.get())
 }

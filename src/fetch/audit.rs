@@ -17,7 +17,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::client::{Client, OnWait, Page, encode_segment};
-use super::{private_file, replace, sibling, write_error};
+use super::{private_file, replace, sibling};
 use crate::error::{Error, FetchError, Result};
 
 /// Whose audit events.
@@ -144,7 +144,7 @@ pub fn fetch(
         for p in [&part_path, &state_path] {
             match fs::remove_file(p) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(write_error(p, e));
+                    return Err(Error::write(p, e));
                 }
                 _ => {}
             }
@@ -174,7 +174,7 @@ pub fn fetch(
     let mut part = private_file(&part_path, false)?;
     let on_disk = part
         .metadata()
-        .map_err(|e| write_error(&part_path, e))?
+        .map_err(|e| Error::write(&part_path, e))?
         .len();
     if on_disk < state.part_bytes {
         return Err(Error::Usage(format!(
@@ -187,7 +187,7 @@ pub fn fetch(
     // fetched again.
     part.set_len(state.part_bytes)
         .and_then(|()| part.seek(SeekFrom::End(0)).map(drop))
-        .map_err(|e| write_error(&part_path, e))?;
+        .map_err(|e| Error::write(&part_path, e))?;
 
     let mut asked = HashSet::new();
     // An error after some pages are recorded says they are kept.
@@ -219,7 +219,7 @@ pub fn fetch(
         }
         part.write_all(text.as_bytes())
             .and_then(|()| part.sync_data())
-            .map_err(|e| write_error(&part_path, e))?;
+            .map_err(|e| Error::write(&part_path, e))?;
         state.part_bytes += text.len() as u64;
         state.pages += 1;
         state.events += page.body.len() as u64;
@@ -233,7 +233,7 @@ pub fn fetch(
     let (written, repeated) = write_array(&part_path, &request.out)?;
     // The state goes first: a part file without a state is simply started over.
     for p in [&state_path, &part_path] {
-        fs::remove_file(p).map_err(|e| write_error(p, e))?;
+        fs::remove_file(p).map_err(|e| Error::write(p, e))?;
     }
     Ok(Fetched {
         events: written,
@@ -255,7 +255,7 @@ fn write_array(part_path: &Path, out: &Path) -> Result<(u64, u64)> {
     let mut w = BufWriter::new(file);
     let mut seen = HashSet::new();
     let (mut written, mut repeated) = (0u64, 0u64);
-    w.write_all(b"[").map_err(|e| write_error(&tmp, e))?;
+    w.write_all(b"[").map_err(|e| Error::write(&tmp, e))?;
     for line in BufReader::new(part).lines() {
         let line = line.map_err(|source| Error::Read {
             path: part_path.to_owned(),
@@ -279,15 +279,15 @@ fn write_array(part_path: &Path, out: &Path) -> Result<(u64, u64)> {
         let sep: &[u8] = if written == 0 { b"\n" } else { b",\n" };
         w.write_all(sep)
             .and_then(|()| w.write_all(line.as_bytes()))
-            .map_err(|e| write_error(&tmp, e))?;
+            .map_err(|e| Error::write(&tmp, e))?;
         written += 1;
     }
-    w.write_all(b"\n]\n").map_err(|e| write_error(&tmp, e))?;
+    w.write_all(b"\n]\n").map_err(|e| Error::write(&tmp, e))?;
     let file = w
         .into_inner()
-        .map_err(|e| write_error(&tmp, e.into_error()))?;
-    file.sync_all().map_err(|e| write_error(&tmp, e))?;
-    fs::rename(&tmp, out).map_err(|e| write_error(out, e))?;
+        .map_err(|e| Error::write(&tmp, e.into_error()))?;
+    file.sync_all().map_err(|e| Error::write(&tmp, e))?;
+    fs::rename(&tmp, out).map_err(|e| Error::write(out, e))?;
     Ok((written, repeated))
 }
 

@@ -134,13 +134,6 @@ pub(crate) fn sibling(out: &Path, suffix: &str) -> PathBuf {
     out.with_file_name(name)
 }
 
-pub(crate) fn write_error(path: &Path, source: std::io::Error) -> Error {
-    Error::Write {
-        what: path.display().to_string(),
-        source,
-    }
-}
-
 /// Opens `path` for reading and writing, creating it readable by its owner only:
 /// what `fetch` writes holds personal data. `truncate` empties an existing file;
 /// otherwise it keeps its content.
@@ -153,7 +146,7 @@ pub(crate) fn private_file(path: &Path, truncate: bool) -> Result<File> {
         .truncate(truncate);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).map_err(|e| write_error(path, e))
+    options.open(path).map_err(|e| Error::write(path, e))
 }
 
 /// Replaces `path` with `bytes` in one step: a reader never sees half a file.
@@ -162,6 +155,6 @@ pub(crate) fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut f = private_file(&tmp, true)?;
     f.write_all(bytes)
         .and_then(|()| f.sync_all())
-        .map_err(|e| write_error(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| write_error(path, e))
+        .map_err(|e| Error::write(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| Error::write(path, e))
 }
