@@ -747,32 +747,32 @@ mod tests {
     fn audit_counts_per_action() {
         let mut b = AuditBatch::default();
         b.push(
-            "change visibility".into(),
+            "Changed visibility",
             Some("id:1".into()),
             at("2026-03-14T20:00:00Z"),
         );
         b.push(
-            "change visibility".into(),
+            "Changed visibility",
             Some("id:2".into()),
             at("2026-03-15T20:00:00Z"),
         );
         b.push(
-            "add user_access".into(),
+            "Added a member",
             Some("id:1".into()),
             at("2026-03-13T20:00:00Z"),
         );
-        b.push("add user_access".into(), None, at("2026-03-13T21:00:00Z"));
+        b.push("Added a member", None, at("2026-03-13T21:00:00Z"));
         let t = audit_tally(b).unwrap();
         assert_eq!((t.events, t.authors), (4, 2));
         assert_eq!(t.first_seen, Some(at("2026-03-13T20:00:00Z")));
         let actions: Vec<_> = t
             .actions
             .iter()
-            .map(|a| (a.action.as_str(), a.events, a.authors))
+            .map(|a| (a.action, a.events, a.authors))
             .collect();
         assert_eq!(
             actions,
-            [("add user_access", 2, 1), ("change visibility", 2, 2)]
+            [("Added a member", 2, 1), ("Changed visibility", 2, 2)]
         );
         assert_eq!(
             audit_tally(AuditBatch::default()).unwrap(),
@@ -904,16 +904,18 @@ pub fn ip_block(requests: &[ClientRequest]) -> IpBlock {
     block
 }
 
-/// Audit events that survived scope, window and exclusions.
+/// Audit events that survived scope, window and exclusions. An action is a label of
+/// the closed vocabulary (a `&'static str`), so no free text from an event can be
+/// counted under its own name.
 #[derive(Debug, Default)]
 pub struct AuditBatch {
-    action: Vec<String>,
+    action: Vec<&'static str>,
     author: Vec<Option<String>>,
     time: Vec<i64>,
 }
 
 impl AuditBatch {
-    pub fn push(&mut self, action: String, author: Option<String>, time: DateTime<Utc>) {
+    pub fn push(&mut self, action: &'static str, author: Option<String>, time: DateTime<Utc>) {
         self.action.push(action);
         self.author.push(author);
         self.time.push(time.timestamp_micros());
@@ -922,7 +924,7 @@ impl AuditBatch {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ActionCounts {
-    pub action: String,
+    pub action: &'static str,
     pub events: u64,
     pub authors: u64,
     #[serde(serialize_with = "ser_time")]
@@ -946,6 +948,7 @@ pub struct AuditTally {
 pub fn audit_tally(batch: AuditBatch) -> PolarsResult<AuditTally> {
     const ACTION: &str = "action";
     const AUTHORS: &str = "authors";
+    let labels: HashMap<&str, &'static str> = batch.action.iter().map(|&a| (a, a)).collect();
     let frame = DataFrame::new_infer_height(vec![
         Column::new(ACTION.into(), batch.action),
         Column::new(column::USER.into(), batch.author),
@@ -965,7 +968,10 @@ pub fn audit_tally(batch: AuditBatch) -> PolarsResult<AuditTally> {
     let mut actions = (0..per_action.height())
         .map(|i| {
             Ok(ActionCounts {
-                action: str_at(&per_action, ACTION, i)?,
+                action: labels
+                    .get(str_at(&per_action, ACTION, i)?.as_str())
+                    .copied()
+                    .ok_or_else(|| polars_err!(ComputeError: "an action outside the batch"))?,
                 events: u64_at(&per_action, column::ACCESSES, i)?,
                 authors: u64_at(&per_action, AUTHORS, i)?,
                 first_seen: time_at(&per_action, column::FIRST, i)?,
@@ -976,7 +982,7 @@ pub fn audit_tally(batch: AuditBatch) -> PolarsResult<AuditTally> {
     actions.sort_by(|a, b| {
         b.events
             .cmp(&a.events)
-            .then_with(|| a.action.cmp(&b.action))
+            .then_with(|| a.action.cmp(b.action))
     });
     Ok(AuditTally {
         events: u64_at(&totals, column::ACCESSES, 0)?,

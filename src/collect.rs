@@ -62,7 +62,7 @@ pub(crate) struct ScopedEvent {
     pub(crate) id: Option<String>,
     pub(crate) rule: Option<Rule>,
     pub(crate) time: chrono::DateTime<Utc>,
-    pub(crate) action: String,
+    pub(crate) action: &'static str,
     /// `id:<author_id>`, else `name:<author name>`.
     pub(crate) author: Option<String>,
 }

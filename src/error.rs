@@ -58,10 +58,16 @@ pub enum Error {
     NotVerified(#[from] crate::directory::Refusal),
 
     #[error(
-        "the privacy guard stopped the reply: {hits} value(s) from the logs or the directory \
-         would have been printed ({kinds}); nothing was written"
+        "the privacy guard stopped the reply: {hits} value(s) that look like personal data \
+         ({kinds}) would have been printed in {parts}; nothing was written. To go on, narrow \
+         the reply (a narrower --namespace, or --min-count), or, if the value is the \
+         customer's own, report the case to the logbrief maintainers with this message"
     )]
-    Privacy { hits: usize, kinds: String },
+    Privacy {
+        hits: usize,
+        kinds: String,
+        parts: String,
+    },
 
     #[error("cannot write {what}: {source}")]
     Write {
@@ -195,7 +201,8 @@ mod tests {
         assert_eq!(
             Error::Privacy {
                 hits: 1,
-                kinds: "email".into()
+                kinds: "email".into(),
+                parts: "the opening".into(),
             }
             .exit_code(),
             5

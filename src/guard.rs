@@ -1,23 +1,53 @@
 //! The privacy guard (SPEC §8): the last check before anything reaches a ticket.
 //!
-//! It knows every personal value seen in the inputs and the directory (addresses,
-//! usernames, emails, display names, user agents), except the requester's own, and
-//! refuses a reply in which one of them appears as a whole token in text that came
-//! from data. Templates mark data with [`render::Marked`](crate::render::Marked), so
-//! the template's own words ("API requests") are never mistaken for a username `api`.
+//! A reply is made of three kinds of text, and the renderer marks which is which:
+//! the template's own words (unmarked), text the program formats itself — counts,
+//! times, status classes, labels from the audit vocabulary or the GeoIP database,
+//! input file names — between [`OWN_START`] and [`OWN_END`], and text that came from
+//! data between [`DATA_START`] and [`DATA_END`]. Only data is checked, so a visitor
+//! called `utc`, `2xx` or `2026` cannot stop a reply that prints a time, a status
+//! class or a year.
+//!
+//! Data is checked twice:
+//! - against **canaries**, every username, email, display name and user agent seen in
+//!   the inputs and the directory (except the requester's own), as whole tokens;
+//! - by **detectors** that need no canary: an email address, an IPv4 or IPv6 address
+//!   in any spelling (compared as a parsed address, so `2001:DB8:0:0:0:0:0:77` is
+//!   `2001:db8::77`), a URL with credentials, a GitLab token, a bearer or basic
+//!   credential. Text that names someone only once is caught this way.
+//!
+//! What is the requester's own is not a hit: a data value equal to a path in scope
+//! (`acme/bob` names the project, not the user `bob`), and addresses inside the
+//! ranges the requester supplied. The domains they supplied are checked like any
+//! data, so a username typed where a domain belongs is not repeated.
 //!
 //! [`Guarded`] can only be built here: a value of that type has passed the check.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::IpAddr;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::LazyLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use ipnetwork::IpNetwork;
+use regex::Regex;
 
 use crate::directory::{Directory, PersonalValue, Verified};
 use crate::error::{Error, Result};
 use crate::ingest::Request;
-use crate::render::{DATA_END, DATA_START};
+
+/// Opens a span of data in rendered text (Unicode private use; stripped from data).
+pub const DATA_START: char = '\u{E000}';
+/// Closes a span of data.
+pub const DATA_END: char = '\u{E001}';
+/// Opens a span of text the program formatted itself: escaped, never checked.
+pub const OWN_START: char = '\u{E002}';
+/// Closes a span of the program's own text.
+pub const OWN_END: char = '\u{E003}';
+
+/// Whether `c` is one of the marks, which never belong to a value.
+pub fn is_mark(c: char) -> bool {
+    matches!(c, DATA_START | DATA_END | OWN_START | OWN_END)
+}
 
 /// A value that passed the privacy guard. Only this module can make one.
 #[derive(Debug)]
@@ -33,23 +63,28 @@ impl<T> Guarded<T> {
     }
 }
 
+/// The kind of personal value a hit was: what a refusal may say instead of the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum CanaryKind {
+pub enum HitKind {
     Ip,
     Username,
     Email,
     Name,
     UserAgent,
+    Token,
+    UrlCredentials,
 }
 
-impl CanaryKind {
-    fn name(self) -> &'static str {
+impl HitKind {
+    pub fn name(self) -> &'static str {
         match self {
-            CanaryKind::Ip => "IP address",
-            CanaryKind::Username => "username",
-            CanaryKind::Email => "email",
-            CanaryKind::Name => "name",
-            CanaryKind::UserAgent => "user agent",
+            HitKind::Ip => "IP address",
+            HitKind::Username => "username",
+            HitKind::Email => "email address",
+            HitKind::Name => "name",
+            HitKind::UserAgent => "user agent",
+            HitKind::Token => "token or credential",
+            HitKind::UrlCredentials => "URL with credentials",
         }
     }
 }
@@ -57,10 +92,9 @@ impl CanaryKind {
 /// Collects the values a reply must never contain.
 #[derive(Debug, Default)]
 pub struct Canaries {
-    values: HashMap<String, CanaryKind>,
+    values: HashMap<String, HitKind>,
     /// Every value added, as it was spelled.
     seen: HashSet<String>,
-    ips: HashSet<IpAddr>,
     /// The requester's own identity, lower-cased: never a canary.
     own: HashSet<String>,
     /// Ranges the requester supplied: addresses in them are theirs.
@@ -84,7 +118,7 @@ impl Canaries {
         }
     }
 
-    fn add(&mut self, value: &str, kind: CanaryKind) {
+    fn add(&mut self, value: &str, kind: HitKind) {
         let value = value.trim();
         if value.is_empty() {
             return;
@@ -106,46 +140,36 @@ impl Canaries {
     pub fn add_directory(&mut self, dir: &Directory) {
         for (_, value) in dir.personal_values() {
             match value {
-                PersonalValue::Username(v) => self.add(v, CanaryKind::Username),
-                PersonalValue::Name(v) => self.add(v, CanaryKind::Name),
-                PersonalValue::Email(v) => self.add(v, CanaryKind::Email),
+                PersonalValue::Username(v) => self.add(v, HitKind::Username),
+                PersonalValue::Name(v) => self.add(v, HitKind::Name),
+                PersonalValue::Email(v) => self.add(v, HitKind::Email),
             }
         }
     }
 
+    /// Addresses need no canary: the detector refuses every address outside the
+    /// requester's ranges, in any spelling.
     pub fn add_request(&mut self, r: &Request<'_>) {
-        for ip in r.client_ip.iter().chain(&r.other_ips) {
-            self.add_ip(*ip);
-        }
         if let Some(u) = &r.username {
-            self.add(u, CanaryKind::Username);
+            self.add(u, HitKind::Username);
         }
         if let Some(ua) = &r.user_agent {
-            self.add(ua, CanaryKind::UserAgent);
+            self.add(ua, HitKind::UserAgent);
         }
     }
 
     pub fn add_audit_event(&mut self, e: &crate::ingest::audit::AuditEvent) {
-        if let Some(ip) = e.ip {
-            self.add_ip(ip);
-        }
         if let Some(name) = &e.author_name {
-            self.add(name, CanaryKind::Name);
+            self.add(name, HitKind::Name);
         }
         if let Some(email) = &e.author_email {
-            self.add(email, CanaryKind::Email);
+            self.add(email, HitKind::Email);
         }
         // A user's audit events name that user as their target.
         if e.target_type.as_deref() == Some("User")
             && let Some(target) = &e.target_details
         {
-            self.add(target, CanaryKind::Name);
-        }
-    }
-
-    fn add_ip(&mut self, ip: IpAddr) {
-        if self.ips.insert(ip) && !self.own_ranges.iter().any(|n| n.contains(ip)) {
-            self.values.insert(ip.to_string(), CanaryKind::Ip);
+            self.add(target, HitKind::Name);
         }
     }
 
@@ -165,7 +189,6 @@ impl Canaries {
             self.values.entry(value).or_insert(kind);
         }
         self.seen.extend(other.seen);
-        self.ips.extend(other.ips);
     }
 
     pub fn len(&self) -> usize {
@@ -176,10 +199,10 @@ impl Canaries {
         self.values.is_empty()
     }
 
-    /// Freezes the collection into a guard. `allowed` are data strings that may appear
-    /// even if they contain a canary: the paths in scope.
+    /// Freezes the collection into a guard. `allowed` are data values that belong to
+    /// the requester and may appear whole: the paths in scope.
     pub fn into_guard(self, allowed: impl IntoIterator<Item = String>) -> Result<Guard> {
-        let mut values: Vec<(String, CanaryKind)> = self.values.into_iter().collect();
+        let mut values: Vec<(String, HitKind)> = self.values.into_iter().collect();
         values.sort();
         let matcher = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
@@ -190,6 +213,7 @@ impl Canaries {
             matcher,
             kinds: values.into_iter().map(|(_, k)| k).collect(),
             allowed: allowed.into_iter().map(|a| a.to_lowercase()).collect(),
+            own_ranges: self.own_ranges,
         })
     }
 }
@@ -197,14 +221,22 @@ impl Canaries {
 /// The frozen guard: checks data text, and finishes rendered replies.
 pub struct Guard {
     matcher: AhoCorasick,
-    kinds: Vec<CanaryKind>,
+    kinds: Vec<HitKind>,
     allowed: HashSet<String>,
+    own_ranges: Vec<IpNetwork>,
+}
+
+/// What a check found: the kinds of values, and the parts of the reply they were in.
+#[derive(Debug, Default)]
+struct Findings {
+    kinds: BTreeMap<HitKind, usize>,
+    parts: BTreeSet<String>,
 }
 
 /// Whether the characters next to a match continue its token, so that a canary is
-/// never cut out of a longer word (`bob` in `bobby`, `192.0.2.1` in `192.0.2.10`).
-/// `.`, `-` and `+` join tokens only between word characters, so a sentence's full
-/// stop after an address does not hide it.
+/// never cut out of a longer word (`bob` in `bobby`). `.`, `-` and `+` join tokens
+/// only between word characters, so a sentence's full stop after a name does not
+/// hide it.
 fn continues(next: Option<char>, beyond: Option<char>) -> bool {
     let word = |c: char| c.is_alphanumeric() || matches!(c, '_' | '@');
     match next {
@@ -215,99 +247,297 @@ fn continues(next: Option<char>, beyond: Option<char>) -> bool {
     }
 }
 
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)[a-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}")
+        .expect("a valid pattern")
+});
+static URL_CREDENTIALS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s/?#@]+@").expect("a valid pattern")
+});
+/// GitLab's token prefixes (personal, deploy, runner, pipeline trigger, feed, incoming
+/// mail, agent, OAuth app secret, CI job, SCIM, feature flag client, workspace, and
+/// the runner registration prefix), followed by the token's characters.
+static TOKEN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)(?:\bgl(?:pat|dt|rt|rtr|ptt|ft|imt|agent|oas|cbt|soat|sst|ffct|wt|cuid|ltst|tst)-[a-z0-9_.=-]{8,}|\bGR1348941[a-z0-9_-]{8,}|\b(?:bearer|basic|token)\s+[a-z0-9._~+/=-]{12,})",
+    )
+    .expect("a valid pattern")
+});
+
+/// Every address in `text`, whatever its spelling: IPv4 as dotted runs of digits
+/// (leading zeros allowed, so `192.000.002.077` is read too), IPv6 as runs of hex
+/// digits and colons (compressed or expanded, any case, with an IPv4 tail). A port,
+/// brackets or a zone (`%eth0`) end the run, so they hide nothing.
+fn addresses(text: &str) -> BTreeSet<IpAddr> {
+    let v4 = text
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|run| parse_v4(run.trim_matches('.')));
+    let v6 = text
+        .split(|c: char| !(c.is_ascii_hexdigit() || c == ':' || c == '.'))
+        .filter(|run| run.matches(':').count() >= 2)
+        .filter_map(|run| run.trim_end_matches('.').parse::<std::net::Ipv6Addr>().ok())
+        .map(|ip| fold(IpAddr::V6(ip)));
+    // An IPv4-mapped address may be read twice, by its IPv4 tail too: a set.
+    v4.map(IpAddr::V4).chain(v6).collect()
+}
+
+/// Four decimal parts from 0 to 255, each of up to four digits.
+fn parse_v4(run: &str) -> Option<Ipv4Addr> {
+    let parts: Vec<&str> = run.split('.').collect();
+    if parts.len() != 4 {
+        return None;
+    }
+    let mut octets = [0u8; 4];
+    for (o, p) in octets.iter_mut().zip(&parts) {
+        if p.is_empty() || p.len() > 4 {
+            return None;
+        }
+        *o = p.parse().ok()?;
+    }
+    Some(Ipv4Addr::from(octets))
+}
+
+/// An IPv4-mapped IPv6 address is the IPv4 address.
+fn fold(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
 impl Guard {
-    /// The kinds of canaries found as whole tokens in `text`.
-    fn hits(&self, text: &str, found: &mut BTreeMap<CanaryKind, usize>) {
-        if self.allowed.contains(&text.to_lowercase()) {
+    /// Checks one data value; `part` names where it is in the reply.
+    fn check(&self, text: &str, part: &str, found: &mut Findings) {
+        if text.trim().is_empty() || self.allowed.contains(&text.trim().to_lowercase()) {
             return;
         }
+        let before = found.kinds.values().sum::<usize>();
+        self.canaries(text, found);
+        self.detect(text, found);
+        if found.kinds.values().sum::<usize>() > before {
+            found.parts.insert(part.to_owned());
+        }
+    }
+
+    /// Canaries found as whole tokens in `text`.
+    fn canaries(&self, text: &str, found: &mut Findings) {
         for m in self.matcher.find_overlapping_iter(text) {
             let mut before = text[..m.start()].chars().rev();
             let mut after = text[m.end()..].chars();
             let joined_before = continues(before.next(), before.next());
             let joined_after = continues(after.next(), after.next());
             if !joined_before && !joined_after {
-                *found.entry(self.kinds[m.pattern().as_usize()]).or_default() += 1;
+                *found
+                    .kinds
+                    .entry(self.kinds[m.pattern().as_usize()])
+                    .or_default() += 1;
             }
         }
     }
 
-    fn verdict<T>(&self, found: BTreeMap<CanaryKind, usize>, value: T) -> Result<Guarded<T>> {
-        if found.is_empty() {
+    /// What the detectors that need no canary find in `text`.
+    fn detect(&self, text: &str, found: &mut Findings) {
+        let mut hit = |kind: HitKind, n: usize| {
+            if n > 0 {
+                *found.kinds.entry(kind).or_default() += n;
+            }
+        };
+        hit(HitKind::Email, EMAIL.find_iter(text).count());
+        hit(
+            HitKind::UrlCredentials,
+            URL_CREDENTIALS.find_iter(text).count(),
+        );
+        hit(HitKind::Token, TOKEN.find_iter(text).count());
+        let addresses = addresses(text)
+            .into_iter()
+            .filter(|ip| !self.own_ranges.iter().any(|n| n.contains(*ip)))
+            .count();
+        hit(HitKind::Ip, addresses);
+    }
+
+    fn verdict<T>(&self, found: Findings, value: T) -> Result<Guarded<T>> {
+        if found.kinds.is_empty() {
             return Ok(Guarded(value));
         }
         Err(Error::Privacy {
-            hits: found.values().sum(),
+            hits: found.kinds.values().sum(),
             kinds: found
+                .kinds
                 .keys()
                 .map(|k| k.name())
                 .collect::<Vec<_>>()
                 .join(", "),
+            parts: found.parts.into_iter().collect::<Vec<_>>().join(", "),
         })
     }
 
-    /// Checks every string of a serializable value (the JSON reply, the aggregates).
+    /// Checks every data string of a serializable value (the aggregates).
     pub fn vet<T: serde::Serialize>(&self, value: T) -> Result<Guarded<T>> {
         let json = serde_json::to_value(&value)
             .map_err(|e| Error::Internal(format!("privacy guard: {e}")))?;
-        let mut found = BTreeMap::new();
-        self.walk(&json, &mut found);
+        let mut found = Findings::default();
+        self.walk(&json, &mut String::new(), &mut found);
         self.verdict(found, value)
     }
 
-    /// Serializes `value` as pretty JSON after checking every string in it: in JSON,
-    /// every string is data.
-    pub fn json<T: serde::Serialize>(&self, value: &T) -> Result<Guarded<String>> {
-        let json = serde_json::to_value(value)
-            .map_err(|e| Error::Internal(format!("privacy guard: {e}")))?;
-        let mut found = BTreeMap::new();
-        self.walk(&json, &mut found);
-        let mut text = serde_json::to_string_pretty(&json)
+    /// Serializes `value` as pretty JSON after checking every data string in it, then
+    /// applies `after` (which may only replace numbers with the program's own words,
+    /// as `--min-count` does).
+    pub fn json(
+        &self,
+        mut value: serde_json::Value,
+        after: impl FnOnce(&mut serde_json::Value),
+    ) -> Result<Guarded<String>> {
+        let mut found = Findings::default();
+        self.walk(&value, &mut String::new(), &mut found);
+        after(&mut value);
+        let mut text = serde_json::to_string_pretty(&value)
             .map_err(|e| Error::Internal(format!("privacy guard: {e}")))?;
         text.push('\n');
         self.verdict(found, text)
     }
 
-    fn walk(&self, v: &serde_json::Value, found: &mut BTreeMap<CanaryKind, usize>) {
+    /// Walks a JSON value; `at` is the path of keys to it (`paths[].path`), which both
+    /// decides whether a string is the program's own and names the part on a hit.
+    fn walk(&self, v: &serde_json::Value, at: &mut String, found: &mut Findings) {
+        use serde_json::Value;
         match v {
-            serde_json::Value::String(s) => self.hits(s, found),
-            serde_json::Value::Array(a) => a.iter().for_each(|x| self.walk(x, found)),
-            serde_json::Value::Object(o) => o.values().for_each(|x| self.walk(x, found)),
+            Value::String(s) if !OWN_JSON_FIELDS.contains(&at.as_str()) => {
+                self.check(s, &part_of_field(at), found);
+            }
+            Value::Array(a) => {
+                let len = at.len();
+                at.push_str("[]");
+                a.iter().for_each(|x| self.walk(x, at, found));
+                at.truncate(len);
+            }
+            Value::Object(o) => {
+                for (key, x) in o {
+                    let len = at.len();
+                    if !at.is_empty() {
+                        at.push('.');
+                    }
+                    at.push_str(key);
+                    self.walk(x, at, found);
+                    at.truncate(len);
+                }
+            }
             _ => {}
         }
     }
 
     /// Checks the data spans of a rendered reply, then removes the marks and escapes
-    /// each span with `escape`. The template's own text is passed through unchanged.
+    /// each data or own span with `escape`. The template's own text is passed through
+    /// unchanged. A hit is reported with the part of the reply it is in: the heading
+    /// above it, or the opening.
     pub fn finish(&self, marked: &str, escape: fn(&str, &mut String)) -> Result<Guarded<String>> {
+        let unbalanced = || Error::Internal("unbalanced mark in a template".into());
         let mut out = String::with_capacity(marked.len());
-        let mut found = BTreeMap::new();
+        let mut found = Findings::default();
+        let mut part = "the opening".to_owned();
         let mut rest = marked;
-        while let Some(start) = rest.find(DATA_START) {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + DATA_START.len_utf8()..];
-            let end = after
-                .find(DATA_END)
-                .ok_or_else(|| Error::Internal("unbalanced data mark in a template".into()))?;
+        while let Some(start) = rest.find([DATA_START, OWN_START]) {
+            let template = &rest[..start];
+            if template.contains([DATA_END, OWN_END]) {
+                return Err(unbalanced());
+            }
+            if let Some(heading) = heading(template) {
+                part = heading;
+            }
+            out.push_str(template);
+            let open = rest[start..].chars().next().ok_or_else(unbalanced)?;
+            let close = if open == DATA_START {
+                DATA_END
+            } else {
+                OWN_END
+            };
+            let after = &rest[start + open.len_utf8()..];
+            let end = after.find(close).ok_or_else(unbalanced)?;
             let span = &after[..end];
-            self.hits(span, &mut found);
+            if span.contains(is_mark) {
+                return Err(unbalanced());
+            }
+            if open == DATA_START {
+                self.check(span, &part, &mut found);
+            }
             escape(span, &mut out);
-            rest = &after[end + DATA_END.len_utf8()..];
+            rest = &after[end + close.len_utf8()..];
         }
-        if rest.contains(DATA_END) {
-            return Err(Error::Internal("unbalanced data mark in a template".into()));
+        if rest.contains(is_mark) {
+            return Err(unbalanced());
         }
         out.push_str(rest);
         self.verdict(found, out)
     }
 }
 
+/// The last heading in a stretch of template text: a whole line of its own that ends
+/// with a colon ("**Per path:**", "Per action:"), as the part a refusal names. The
+/// stretch's first line continues a line begun before it, so it is never one.
+fn heading(template: &str) -> Option<String> {
+    template
+        .split('\n')
+        .skip(1)
+        .map(|l| l.trim().trim_matches('*').trim())
+        .filter(|l| l.ends_with(':') && !l.starts_with('-') && l.len() < 60)
+        .last()
+        .map(|l| format!("the part \"{}\"", l.trim_end_matches(':')))
+}
+
+/// The part of a reply a field of the summary is printed in, as a refusal names it.
+fn part_of_field(at: &str) -> String {
+    let part = match at {
+        "scope[]" => "the scope",
+        "paths[].path" => "the per-path list",
+        "ip_block.paths[].path" => "the refusals per path",
+        "filters.exclude_domains[]" => "the excluded domains",
+        "filters.exclude_ip_ranges[]" => "the excluded ranges",
+        "filters.client_ranges[]" => "the requester's addresses",
+        _ => "a field",
+    };
+    format!("{part} (field {at})")
+}
+
+/// The JSON fields the program writes itself (times, labels, status classes, the
+/// inputs' names and digests, the GeoIP database's names): never data. Every other
+/// string is checked.
+const OWN_JSON_FIELDS: &[&str] = &[
+    "template",
+    "filters.since",
+    "filters.until",
+    "counts.first_seen",
+    "counts.last_seen",
+    "excluded.user.first_seen",
+    "excluded.user.last_seen",
+    "excluded.domain.first_seen",
+    "excluded.domain.last_seen",
+    "excluded.ip.first_seen",
+    "excluded.ip.last_seen",
+    "statuses[].status",
+    "status_classes[].class",
+    "countries[].country",
+    "countries[].name",
+    "busiest_minute.minute",
+    "inputs[].name",
+    "inputs[].format",
+    "inputs[].sha256",
+    "audit.first_seen",
+    "audit.last_seen",
+    "audit.actions[].action",
+    "audit.actions[].first_seen",
+    "audit.actions[].last_seen",
+    "ip_block.statuses[].status",
+    "ip_block.busiest_minute.minute",
+    "geoip.database_type",
+    "geoip.build_date",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn guard(values: &[(&str, CanaryKind)], allowed: &[&str]) -> Guard {
-        let mut c = Canaries::default();
+    fn guard(values: &[(&str, HitKind)], allowed: &[&str]) -> Guard {
+        let mut c = Canaries::new(None, &["203.0.113.0/24".parse().unwrap()]);
         for (v, k) in values {
             c.add(v, *k);
         }
@@ -322,37 +552,115 @@ mod tests {
         out.push_str(s);
     }
 
+    fn refused(g: &Guard, data: &str) -> bool {
+        matches!(g.finish(&marked(data), plain), Err(Error::Privacy { .. }))
+    }
+
     #[test]
     fn whole_tokens_in_data_only() {
         let g = guard(
             &[
-                ("api", CanaryKind::Username),
-                ("bob", CanaryKind::Username),
-                ("192.0.2.1", CanaryKind::Ip),
-                ("Erin Example", CanaryKind::Name),
+                ("api", HitKind::Username),
+                ("bob", HitKind::Username),
+                ("Erin Example", HitKind::Name),
             ],
-            &["acme/api"],
+            &["acme/api", "acme/bob"],
         );
         // The template's own words never count.
         assert!(g.finish(&marked("12"), plain).is_ok());
         // An allowed path that contains a canary as a segment.
         assert!(g.finish(&marked("acme/api"), plain).is_ok());
+        assert!(g.finish(&marked("ACME/Bob"), plain).is_ok());
         // A canary inside a longer token is not a hit.
-        assert!(g.finish(&marked("192.0.2.10"), plain).is_ok());
         assert!(g.finish(&marked("bobby"), plain).is_ok());
-        // Whole tokens are, in any case.
         assert!(g.finish(&marked("bob.smith"), plain).is_ok());
-        for bad in [
-            "192.0.2.1",
-            "from 192.0.2.1.",
-            "BOB",
-            "acme/bob",
-            "erin example",
-            "(bob)",
-        ] {
-            let err = g.finish(&marked(bad), plain).unwrap_err();
-            assert!(matches!(err, Error::Privacy { .. }), "{bad}");
+        for bad in ["BOB", "acme/web/bob", "erin example", "(bob)", "bob."] {
+            assert!(refused(&g, bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_programs_own_text_is_never_checked() {
+        let g = guard(
+            &[
+                ("utc", HitKind::Username),
+                ("2xx", HitKind::Username),
+                ("2026", HitKind::Username),
+            ],
+            &[],
+        );
+        let text = format!(
+            "At {OWN_START}20:06 UTC on 2026-03-14{OWN_END}, {OWN_START}2xx{OWN_END}: \
+             {OWN_START}198.51.100.7{OWN_END}"
+        );
+        let out = g.finish(&text, plain).unwrap();
+        assert_eq!(out.get(), "At 20:06 UTC on 2026-03-14, 2xx: 198.51.100.7");
+        assert!(refused(&g, "2026"));
+    }
+
+    #[test]
+    fn detectors_need_no_canary() {
+        let g = guard(&[], &["acme/app"]);
+        for bad in [
+            "zed.zulu@elsewhere.example",
+            "Added member zed.zulu@elsewhere.example as Developer",
+            "Blocked access for 192.0.2.77",
+            "192.0.2.77:8080",
+            "192.000.002.077",
+            "2001:db8::77",
+            "2001:DB8:0:0:0:0:0:77",
+            "[2001:db8::77]:443",
+            "fe80::1%eth0",
+            "::ffff:192.0.2.77",
+            "::FFFF:c000:024d",
+            "https://bot:secret@ci.elsewhere.example",
+            "token glpat-AbCdEf0123456789xyz_",
+            "GLDT-abcdefghijkl",
+            "Authorization: Bearer abcdefghijklmnop1234",
+        ] {
+            assert!(refused(&g, bad), "{bad}");
+        }
+        for fine in [
+            "acme/app",
+            "Added a member",
+            "20:06 UTC",
+            "version 1.2.3",
+            "2026-03-14",
+            // The requester's own range.
+            "203.0.113.0/24",
+            "203.0.113.9",
+            "::ffff:203.0.113.9",
+            "a token was created",
+        ] {
+            assert!(!refused(&g, fine), "{fine}");
+        }
+    }
+
+    #[test]
+    fn a_refusal_names_kinds_and_parts_never_values() {
+        let g = guard(&[("erin", HitKind::Username)], &[]);
+        let text = format!(
+            "Hello {DATA_START}x{DATA_END}\n**Per path:**\n\n- {DATA_START}erin{DATA_END}: 3\n\
+             - {DATA_START}192.0.2.1{DATA_END}"
+        );
+        let err = g.finish(&text, plain).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("username") && message.contains("IP address"));
+        assert!(message.contains("Per path"));
+        assert!(!message.contains("erin") && !message.contains("192.0.2.1"));
+    }
+
+    #[test]
+    fn json_checks_data_fields_only() {
+        let g = guard(&[("2xx", HitKind::Username)], &[]);
+        let own = serde_json::json!({"status_classes": [{"class": "2xx"}], "template": "2xx"});
+        assert!(g.json(own, |_| {}).is_ok());
+        let data = serde_json::json!({"paths": [{"path": "2xx"}]});
+        let err = g.json(data, |_| {}).unwrap_err().to_string();
+        assert!(
+            err.contains("the per-path list (field paths[].path)"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -368,19 +676,42 @@ mod tests {
         let mut c = Canaries::new(Some(&v), &[]);
         c.add_directory(&dir);
         let g = c.into_guard(vec![]).unwrap();
-        assert!(
-            g.vet(vec!["alice", "alice@acme.example", "Alice A"])
-                .is_ok()
-        );
-        assert!(g.vet(vec!["bob@acme.example"]).is_err());
+        assert!(g.vet(vec!["alice", "Alice A"]).is_ok());
+        assert!(g.vet(vec!["bob"]).is_err());
     }
 
     #[test]
-    fn addresses_in_the_requesters_ranges_are_theirs() {
-        let mut c = Canaries::new(None, &["203.0.113.0/24".parse().unwrap()]);
-        c.add_ip("203.0.113.5".parse().unwrap());
-        c.add_ip("198.51.100.5".parse().unwrap());
-        assert_eq!(c.len(), 1);
+    fn addresses_are_read_in_every_spelling() {
+        let v4: IpAddr = "192.0.2.77".parse().unwrap();
+        for s in [
+            "192.0.2.77",
+            "at 192.0.2.77.",
+            "192.0.2.77:443",
+            "192.000.002.077",
+            "user-192.0.2.77",
+            "::ffff:192.0.2.77",
+            "[::ffff:192.0.2.77]:80",
+            "::FFFF:C000:024D",
+        ] {
+            assert_eq!(addresses(s), BTreeSet::from([v4]), "{s}");
+        }
+        let v6: IpAddr = "2001:db8::77".parse().unwrap();
+        for s in [
+            "2001:DB8:0:0:0:0:0:77",
+            "[2001:db8::77]:443",
+            "2001:db8::77%eth0",
+        ] {
+            assert_eq!(addresses(s), BTreeSet::from([v6]), "{s}");
+        }
+        for s in [
+            "20:06",
+            "20:06:12",
+            "1.2.3",
+            "2026-03-14T20:06:12.000Z",
+            "1.2.3.256",
+        ] {
+            assert!(addresses(s).is_empty(), "{s}");
+        }
     }
 
     #[test]
@@ -388,5 +719,10 @@ mod tests {
         let g = guard(&[], &[]);
         assert!(g.finish(&format!("x {DATA_START} y"), plain).is_err());
         assert!(g.finish(&format!("x {DATA_END} y"), plain).is_err());
+        assert!(g.finish(&format!("x {OWN_START} y"), plain).is_err());
+        assert!(
+            g.finish(&format!("x {DATA_START}a{OWN_END} y"), plain)
+                .is_err()
+        );
     }
 }

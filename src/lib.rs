@@ -20,6 +20,7 @@ pub mod inspect;
 pub mod progress;
 pub mod render;
 pub mod scope;
+mod vocabulary;
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -250,8 +251,10 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
         geoip: geoip.as_ref().map(geo::GeoIp::info),
     };
 
-    let allowed = in_scope_paths(&dir, &verified);
-    let guard = canaries.into_guard(allowed)?;
+    // Addresses in the ranges the requester supplied are theirs (the guard was told
+    // when the canaries were made); the paths in scope are theirs too. The domains
+    // they supplied are checked: a username typed as a domain would be repeated.
+    let guard = canaries.into_guard(in_scope_paths(&dir, &verified))?;
     let guarded = guard.vet(aggregates)?;
     let reply = render::reply(
         &guarded,
@@ -268,7 +271,8 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
             config.kibana_url.as_deref(),
             Utc::now(),
         )?;
-        std::fs::write(path, note).map_err(|e| Error::write(path, e))?;
+        // The note names the requester: readable by its owner only.
+        fetch::replace(path, note.as_bytes())?;
     }
     write_out(out, reply.get())
 }

@@ -1,35 +1,51 @@
 //! Rendering replies and internal notes from askama templates in `templates/`.
 //!
 //! Templates only ever receive a [`Guarded`] view of the aggregates. Every value they
-//! print passes through the [`Marked`] escaper, which wraps it in private-use marks;
-//! the guard then knows exactly which text came from data, checks it, escapes it for
+//! print is marked: text the program formats itself (counts, times, labels) by the
+//! filters and the view's methods, which wrap it in the guard's own-text marks, and
+//! everything else by the [`Marked`] escaper, which wraps it in data marks. The guard
+//! then knows exactly which text came from data, checks only that, escapes both for
 //! the output format, and removes the marks.
 
 use std::fmt::{self, Write};
 
 use askama::Template;
+use askama::filters::Safe;
 use chrono::{DateTime, Utc};
 
-use crate::aggregate::{ActionCounts, Aggregates, AuditTally, BusiestMinute, IpBlock, format_time};
+use crate::aggregate::{
+    ActionCounts, Aggregates, AuditTally, BusiestMinute, CountryCounts, IpBlock, StatusCount,
+    format_time,
+};
 use crate::config::{OutputFormat, Template as Story};
 use crate::error::{Error, Result};
-use crate::guard::{Guard, Guarded};
+use crate::guard::{DATA_END, DATA_START, Guard, Guarded, OWN_END, OWN_START, is_mark};
 use crate::ingest::Kind;
 
 /// Filters the templates use for counts, so that `--min-count` applies to every one.
 mod filters {
     use std::borrow::Borrow;
 
+    use askama::filters::Safe;
     use askama::{Result, Values};
+
+    use super::own;
 
     /// A count, or "fewer than K" when it is below `--min-count K` (but not zero).
     #[askama::filter_fn]
-    pub fn count<N: Borrow<u64>>(n: N, _: &dyn Values, min: &Option<u64>) -> Result<String> {
+    pub fn count<N: Borrow<u64>>(n: N, _: &dyn Values, min: &Option<u64>) -> Result<Safe<String>> {
         let n = *n.borrow();
-        Ok(match *min {
+        Ok(own(match *min {
             Some(k) if n > 0 && n < k => format!("fewer than {k}"),
             _ => n.to_string(),
-        })
+        }))
+    }
+
+    /// A number that is not a count of anyone's requests (how many accounts the
+    /// engineer named): printed as it is.
+    #[askama::filter_fn]
+    pub fn num<N: Borrow<usize>>(n: N, _: &dyn Values) -> Result<Safe<String>> {
+        Ok(own(n.borrow()))
     }
 
     /// The plural ending for a count as [`count`] prints it: "fewer than K" is plural.
@@ -38,22 +54,31 @@ mod filters {
         n: N,
         _: &dyn Values,
         min: &Option<u64>,
-        many: &str,
-    ) -> Result<String> {
+        many: &'static str,
+    ) -> Result<Safe<&'static str>> {
         let n = *n.borrow();
         let hidden = matches!(*min, Some(k) if n > 0 && n < k);
-        Ok(if n == 1 && !hidden {
-            String::new()
-        } else {
-            many.to_owned()
-        })
+        // The ending is the template's own text, like the word it ends.
+        Ok(Safe(if n == 1 && !hidden { "" } else { many }))
     }
 }
 
-/// Opens a span of data in rendered text (Unicode private use; stripped from data).
-pub const DATA_START: char = '\u{E000}';
-/// Closes a span of data.
-pub const DATA_END: char = '\u{E001}';
+/// Text the program formats itself (counts, times, labels): the guard escapes it for
+/// the format but never checks it against what the logs hold.
+fn own(s: impl fmt::Display) -> Safe<String> {
+    let mut out = String::new();
+    out.push(OWN_START);
+    out.extend(s.to_string().chars().filter(|&c| !is_mark(c)));
+    out.push(OWN_END);
+    Safe(out)
+}
+
+/// One value from data, marked for the guard.
+fn data(s: &str, out: &mut String) {
+    out.push(DATA_START);
+    out.extend(s.chars().filter(|&c| !is_mark(c)));
+    out.push(DATA_END);
+}
 
 /// The escaper every template uses: marks data instead of escaping it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -62,7 +87,7 @@ pub struct Marked;
 impl askama::filters::Escaper for Marked {
     fn write_escaped_str<W: Write>(&self, mut dest: W, string: &str) -> fmt::Result {
         dest.write_char(DATA_START)?;
-        for c in string.chars().filter(|&c| c != DATA_START && c != DATA_END) {
+        for c in string.chars().filter(|&c| !is_mark(c)) {
             dest.write_char(c)?;
         }
         dest.write_char(DATA_END)
@@ -116,30 +141,30 @@ pub fn escape_text(s: &str, out: &mut String) {
 /// Removes the data marks without checking (for the internal note, which is not
 /// guarded: it is for the support team and names the filters they typed).
 fn unmark(s: &str) -> String {
-    s.chars()
-        .filter(|&c| c != DATA_START && c != DATA_END)
-        .collect()
+    s.chars().filter(|&c| !is_mark(c)).collect()
 }
 
-/// What the stories need, derived from the guarded aggregates.
+/// What the stories need, derived from the guarded aggregates. Text fields are
+/// already marked: the program's own words as such, the requester's paths, ranges and
+/// domains as data.
 struct View<'a> {
     a: &'a Aggregates,
     /// `--min-count`: counts below it print as "fewer than K".
     min: Option<u64>,
     ip_block: IpBlock,
-    ip_block_busiest: String,
-    clients: String,
+    ip_block_busiest: Safe<String>,
+    clients: Safe<String>,
     /// The busiest minute, "20:06 UTC on 2026-03-14".
-    busiest: String,
+    busiest: Safe<String>,
     audit: AuditTally,
-    audit_period: String,
-    scope: String,
-    period: String,
+    audit_period: Safe<String>,
+    scope: Safe<String>,
+    period: Safe<String>,
     excluded_total: u64,
     /// When the requests taken out by the address rule were made.
-    ip_period: String,
-    ranges: String,
-    domains: String,
+    ip_period: Safe<String>,
+    ranges: Safe<String>,
+    domains: Safe<String>,
 }
 
 impl<'a> View<'a> {
@@ -149,22 +174,37 @@ impl<'a> View<'a> {
         View {
             a,
             min,
-            ip_block_busiest: busiest_text(ip_block.busiest_minute.as_ref()),
+            ip_block_busiest: own(busiest_text(ip_block.busiest_minute.as_ref())),
             ip_block,
             clients: join_and(&a.filters.client_ranges),
-            busiest: busiest_text(a.tally.busiest_minute.as_ref()),
-            audit_period: period(audit.first_seen, audit.last_seen),
+            busiest: own(busiest_text(a.tally.busiest_minute.as_ref())),
+            audit_period: own(period(audit.first_seen, audit.last_seen)),
             audit,
             scope: join_and(&a.scope),
-            period: period(a.tally.counts.first_seen, a.tally.counts.last_seen),
+            period: own(period(a.tally.counts.first_seen, a.tally.counts.last_seen)),
             excluded_total: a.tally.excluded.total_accesses(),
-            ip_period: period(
+            ip_period: own(period(
                 a.tally.excluded.ip.first_seen,
                 a.tally.excluded.ip.last_seen,
-            ),
+            )),
             ranges: join_and(&a.filters.exclude_ip_ranges),
             domains: join_and(&a.filters.exclude_domains),
         }
+    }
+
+    /// A label the program holds as a constant (an audit action from the vocabulary).
+    fn label(&self, label: &'static str) -> Safe<String> {
+        own(label)
+    }
+
+    /// A response status or status class, as the counting wrote it.
+    fn status(&self, s: &StatusCount) -> Safe<String> {
+        own(&s.status)
+    }
+
+    /// A country as the GeoIP database names it.
+    fn country(&self, c: &CountryCounts) -> Safe<String> {
+        own(&c.country)
     }
 
     /// Whether a count reads as singular: exactly one, and shown as such.
@@ -196,11 +236,11 @@ impl<'a> View<'a> {
         .collect()
     }
 
-    fn action_period(&self, x: &ActionCounts) -> String {
-        period(x.first_seen, x.last_seen)
+    fn action_period(&self, x: &ActionCounts) -> Safe<String> {
+        own(period(x.first_seen, x.last_seen))
     }
 
-    fn window(&self) -> Option<String> {
+    fn window(&self) -> Option<Safe<String>> {
         let f = &self.a.filters;
         match (f.since, f.until) {
             (None, None) => None,
@@ -208,6 +248,7 @@ impl<'a> View<'a> {
             (None, Some(u)) => Some(format!("until {}", minute(u))),
             (Some(s), Some(u)) => Some(format!("from {} to {}", minute(s), minute(u))),
         }
+        .map(own)
     }
 }
 
@@ -322,13 +363,17 @@ fn busiest_text(b: Option<&BusiestMinute>) -> String {
         .unwrap_or_default()
 }
 
-/// "a", "a and b", "a, b and c".
-fn join_and(items: &[String]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+/// "a", "a and b", "a, b and c": each item is a value from data, the commas and the
+/// "and" are the program's own words.
+fn join_and(items: &[String]) -> Safe<String> {
+    let mut out = String::new();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(if i + 1 == items.len() { " and " } else { ", " });
+        }
+        data(item, &mut out);
     }
+    Safe(out)
 }
 
 fn minute(t: DateTime<Utc>) -> String {
@@ -394,12 +439,14 @@ pub fn reply(
     let render_err = |e: askama::Error| Error::Internal(format!("template: {e}"));
     match format {
         OutputFormat::Json => {
-            let mut value =
+            let value =
                 serde_json::to_value(a).map_err(|e| Error::Internal(format!("json: {e}")))?;
-            if let Some(k) = min_count {
-                hide_small_counts(&mut value, k);
-            }
-            guard.json(&value)
+            // Counts are hidden after the check: "fewer than K" is the program's text.
+            guard.json(value, |v| {
+                if let Some(k) = min_count {
+                    hide_small_counts(v, k);
+                }
+            })
         }
         OutputFormat::Markdown => {
             let v = View::new(a, min_count);
@@ -489,10 +536,14 @@ mod tests {
     }
 
     #[test]
-    fn lists() {
-        let s = |v: &[&str]| join_and(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    fn lists_mark_each_item_as_data() {
+        let s = |v: &[&str]| join_and(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>()).0;
         assert_eq!(s(&[]), "");
-        assert_eq!(s(&["a"]), "a");
-        assert_eq!(s(&["a", "b", "c"]), "a, b and c");
+        assert_eq!(unmark(&s(&["a"])), "a");
+        assert_eq!(unmark(&s(&["a", "b", "c"])), "a, b and c");
+        assert_eq!(
+            s(&["a", "b"]),
+            format!("{DATA_START}a{DATA_END} and {DATA_START}b{DATA_END}")
+        );
     }
 }

@@ -294,7 +294,7 @@ mod tests {
             entity_path: path.map(str::to_owned),
             target_type: None,
             target_details: None,
-            action: "x".into(),
+            action: "x",
             ip: None,
             time: DateTime::UNIX_EPOCH,
         };

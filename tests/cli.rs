@@ -9,6 +9,10 @@ use std::process::Output;
 #[path = "cli/fetch.rs"]
 mod fetch;
 
+/// The privacy guard against hostile inputs and visitors named like its own words.
+#[path = "cli/privacy.rs"]
+mod privacy;
+
 use assert_cmd::Command;
 use serde_json::Value;
 
@@ -342,8 +346,12 @@ fn same_inputs_give_byte_identical_replies() {
 
 #[test]
 fn internal_note_records_inputs_filters_and_reconciliation() {
+    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let note = dir.path().join("note.md");
+    // A note left readable by others from an earlier run is replaced by a private one.
+    std::fs::write(&note, "old").unwrap();
+    std::fs::set_permissions(&note, std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = logbrief()
         .args(QUICK_START)
         .arg("--internal-note")
@@ -351,6 +359,9 @@ fn internal_note_records_inputs_filters_and_reconciliation() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
+    // It names the requester: readable by its owner only.
+    let mode = std::fs::metadata(&note).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
     let text = std::fs::read_to_string(&note).unwrap();
     // The generation time is the one thing allowed to change between runs.
     let text: String = text
@@ -554,7 +565,18 @@ fn the_guard_stops_a_reply_that_would_print_a_username() {
             .unwrap();
         assert_eq!(out.status.code(), Some(5), "{format}: {}", stderr(&out));
         assert!(out.stdout.is_empty(), "{format}");
-        assert!(!stderr(&out).contains("carol"), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(!err.contains("carol"), "{err}");
+        // The refusal says which kind of value hit, where, and how to go on.
+        assert!(err.contains("(username)"), "{err}");
+        assert!(
+            err.contains("in the excluded domains (field filters.exclude_domains[])"),
+            "{format}: {err}"
+        );
+        assert!(
+            err.contains("--namespace") && err.contains("--min-count"),
+            "{err}"
+        );
     }
 }
 

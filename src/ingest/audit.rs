@@ -3,8 +3,10 @@
 //! export (read by its header: older exports lack `Author Email`).
 //!
 //! Every shape becomes one [`AuditEvent`]. Its `action` is the grouping key of the
-//! audit summary: the `event_type` when the event has one, otherwise a phrase built
-//! from what `details` says changed, never from free text that could name someone.
+//! audit summary: a label of the closed vocabulary ([`crate::vocabulary`]), read from
+//! the event's name, its message, what `details` says changed or the export's
+//! sentence. The event's own text is never kept: what the vocabulary does not know is
+//! counted as "other changes".
 
 use std::net::IpAddr;
 
@@ -12,6 +14,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
 
 use super::{Line, parse_ip, parse_time};
+use crate::vocabulary::{self, ActionText};
 
 /// One audit event, whichever shape it came in.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,7 +28,8 @@ pub struct AuditEvent {
     pub entity_path: Option<String>,
     pub target_type: Option<String>,
     pub target_details: Option<String>,
-    pub action: String,
+    /// A label of the vocabulary, or [`vocabulary::OTHER`].
+    pub action: &'static str,
     pub ip: Option<IpAddr>,
     pub time: DateTime<Utc>,
 }
@@ -47,23 +51,24 @@ fn integer(v: Option<&Value>) -> Option<i64> {
 }
 
 /// The action of an API or streaming event (see the module documentation).
-fn json_action(event: &Value) -> String {
-    if let Some(t) = text(event.get("event_type")) {
-        return t;
-    }
+fn json_action(event: &Value) -> &'static str {
     let details = event.get("details");
-    let detail = |k: &str| details.and_then(|d| text(d.get(k)));
-    if let Some(Value::String(m)) = details.and_then(|d| d.get("custom_message"))
-        && !m.trim().is_empty()
-    {
-        return m.trim().to_owned();
+    fn string(v: Option<&Value>) -> Option<&str> {
+        v.and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
     }
-    for verb in ["add", "remove", "change"] {
-        if let Some(what) = detail(verb) {
-            return format!("{verb} {what}");
-        }
-    }
-    "unknown".to_owned()
+    let field = |k: &str| string(event.get(k)).or_else(|| string(details.and_then(|d| d.get(k))));
+    let change = ["add", "remove", "change"]
+        .into_iter()
+        .find_map(|verb| field(verb).map(|what| (verb, what)));
+    let text = ActionText {
+        event_name: field("event_type").or_else(|| field("event_name")),
+        custom_message: string(details.and_then(|d| d.get("custom_message"))),
+        change,
+        sentence: None,
+    };
+    vocabulary::label(&text).unwrap_or(vocabulary::OTHER)
 }
 
 /// Reads an event object from the API or a stream.
@@ -141,12 +146,12 @@ impl CsvColumns {
         else {
             return Line::Malformed("audit event without a valid creation time");
         };
-        let action = get("action")
-            .map(|a| match a.find(" from ") {
-                Some(cut) => a[..cut].trim().to_owned(),
-                None => a,
-            })
-            .unwrap_or_else(|| "unknown".to_owned());
+        let sentence = get("action");
+        let action = vocabulary::label(&ActionText {
+            sentence: sentence.as_deref(),
+            ..ActionText::default()
+        })
+        .unwrap_or(vocabulary::OTHER);
         Line::Audit(Box::new(AuditEvent {
             id: get("id"),
             author_id: get("author id").and_then(|s| s.parse().ok()),
@@ -204,7 +209,7 @@ mod tests {
         )
         .unwrap();
         let e = event(from_json(&old));
-        assert_eq!(e.action, "add group");
+        assert_eq!(e.action, "Created a group");
         assert_eq!(e.id.as_deref(), Some("2"));
         assert_eq!(e.entity_path.as_deref(), Some("flightjs"));
         assert_eq!(e.author_email.as_deref(), Some("admin@example.com"));
@@ -213,33 +218,45 @@ mod tests {
         let streaming = br#"{"id": "1", "author_id": -3, "entity_id": 29, "entity_type": "Project", "details": {"author_name": "deploy-key-name", "custom_message": {"protocol": "ssh", "action": "git-upload-pack"}, "ip_address": "127.0.0.1", "entity_path": "example-group/example-project"}, "ip_address": "127.0.0.1", "author_name": "deploy-key-name", "entity_path": "example-group/example-project", "created_at": "2022-07-26T05:43:53.662Z", "event_type": "repository_git_operation"}"#;
         let e = event(parse_ndjson_line(streaming));
         assert_eq!(
-            (e.action.as_str(), e.author_id),
-            ("repository_git_operation", Some(-3))
+            (e.action, e.author_id),
+            (
+                vocabulary::label(&ActionText {
+                    event_name: Some("repository_git_operation"),
+                    ..ActionText::default()
+                })
+                .unwrap(),
+                Some(-3)
+            )
         );
     }
 
     #[test]
-    fn actions_without_event_type() {
-        let action = |details: &str| {
+    fn actions_are_labels_never_free_text() {
+        let action = |fields: &str| {
             let v: Value = serde_json::from_str(&format!(
-                r#"{{"details":{details},"created_at":"2026-03-14T20:06:12Z"}}"#
+                r#"{{{fields},"created_at":"2026-03-14T20:06:12Z"}}"#
             ))
             .unwrap();
             event(from_json(&v)).action
         };
         assert_eq!(
-            action(r#"{"custom_message":"Project archived"}"#),
-            "Project archived"
+            action(r#""details":{"change":"visibility","from":"Private","to":"Public"}"#),
+            "Changed visibility"
         );
         assert_eq!(
-            action(r#"{"change":"visibility","from":"Private","to":"Public"}"#),
-            "change visibility"
+            action(r#""details":{"add":"user_access","as":"Developer"}"#),
+            "Added a member"
         );
-        assert_eq!(action(r#"{"remove":"user_access"}"#), "remove user_access");
-        assert_eq!(
-            action(r#"{"custom_message":{"protocol":"ssh"}}"#),
-            "unknown"
-        );
+        // A message, an event name or a change the vocabulary does not know is counted
+        // as other changes, whatever personal data it holds.
+        for unknown in [
+            r#""details":{"custom_message":"Token glpat-abcdefghijklmnop1234 created for https://bot:secret@ci.elsewhere.example"}"#,
+            r#""event_type":"zed.zulu@elsewhere.example_added""#,
+            r#""details":{"change":"Yolanda Quist"}"#,
+            r#""details":{"custom_message":{"protocol":"ssh"}}"#,
+        ] {
+            assert_eq!(action(unknown), vocabulary::OTHER, "{unknown}");
+        }
     }
 
     #[test]
