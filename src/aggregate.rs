@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::exclude::Rule;
 use crate::ingest::Kind;
+use crate::vocabulary;
 
 /// Column names, in one place.
 mod column {
@@ -979,9 +980,11 @@ pub fn audit_tally(batch: AuditBatch) -> PolarsResult<AuditTally> {
             })
         })
         .collect::<PolarsResult<Vec<_>>>()?;
+    // Most events first; the catch-all "other changes" last, whatever its number.
     actions.sort_by(|a, b| {
-        b.events
-            .cmp(&a.events)
+        (a.action == vocabulary::OTHER)
+            .cmp(&(b.action == vocabulary::OTHER))
+            .then_with(|| b.events.cmp(&a.events))
             .then_with(|| a.action.cmp(b.action))
     });
     Ok(AuditTally {

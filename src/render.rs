@@ -197,6 +197,14 @@ impl<'a> View<'a> {
         own(label)
     }
 
+    /// Whether some audit events were counted as "other changes".
+    fn has_other_changes(&self) -> bool {
+        self.audit
+            .actions
+            .iter()
+            .any(|x| x.action == crate::vocabulary::OTHER)
+    }
+
     /// A response status or status class, as the counting wrote it.
     fn status(&self, s: &StatusCount) -> Safe<String> {
         own(&s.status)

@@ -59,7 +59,7 @@ fn json_action(event: &Value) -> &'static str {
             .filter(|s| !s.is_empty())
     }
     let field = |k: &str| string(event.get(k)).or_else(|| string(details.and_then(|d| d.get(k))));
-    let change = ["add", "remove", "change"]
+    let change = ["add", "remove", "change", "with", "failed_login"]
         .into_iter()
         .find_map(|verb| field(verb).map(|what| (verb, what)));
     let text = ActionText {
