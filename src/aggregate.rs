@@ -1049,6 +1049,15 @@ pub struct InputSummary {
     pub malformed: u64,
     /// The first few malformed line numbers (never their content).
     pub malformed_lines: Vec<u64>,
+    /// Records of the story's kind read from it, in scope or not.
+    #[serde(skip)]
+    pub records: u64,
+    /// Lines counted out of scope without being read.
+    #[serde(skip)]
+    pub unread: u64,
+    /// With `--format-hint`: the format the content looks like, when it is another.
+    #[serde(skip)]
+    pub looks_like: Option<&'static str>,
 }
 
 /// The filters a reply may describe: the requester's own ranges and domains, and only
@@ -1066,12 +1075,23 @@ pub struct Filters {
     pub until: Option<DateTime<Utc>>,
 }
 
+/// A period of time: the first and the last moment of something.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Period {
+    #[serde(serialize_with = "ser_time")]
+    pub first: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "ser_time")]
+    pub last: Option<DateTime<Utc>>,
+}
+
 /// Everything a reply may be built from: counts, times, and the requester's paths.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Aggregates {
     pub template: &'static str,
     pub scope: Vec<String>,
     pub filters: Filters,
+    /// The period the inputs' records of the story's kind cover, in scope or not.
+    pub logs_cover: Period,
     #[serde(flatten)]
     pub tally: Tally,
     pub reconciliation: Reconciliation,
@@ -1085,4 +1105,11 @@ pub struct Aggregates {
     /// The GeoIP database used, when one was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub geoip: Option<crate::geo::GeoIpInfo>,
+    /// What the engineer should know about how the answer was produced (standard
+    /// error and the internal note; never the reply).
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+    /// What the team configuration file added to the known list.
+    #[serde(skip)]
+    pub config_added: Vec<String>,
 }

@@ -135,8 +135,9 @@ pub struct InspectArgs {
     #[arg(long = "format-hint", value_enum, value_name = "FORMAT")]
     pub format_hint: Option<FormatHintArg>,
 
-    /// The time zone of timestamps written without one: UTC or an offset such as +01:00.
-    #[arg(long = "input-tz", value_name = "OFFSET")]
+    /// The time zone of timestamps written without one, as Kibana writes @timestamp in
+    /// CSV exports: UTC, an offset such as +01:00, or a zone name such as Europe/Berlin.
+    #[arg(long = "input-tz", value_name = "ZONE")]
     pub input_tz: Option<String>,
 
     /// Print the reports as JSON.
@@ -216,9 +217,16 @@ pub struct SummarizeArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// The requester's own addresses, for the ip-block story (repeatable CIDR).
+    /// The requester's own addresses, for the ip-block story (repeatable CIDR). A
+    /// range wider than a /16 (IPv4) or a /32 (IPv6) needs --allow-wide-client-ip.
     #[arg(long = "client-ip", value_name = "CIDR")]
     pub client_ips: Vec<String>,
+
+    /// Accept a --client-ip range wider than a /16 (IPv4) or a /32 (IPv6). Addresses in
+    /// those ranges count as the requester's own: the reply may then describe traffic of
+    /// many others, and the privacy guard no longer treats them as someone else's.
+    #[arg(long = "allow-wide-client-ip")]
+    pub allow_wide_client_ip: bool,
 
     /// A MaxMind database (GeoLite2/GeoIP2 Country or City) for countries of client
     /// addresses.
@@ -233,9 +241,11 @@ pub struct SummarizeArgs {
     #[arg(long = "internal-note", value_name = "FILE")]
     pub internal_note: Option<PathBuf>,
 
-    /// The time zone of timestamps written without one, as in Kibana CSV exports made
-    /// in a browser outside UTC: UTC or an offset such as +01:00.
-    #[arg(long = "input-tz", value_name = "OFFSET")]
+    /// The time zone of timestamps written without one, as Kibana writes @timestamp in
+    /// CSV exports (the zone of the browser they were made in): UTC, an offset such as
+    /// +01:00, or a zone name such as Europe/Berlin, whose daylight saving time is
+    /// followed. A Kibana export without json.time needs it.
+    #[arg(long = "input-tz", value_name = "ZONE")]
     pub input_tz: Option<String>,
 
     /// Read every log as this format instead of detecting it from its first lines.

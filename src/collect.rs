@@ -38,6 +38,8 @@ const CHUNK: usize = 1 << 20;
 
 /// One request attributed to the requester's scope, before deduplication.
 pub(crate) struct Scoped {
+    /// Where the line is: input and line number, for reading order.
+    pub(crate) at: At,
     pub(crate) source: Source,
     pub(crate) correlation_id: Option<Box<str>>,
     pub(crate) rule: Option<Rule>,
@@ -50,6 +52,7 @@ pub(crate) struct Scoped {
 /// A request from the requester's addresses to a path outside their namespaces: for
 /// the IP-block story, counted without its path.
 pub(crate) struct Elsewhere {
+    pub(crate) at: At,
     pub(crate) source: Source,
     pub(crate) correlation_id: Option<Box<str>>,
     pub(crate) status: Option<u16>,
@@ -67,6 +70,40 @@ pub(crate) struct ScopedEvent {
     pub(crate) author: Option<String>,
 }
 
+/// A line's place in the inputs: the input's index and the line's number in it.
+pub(crate) type At = (usize, u64);
+
+/// A parsed request outside the scope that another component may have logged too:
+/// if its twin is in the scope, the most complete of them decides (SPEC §6).
+pub(crate) struct Twin {
+    pub(crate) at: At,
+    pub(crate) source: Source,
+    pub(crate) correlation_id: Box<str>,
+}
+
+/// The first and last time of the records of the story's kind in the inputs, whether
+/// in scope or not: the period the logs cover.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Coverage {
+    pub(crate) first: Option<chrono::DateTime<Utc>>,
+    pub(crate) last: Option<chrono::DateTime<Utc>>,
+}
+
+impl Coverage {
+    fn add(&mut self, t: chrono::DateTime<Utc>) {
+        self.first = Some(self.first.map_or(t, |f| f.min(t)));
+        self.last = Some(self.last.map_or(t, |l| l.max(t)));
+    }
+
+    fn join(&mut self, other: Coverage) {
+        other
+            .first
+            .into_iter()
+            .chain(other.last)
+            .for_each(|t| self.add(t));
+    }
+}
+
 /// What reading every input produced.
 #[derive(Default)]
 pub(crate) struct Collected {
@@ -75,6 +112,10 @@ pub(crate) struct Collected {
     pub(crate) scoped: Vec<Scoped>,
     pub(crate) events: Vec<ScopedEvent>,
     pub(crate) elsewhere: Vec<Elsewhere>,
+    pub(crate) twins: Vec<Twin>,
+    pub(crate) coverage: Coverage,
+    /// For the engineer: said on standard error and in the internal note.
+    pub(crate) warnings: Vec<String>,
 }
 
 /// What every line of every input is read against.
@@ -96,6 +137,10 @@ struct Part {
     scoped: Vec<Scoped>,
     events: Vec<ScopedEvent>,
     elsewhere: Vec<Elsewhere>,
+    twins: Vec<Twin>,
+    /// Records of the story's kind read, in scope or not.
+    records: u64,
+    coverage: Coverage,
 }
 
 impl Part {
@@ -143,6 +188,8 @@ impl Part {
                     rec.not_request += 1;
                     return;
                 }
+                self.records += 1;
+                self.coverage.add(r.time);
                 r
             }
             Line::Audit(e) => {
@@ -151,6 +198,8 @@ impl Part {
                     rec.not_request += 1;
                     return;
                 }
+                self.records += 1;
+                self.coverage.add(e.time);
                 match scope::attribute_audit(dir, &e).filter(|&n| verified.contains(dir, n)) {
                     Some(_) => self.events.push(to_scoped_event(dir, config, *e)),
                     None => rec.out_of_scope += 1,
@@ -159,16 +208,27 @@ impl Part {
             }
         };
         match scope::attribute(dir, &request).filter(|&n| verified.contains(dir, n)) {
-            Some(node) => self.scoped.push(to_scoped(context, node, &request)),
+            Some(node) => {
+                let mut scoped = to_scoped(context, node, &request);
+                scoped.at = (0, line_no);
+                self.scoped.push(scoped);
+            }
             None => {
                 rec.out_of_scope += 1;
                 if config.template == Template::IpBlock && from_client(config, &request) {
                     self.elsewhere.push(Elsewhere {
+                        at: (0, line_no),
                         source: request.source,
                         correlation_id: request.correlation_id.as_deref().map(Box::from),
                         status: request.status,
                         time: request.time,
                         git_challenge: is_git_challenge(&request),
+                    });
+                } else if let Some(cid) = request.correlation_id.as_deref() {
+                    self.twins.push(Twin {
+                        at: (0, line_no),
+                        source: request.source,
+                        correlation_id: Box::from(cid),
                     });
                 }
             }
@@ -187,9 +247,16 @@ impl Part {
                 .take(room)
                 .map(|n| n + lines_before),
         );
+        let place = |at: &mut At| at.1 += lines_before;
+        later.scoped.iter_mut().for_each(|r| place(&mut r.at));
+        later.elsewhere.iter_mut().for_each(|r| place(&mut r.at));
+        later.twins.iter_mut().for_each(|r| place(&mut r.at));
         self.scoped.append(&mut later.scoped);
         self.events.append(&mut later.events);
         self.elsewhere.append(&mut later.elsewhere);
+        self.twins.append(&mut later.twins);
+        self.records += later.records;
+        self.coverage.join(later.coverage);
     }
 }
 
@@ -207,6 +274,11 @@ pub(crate) fn read_input(
         ingest::detect(reader.peek()?, config.read.hint).ok_or_else(|| Error::UnknownFormat {
             path: path.to_owned(),
         })?;
+    // What the content looks like without the hint, to say so when the hint was wrong.
+    let looks_like = match config.read.hint {
+        Some(_) => ingest::detect(reader.peek()?, None).filter(|&f| f != format),
+        None => None,
+    };
     let (part, reader) = match ingest::line_syntax(format) {
         Some(_) => read_lines(reader, format, context, canaries, progress)?,
         None => {
@@ -220,8 +292,9 @@ pub(crate) fn read_input(
     progress.finish_input(&reader);
     let gzip = reader.is_gzip();
     let sha256 = reader.finish()?;
-    collected.inputs.push(InputSummary {
-        name: crate::display_name(path),
+    let name = crate::display_name(path);
+    let mut summary = InputSummary {
+        name: name.clone(),
         format: if format == Format::Empty && part.rec.lines > 0 {
             Format::RailsJson.name()
         } else {
@@ -232,11 +305,41 @@ pub(crate) fn read_input(
         lines: part.rec.lines,
         malformed: part.rec.malformed,
         malformed_lines: part.malformed_lines,
-    });
+        records: part.records,
+        unread: part.rec.unread,
+        looks_like: looks_like.map(Format::name),
+    };
+    // The same file given twice (by another name, or a copy) is read once: its second
+    // reading adds nothing but lines, all of them duplicates.
+    if let Some(first) = collected.inputs.iter().find(|i| i.sha256 == summary.sha256) {
+        collected.warnings.push(format!(
+            "{name} has the same content (SHA-256) as {}: it is read once, and its {} line{} \
+             counted as duplicate{}",
+            first.name,
+            summary.lines,
+            if summary.lines == 1 { " is" } else { "s are" },
+            if summary.lines == 1 { "" } else { "s" },
+        ));
+        collected.reconciliation.lines += summary.lines;
+        collected.reconciliation.duplicate += summary.lines;
+        summary.malformed = 0;
+        summary.malformed_lines.clear();
+        summary.records = 0;
+        collected.inputs.push(summary);
+        return Ok(());
+    }
+    let input = collected.inputs.len();
+    collected.inputs.push(summary);
     collected.reconciliation.add(&part.rec);
-    collected.scoped.extend(part.scoped);
+    let (mut scoped, mut elsewhere, mut twins) = (part.scoped, part.elsewhere, part.twins);
+    scoped.iter_mut().for_each(|r| r.at.0 = input);
+    elsewhere.iter_mut().for_each(|r| r.at.0 = input);
+    twins.iter_mut().for_each(|r| r.at.0 = input);
+    collected.scoped.extend(scoped);
     collected.events.extend(part.events);
-    collected.elsewhere.extend(part.elsewhere);
+    collected.elsewhere.extend(elsewhere);
+    collected.twins.extend(twins);
+    collected.coverage.join(part.coverage);
     Ok(())
 }
 
@@ -418,6 +521,7 @@ impl Search<'_> {
             }
             return part;
         };
+        self.cover_unread(text, &mut part);
         prefilter::lower_case(text, lower);
         let mut pos = 0;
         while let Some(line) = prefilter.next_candidate(text, lower, pos) {
@@ -432,8 +536,29 @@ impl Search<'_> {
     }
 }
 
+impl Search<'_> {
+    /// The period a chunk covers, from its first and last lines, which the prefilter
+    /// may pass over unread: logs are written in time order, so the chunks' edges
+    /// bound the period the file covers. Only the time is read.
+    fn cover_unread(&self, text: &[u8], part: &mut Part) {
+        let story_is_audit = self.context.config.template == Template::Audit;
+        let first = lines_of(text).next();
+        let last = lines_of(text).next_back();
+        for line in first.into_iter().chain(last) {
+            if line.len() >= MAX_LINE {
+                continue;
+            }
+            match ingest::parse_line(self.format, self.flavor, line) {
+                Line::Request(r) if !story_is_audit => part.coverage.add(r.time),
+                Line::Audit(e) if story_is_audit => part.coverage.add(e.time),
+                _ => {}
+            }
+        }
+    }
+}
+
 /// The lines of whole-line text, without terminators (`\n` or `\r\n`).
-fn lines_of(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+fn lines_of(text: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
     let lines = (!text.is_empty()).then(|| text.strip_suffix(b"\n").unwrap_or(text));
     lines
         .into_iter()
@@ -506,6 +631,7 @@ fn to_scoped(context: &Context<'_>, node: directory::Node, r: &ingest::Request<'
     };
     let ip: Option<IpAddr> = r.client_ip;
     Scoped {
+        at: (0, 0),
         from_client: from_client(config, r),
         git_challenge: is_git_challenge(r),
         source: r.source,

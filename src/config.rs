@@ -1,6 +1,7 @@
 //! From command-line arguments to one validated [`Config`]: addresses, ranges and
 //! times are parsed here, once, so the rest of the program never handles raw strings.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
@@ -80,6 +81,8 @@ pub struct Config {
     pub geoip: Option<PathBuf>,
     pub kibana_url: Option<String>,
     pub min_count: Option<u64>,
+    /// What the team configuration added to the known list.
+    pub team_exclusions: TeamExclusions,
     /// The team configuration file that was read, if any.
     pub config_file: Option<PathBuf>,
     /// The requester's own addresses (`--client-ip`), for the ip-block story.
@@ -118,6 +121,35 @@ pub struct TeamConfig {
     pub kibana_url: Option<String>,
     /// The default `--format`: text, markdown or json.
     pub format: Option<String>,
+    /// Per customer, keyed by the path of its top-level group: office ranges and
+    /// domains that apply only when that customer's Owner asks.
+    #[serde(default)]
+    pub customers: BTreeMap<String, CustomerConfig>,
+}
+
+/// One customer's known list in `logbrief.toml` (`[customers."acme"]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerConfig {
+    #[serde(default)]
+    pub office_ranges: Vec<String>,
+    #[serde(default)]
+    pub company_domains: Vec<String>,
+}
+
+/// What the team configuration adds to the known list, so that it is never applied
+/// silently: standard error and the internal note name each entry and its source.
+#[derive(Debug, Clone, Default)]
+pub struct TeamExclusions {
+    pub file: Option<PathBuf>,
+    /// `office_ranges` and `company_domains` at the top of the file, when no flag
+    /// replaced them (they are in [`Config::exclusions`] already).
+    pub ranges: Vec<IpNetwork>,
+    pub domains: Vec<String>,
+    /// Per customer (lower-case top-level path), applied once the requester is known.
+    pub customers: BTreeMap<String, (Vec<IpNetwork>, Vec<String>)>,
+    ranges_from_flags: bool,
+    domains_from_flags: bool,
 }
 
 /// The example `logbrief init` writes.
@@ -172,7 +204,8 @@ impl Config {
     pub fn from_args(args: SummarizeArgs) -> Result<Self> {
         let (config_path, team) = TeamConfig::find(args.config.as_deref())?;
         // List flags replace the file's lists; an absent flag leaves them in force.
-        let exclude_ips = if args.exclude_ips.is_empty() && args.exclude_ip_files.is_empty() {
+        let ranges_from_flags = !(args.exclude_ips.is_empty() && args.exclude_ip_files.is_empty());
+        let exclude_ips = if !ranges_from_flags {
             team.office_ranges.clone()
         } else {
             args.exclude_ips.clone()
@@ -193,11 +226,57 @@ impl Config {
             }
             (None, None) => FormatArg::Markdown,
         };
+        let team_exclusions = TeamExclusions {
+            file: config_path.clone(),
+            ranges: if ranges_from_flags {
+                Vec::new()
+            } else {
+                parse_networks(&team.office_ranges, "office_ranges")?
+            },
+            domains: if args.exclude_domains.is_empty() {
+                team.company_domains.clone()
+            } else {
+                Vec::new()
+            },
+            customers: team
+                .customers
+                .iter()
+                .map(|(name, c)| {
+                    let ranges = parse_networks(&c.office_ranges, "office_ranges")?;
+                    Ok((name.to_lowercase(), (ranges, c.company_domains.clone())))
+                })
+                .collect::<Result<_>>()?,
+            ranges_from_flags,
+            domains_from_flags: !args.exclude_domains.is_empty(),
+        };
         let mut networks = parse_networks(&exclude_ips, "--exclude-ip")?;
         for file in &args.exclude_ip_files {
             networks.extend(read_network_file(file)?);
         }
         let client_networks = parse_networks(&args.client_ips, "--client-ip")?;
+        // A wide range makes everyone in it "the requester": platform-wide counts, and
+        // addresses the guard would no longer treat as someone else's.
+        if let Some(wide) = client_networks.iter().find(|n| match n {
+            IpNetwork::V4(v4) => v4.prefix() < 16,
+            IpNetwork::V6(v6) => v6.prefix() < 32,
+        }) && !args.allow_wide_client_ip
+        {
+            return Err(Error::Usage(format!(
+                "--client-ip {wide} is wider than a /16 (IPv4) or a /32 (IPv6): name the \
+                 requester's own ranges, or pass --allow-wide-client-ip if they really are \
+                 that wide"
+            )));
+        }
+        if let Some(note) = &args.internal_note
+            && let Some(folder) = note.parent().filter(|p| !p.as_os_str().is_empty())
+            && !folder.is_dir()
+        {
+            return Err(Error::Usage(format!(
+                "--internal-note {}: the folder {} does not exist",
+                note.display(),
+                folder.display()
+            )));
+        }
         if args.template == TemplateArg::IpBlock && client_networks.is_empty() {
             return Err(Error::Usage(
                 "--template ip-block needs the requester's addresses: --client-ip CIDR".into(),
@@ -243,6 +322,7 @@ impl Config {
             kibana_url: team.kibana_url,
             min_count: args.min_count,
             config_file: config_path,
+            team_exclusions,
             client_networks,
             read: read_options(args.format_hint, args.input_tz.as_deref())?,
             parse_all: args.parse_all,
@@ -251,6 +331,44 @@ impl Config {
                 None => std::thread::available_parallelism().map_or(1, usize::from),
             },
         })
+    }
+}
+
+impl Config {
+    /// Adds the team configuration's per-customer known list for the requester's
+    /// top-level groups (`roots`, lower-case), where no flag replaced it. Returns what
+    /// the configuration file added in all, one line per source, for standard error and
+    /// the internal note.
+    pub fn apply_customer(&mut self, roots: &[String]) -> Vec<String> {
+        let t = &self.team_exclusions;
+        let Some(file) = &t.file else {
+            return Vec::new();
+        };
+        let file = file.display();
+        let mut notes = Vec::new();
+        let mut describe = |source: &str, ranges: &[IpNetwork], domains: &[String]| {
+            let mut added: Vec<String> =
+                ranges.iter().map(|r| format!("--exclude-ip {r}")).collect();
+            added.extend(domains.iter().map(|d| format!("--exclude-domain {d}")));
+            if !added.is_empty() {
+                notes.push(format!("{file} ({source}) added {}", added.join(", ")));
+            }
+        };
+        describe("top level", &t.ranges, &t.domains);
+        let mut networks = self.exclusions.networks.clone();
+        let mut domains = self.exclusions.domains.clone();
+        for root in roots {
+            let Some((ranges, doms)) = t.customers.get(root) else {
+                continue;
+            };
+            let ranges: &[IpNetwork] = if t.ranges_from_flags { &[] } else { ranges };
+            let doms: &[String] = if t.domains_from_flags { &[] } else { doms };
+            describe(&format!("customers.\"{root}\""), ranges, doms);
+            networks.extend(ranges);
+            domains.extend(doms.iter().cloned());
+        }
+        self.exclusions = Exclusions::new(self.exclusions.users.clone(), domains, networks);
+        notes
     }
 }
 
@@ -293,14 +411,19 @@ pub fn read_options(hint: Option<FormatHintArg>, input_tz: Option<&str>) -> Resu
             FormatHintArg::Nginx => Format::Nginx,
             FormatHintArg::Kibana => Format::KibanaCsv,
         }),
-        input_tz: match input_tz {
-            None => FixedOffset::east_opt(0).expect("UTC is a valid offset"),
-            Some(s) => parse_offset(s).ok_or_else(|| {
-                Error::Usage(format!(
-                    "--input-tz {s}: expected UTC or an offset such as +01:00 or -0500"
-                ))
-            })?,
-        },
+        input_tz: input_tz
+            .map(|s| {
+                parse_offset(s)
+                    .map(crate::ingest::Zone::Fixed)
+                    .or_else(|| crate::ingest::Zone::named(s))
+                    .ok_or_else(|| {
+                        Error::Usage(format!(
+                            "--input-tz {s}: expected UTC, an offset such as +01:00 or -0500, \
+                             or a time zone name such as Europe/Berlin"
+                        ))
+                    })
+            })
+            .transpose()?,
     })
 }
 
@@ -478,6 +601,31 @@ mod tests {
         assert_eq!(secs("+05:30"), Some(19800));
         assert_eq!(secs("Europe/Berlin"), None);
         assert_eq!(secs("+25:00"), None);
+    }
+
+    #[test]
+    fn input_zones() {
+        use crate::ingest::Zone;
+        let zone = |s: &str| read_options(None, Some(s)).map(|o| o.input_tz);
+        let fixed = |secs| Some(Zone::Fixed(FixedOffset::east_opt(secs).unwrap()));
+        assert_eq!(zone("UTC").unwrap(), fixed(0));
+        assert_eq!(zone("+01:00").unwrap(), fixed(3600));
+        assert_eq!(zone("-0500").unwrap(), fixed(-18000));
+        assert_eq!(
+            zone("Europe/Berlin").unwrap(),
+            Some(Zone::Named(chrono_tz::Tz::Europe__Berlin))
+        );
+        assert_eq!(
+            zone("america/new_york").unwrap(),
+            Some(Zone::Named(chrono_tz::Tz::America__New_York))
+        );
+        for bad in ["Europe/Atlantis", "CET+1", "+25:00", ""] {
+            let err = zone(bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad}");
+            assert!(err.to_string().contains("Europe/Berlin"), "{err}");
+        }
+        // Not given: times without a zone are not guessed.
+        assert_eq!(read_options(None, None).unwrap().input_tz, None);
     }
 
     #[test]

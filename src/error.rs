@@ -45,6 +45,10 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// The inputs hold no records of the kind the story counts.
+    #[error("{0}")]
+    NoRecords(String),
+
     /// The GitLab API could not give what `fetch` asked for. `kept` pages of an
     /// audit fetch are on disk for the same command to continue.
     #[error("fetch: {source}{}", kept_note(*kept))]
@@ -59,14 +63,14 @@ pub enum Error {
 
     #[error(
         "the privacy guard stopped the reply: {hits} value(s) that look like personal data \
-         ({kinds}) would have been printed in {parts}; nothing was written. To go on, narrow \
-         the reply (a narrower --namespace, or --min-count), or, if the value is the \
-         customer's own, report the case to the logbrief maintainers with this message"
+         ({kinds}) would have been printed in {parts}; nothing was written. To go on, \
+         {advice}"
     )]
     Privacy {
         hits: usize,
         kinds: String,
         parts: String,
+        advice: String,
     },
 
     #[error("cannot write {what}: {source}")]
@@ -99,6 +103,7 @@ impl Error {
             | Error::Directory { .. }
             | Error::Fetch { .. } => exit::INPUT,
             Error::Usage(_) => exit::USAGE,
+            Error::NoRecords(_) => exit::INPUT,
             Error::NotVerified(_) => exit::NOT_VERIFIED,
             Error::Privacy { .. } => exit::PRIVACY,
             Error::Write { .. } | Error::Internal(_) => exit::INTERNAL,
@@ -203,6 +208,7 @@ mod tests {
                 hits: 1,
                 kinds: "email".into(),
                 parts: "the opening".into(),
+                advice: "x".into(),
             }
             .exit_code(),
             5

@@ -3,6 +3,8 @@
 
 use std::collections::HashSet;
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ipnetwork::IpNetwork;
 
@@ -37,6 +39,20 @@ pub struct Exclusions {
     pub domains: Vec<String>,
     pub networks: Vec<IpNetwork>,
     user_set: HashSet<String>,
+    /// Which entries matched a record in scope, whichever rule then took it out: an
+    /// entry that matched nothing is likely a typo, and the engineer is told.
+    matched: Arc<Matched>,
+}
+
+#[derive(Debug, Default)]
+struct Matched {
+    users: Vec<AtomicBool>,
+    domains: Vec<AtomicBool>,
+    networks: Vec<AtomicBool>,
+}
+
+fn flags(n: usize) -> Vec<AtomicBool> {
+    (0..n).map(|_| AtomicBool::new(false)).collect()
 }
 
 impl Exclusions {
@@ -45,18 +61,40 @@ impl Exclusions {
             .iter()
             .map(|u| u.trim().trim_start_matches('@').to_lowercase())
             .collect();
-        let domains = domains
+        let domains: Vec<String> = domains
             .iter()
             .map(|d| d.trim().trim_start_matches(['@', '.']).to_lowercase())
             .filter(|d| !d.is_empty())
             .collect();
         let user_set = users.iter().cloned().collect();
+        let matched = Arc::new(Matched {
+            users: flags(users.len()),
+            domains: flags(domains.len()),
+            networks: flags(networks.len()),
+        });
         Exclusions {
             users,
             domains,
             networks,
             user_set,
+            matched,
         }
+    }
+
+    /// The entries that matched no record in scope, as the flags that name them.
+    pub fn unmatched(&self) -> Vec<String> {
+        let missed = |flags: &[AtomicBool], i: usize| !flags[i].load(Ordering::Relaxed);
+        let m = &self.matched;
+        let users = (0..self.users.len())
+            .filter(|&i| missed(&m.users, i))
+            .map(|i| format!("--exclude-user {}", self.users[i]));
+        let domains = (0..self.domains.len())
+            .filter(|&i| missed(&m.domains, i))
+            .map(|i| format!("--exclude-domain {}", self.domains[i]));
+        let networks = (0..self.networks.len())
+            .filter(|&i| missed(&m.networks, i))
+            .map(|i| format!("--exclude-ip {}", self.networks[i]));
+        users.chain(domains).chain(networks).collect()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -74,24 +112,40 @@ impl Exclusions {
         let user = user_id
             .and_then(|id| dir.user_by_id(id))
             .or_else(|| username.and_then(|name| dir.user_by_username(name)));
+        // Every rule is tried, so that each entry that matches is known to match.
+        let mut named = false;
         if !self.user_set.is_empty() {
-            let named = username.is_some_and(|n| self.user_set.contains(&n.to_lowercase()))
-                || user.is_some_and(|u| self.user_set.contains(&u.username.to_lowercase()));
-            if named {
-                return Some(Rule::User);
+            let names = username
+                .map(str::to_lowercase)
+                .into_iter()
+                .chain(user.map(|u| u.username.to_lowercase()));
+            for name in names {
+                if let Some(i) = self.users.iter().position(|u| *u == name) {
+                    self.matched.users[i].store(true, Ordering::Relaxed);
+                    named = true;
+                }
             }
         }
-        if let Some(user) = user
-            && user.emails.iter().any(|e| self.domain_matches(e))
-        {
-            return Some(Rule::Domain);
+        // Not `any`: every matching domain is marked, not only the first.
+        let mut by_domain = false;
+        for e in user.iter().flat_map(|u| &u.emails) {
+            by_domain |= self.domain_matches(e);
         }
-        if let Some(ip) = ip
-            && self.networks.iter().any(|n| n.contains(ip))
-        {
-            return Some(Rule::Ip);
+        let mut by_ip = false;
+        if let Some(ip) = ip {
+            for (i, n) in self.networks.iter().enumerate() {
+                if n.contains(ip) {
+                    self.matched.networks[i].store(true, Ordering::Relaxed);
+                    by_ip = true;
+                }
+            }
         }
-        None
+        match (named, by_domain, by_ip) {
+            (true, ..) => Some(Rule::User),
+            (_, true, _) => Some(Rule::Domain),
+            (.., true) => Some(Rule::Ip),
+            _ => None,
+        }
     }
 
     /// The email's domain is an excluded domain or a subdomain of one.
@@ -100,12 +154,18 @@ impl Exclusions {
             return false;
         };
         let domain = domain.to_lowercase();
-        self.domains.iter().any(|d| {
-            domain == *d
+        let mut any = false;
+        for (i, d) in self.domains.iter().enumerate() {
+            let matches = domain == *d
                 || (domain.len() > d.len()
                     && domain.ends_with(d.as_str())
-                    && domain.as_bytes()[domain.len() - d.len() - 1] == b'.')
-        })
+                    && domain.as_bytes()[domain.len() - d.len() - 1] == b'.');
+            if matches {
+                self.matched.domains[i].store(true, Ordering::Relaxed);
+                any = true;
+            }
+        }
+        any
     }
 }
 
@@ -161,5 +221,33 @@ mod tests {
         assert_eq!(ex.rule_for(&d, None, None, None), None);
         // A username the directory does not know can still be named.
         assert_eq!(ex.rule_for(&d, None, Some("alice"), None), Some(Rule::User));
+    }
+
+    #[test]
+    fn entries_that_matched_nothing_are_named() {
+        let d = dir();
+        let ex = Exclusions::new(
+            vec!["nosuchuser".into(), "alice".into()],
+            vec!["acme.exmaple".into(), "acme.example".into()],
+            vec![
+                "203.0.113.0/24".parse().unwrap(),
+                "10.0.0.0/8".parse().unwrap(),
+            ],
+        );
+        assert_eq!(ex.unmatched().len(), 6);
+        // alice is taken out by the user rule; her domain and address match as well.
+        ex.rule_for(&d, Some(1), None, Some("203.0.113.9".parse().unwrap()));
+        assert_eq!(
+            ex.unmatched(),
+            [
+                "--exclude-user nosuchuser",
+                "--exclude-domain acme.exmaple",
+                "--exclude-ip 10.0.0.0/8"
+            ]
+        );
+        // A clone shares what was matched (the reading threads hold clones).
+        let copy = ex.clone();
+        copy.domain_matches("x@acme.exmaple");
+        assert_eq!(ex.unmatched().len(), 2);
     }
 }

@@ -367,6 +367,7 @@ impl Guard {
                 .map(|k| k.name())
                 .collect::<Vec<_>>()
                 .join(", "),
+            advice: advice(&found.parts),
             parts: found.parts.into_iter().collect::<Vec<_>>().join(", "),
         })
     }
@@ -484,6 +485,20 @@ fn heading(template: &str) -> Option<String> {
         .map(|l| format!("the part \"{}\"", l.trim_end_matches(':')))
 }
 
+/// How to go on after a refusal, for the parts that hit.
+fn advice(parts: &BTreeSet<String>) -> String {
+    let typed = |flag: &str| parts.iter().any(|p| p.contains(flag));
+    if typed("excluded domains") {
+        "check the --exclude-domain values: each must be an email domain, not a name".to_owned()
+    } else if typed("excluded ranges") || typed("requester's addresses") {
+        "check the --exclude-ip and --client-ip values".to_owned()
+    } else {
+        "narrow the reply (a narrower --namespace, or --min-count); if the value is the \
+         customer's own, report the case to the logbrief maintainers with this message"
+            .to_owned()
+    }
+}
+
 /// The part of a reply a field of the summary is printed in, as a refusal names it.
 fn part_of_field(at: &str) -> String {
     let part = match at {
@@ -505,6 +520,8 @@ const OWN_JSON_FIELDS: &[&str] = &[
     "template",
     "filters.since",
     "filters.until",
+    "logs_cover.first",
+    "logs_cover.last",
     "counts.first_seen",
     "counts.last_seen",
     "excluded.user.first_seen",

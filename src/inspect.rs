@@ -37,13 +37,18 @@ pub struct FileReport {
     pub first_event: Option<DateTime<Utc>>,
     #[serde(serialize_with = "crate::aggregate::ser_time")]
     pub last_event: Option<DateTime<Utc>>,
-    /// Why reading stopped early, if it did (a corrupt gzip stream, a broken array).
+    /// Why reading stopped early, if it did (a corrupt gzip stream, a broken array, a
+    /// Kibana export whose times need `--input-tz`).
     pub error: Option<String>,
+    /// What was read but deserves a word (garbage after the last gzip member).
+    pub warnings: Vec<String>,
 }
 
 /// Reads one file through. An unknown format is a report without a format, not an
-/// error, so one odd file does not hide the others.
-pub fn inspect_file(path: &Path, options: &ReadOptions) -> Result<FileReport> {
+/// error, so one odd file does not hide the others. Returns the report and the error
+/// that stopped the reading, if one did (in the report as text; the error decides the
+/// exit code).
+pub fn inspect_file(path: &Path, options: &ReadOptions) -> Result<(FileReport, Option<Error>)> {
     let mut reader = LineReader::open(path)?;
     let mut report = FileReport {
         name: crate::display_name(path),
@@ -61,9 +66,18 @@ pub fn inspect_file(path: &Path, options: &ReadOptions) -> Result<FileReport> {
         first_event: None,
         last_event: None,
         error: None,
+        warnings: Vec::new(),
     };
-    let Some(format) = ingest::detect(reader.peek()?, options.hint) else {
-        return Ok(report);
+    let head = match reader.peek() {
+        Ok(head) => head,
+        // Nothing could be read (a gzip stream broken from its start).
+        Err(e) => {
+            report.error = Some(e.to_string());
+            return Ok((report, Some(e)));
+        }
+    };
+    let Some(format) = ingest::detect(head, options.hint) else {
+        return Ok((report, None));
     };
     report.format = Some(format.name());
     let read = ingest::each_line(&mut reader, format, options, |line_no, line| {
@@ -86,12 +100,22 @@ pub fn inspect_file(path: &Path, options: &ReadOptions) -> Result<FileReport> {
             }
         }
     });
+    if read.is_ok()
+        && let Some(warning) = reader.trailing_garbage_warning(report.lines)
+    {
+        report.warnings.push(warning);
+    }
     // A read error ends this file's report, not the whole inspection.
     match read.and_then(|()| reader.finish()) {
-        Ok(sha256) => report.sha256 = Some(sha256),
-        Err(e) => report.error = Some(e.to_string()),
+        Ok(sha256) => {
+            report.sha256 = Some(sha256);
+            Ok((report, None))
+        }
+        Err(e) => {
+            report.error = Some(e.to_string());
+            Ok((report, Some(e)))
+        }
     }
-    Ok(report)
 }
 
 /// Stretches a time range to include `t`.
@@ -100,18 +124,21 @@ fn widen(first: &mut Option<DateTime<Utc>>, last: &mut Option<DateTime<Utc>>, t:
     *last = Some(last.map_or(t, |l| l.max(t)));
 }
 
-/// Inspects every file and prints the reports; an unrecognised file makes the run
-/// fail (exit 4) after all reports are printed.
+/// Inspects every file and prints the reports. After all reports are printed, the
+/// run fails if a file needs a flag it was not given (exit 2: a Kibana export's
+/// zone), is in no known format or could not be read to its end (exit 4).
 pub fn inspect(
     paths: &[std::path::PathBuf],
     options: &ReadOptions,
     json: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let reports = paths
+    let (reports, errors): (Vec<FileReport>, Vec<Option<Error>>) = paths
         .iter()
         .map(|p| inspect_file(p, options))
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .unzip();
     let text = if json {
         let mut s = serde_json::to_string_pretty(&reports)
             .map_err(|e| Error::Internal(format!("json: {e}")))?;
@@ -125,7 +152,14 @@ pub fn inspect(
             .join("\n")
     };
     crate::write_out(out, &text)?;
-    if let Some(i) = reports.iter().position(|r| r.format.is_none()) {
+    let mut errors: Vec<Error> = errors.into_iter().flatten().collect();
+    if let Some(i) = errors.iter().position(|e| matches!(e, Error::Usage(_))) {
+        return Err(errors.swap_remove(i));
+    }
+    if let Some(i) = reports
+        .iter()
+        .position(|r| r.format.is_none() && r.error.is_none())
+    {
         return Err(Error::UnknownFormat {
             path: paths[i].clone(),
         });
@@ -143,7 +177,10 @@ fn plural(n: u64) -> &'static str {
 fn render_text(r: &FileReport) -> String {
     let mut s = format!("{}\n", r.name);
     let Some(format) = r.format else {
-        s.push_str("  format:     not recognised (try --format-hint)\n");
+        match &r.error {
+            Some(error) => s.push_str(&format!("  stopped:    {error}\n")),
+            None => s.push_str("  format:     not recognised (try --format-hint)\n"),
+        }
         return s;
     };
     s.push_str(&format!(
@@ -193,6 +230,9 @@ fn render_text(r: &FileReport) -> String {
     }
     if format.starts_with("audit") && r.first_event.is_none() {
         s.push_str("  events:     none\n");
+    }
+    for warning in &r.warnings {
+        s.push_str(&format!("  warning:    {warning}\n"));
     }
     if let Some(error) = &r.error {
         s.push_str(&format!("  stopped:    {error}\n"));

@@ -29,7 +29,7 @@ use std::path::Path;
 use chrono::Utc;
 
 use crate::aggregate::{
-    Aggregates, AuditBatch, Batch, ClientRequest, Filters, InputSummary, Names,
+    Aggregates, AuditBatch, Batch, ClientRequest, Filters, InputSummary, Names, Period, format_time,
 };
 use crate::cli::{Cli, Command, FetchCommand};
 use crate::collect::{Collected, Context};
@@ -108,6 +108,19 @@ pub fn verify(config: &RequesterConfig, out: &mut dyn Write) -> Result<()> {
 pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
     let dir = Directory::load(&config.requester.directory)?;
     let verified = directory::verify(&dir, &config.requester.email, &config.requester.namespaces)?;
+    // The team configuration's known list for this customer, said out loud.
+    let mut roots: Vec<String> = verified
+        .scope_paths(&dir)
+        .iter()
+        .map(|p| p.split('/').next().unwrap_or(p).to_lowercase())
+        .collect();
+    roots.dedup();
+    let mut config = config.clone();
+    let config_added = config.apply_customer(&roots);
+    let config = &config;
+    for added in &config_added {
+        let _ = writeln!(err, "logbrief: {added}");
+    }
     let own_ranges: Vec<_> = config
         .exclusions
         .networks
@@ -139,14 +152,55 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
         scoped,
         events,
         elsewhere,
+        twins,
+        coverage,
+        mut warnings,
     } = collected;
     warn_malformed(&inputs, err);
+    story_has_records(config, &inputs)?;
 
-    let duplicate = duplicates(
+    // One request logged by several components is one request, wherever the scope
+    // places each of its lines: the most complete line decides, the first in reading
+    // order among equals (SPEC §6).
+    let mut lines: Vec<(collect::At, Source, Option<&str>, usize)> = Vec::new();
+    lines.extend(
         scoped
             .iter()
-            .map(|s| (s.source, s.correlation_id.as_deref())),
+            .enumerate()
+            .map(|(i, s)| (s.at, s.source, s.correlation_id.as_deref(), i)),
     );
+    let offset = scoped.len();
+    lines.extend(
+        elsewhere
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.at, e.source, e.correlation_id.as_deref(), offset + i)),
+    );
+    let offset = offset + elsewhere.len();
+    lines.extend(
+        twins
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.at, t.source, Some(&*t.correlation_id), offset + i)),
+    );
+    lines.sort_by_key(|l| l.0);
+    let mut duplicate = vec![false; lines.len()];
+    for (dup, line) in duplicates(lines.iter().map(|l| (l.1, l.2)))
+        .into_iter()
+        .zip(&lines)
+    {
+        duplicate[line.3] = dup;
+    }
+    let twin_duplicates = duplicate.split_off(scoped.len() + elsewhere.len());
+    let elsewhere_dup = duplicate.split_off(scoped.len());
+    // Lines outside the scope that repeat another line of the same request.
+    let moved = elsewhere_dup
+        .iter()
+        .chain(&twin_duplicates)
+        .filter(|&&d| d)
+        .count() as u64;
+    reconciliation.out_of_scope -= moved;
+    reconciliation.duplicate += moved;
     let mut batch = Batch::new(names);
     let mut client_requests = Vec::new();
     for (s, dup) in scoped.into_iter().zip(duplicate) {
@@ -174,11 +228,6 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
     }
     // Outside the scope these lines stay `out_of_scope` in the reconciliation; the
     // IP-block story only adds them up, nameless.
-    let elsewhere_dup = duplicates(
-        elsewhere
-            .iter()
-            .map(|e| (e.source, e.correlation_id.as_deref())),
-    );
     for (e, dup) in elsewhere.into_iter().zip(elsewhere_dup) {
         if !dup && config.window.contains(e.time) {
             client_requests.push(ClientRequest {
@@ -249,6 +298,27 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
         ip_block: (config.template == Template::IpBlock)
             .then(|| aggregate::ip_block(&client_requests)),
         geoip: geoip.as_ref().map(geo::GeoIp::info),
+        logs_cover: Period {
+            first: coverage.first,
+            last: coverage.last,
+        },
+        warnings: Vec::new(),
+        config_added,
+    };
+    if let Some(w) = window_beyond_logs(&aggregates) {
+        warnings.push(w);
+    }
+    for rule in config.exclusions.unmatched() {
+        warnings.push(format!(
+            "{rule} matched nothing in scope: check it for a typo (the reply still names it)"
+        ));
+    }
+    for w in &warnings {
+        let _ = writeln!(err, "logbrief: warning: {w}");
+    }
+    let aggregates = Aggregates {
+        warnings,
+        ..aggregates
     };
 
     // Addresses in the ranges the requester supplied are theirs (the guard was told
@@ -292,6 +362,86 @@ fn warn_malformed(inputs: &[InputSummary], err: &mut dyn Write) {
             first.join(", ")
         );
     }
+}
+
+/// A window reaching more than this beyond the logs is said to: logs rarely start or
+/// end on the dot.
+const COVERAGE_SLACK: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
+/// The warning for a window that reaches beyond the period the logs cover.
+fn window_beyond_logs(a: &Aggregates) -> Option<String> {
+    let (Some(first), Some(last)) = (a.logs_cover.first, a.logs_cover.last) else {
+        return None;
+    };
+    let early = a.filters.since.filter(|&s| s + COVERAGE_SLACK < first);
+    let late = a.filters.until.filter(|&u| u > last + COVERAGE_SLACK);
+    (early.is_some() || late.is_some()).then(|| {
+        format!(
+            "the window ({} to {}) reaches beyond the logs, which cover {} to {}; the reply \
+             says which period it covers",
+            a.filters.since.map_or("the first line".into(), format_time),
+            a.filters.until.map_or("the last line".into(), format_time),
+            format_time(first),
+            format_time(last)
+        )
+    })
+}
+
+/// A story needs records of its kind; refuses the run when the inputs hold none, or
+/// when `--format-hint` made every line unreadable as requests (SPEC §9).
+fn story_has_records(config: &Config, inputs: &[InputSummary]) -> Result<()> {
+    if inputs.iter().any(|i| i.records > 0) {
+        return Ok(());
+    }
+    let story = config.template.name();
+    let lines: u64 = inputs.iter().map(|i| i.lines).sum();
+    if lines == 0 {
+        return Err(Error::NoRecords(format!(
+            "--template {story}: the inputs are empty"
+        )));
+    }
+    let holds = |audit: bool| {
+        inputs
+            .iter()
+            .any(|i| i.lines > 0 && i.format.starts_with("audit") == audit)
+    };
+    if config.template == Template::Audit {
+        // Audit events are always read line by line: none means there are none.
+        let fits = if holds(false) {
+            "; these files hold requests: use --template access, ip-block or high-load"
+        } else {
+            ""
+        };
+        return Err(Error::NoRecords(format!(
+            "--template {story} needs audit events, and the inputs hold none{fits}"
+        )));
+    }
+    if !holds(false) {
+        return Err(Error::NoRecords(format!(
+            "--template {story} needs request logs, and the inputs hold only audit events: \
+             use --template audit"
+        )));
+    }
+    if let Some(i) = inputs
+        .iter()
+        .find(|i| i.looks_like.is_some() && i.lines > 0)
+    {
+        return Err(Error::NoRecords(format!(
+            "{}: read as {} (--format-hint), none of its lines is a request; they look like {}: \
+             leave out --format-hint or name that format",
+            i.name,
+            i.format,
+            i.looks_like.unwrap_or_default()
+        )));
+    }
+    // Every line was read and none is a request: the logs hold nothing to count. Lines
+    // passed over unread may be requests to other customers, which is a valid answer.
+    if inputs.iter().all(|i| i.unread == 0) {
+        return Err(Error::NoRecords(format!(
+            "--template {story} needs requests, and none of the inputs' {lines} lines is one"
+        )));
+    }
+    Ok(())
 }
 
 /// Every directory path inside the scope: these may appear in a reply.

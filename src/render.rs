@@ -248,15 +248,62 @@ impl<'a> View<'a> {
         own(period(x.first_seen, x.last_seen))
     }
 
+    /// The period the reply went through: the window, within what the logs cover;
+    /// without a window, what the logs cover ("from … to …").
     fn window(&self) -> Option<Safe<String>> {
         let f = &self.a.filters;
-        match (f.since, f.until) {
-            (None, None) => None,
+        let cover = &self.a.logs_cover;
+        let from = later(f.since, cover.first);
+        let to = earlier(f.until, cover.last);
+        match (from, to) {
+            (Some(s), Some(u)) if s > u => None,
+            (Some(s), Some(u)) => Some(format!("from {} to {}", minute(s), minute(u))),
             (Some(s), None) => Some(format!("since {}", minute(s))),
             (None, Some(u)) => Some(format!("until {}", minute(u))),
-            (Some(s), Some(u)) => Some(format!("from {} to {}", minute(s), minute(u))),
+            (None, None) => None,
         }
         .map(own)
+    }
+
+    /// A sentence for a window that reaches beyond the logs (SPEC §9: said out loud).
+    fn beyond(&self) -> Option<Safe<String>> {
+        let f = &self.a.filters;
+        let (Some(first), Some(last)) = (self.a.logs_cover.first, self.a.logs_cover.last) else {
+            return None;
+        };
+        let slack = chrono::TimeDelta::minutes(1);
+        let early = f.since.filter(|&s| s + slack < first);
+        let late = f.until.filter(|&u| u > last + slack);
+        let asked = match (f.since, f.until) {
+            (Some(s), Some(u)) => format!("from {} to {}", minute(s), minute(u)),
+            (Some(s), None) => format!("since {}", minute(s)),
+            (None, Some(u)) => format!("until {}", minute(u)),
+            (None, None) => return None,
+        };
+        let outside = f.since.is_some_and(|s| s > last) || f.until.is_some_and(|u| u < first);
+        let text = if outside {
+            format!(
+                "The logs available to us cover {} to {}, which lies outside the period {asked}.",
+                minute(first),
+                minute(last)
+            )
+        } else if early.is_some() || late.is_some() {
+            format!("That is all the logs available to us hold of the period {asked}.")
+        } else {
+            return None;
+        };
+        Some(own(text))
+    }
+}
+
+fn later(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    a.max(b)
+}
+
+fn earlier(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

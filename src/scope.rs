@@ -35,7 +35,7 @@ const RESERVED: &[&str] = &[
 /// The node a request belongs to, or `None` when the evidence does not decide it.
 pub fn attribute(dir: &Directory, req: &Request<'_>) -> Option<Node> {
     if let Some(project) = req.meta_project.as_deref() {
-        return longest_known(dir, &segments(project));
+        return longest_known(dir, &plain_segments(project)?);
     }
     let from_path = attribute_path(dir, &req.path);
     if let Some(root) = req.meta_root_namespace.as_deref() {
@@ -56,7 +56,8 @@ pub fn attribute(dir: &Directory, req: &Request<'_>) -> Option<Node> {
 }
 
 /// The node an audit event belongs to: its entity by id when the directory knows it,
-/// else its entity path. Events about users or the instance belong to no namespace.
+/// else its entity path (one with dot segments decides nothing, as in a request path).
+/// Events about users or the instance belong to no namespace.
 pub fn attribute_audit(dir: &Directory, event: &AuditEvent) -> Option<Node> {
     let kind = event.entity_type.as_deref()?;
     let by_id = match kind {
@@ -64,7 +65,7 @@ pub fn attribute_audit(dir: &Directory, event: &AuditEvent) -> Option<Node> {
         "Group" | "Namespace" => event.entity_id.and_then(|id| dir.namespace_by_id(id)),
         _ => return None,
     };
-    by_id.or_else(|| longest_known(dir, &segments(event.entity_path.as_deref()?)))
+    by_id.or_else(|| longest_known(dir, &plain_segments(event.entity_path.as_deref()?)?))
 }
 
 /// Route parameters, accepted only when the path agrees with them: Rails mixes query
@@ -113,6 +114,16 @@ fn strip_query(path: &str) -> &str {
 
 fn segments(path: &str) -> Vec<&str> {
     path.split('/').filter(|s| !s.is_empty()).collect()
+}
+
+/// The segments of a path that names a namespace or project outright (`meta.project`,
+/// an audit event's `entity_path`), or `None` when one is a dot segment or hides one
+/// behind percent-encoding: the longest known prefix of `acme/../acme-corp/app` is
+/// `acme`, which the path does not name.
+fn plain_segments(path: &str) -> Option<Vec<&str>> {
+    let segs = segments(path);
+    let climbs = segs.iter().any(|s| *s == "." || *s == ".." || disguised(s));
+    (!climbs).then_some(segs)
 }
 
 /// Cuts a path at the first `.git` or `.wiki.git` segment, which ends a repository path.
@@ -281,45 +292,52 @@ mod tests {
         attribute(dir, &req).map(|n| dir.path_of(n).to_owned())
     }
 
+    /// Audit events: (what it guards, entity type, entity id, entity path, where it
+    /// belongs).
     #[test]
-    fn audit_events_by_entity_id_then_path() {
+    #[rustfmt::skip]
+    fn audit_attribution_table() {
         let dir = Directory::from_slice(DIR.as_bytes()).unwrap();
-        let event = |kind: &str, id: Option<u64>, path: Option<&str>| AuditEvent {
-            id: None,
-            author_id: None,
-            author_name: None,
-            author_email: None,
-            entity_id: id,
-            entity_type: Some(kind.to_owned()),
-            entity_path: path.map(str::to_owned),
-            target_type: None,
-            target_details: None,
-            action: "x",
-            ip: None,
-            time: DateTime::UNIX_EPOCH,
-        };
-        let at = |e: AuditEvent| attribute_audit(&dir, &e).map(|n| dir.path_of(n).to_owned());
-        assert_eq!(
-            at(event("Project", Some(7), Some("acme-corp/app"))).as_deref(),
-            Some("acme/platform/api")
-        );
-        assert_eq!(
-            at(event("Group", Some(61), None)).as_deref(),
-            Some("acme/platform")
-        );
-        assert_eq!(
-            at(event("Project", Some(999), Some("ACME/docs"))).as_deref(),
-            Some("acme/docs")
-        );
-        assert_eq!(
-            at(event("Project", Some(999), Some("acmex/tool"))).as_deref(),
-            Some("acmex/tool")
-        );
-        assert_eq!(at(event("User", Some(7), Some("acme"))), None);
-        assert_eq!(
-            at(event("Gitlab::Audit::InstanceScope", Some(1), Some("acme"))),
-            None
-        );
+        let rows: Vec<(&str, &str, Option<u64>, Option<&str>, Option<&str>)> = vec![
+            ("a known project id wins over the path", "Project", Some(7), Some("acme-corp/app"), Some("acme/platform/api")),
+            ("a known group id", "Group", Some(61), None, Some("acme/platform")),
+            ("an unknown id falls to the path, in any case", "Project", Some(999), Some("ACME/docs"), Some("acme/docs")),
+            ("a foreign path", "Project", Some(999), Some("acmex/tool"), Some("acmex/tool")),
+            ("an unknown project under an owned group", "Project", None, Some("acme/unlisted"), Some("acme")),
+            ("user events belong to no namespace", "User", Some(7), Some("acme"), None),
+            ("instance events belong to no namespace", "Gitlab::Audit::InstanceScope", Some(1), Some("acme"), None),
+            ("no entity type", "", Some(7), Some("acme"), None),
+            ("dot segments climb out of an owned group", "Project", None, Some("acme/../acme-corp/app"), None),
+            ("dot segments climb into an owned group", "Project", None, Some("acme-corp/../acme/docs"), None),
+            ("a lone dot segment", "Project", None, Some("acme/./docs"), None),
+            ("a trailing dot segment", "Group", None, Some("acme/docs/.."), None),
+            ("an encoded dot segment", "Project", None, Some("acme/%2e%2e/acme-corp/app"), None),
+            ("an encoded dot segment in upper case", "Project", None, Some("acme/%2E%2E/acme-corp/app"), None),
+            ("an encoded slash", "Project", None, Some("acme%2F..%2Facme-corp%2Fapp"), None),
+            ("a known id still decides", "Project", Some(9), Some("acme/../acme-corp/app"), Some("acme/docs")),
+        ];
+        let mut failures = vec![];
+        for (why, kind, id, path, want) in rows {
+            let event = AuditEvent {
+                id: None,
+                author_id: None,
+                author_name: None,
+                author_email: None,
+                entity_id: id,
+                entity_type: (!kind.is_empty()).then(|| kind.to_owned()),
+                entity_path: path.map(str::to_owned),
+                target_type: None,
+                target_details: None,
+                action: "x",
+                ip: None,
+                time: DateTime::UNIX_EPOCH,
+            };
+            let got = attribute_audit(&dir, &event).map(|n| dir.path_of(n).to_owned());
+            if got.as_deref() != want {
+                failures.push(format!("{why}: {path:?} -> {got:?}, want {want:?}"));
+            }
+        }
+        assert!(failures.is_empty(), "\n{}", failures.join("\n"));
     }
 
     /// Every rule of SPEC §3 is a row: (what it guards, the request, where it belongs).
@@ -417,6 +435,8 @@ mod tests {
             ("empty path", p(""), None),
             ("only slashes", p("///"), None),
             ("meta.project of a foreign project wins over an owned path", Row { path: "/acme/docs", meta_project: Some("acme-corp/app"), ..Row::default() }, Some("acme-corp/app")),
+            ("meta.project with dot segments decides nothing", Row { path: "/acme/docs", meta_project: Some("acme/../acme-corp/app"), ..Row::default() }, None),
+            ("meta.project with an encoded dot segment", Row { path: "/acme/docs", meta_project: Some("acme/%2e%2e/acme-corp/app"), ..Row::default() }, None),
             ("foreign root_namespace with an owned path stays foreign", Row { path: "/acme/docs", root: Some("acme-corp"), ..Row::default() }, Some("acme-corp")),
             ("params that name an owned project on a foreign path", Row { path: "/acme-corp/app", ns_param: Some("acme"), project_param: Some("docs"), ..Row::default() }, Some("acme-corp/app")),
         ];

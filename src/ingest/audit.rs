@@ -191,6 +191,36 @@ pub fn is_event_line(line: &[u8]) -> bool {
     has(br#""entity_type""#) && has(br#""created_at""#)
 }
 
+/// Whether a JSON value is an audit event: an object with the keys every event has.
+pub fn is_event(value: &Value) -> bool {
+    value.get("entity_type").is_some() && value.get("created_at").is_some()
+}
+
+/// Whether the start of a file is the API's JSON: an array whose first element is an
+/// audit event, or an empty array (a page without events). A `[` alone is no
+/// evidence: TOML and many other files start with one.
+pub fn is_api_array(head: &[u8]) -> bool {
+    use serde::Deserialize;
+    let Some(rest) = head.trim_ascii_start().strip_prefix(b"[") else {
+        return false;
+    };
+    let rest = rest.trim_ascii_start();
+    if rest.starts_with(b"]") {
+        return true;
+    }
+    if !rest.starts_with(b"{") {
+        return false;
+    }
+    // Only the first element is read; the rest of the array may not be in `head`.
+    let mut first = serde_json::Deserializer::from_slice(rest);
+    match Value::deserialize(&mut first) {
+        Ok(event) => is_event(&event),
+        // An element longer than the bytes read ahead: its keys must do.
+        Err(e) if e.is_eof() => is_event_line(rest),
+        Err(_) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,6 +326,34 @@ mod tests {
         assert_eq!(e.time.to_rfc3339(), "2026-03-14T20:06:12+00:00");
         let short = csv::ByteRecord::from(vec!["7", "1"]);
         assert!(matches!(cols.event(&short), Line::Malformed(_)));
+    }
+
+    #[test]
+    fn api_arrays_need_an_event_first() {
+        let yes: &[&[u8]] = &[
+            br#"[{"id":1,"entity_type":"Group","created_at":"2026-03-14T20:06:12Z"}]"#,
+            b"[\n  {\n    \"entity_type\": \"Project\",\n    \"created_at\": \"x\"\n  },\n  {",
+            b"  [ ]\n",
+            b"[\n]\n[{\"entity_type\":\"Group\",\"created_at\":\"x\"}]",
+            // The first element is cut off by the end of the bytes read ahead.
+            br#"[{"entity_type":"Group","created_at":"2026-03-14T20:06:12Z","details":{"change":"aaaa"#,
+        ];
+        for head in yes {
+            assert!(is_api_array(head), "{}", String::from_utf8_lossy(head));
+        }
+        let no: &[&[u8]] = &[
+            b"[package]\nname = \"logbrief\"\n",
+            b"[workspace]\nmembers = [\".\"]\n",
+            b"[1, 2, 3]",
+            br#"[{"time":"2026-03-14T20:06:12Z","path":"/acme"}]"#,
+            br#"[{"entity_type":"Group"}]"#,
+            br#"{"entity_type":"Group","created_at":"x"}"#,
+            b"[{\"entity_type\": oops",
+            b"",
+        ];
+        for head in no {
+            assert!(!is_api_array(head), "{}", String::from_utf8_lossy(head));
+        }
     }
 
     #[test]

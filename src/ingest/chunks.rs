@@ -4,11 +4,16 @@
 //! Buffers come from a fixed pool and go back to it once a chunk is done, so memory
 //! stays the same whatever the input's size. A line longer than the limit is read
 //! through and handed on as an empty, overlong chunk of its own (see
-//! [`reader::MAX_LINE`](super::reader::MAX_LINE)).
+//! [`reader::MAX_LINE`](super::reader::MAX_LINE)), and so is the garbage after the
+//! last member of a gzip file.
+//!
+//! When reading fails (a corrupt or truncated gzip stream), the whole lines read
+//! before the failure are still handed on: the failure is then on the line after
+//! them, the line the data broke in, as [`LineReader::next_line`] reports it too.
 
 use std::io;
 
-use super::reader::LineReader;
+use super::reader::{Dropped, LineReader};
 
 /// Whole lines of one input, in order.
 #[derive(Debug)]
@@ -17,8 +22,11 @@ pub struct Chunk {
     pub seq: u64,
     /// Whole lines, each ending in `\n` except perhaps the input's last one.
     pub bytes: Vec<u8>,
-    /// One line longer than the limit, dropped: it counts as one malformed line.
+    /// One line dropped unread (see `dropped`): it counts as one malformed line.
     pub overlong: bool,
+    /// Why the chunk's one line was dropped: longer than the limit, or the garbage
+    /// after the last gzip member. `Some` exactly when `overlong` is set.
+    pub dropped: Option<Dropped>,
 }
 
 impl Chunk {
@@ -28,6 +36,17 @@ impl Chunk {
             return 1;
         }
         count_lines(&self.bytes)
+    }
+
+    /// One dropped line, as a chunk of its own.
+    fn dropped(seq: u64, mut bytes: Vec<u8>, why: Dropped) -> Chunk {
+        bytes.clear();
+        Chunk {
+            seq,
+            bytes,
+            overlong: true,
+            dropped: Some(why),
+        }
     }
 }
 
@@ -58,7 +77,6 @@ pub fn cut(
     let size = size.clamp(1, max_line.max(1));
     let mut carry: Vec<u8> = Vec::new();
     let mut seq = 0u64;
-    let stream = reader.reader();
     loop {
         // A recycled buffer keeps its length: only growth is zeroed, not every chunk.
         let mut buf = pool();
@@ -68,23 +86,44 @@ pub fn cut(
         buf[..carry.len()].copy_from_slice(&carry);
         let mut filled = carry.len();
         carry.clear();
-        let fail = |source| ReadFailure { seq, source };
-        let eof = fill(stream, &mut buf, &mut filled, size).map_err(fail)?;
-        let mut overlong = false;
+        let stream = reader.reader();
+        let eof = match fill(stream, &mut buf, &mut filled, size) {
+            Ok(eof) => eof,
+            Err(source) => {
+                // The whole lines before the failure go on; the broken one does not.
+                if let Some(last) = memchr::memrchr(b'\n', &buf[..filled]) {
+                    buf.truncate(last + 1);
+                    let chunk = Chunk {
+                        seq,
+                        bytes: buf,
+                        overlong: false,
+                        dropped: None,
+                    };
+                    if !send(chunk) {
+                        return Ok(());
+                    }
+                    seq += 1;
+                }
+                return Err(ReadFailure { seq, source });
+            }
+        };
+        let mut dropped = None;
         if eof {
             if filled == 0 {
-                return Ok(());
+                return end(reader, seq, buf, send);
             }
         } else if let Some(last) = memchr::memrchr(b'\n', &buf[..filled]) {
             carry.extend_from_slice(&buf[last + 1..filled]);
             filled = last + 1;
         } else {
-            // One line fills the buffer: read on to its end, within the limit.
+            // One line fills the buffer: read on to its end, within the limit. Nothing
+            // before the failure, if it fails, is a whole line.
+            let fail = |source| ReadFailure { seq, source };
             match long_line(stream, &mut buf, &mut filled, max_line).map_err(fail)? {
                 LongLine::Whole { rest } => carry = rest,
                 LongLine::Overlong { rest } => {
                     carry = rest;
-                    overlong = true;
+                    dropped = Some(Dropped::Overlong);
                     filled = 0;
                     buf.truncate(size);
                     buf.shrink_to(size);
@@ -95,16 +134,31 @@ pub fn cut(
         let chunk = Chunk {
             seq,
             bytes: buf,
-            overlong,
+            overlong: dropped.is_some(),
+            dropped,
         };
         if !send(chunk) {
             return Ok(());
         }
         seq += 1;
         if eof {
-            return Ok(());
+            return end(reader, seq, Vec::new(), send);
         }
     }
+}
+
+/// The end of the input: the garbage after the last gzip member, if any, is one more
+/// line, dropped.
+fn end(
+    reader: &LineReader,
+    seq: u64,
+    buf: Vec<u8>,
+    mut send: impl FnMut(Chunk) -> bool,
+) -> Result<(), ReadFailure> {
+    if reader.trailing_garbage() {
+        send(Chunk::dropped(seq, buf, Dropped::TrailingGarbage));
+    }
+    Ok(())
 }
 
 /// Reads until `buf[..filled]` holds at least `size` bytes. Returns whether the input
@@ -253,5 +307,68 @@ mod tests {
     #[test]
     fn empty_input_has_no_chunks() {
         assert!(chunks(b"", 10, 100).is_empty());
+    }
+
+    fn gzip(text: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(text).unwrap();
+        enc.finish().unwrap()
+    }
+
+    /// A truncated gzip fails on the line the data broke in, as `next_line` says: the
+    /// whole lines before it are handed on first.
+    #[test]
+    fn a_cut_gzip_fails_where_the_lines_reader_fails() {
+        use crate::ingest::reader::tests::{line_where_cut_gzip_breaks, numbered_lines};
+        for keep in [3, 5, 6] {
+            let mut gz = gzip(&numbered_lines(200_000));
+            gz.truncate(gz.len() * keep / 7);
+            let want = line_where_cut_gzip_breaks(&gz);
+            for size in [4096, 1 << 20] {
+                let mut r = LineReader::from_reader(
+                    Path::new("t.gz"),
+                    Box::new(io::Cursor::new(gz.clone())),
+                )
+                .unwrap();
+                r.peek().unwrap();
+                let mut lines = 0;
+                let mut next_seq = 0;
+                let failure = cut(&mut r, size, 1 << 20, Vec::new, |c| {
+                    assert_eq!(c.seq, next_seq);
+                    next_seq += 1;
+                    lines += c.lines();
+                    true
+                })
+                .unwrap_err();
+                assert_eq!(failure.seq, next_seq);
+                assert_eq!(lines + 1, want, "cut at {keep}/7, chunks of {size}");
+            }
+        }
+    }
+
+    #[test]
+    fn garbage_after_the_last_gzip_member_is_a_last_dropped_chunk() {
+        let mut stored = gzip(b"one\ntwo\n");
+        stored.extend(b"garbage");
+        for size in [2, 1 << 20] {
+            let mut r = LineReader::from_reader(
+                Path::new("t.gz"),
+                Box::new(io::Cursor::new(stored.clone())),
+            )
+            .unwrap();
+            let mut got = Vec::new();
+            cut(&mut r, size, 1 << 20, Vec::new, |c| {
+                got.push(c);
+                true
+            })
+            .unwrap();
+            let last = got.last().unwrap();
+            assert_eq!(last.dropped, Some(Dropped::TrailingGarbage));
+            assert!(last.overlong && last.bytes.is_empty());
+            assert_eq!(got.iter().map(Chunk::lines).sum::<u64>(), 3, "size {size}");
+            let text: Vec<u8> = got.iter().flat_map(|c| c.bytes.clone()).collect();
+            assert_eq!(text, b"one\ntwo\n");
+        }
     }
 }

@@ -16,7 +16,10 @@ pub mod reader;
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
+
+use crate::error::Error;
+use reader::Dropped;
 
 /// Which component logged a request. When several logged the same one, the most
 /// complete record wins (SPEC §6): Rails knows the user, Workhorse does not.
@@ -249,7 +252,8 @@ pub fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
         .map(|n| n.and_utc())
 }
 
-/// Detects a file's format from its first bytes. `None`: no known format.
+/// Detects a file's format from its first bytes (see [`reader::LineReader::peek`]:
+/// at least 256 KiB and the whole first line). `None`: no known format.
 pub fn detect(head: &[u8], hint: Option<Format>) -> Option<Format> {
     if let Some(hint) = hint {
         return Some(hint);
@@ -269,7 +273,9 @@ pub fn detect(head: &[u8], hint: Option<Format>) -> Option<Format> {
     if audit::is_csv_header(first.trim_ascii()) {
         return Some(Format::AuditCsv);
     }
-    if head.trim_ascii_start().starts_with(b"[") {
+    // `[` alone proves nothing (a TOML file starts so): the first element must be an
+    // audit event.
+    if audit::is_api_array(head) {
         return Some(Format::AuditJson);
     }
     // A line holding only `{` opens a pretty-printed object; a JSON log never has one.
@@ -308,23 +314,53 @@ pub fn detect(head: &[u8], hint: Option<Format>) -> Option<Format> {
     }
 }
 
+/// The zone of times written without one (`--input-tz`): UTC or a fixed offset, or an
+/// IANA zone, whose offset changes with daylight saving time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zone {
+    Fixed(chrono::FixedOffset),
+    Named(chrono_tz::Tz),
+}
+
+impl Zone {
+    /// An IANA zone by name (`Europe/Berlin`), in any case.
+    pub fn named(name: &str) -> Option<Zone> {
+        let name = name.trim();
+        chrono_tz::TZ_VARIANTS
+            .iter()
+            .find(|tz| tz.name().eq_ignore_ascii_case(name))
+            .map(|&tz| Zone::Named(tz))
+    }
+
+    /// The instant a local time names in this zone. Where daylight saving time makes
+    /// that no single instant, nothing is guessed: a time in the spring gap never
+    /// happened, and one in the autumn hour that repeats happened twice, an hour
+    /// apart, and either could be meant. `Err` says which, for a malformed line.
+    pub fn instant(self, local: NaiveDateTime) -> Result<DateTime<Utc>, &'static str> {
+        let found = match self {
+            Zone::Fixed(offset) => offset.from_local_datetime(&local).map(|t| t.to_utc()),
+            Zone::Named(tz) => tz.from_local_datetime(&local).map(|t| t.to_utc()),
+        };
+        match found {
+            LocalResult::Single(t) => Ok(t),
+            LocalResult::Ambiguous(..) => {
+                Err("a local time in the hour --input-tz repeats when clocks go back")
+            }
+            LocalResult::None => {
+                Err("a local time in the hour --input-tz skips when clocks go forward")
+            }
+        }
+    }
+}
+
 /// How the lines of one input are read.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ReadOptions {
     /// The format named by `--format-hint`, if any; a hinted JSON flavour is strict.
     pub hint: Option<Format>,
-    /// The zone of timestamps written without one (Kibana's `@timestamp`).
-    pub input_tz: chrono::FixedOffset,
-}
-
-impl Default for ReadOptions {
-    /// Detect the format; naive times are UTC.
-    fn default() -> Self {
-        ReadOptions {
-            hint: None,
-            input_tz: chrono::FixedOffset::east_opt(0).expect("UTC is a valid offset"),
-        }
-    }
+    /// The zone of times written without one (Kibana's `@timestamp`); `None` when
+    /// `--input-tz` was not given, and such times are not guessed.
+    pub input_tz: Option<Zone>,
 }
 
 /// How the lines of a line-based format are written; other formats have records
@@ -369,7 +405,11 @@ pub fn parse_line(format: Format, flavor: json::Flavor, bytes: &[u8]) -> Line<'_
 
 /// Reads every line (for CSV, every record) of `reader` as `format`, handing each to
 /// `f` with its 1-based line number. A CSV header counts as a line that is not a
-/// request; a CSV record that spans several physical lines counts once.
+/// request; a CSV record that spans several physical lines counts once. The garbage
+/// after the last member of a gzip file is one more line, malformed.
+///
+/// A Kibana export whose times have no zone, read without `--input-tz`, is refused
+/// with a usage error before any of its records is handed on (see [`kibana`]).
 pub fn each_line(
     reader: &mut reader::LineReader,
     format: Format,
@@ -377,31 +417,35 @@ pub fn each_line(
     mut f: impl FnMut(u64, Line<'_>),
 ) -> crate::error::Result<()> {
     let flavor = flavor(options);
-    match format {
+    let last = match format {
         Format::KibanaCsv | Format::AuditCsv => {
-            return each_csv_record(reader, format, flavor, options.input_tz, f);
+            each_csv_record(reader, format, flavor, options.input_tz, &mut f)?
         }
-        Format::AuditJson => return each_array_element(reader, f),
-        Format::JsonDocuments => return each_document(reader, flavor, f),
-        _ => {}
-    }
-    while let Some((line_no, bytes, overlong)) = reader.next_line()? {
-        if overlong {
-            f(line_no, Line::Malformed("line longer than the limit"));
-            continue;
+        Format::AuditJson => each_array_element(reader, &mut f)?,
+        Format::JsonDocuments => each_document(reader, flavor, &mut f)?,
+        _ => {
+            while let Some((line_no, bytes, dropped)) = reader.next_line()? {
+                match dropped {
+                    Some(why) => f(line_no, Line::Malformed(why.reason())),
+                    None => f(line_no, parse_line(format, flavor, bytes)),
+                }
+            }
+            return Ok(());
         }
-        f(line_no, parse_line(format, flavor, bytes));
+    };
+    if reader.trailing_garbage() {
+        f(last + 1, Line::Malformed(Dropped::TrailingGarbage.reason()));
     }
     Ok(())
 }
 
 /// Audit events from the API: one or more JSON arrays, back to back. Each element is
 /// one record, numbered from 1; an array that cannot be read stops the input with the
-/// physical line where it broke.
+/// physical line where it broke. Returns the last number.
 fn each_array_element(
     reader: &mut reader::LineReader,
-    mut f: impl FnMut(u64, Line<'_>),
-) -> crate::error::Result<()> {
+    f: &mut impl FnMut(u64, Line<'_>),
+) -> crate::error::Result<u64> {
     let mut n = 0;
     each_json_value(
         reader,
@@ -412,20 +456,21 @@ fn each_array_element(
                 f(n, audit::from_json(event));
             }
         },
-    )
+    )?;
+    Ok(n)
 }
 
 /// Pretty-printed objects back to back: each is read as the log line or audit event it
-/// would be on one line, numbered from 1.
+/// would be on one line, numbered from 1. Returns the last number.
 fn each_document(
     reader: &mut reader::LineReader,
     flavor: json::Flavor,
-    mut f: impl FnMut(u64, Line<'_>),
-) -> crate::error::Result<()> {
+    f: &mut impl FnMut(u64, Line<'_>),
+) -> crate::error::Result<u64> {
     let mut n = 0;
     each_json_value(reader, "the JSON", |document: serde_json::Value| {
         n += 1;
-        if document.get("entity_type").is_some() && document.get("created_at").is_some() {
+        if audit::is_event(&document) {
             f(n, audit::from_json(&document));
             return;
         }
@@ -433,7 +478,8 @@ fn each_document(
             Ok(bytes) => f(n, json::parse_line(&bytes, flavor)),
             Err(_) => f(n, Line::Malformed("not a JSON object")),
         }
-    })
+    })?;
+    Ok(n)
 }
 
 /// JSON values back to back in one input. A value that cannot be read stops the input
@@ -445,7 +491,7 @@ fn each_json_value<T: serde::de::DeserializeOwned>(
 ) -> crate::error::Result<()> {
     let path = reader.path().to_owned();
     for value in serde_json::Deserializer::from_reader(reader.reader()).into_iter::<T>() {
-        f(value.map_err(|e| crate::error::Error::InputLine {
+        f(value.map_err(|e| Error::InputLine {
             path: path.clone(),
             line: e.line() as u64,
             message: format!("{what} cannot be read past this line"),
@@ -454,29 +500,36 @@ fn each_json_value<T: serde::de::DeserializeOwned>(
     Ok(())
 }
 
+/// How many records of a Kibana export, at most, decide whether its times need
+/// `--input-tz`. They are held back until then, so a refused file hands on nothing.
+const ZONE_SAMPLE: usize = 100;
+
+/// The records of a CSV export. Returns the number of the physical line after the
+/// last record, less one (the last line, for what follows it).
 fn each_csv_record(
     reader: &mut reader::LineReader,
     format: Format,
     flavor: json::Flavor,
-    tz: chrono::FixedOffset,
-    mut f: impl FnMut(u64, Line<'_>),
-) -> crate::error::Result<()> {
+    zone: Option<Zone>,
+    f: &mut impl FnMut(u64, Line<'_>),
+) -> crate::error::Result<u64> {
     let path = reader.path().to_owned();
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .from_reader(reader.reader());
     let mut record = csv::ByteRecord::new();
-    let mut columns: Option<Vec<String>> = None;
     let mut audit_columns: Option<audit::CsvColumns> = None;
+    let mut kibana: Option<KibanaRecords> = None;
+    let mut last = 0;
     loop {
         let line_no = csv.position().line();
         match csv.read_byte_record(&mut record) {
             Ok(false) => break,
-            Ok(true) => {}
+            Ok(true) => last = line_no,
             Err(e) => {
                 let line = e.position().map_or(line_no, |p| p.line());
-                return Err(crate::error::Error::InputLine {
+                return Err(Error::InputLine {
                     path,
                     line,
                     message: match e.kind() {
@@ -498,20 +551,85 @@ fn each_csv_record(
             }
             continue;
         }
-        let Some(cols) = &columns else {
-            columns = Some(kibana::columns(&record));
-            f(line_no, Line::NotRequest);
-            continue;
-        };
-        match kibana::record_to_json(cols, &record, tz) {
-            Some(json) => f(line_no, json::parse_line(&json, flavor)),
-            None => f(
-                line_no,
-                Line::Malformed("record with a different number of fields than the header"),
-            ),
+        match &mut kibana {
+            Some(records) => records.take(&path, line_no, &record, f)?,
+            None => {
+                kibana = Some(KibanaRecords {
+                    columns: kibana::Columns::new(&record),
+                    zone,
+                    flavor,
+                    held: Some(Vec::new()),
+                });
+                f(line_no, Line::NotRequest);
+            }
         }
     }
-    Ok(())
+    if let Some(records) = &mut kibana {
+        records.release(&path, f)?;
+    }
+    Ok(csv.position().line().max(last + 1) - 1)
+}
+
+/// The records of a Kibana export after its header.
+struct KibanaRecords {
+    columns: kibana::Columns,
+    zone: Option<Zone>,
+    flavor: json::Flavor,
+    /// The first records, until they decide whether the export needs a zone.
+    held: Option<Vec<(u64, csv::ByteRecord)>>,
+}
+
+impl KibanaRecords {
+    fn take(
+        &mut self,
+        path: &std::path::Path,
+        line_no: u64,
+        record: &csv::ByteRecord,
+        f: &mut impl FnMut(u64, Line<'_>),
+    ) -> crate::error::Result<()> {
+        if let Some(held) = &mut self.held {
+            held.push((line_no, record.clone()));
+            if held.len() < ZONE_SAMPLE {
+                return Ok(());
+            }
+            return self.release(path, f);
+        }
+        self.hand_on(line_no, record, f);
+        Ok(())
+    }
+
+    /// Decides on the records held back, then hands them on.
+    fn release(
+        &mut self,
+        path: &std::path::Path,
+        f: &mut impl FnMut(u64, Line<'_>),
+    ) -> crate::error::Result<()> {
+        let Some(held) = self.held.take() else {
+            return Ok(());
+        };
+        if self.zone.is_none()
+            && let Some((line, _)) = held.iter().find(|(_, r)| self.columns.needs_zone(r))
+        {
+            return Err(Error::Usage(format!(
+                "{}: line {line}: the Kibana export's times have no zone (Kibana writes \
+                 @timestamp in the zone of the browser it was exported from); name that zone \
+                 with --input-tz, for example --input-tz Europe/Berlin or --input-tz +01:00 \
+                 (--input-tz UTC if the browser was set to UTC), or export the json.time column",
+                path.display()
+            )));
+        }
+        for (line_no, record) in &held {
+            self.hand_on(*line_no, record, f);
+        }
+        Ok(())
+    }
+
+    fn hand_on(&self, line_no: u64, record: &csv::ByteRecord, f: &mut impl FnMut(u64, Line<'_>)) {
+        match kibana::record_to_json(&self.columns, record, self.zone) {
+            Ok(json) => f(line_no, json::parse_line(&json, self.flavor)),
+            Err(why) => f(line_no, Line::Malformed(why)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -646,12 +764,186 @@ mod tests {
             detect(b"{\n  \"time\": \"x\"\n}\n", None),
             Some(Format::JsonDocuments)
         );
-        assert_eq!(detect(b"[\n  {}\n]\n", None), Some(Format::AuditJson));
+        let page = b"[\n  {\"id\": 1, \"entity_type\": \"Group\", \"created_at\": \"2026-03-14T20:06:12Z\"}\n]\n";
+        assert_eq!(detect(page, None), Some(Format::AuditJson));
+        // A `[` is no evidence of audit events.
+        assert_eq!(
+            detect(
+                b"[package]\nname = \"logbrief\"\nversion = \"0.1.0\"\n",
+                None
+            ),
+            None
+        );
+        assert_eq!(detect(b"[\n  1,\n  2\n]\n", None), None);
         assert_eq!(detect(b"\x1f\x8b\x08binary", None), None);
         assert_eq!(detect(b"", None), Some(Format::Empty));
         assert_eq!(
             detect(b"plain", Some(Format::WorkhorseJson)),
             Some(Format::WorkhorseJson)
         );
+    }
+
+    fn reader_of(stored: Vec<u8>) -> reader::LineReader {
+        reader::LineReader::from_reader(
+            std::path::Path::new("t"),
+            Box::new(std::io::Cursor::new(stored)),
+        )
+        .unwrap()
+    }
+
+    fn gzip(text: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(text).unwrap();
+        enc.finish().unwrap()
+    }
+
+    /// What `each_line` hands on: (line number, what the line is).
+    fn read_all(
+        stored: Vec<u8>,
+        options: &ReadOptions,
+    ) -> crate::error::Result<Vec<(u64, String)>> {
+        let mut r = reader_of(stored);
+        let format = detect(r.peek().unwrap(), options.hint).expect("a known format");
+        let mut seen = Vec::new();
+        each_line(&mut r, format, options, |n, line| {
+            let what = match line {
+                Line::Request(r) => format!("request {} {}", r.path, r.time.to_rfc3339()),
+                Line::Audit(_) => "audit".to_owned(),
+                Line::NotRequest => "not a request".to_owned(),
+                Line::Malformed(why) => format!("malformed: {why}"),
+            };
+            seen.push((n, what));
+        })?;
+        Ok(seen)
+    }
+
+    #[test]
+    fn detection_through_a_byte_order_mark_and_a_long_first_line() {
+        let rails = br#"{"time":"2026-03-14T20:06:12Z","path":"/acme/docs"}"#;
+        let kibana = b"@timestamp,json.time,json.path\n-,2026-03-14T20:06:12Z,/acme\n";
+        let bom = |text: &[u8]| [b"\xEF\xBB\xBF".as_slice(), text].concat();
+        let mut long = br#"{"time":"2026-03-14T20:06:12Z","path":"/acme/docs","params":""#.to_vec();
+        long.extend(std::iter::repeat_n(b'q', 600 * 1024));
+        long.extend(b"\"}\n");
+        long.extend(rails);
+        let cases: Vec<(&str, Vec<u8>, Format)> = vec![
+            ("JSON after a BOM", bom(rails), Format::RailsJson),
+            (
+                "gzip JSON after a BOM",
+                gzip(&bom(rails)),
+                Format::RailsJson,
+            ),
+            ("Kibana header after a BOM", bom(kibana), Format::KibanaCsv),
+            ("a first line of 600 KiB", long.clone(), Format::RailsJson),
+            ("the same in gzip", gzip(&long), Format::RailsJson),
+        ];
+        for (why, stored, want) in cases {
+            let mut r = reader_of(stored.clone());
+            assert_eq!(detect(r.peek().unwrap(), None), Some(want), "{why}");
+            let lines = read_all(stored, &ReadOptions::default()).unwrap();
+            assert!(
+                lines.iter().all(|(_, l)| !l.starts_with("malformed")),
+                "{why}: {lines:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_kibana_export_without_zones_needs_input_tz() {
+        let export = b"@timestamp,json.path\n\"Mar 14, 2026 @ 21:06:12.345\",/acme\n\"Mar 14, 2026 @ 21:07:00.000\",/acme\n".to_vec();
+        let err = read_all(export.clone(), &ReadOptions::default()).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let message = err.to_string();
+        assert!(message.starts_with("t: line 2: "), "{message}");
+        assert!(
+            message.contains("--input-tz") && !message.contains("/acme"),
+            "{message}"
+        );
+
+        let berlin = ReadOptions {
+            input_tz: Zone::named("Europe/Berlin"),
+            ..ReadOptions::default()
+        };
+        assert_eq!(
+            read_all(export, &berlin).unwrap(),
+            [
+                (1, "not a request".to_owned()),
+                (2, "request /acme 2026-03-14T20:06:12.345+00:00".to_owned()),
+                (3, "request /acme 2026-03-14T20:07:00+00:00".to_owned()),
+            ]
+        );
+
+        // With json.time, nothing is needed; a record without it, past the first ones
+        // that decided, cannot be placed in time and is malformed, not guessed.
+        let mut with_time = b"@timestamp,json.time,json.path\n".to_vec();
+        for _ in 0..ZONE_SAMPLE {
+            with_time.extend(b"\"Mar 14, 2026 @ 21:06:12.345\",2026-03-14T20:06:12.345Z,/acme\n");
+        }
+        with_time.extend(b"\"Mar 14, 2026 @ 21:06:12.345\",-,/acme\n");
+        let lines = read_all(with_time, &ReadOptions::default()).unwrap();
+        assert_eq!(lines.len(), ZONE_SAMPLE + 2);
+        assert_eq!(
+            lines.last().unwrap(),
+            &(
+                ZONE_SAMPLE as u64 + 2,
+                "malformed: a time without a zone, and no --input-tz".to_owned()
+            )
+        );
+
+        // An export with only a header needs nothing.
+        assert_eq!(
+            read_all(b"@timestamp,json.path\n".to_vec(), &ReadOptions::default())
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn garbage_after_gzip_members_is_the_last_malformed_line_in_every_shape() {
+        let event =
+            r#"{"id":1,"entity_type":"Group","entity_id":60,"created_at":"2026-03-14T20:06:12Z"}"#;
+        let utc = ReadOptions {
+            input_tz: Zone::named("UTC"),
+            ..ReadOptions::default()
+        };
+        let shapes: Vec<(&str, String, u64)> = vec![
+            (
+                "JSON lines",
+                "{\"time\":\"2026-03-14T20:06:12Z\",\"path\":\"/acme\"}\n".repeat(2),
+                3,
+            ),
+            (
+                "Kibana CSV",
+                "@timestamp,json.path\n\"Mar 14, 2026 @ 21:06:12.345\",/acme\n".to_owned(),
+                3,
+            ),
+            ("API pages", format!("[{event},{event}]\n"), 3),
+            (
+                "pretty-printed objects",
+                format!("{{\n\"time\": \"2026-03-14T20:06:12Z\",\n\"path\": \"/x\"\n}}\n"),
+                2,
+            ),
+        ];
+        for (why, text, want) in shapes {
+            let mut stored = gzip(text.as_bytes());
+            stored.extend(b"\x00\x00garbage\n{\"path\":\"/acme\"}\n");
+            let lines = read_all(stored, &utc).unwrap();
+            let (n, what) = lines.last().unwrap();
+            assert_eq!(*n, want, "{why}: {lines:?}");
+            assert_eq!(
+                what, "malformed: bytes after the last gzip member that are not gzip",
+                "{why}"
+            );
+            assert_eq!(
+                lines
+                    .iter()
+                    .filter(|(_, l)| l.starts_with("malformed"))
+                    .count(),
+                1,
+                "{why}"
+            );
+        }
     }
 }

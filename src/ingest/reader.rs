@@ -1,6 +1,11 @@
 //! Reading inputs: files or standard input, plain or gzip (by magic bytes, never by
 //! name), line by line as raw bytes, with the SHA-256 of the bytes as stored so the
 //! internal note can prove which file was read.
+//!
+//! The first bytes are read ahead for format detection ([`LineReader::peek`]) and
+//! then handed out again, so detection and reading see the same bytes. A UTF-8
+//! byte-order mark in front of them is dropped there: editors and spreadsheets write
+//! one, and it would otherwise glue itself to the first line.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -8,17 +13,43 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use flate2::bufread::MultiGzDecoder;
+use flate2::bufread::GzDecoder;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
 const BUFFER: usize = 256 * 1024;
 
+/// How much of the decoded input detection reads ahead: at least this much, and the
+/// whole first line when it is longer (up to [`MAX_LINE`]).
+pub const READ_AHEAD: usize = 256 * 1024;
+
 /// The longest line kept in memory. A longer one (a runaway log line, a file that is
 /// not text) is read through to its end and handed on empty, marked as overlong, so
 /// memory stays bounded whatever the input.
 pub const MAX_LINE: usize = 64 * 1024 * 1024;
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// A line handed on without its bytes; it counts as one malformed line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dropped {
+    /// Longer than the limit.
+    Overlong,
+    /// What follows the last gzip member when it is no gzip member (garbage appended
+    /// to a file, padding): the members before it are read, this is one line.
+    TrailingGarbage,
+}
+
+impl Dropped {
+    /// Why the line is malformed, without quoting it.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Dropped::Overlong => "line longer than the limit",
+            Dropped::TrailingGarbage => "bytes after the last gzip member that are not gzip",
+        }
+    }
+}
 
 /// Hashes and counts every byte that passes through it.
 struct Hashing<R> {
@@ -36,23 +67,171 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
-type Raw = BufReader<Hashing<Box<dyn Read + Send>>>;
+/// The stored bytes: the two read to tell gzip from plain text, then the rest.
+type Raw = BufReader<io::Chain<io::Cursor<Vec<u8>>, Hashing<Box<dyn Read + Send>>>>;
+
+/// gzip members one after another, as `cat a.gz b.gz` makes them. Unlike flate2's
+/// `MultiGzDecoder`, which fails on anything after a member that is not another
+/// member, the stream ends there and remembers it (`trailing`): a file with garbage
+/// appended is read up to the garbage, and the garbage is reported, not the file.
+struct Members {
+    /// Never `None` between calls; taken only to move from one state to the next.
+    state: Option<Member>,
+    trailing: bool,
+}
+
+enum Member {
+    Decoding(GzDecoder<Raw>),
+    /// A member ended; the stored bytes go on from here.
+    Between(Raw),
+}
+
+impl Members {
+    fn new(raw: Raw) -> Self {
+        Members {
+            state: Some(Member::Decoding(GzDecoder::new(raw))),
+            trailing: false,
+        }
+    }
+
+    fn into_raw(self) -> Raw {
+        match self.state.expect("a gzip member or the bytes after one") {
+            Member::Decoding(d) => d.into_inner(),
+            Member::Between(raw) => raw,
+        }
+    }
+}
+
+impl Read for Members {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() || self.trailing {
+            return Ok(0);
+        }
+        loop {
+            match self
+                .state
+                .as_mut()
+                .expect("a gzip member or the bytes after one")
+            {
+                Member::Decoding(d) => {
+                    let n = d.read(buf)?;
+                    if n > 0 {
+                        return Ok(n);
+                    }
+                    if let Some(Member::Decoding(d)) = self.state.take() {
+                        self.state = Some(Member::Between(d.into_inner()));
+                    }
+                }
+                Member::Between(raw) => {
+                    let next = raw.fill_buf()?;
+                    if next.is_empty() {
+                        return Ok(0);
+                    }
+                    // A lone `1f` at the end of the buffer may be a member's start:
+                    // the header parser decides.
+                    if next[0] != 0x1f || next.get(1).is_some_and(|&b| b != 0x8b) {
+                        self.trailing = true;
+                        return Ok(0);
+                    }
+                    if let Some(Member::Between(raw)) = self.state.take() {
+                        self.state = Some(Member::Decoding(GzDecoder::new(raw)));
+                    }
+                }
+            }
+        }
+    }
+}
 
 enum Decoded {
     Plain(Raw),
     // Boxed: the decoder's state is large, and a plain input should not carry it.
-    Gzip(Box<BufReader<MultiGzDecoder<Raw>>>),
+    Gzip(Box<BufReader<Members>>),
+}
+
+impl Decoded {
+    fn get_mut(&mut self) -> &mut dyn BufRead {
+        match self {
+            Decoded::Plain(r) => r,
+            Decoded::Gzip(r) => r,
+        }
+    }
+}
+
+/// The decoded input, with the bytes read ahead for detection in front of it.
+struct Stream {
+    head: Vec<u8>,
+    /// How much of `head` was handed out.
+    pos: usize,
+    /// A read error met while reading ahead. It is reported where it happened: once
+    /// the bytes before it are read, so a broken file fails at the same line whoever
+    /// reads it.
+    deferred: Option<io::Error>,
+    /// The kind of the deferred error once it was reported: reading on fails alike.
+    failed: Option<io::ErrorKind>,
+    decoded: Decoded,
+}
+
+impl Stream {
+    fn pending_error(&mut self) -> Option<io::Error> {
+        if let Some(e) = self.deferred.take() {
+            self.failed = Some(e.kind());
+            return Some(e);
+        }
+        self.failed.map(io::Error::from)
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos < self.head.len() {
+            let n = out.len().min(self.head.len() - self.pos);
+            out[..n].copy_from_slice(&self.head[self.pos..self.pos + n]);
+            self.consume(n);
+            return Ok(n);
+        }
+        if let Some(e) = self.pending_error() {
+            return Err(e);
+        }
+        self.decoded.get_mut().read(out)
+    }
+}
+
+impl BufRead for Stream {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos < self.head.len() {
+            return Ok(&self.head[self.pos..]);
+        }
+        if let Some(e) = self.pending_error() {
+            return Err(e);
+        }
+        self.decoded.get_mut().fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        if self.pos < self.head.len() {
+            self.pos += n;
+            if self.pos >= self.head.len() {
+                // The read-ahead is done with: give its memory back.
+                self.head = Vec::new();
+                self.pos = 0;
+            }
+        } else {
+            self.decoded.get_mut().consume(n);
+        }
+    }
 }
 
 /// One input, read line by line.
 pub struct LineReader {
     path: PathBuf,
-    decoded: Decoded,
+    stream: Stream,
+    read_ahead: bool,
+    count: Arc<AtomicU64>,
     buf: Vec<u8>,
     line_no: u64,
     gzip: bool,
     max_line: usize,
-    overlong: bool,
+    trailing_reported: bool,
 }
 
 impl LineReader {
@@ -71,35 +250,58 @@ impl LineReader {
     }
 
     pub fn from_reader(path: &Path, inner: Box<dyn Read + Send>) -> Result<Self> {
-        let mut raw = BufReader::with_capacity(
+        let count = Arc::<AtomicU64>::default();
+        let mut hashing = Hashing {
+            inner,
+            hasher: Sha256::new(),
+            count: Arc::clone(&count),
+        };
+        // The first two bytes tell gzip from plain text; a pipe may hand out fewer
+        // per read. They are put back in front of the rest.
+        let mut magic = [0u8; 2];
+        let mut got = 0;
+        while got < magic.len() {
+            match hashing.read(&mut magic[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(Error::Read {
+                        path: path.to_owned(),
+                        source,
+                    });
+                }
+            }
+        }
+        let gzip = got == 2 && magic == [0x1f, 0x8b];
+        let raw = BufReader::with_capacity(
             BUFFER,
-            Hashing {
-                inner,
-                hasher: Sha256::new(),
-                count: Arc::default(),
-            },
+            io::Cursor::new(magic[..got].to_vec()).chain(hashing),
         );
-        let head = raw.fill_buf().map_err(|source| Error::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let gzip = head.starts_with(&[0x1f, 0x8b]);
         let decoded = if gzip {
             Decoded::Gzip(Box::new(BufReader::with_capacity(
                 BUFFER,
-                MultiGzDecoder::new(raw),
+                Members::new(raw),
             )))
         } else {
             Decoded::Plain(raw)
         };
         Ok(LineReader {
             path: path.to_owned(),
-            decoded,
+            stream: Stream {
+                head: Vec::new(),
+                pos: 0,
+                deferred: None,
+                failed: None,
+                decoded,
+            },
+            read_ahead: false,
+            count,
             buf: Vec::with_capacity(4096),
             line_no: 0,
             gzip,
             max_line: MAX_LINE,
-            overlong: false,
+            trailing_reported: false,
         })
     }
 
@@ -117,22 +319,37 @@ impl LineReader {
         self.gzip
     }
 
+    /// Whether bytes that are no gzip member followed the last member. Known once the
+    /// members were read to their end; they count as one malformed line, the last.
+    pub fn trailing_garbage(&self) -> bool {
+        match &self.stream.decoded {
+            Decoded::Plain(_) => false,
+            Decoded::Gzip(r) => r.get_ref().trailing,
+        }
+    }
+
+    /// The warning for trailing garbage that was counted as the malformed line
+    /// `line`, or `None` when there was none.
+    pub fn trailing_garbage_warning(&self, line: u64) -> Option<String> {
+        self.trailing_garbage().then(|| {
+            format!(
+                "{}: line {line}: bytes after the last gzip member are not gzip; the members \
+                 before them were read, and they count as one malformed line",
+                self.path.display()
+            )
+        })
+    }
+
     /// How many stored bytes (compressed ones for gzip) have been read so far; the
     /// counter can be watched from another thread.
     pub fn stored_bytes_counter(&self) -> Arc<AtomicU64> {
-        let hashing = match &self.decoded {
-            Decoded::Plain(r) => r.get_ref(),
-            Decoded::Gzip(r) => r.get_ref().get_ref().get_ref(),
-        };
-        Arc::clone(&hashing.count)
+        Arc::clone(&self.count)
     }
 
     /// The decoded stream, for formats whose records are not lines (CSV).
     pub fn reader(&mut self) -> &mut dyn BufRead {
-        match &mut self.decoded {
-            Decoded::Plain(r) => r,
-            Decoded::Gzip(r) => r,
-        }
+        self.read_ahead();
+        &mut self.stream
     }
 
     /// The error for a read that failed at `line`.
@@ -143,7 +360,8 @@ impl LineReader {
             | io::ErrorKind::UnexpectedEof
                 if self.gzip =>
             {
-                "the gzip stream is corrupt or truncated; the lines after this one were not read"
+                "the gzip stream is corrupt or truncated in this line; it and the lines after \
+                 it were not read"
                     .to_owned()
             }
             _ => format!("read failed: {source}"),
@@ -155,28 +373,74 @@ impl LineReader {
         }
     }
 
-    /// The first decoded bytes, without consuming them (for format detection).
-    pub fn peek(&mut self) -> Result<&[u8]> {
-        let line = self.line_no + 1;
-        // Borrow juggling: look the error up before handing out the buffer.
-        if let Err(e) = self.reader().fill_buf() {
-            return Err(self.read_error(line, e));
+    /// Reads the start of the input ahead, once: at least [`READ_AHEAD`] bytes and the
+    /// whole first line (within the line limit), so that detection can judge a first
+    /// line of any length. A read error is kept for where it happened.
+    fn read_ahead(&mut self) {
+        if std::mem::replace(&mut self.read_ahead, true) {
+            return;
         }
-        Ok(self.reader().fill_buf().unwrap_or(&[]))
+        let stream = &mut self.stream;
+        let mut head = std::mem::take(&mut stream.head);
+        let mut first_line_done = false;
+        let limit = self.max_line.saturating_add(1);
+        loop {
+            let start = head.len();
+            if start >= READ_AHEAD && (first_line_done || start >= limit) {
+                break;
+            }
+            head.resize(start + BUFFER, 0);
+            match stream.decoded.get_mut().read(&mut head[start..]) {
+                Ok(0) => {
+                    head.truncate(start);
+                    break;
+                }
+                Ok(n) => {
+                    head.truncate(start + n);
+                    first_line_done =
+                        first_line_done || memchr::memchr(b'\n', &head[start..]).is_some();
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => head.truncate(start),
+                Err(e) => {
+                    head.truncate(start);
+                    stream.deferred = Some(e);
+                    break;
+                }
+            }
+        }
+        stream.pos = if head.starts_with(BOM) { BOM.len() } else { 0 };
+        stream.head = head;
+    }
+
+    /// The first decoded bytes, without consuming them (for format detection): at
+    /// least [`READ_AHEAD`] bytes and the whole first line, unless the input ends
+    /// first. Fails only when nothing at all could be read.
+    pub fn peek(&mut self) -> Result<&[u8]> {
+        self.read_ahead();
+        if self.stream.pos >= self.stream.head.len()
+            && let Some(e) = self.stream.pending_error()
+        {
+            return Err(self.read_error(self.line_no + 1, e));
+        }
+        Ok(&self.stream.head[self.stream.pos..])
     }
 
     /// The next line without its terminator (`\n` or `\r\n`), its 1-based number, and
-    /// whether it was longer than the limit (then it is handed on empty).
-    pub fn next_line(&mut self) -> Result<Option<(u64, &[u8], bool)>> {
+    /// why it was dropped, if it was (then it is handed on empty): longer than the
+    /// limit, or the garbage after the last gzip member.
+    pub fn next_line(&mut self) -> Result<Option<(u64, &[u8], Option<Dropped>)>> {
+        self.read_ahead();
         self.buf.clear();
-        self.overlong = false;
         let mut buf = std::mem::take(&mut self.buf);
-        let max = self.max_line;
         let mut overlong = false;
-        let read = read_line_capped(self.reader(), &mut buf, max, &mut overlong);
+        let read = read_line_capped(&mut self.stream, &mut buf, self.max_line, &mut overlong);
         self.buf = buf;
-        self.overlong = overlong;
         match read {
+            Ok(0) if self.trailing_garbage() && !self.trailing_reported => {
+                self.trailing_reported = true;
+                self.line_no += 1;
+                Ok(Some((self.line_no, &[], Some(Dropped::TrailingGarbage))))
+            }
             Ok(0) => Ok(None),
             Ok(_) => {
                 self.line_no += 1;
@@ -187,7 +451,8 @@ impl LineReader {
                 if end > 0 && self.buf[end - 1] == b'\r' {
                     end -= 1;
                 }
-                Ok(Some((self.line_no, &self.buf[..end], self.overlong)))
+                let dropped = overlong.then_some(Dropped::Overlong);
+                Ok(Some((self.line_no, &self.buf[..end], dropped)))
             }
             Err(e) => Err(self.read_error(self.line_no + 1, e)),
         }
@@ -196,17 +461,16 @@ impl LineReader {
     /// Reads whatever is left of the stored bytes and returns their SHA-256 (hex).
     pub fn finish(self) -> Result<String> {
         let path = self.path;
-        let mut raw = match self.decoded {
+        let mut raw = match self.stream.decoded {
             Decoded::Plain(r) => r,
-            Decoded::Gzip(r) => r.into_inner().into_inner(),
+            Decoded::Gzip(r) => r.into_inner().into_raw(),
         };
         // Bytes after the last gzip member still belong to the file's hash.
         io::copy(&mut raw, &mut io::sink()).map_err(|source| Error::Read { path, source })?;
-        let hashing = raw.into_inner();
+        let (_, hashing) = raw.into_inner().into_inner();
         Ok(hex(&hashing.hasher.finalize()))
     }
 }
-
 /// `read_until(b'\n')` that keeps at most `max` bytes: the rest of a longer line is
 /// consumed and dropped, `buf` is left empty and `overlong` set. Returns the bytes
 /// consumed (0 at the end of the input).
@@ -263,7 +527,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use flate2::{Compression, write::GzEncoder};
     use std::io::Write;
@@ -320,35 +584,197 @@ mod tests {
             .unwrap()
             .with_max_line(1_000);
         let mut seen = vec![];
-        while let Some((n, line, overlong)) = r.next_line().unwrap() {
-            seen.push((n, String::from_utf8_lossy(line).into_owned(), overlong));
+        while let Some((n, line, dropped)) = r.next_line().unwrap() {
+            seen.push((n, String::from_utf8_lossy(line).into_owned(), dropped));
         }
         assert_eq!(
             seen,
             [
-                (1, "short".to_owned(), false),
-                (2, String::new(), true),
-                (3, "after".to_owned(), false)
+                (1, "short".to_owned(), None),
+                (2, String::new(), Some(Dropped::Overlong)),
+                (3, "after".to_owned(), None)
             ]
         );
         assert!(r.buf.capacity() < 10_000);
     }
 
-    #[test]
-    fn truncated_gzip_is_an_error_with_a_line_number() {
+    fn gzip(text: &[u8]) -> Vec<u8> {
         let mut enc = GzEncoder::new(Vec::new(), Compression::default());
-        enc.write_all(&b"line\n".repeat(10_000)).unwrap();
-        let mut gz = enc.finish().unwrap();
-        gz.truncate(gz.len() / 2);
-        let mut r =
-            LineReader::from_reader(Path::new("t.gz"), Box::new(io::Cursor::new(gz))).unwrap();
-        let err = loop {
-            match r.next_line() {
-                Ok(Some(_)) => continue,
-                Ok(None) => panic!("truncation went unnoticed"),
-                Err(e) => break e,
+        enc.write_all(text).unwrap();
+        enc.finish().unwrap()
+    }
+
+    /// Numbered lines that do not compress to nothing, so a cut lands mid-stream.
+    pub(crate) fn numbered_lines(n: usize) -> Vec<u8> {
+        (0..n)
+            .flat_map(|i| format!("line {i} {:x}\n", i.wrapping_mul(2_654_435_761)).into_bytes())
+            .collect()
+    }
+
+    /// The line a cut gzip breaks in: one after the whole lines it still decodes to.
+    pub(crate) fn line_where_cut_gzip_breaks(gz: &[u8]) -> u64 {
+        let mut decoder = flate2::read::GzDecoder::new(gz);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match decoder.read(&mut buf) {
+                Ok(0) => panic!("the cut went unnoticed"),
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(_) => break,
             }
-        };
-        assert!(matches!(err, Error::InputLine { .. }), "{err}");
+        }
+        memchr::memchr_iter(b'\n', &out).count() as u64 + 1
+    }
+
+    #[test]
+    fn truncated_gzip_fails_at_the_line_where_the_data_broke() {
+        for keep in [3, 4, 5, 6] {
+            let mut gz = gzip(&numbered_lines(200_000));
+            gz.truncate(gz.len() * keep / 7);
+            let want = line_where_cut_gzip_breaks(&gz);
+            let mut r =
+                LineReader::from_reader(Path::new("t.gz"), Box::new(io::Cursor::new(gz))).unwrap();
+            // Detection reads ahead first; the error waits for its line all the same.
+            assert!(r.peek().is_ok());
+            let err = loop {
+                match r.next_line() {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => panic!("truncation went unnoticed"),
+                    Err(e) => break e,
+                }
+            };
+            match err {
+                Error::InputLine { line, .. } => assert_eq!(line, want, "cut at {keep}/7"),
+                other => panic!("{other}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_gzip_that_breaks_before_any_line_fails_at_peek() {
+        let gz = gzip(b"one\n");
+        let mut r = LineReader::from_reader(
+            Path::new("t.gz"),
+            Box::new(io::Cursor::new(gz[..5].to_vec())),
+        )
+        .unwrap();
+        match r.peek() {
+            Err(Error::InputLine { line: 1, .. }) => {}
+            other => panic!("{:?}", other.map(<[u8]>::to_vec)),
+        }
+    }
+
+    #[test]
+    fn garbage_after_the_last_gzip_member_is_one_dropped_line() {
+        let mut stored = gzip(b"one\ntwo\n");
+        stored.extend(gzip(b"three"));
+        stored.extend(b"GARBAGE-TEXT\nat all\n");
+        let mut r =
+            LineReader::from_reader(Path::new("t.gz"), Box::new(io::Cursor::new(stored.clone())))
+                .unwrap();
+        let mut seen = vec![];
+        while let Some((n, line, dropped)) = r.next_line().unwrap() {
+            seen.push((n, String::from_utf8_lossy(line).into_owned(), dropped));
+        }
+        assert_eq!(
+            seen,
+            [
+                (1, "one".to_owned(), None),
+                (2, "two".to_owned(), None),
+                (3, "three".to_owned(), None),
+                (4, String::new(), Some(Dropped::TrailingGarbage)),
+            ]
+        );
+        let warning = r.trailing_garbage_warning(4).unwrap();
+        assert!(warning.starts_with("t.gz: line 4: "), "{warning}");
+        assert!(!warning.contains("GARBAGE"), "{warning}");
+        // The hash is of every stored byte, the garbage included.
+        assert_eq!(r.finish().unwrap(), hex(&Sha256::digest(&stored)));
+
+        // Zero padding is garbage too; a clean file has none.
+        let mut padded = gzip(b"one\n");
+        padded.extend([0u8; 512]);
+        let (got, _, _) = lines(padded);
+        assert_eq!(got.len(), 2);
+        let mut r =
+            LineReader::from_reader(Path::new("t.gz"), Box::new(io::Cursor::new(gzip(b"a\n"))))
+                .unwrap();
+        while r.next_line().unwrap().is_some() {}
+        assert!(!r.trailing_garbage() && r.trailing_garbage_warning(1).is_none());
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_dropped_plain_or_gzip() {
+        let text = b"\xEF\xBB\xBF{\"a\":1}\nb\n";
+        for stored in [text.to_vec(), gzip(text)] {
+            let mut r =
+                LineReader::from_reader(Path::new("t"), Box::new(io::Cursor::new(stored.clone())))
+                    .unwrap();
+            assert_eq!(r.peek().unwrap(), b"{\"a\":1}\nb\n");
+            let (got, sha, _) = lines(stored.clone());
+            assert_eq!(got, [(1, "{\"a\":1}".to_owned()), (2, "b".to_owned())]);
+            assert_eq!(sha, hex(&Sha256::digest(&stored)));
+        }
+        // Only at the very start.
+        let (got, _, _) = lines(b"a\n\xEF\xBB\xBFb\n".to_vec());
+        assert_eq!(got[1].1, "\u{feff}b");
+    }
+
+    #[test]
+    fn detection_sees_the_whole_first_line_however_long() {
+        let mut text = b"{\"path\":\"".to_vec();
+        text.extend(std::iter::repeat_n(b'a', 3 * READ_AHEAD));
+        text.extend(b"\"}\nnext\n");
+        for stored in [text.clone(), gzip(&text)] {
+            let mut r =
+                LineReader::from_reader(Path::new("t"), Box::new(io::Cursor::new(stored))).unwrap();
+            let head = r.peek().unwrap();
+            assert!(head.len() > 3 * READ_AHEAD, "{}", head.len());
+            assert!(head.starts_with(b"{\"path\"") && head.contains(&b'\n'));
+            let mut n = 0;
+            while let Some((_, line, dropped)) = r.next_line().unwrap() {
+                assert!(dropped.is_none());
+                n += line.len();
+            }
+            assert_eq!(n, text.len() - 2);
+        }
+        // Past the line limit, reading ahead stops.
+        let mut r = LineReader::from_reader(
+            Path::new("t"),
+            Box::new(io::Cursor::new(vec![b'x'; 4 * READ_AHEAD])),
+        )
+        .unwrap()
+        .with_max_line(1_000);
+        assert!(r.peek().unwrap().len() < 2 * READ_AHEAD);
+    }
+
+    /// Hands out one byte per read, as a slow pipe may.
+    struct Trickle(io::Cursor<Vec<u8>>);
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(1);
+            self.0.read(&mut buf[..n])
+        }
+    }
+
+    #[test]
+    fn gzip_is_recognised_from_a_pipe_that_trickles() {
+        let gz = gzip(b"one\ntwo\n");
+        let mut r = LineReader::from_reader(
+            Path::new("-"),
+            Box::new(Trickle(io::Cursor::new(gz.clone()))),
+        )
+        .unwrap();
+        assert!(r.is_gzip());
+        let mut got = vec![];
+        while let Some((_, line, _)) = r.next_line().unwrap() {
+            got.push(line.to_vec());
+        }
+        assert_eq!(got, [b"one".to_vec(), b"two".to_vec()]);
+        assert_eq!(r.finish().unwrap(), hex(&Sha256::digest(&gz)));
+        let (got, _, gzip) = lines(vec![0x1f]);
+        assert!(!gzip);
+        assert_eq!(got.len(), 1);
     }
 }
