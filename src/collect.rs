@@ -290,6 +290,9 @@ pub(crate) fn read_input(
         }
     };
     progress.finish_input(&reader);
+    if let Some(w) = reader.trailing_garbage_warning(part.rec.lines) {
+        collected.warnings.push(w);
+    }
     let gzip = reader.is_gzip();
     let sha256 = reader.finish()?;
     let name = crate::display_name(path);

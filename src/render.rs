@@ -281,14 +281,19 @@ impl<'a> View<'a> {
             (None, None) => return None,
         };
         let outside = f.since.is_some_and(|s| s > last) || f.until.is_some_and(|u| u < first);
+        let what = if self.a.audit.is_some() {
+            "audit events"
+        } else {
+            "logs"
+        };
         let text = if outside {
             format!(
-                "The logs available to us cover {} to {}, which lies outside the period {asked}.",
+                "The {what} available to us cover {} to {}, which lies outside the period {asked}.",
                 minute(first),
                 minute(last)
             )
         } else if early.is_some() || late.is_some() {
-            format!("That is all the logs available to us hold of the period {asked}.")
+            format!("That is all the {what} available to us hold of the period {asked}.")
         } else {
             return None;
         };

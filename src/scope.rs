@@ -298,7 +298,8 @@ mod tests {
     #[rustfmt::skip]
     fn audit_attribution_table() {
         let dir = Directory::from_slice(DIR.as_bytes()).unwrap();
-        let rows: Vec<(&str, &str, Option<u64>, Option<&str>, Option<&str>)> = vec![
+        type Row = (&'static str, &'static str, Option<u64>, Option<&'static str>, Option<&'static str>);
+        let rows: Vec<Row> = vec![
             ("a known project id wins over the path", "Project", Some(7), Some("acme-corp/app"), Some("acme/platform/api")),
             ("a known group id", "Group", Some(61), None, Some("acme/platform")),
             ("an unknown id falls to the path, in any case", "Project", Some(999), Some("ACME/docs"), Some("acme/docs")),

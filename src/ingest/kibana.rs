@@ -194,7 +194,9 @@ mod tests {
     #[test]
     #[rustfmt::skip]
     fn timestamps_in_kibana_display_format_and_zones() {
-        let rows: Vec<(&str, &str, Option<Zone>, Result<&str, ()>)> = vec![
+        // (what it guards, @timestamp, --input-tz, the time read or Err: malformed)
+        type Row = (&'static str, &'static str, Option<Zone>, Result<&'static str, ()>);
+        let rows: Vec<Row> = vec![
             ("display format at UTC", "Mar 14, 2026 @ 20:06:12.345", fixed(0), Ok("2026-03-14T20:06:12.345Z")),
             ("a one-digit day", "Mar 4, 2026 @ 20:06:12.345", fixed(0), Ok("2026-03-04T20:06:12.345Z")),
             ("an offset", "Mar 14, 2026 @ 21:06:12.345", fixed(3600), Ok("2026-03-14T20:06:12.345Z")),

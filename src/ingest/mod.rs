@@ -424,10 +424,10 @@ pub fn each_line(
         Format::AuditJson => each_array_element(reader, &mut f)?,
         Format::JsonDocuments => each_document(reader, flavor, &mut f)?,
         _ => {
-            while let Some((line_no, bytes, dropped)) = reader.next_line()? {
-                match dropped {
-                    Some(why) => f(line_no, Line::Malformed(why.reason())),
-                    None => f(line_no, parse_line(format, flavor, bytes)),
+            while let Some(line) = reader.next_line()? {
+                match line.dropped {
+                    Some(why) => f(line.number, Line::Malformed(why.reason())),
+                    None => f(line.number, parse_line(format, flavor, line.bytes)),
                 }
             }
             return Ok(());
@@ -922,7 +922,7 @@ mod tests {
             ("API pages", format!("[{event},{event}]\n"), 3),
             (
                 "pretty-printed objects",
-                format!("{{\n\"time\": \"2026-03-14T20:06:12Z\",\n\"path\": \"/x\"\n}}\n"),
+                "{\n\"time\": \"2026-03-14T20:06:12Z\",\n\"path\": \"/x\"\n}\n".to_owned(),
                 2,
             ),
         ];

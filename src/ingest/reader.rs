@@ -51,6 +51,16 @@ impl Dropped {
     }
 }
 
+/// One line as [`LineReader::next_line`] hands it on.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RawLine<'a> {
+    /// 1-based.
+    pub number: u64,
+    /// Without its terminator (`\n` or `\r\n`); empty when the line was dropped.
+    pub bytes: &'a [u8],
+    pub dropped: Option<Dropped>,
+}
+
 /// Hashes and counts every byte that passes through it.
 struct Hashing<R> {
     inner: R,
@@ -425,10 +435,9 @@ impl LineReader {
         Ok(&self.stream.head[self.stream.pos..])
     }
 
-    /// The next line without its terminator (`\n` or `\r\n`), its 1-based number, and
-    /// why it was dropped, if it was (then it is handed on empty): longer than the
-    /// limit, or the garbage after the last gzip member.
-    pub fn next_line(&mut self) -> Result<Option<(u64, &[u8], Option<Dropped>)>> {
+    /// The next line, or why it was dropped, if it was (then it is handed on empty):
+    /// longer than the limit, or the garbage after the last gzip member.
+    pub fn next_line(&mut self) -> Result<Option<RawLine<'_>>> {
         self.read_ahead();
         self.buf.clear();
         let mut buf = std::mem::take(&mut self.buf);
@@ -439,7 +448,11 @@ impl LineReader {
             Ok(0) if self.trailing_garbage() && !self.trailing_reported => {
                 self.trailing_reported = true;
                 self.line_no += 1;
-                Ok(Some((self.line_no, &[], Some(Dropped::TrailingGarbage))))
+                Ok(Some(RawLine {
+                    number: self.line_no,
+                    bytes: &[],
+                    dropped: Some(Dropped::TrailingGarbage),
+                }))
             }
             Ok(0) => Ok(None),
             Ok(_) => {
@@ -451,8 +464,11 @@ impl LineReader {
                 if end > 0 && self.buf[end - 1] == b'\r' {
                     end -= 1;
                 }
-                let dropped = overlong.then_some(Dropped::Overlong);
-                Ok(Some((self.line_no, &self.buf[..end], dropped)))
+                Ok(Some(RawLine {
+                    number: self.line_no,
+                    bytes: &self.buf[..end],
+                    dropped: overlong.then_some(Dropped::Overlong),
+                }))
             }
             Err(e) => Err(self.read_error(self.line_no + 1, e)),
         }
@@ -532,13 +548,26 @@ pub(crate) mod tests {
     use flate2::{Compression, write::GzEncoder};
     use std::io::Write;
 
+    /// Every line of `r`: number, text and why it was dropped.
+    fn every_line(r: &mut LineReader) -> Vec<(u64, String, Option<Dropped>)> {
+        let mut seen = vec![];
+        while let Some(l) = r.next_line().unwrap() {
+            seen.push((
+                l.number,
+                String::from_utf8_lossy(l.bytes).into_owned(),
+                l.dropped,
+            ));
+        }
+        seen
+    }
+
     fn lines(bytes: Vec<u8>) -> (Vec<(u64, String)>, String, bool) {
         let mut r =
             LineReader::from_reader(Path::new("t"), Box::new(io::Cursor::new(bytes))).unwrap();
         let gzip = r.is_gzip();
         let mut out = vec![];
-        while let Some((n, l, _)) = r.next_line().unwrap() {
-            out.push((n, String::from_utf8_lossy(l).into_owned()));
+        while let Some(l) = r.next_line().unwrap() {
+            out.push((l.number, String::from_utf8_lossy(l.bytes).into_owned()));
         }
         (out, r.finish().unwrap(), gzip)
     }
@@ -583,10 +612,7 @@ pub(crate) mod tests {
         let mut r = LineReader::from_reader(Path::new("t"), Box::new(io::Cursor::new(input)))
             .unwrap()
             .with_max_line(1_000);
-        let mut seen = vec![];
-        while let Some((n, line, dropped)) = r.next_line().unwrap() {
-            seen.push((n, String::from_utf8_lossy(line).into_owned(), dropped));
-        }
+        let seen = every_line(&mut r);
         assert_eq!(
             seen,
             [
@@ -672,10 +698,7 @@ pub(crate) mod tests {
         let mut r =
             LineReader::from_reader(Path::new("t.gz"), Box::new(io::Cursor::new(stored.clone())))
                 .unwrap();
-        let mut seen = vec![];
-        while let Some((n, line, dropped)) = r.next_line().unwrap() {
-            seen.push((n, String::from_utf8_lossy(line).into_owned(), dropped));
-        }
+        let seen = every_line(&mut r);
         assert_eq!(
             seen,
             [
@@ -701,6 +724,22 @@ pub(crate) mod tests {
                 .unwrap();
         while r.next_line().unwrap().is_some() {}
         assert!(!r.trailing_garbage() && r.trailing_garbage_warning(1).is_none());
+
+        // A lone `1f` after a member may open another: it is read as one, cut short.
+        let mut cut = gzip(b"a\n");
+        cut.push(0x1f);
+        let mut r =
+            LineReader::from_reader(Path::new("t.gz"), Box::new(io::Cursor::new(cut))).unwrap();
+        let mut read = vec![];
+        let err = loop {
+            match r.next_line() {
+                Ok(Some(line)) => read.push(line.bytes.to_vec()),
+                Ok(None) => panic!("a member cut short went unnoticed"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(read, [b"a".to_vec()]);
+        assert!(matches!(err, Error::InputLine { line: 2, .. }), "{err}");
     }
 
     #[test]
@@ -732,9 +771,9 @@ pub(crate) mod tests {
             assert!(head.len() > 3 * READ_AHEAD, "{}", head.len());
             assert!(head.starts_with(b"{\"path\"") && head.contains(&b'\n'));
             let mut n = 0;
-            while let Some((_, line, dropped)) = r.next_line().unwrap() {
-                assert!(dropped.is_none());
-                n += line.len();
+            while let Some(line) = r.next_line().unwrap() {
+                assert!(line.dropped.is_none());
+                n += line.bytes.len();
             }
             assert_eq!(n, text.len() - 2);
         }
@@ -768,8 +807,8 @@ pub(crate) mod tests {
         .unwrap();
         assert!(r.is_gzip());
         let mut got = vec![];
-        while let Some((_, line, _)) = r.next_line().unwrap() {
-            got.push(line.to_vec());
+        while let Some(line) = r.next_line().unwrap() {
+            got.push(line.bytes.to_vec());
         }
         assert_eq!(got, [b"one".to_vec(), b"two".to_vec()]);
         assert_eq!(r.finish().unwrap(), hex(&Sha256::digest(&gz)));
