@@ -1049,6 +1049,9 @@ pub struct InputSummary {
     pub malformed: u64,
     /// The first few malformed line numbers (never their content).
     pub malformed_lines: Vec<u64>,
+    /// Why the first malformed line is malformed, in the program's words.
+    #[serde(skip)]
+    pub first_malformed: Option<&'static str>,
     /// Records of the story's kind read from it, in scope or not.
     #[serde(skip)]
     pub records: u64,

@@ -134,6 +134,8 @@ pub(crate) struct Context<'a> {
 struct Part {
     rec: Reconciliation,
     malformed_lines: Vec<u64>,
+    /// Why the first malformed line is malformed (the program's words, never the line's).
+    first_malformed: Option<&'static str>,
     scoped: Vec<Scoped>,
     events: Vec<ScopedEvent>,
     elsewhere: Vec<Elsewhere>,
@@ -168,8 +170,9 @@ impl Part {
         let rec = &mut self.rec;
         rec.lines += 1;
         let request = match line {
-            Line::Malformed(_) => {
+            Line::Malformed(why) => {
                 rec.malformed += 1;
+                self.first_malformed.get_or_insert(why);
                 if self.malformed_lines.len() < MALFORMED_SHOWN {
                     self.malformed_lines.push(line_no);
                 }
@@ -247,6 +250,7 @@ impl Part {
                 .take(room)
                 .map(|n| n + lines_before),
         );
+        self.first_malformed = self.first_malformed.or(later.first_malformed);
         let place = |at: &mut At| at.1 += lines_before;
         later.scoped.iter_mut().for_each(|r| place(&mut r.at));
         later.elsewhere.iter_mut().for_each(|r| place(&mut r.at));
@@ -308,6 +312,7 @@ pub(crate) fn read_input(
         lines: part.rec.lines,
         malformed: part.rec.malformed,
         malformed_lines: part.malformed_lines,
+        first_malformed: part.first_malformed,
         records: part.records,
         unread: part.rec.unread,
         looks_like: looks_like.map(Format::name),
@@ -327,6 +332,7 @@ pub(crate) fn read_input(
         collected.reconciliation.duplicate += summary.lines;
         summary.malformed = 0;
         summary.malformed_lines.clear();
+        summary.first_malformed = None;
         summary.records = 0;
         collected.inputs.push(summary);
         return Ok(());

@@ -352,10 +352,14 @@ fn warn_malformed(inputs: &[InputSummary], err: &mut dyn Write) {
     for i in inputs.iter().filter(|i| i.malformed > 0) {
         let first: Vec<String> = i.malformed_lines.iter().map(u64::to_string).collect();
         let plural = if i.malformed == 1 { "" } else { "s" };
+        let why = i
+            .first_malformed
+            .map(|w| format!("; the first: {w}"))
+            .unwrap_or_default();
         // A failed warning must not fail the run: the reply is what matters.
         let _ = writeln!(
             err,
-            "logbrief: warning: {}: {} malformed line{plural} (first at line{} {}), counted as malformed",
+            "logbrief: warning: {}: {} malformed line{plural} (first at line{} {}{why}), counted as malformed",
             i.name,
             i.malformed,
             if first.len() == 1 { "" } else { "s" },

@@ -275,7 +275,7 @@ fn quick_start_markdown_reply() {
     assert!(!reply.contains("{{") && !reply.contains("{%") && !reply.contains('<'));
     assert_eq!(
         stderr(&out),
-        "logbrief: warning: fixtures/logs/production_json.log: 4 malformed lines (first at lines 8, 9, 39, 40), counted as malformed\n"
+        "logbrief: warning: fixtures/logs/production_json.log: 4 malformed lines (first at lines 8, 9, 39, 40; the first: not valid JSON), counted as malformed\n"
     );
     insta::assert_snapshot!("access_markdown", reply);
 }

@@ -169,11 +169,12 @@ impl CsvColumns {
     }
 }
 
-/// `2026-03-14 20:06:12 UTC`, or any time `parse_time` reads.
+/// `2026-03-14 20:06:12 UTC`, or any time `parse_time` reads. The column is named
+/// `Created At (UTC)`, so a time without a zone in it is in UTC.
 fn parse_export_time(s: &str) -> Option<DateTime<Utc>> {
     let bare = s.trim().trim_end_matches("UTC").trim();
     parse_time(bare).or_else(|| {
-        NaiveDateTime::parse_from_str(bare, "%Y-%m-%d %H:%M:%S")
+        NaiveDateTime::parse_from_str(bare, "%Y-%m-%d %H:%M:%S%.f")
             .ok()
             .map(|n| n.and_utc())
     })

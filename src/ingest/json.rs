@@ -96,7 +96,7 @@ impl<'a> RawLine<'a> {
             ssh_client = self.params.check_ip.as_deref().and_then(parse_ip);
         }
         let Some(time) = self.time.as_deref().and_then(parse_time) else {
-            return Line::Malformed("request without a valid time");
+            return Line::Malformed("a request without a valid time (with its zone)");
         };
 
         let mut other_ips = Vec::new();

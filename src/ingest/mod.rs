@@ -240,16 +240,15 @@ pub fn fold_mapped(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Parses a log timestamp: RFC 3339, or the same without a zone (taken as UTC).
+/// Parses a log timestamp: RFC 3339, with its zone. A time written without a zone is
+/// not read (SPEC §9: times without a zone are not guessed); GitLab's JSON logs and
+/// the audit API always write one, so such a line is malformed.
 pub fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
     let raw = raw.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-        return Some(t.with_timezone(&Utc));
-    }
-    chrono::NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f")
-        .or_else(|_| chrono::NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S%.f"))
+    DateTime::parse_from_rfc3339(raw)
+        .or_else(|_| DateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S%.f%:z"))
         .ok()
-        .map(|n| n.and_utc())
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Detects a file's format from its first bytes (see [`reader::LineReader::peek`]:
@@ -666,9 +665,12 @@ mod tests {
             "2019-09-17T20:17:19.800+00:00"
         );
         assert_eq!(
-            t("2019-09-17 22:17:19").unwrap(),
+            t("2019-09-17 22:17:19+00:00").unwrap(),
             "2019-09-17T22:17:19+00:00"
         );
+        // Without a zone, a time is not guessed.
+        assert!(t("2019-09-17 22:17:19").is_none());
+        assert!(t("2019-09-17T22:17:19.800").is_none());
         assert!(t("yesterday").is_none());
     }
 

@@ -322,3 +322,41 @@ fn an_internal_note_into_a_missing_folder_is_a_usage_error() {
     assert!(out.stdout.is_empty());
     assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_json_time_without_a_zone_is_not_guessed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("production_json.log");
+    let line = |time: &str| {
+        format!(
+            r#"{{"method":"GET","path":"/acme/platform/api","status":200,"time":"{time}","remote_ip":"198.51.100.7","correlation_id":"c-{time}"}}"#
+        )
+    };
+    std::fs::write(
+        &log,
+        [
+            line("2026-03-14T20:06:12.000Z"),
+            line("2026-03-14T20:07:12.000"),
+            line("2026-03-14 20:08:12"),
+        ]
+        .join("\n")
+            + "\n",
+    )
+    .unwrap();
+    let out = logbrief()
+        .args(args(&["--format", "json"], &[log.to_str().unwrap()]))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["counts"]["accesses"], 1);
+    assert_eq!(v["reconciliation"]["malformed"], 2);
+    assert!(
+        stderr(&out).contains(
+            "2 malformed lines (first at lines 2, 3; the first: a request without a valid \
+             time (with its zone))"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
