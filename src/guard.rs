@@ -218,6 +218,23 @@ impl Canaries {
     }
 }
 
+/// What becomes of the template's own emphasis (`**`) when a reply is finished: kept
+/// for markdown, taken out for plain text. Data is never touched: it is escaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Emphasis {
+    Keep,
+    Strip,
+}
+
+impl Emphasis {
+    fn push(self, template: &str, out: &mut String) {
+        match self {
+            Emphasis::Keep => out.push_str(template),
+            Emphasis::Strip => out.push_str(&template.replace("**", "")),
+        }
+    }
+}
+
 /// The frozen guard: checks data text, and finishes rendered replies.
 pub struct Guard {
     matcher: AhoCorasick,
@@ -431,7 +448,12 @@ impl Guard {
     /// each data or own span with `escape`. The template's own text is passed through
     /// unchanged. A hit is reported with the part of the reply it is in: the heading
     /// above it, or the opening.
-    pub fn finish(&self, marked: &str, escape: fn(&str, &mut String)) -> Result<Guarded<String>> {
+    pub fn finish(
+        &self,
+        marked: &str,
+        escape: fn(&str, &mut String),
+        emphasis: Emphasis,
+    ) -> Result<Guarded<String>> {
         let unbalanced = || Error::Internal("unbalanced mark in a template".into());
         let mut out = String::with_capacity(marked.len());
         let mut found = Findings::default();
@@ -445,7 +467,7 @@ impl Guard {
             if let Some(heading) = heading(template) {
                 part = heading;
             }
-            out.push_str(template);
+            emphasis.push(template, &mut out);
             let open = rest[start..].chars().next().ok_or_else(unbalanced)?;
             let close = if open == DATA_START {
                 DATA_END
@@ -467,7 +489,7 @@ impl Guard {
         if rest.contains(is_mark) {
             return Err(unbalanced());
         }
-        out.push_str(rest);
+        emphasis.push(rest, &mut out);
         self.verdict(found, out)
     }
 }
@@ -570,7 +592,10 @@ mod tests {
     }
 
     fn refused(g: &Guard, data: &str) -> bool {
-        matches!(g.finish(&marked(data), plain), Err(Error::Privacy { .. }))
+        matches!(
+            g.finish(&marked(data), plain, Emphasis::Keep),
+            Err(Error::Privacy { .. })
+        )
     }
 
     #[test]
@@ -584,13 +609,16 @@ mod tests {
             &["acme/api", "acme/bob"],
         );
         // The template's own words never count.
-        assert!(g.finish(&marked("12"), plain).is_ok());
+        assert!(g.finish(&marked("12"), plain, Emphasis::Keep).is_ok());
         // An allowed path that contains a canary as a segment.
-        assert!(g.finish(&marked("acme/api"), plain).is_ok());
-        assert!(g.finish(&marked("ACME/Bob"), plain).is_ok());
+        assert!(g.finish(&marked("acme/api"), plain, Emphasis::Keep).is_ok());
+        assert!(g.finish(&marked("ACME/Bob"), plain, Emphasis::Keep).is_ok());
         // A canary inside a longer token is not a hit.
-        assert!(g.finish(&marked("bobby"), plain).is_ok());
-        assert!(g.finish(&marked("bob.smith"), plain).is_ok());
+        assert!(g.finish(&marked("bobby"), plain, Emphasis::Keep).is_ok());
+        assert!(
+            g.finish(&marked("bob.smith"), plain, Emphasis::Keep)
+                .is_ok()
+        );
         for bad in ["BOB", "acme/web/bob", "erin example", "(bob)", "bob."] {
             assert!(refused(&g, bad), "{bad}");
         }
@@ -610,7 +638,7 @@ mod tests {
             "At {OWN_START}20:06 UTC on 2026-03-14{OWN_END}, {OWN_START}2xx{OWN_END}: \
              {OWN_START}198.51.100.7{OWN_END}"
         );
-        let out = g.finish(&text, plain).unwrap();
+        let out = g.finish(&text, plain, Emphasis::Keep).unwrap();
         assert_eq!(out.get(), "At 20:06 UTC on 2026-03-14, 2xx: 198.51.100.7");
         assert!(refused(&g, "2026"));
     }
@@ -660,7 +688,7 @@ mod tests {
             "Hello {DATA_START}x{DATA_END}\n**Per path:**\n\n- {DATA_START}erin{DATA_END}: 3\n\
              - {DATA_START}192.0.2.1{DATA_END}"
         );
-        let err = g.finish(&text, plain).unwrap_err();
+        let err = g.finish(&text, plain, Emphasis::Keep).unwrap_err();
         let message = err.to_string();
         assert!(message.contains("username") && message.contains("IP address"));
         assert!(message.contains("Per path"));
@@ -732,14 +760,37 @@ mod tests {
     }
 
     #[test]
+    fn plain_text_loses_the_templates_emphasis_never_the_datas() {
+        let g = guard(&[], &[]);
+        let text = format!("**We found {OWN_START}3{OWN_END}** in **{DATA_START}a**b{DATA_END}**.");
+        let out = g.finish(&text, plain, Emphasis::Strip).unwrap();
+        assert_eq!(out.get(), "We found 3 in a**b.");
+        let out = g.finish(&text, plain, Emphasis::Keep).unwrap();
+        assert_eq!(out.get(), "**We found 3** in **a**b**.");
+    }
+
+    #[test]
     fn unbalanced_marks_are_an_error() {
         let g = guard(&[], &[]);
-        assert!(g.finish(&format!("x {DATA_START} y"), plain).is_err());
-        assert!(g.finish(&format!("x {DATA_END} y"), plain).is_err());
-        assert!(g.finish(&format!("x {OWN_START} y"), plain).is_err());
         assert!(
-            g.finish(&format!("x {DATA_START}a{OWN_END} y"), plain)
+            g.finish(&format!("x {DATA_START} y"), plain, Emphasis::Keep)
                 .is_err()
+        );
+        assert!(
+            g.finish(&format!("x {DATA_END} y"), plain, Emphasis::Keep)
+                .is_err()
+        );
+        assert!(
+            g.finish(&format!("x {OWN_START} y"), plain, Emphasis::Keep)
+                .is_err()
+        );
+        assert!(
+            g.finish(
+                &format!("x {DATA_START}a{OWN_END} y"),
+                plain,
+                Emphasis::Keep
+            )
+            .is_err()
         );
     }
 }

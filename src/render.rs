@@ -19,7 +19,7 @@ use crate::aggregate::{
 };
 use crate::config::{OutputFormat, Template as Story};
 use crate::error::{Error, Result};
-use crate::guard::{DATA_END, DATA_START, Guard, Guarded, OWN_END, OWN_START, is_mark};
+use crate::guard::{DATA_END, DATA_START, Emphasis, Guard, Guarded, OWN_END, OWN_START, is_mark};
 use crate::ingest::Kind;
 
 /// Filters the templates use for counts, so that `--min-count` applies to every one.
@@ -312,52 +312,43 @@ fn earlier(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTim
     }
 }
 
-#[derive(Template)]
-#[template(path = "access.md")]
-struct AccessMarkdown<'a> {
-    v: View<'a>,
-}
+// One template per story, in markdown; the text form is the same reply with the
+// template's emphasis taken out (see `guard::Emphasis`).
 
 #[derive(Template)]
-#[template(path = "access.txt")]
-struct AccessText<'a> {
+#[template(path = "access.md")]
+struct Access<'a> {
     v: View<'a>,
 }
 
 #[derive(Template)]
 #[template(path = "ip_block.md")]
-struct IpBlockMarkdown<'a> {
-    v: View<'a>,
-}
-
-#[derive(Template)]
-#[template(path = "ip_block.txt")]
-struct IpBlockText<'a> {
+struct IpBlockStory<'a> {
     v: View<'a>,
 }
 
 #[derive(Template)]
 #[template(path = "high_load.md")]
-struct HighLoadMarkdown<'a> {
-    v: View<'a>,
-}
-
-#[derive(Template)]
-#[template(path = "high_load.txt")]
-struct HighLoadText<'a> {
+struct HighLoad<'a> {
     v: View<'a>,
 }
 
 #[derive(Template)]
 #[template(path = "audit.md")]
-struct AuditMarkdown<'a> {
+struct Audit<'a> {
     v: View<'a>,
 }
 
-#[derive(Template)]
-#[template(path = "audit.txt")]
-struct AuditText<'a> {
-    v: View<'a>,
+/// The story's reply with its marks, before the guard.
+fn story_text(story: Story, v: View<'_>) -> Result<String> {
+    match story {
+        Story::Access => Access { v }.render(),
+        Story::Audit => Audit { v }.render(),
+        Story::HighLoad => HighLoad { v }.render(),
+        Story::IpBlock => IpBlockStory { v }.render(),
+    }
+    .map(with_newline)
+    .map_err(|e| Error::Internal(format!("template: {e}")))
 }
 
 #[derive(Template)]
@@ -496,7 +487,6 @@ pub fn reply(
     guard: &Guard,
 ) -> Result<Guarded<String>> {
     let a = aggregates.get();
-    let render_err = |e: askama::Error| Error::Internal(format!("template: {e}"));
     match format {
         OutputFormat::Json => {
             let value =
@@ -509,26 +499,12 @@ pub fn reply(
             })
         }
         OutputFormat::Markdown => {
-            let v = View::new(a, min_count);
-            let marked = match story {
-                Story::Access => AccessMarkdown { v }.render(),
-                Story::Audit => AuditMarkdown { v }.render(),
-                Story::HighLoad => HighLoadMarkdown { v }.render(),
-                Story::IpBlock => IpBlockMarkdown { v }.render(),
-            }
-            .map_err(render_err)?;
-            guard.finish(&with_newline(marked), escape_markdown)
+            let marked = story_text(story, View::new(a, min_count))?;
+            guard.finish(&marked, escape_markdown, Emphasis::Keep)
         }
         OutputFormat::Text => {
-            let v = View::new(a, min_count);
-            let marked = match story {
-                Story::Access => AccessText { v }.render(),
-                Story::Audit => AuditText { v }.render(),
-                Story::HighLoad => HighLoadText { v }.render(),
-                Story::IpBlock => IpBlockText { v }.render(),
-            }
-            .map_err(render_err)?;
-            guard.finish(&with_newline(marked), escape_text)
+            let marked = story_text(story, View::new(a, min_count))?;
+            guard.finish(&marked, escape_text, Emphasis::Strip)
         }
     }
 }
