@@ -52,14 +52,17 @@ pub struct ApiArgs {
     /// The instance, such as https://gitlab.com (http only on a loopback address).
     #[arg(long, value_name = "URL")]
     pub gitlab_url: String,
-    /// Retries of a request after HTTP 429, a 5xx, a timeout or a broken page.
+    /// Retries of a request after HTTP 429, a 5xx other than 501 and 505, a timeout, a
+    /// dropped connection or a page that is not the JSON expected.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub retries: u32,
-    /// The first wait before a retry when the server gives no Retry-After; it doubles
-    /// with each retry.
+    /// The first wait before a retry when the server does not say how long (no
+    /// Retry-After or RateLimit-Reset); it doubles with each retry, up to --max-wait.
     #[arg(long, default_value = "1", value_name = "SECONDS")]
     pub backoff: String,
-    /// The longest wait before a retry, whatever Retry-After asks.
+    /// The longest wait before a retry: the backoff grows no further. When the server
+    /// asks for a longer wait (Retry-After or RateLimit-Reset), the fetch stops and says
+    /// so instead of waiting.
     #[arg(long, default_value = "300", value_name = "SECONDS")]
     pub max_wait: String,
     /// How long to wait for the connection and for each read of an answer.

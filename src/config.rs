@@ -54,18 +54,11 @@ pub struct RequesterConfig {
 pub struct Window {
     pub since: Option<DateTime<Utc>>,
     pub until_exclusive: Option<DateTime<Utc>>,
-    /// What the engineer typed, for the internal note.
-    pub since_text: Option<String>,
-    pub until_text: Option<String>,
 }
 
 impl Window {
     pub fn contains(&self, t: DateTime<Utc>) -> bool {
         self.since.is_none_or(|s| t >= s) && self.until_exclusive.is_none_or(|u| t < u)
-    }
-
-    pub fn is_open(&self) -> bool {
-        self.since.is_none() && self.until_exclusive.is_none()
     }
 }
 
@@ -83,8 +76,6 @@ pub struct Config {
     pub min_count: Option<u64>,
     /// What the team configuration added to the known list.
     pub team_exclusions: TeamExclusions,
-    /// The team configuration file that was read, if any.
-    pub config_file: Option<PathBuf>,
     /// The requester's own addresses (`--client-ip`), for the ip-block story.
     pub client_networks: Vec<IpNetwork>,
     /// How logs are read: a format instead of detection, the zone of naive times.
@@ -293,8 +284,6 @@ impl Config {
                 .as_deref()
                 .map(|s| parse_bound(s, "--until", true))
                 .transpose()?,
-            since_text: args.since.clone(),
-            until_text: args.until.clone(),
         };
         if let (Some(s), Some(u)) = (window.since, window.until_exclusive)
             && s >= u
@@ -321,7 +310,6 @@ impl Config {
             geoip: args.geoip.or(team.geoip),
             kibana_url: team.kibana_url,
             min_count: args.min_count,
-            config_file: config_path,
             team_exclusions,
             client_networks,
             read: read_options(args.format_hint, args.input_tz.as_deref())?,
@@ -649,7 +637,6 @@ mod tests {
         let w = Window {
             since: Some(since),
             until_exclusive: Some(until),
-            ..Window::default()
         };
         let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
         assert!(w.contains(t("2026-03-20T23:59:59.999Z")));

@@ -8,60 +8,72 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
-use serde::Deserialize;
-
 use crate::error::{Error, Result};
 
 /// GitLab's access level for the Owner role.
 pub const OWNER: u32 = 50;
 
-#[derive(Debug, Deserialize)]
-struct RawDirectory {
-    #[serde(default)]
-    namespaces: Vec<RawNamespace>,
-    #[serde(default)]
-    projects: Vec<RawProject>,
-    #[serde(default)]
-    users: Vec<RawUser>,
-    #[serde(default)]
-    members: Vec<RawMember>,
-}
+/// The directory file's schema (RULES.md §2.2), read here and written by `fetch
+/// directory`: one definition for both, so that what is written is what is read.
+pub(crate) mod file {
+    use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Deserialize)]
-struct RawNamespace {
-    id: u64,
-    full_path: String,
-    #[serde(default)]
-    plan: Option<String>,
-    #[serde(default)]
-    parent_id: Option<u64>,
-}
+    #[derive(Debug, Deserialize, Serialize)]
+    pub(crate) struct Directory {
+        #[serde(default)]
+        pub(crate) namespaces: Vec<Namespace>,
+        #[serde(default)]
+        pub(crate) projects: Vec<Project>,
+        #[serde(default)]
+        pub(crate) users: Vec<User>,
+        #[serde(default)]
+        pub(crate) members: Vec<Member>,
+    }
 
-#[derive(Debug, Deserialize)]
-struct RawProject {
-    id: u64,
-    path_with_namespace: String,
-    #[serde(default)]
-    former_paths: Vec<String>,
-}
+    #[derive(Debug, Deserialize, Serialize)]
+    pub(crate) struct Namespace {
+        pub(crate) id: u64,
+        pub(crate) full_path: String,
+        /// `group` or `user`: written for people reading the file, not read back.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub(crate) kind: Option<String>,
+        /// On top-level namespaces; a subgroup has its root's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub(crate) plan: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub(crate) parent_id: Option<u64>,
+    }
 
-#[derive(Debug, Deserialize)]
-struct RawUser {
-    id: u64,
-    username: String,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    emails: Vec<String>,
-}
+    /// A project, as the file holds it and as the API gives it.
+    #[derive(Debug, Deserialize, Serialize)]
+    pub(crate) struct Project {
+        pub(crate) id: u64,
+        pub(crate) path_with_namespace: String,
+        /// Paths the project had before a rename: they still name it.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub(crate) former_paths: Vec<String>,
+    }
 
-#[derive(Debug, Deserialize)]
-struct RawMember {
-    namespace_id: u64,
-    user_id: u64,
-    access_level: u32,
+    #[derive(Debug, Deserialize, Serialize)]
+    pub(crate) struct User {
+        pub(crate) id: u64,
+        pub(crate) username: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub(crate) name: Option<String>,
+        /// The primary email.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub(crate) email: Option<String>,
+        /// Confirmed secondary emails.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub(crate) emails: Vec<String>,
+    }
+
+    #[derive(Debug, Clone, Deserialize, Serialize)]
+    pub(crate) struct Member {
+        pub(crate) namespace_id: u64,
+        pub(crate) user_id: u64,
+        pub(crate) access_level: u32,
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -101,7 +113,7 @@ pub struct Directory {
     pub namespaces: Vec<Namespace>,
     pub projects: Vec<Project>,
     pub users: Vec<User>,
-    members: Vec<RawMember>,
+    members: Vec<file::Member>,
     /// Lower-cased full path (current or former) -> node.
     by_path: HashMap<String, Node>,
     namespace_by_id: HashMap<u64, usize>,
@@ -128,7 +140,7 @@ impl Directory {
         if !bytes.trim_ascii_start().starts_with(b"{") {
             return Err("not a valid directory: expected a JSON object".into());
         }
-        let raw: RawDirectory = serde_json::from_slice(bytes).map_err(|e| {
+        let raw: file::Directory = serde_json::from_slice(bytes).map_err(|e| {
             format!(
                 "not a valid directory (line {}, column {})",
                 e.line(),
@@ -138,7 +150,7 @@ impl Directory {
         Self::build(raw)
     }
 
-    fn build(raw: RawDirectory) -> std::result::Result<Self, String> {
+    fn build(raw: file::Directory) -> std::result::Result<Self, String> {
         let namespaces: Vec<Namespace> = raw
             .namespaces
             .into_iter()

@@ -21,14 +21,6 @@ pub enum Rule {
 
 impl Rule {
     pub const ALL: [Rule; 3] = [Rule::User, Rule::Domain, Rule::Ip];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Rule::User => "user",
-            Rule::Domain => "domain",
-            Rule::Ip => "ip",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -95,10 +87,6 @@ impl Exclusions {
             .filter(|&i| missed(&m.networks, i))
             .map(|i| format!("--exclude-ip {}", self.networks[i]));
         users.chain(domains).chain(networks).collect()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.users.is_empty() && self.domains.is_empty() && self.networks.is_empty()
     }
 
     /// The rule that excludes a request by this user from this address, if any.

@@ -57,10 +57,6 @@ impl<T> Guarded<T> {
     pub fn get(&self) -> &T {
         &self.0
     }
-
-    pub fn into_inner(self) -> T {
-        self.0
-    }
 }
 
 /// The kind of personal value a hit was: what a refusal may say instead of the value.
@@ -189,14 +185,6 @@ impl Canaries {
             self.values.entry(value).or_insert(kind);
         }
         self.seen.extend(other.seen);
-    }
-
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
     }
 
     /// Freezes the collection into a guard. `allowed` are data values that belong to

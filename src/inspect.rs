@@ -51,7 +51,7 @@ pub struct FileReport {
 pub fn inspect_file(path: &Path, options: &ReadOptions) -> Result<(FileReport, Option<Error>)> {
     let mut reader = LineReader::open(path)?;
     let mut report = FileReport {
-        name: crate::display_name(path),
+        name: crate::output::display_name(path),
         format: None,
         gzip: reader.is_gzip(),
         sha256: None,
@@ -151,7 +151,7 @@ pub fn inspect(
             .collect::<Vec<_>>()
             .join("\n")
     };
-    crate::write_out(out, &text)?;
+    crate::output::write_out(out, &text)?;
     let mut errors: Vec<Error> = errors.into_iter().flatten().collect();
     if let Some(i) = errors.iter().position(|e| matches!(e, Error::Usage(_))) {
         return Err(errors.swap_remove(i));

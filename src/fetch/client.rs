@@ -36,6 +36,7 @@ impl Token {
         }
     }
 
+    #[cfg(test)]
     pub fn new(token: impl Into<String>) -> Token {
         Token(token.into())
     }
@@ -56,7 +57,8 @@ pub struct Settings {
     /// The first wait between tries when the server does not say how long; it
     /// doubles with each retry.
     pub backoff: Duration,
-    /// The longest wait, whether the server asks for more or the backoff grows past it.
+    /// The longest wait: the backoff grows no further, and a server that asks for more
+    /// ends the fetch (`FetchError::WaitTooLong`).
     pub max_wait: Duration,
     /// How long one read of the response may take.
     pub timeout: Duration,

@@ -5,9 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::client::{Client, OnWait, encode_segment};
+use crate::directory::file;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Deserialize)]
@@ -21,13 +22,6 @@ struct ApiNamespace {
     /// Shown only to the group's Owners and to administrators.
     #[serde(default)]
     plan: Option<String>,
-}
-
-/// A project, as the API gives it and as the directory file holds it.
-#[derive(Debug, Deserialize, Serialize)]
-struct Project {
-    id: u64,
-    path_with_namespace: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,45 +59,6 @@ struct ApiEmail {
     email: String,
     #[serde(default)]
     confirmed_at: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct OutNamespace {
-    id: u64,
-    full_path: String,
-    kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    plan: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    parent_id: Option<u64>,
-}
-
-#[derive(Debug, Serialize)]
-struct OutUser {
-    id: u64,
-    username: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    email: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    emails: Vec<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct OutMember {
-    namespace_id: u64,
-    user_id: u64,
-    access_level: u32,
-}
-
-/// The directory file's content.
-#[derive(Debug, Serialize)]
-struct OutDirectory {
-    namespaces: Vec<OutNamespace>,
-    projects: Vec<Project>,
-    users: Vec<OutUser>,
-    members: Vec<OutMember>,
 }
 
 /// What a fetch found, in numbers, for the engineer.
@@ -169,7 +124,7 @@ pub fn fetch(
         on_wait,
     )?;
     on_step("projects");
-    let mut projects: Vec<Project> = client.get_all(
+    let mut projects: Vec<file::Project> = client.get_all(
         &client.url(&format!(
             "/groups/{group_id}/projects?include_subgroups=true&with_shared=false\
              &order_by=id&sort=asc&per_page=100"
@@ -195,7 +150,7 @@ pub fn fetch(
                 inactive += 1;
                 continue;
             }
-            members.push(OutMember {
+            members.push(file::Member {
                 namespace_id,
                 user_id: m.id,
                 access_level: m.access_level,
@@ -256,7 +211,7 @@ pub fn fetch(
             Some(u) => (u.username, u.name),
             None => (member.username.clone(), member.name.clone()),
         };
-        users.push(OutUser {
+        users.push(file::User {
             id: *id,
             username,
             name,
@@ -275,7 +230,7 @@ pub fn fetch(
     projects.sort_by_key(|p| p.id);
     projects.dedup_by_key(|p| p.id);
 
-    let directory = OutDirectory {
+    let directory = file::Directory {
         namespaces: namespaces.into_values().collect(),
         projects,
         users,
@@ -297,11 +252,11 @@ pub fn fetch(
     })
 }
 
-fn out_namespace(n: ApiNamespace) -> OutNamespace {
-    OutNamespace {
+fn out_namespace(n: ApiNamespace) -> file::Namespace {
+    file::Namespace {
         id: n.id,
         full_path: n.full_path,
-        kind: "group",
+        kind: Some("group".to_owned()),
         // Only a root's plan counts (SPEC §2.2); a subgroup's would repeat it.
         plan: if n.parent_id.is_none() { n.plan } else { None },
         parent_id: n.parent_id,

@@ -77,7 +77,7 @@ pub fn directory(
             fetched.inactive
         );
     }
-    crate::write_out(
+    crate::output::write_out(
         out,
         &format!(
             "wrote {}: {} groups, {} projects, {} users ({} with an email), {} memberships\n",
@@ -124,7 +124,7 @@ pub fn audit_events(
         text.push_str(&format!("; {} repeated events left out", fetched.repeated));
     }
     text.push('\n');
-    crate::write_out(out, &text)
+    crate::output::write_out(out, &text)
 }
 
 /// `OUT` with a suffix added to its file name (`events.json.part`).

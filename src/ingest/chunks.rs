@@ -31,6 +31,7 @@ pub struct Chunk {
 
 impl Chunk {
     /// How many lines the chunk holds.
+    #[cfg(test)]
     pub fn lines(&self) -> u64 {
         if self.overlong {
             return 1;

@@ -11,7 +11,7 @@ use std::fmt;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::{INTERNAL_ALLOWED, Line, Params, Request, Source, parse_ip, parse_ip_list, parse_time};
+use super::{INTERNAL_ALLOWED, Line, Params, Request, Source, parse_ip, parse_time};
 
 /// Which JSON flavours a file may contain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +40,6 @@ pub fn parse_line(bytes: &[u8], flavor: Flavor) -> Line<'_> {
 #[derive(Default)]
 struct RawLine<'a> {
     time: Option<Cow<'a, str>>,
-    method: Option<Cow<'a, str>>,
     path: Option<Cow<'a, str>>,
     uri: Option<Cow<'a, str>>,
     msg: Option<Cow<'a, str>>,
@@ -99,14 +98,6 @@ impl<'a> RawLine<'a> {
             return Line::Malformed("a request without a valid time (with its zone)");
         };
 
-        let mut other_ips = Vec::new();
-        for raw in [&self.remote_ip, &self.meta_remote_ip, &self.remote_addr]
-            .into_iter()
-            .flatten()
-        {
-            other_ips.extend(parse_ip_list(raw));
-        }
-        other_ips.extend(ssh_client);
         let client_ip = ssh_client.or_else(|| {
             self.remote_ip
                 .as_deref()
@@ -128,11 +119,9 @@ impl<'a> RawLine<'a> {
         Line::Request(Box::new(Request {
             source,
             time,
-            method: self.method,
             path,
             status: self.status.and_then(|s| u16::try_from(s).ok()),
             client_ip,
-            other_ips,
             user_id,
             username,
             user_agent: non_empty(self.ua).or(non_empty(self.user_agent)),
@@ -174,7 +163,6 @@ impl<'de> Visitor<'de> for LineVisitor {
             // Repeated keys overwrite: the last one wins.
             match key.as_ref() {
                 "time" => line.time = map.next_value::<LooseStr>()?.0,
-                "method" => line.method = map.next_value::<LooseStr>()?.0,
                 "path" => line.path = map.next_value::<LooseStr>()?.0,
                 "uri" => line.uri = map.next_value::<LooseStr>()?.0,
                 "msg" => line.msg = map.next_value::<LooseStr>()?.0,
@@ -470,7 +458,6 @@ mod tests {
         assert_eq!(r.path, "/acme/app/-/issues");
         assert_eq!(r.status, Some(200));
         assert_eq!(r.client_ip, Some("81.2.69.144".parse().unwrap()));
-        assert_eq!(r.other_ips.len(), 2);
         assert_eq!((r.user_id, r.username.as_deref()), (Some(1), Some("alice")));
         assert_eq!(r.params.namespace_id.as_deref(), Some("acme"));
         assert_eq!(r.params.project_id.as_deref(), Some("app"));

@@ -76,10 +76,6 @@ impl Columns {
         self.names.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
-    }
-
     /// The time a record is read at: a time with a zone first (`json.time` before
     /// `@timestamp`), then one without.
     fn stamp(&self, record: &csv::ByteRecord) -> Stamp {

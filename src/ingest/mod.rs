@@ -10,7 +10,6 @@ pub mod chunks;
 pub mod json;
 pub mod kibana;
 pub mod nginx;
-pub mod prefilter;
 pub mod reader;
 
 use std::borrow::Cow;
@@ -98,14 +97,11 @@ pub struct Params<'a> {
 pub struct Request<'a> {
     pub source: Source,
     pub time: DateTime<Utc>,
-    pub method: Option<Cow<'a, str>>,
     /// The request path, possibly with its query string.
     pub path: Cow<'a, str>,
     pub status: Option<u16>,
     /// The client address, when the log has a real one (not masked).
     pub client_ip: Option<IpAddr>,
-    /// Every address the line mentions (proxies included), for the privacy guard.
-    pub other_ips: Vec<IpAddr>,
     pub user_id: Option<u64>,
     pub username: Option<Cow<'a, str>>,
     pub user_agent: Option<Cow<'a, str>>,
@@ -148,16 +144,6 @@ impl Kind {
         Kind::GitPush,
         Kind::Download,
     ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Web => "web",
-            Kind::Api => "api",
-            Kind::GitPull => "git_pull",
-            Kind::GitPush => "git_push",
-            Kind::Download => "download",
-        }
-    }
 }
 
 impl Request<'_> {
@@ -226,11 +212,6 @@ pub fn parse_ip(raw: &str) -> Option<IpAddr> {
                 .and_then(|s| s.parse().ok())
         })?;
     Some(fold_mapped(ip))
-}
-
-/// Every address in a comma list, for the privacy guard.
-pub fn parse_ip_list(raw: &str) -> impl Iterator<Item = IpAddr> + '_ {
-    raw.split(',').filter_map(parse_ip)
 }
 
 pub fn fold_mapped(ip: IpAddr) -> IpAddr {
@@ -678,11 +659,9 @@ mod tests {
         Request {
             source: Source::Rails,
             time: DateTime::UNIX_EPOCH,
-            method: None,
             path: path.into(),
             status: None,
             client_ip: None,
-            other_ips: vec![],
             user_id: None,
             username: None,
             user_agent: None,

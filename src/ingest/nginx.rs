@@ -155,15 +155,12 @@ impl<'a> Fields<'a> {
         if !uri.starts_with('/') {
             return Line::NotRequest;
         }
-        let (method, path): (Cow<'a, str>, Cow<'a, str>) = match &self.request {
+        let path: Cow<'a, str> = match &self.request {
             Cow::Borrowed(r) => {
                 let start = method.len() + 1;
-                (
-                    Cow::Borrowed(&r[..method.len()]),
-                    Cow::Borrowed(&r[start..start + uri.len()]),
-                )
+                Cow::Borrowed(&r[start..start + uri.len()])
             }
-            Cow::Owned(_) => (Cow::Owned(method.to_owned()), Cow::Owned(uri.to_owned())),
+            Cow::Owned(_) => Cow::Owned(uri.to_owned()),
         };
         let client_ip = parse_ip(self.remote_addr);
         let username = match self.remote_user {
@@ -173,11 +170,9 @@ impl<'a> Fields<'a> {
         Line::Request(Box::new(Request {
             source: Source::Nginx,
             time,
-            method: Some(method),
             path,
             status: self.status.parse().ok(),
             client_ip,
-            other_ips: client_ip.into_iter().collect(),
             user_id: None,
             username,
             user_agent: self.user_agent.filter(|ua| !ua.is_empty() && ua != "-"),
@@ -215,7 +210,6 @@ mod tests {
         );
         assert_eq!(r.client_ip, Some("83.149.9.216".parse().unwrap()));
         assert_eq!(r.path, "/presentations/images/kibana-search.png");
-        assert_eq!(r.method.as_deref(), Some("GET"));
         assert_eq!(r.status, Some(200));
         assert_eq!(r.time.to_rfc3339(), "2015-05-17T10:05:03+00:00");
         assert_eq!(r.username, None);

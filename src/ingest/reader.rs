@@ -315,6 +315,7 @@ impl LineReader {
         })
     }
 
+    #[cfg(any(test, fuzzing))]
     /// Lowers the line limit (for tests).
     pub fn with_max_line(mut self, max_line: usize) -> Self {
         self.max_line = max_line;

@@ -16,17 +16,19 @@ use chrono::Utc;
 use crossbeam_channel::{bounded, unbounded};
 
 use crate::aggregate::{Counted, InputSummary, Names, Reconciliation};
-use crate::config::{Config, Template};
+use crate::config::Template;
 use crate::directory::{self, Directory, Verified};
 use crate::error::{Error, Result};
 use crate::exclude::Rule;
 use crate::geo;
 use crate::guard::Canaries;
 use crate::ingest::chunks::{self, Chunk};
-use crate::ingest::prefilter::{self, Prefilter, Syntax};
-use crate::ingest::reader::{LineReader, MAX_LINE};
+use crate::ingest::reader::{Dropped, LineReader, MAX_LINE};
 use crate::ingest::{self, Format, Line, LineSyntax, Source};
 use crate::progress::Progress;
+use crate::scope::prefilter::{self, Prefilter, Syntax};
+
+use super::{Reading, Story};
 use crate::scope;
 
 /// How many malformed line numbers an input reports.
@@ -120,7 +122,7 @@ pub(crate) struct Collected {
 
 /// What every line of every input is read against.
 pub(crate) struct Context<'a> {
-    pub(crate) config: &'a Config,
+    pub(crate) reading: &'a Reading<'a>,
     pub(crate) dir: &'a Directory,
     pub(crate) verified: &'a Verified,
     pub(crate) geoip: Option<&'a geo::GeoIp>,
@@ -162,11 +164,12 @@ impl Part {
         line: Line<'_>,
     ) {
         let Context {
-            config,
+            reading,
             dir,
             verified,
             ..
         } = *context;
+        let story = &reading.story;
         let rec = &mut self.rec;
         rec.lines += 1;
         let request = match line {
@@ -187,7 +190,7 @@ impl Part {
             // same.
             Line::Request(r) => {
                 canaries.add_request(&r);
-                if config.template == Template::Audit {
+                if story.counts_audit_events() {
                     rec.not_request += 1;
                     return;
                 }
@@ -197,14 +200,14 @@ impl Part {
             }
             Line::Audit(e) => {
                 canaries.add_audit_event(&e);
-                if config.template != Template::Audit {
+                if !story.counts_audit_events() {
                     rec.not_request += 1;
                     return;
                 }
                 self.records += 1;
                 self.coverage.add(e.time);
                 match scope::attribute_audit(dir, &e).filter(|&n| verified.contains(dir, n)) {
-                    Some(_) => self.events.push(to_scoped_event(dir, config, *e)),
+                    Some(_) => self.events.push(to_scoped_event(dir, story, *e)),
                     None => rec.out_of_scope += 1,
                 }
                 return;
@@ -218,7 +221,7 @@ impl Part {
             }
             None => {
                 rec.out_of_scope += 1;
-                if config.template == Template::IpBlock && from_client(config, &request) {
+                if story.is_ip_block() && from_client(story, &request) {
                     self.elsewhere.push(Elsewhere {
                         at: (0, line_no),
                         source: request.source,
@@ -272,14 +275,15 @@ pub(crate) fn read_input(
     progress: &Progress,
     collected: &mut Collected,
 ) -> Result<()> {
-    let config = context.config;
+    let reading = context.reading;
     let mut reader = LineReader::open(path)?;
-    let format =
-        ingest::detect(reader.peek()?, config.read.hint).ok_or_else(|| Error::UnknownFormat {
+    let format = ingest::detect(reader.peek()?, reading.options.hint).ok_or_else(|| {
+        Error::UnknownFormat {
             path: path.to_owned(),
-        })?;
+        }
+    })?;
     // What the content looks like without the hint, to say so when the hint was wrong.
-    let looks_like = match config.read.hint {
+    let looks_like = match reading.options.hint {
         Some(_) => ingest::detect(reader.peek()?, None).filter(|&f| f != format),
         None => None,
     };
@@ -287,7 +291,7 @@ pub(crate) fn read_input(
         Some(_) => read_lines(reader, format, context, canaries, progress)?,
         None => {
             let mut part = Part::default();
-            ingest::each_line(&mut reader, format, &config.read, |line_no, line| {
+            ingest::each_line(&mut reader, format, reading.options, |line_no, line| {
                 part.take(context, canaries, line_no, line);
             })?;
             (part, reader)
@@ -299,7 +303,7 @@ pub(crate) fn read_input(
     }
     let gzip = reader.is_gzip();
     let sha256 = reader.finish()?;
-    let name = crate::display_name(path);
+    let name = crate::output::display_name(path);
     let mut summary = InputSummary {
         name: name.clone(),
         format: if format == Format::Empty && part.rec.lines > 0 {
@@ -357,8 +361,8 @@ pub(crate) fn read_input(
 /// the IP-block story when the requester's ranges cannot be searched as text (it also
 /// counts their requests to paths outside the scope).
 fn prefilter_for(context: &Context<'_>, format: Format) -> Option<Prefilter> {
-    let config = context.config;
-    if config.parse_all {
+    let reading = context.reading;
+    if reading.parse_all {
         return None;
     }
     let syntax = match ingest::line_syntax(format)? {
@@ -367,9 +371,9 @@ fn prefilter_for(context: &Context<'_>, format: Format) -> Option<Prefilter> {
         LineSyntax::AuditEvents => return None,
     };
     let (dir, verified) = (context.dir, context.verified);
-    match config.template {
+    match reading.story.template {
         Template::IpBlock => {
-            Prefilter::with_clients(dir, verified, syntax, &config.client_networks)
+            Prefilter::with_clients(dir, verified, syntax, reading.story.client_networks)
         }
         Template::Access | Template::HighLoad | Template::Audit => {
             Some(Prefilter::new(dir, verified, syntax))
@@ -388,7 +392,7 @@ fn read_lines(
     progress: &Progress,
 ) -> Result<(Part, LineReader)> {
     let prefilter = prefilter_for(context, format);
-    let flavor = ingest::flavor(&context.config.read);
+    let flavor = ingest::flavor(context.reading.options);
     let search = Search {
         format,
         flavor,
@@ -396,7 +400,7 @@ fn read_lines(
         context,
     };
     let counter = reader.stored_bytes_counter();
-    let workers = context.config.threads.saturating_sub(1);
+    let workers = context.reading.threads.saturating_sub(1);
     if workers == 0 {
         let mut total = Part::default();
         let mut lower = Vec::new();
@@ -509,14 +513,17 @@ impl Search<'_> {
     fn chunk(&self, chunk: &Chunk, lower: &mut Vec<u8>, canaries: &mut Canaries) -> Part {
         let mut part = Part::default();
         if chunk.overlong {
-            let line = Line::Malformed("line longer than the limit");
+            let why = chunk
+                .dropped
+                .map_or(Dropped::Overlong.reason(), Dropped::reason);
+            let line = Line::Malformed(why);
             part.take(self.context, canaries, 1, line);
             return part;
         }
         let text = &chunk.bytes[..];
         let mut take = |part: &mut Part, line_no: u64, line: &[u8]| {
             let line = if line.len() >= MAX_LINE {
-                Line::Malformed("line longer than the limit")
+                Line::Malformed(Dropped::Overlong.reason())
             } else {
                 ingest::parse_line(self.format, self.flavor, line)
             };
@@ -550,7 +557,7 @@ impl Search<'_> {
     /// may pass over unread: logs are written in time order, so the chunks' edges
     /// bound the period the file covers. Only the time is read.
     fn cover_unread(&self, text: &[u8], part: &mut Part) {
-        let story_is_audit = self.context.config.template == Template::Audit;
+        let story_is_audit = self.context.reading.story.counts_audit_events();
         let first = lines_of(text).next();
         let last = lines_of(text).next_back();
         for line in first.into_iter().chain(last) {
@@ -575,9 +582,9 @@ fn lines_of(text: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
 }
 
-fn from_client(config: &Config, r: &ingest::Request<'_>) -> bool {
+fn from_client(story: &Story<'_>, r: &ingest::Request<'_>) -> bool {
     r.client_ip
-        .is_some_and(|ip| config.client_networks.iter().any(|n| n.contains(ip)))
+        .is_some_and(|ip| story.client_networks.iter().any(|n| n.contains(ip)))
 }
 
 /// Git over HTTP asks for `info/refs` without credentials first and is answered 401;
@@ -587,7 +594,11 @@ fn is_git_challenge(r: &ingest::Request<'_>) -> bool {
     r.status == Some(401) && path.to_ascii_lowercase().ends_with("/info/refs")
 }
 
-fn to_scoped_event(dir: &Directory, config: &Config, e: ingest::audit::AuditEvent) -> ScopedEvent {
+fn to_scoped_event(
+    dir: &Directory,
+    story: &Story<'_>,
+    e: ingest::audit::AuditEvent,
+) -> ScopedEvent {
     let author = e.author_id.map(|id| format!("id:{id}")).or_else(|| {
         e.author_name
             .as_ref()
@@ -599,13 +610,13 @@ fn to_scoped_event(dir: &Directory, config: &Config, e: ingest::audit::AuditEven
         .and_then(|id| dir.user_by_id(id));
     // The author is the user: by directory id, and by the email the event carries,
     // which also names authors the directory does not know.
-    let by_directory = config
+    let by_directory = story
         .exclusions
         .rule_for(dir, user.map(|u| u.id), None, e.ip);
     let by_email = e
         .author_email
         .as_deref()
-        .is_some_and(|m| config.exclusions.domain_matches(&m.to_lowercase()));
+        .is_some_and(|m| story.exclusions.domain_matches(&m.to_lowercase()));
     let rule = match by_directory {
         Some(Rule::User | Rule::Domain) => by_directory,
         _ if by_email => Some(Rule::Domain),
@@ -621,7 +632,7 @@ fn to_scoped_event(dir: &Directory, config: &Config, e: ingest::audit::AuditEven
 }
 
 fn to_scoped(context: &Context<'_>, node: directory::Node, r: &ingest::Request<'_>) -> Scoped {
-    let (dir, config) = (context.dir, context.config);
+    let (dir, story) = (context.dir, &context.reading.story);
     // NGINX's `$remote_user` is whatever the client sent for HTTP basic auth
     // (`gitlab-ci-token`, `oauth2`, a username): it names a user only when the
     // directory knows that username.
@@ -641,11 +652,11 @@ fn to_scoped(context: &Context<'_>, node: directory::Node, r: &ingest::Request<'
     let ip: Option<IpAddr> = r.client_ip;
     Scoped {
         at: (0, 0),
-        from_client: from_client(config, r),
+        from_client: from_client(story, r),
         git_challenge: is_git_challenge(r),
         source: r.source,
         correlation_id: r.correlation_id.as_deref().map(Box::from),
-        rule: config.exclusions.rule_for(dir, r.user_id, username, ip),
+        rule: story.exclusions.rule_for(dir, r.user_id, username, ip),
         counted: Counted {
             path: names.intern(dir.path_of(node)),
             user,

@@ -5,6 +5,8 @@
 //! therefore errs towards "undecided", which counts as out of scope; matching is per
 //! path segment and case-insensitive, and only paths known to the directory count.
 
+pub mod prefilter;
+
 use std::borrow::Cow;
 
 use percent_encoding::percent_decode_str;
@@ -271,11 +273,9 @@ mod tests {
         let req = Request {
             source: Source::Rails,
             time: DateTime::UNIX_EPOCH,
-            method: None,
             path: row.path.into(),
             status: None,
             client_ip: None,
-            other_ips: vec![],
             user_id: None,
             username: None,
             user_agent: None,

@@ -1,0 +1,280 @@
+//! `logbrief summarize`: the pipeline, one stage a step:
+//! verify → collect → settle → count → guard → render.
+//!
+//! Each stage hands the next a value of its own; only the last one writes. Per-line
+//! code (collect) sees a [`Story`], never the output format, the note or the links.
+
+mod collect;
+mod settle;
+
+use std::io::Write;
+
+use chrono::Utc;
+use ipnetwork::IpNetwork;
+
+use crate::aggregate::{self, Aggregates, Filters, InputSummary, Names, Period, format_time};
+use crate::config::{Config, Template};
+use crate::directory::{self, Directory, Verified};
+use crate::error::{Error, Result};
+use crate::exclude::Exclusions;
+use crate::guard::Canaries;
+use crate::ingest::ReadOptions;
+use crate::output::write_out;
+use crate::progress::Progress;
+use crate::{fetch, geo, render};
+
+use collect::{Collected, Context};
+use settle::Settled;
+
+/// What the reply tells, as far as reading a line needs to know: which records it
+/// counts, which known list applies, whose addresses matter.
+pub(crate) struct Story<'a> {
+    pub(crate) template: Template,
+    pub(crate) exclusions: &'a Exclusions,
+    /// The requester's own addresses (`--client-ip`), for the IP-block story.
+    pub(crate) client_networks: &'a [IpNetwork],
+}
+
+impl Story<'_> {
+    /// Whether the story counts audit events (else requests).
+    pub(crate) fn counts_audit_events(&self) -> bool {
+        self.template == Template::Audit
+    }
+
+    pub(crate) fn is_ip_block(&self) -> bool {
+        self.template == Template::IpBlock
+    }
+}
+
+/// How the inputs are read: the story, and the reading options.
+pub(crate) struct Reading<'a> {
+    pub(crate) story: Story<'a>,
+    pub(crate) options: &'a ReadOptions,
+    /// Parse every line instead of only those that may concern the scope.
+    pub(crate) parse_all: bool,
+    pub(crate) threads: usize,
+}
+
+/// `logbrief summarize`: the whole pipeline.
+pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
+    // Verify.
+    let dir = Directory::load(&config.requester.directory)?;
+    let verified = directory::verify(&dir, &config.requester.email, &config.requester.namespaces)?;
+    let (config, config_added) = for_customer(config, &dir, &verified, err);
+    let config = &config;
+    let geoip = config.geoip.as_deref().map(geo::GeoIp::open).transpose()?;
+
+    // Collect.
+    let mut canaries = canaries(config, &dir, &verified);
+    let names = Names::default();
+    let reading = Reading {
+        story: Story {
+            template: config.template,
+            exclusions: &config.exclusions,
+            client_networks: &config.client_networks,
+        },
+        options: &config.read,
+        parse_all: config.parse_all,
+        threads: config.threads,
+    };
+    let context = Context {
+        reading: &reading,
+        dir: &dir,
+        verified: &verified,
+        geoip: geoip.as_ref(),
+        names: &names,
+    };
+    let mut collected = Collected::default();
+    let progress = Progress::for_inputs(&config.logs);
+    for path in &config.logs {
+        collect::read_input(path, &context, &mut canaries, &progress, &mut collected)?;
+    }
+    progress.finish();
+    warn_malformed(&collected.inputs, err);
+    settle::story_has_records(config.template, &collected.inputs)?;
+
+    // Settle and count.
+    let inputs = std::mem::take(&mut collected.inputs);
+    let coverage = collected.coverage;
+    let mut warnings = std::mem::take(&mut collected.warnings);
+    let settled = settle::settle(collected, &config.window, names)?;
+    let mut aggregates = count(config, &dir, &verified, settled, geoip.as_ref())?;
+    aggregates.inputs = inputs;
+    aggregates.logs_cover = Period {
+        first: coverage.first,
+        last: coverage.last,
+    };
+    aggregates.config_added = config_added;
+    warnings.extend(window_beyond_logs(&aggregates));
+    warnings.extend(config.exclusions.unmatched().into_iter().map(|rule| {
+        format!("{rule} matched nothing in scope: check it for a typo (the reply still names it)")
+    }));
+    for w in &warnings {
+        let _ = writeln!(err, "logbrief: warning: {w}");
+    }
+    aggregates.warnings = warnings;
+
+    // Guard. Addresses in the ranges the requester supplied are theirs (the canaries
+    // know them); the paths in scope are theirs too. The domains they supplied are
+    // checked: a username typed as a domain would be repeated.
+    let guard = canaries.into_guard(in_scope_paths(&dir, &verified))?;
+    let guarded = guard.vet(aggregates)?;
+
+    // Render.
+    let reply = render::reply(
+        &guarded,
+        config.template,
+        config.format,
+        config.min_count,
+        &guard,
+    )?;
+    if let Some(path) = &config.internal_note {
+        let note = render::internal_note(
+            &guarded,
+            &config.requester.email,
+            &config.exclusions.users,
+            config.kibana_url.as_deref(),
+            Utc::now(),
+        )?;
+        // The note names the requester: readable by its owner only.
+        fetch::replace(path, note.as_bytes())?;
+    }
+    write_out(out, reply.get())
+}
+
+/// The configuration with the team configuration's known list for the requester's
+/// top-level groups, and what the file added, said out loud.
+fn for_customer(
+    config: &Config,
+    dir: &Directory,
+    verified: &Verified,
+    err: &mut dyn Write,
+) -> (Config, Vec<String>) {
+    let mut roots: Vec<String> = verified
+        .scope_paths(dir)
+        .iter()
+        .map(|p| p.split('/').next().unwrap_or(p).to_lowercase())
+        .collect();
+    roots.dedup();
+    let mut config = config.clone();
+    let added = config.apply_customer(&roots);
+    for line in &added {
+        let _ = writeln!(err, "logbrief: {line}");
+    }
+    (config, added)
+}
+
+/// The values a reply must never contain, to be filled while reading.
+fn canaries(config: &Config, dir: &Directory, verified: &Verified) -> Canaries {
+    let own_ranges: Vec<IpNetwork> = config
+        .exclusions
+        .networks
+        .iter()
+        .chain(&config.client_networks)
+        .copied()
+        .collect();
+    let mut canaries = Canaries::new(Some(verified), &own_ranges);
+    canaries.add_directory(dir);
+    canaries
+}
+
+/// Counts what was settled, with polars, into the aggregates a reply is built from.
+fn count(
+    config: &Config,
+    dir: &Directory,
+    verified: &Verified,
+    settled: Settled,
+    geoip: Option<&geo::GeoIp>,
+) -> Result<Aggregates> {
+    let counting = |e: polars::error::PolarsError| Error::Internal(format!("counting: {e}"));
+    let tally = aggregate::tally(settled.batch, geoip.is_some()).map_err(counting)?;
+    let audit = match config.template {
+        Template::Audit => Some(aggregate::audit_tally(settled.audit).map_err(counting)?),
+        Template::Access | Template::HighLoad | Template::IpBlock => None,
+    };
+    let strings = |networks: &[IpNetwork]| networks.iter().map(|n| n.to_string()).collect();
+    Ok(Aggregates {
+        template: config.template.name(),
+        scope: verified
+            .scope_paths(dir)
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        filters: Filters {
+            client_ranges: strings(&config.client_networks),
+            exclude_ip_ranges: strings(&config.exclusions.networks),
+            exclude_domains: config.exclusions.domains.clone(),
+            exclude_users: config.exclusions.users.len(),
+            since: config.window.since,
+            until: config
+                .window
+                .until_exclusive
+                .map(|u| u - chrono::Duration::milliseconds(1)),
+        },
+        tally,
+        reconciliation: settled.reconciliation,
+        inputs: Vec::new(),
+        audit,
+        ip_block: (config.template == Template::IpBlock)
+            .then(|| aggregate::ip_block(&settled.client_requests)),
+        geoip: geoip.map(geo::GeoIp::info),
+        logs_cover: Period::default(),
+        warnings: Vec::new(),
+        config_added: Vec::new(),
+    })
+}
+
+/// Tells the engineer which inputs had lines that could not be read, by line number.
+fn warn_malformed(inputs: &[InputSummary], err: &mut dyn Write) {
+    for i in inputs.iter().filter(|i| i.malformed > 0) {
+        let first: Vec<String> = i.malformed_lines.iter().map(u64::to_string).collect();
+        let plural = if i.malformed == 1 { "" } else { "s" };
+        let why = i
+            .first_malformed
+            .map(|w| format!("; the first: {w}"))
+            .unwrap_or_default();
+        // A failed warning must not fail the run: the reply is what matters.
+        let _ = writeln!(
+            err,
+            "logbrief: warning: {}: {} malformed line{plural} (first at line{} {}{why}), counted as malformed",
+            i.name,
+            i.malformed,
+            if first.len() == 1 { "" } else { "s" },
+            first.join(", ")
+        );
+    }
+}
+
+/// A window reaching more than this beyond the logs is said to: logs rarely start or
+/// end on the dot.
+const COVERAGE_SLACK: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
+/// The warning for a window that reaches beyond the period the logs cover.
+fn window_beyond_logs(a: &Aggregates) -> Option<String> {
+    let (Some(first), Some(last)) = (a.logs_cover.first, a.logs_cover.last) else {
+        return None;
+    };
+    let early = a.filters.since.filter(|&s| s + COVERAGE_SLACK < first);
+    let late = a.filters.until.filter(|&u| u > last + COVERAGE_SLACK);
+    (early.is_some() || late.is_some()).then(|| {
+        format!(
+            "the window ({} to {}) reaches beyond the logs, which cover {} to {}; the reply \
+             says which period it covers",
+            a.filters.since.map_or("the first line".into(), format_time),
+            a.filters.until.map_or("the last line".into(), format_time),
+            format_time(first),
+            format_time(last)
+        )
+    })
+}
+
+/// Every directory path inside the scope: these may appear in a reply.
+fn in_scope_paths(dir: &Directory, v: &Verified) -> Vec<String> {
+    let namespaces = (0..dir.namespaces.len()).map(directory::Node::Namespace);
+    let projects = (0..dir.projects.len()).map(directory::Node::Project);
+    namespaces
+        .chain(projects)
+        .filter(|&n| v.contains(dir, n))
+        .map(|n| dir.path_of(n).to_owned())
+        .collect()
+}
