@@ -1,7 +1,7 @@
 //! No confident wrong answer (SPEC §9): what the inputs cannot support is refused with
 //! a way forward, or said out loud in the reply, on standard error and in the note.
 
-use super::{QUICK_START, logbrief, stderr, stdout, with};
+use super::support::{QUICK_START, logbrief, stderr, stdout, with};
 
 /// The quick start's flags without its three log files.
 fn base() -> Vec<String> {

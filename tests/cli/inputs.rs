@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{assert_fast_path_agrees, assert_reconciled, logbrief, stderr, stdout};
+use super::support::{assert_fast_path_agrees, assert_reconciled, logbrief, root, stderr, stdout};
 
 /// `summarize` for alice, Owner of `acme`, as JSON, without a known list.
 fn summarize(extra: &[&str], files: &[&Path]) -> std::process::Output {
@@ -82,7 +82,7 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 }
 
 fn fixture(path: &str) -> Vec<u8> {
-    std::fs::read(super::root().join(path)).unwrap()
+    std::fs::read(root().join(path)).unwrap()
 }
 
 fn n(v: &Value, key: &str) -> u64 {
@@ -96,7 +96,7 @@ fn n(v: &Value, key: &str) -> u64 {
 /// beside `@timestamp`, `export_cet.csv` only `@timestamp`, written at UTC+01:00.
 #[test]
 fn a_kibana_export_whose_times_have_no_zone_is_refused_until_input_tz_names_it() {
-    let cet = super::root().join("fixtures/formats/kibana/export_cet.csv");
+    let cet = root().join("fixtures/formats/kibana/export_cet.csv");
     let out = summarize(&[], &[&cet]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
@@ -136,7 +136,7 @@ fn a_kibana_export_whose_times_have_no_zone_is_refused_until_input_tz_names_it()
         );
     }
     // json.time carries its zone: no --input-tz needed, and one given changes nothing.
-    let utc = super::root().join("fixtures/formats/kibana/export.csv");
+    let utc = root().join("fixtures/formats/kibana/export.csv");
     let plain = reply(&known, &[&utc]);
     assert_eq!(plain["counts"], want["counts"]);
     assert_eq!(
@@ -341,7 +341,7 @@ fn a_byte_order_mark_hides_neither_the_format_nor_the_first_line() {
         ("fixtures/audit/export.csv", "audit-events-csv", "audit.csv"),
     ];
     for (fixture_path, format, name) in cases {
-        let original = super::root().join(fixture_path);
+        let original = root().join(fixture_path);
         let with_bom = write(tmp.path(), name, &bom(fixture(fixture_path)));
         let gz = write(
             tmp.path(),
@@ -385,7 +385,7 @@ fn a_first_line_longer_than_the_read_ahead_is_still_detected() {
     text.extend(fixture("fixtures/logs/production_json.log"));
     let plain = write(tmp.path(), "graphql_json.log", &text);
     let gz = write(tmp.path(), "graphql_json.log.gz", &gzip(&text));
-    let original = super::root().join("fixtures/logs/production_json.log");
+    let original = root().join("fixtures/logs/production_json.log");
     // Full parses are compared: the fast path may leave malformed lines unread.
     let want = assert_fast_path_agrees(&summarize_args(&[], &[&original]));
     for file in [&plain, &gz] {
@@ -400,7 +400,7 @@ fn a_first_line_longer_than_the_read_ahead_is_still_detected() {
 #[test]
 fn a_toml_file_is_not_taken_for_audit_events() {
     let tmp = tempfile::tempdir().unwrap();
-    let cargo = super::root().join("Cargo.toml");
+    let cargo = root().join("Cargo.toml");
     let (out, reports) = inspect(&[], &[&cargo]);
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert_eq!(reports[0]["format"], Value::Null);
@@ -411,7 +411,7 @@ fn a_toml_file_is_not_taken_for_audit_events() {
 
     // Real audit events in an array, and an empty page, are still audit events.
     let empty = write(tmp.path(), "no_events.json", b"[\n]\n");
-    let pages = super::root().join("fixtures/audit/api_pages.json");
+    let pages = root().join("fixtures/audit/api_pages.json");
     let (out, reports) = inspect(&[], &[&pages, &empty]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(reports[0]["format"], "audit-events-json");
@@ -498,7 +498,7 @@ fn garbage_after_the_gzip_members_is_one_malformed_line_not_a_rejected_file() {
     stored.extend(b"{\"path\":\"/acme/docs\",\"time\":\"2026-03-14T20:00:00Z\"}\n\x00\x00\x00");
     let appended = write(tmp.path(), "appended.log.gz", &stored);
 
-    let original = super::root().join("fixtures/logs/production_json.log");
+    let original = root().join("fixtures/logs/production_json.log");
     // Full parses are compared: the fast path may leave malformed lines unread.
     let want = assert_fast_path_agrees(&summarize_args(&[], &[&original]));
     let clean = assert_fast_path_agrees(&summarize_args(&[], &[&members]));

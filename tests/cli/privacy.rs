@@ -1,13 +1,14 @@
 //! The privacy guard from both sides (SPEC §8): personal values hidden in any free-text
 //! field of any format never reach an output, and visitors named like the program's
-//! own words never stop a harmless reply.
+//! own words never stop a harmless reply. On the quick start: a reply that would repeat
+//! a username is stopped, and no personal value of anyone but the requester is in it.
 
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use super::{logbrief, stderr, stdout};
+use super::support::{Summarize, logbrief, root, stderr, stdout};
 
 /// Words, numbers and labels the program itself prints somewhere in a reply: times
 /// and dates, "between … and …", counts, status classes, kinds, story names, country
@@ -470,6 +471,65 @@ proptest! {
                     }
                 }
             }
+        }
+    }
+}
+
+#[test]
+fn the_guard_stops_a_reply_that_would_print_a_username() {
+    // A slip of the engineer: a username where a domain belongs. The reply would
+    // repeat it, so nothing is printed.
+    let slip = Summarize::quick_start().args(["--exclude-domain", "carol"]);
+    for format in ["markdown", "text", "json"] {
+        let out = slip.clone().format(format).run();
+        assert_eq!(out.status.code(), Some(5), "{format}: {}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{format}");
+        let err = stderr(&out);
+        // The refusal never repeats the value (the warnings above it may repeat the
+        // engineer's own flags), and says which kind of value hit, where, and how to
+        // go on.
+        let refusal = err.lines().find(|l| l.contains("privacy guard")).unwrap();
+        assert!(!refusal.contains("carol"), "{refusal}");
+        assert!(refusal.contains("(username)"), "{refusal}");
+        assert!(
+            refusal.contains("in the excluded domains (field filters.exclude_domains[])"),
+            "{format}: {refusal}"
+        );
+        assert!(
+            refusal.contains("check the --exclude-domain values"),
+            "{refusal}"
+        );
+    }
+}
+
+#[test]
+fn no_personal_value_of_anyone_else_reaches_a_reply() {
+    let dir: Value =
+        serde_json::from_slice(&std::fs::read(root().join("fixtures/directory.json")).unwrap())
+            .unwrap();
+    let mut canaries: Vec<String> = Vec::new();
+    for u in dir["users"].as_array().unwrap() {
+        if u["username"] == "alice" {
+            continue;
+        }
+        canaries.push(u["username"].as_str().unwrap().to_owned());
+        for key in ["email", "name"] {
+            if let Some(s) = u[key].as_str() {
+                canaries.push(s.to_owned());
+            }
+        }
+    }
+    for format in ["markdown", "text", "json"] {
+        let out = Summarize::quick_start().format(format).run();
+        let reply = stdout(&out).to_lowercase();
+        for c in &canaries {
+            let c = c.to_lowercase();
+            // Whole words only. `api` is a username and also the name of the
+            // requester's own project acme/platform/api, which the reply names.
+            let hit = reply
+                .split(|ch: char| !(ch.is_alphanumeric() || "@._-".contains(ch)))
+                .any(|tok| tok == c);
+            assert!(!hit || c == "api", "{format} reply contains {c}");
         }
     }
 }
