@@ -217,79 +217,14 @@ impl Config {
             }
             (None, None) => FormatArg::Markdown,
         };
-        let team_exclusions = TeamExclusions {
-            file: config_path.clone(),
-            ranges: if ranges_from_flags {
-                Vec::new()
-            } else {
-                parse_networks(&team.office_ranges, "office_ranges")?
-            },
-            domains: if args.exclude_domains.is_empty() {
-                team.company_domains.clone()
-            } else {
-                Vec::new()
-            },
-            customers: team
-                .customers
-                .iter()
-                .map(|(name, c)| {
-                    let ranges = parse_networks(&c.office_ranges, "office_ranges")?;
-                    Ok((name.to_lowercase(), (ranges, c.company_domains.clone())))
-                })
-                .collect::<Result<_>>()?,
-            ranges_from_flags,
-            domains_from_flags: !args.exclude_domains.is_empty(),
-        };
+        let team_exclusions = TeamExclusions::new(&config_path, &team, &args, ranges_from_flags)?;
         let mut networks = parse_networks(&exclude_ips, "--exclude-ip")?;
         for file in &args.exclude_ip_files {
             networks.extend(read_network_file(file)?);
         }
-        let client_networks = parse_networks(&args.client_ips, "--client-ip")?;
-        // A wide range makes everyone in it "the requester": platform-wide counts, and
-        // addresses the guard would no longer treat as someone else's.
-        if let Some(wide) = client_networks.iter().find(|n| match n {
-            IpNetwork::V4(v4) => v4.prefix() < 16,
-            IpNetwork::V6(v6) => v6.prefix() < 32,
-        }) && !args.allow_wide_client_ip
-        {
-            return Err(Error::Usage(format!(
-                "--client-ip {wide} is wider than a /16 (IPv4) or a /32 (IPv6): name the \
-                 requester's own ranges, or pass --allow-wide-client-ip if they really are \
-                 that wide"
-            )));
-        }
-        if let Some(note) = &args.internal_note
-            && let Some(folder) = note.parent().filter(|p| !p.as_os_str().is_empty())
-            && !folder.is_dir()
-        {
-            return Err(Error::Usage(format!(
-                "--internal-note {}: the folder {} does not exist",
-                note.display(),
-                folder.display()
-            )));
-        }
-        if args.template == TemplateArg::IpBlock && client_networks.is_empty() {
-            return Err(Error::Usage(
-                "--template ip-block needs the requester's addresses: --client-ip CIDR".into(),
-            ));
-        }
-        let window = Window {
-            since: args
-                .since
-                .as_deref()
-                .map(|s| parse_bound(s, "--since", false))
-                .transpose()?,
-            until_exclusive: args
-                .until
-                .as_deref()
-                .map(|s| parse_bound(s, "--until", true))
-                .transpose()?,
-        };
-        if let (Some(s), Some(u)) = (window.since, window.until_exclusive)
-            && s >= u
-        {
-            return Err(Error::Usage("--since must be earlier than --until".into()));
-        }
+        let client_networks = client_networks(&args)?;
+        check_note_folder(&args)?;
+        let window = window(&args)?;
         Ok(Config {
             requester: RequesterConfig::from_args(args.requester),
             logs: expand_globs(args.logs)?,
@@ -320,6 +255,101 @@ impl Config {
             },
         })
     }
+}
+
+impl TeamExclusions {
+    /// What the file adds where no flag replaced it.
+    fn new(
+        file: &Option<PathBuf>,
+        team: &TeamConfig,
+        args: &SummarizeArgs,
+        ranges_from_flags: bool,
+    ) -> Result<Self> {
+        Ok(TeamExclusions {
+            file: file.clone(),
+            ranges: if ranges_from_flags {
+                Vec::new()
+            } else {
+                parse_networks(&team.office_ranges, "office_ranges")?
+            },
+            domains: if args.exclude_domains.is_empty() {
+                team.company_domains.clone()
+            } else {
+                Vec::new()
+            },
+            customers: team
+                .customers
+                .iter()
+                .map(|(name, c)| {
+                    let ranges = parse_networks(&c.office_ranges, "office_ranges")?;
+                    Ok((name.to_lowercase(), (ranges, c.company_domains.clone())))
+                })
+                .collect::<Result<_>>()?,
+            ranges_from_flags,
+            domains_from_flags: !args.exclude_domains.is_empty(),
+        })
+    }
+}
+
+/// `--client-ip`, refused wider than a /16 (IPv4) or a /32 (IPv6) without
+/// `--allow-wide-client-ip`: a wide range makes everyone in it "the requester", with
+/// platform-wide counts and addresses the guard no longer treats as someone else's.
+fn client_networks(args: &SummarizeArgs) -> Result<Vec<IpNetwork>> {
+    let networks = parse_networks(&args.client_ips, "--client-ip")?;
+    if let Some(wide) = networks.iter().find(|n| match n {
+        IpNetwork::V4(v4) => v4.prefix() < 16,
+        IpNetwork::V6(v6) => v6.prefix() < 32,
+    }) && !args.allow_wide_client_ip
+    {
+        return Err(Error::Usage(format!(
+            "--client-ip {wide} is wider than a /16 (IPv4) or a /32 (IPv6): name the \
+             requester's own ranges, or pass --allow-wide-client-ip if they really are \
+             that wide"
+        )));
+    }
+    if args.template == TemplateArg::IpBlock && networks.is_empty() {
+        return Err(Error::Usage(
+            "--template ip-block needs the requester's addresses: --client-ip CIDR".into(),
+        ));
+    }
+    Ok(networks)
+}
+
+/// The internal note's folder must exist before anything is read.
+fn check_note_folder(args: &SummarizeArgs) -> Result<()> {
+    if let Some(note) = &args.internal_note
+        && let Some(folder) = note.parent().filter(|p| !p.as_os_str().is_empty())
+        && !folder.is_dir()
+    {
+        return Err(Error::Usage(format!(
+            "--internal-note {}: the folder {} does not exist",
+            note.display(),
+            folder.display()
+        )));
+    }
+    Ok(())
+}
+
+/// `--since` and `--until`, the second exclusive.
+fn window(args: &SummarizeArgs) -> Result<Window> {
+    let window = Window {
+        since: args
+            .since
+            .as_deref()
+            .map(|s| parse_bound(s, "--since", false))
+            .transpose()?,
+        until_exclusive: args
+            .until
+            .as_deref()
+            .map(|s| parse_bound(s, "--until", true))
+            .transpose()?,
+    };
+    if let (Some(s), Some(u)) = (window.since, window.until_exclusive)
+        && s >= u
+    {
+        return Err(Error::Usage("--since must be earlier than --until".into()));
+    }
+    Ok(window)
 }
 
 impl Config {

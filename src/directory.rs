@@ -487,45 +487,7 @@ pub fn verify(
         });
     }
 
-    let owned_paths: Vec<String> = paid
-        .iter()
-        .map(|&ns| dir.namespaces[ns].full_path.to_lowercase())
-        .collect();
-    let mut scope: Vec<Node> = Vec::new();
-    if narrow.is_empty() {
-        // A subgroup of another owned namespace adds nothing: keep only the outermost.
-        for &ns in &paid {
-            let p = &owned_paths[paid.iter().position(|&x| x == ns).unwrap_or(0)];
-            if !owned_paths
-                .iter()
-                .any(|other| other != p && is_within(p, other))
-            {
-                scope.push(Node::Namespace(ns));
-            }
-        }
-    } else {
-        for wanted in narrow {
-            let lower = wanted.trim().trim_matches('/').to_lowercase();
-            let Some(node) = dir.node_by_path(&lower) else {
-                return Err(Refusal::UnknownNamespace {
-                    path: wanted.clone(),
-                    suggestion: suggest(dir, &lower, &owned_paths),
-                });
-            };
-            let current = dir.path_of(node).to_lowercase();
-            if !owned_paths.iter().any(|root| is_within(&current, root)) {
-                return Err(Refusal::OutOfScope {
-                    path: wanted.clone(),
-                    scope: paid
-                        .iter()
-                        .map(|&ns| dir.namespaces[ns].full_path.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                });
-            }
-            scope.push(node);
-        }
-    }
+    let mut scope = scope_of(dir, &paid, narrow)?;
     scope.sort_by_key(|&n| dir.path_of(n).to_lowercase());
     scope.dedup();
     let scope_paths = scope
@@ -540,6 +502,54 @@ pub fn verify(
         scope,
         scope_paths,
     })
+}
+
+/// The namespaces in scope: the outermost of the paid namespaces the requester owns,
+/// or the `--namespace` paths within them.
+fn scope_of(
+    dir: &Directory,
+    paid: &[usize],
+    narrow: &[String],
+) -> std::result::Result<Vec<Node>, Refusal> {
+    let owned_paths: Vec<String> = paid
+        .iter()
+        .map(|&ns| dir.namespaces[ns].full_path.to_lowercase())
+        .collect();
+    let mut scope: Vec<Node> = Vec::new();
+    if narrow.is_empty() {
+        // A subgroup of another owned namespace adds nothing: keep only the outermost.
+        for (p, &ns) in owned_paths.iter().zip(paid) {
+            if !owned_paths
+                .iter()
+                .any(|other| other != p && is_within(p, other))
+            {
+                scope.push(Node::Namespace(ns));
+            }
+        }
+        return Ok(scope);
+    }
+    for wanted in narrow {
+        let lower = wanted.trim().trim_matches('/').to_lowercase();
+        let Some(node) = dir.node_by_path(&lower) else {
+            return Err(Refusal::UnknownNamespace {
+                path: wanted.clone(),
+                suggestion: suggest(dir, &lower, &owned_paths),
+            });
+        };
+        let current = dir.path_of(node).to_lowercase();
+        if !owned_paths.iter().any(|root| is_within(&current, root)) {
+            return Err(Refusal::OutOfScope {
+                path: wanted.clone(),
+                scope: paid
+                    .iter()
+                    .map(|&ns| dir.namespaces[ns].full_path.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        scope.push(node);
+    }
+    Ok(scope)
 }
 
 /// The in-scope path closest to a mistyped one, if any is close enough to be a typo.

@@ -139,56 +139,10 @@ pub fn fetch(
 ) -> Result<Fetched> {
     let part_path = sibling(&request.out, ".part");
     let state_path = sibling(&request.out, ".state");
-    let route = first_route(request);
-    if request.restart {
-        for p in [&part_path, &state_path] {
-            match fs::remove_file(p) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(Error::write(p, e));
-                }
-                _ => {}
-            }
-        }
-    }
-    // The state names the instance too: another `--gitlab-url` is another fetch.
-    let first = client.url(&route);
-    let mut state = match read_state(&state_path)? {
-        Some(state) if state.request == first => state,
-        Some(_) => {
-            return Err(Error::Usage(format!(
-                "{} belongs to a fetch of other events, another window or another \
-                 instance; use --restart to start this one over",
-                state_path.display()
-            )));
-        }
-        None => State {
-            request: first.clone(),
-            next: Some(first),
-            part_bytes: 0,
-            pages: 0,
-            events: 0,
-        },
-    };
+    let mut state = start(client, request, &part_path, &state_path)?;
     let resumed_pages = state.pages;
 
-    let mut part = private_file(&part_path, false)?;
-    let on_disk = part
-        .metadata()
-        .map_err(|e| Error::write(&part_path, e))?
-        .len();
-    if on_disk < state.part_bytes {
-        return Err(Error::Usage(format!(
-            "{} is shorter than {} says it was; use --restart to fetch again",
-            part_path.display(),
-            state_path.display()
-        )));
-    }
-    // What a page appended after its state was recorded is dropped: that page is
-    // fetched again.
-    part.set_len(state.part_bytes)
-        .and_then(|()| part.seek(SeekFrom::End(0)).map(drop))
-        .map_err(|e| Error::write(&part_path, e))?;
-
+    let mut part = open_part(&part_path, &state_path, state.part_bytes)?;
     let mut asked = HashSet::new();
     // An error after some pages are recorded says they are kept.
     let kept = |e: Error, pages: u64| match e {
@@ -241,6 +195,62 @@ pub fn fetch(
         repeated,
         resumed_pages,
     })
+}
+
+/// The state to go on from: the recorded one when it is this fetch's, else a new
+/// one. `--restart` forgets what an earlier fetch left.
+fn start(client: &Client, request: &Request, part_path: &Path, state_path: &Path) -> Result<State> {
+    let route = first_route(request);
+    if request.restart {
+        for p in [part_path, state_path] {
+            match fs::remove_file(p) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::write(p, e));
+                }
+                _ => {}
+            }
+        }
+    }
+    // The state names the instance too: another `--gitlab-url` is another fetch.
+    let first = client.url(&route);
+    match read_state(state_path)? {
+        Some(state) if state.request == first => Ok(state),
+        Some(_) => Err(Error::Usage(format!(
+            "{} belongs to a fetch of other events, another window or another instance; \
+             use --restart to start this one over",
+            state_path.display()
+        ))),
+        None => Ok(State {
+            request: first.clone(),
+            next: Some(first),
+            part_bytes: 0,
+            pages: 0,
+            events: 0,
+        }),
+    }
+}
+
+/// The part file, cut back to what the state recorded.
+fn open_part(part_path: &Path, state_path: &Path, recorded: u64) -> Result<File> {
+    let mut part = private_file(part_path, false)?;
+    let on_disk = part
+        .metadata()
+        .map_err(|e| Error::write(part_path, e))?
+        .len();
+    if on_disk < recorded {
+        return Err(Error::Usage(format!(
+            "{} is shorter than {} says it was; use --restart to fetch again",
+            part_path.display(),
+            state_path.display()
+        )));
+    }
+    // What a page appended after its state was recorded is dropped: that page is
+    // fetched again.
+    part.set_len(recorded)
+        .and_then(|()| part.seek(SeekFrom::End(0)).map(drop))
+        .map_err(|e| Error::write(part_path, e))?;
+
+    Ok(part)
 }
 
 /// The output: the events of the part file as one JSON array, in the order the API

@@ -99,20 +99,7 @@ pub fn fetch(
             "{path} is a personal namespace; fetch directory reads groups"
         )));
     }
-    let mut namespaces = BTreeMap::new();
-    let mut root_id = group.id;
-    let mut parent = group.parent_id;
-    while let Some(id) = parent {
-        on_step("the group's ancestors");
-        // An ancestor the token may not see ends the climb; its plan is then unknown.
-        root_id = id;
-        let url = namespace_url(client, &id.to_string());
-        let Some(ancestor) = client.get_if_visible::<ApiNamespace>(&url, on_wait)? else {
-            break;
-        };
-        parent = ancestor.parent_id;
-        namespaces.insert(ancestor.id, out_namespace(ancestor));
-    }
+    let (mut namespaces, root_id) = ancestors(client, &group, on_step, on_wait)?;
     let group_id = group.id;
     namespaces.insert(group.id, out_namespace(group));
 
@@ -134,11 +121,92 @@ pub fn fetch(
 
     // Everyone with access to each group, inherited and shared access included.
     on_step("members");
+    let groups: Vec<u64> = std::iter::once(group_id)
+        .chain(descendants.iter().map(|g| g.id))
+        .collect();
+    let Members {
+        members,
+        known,
+        inactive,
+    } = members(client, &groups, on_wait)?;
+    let users = users(client, &known, on_step, on_wait)?;
+    for g in descendants {
+        namespaces.insert(g.id, out_namespace(g));
+    }
+    let (root, plan) = match namespaces.get(&root_id) {
+        Some(n) => (n.full_path.clone(), n.plan.clone()),
+        None => (format!("the root group (id {root_id})"), None),
+    };
+    projects.sort_by_key(|p| p.id);
+    projects.dedup_by_key(|p| p.id);
+
+    let directory = file::Directory {
+        namespaces: namespaces.into_values().collect(),
+        projects,
+        users,
+        members,
+    };
+    let mut json =
+        serde_json::to_vec_pretty(&directory).map_err(|e| Error::Internal(e.to_string()))?;
+    json.push(b'\n');
+    Ok(Fetched {
+        root,
+        plan,
+        inactive,
+        groups: directory.namespaces.len(),
+        projects: directory.projects.len(),
+        users: directory.users.len(),
+        users_with_email: directory.users.iter().filter(|u| u.email.is_some()).count(),
+        members: directory.members.len(),
+        json,
+    })
+}
+
+/// The group's ancestors up to the root, which carries the plan, and the root's id.
+/// An ancestor the token may not see ends the climb; its plan is then unknown.
+fn ancestors(
+    client: &Client,
+    group: &ApiNamespace,
+    on_step: &dyn Fn(&str),
+    on_wait: OnWait<'_>,
+) -> Result<(BTreeMap<u64, file::Namespace>, u64)> {
+    let mut namespaces = BTreeMap::new();
+    let mut root_id = group.id;
+    let mut parent = group.parent_id;
+    while let Some(id) = parent {
+        on_step("the group's ancestors");
+        root_id = id;
+        let url = namespace_url(client, &id.to_string());
+        let Some(ancestor) = client.get_if_visible::<ApiNamespace>(&url, on_wait)? else {
+            break;
+        };
+        parent = ancestor.parent_id;
+        namespaces.insert(ancestor.id, out_namespace(ancestor));
+    }
+    Ok((namespaces, root_id))
+}
+
+/// The active members of some groups.
+struct Members {
+    members: Vec<file::Member>,
+    /// Each member once, by user id.
+    known: BTreeMap<u64, ApiMember>,
+    /// Left out: not active, or their access has expired.
+    inactive: usize,
+}
+
+/// Everyone with access to each of `groups` (`members/all`: inherited and shared
+/// access included), blocked, awaiting and expired memberships left out.
+fn members(client: &Client, groups: &[u64], on_wait: OnWait<'_>) -> Result<Members> {
     let today = chrono::Utc::now().date_naive();
-    let mut members = Vec::new();
-    let mut known: BTreeMap<u64, ApiMember> = BTreeMap::new();
-    let mut inactive = 0;
-    let mut take = |namespace_id: u64, list: Vec<ApiMember>| {
+    let mut found = Members {
+        members: Vec::new(),
+        known: BTreeMap::new(),
+        inactive: 0,
+    };
+    for &namespace_id in groups {
+        let url = client.url(&format!("/groups/{namespace_id}/members/all?per_page=100"));
+        let list: Vec<ApiMember> = client.get_all(&url, on_wait)?;
         for m in list {
             let active = m.state.as_deref().is_none_or(|s| s == "active");
             let expired = m
@@ -147,37 +215,29 @@ pub fn fetch(
                 .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
                 .is_some_and(|d| d <= today);
             if !active || expired {
-                inactive += 1;
+                found.inactive += 1;
                 continue;
             }
-            members.push(file::Member {
+            found.members.push(file::Member {
                 namespace_id,
                 user_id: m.id,
                 access_level: m.access_level,
             });
-            known.entry(m.id).or_insert(m);
+            found.known.entry(m.id).or_insert(m);
         }
-    };
-    take(
-        group_id,
-        client.get_all(
-            &client.url(&format!("/groups/{group_id}/members/all?per_page=100")),
-            on_wait,
-        )?,
-    );
-    for g in &descendants {
-        let id = g.id;
-        take(
-            id,
-            client.get_all(
-                &client.url(&format!("/groups/{id}/members/all?per_page=100")),
-                on_wait,
-            )?,
-        );
     }
-    members.sort_by_key(|m| (m.namespace_id, m.user_id));
-    members.dedup_by_key(|m| (m.namespace_id, m.user_id));
+    found.members.sort_by_key(|m| (m.namespace_id, m.user_id));
+    found.members.dedup_by_key(|m| (m.namespace_id, m.user_id));
+    Ok(found)
+}
 
+/// Each member as a user of the directory, with the emails the token may see.
+fn users(
+    client: &Client,
+    known: &BTreeMap<u64, ApiMember>,
+    on_step: &dyn Fn(&str),
+    on_wait: OnWait<'_>,
+) -> Result<Vec<file::User>> {
     let mut users = Vec::with_capacity(known.len());
     // Secondary emails are visible to administrators only: after one refusal, the
     // token is not an administrator's and the other users are not asked for them.
@@ -220,36 +280,7 @@ pub fn fetch(
         });
     }
 
-    for g in descendants {
-        namespaces.insert(g.id, out_namespace(g));
-    }
-    let (root, plan) = match namespaces.get(&root_id) {
-        Some(n) => (n.full_path.clone(), n.plan.clone()),
-        None => (format!("the root group (id {root_id})"), None),
-    };
-    projects.sort_by_key(|p| p.id);
-    projects.dedup_by_key(|p| p.id);
-
-    let directory = file::Directory {
-        namespaces: namespaces.into_values().collect(),
-        projects,
-        users,
-        members,
-    };
-    let mut json =
-        serde_json::to_vec_pretty(&directory).map_err(|e| Error::Internal(e.to_string()))?;
-    json.push(b'\n');
-    Ok(Fetched {
-        root,
-        plan,
-        inactive,
-        groups: directory.namespaces.len(),
-        projects: directory.projects.len(),
-        users: directory.users.len(),
-        users_with_email: directory.users.iter().filter(|u| u.email.is_some()).count(),
-        members: directory.members.len(),
-        json,
-    })
+    Ok(users)
 }
 
 fn out_namespace(n: ApiNamespace) -> file::Namespace {

@@ -172,19 +172,15 @@ impl Part {
         let story = &reading.story;
         let rec = &mut self.rec;
         rec.lines += 1;
-        let request = match line {
+        match line {
             Line::Malformed(why) => {
                 rec.malformed += 1;
                 self.first_malformed.get_or_insert(why);
                 if self.malformed_lines.len() < MALFORMED_SHOWN {
                     self.malformed_lines.push(line_no);
                 }
-                return;
             }
-            Line::NotRequest => {
-                rec.not_request += 1;
-                return;
-            }
+            Line::NotRequest => rec.not_request += 1,
             // Each story counts its own kind of record; the other kind is valid input
             // that this reply does not count. Its personal values are canaries all the
             // same.
@@ -192,11 +188,11 @@ impl Part {
                 canaries.add_request(&r);
                 if story.counts_audit_events() {
                     rec.not_request += 1;
-                    return;
+                } else {
+                    self.records += 1;
+                    self.coverage.add(r.time);
+                    self.request(context, line_no, &r);
                 }
-                self.records += 1;
-                self.coverage.add(r.time);
-                r
             }
             Line::Audit(e) => {
                 canaries.add_audit_event(&e);
@@ -210,25 +206,30 @@ impl Part {
                     Some(_) => self.events.push(to_scoped_event(dir, story, *e)),
                     None => rec.out_of_scope += 1,
                 }
-                return;
             }
-        };
-        match scope::attribute(dir, &request).filter(|&n| verified.contains(dir, n)) {
+        }
+    }
+
+    /// A request of a request story: in scope, or out of it (and then perhaps the
+    /// requester's own, or another line of a request in scope).
+    fn request(&mut self, context: &Context<'_>, line_no: u64, request: &ingest::Request<'_>) {
+        let (dir, verified, story) = (context.dir, context.verified, &context.reading.story);
+        match scope::attribute(dir, request).filter(|&n| verified.contains(dir, n)) {
             Some(node) => {
-                let mut scoped = to_scoped(context, node, &request);
+                let mut scoped = to_scoped(context, node, request);
                 scoped.at = (0, line_no);
                 self.scoped.push(scoped);
             }
             None => {
-                rec.out_of_scope += 1;
-                if story.is_ip_block() && from_client(story, &request) {
+                self.rec.out_of_scope += 1;
+                if story.is_ip_block() && from_client(story, request) {
                     self.elsewhere.push(Elsewhere {
                         at: (0, line_no),
                         source: request.source,
                         correlation_id: request.correlation_id.as_deref().map(Box::from),
                         status: request.status,
                         time: request.time,
-                        git_challenge: is_git_challenge(&request),
+                        git_challenge: is_git_challenge(request),
                     });
                 } else if let Some(cid) = request.correlation_id.as_deref() {
                     self.twins.push(Twin {
@@ -287,7 +288,7 @@ pub(crate) fn read_input(
         Some(_) => ingest::detect(reader.peek()?, None).filter(|&f| f != format),
         None => None,
     };
-    let (part, reader) = match ingest::line_syntax(format) {
+    let (mut part, reader) = match ingest::line_syntax(format) {
         Some(_) => read_lines(reader, format, context, canaries, progress)?,
         None => {
             let mut part = Part::default();
@@ -303,9 +304,8 @@ pub(crate) fn read_input(
     }
     let gzip = reader.is_gzip();
     let sha256 = reader.finish()?;
-    let name = crate::output::display_name(path);
-    let mut summary = InputSummary {
-        name: name.clone(),
+    let summary = InputSummary {
+        name: crate::output::display_name(path),
         format: if format == Format::Empty && part.rec.lines > 0 {
             Format::RailsJson.name()
         } else {
@@ -315,45 +315,54 @@ pub(crate) fn read_input(
         sha256,
         lines: part.rec.lines,
         malformed: part.rec.malformed,
-        malformed_lines: part.malformed_lines,
+        malformed_lines: std::mem::take(&mut part.malformed_lines),
         first_malformed: part.first_malformed,
         records: part.records,
         unread: part.rec.unread,
         looks_like: looks_like.map(Format::name),
     };
-    // The same file given twice (by another name, or a copy) is read once: its second
-    // reading adds nothing but lines, all of them duplicates.
-    if let Some(first) = collected.inputs.iter().find(|i| i.sha256 == summary.sha256) {
-        collected.warnings.push(format!(
-            "{name} has the same content (SHA-256) as {}: it is read once, and its {} line{} \
-             counted as duplicate{}",
-            first.name,
-            summary.lines,
-            if summary.lines == 1 { " is" } else { "s are" },
-            if summary.lines == 1 { "" } else { "s" },
-        ));
-        collected.reconciliation.lines += summary.lines;
-        collected.reconciliation.duplicate += summary.lines;
-        summary.malformed = 0;
-        summary.malformed_lines.clear();
-        summary.first_malformed = None;
-        summary.records = 0;
-        collected.inputs.push(summary);
-        return Ok(());
-    }
-    let input = collected.inputs.len();
-    collected.inputs.push(summary);
-    collected.reconciliation.add(&part.rec);
-    let (mut scoped, mut elsewhere, mut twins) = (part.scoped, part.elsewhere, part.twins);
-    scoped.iter_mut().for_each(|r| r.at.0 = input);
-    elsewhere.iter_mut().for_each(|r| r.at.0 = input);
-    twins.iter_mut().for_each(|r| r.at.0 = input);
-    collected.scoped.extend(scoped);
-    collected.events.extend(part.events);
-    collected.elsewhere.extend(elsewhere);
-    collected.twins.extend(twins);
-    collected.coverage.join(part.coverage);
+    collected.add(summary, part);
     Ok(())
+}
+
+impl Collected {
+    /// Adds one input's lines and records.
+    fn add(&mut self, mut summary: InputSummary, part: Part) {
+        // The same file given twice (by another name, or a copy) is read once: its
+        // second reading adds nothing but lines, all of them duplicates.
+        if let Some(first) = self.inputs.iter().find(|i| i.sha256 == summary.sha256) {
+            let one = summary.lines == 1;
+            self.warnings.push(format!(
+                "{} has the same content (SHA-256) as {}: it is read once, and its {} line{} \
+                 counted as duplicate{}",
+                summary.name,
+                first.name,
+                summary.lines,
+                if one { " is" } else { "s are" },
+                if one { "" } else { "s" },
+            ));
+            self.reconciliation.lines += summary.lines;
+            self.reconciliation.duplicate += summary.lines;
+            summary.malformed = 0;
+            summary.malformed_lines.clear();
+            summary.first_malformed = None;
+            summary.records = 0;
+            self.inputs.push(summary);
+            return;
+        }
+        let input = self.inputs.len();
+        self.inputs.push(summary);
+        self.reconciliation.add(&part.rec);
+        let (mut scoped, mut elsewhere, mut twins) = (part.scoped, part.elsewhere, part.twins);
+        scoped.iter_mut().for_each(|r| r.at.0 = input);
+        elsewhere.iter_mut().for_each(|r| r.at.0 = input);
+        twins.iter_mut().for_each(|r| r.at.0 = input);
+        self.scoped.extend(scoped);
+        self.events.extend(part.events);
+        self.elsewhere.extend(elsewhere);
+        self.twins.extend(twins);
+        self.coverage.join(part.coverage);
+    }
 }
 
 /// The prefilter for an input, or `None` when every line must be parsed: on request
@@ -385,7 +394,7 @@ fn prefilter_for(context: &Context<'_>, format: Format) -> Option<Prefilter> {
 /// with N, one thread reads (decompresses, hashes), N - 1 search and parse, and this
 /// one puts their results in input order.
 fn read_lines(
-    mut reader: LineReader,
+    reader: LineReader,
     format: Format,
     context: &Context<'_>,
     canaries: &mut Canaries,
@@ -399,30 +408,53 @@ fn read_lines(
         prefilter: prefilter.as_ref(),
         context,
     };
-    let counter = reader.stored_bytes_counter();
     let workers = context.reading.threads.saturating_sub(1);
     if workers == 0 {
-        let mut total = Part::default();
-        let mut lower = Vec::new();
-        let spare = std::cell::Cell::new(Vec::new());
-        let read = chunks::cut(
-            &mut reader,
-            CHUNK,
-            MAX_LINE,
-            || spare.take(),
-            |chunk| {
-                progress.show(counter.load(Ordering::Relaxed));
-                let part = search.chunk(&chunk, &mut lower, canaries);
-                total.append(part);
-                spare.set(chunk.bytes);
-                true
-            },
-        );
-        return match read {
-            Ok(()) => Ok((total, reader)),
-            Err(failure) => Err(reader.read_error(total.rec.lines + 1, failure.source)),
-        };
+        return read_lines_alone(reader, &search, canaries, progress);
     }
+    read_lines_parallel(reader, &search, workers, canaries, progress)
+}
+
+/// One thread reads, searches and parses.
+fn read_lines_alone(
+    mut reader: LineReader,
+    search: &Search<'_>,
+    canaries: &mut Canaries,
+    progress: &Progress,
+) -> Result<(Part, LineReader)> {
+    let counter = reader.stored_bytes_counter();
+    let mut total = Part::default();
+    let mut lower = Vec::new();
+    let spare = std::cell::Cell::new(Vec::new());
+    let read = chunks::cut(
+        &mut reader,
+        CHUNK,
+        MAX_LINE,
+        || spare.take(),
+        |chunk| {
+            progress.show(counter.load(Ordering::Relaxed));
+            let part = search.chunk(&chunk, &mut lower, canaries);
+            total.append(part);
+            spare.set(chunk.bytes);
+            true
+        },
+    );
+    match read {
+        Ok(()) => Ok((total, reader)),
+        Err(failure) => Err(reader.read_error(total.rec.lines + 1, failure.source)),
+    }
+}
+
+/// One thread reads (decompresses, hashes), `workers` search and parse, and this one
+/// puts their results in input order.
+fn read_lines_parallel(
+    mut reader: LineReader,
+    search: &Search<'_>,
+    workers: usize,
+    canaries: &mut Canaries,
+    progress: &Progress,
+) -> Result<(Part, LineReader)> {
+    let counter = reader.stored_bytes_counter();
     let (work_tx, work_rx) = bounded::<Chunk>(workers);
     let (pool_tx, pool_rx) = unbounded::<Vec<u8>>();
     for _ in 0..2 * workers + 1 {
@@ -449,7 +481,6 @@ fn read_lines(
                 let (work_rx, done_tx, pool_tx) =
                     (work_rx.clone(), done_tx.clone(), pool_tx.clone());
                 let mut found = canaries.empty_like();
-                let search = &search;
                 s.spawn(move || {
                     let mut lower = Vec::new();
                     for chunk in work_rx {

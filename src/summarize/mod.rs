@@ -67,52 +67,32 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
     // Collect.
     let mut canaries = canaries(config, &dir, &verified);
     let names = Names::default();
-    let reading = Reading {
-        story: Story {
-            template: config.template,
-            exclusions: &config.exclusions,
-            client_networks: &config.client_networks,
-        },
-        options: &config.read,
-        parse_all: config.parse_all,
-        threads: config.threads,
-    };
-    let context = Context {
-        reading: &reading,
-        dir: &dir,
-        verified: &verified,
-        geoip: geoip.as_ref(),
-        names: &names,
-    };
-    let mut collected = Collected::default();
-    let progress = Progress::for_inputs(&config.logs);
-    for path in &config.logs {
-        collect::read_input(path, &context, &mut canaries, &progress, &mut collected)?;
-    }
-    progress.finish();
+    let collected = collect(
+        config,
+        &dir,
+        &verified,
+        geoip.as_ref(),
+        &names,
+        &mut canaries,
+    )?;
     warn_malformed(&collected.inputs, err);
     settle::story_has_records(config.template, &collected.inputs)?;
 
     // Settle and count.
-    let inputs = std::mem::take(&mut collected.inputs);
-    let coverage = collected.coverage;
-    let mut warnings = std::mem::take(&mut collected.warnings);
-    let settled = settle::settle(collected, &config.window, names)?;
-    let mut aggregates = count(config, &dir, &verified, settled, geoip.as_ref())?;
-    aggregates.inputs = inputs;
-    aggregates.logs_cover = Period {
-        first: coverage.first,
-        last: coverage.last,
-    };
+    let aggregates = settle_and_count(config, &dir, &verified, collected, names, geoip.as_ref());
+    let mut aggregates = aggregates?;
     aggregates.config_added = config_added;
-    warnings.extend(window_beyond_logs(&aggregates));
-    warnings.extend(config.exclusions.unmatched().into_iter().map(|rule| {
-        format!("{rule} matched nothing in scope: check it for a typo (the reply still names it)")
-    }));
-    for w in &warnings {
+    aggregates.warnings.extend(window_beyond_logs(&aggregates));
+    aggregates
+        .warnings
+        .extend(config.exclusions.unmatched().into_iter().map(|rule| {
+            format!(
+                "{rule} matched nothing in scope: check it for a typo (the reply still names it)"
+            )
+        }));
+    for w in &aggregates.warnings {
         let _ = writeln!(err, "logbrief: warning: {w}");
     }
-    aggregates.warnings = warnings;
 
     // Guard. Addresses in the ranges the requester supplied are theirs (the canaries
     // know them); the paths in scope are theirs too. The domains they supplied are
@@ -140,6 +120,65 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
         fetch::replace(path, note.as_bytes())?;
     }
     write_out(out, reply.get())
+}
+
+/// Reads every input into buckets and records in the requester's scope.
+fn collect(
+    config: &Config,
+    dir: &Directory,
+    verified: &Verified,
+    geoip: Option<&geo::GeoIp>,
+    names: &Names,
+    canaries: &mut Canaries,
+) -> Result<Collected> {
+    let reading = Reading {
+        story: Story {
+            template: config.template,
+            exclusions: &config.exclusions,
+            client_networks: &config.client_networks,
+        },
+        options: &config.read,
+        parse_all: config.parse_all,
+        threads: config.threads,
+    };
+    let context = Context {
+        reading: &reading,
+        dir,
+        verified,
+        geoip,
+        names,
+    };
+    let mut collected = Collected::default();
+    let progress = Progress::for_inputs(&config.logs);
+    for path in &config.logs {
+        collect::read_input(path, &context, canaries, &progress, &mut collected)?;
+    }
+    progress.finish();
+    Ok(collected)
+}
+
+/// Settles every record in its bucket and counts what is left, with the inputs, the
+/// period they cover and the warnings reading them gave.
+fn settle_and_count(
+    config: &Config,
+    dir: &Directory,
+    verified: &Verified,
+    mut collected: Collected,
+    names: Names,
+    geoip: Option<&geo::GeoIp>,
+) -> Result<Aggregates> {
+    let inputs = std::mem::take(&mut collected.inputs);
+    let coverage = collected.coverage;
+    let warnings = std::mem::take(&mut collected.warnings);
+    let settled = settle::settle(collected, &config.window, names)?;
+    let mut aggregates = count(config, dir, verified, settled, geoip)?;
+    aggregates.inputs = inputs;
+    aggregates.logs_cover = Period {
+        first: coverage.first,
+        last: coverage.last,
+    };
+    aggregates.warnings = warnings;
+    Ok(aggregates)
 }
 
 /// The configuration with the team configuration's known list for the requester's
