@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark logbrief against DuckDB and `wc -l` on generated GitLab logs (SPEC §10).
+"""Benchmark logbrief against DuckDB and `wc -l` on generated GitLab logs (RULES.md §10).
 
 One run builds the binaries, generates the inputs it lacks, installs DuckDB into a
 virtual environment, times every tool several times on every input, checks that
@@ -529,7 +529,7 @@ def table(all_series: list[Series]) -> list[str]:
 
 
 def goals(all_series: list[Series]) -> list[str]:
-    """SPEC §10's two goals for logbrief on 2 threads, where both numbers exist."""
+    """RULES.md §10's two goals for logbrief on 2 threads, where both numbers exist."""
     counter = next(s for s in all_series if s.tool.endswith("wc -l"))
     duck = next((s for s in all_series if s.tool == "DuckDB" and s.threads == "2" and s.walls), None)
     mine = next((s for s in all_series if s.tool == "logbrief" and s.threads == "2" and s.walls), None)
@@ -593,7 +593,7 @@ def report(
         out += table(all_series)
         met = goals(all_series)
         if met:
-            out += ["", "SPEC §10 goals (set for the 1 GB uncompressed file):", *met]
+            out += ["", "RULES.md §10 goals (set for the 1 GB uncompressed file):", *met]
         errors = [f"- {s.tool} ({s.threads} thread(s)): {s.error}" for s in all_series if s.error]
         if errors:
             out += ["", "Failures:", *errors]
@@ -615,7 +615,7 @@ def report(
     if len(memory) > 1:
         out += [
             "",
-            "logbrief's peak RSS with 2 threads (SPEC §10: flat in the input's size): "
+            "logbrief's peak RSS with 2 threads (RULES.md §10: flat in the input's size): "
             + ", ".join(memory)
             + ".",
         ]

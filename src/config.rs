@@ -96,7 +96,7 @@ impl RequesterConfig {
     }
 }
 
-/// A team's shared defaults: `logbrief.toml` (SPEC §2.3). Flags win over the file.
+/// A team's shared defaults: `logbrief.toml` (RULES.md §2.3). Flags win over the file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TeamConfig {

@@ -1,5 +1,5 @@
 //! The directory: who owns what, read from one JSON file shaped after the GitLab REST
-//! API (SPEC §2.2), and the verification of a requester against it (SPEC §3).
+//! API (RULES.md §2.2), and the verification of a requester against it (RULES.md §3).
 //!
 //! Verification is deliberately strict and explicit: every way it can fail is its own
 //! [`Refusal`] variant, so the engineer running logbrief learns which check failed.
@@ -354,7 +354,7 @@ pub enum PersonalValue<'a> {
     Email(&'a str),
 }
 
-/// True for the plans that make a namespace paid (SPEC §2.2).
+/// True for the plans that make a namespace paid (RULES.md §2.2).
 pub fn is_paid(plan: Option<&str>) -> bool {
     match plan.map(|p| p.trim().to_lowercase()) {
         None => false,
@@ -424,7 +424,7 @@ pub fn is_within(path: &str, root: &str) -> bool {
             && path.as_bytes()[root.len()] == b'/')
 }
 
-/// Verifies `email` as a requester and works out the scope (SPEC §3).
+/// Verifies `email` as a requester and works out the scope (RULES.md §3).
 pub fn verify(
     dir: &Directory,
     email: &str,

@@ -1,4 +1,4 @@
-//! The errors logbrief reports, and the exit code each one maps to (SPEC §9).
+//! The errors logbrief reports, and the exit code each one maps to (RULES.md §9).
 //!
 //! Messages name files and line numbers but never repeat a line's content, an IP
 //! address or any other value read from a log: an error message is often pasted
@@ -93,7 +93,7 @@ impl Error {
         }
     }
 
-    /// The process exit code for this error (SPEC §9).
+    /// The process exit code for this error (RULES.md §9).
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Read { .. }

@@ -1,4 +1,4 @@
-//! The known list (SPEC §4): users, email domains and address ranges whose requests
+//! The known list (RULES.md §4): users, email domains and address ranges whose requests
 //! the requester wants left out, e.g. their own staff and office.
 
 use std::collections::HashSet;
@@ -11,7 +11,7 @@ use ipnetwork::IpNetwork;
 use crate::directory::Directory;
 
 /// The rule that took a request out. When several match, the first in this order
-/// counts: user, then domain, then IP (SPEC §4).
+/// counts: user, then domain, then IP (RULES.md §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Rule {
     User,

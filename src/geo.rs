@@ -1,5 +1,5 @@
 //! Countries of client addresses, from a MaxMind database (`--geoip`): the `country`
-//! ISO code, else the `registered_country`, else `unknown` (SPEC §5). Locations from
+//! ISO code, else the `registered_country`, else `unknown` (RULES.md §5). Locations from
 //! such databases are approximate; the replies say so.
 
 use std::net::IpAddr;

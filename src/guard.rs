@@ -1,4 +1,4 @@
-//! The privacy guard (SPEC §8): the last check before anything reaches a ticket.
+//! The privacy guard (RULES.md §8): the last check before anything reaches a ticket.
 //!
 //! A reply is made of three kinds of text, and the renderer marks which is which:
 //! the template's own words (unmarked), text the program formats itself — counts,

@@ -99,4 +99,3 @@ fn verify(config: &RequesterConfig, out: &mut dyn Write) -> Result<()> {
     }
     write_out(out, &text)
 }
-

@@ -1,5 +1,5 @@
 //! Progress on standard error for long runs: bytes read of the total and the rate,
-//! drawn only when standard error is a terminal (SPEC §10). Nothing is printed
+//! drawn only when standard error is a terminal (RULES.md §10). Nothing is printed
 //! otherwise, so logs and pipes stay clean.
 
 use std::io::IsTerminal;

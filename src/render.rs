@@ -265,7 +265,7 @@ impl<'a> View<'a> {
         .map(own)
     }
 
-    /// A sentence for a window that reaches beyond the logs (SPEC §9: said out loud).
+    /// A sentence for a window that reaches beyond the logs (RULES.md §9: said out loud).
     fn beyond(&self) -> Option<Safe<String>> {
         let f = &self.a.filters;
         let (Some(first), Some(last)) = (self.a.logs_cover.first, self.a.logs_cover.last) else {

@@ -1,4 +1,4 @@
-//! The closed vocabulary of audit actions (SPEC §8): the only words an audit summary
+//! The closed vocabulary of audit actions (RULES.md §8): the only words an audit summary
 //! may use to say what happened.
 //!
 //! An audit event describes its action in text that GitLab assembles from live values:

@@ -1,6 +1,6 @@
 //! Drives the real `logbrief` binary on the bundled fixtures: replies are snapshots,
 //! numbers are compared with the counts the fixture generator derived from its own
-//! events, and every exit code of SPEC §9 is exercised. One test binary; each topic
+//! events, and every exit code of RULES.md §9 is exercised. One test binary; each topic
 //! is a module under `tests/cli/`.
 
 /// The binary, the quick start, the `Summarize` builder and the shared checks.

@@ -1,4 +1,4 @@
-//! `logbrief fetch directory`: the directory of SPEC §2.2 for one group, read from
+//! `logbrief fetch directory`: the directory of RULES.md §2.2 for one group, read from
 //! the API: the group and its ancestors (the root carries the plan), its descendant
 //! groups and projects, its members with their access levels, and the emails of
 //! those members that the token may see.
@@ -288,7 +288,7 @@ fn out_namespace(n: ApiNamespace) -> file::Namespace {
         id: n.id,
         full_path: n.full_path,
         kind: Some("group".to_owned()),
-        // Only a root's plan counts (SPEC §2.2); a subgroup's would repeat it.
+        // Only a root's plan counts (RULES.md §2.2); a subgroup's would repeat it.
         plan: if n.parent_id.is_none() { n.plan } else { None },
         parent_id: n.parent_id,
     }

@@ -3,7 +3,7 @@
 //! Each format has its own module; all of them produce the same borrowed `Request`,
 //! so attribution, exclusion and counting never care where a line came from. Lines are
 //! handed out as raw bytes first (see [`reader`]), which lets a later stage decide
-//! whether a line is worth parsing at all (SPEC §6).
+//! whether a line is worth parsing at all (RULES.md §6).
 
 pub mod audit;
 pub mod chunks;
@@ -21,7 +21,7 @@ use crate::error::Error;
 use reader::Dropped;
 
 /// Which component logged a request. When several logged the same one, the most
-/// complete record wins (SPEC §6): Rails knows the user, Workhorse does not.
+/// complete record wins (RULES.md §6): Rails knows the user, Workhorse does not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Source {
     Rails,
@@ -126,7 +126,7 @@ pub enum Line<'a> {
 /// The access check gitlab-shell makes for every Git command over SSH.
 pub const INTERNAL_ALLOWED: &str = "/api/v4/internal/allowed";
 
-/// What a request did, for the per-kind counts (SPEC §5).
+/// What a request did, for the per-kind counts (RULES.md §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     Web,
@@ -222,7 +222,7 @@ pub fn fold_mapped(ip: IpAddr) -> IpAddr {
 }
 
 /// Parses a log timestamp: RFC 3339, with its zone. A time written without a zone is
-/// not read (SPEC §9: times without a zone are not guessed); GitLab's JSON logs and
+/// not read (RULES.md §9: times without a zone are not guessed); GitLab's JSON logs and
 /// the audit API always write one, so such a line is malformed.
 pub fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
     let raw = raw.trim();

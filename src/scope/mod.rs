@@ -1,4 +1,4 @@
-//! Attribution: which namespace or project a request belongs to (SPEC §3).
+//! Attribution: which namespace or project a request belongs to (RULES.md §3).
 //!
 //! This is the security-critical part of logbrief: a request attributed to the wrong
 //! node would put one customer's traffic into another customer's answer. Every rule
@@ -341,7 +341,7 @@ mod tests {
         assert!(failures.is_empty(), "\n{}", failures.join("\n"));
     }
 
-    /// Every rule of SPEC §3 is a row: (what it guards, the request, where it belongs).
+    /// Every rule of RULES.md §3 is a row: (what it guards, the request, where it belongs).
     #[test]
     #[rustfmt::skip]
     fn attribution_table() {

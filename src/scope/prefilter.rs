@@ -1,6 +1,6 @@
 //! The prefilter: finds the lines that may concern the scope without parsing any line.
 //!
-//! Most lines of an export are about other customers. SPEC §6 lets a line whose raw
+//! Most lines of an export are about other customers. RULES.md §6 lets a line whose raw
 //! bytes mention nothing that could place it in scope be counted `out_of_scope`
 //! unparsed; every other line is parsed as usual. The prefilter is that test, and it
 //! must never skip a line that attribution ([`crate::scope`]) would place in scope,

@@ -1,5 +1,5 @@
 //! Reading every input into records for counting: each line lands in a bucket of the
-//! reconciliation or becomes a record in the requester's scope (SPEC §6).
+//! reconciliation or becomes a record in the requester's scope (RULES.md §6).
 //!
 //! Line-based formats (JSON logs, NGINX, streaming audit events) are read in
 //! line-aligned chunks: one thread reads, decompresses and hashes, the others search
@@ -76,7 +76,7 @@ pub(crate) struct ScopedEvent {
 pub(crate) type At = (usize, u64);
 
 /// A parsed request outside the scope that another component may have logged too:
-/// if its twin is in the scope, the most complete of them decides (SPEC §6).
+/// if its twin is in the scope, the most complete of them decides (RULES.md §6).
 pub(crate) struct Twin {
     pub(crate) at: At,
     pub(crate) source: Source,
@@ -148,7 +148,7 @@ struct Part {
 }
 
 impl Part {
-    /// Lines counted out of scope without being read (SPEC §6).
+    /// Lines counted out of scope without being read (RULES.md §6).
     fn skip(&mut self, lines: u64) {
         self.rec.lines += lines;
         self.rec.out_of_scope += lines;

@@ -1,4 +1,4 @@
-//! No confident wrong answer (SPEC §9): what the inputs cannot support is refused with
+//! No confident wrong answer (RULES.md §9): what the inputs cannot support is refused with
 //! a way forward, or said out loud in the reply, on standard error and in the note.
 
 use super::support::{QUICK_START, logbrief, stderr, stdout, with};

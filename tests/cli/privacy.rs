@@ -1,4 +1,4 @@
-//! The privacy guard from both sides (SPEC §8): personal values hidden in any free-text
+//! The privacy guard from both sides (RULES.md §8): personal values hidden in any free-text
 //! field of any format never reach an output, and visitors named like the program's
 //! own words never stop a harmless reply. On the quick start: a reply that would repeat
 //! a username is stopped, and no personal value of anyone but the requester is in it.

@@ -397,7 +397,7 @@ fn team_configuration_and_init() {
     assert!(!err.contains("carol"), "{err}");
 }
 
-/// Progress goes to standard error only when it is a terminal (SPEC §10): a run whose
+/// Progress goes to standard error only when it is a terminal (RULES.md §10): a run whose
 /// standard error is a pipe shows none there, and the same run under `script`
 /// (which gives it a terminal) shows bytes read and the rate.
 #[test]

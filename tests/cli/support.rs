@@ -253,11 +253,11 @@ pub fn expected(set: &str) -> (Vec<String>, Value) {
 }
 
 /// The buckets a full parse may fill where the fast path counts a line out of scope
-/// unread (SPEC §6).
+/// unread (RULES.md §6).
 const UNREAD_BUCKETS: &[&str] = &["malformed", "not_request", "duplicate"];
 
 /// Runs `args` (a summarize command line) with the prefilter and with `--parse-all`,
-/// and checks SPEC §6: the two agree on every number except where lines that name
+/// and checks RULES.md §6: the two agree on every number except where lines that name
 /// nothing in scope went. The replies in markdown and text are byte-identical; the JSON
 /// is byte-identical when no line moved. Returns the full parse's JSON.
 pub fn assert_fast_path_agrees(args: &[String]) -> Value {
@@ -338,7 +338,7 @@ pub fn assert_matches_labels(set: &str) {
     assert_excluded_matches(&got, &want, set);
 }
 
-/// Per rule, the numbers SPEC §4 names; the time ranges are checked by the snapshots.
+/// Per rule, the numbers RULES.md §4 names; the time ranges are checked by the snapshots.
 pub fn assert_excluded_matches(got: &Value, want: &Value, label: &str) {
     for rule in ["user", "domain", "ip"] {
         for key in ["accesses", "users", "unique_ips"] {
