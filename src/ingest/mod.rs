@@ -111,6 +111,27 @@ pub struct Request<'a> {
     pub params: Params<'a>,
 }
 
+#[cfg(test)]
+impl<'a> Request<'a> {
+    /// A request for `path` and nothing else known, for tests.
+    pub(crate) fn at_path(path: &'a str) -> Request<'a> {
+        Request {
+            source: Source::Rails,
+            time: DateTime::UNIX_EPOCH,
+            path: path.into(),
+            status: None,
+            client_ip: None,
+            user_id: None,
+            username: None,
+            user_agent: None,
+            correlation_id: None,
+            meta_project: None,
+            meta_root_namespace: None,
+            params: Params::default(),
+        }
+    }
+}
+
 /// What one line turned out to be.
 #[derive(Debug)]
 pub enum Line<'a> {
@@ -656,20 +677,7 @@ mod tests {
     }
 
     fn req(path: &str) -> Request<'_> {
-        Request {
-            source: Source::Rails,
-            time: DateTime::UNIX_EPOCH,
-            path: path.into(),
-            status: None,
-            client_ip: None,
-            user_id: None,
-            username: None,
-            user_agent: None,
-            correlation_id: None,
-            meta_project: None,
-            meta_root_namespace: None,
-            params: Params::default(),
-        }
+        Request::at_path(path)
     }
 
     #[test]

@@ -239,7 +239,7 @@ fn longest_known(dir: &Directory, segs: &[&str]) -> Option<Node> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::{Params, Source};
+    use crate::ingest::Params;
     use chrono::DateTime;
 
     const DIR: &str = r#"{
@@ -271,15 +271,6 @@ mod tests {
 
     fn attribute_row(dir: &Directory, row: &Row) -> Option<String> {
         let req = Request {
-            source: Source::Rails,
-            time: DateTime::UNIX_EPOCH,
-            path: row.path.into(),
-            status: None,
-            client_ip: None,
-            user_id: None,
-            username: None,
-            user_agent: None,
-            correlation_id: None,
             meta_project: row.meta_project.map(Into::into),
             meta_root_namespace: row.root.map(Into::into),
             params: Params {
@@ -288,6 +279,7 @@ mod tests {
                 repository_path: row.repository_path.map(Into::into),
                 ..Params::default()
             },
+            ..Request::at_path(row.path)
         };
         attribute(dir, &req).map(|n| dir.path_of(n).to_owned())
     }
