@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result};
 
 /// GitLab's access level for the Owner role.
 pub const OWNER: u32 = 50;
@@ -360,34 +360,6 @@ pub fn is_paid(plan: Option<&str>) -> bool {
         None => false,
         Some(p) => !(p.is_empty() || p == "free" || p == "default"),
     }
-}
-
-/// Why a requester may not receive a summary. Shown to the engineer on stderr only.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    #[error("no user in the directory has the email {email}")]
-    NoUser { email: String },
-    #[error("{count} users in the directory share the email {email}; verify the requester by hand")]
-    SeveralUsers { email: String, count: usize },
-    #[error("the user with the email {email} is not an Owner of any namespace")]
-    NotOwner { email: String },
-    #[error("the user with the email {email} owns only namespaces without a paid plan: {owned}")]
-    NoPaidPlan { email: String, owned: String },
-    #[error("--namespace {path} is not in the directory{}", suggestion_text(.suggestion))]
-    UnknownNamespace {
-        path: String,
-        suggestion: Option<String>,
-    },
-    #[error(
-        "--namespace {path} exists but is outside the paid namespaces the requester owns ({scope})"
-    )]
-    OutOfScope { path: String, scope: String },
-}
-
-fn suggestion_text(s: &Option<String>) -> String {
-    s.as_ref()
-        .map(|s| format!(" (did you mean {s}?)"))
-        .unwrap_or_default()
 }
 
 /// A requester who passed every check, and the part of the directory they may hear about.

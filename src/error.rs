@@ -59,7 +59,7 @@ pub enum Error {
     },
 
     #[error("requester not verified: {0}")]
-    NotVerified(#[from] crate::directory::Refusal),
+    NotVerified(#[from] Refusal),
 
     #[error(
         "the privacy guard stopped the reply: {hits} value(s) that look like personal data \
@@ -82,6 +82,34 @@ pub enum Error {
 
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Why a requester may not receive a summary. Shown to the engineer on stderr only.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("no user in the directory has the email {email}")]
+    NoUser { email: String },
+    #[error("{count} users in the directory share the email {email}; verify the requester by hand")]
+    SeveralUsers { email: String, count: usize },
+    #[error("the user with the email {email} is not an Owner of any namespace")]
+    NotOwner { email: String },
+    #[error("the user with the email {email} owns only namespaces without a paid plan: {owned}")]
+    NoPaidPlan { email: String, owned: String },
+    #[error("--namespace {path} is not in the directory{}", suggestion_text(.suggestion))]
+    UnknownNamespace {
+        path: String,
+        suggestion: Option<String>,
+    },
+    #[error(
+        "--namespace {path} exists but is outside the paid namespaces the requester owns ({scope})"
+    )]
+    OutOfScope { path: String, scope: String },
+}
+
+fn suggestion_text(s: &Option<String>) -> String {
+    s.as_ref()
+        .map(|s| format!(" (did you mean {s}?)"))
+        .unwrap_or_default()
 }
 
 impl Error {
