@@ -255,7 +255,9 @@ fn count(
         inputs: Vec::new(),
         audit,
         ip_block: (config.template == Template::IpBlock)
-            .then(|| aggregate::ip_block(&settled.client_requests)),
+            .then(|| aggregate::ip_block(&settled.client_requests))
+            .transpose()
+            .map_err(counting)?,
         geoip: geoip.map(geo::GeoIp::info),
         logs_cover: Period::default(),
         warnings: Vec::new(),

@@ -1,0 +1,146 @@
+//! The audit story: events per action of the closed vocabulary, with their distinct
+//! authors and time range. One lazy plan, [`plan()`], collected once.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use polars::prelude::*;
+
+use super::common::{self, Ascending, Descending, column::*, sorted};
+use super::names::Codes;
+use super::rows;
+use super::view::AuditTally;
+use crate::vocabulary;
+
+/// Audit events that survived scope, window and exclusions. An action is a label of
+/// the closed vocabulary (a `&'static str`), so no free text from an event can be
+/// counted under its own name. Authors are only ever counted: they are kept as codes.
+#[derive(Debug, Default)]
+pub struct AuditBatch {
+    labels: Codes<&'static str>,
+    authors: Codes<String>,
+    action: Vec<u32>,
+    author: Vec<Option<u32>>,
+    time: Vec<i64>,
+}
+
+impl AuditBatch {
+    pub fn push(&mut self, action: &'static str, author: Option<String>, time: DateTime<Utc>) {
+        self.action.push(self.labels.code(action));
+        self.author.push(author.map(|a| self.authors.code(a)));
+        self.time.push(time.timestamp_micros());
+    }
+}
+
+/// Counts the events in total and per action.
+pub fn audit_tally(batch: AuditBatch) -> PolarsResult<AuditTally> {
+    let labels = Arc::new(batch.labels.labels());
+    let events = DataFrame::new_infer_height(vec![
+        Column::new(ACTION.into(), batch.action),
+        Column::new(USER.into(), batch.author),
+        Column::new(TIME.into(), batch.time),
+    ])?
+    .lazy();
+    let frames = common::collect(plan(events, labels.clone()))?;
+    let [totals, per_action] = &frames[..] else {
+        return Err(common::missing_frames());
+    };
+    let actions = rows::all(per_action, |row| rows::action(row, &labels))?;
+    rows::only(totals, |row| rows::audit(row, actions))
+}
+
+/// The frames of the story, in the order [`audit_tally`] reads them: totals, and one
+/// row per action, most events first but the catch-all "other changes" last.
+fn plan(events: LazyFrame, labels: Arc<Vec<&'static str>>) -> Vec<LazyFrame> {
+    let counts = || {
+        let mut exprs = vec![common::accesses(), common::distinct(USER).alias(AUTHORS)];
+        exprs.extend(common::time_range());
+        exprs
+    };
+    let per_action = events
+        .clone()
+        .group_by([col(ACTION)])
+        .agg(counts())
+        .with_column(common::texts(ACTION, labels).alias(ACTION_TEXT));
+    let per_action = sorted(
+        per_action,
+        [
+            (col(ACTION_TEXT).eq(lit(vocabulary::OTHER)), Ascending),
+            (col(ACCESSES), Descending),
+            (col(ACTION_TEXT), Ascending),
+        ],
+    );
+    vec![events.select(counts()), per_action]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn audit_counts_per_action() {
+        let mut b = AuditBatch::default();
+        b.push(
+            "Changed visibility",
+            Some("id:1".into()),
+            at("2026-03-14T20:00:00Z"),
+        );
+        b.push(
+            "Changed visibility",
+            Some("id:2".into()),
+            at("2026-03-15T20:00:00Z"),
+        );
+        b.push(
+            "Added a member",
+            Some("id:1".into()),
+            at("2026-03-13T20:00:00Z"),
+        );
+        b.push("Added a member", None, at("2026-03-13T21:00:00Z"));
+        let t = audit_tally(b).unwrap();
+        assert_eq!((t.events, t.authors), (4, 2));
+        assert_eq!(t.first_seen, Some(at("2026-03-13T20:00:00Z")));
+        let actions: Vec<_> = t
+            .actions
+            .iter()
+            .map(|a| (a.action, a.events, a.authors))
+            .collect();
+        assert_eq!(
+            actions,
+            [("Added a member", 2, 1), ("Changed visibility", 2, 2)]
+        );
+        assert_eq!(
+            audit_tally(AuditBatch::default()).unwrap(),
+            AuditTally::default()
+        );
+    }
+
+    /// Most events first, ties by label, and "other changes" last whatever its number.
+    #[test]
+    fn other_changes_come_last() {
+        let mut b = AuditBatch::default();
+        let t = at("2026-03-14T20:00:00Z");
+        for action in [vocabulary::OTHER, "B", vocabulary::OTHER, "C", "A", "C"] {
+            b.push(action, None, t);
+        }
+        b.push(vocabulary::OTHER, Some("id:1".into()), t);
+        let actions: Vec<_> = audit_tally(b)
+            .unwrap()
+            .actions
+            .iter()
+            .map(|a| (a.action, a.events, a.authors))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                ("C", 2, 0),
+                ("A", 1, 0),
+                ("B", 1, 0),
+                (vocabulary::OTHER, 3, 1)
+            ]
+        );
+    }
+}

@@ -1,0 +1,193 @@
+//! What the stories' polars plans share: the column names, the numbers every group
+//! of requests has, statuses and the busiest minute, the sort orders, and collecting
+//! the several frames of one story at once.
+
+use std::sync::Arc;
+
+use polars::prelude::*;
+
+use super::names::Texts;
+
+/// Column names, in one place: the columns of the input frames, then those the
+/// plans make.
+pub(super) mod column {
+    pub const PATH: &str = "path";
+    pub const USER: &str = "user";
+    pub const IP: &str = "ip";
+    pub const TIME: &str = "time_us";
+    pub const STATUS: &str = "status";
+    pub const KIND: &str = "kind";
+    pub const AGENT: &str = "user_agent";
+    pub const RULE: &str = "rule";
+    pub const COUNTRY: &str = "country";
+    pub const GIT_CHALLENGE: &str = "git_challenge";
+    pub const ACTION: &str = "action";
+
+    pub const ACCESSES: &str = "accesses";
+    pub const USERS: &str = "users";
+    pub const ANONYMOUS: &str = "anonymous_accesses";
+    pub const UNIQUE_IPS: &str = "unique_ips";
+    pub const FIRST: &str = "first_seen";
+    pub const LAST: &str = "last_seen";
+    pub const AGENTS: &str = "distinct_user_agents";
+    pub const CLASS: &str = "class";
+    /// The start of a minute, in microseconds.
+    pub const MINUTE: &str = "minute";
+    pub const GIT_CHALLENGES: &str = "git_challenges";
+    pub const UNAUTHORIZED: &str = "unauthorized_401";
+    pub const FORBIDDEN: &str = "forbidden_403";
+    pub const RATE_LIMITED: &str = "rate_limited_429";
+    pub const AUTHORS: &str = "authors";
+    pub const ACTION_TEXT: &str = "action_text";
+
+    /// The count of one kind of request.
+    pub fn kind(kind: crate::ingest::Kind) -> &'static str {
+        use crate::ingest::Kind;
+        match kind {
+            Kind::Web => "kind_web",
+            Kind::Api => "kind_api",
+            Kind::GitPull => "kind_git_pull",
+            Kind::GitPush => "kind_git_push",
+            Kind::Download => "kind_download",
+        }
+    }
+}
+
+use column::*;
+
+/// The status of a request without one, and the class of a status outside
+/// `100..=599` (RULES.md §5).
+const UNKNOWN: &str = "unknown";
+const MICROS_PER_MINUTE: i64 = 60_000_000;
+
+/// Collects the frames of one story in one go, in the order given.
+pub(super) fn collect(plans: Vec<LazyFrame>) -> PolarsResult<Vec<DataFrame>> {
+    let flags = plans
+        .first()
+        .map(LazyFrame::get_current_optimizations)
+        .unwrap_or_default();
+    let plans = plans.into_iter().map(|plan| plan.logical_plan).collect();
+    LazyFrame::collect_all_with_engine(plans, Engine::Auto, flags)
+}
+
+/// The error of a story that did not get back the frames it planned.
+pub(super) fn missing_frames() -> PolarsError {
+    polars_err!(ComputeError: "a plan gave back other frames than it made")
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Order {
+    Ascending,
+    Descending,
+}
+pub(super) use Order::{Ascending, Descending};
+
+/// `frame` sorted by the keys, the first one first.
+pub(super) fn sorted<const N: usize>(frame: LazyFrame, keys: [(Expr, Order); N]) -> LazyFrame {
+    let (by, descending): (Vec<Expr>, Vec<bool>) = keys
+        .into_iter()
+        .map(|(key, order)| (key, order == Descending))
+        .unzip();
+    frame.sort_by_exprs(
+        by,
+        SortMultipleOptions::default().with_order_descending_multi(descending),
+    )
+}
+
+/// A column of codes replaced by their texts. Meant for grouped frames: only the
+/// rows of a result ever hold a text.
+pub(super) fn texts<T: Texts>(name: &str, table: Arc<T>) -> Expr {
+    col(name).map(
+        move |codes| {
+            let texts = codes
+                .u32()?
+                .iter()
+                .map(|code| code.and_then(|code| table.text(code)).unwrap_or_default());
+            Ok(StringChunked::from_iter_values(codes.name().clone(), texts).into_column())
+        },
+        |_, field| Ok(Field::new(field.name().clone(), DataType::String)),
+    )
+}
+
+/// Distinct non-null values, as polars counts them.
+pub(super) fn distinct(name: &str) -> Expr {
+    col(name).drop_nulls().n_unique().cast(DataType::UInt64)
+}
+
+/// The number of requests (rows) of a group.
+pub(super) fn accesses() -> Expr {
+    len().cast(DataType::UInt64).alias(ACCESSES)
+}
+
+/// The rows where a condition holds.
+pub(super) fn count_if(condition: Expr) -> Expr {
+    condition.sum().cast(DataType::UInt64)
+}
+
+/// The four numbers every group of requests has (RULES.md §5): accesses, users,
+/// accesses without a user, unique IPs.
+pub(super) fn request_counts() -> [Expr; 4] {
+    [
+        accesses(),
+        distinct(USER).alias(USERS),
+        col(USER)
+            .null_count()
+            .cast(DataType::UInt64)
+            .alias(ANONYMOUS),
+        distinct(IP).alias(UNIQUE_IPS),
+    ]
+}
+
+/// [`request_counts`] and the time range.
+pub(super) fn counts_with_times() -> Vec<Expr> {
+    let mut exprs = request_counts().to_vec();
+    exprs.extend(time_range());
+    exprs
+}
+
+/// The first and the last time of a group.
+pub(super) fn time_range() -> [Expr; 2] {
+    [col(TIME).min().alias(FIRST), col(TIME).max().alias(LAST)]
+}
+
+/// Requests per status code, null for requests without one: the groups
+/// [`per_status`] and [`per_class`] name and order.
+pub(super) fn per_code(requests: LazyFrame) -> LazyFrame {
+    requests.group_by([col(STATUS)]).agg([accesses()])
+}
+
+/// Requests per status, in the order of the status texts; `unknown` when a request
+/// has none.
+pub(super) fn per_status(per_code: LazyFrame) -> LazyFrame {
+    let status = col(STATUS).cast(DataType::String).fill_null(lit(UNKNOWN));
+    sorted(per_code.with_column(status), [(col(STATUS), Ascending)])
+}
+
+/// Requests per status class (`1xx` to `5xx`, else `unknown`), in the order of the
+/// class texts.
+pub(super) fn per_class(per_code: LazyFrame) -> LazyFrame {
+    // The status rounded down to its hundred, without a division (which would need
+    // another polars feature).
+    let hundreds = col(STATUS) - col(STATUS) % lit(100u32);
+    let class = (1u32..=5).rev().fold(lit(UNKNOWN), |rest, digit| {
+        when(hundreds.clone().eq(lit(digit * 100)))
+            .then(lit(format!("{digit}xx")))
+            .otherwise(rest)
+    });
+    let per_class = per_code
+        .group_by([class.alias(CLASS)])
+        .agg([col(ACCESSES).sum()]);
+    sorted(per_class, [(col(CLASS), Ascending)])
+}
+
+/// The UTC minute with the most requests, the earliest on a tie; no row without
+/// requests.
+pub(super) fn busiest_minute(requests: LazyFrame) -> LazyFrame {
+    // polars' `%` takes the sign of the divisor, so this rounds down before 1970 too.
+    let minute = (col(TIME) - col(TIME) % lit(MICROS_PER_MINUTE)).alias(MINUTE);
+    sorted(
+        requests.group_by([minute]).agg([accesses()]),
+        [(col(ACCESSES), Descending), (col(MINUTE), Ascending)],
+    )
+    .limit(1)
+}

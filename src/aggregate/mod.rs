@@ -1,0 +1,76 @@
+//! The counting (RULES.md §5), with polars as the engine. This is the only place that
+//! builds [`Aggregates`], and `Aggregates` holds nothing but counts, times, status
+//! codes and the paths of the requester's own namespaces: the identities that were
+//! counted stay in the frames and never leave this module.
+//!
+//! Each story has one lazy plan, collected once, in a file of its own: `tally.rs`
+//! (the access and high-load stories), `ip_block.rs` and `audit.rs`. The plans group,
+//! count, classify and sort; `common.rs` holds what they share and the column names.
+//! Records reach polars as numbers (`names.rs`), texts come back only for the rows of
+//! the results, and `rows.rs` is the one place those rows become the types of `view.rs`.
+
+mod audit;
+mod common;
+mod ip_block;
+mod names;
+mod report;
+mod rows;
+mod tally;
+mod view;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+pub use audit::{AuditBatch, audit_tally};
+pub use ip_block::{ClientRequest, ip_block};
+pub use names::Names;
+pub use report::{Filters, InputSummary, Period, Reconciliation};
+pub use tally::{Batch, Counted, tally};
+pub use view::{
+    ActionCounts, AuditTally, BusiestMinute, CountryCounts, IpBlock, StatusCount, Tally,
+};
+
+/// The one timestamp format of every output: UTC, milliseconds, `Z`.
+pub fn format_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub(crate) fn ser_time<S: serde::Serializer>(
+    t: &Option<DateTime<Utc>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&format_time(*t)),
+        None => s.serialize_none(),
+    }
+}
+
+/// Everything a reply may be built from: counts, times, and the requester's paths.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Aggregates {
+    pub template: &'static str,
+    pub scope: Vec<String>,
+    pub filters: Filters,
+    /// The period the inputs' records of the story's kind cover, in scope or not.
+    pub logs_cover: Period,
+    #[serde(flatten)]
+    pub tally: Tally,
+    pub reconciliation: Reconciliation,
+    pub inputs: Vec<InputSummary>,
+    /// Present when the reply tells the audit story.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditTally>,
+    /// Present when the reply tells the IP-block story.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_block: Option<IpBlock>,
+    /// The GeoIP database used, when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geoip: Option<crate::geo::GeoIpInfo>,
+    /// What the engineer should know about how the answer was produced (standard
+    /// error and the internal note; never the reply).
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+    /// What the team configuration file added to the known list.
+    #[serde(skip)]
+    pub config_added: Vec<String>,
+}

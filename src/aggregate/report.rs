@@ -1,0 +1,99 @@
+//! What the reply says besides the counts: where every input line went, the inputs,
+//! the filters and the period. The pipeline adds these up as it reads; polars has
+//! nothing to count here.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::ser_time;
+
+/// Where every input line went (RULES.md §6). The buckets always add up to `lines`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Reconciliation {
+    pub lines: u64,
+    pub malformed: u64,
+    pub not_request: u64,
+    pub duplicate: u64,
+    pub out_of_scope: u64,
+    pub out_of_window: u64,
+    pub excluded: u64,
+    pub counted: u64,
+    /// Of `out_of_scope`, the lines counted without being parsed because they name
+    /// nothing in scope (RULES.md §6). The internal note shows it; the JSON stays the same
+    /// whether lines were read or not.
+    #[serde(skip)]
+    pub unread: u64,
+}
+
+impl Reconciliation {
+    pub fn bucket_sum(&self) -> u64 {
+        self.malformed
+            + self.not_request
+            + self.duplicate
+            + self.out_of_scope
+            + self.out_of_window
+            + self.excluded
+            + self.counted
+    }
+
+    pub fn add(&mut self, other: &Reconciliation) {
+        self.lines += other.lines;
+        self.malformed += other.malformed;
+        self.not_request += other.not_request;
+        self.duplicate += other.duplicate;
+        self.out_of_scope += other.out_of_scope;
+        self.out_of_window += other.out_of_window;
+        self.excluded += other.excluded;
+        self.counted += other.counted;
+        self.unread += other.unread;
+    }
+}
+
+/// One input file as the reply's appendix and the internal note describe it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InputSummary {
+    pub name: String,
+    pub format: &'static str,
+    pub gzip: bool,
+    pub sha256: String,
+    pub lines: u64,
+    pub malformed: u64,
+    /// The first few malformed line numbers (never their content).
+    pub malformed_lines: Vec<u64>,
+    /// Why the first malformed line is malformed, in the program's words.
+    #[serde(skip)]
+    pub first_malformed: Option<&'static str>,
+    /// Records of the story's kind read from it, in scope or not.
+    #[serde(skip)]
+    pub records: u64,
+    /// Lines counted out of scope without being read.
+    #[serde(skip)]
+    pub unread: u64,
+    /// With `--format-hint`: the format the content looks like, when it is another.
+    #[serde(skip)]
+    pub looks_like: Option<&'static str>,
+}
+
+/// The filters a reply may describe: the requester's own ranges and domains, and only
+/// the number of named accounts (their names belong to other people).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Filters {
+    /// The requester's own addresses (`--client-ip`), for the IP-block story.
+    pub client_ranges: Vec<String>,
+    pub exclude_ip_ranges: Vec<String>,
+    pub exclude_domains: Vec<String>,
+    pub exclude_users: usize,
+    #[serde(serialize_with = "ser_time")]
+    pub since: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "ser_time")]
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// A period of time: the first and the last moment of something.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Period {
+    #[serde(serialize_with = "ser_time")]
+    pub first: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "ser_time")]
+    pub last: Option<DateTime<Utc>>,
+}
