@@ -151,104 +151,14 @@ impl Directory {
     }
 
     fn build(raw: file::Directory) -> std::result::Result<Self, String> {
-        let namespaces: Vec<Namespace> = raw
-            .namespaces
-            .into_iter()
-            .map(|n| Namespace {
-                id: n.id,
-                full_path: n.full_path.trim_matches('/').to_owned(),
-                plan: n.plan,
-                parent_id: n.parent_id,
-            })
-            .collect();
-        let projects: Vec<Project> = raw
-            .projects
-            .into_iter()
-            .map(|p| Project {
-                id: p.id,
-                path: p.path_with_namespace.trim_matches('/').to_owned(),
-                former_paths: p
-                    .former_paths
-                    .iter()
-                    .map(|f| f.trim_matches('/').to_owned())
-                    .collect(),
-            })
-            .collect();
-        let users: Vec<User> = raw
-            .users
-            .into_iter()
-            .map(|u| {
-                let mut emails: Vec<String> = u
-                    .email
-                    .into_iter()
-                    .chain(u.emails)
-                    .map(|e| e.trim().to_lowercase())
-                    .collect();
-                emails.retain(|e| !e.is_empty());
-                emails.dedup();
-                User {
-                    id: u.id,
-                    username: u.username,
-                    name: u.name,
-                    emails,
-                }
-            })
-            .collect();
-
-        let mut namespace_by_id = HashMap::new();
-        let mut by_path = HashMap::new();
-        for (i, n) in namespaces.iter().enumerate() {
-            if namespace_by_id.insert(n.id, i).is_some() {
-                return Err(format!("namespace id {} appears twice", n.id));
-            }
-            if n.full_path.is_empty() {
-                return Err(format!("namespace {} has an empty full_path", n.id));
-            }
-            if by_path
-                .insert(n.full_path.to_lowercase(), Node::Namespace(i))
-                .is_some()
-            {
-                return Err(format!("namespace {} repeats a path already used", n.id));
-            }
-        }
-        let mut project_by_id = HashMap::new();
-        for (i, p) in projects.iter().enumerate() {
-            if project_by_id.insert(p.id, i).is_some() {
-                return Err(format!("project id {} appears twice", p.id));
-            }
-            if p.path.is_empty() || !p.path.contains('/') {
-                return Err(format!(
-                    "project {} has no namespace in path_with_namespace",
-                    p.id
-                ));
-            }
-            if by_path
-                .insert(p.path.to_lowercase(), Node::Project(i))
-                .is_some()
-            {
-                return Err(format!("project {} repeats a path already used", p.id));
-            }
-        }
-        // Former paths never shadow a current path: a path reused by a new project
-        // belongs to the new project.
-        for (i, p) in projects.iter().enumerate() {
-            for former in &p.former_paths {
-                by_path
-                    .entry(former.to_lowercase())
-                    .or_insert(Node::Project(i));
-            }
-        }
-        for n in &namespaces {
-            if let Some(parent) = n.parent_id
-                && !namespace_by_id.contains_key(&parent)
-            {
-                return Err(format!(
-                    "namespace {} names parent {parent}, which is not in the file",
-                    n.id
-                ));
-            }
-        }
-
+        let namespaces: Vec<Namespace> = raw.namespaces.into_iter().map(Namespace::from).collect();
+        let projects: Vec<Project> = raw.projects.into_iter().map(Project::from).collect();
+        let users: Vec<User> = raw.users.into_iter().map(User::from).collect();
+        let PathIndex {
+            by_path,
+            namespace_by_id,
+            project_by_id,
+        } = index_paths(&namespaces, &projects)?;
         let mut user_by_id = HashMap::new();
         let mut user_by_username = HashMap::new();
         for (i, u) in users.iter().enumerate() {
@@ -394,6 +304,124 @@ pub fn is_within(path: &str, root: &str) -> bool {
         || (path.len() > root.len()
             && path.starts_with(root)
             && path.as_bytes()[root.len()] == b'/')
+}
+
+/// Paths (current and former, lower-cased) and ids of namespaces and projects, each
+/// once: a file that repeats one, or names a parent it lacks, is refused.
+fn index_paths(
+    namespaces: &[Namespace],
+    projects: &[Project],
+) -> std::result::Result<PathIndex, String> {
+    let mut namespace_by_id = HashMap::new();
+    let mut by_path = HashMap::new();
+    for (i, n) in namespaces.iter().enumerate() {
+        if namespace_by_id.insert(n.id, i).is_some() {
+            return Err(format!("namespace id {} appears twice", n.id));
+        }
+        if n.full_path.is_empty() {
+            return Err(format!("namespace {} has an empty full_path", n.id));
+        }
+        if by_path
+            .insert(n.full_path.to_lowercase(), Node::Namespace(i))
+            .is_some()
+        {
+            return Err(format!("namespace {} repeats a path already used", n.id));
+        }
+    }
+    let mut project_by_id = HashMap::new();
+    for (i, p) in projects.iter().enumerate() {
+        if project_by_id.insert(p.id, i).is_some() {
+            return Err(format!("project id {} appears twice", p.id));
+        }
+        if p.path.is_empty() || !p.path.contains('/') {
+            return Err(format!(
+                "project {} has no namespace in path_with_namespace",
+                p.id
+            ));
+        }
+        if by_path
+            .insert(p.path.to_lowercase(), Node::Project(i))
+            .is_some()
+        {
+            return Err(format!("project {} repeats a path already used", p.id));
+        }
+    }
+    // Former paths never shadow a current path: a path reused by a new project
+    // belongs to the new project.
+    for (i, p) in projects.iter().enumerate() {
+        for former in &p.former_paths {
+            by_path
+                .entry(former.to_lowercase())
+                .or_insert(Node::Project(i));
+        }
+    }
+    for n in namespaces {
+        if let Some(parent) = n.parent_id
+            && !namespace_by_id.contains_key(&parent)
+        {
+            return Err(format!(
+                "namespace {} names parent {parent}, which is not in the file",
+                n.id
+            ));
+        }
+    }
+    Ok(PathIndex {
+        by_path,
+        namespace_by_id,
+        project_by_id,
+    })
+}
+
+/// What [`index_paths`] finds.
+struct PathIndex {
+    by_path: HashMap<String, Node>,
+    namespace_by_id: HashMap<u64, usize>,
+    project_by_id: HashMap<u64, usize>,
+}
+
+impl From<file::Namespace> for Namespace {
+    fn from(n: file::Namespace) -> Self {
+        Namespace {
+            id: n.id,
+            full_path: n.full_path.trim_matches('/').to_owned(),
+            plan: n.plan,
+            parent_id: n.parent_id,
+        }
+    }
+}
+
+impl From<file::Project> for Project {
+    fn from(p: file::Project) -> Self {
+        Project {
+            id: p.id,
+            path: p.path_with_namespace.trim_matches('/').to_owned(),
+            former_paths: p
+                .former_paths
+                .iter()
+                .map(|f| f.trim_matches('/').to_owned())
+                .collect(),
+        }
+    }
+}
+
+impl From<file::User> for User {
+    /// The primary and secondary emails are one list, lower-cased.
+    fn from(u: file::User) -> Self {
+        let mut emails: Vec<String> = u
+            .email
+            .into_iter()
+            .chain(u.emails)
+            .map(|e| e.trim().to_lowercase())
+            .collect();
+        emails.retain(|e| !e.is_empty());
+        emails.dedup();
+        User {
+            id: u.id,
+            username: u.username,
+            name: u.name,
+            emails,
+        }
+    }
 }
 
 /// Verifies `email` as a requester and works out the scope (RULES.md §3).
