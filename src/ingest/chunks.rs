@@ -9,11 +9,13 @@
 //!
 //! When reading fails (a corrupt or truncated gzip stream), the whole lines read
 //! before the failure are still handed on: the failure is then on the line after
-//! them, the line the data broke in, as [`LineReader::next_line`] reports it too.
+//! them, the line the data broke in. `inspect` and `summarize` both cut lines here,
+//! so they name the same line.
 
 use std::io;
 
 use super::reader::{Dropped, LineReader};
+use super::{Format, Line, json, parse_line};
 
 /// Whole lines of one input, in order.
 #[derive(Debug)]
@@ -56,6 +58,74 @@ pub fn count_lines(text: &[u8]) -> u64 {
     let newlines = memchr::memchr_iter(b'\n', text).count() as u64;
     newlines + u64::from(text.last().is_some_and(|&b| b != b'\n'))
 }
+
+/// The lines of whole-line text, without terminators (`\n` or `\r\n`).
+pub fn lines(text: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
+    let lines = (!text.is_empty()).then(|| text.strip_suffix(b"\n").unwrap_or(text));
+    lines
+        .into_iter()
+        .flat_map(|t| t.split(|&b| b == b'\n'))
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+}
+
+/// One line of a chunk, parsed with `parse`, or dropped as malformed when it is over
+/// `max_line` (inside a chunk, only a last line without its end can be).
+pub fn parse_within<'a>(
+    line: &'a [u8],
+    max_line: usize,
+    parse: impl FnOnce(&'a [u8]) -> Line<'a>,
+) -> Line<'a> {
+    if line.len() >= max_line {
+        Line::Malformed(Dropped::Overlong.reason())
+    } else {
+        parse(line)
+    }
+}
+
+/// What a chunk dropped whole says of its one line.
+impl Chunk {
+    pub fn dropped_line(&self) -> Option<Line<'static>> {
+        self.overlong.then(|| {
+            Line::Malformed(
+                self.dropped
+                    .map_or(Dropped::Overlong.reason(), Dropped::reason),
+            )
+        })
+    }
+}
+
+/// Reads every line of `reader` through [`cut`] on this thread, numbering them from 1
+/// and handing each, parsed as `format`, to `f`: the same cutting, limits and line
+/// numbers as `summarize`'s threads, for readers that take every line.
+pub fn each_line(
+    reader: &mut LineReader,
+    format: Format,
+    flavor: json::Flavor,
+    mut f: impl FnMut(u64, Line<'_>),
+) -> crate::error::Result<()> {
+    let max_line = reader.max_line();
+    let mut number = 0u64;
+    let read = cut(reader, CHUNK, max_line, Vec::new, |chunk| {
+        if let Some(line) = chunk.dropped_line() {
+            number += 1;
+            f(number, line);
+            return true;
+        }
+        for line in lines(&chunk.bytes) {
+            number += 1;
+            f(
+                number,
+                parse_within(line, max_line, |l| parse_line(format, flavor, l)),
+            );
+        }
+        true
+    });
+    read.map_err(|failure| reader.read_error(number + 1, failure.source))
+}
+
+/// The bytes of one chunk: large enough that handing chunks between threads costs
+/// nothing, small enough that the buffers in flight stay a few megabytes.
+pub const CHUNK: usize = 1 << 20;
 
 /// Why reading stopped early.
 #[derive(Debug)]
@@ -317,8 +387,8 @@ mod tests {
         enc.finish().unwrap()
     }
 
-    /// A truncated gzip fails on the line the data broke in, as `next_line` says: the
-    /// whole lines before it are handed on first.
+    /// A truncated gzip fails on the line the data broke in: the whole lines before it
+    /// are handed on first.
     #[test]
     fn a_cut_gzip_fails_where_the_lines_reader_fails() {
         use crate::ingest::reader::tests::{line_where_cut_gzip_breaks, numbered_lines};

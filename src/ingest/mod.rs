@@ -424,14 +424,10 @@ pub fn each_line(
         }
         Format::AuditJson => each_array_element(reader, &mut f)?,
         Format::JsonDocuments => each_document(reader, flavor, &mut f)?,
+        // Line-based formats are cut as `summarize` cuts them, so that both agree on
+        // every line's number and bucket.
         _ => {
-            while let Some(line) = reader.next_line()? {
-                match line.dropped {
-                    Some(why) => f(line.number, Line::Malformed(why.reason())),
-                    None => f(line.number, parse_line(format, flavor, line.bytes)),
-                }
-            }
-            return Ok(());
+            return chunks::each_line(reader, format, flavor, f);
         }
     };
     if reader.trailing_garbage() {

@@ -51,16 +51,6 @@ impl Dropped {
     }
 }
 
-/// One line as [`LineReader::next_line`] hands it on.
-#[derive(Debug, PartialEq, Eq)]
-pub struct RawLine<'a> {
-    /// 1-based.
-    pub number: u64,
-    /// Without its terminator (`\n` or `\r\n`); empty when the line was dropped.
-    pub bytes: &'a [u8],
-    pub dropped: Option<Dropped>,
-}
-
 /// Hashes and counts every byte that passes through it.
 struct Hashing<R> {
     inner: R,
@@ -231,17 +221,15 @@ impl BufRead for Stream {
     }
 }
 
-/// One input, read line by line.
+/// One input, decoded and hashed as it is read; `ingest::chunks` cuts it into lines.
 pub struct LineReader {
     path: PathBuf,
     stream: Stream,
     read_ahead: bool,
     count: Arc<AtomicU64>,
-    buf: Vec<u8>,
-    line_no: u64,
+
     gzip: bool,
     max_line: usize,
-    trailing_reported: bool,
 }
 
 impl LineReader {
@@ -307,11 +295,8 @@ impl LineReader {
             },
             read_ahead: false,
             count,
-            buf: Vec::with_capacity(4096),
-            line_no: 0,
             gzip,
             max_line: MAX_LINE,
-            trailing_reported: false,
         })
     }
 
@@ -361,6 +346,11 @@ impl LineReader {
     pub fn reader(&mut self) -> &mut dyn BufRead {
         self.read_ahead();
         &mut self.stream
+    }
+
+    /// The longest line read; a longer one is dropped as malformed.
+    pub fn max_line(&self) -> usize {
+        self.max_line
     }
 
     /// The error for a read that failed at `line`.
@@ -431,48 +421,9 @@ impl LineReader {
         if self.stream.pos >= self.stream.head.len()
             && let Some(e) = self.stream.pending_error()
         {
-            return Err(self.read_error(self.line_no + 1, e));
+            return Err(self.read_error(1, e));
         }
         Ok(&self.stream.head[self.stream.pos..])
-    }
-
-    /// The next line, or why it was dropped, if it was (then it is handed on empty):
-    /// longer than the limit, or the garbage after the last gzip member.
-    pub fn next_line(&mut self) -> Result<Option<RawLine<'_>>> {
-        self.read_ahead();
-        self.buf.clear();
-        let mut buf = std::mem::take(&mut self.buf);
-        let mut overlong = false;
-        let read = read_line_capped(&mut self.stream, &mut buf, self.max_line, &mut overlong);
-        self.buf = buf;
-        match read {
-            Ok(0) if self.trailing_garbage() && !self.trailing_reported => {
-                self.trailing_reported = true;
-                self.line_no += 1;
-                Ok(Some(RawLine {
-                    number: self.line_no,
-                    bytes: &[],
-                    dropped: Some(Dropped::TrailingGarbage),
-                }))
-            }
-            Ok(0) => Ok(None),
-            Ok(_) => {
-                self.line_no += 1;
-                let mut end = self.buf.len();
-                if end > 0 && self.buf[end - 1] == b'\n' {
-                    end -= 1;
-                }
-                if end > 0 && self.buf[end - 1] == b'\r' {
-                    end -= 1;
-                }
-                Ok(Some(RawLine {
-                    number: self.line_no,
-                    bytes: &self.buf[..end],
-                    dropped: overlong.then_some(Dropped::Overlong),
-                }))
-            }
-            Err(e) => Err(self.read_error(self.line_no + 1, e)),
-        }
     }
 
     /// Reads whatever is left of the stored bytes and returns their SHA-256 (hex).
@@ -488,51 +439,6 @@ impl LineReader {
         Ok(hex(&hashing.hasher.finalize()))
     }
 }
-/// `read_until(b'\n')` that keeps at most `max` bytes: the rest of a longer line is
-/// consumed and dropped, `buf` is left empty and `overlong` set. Returns the bytes
-/// consumed (0 at the end of the input).
-fn read_line_capped(
-    reader: &mut dyn BufRead,
-    buf: &mut Vec<u8>,
-    max: usize,
-    overlong: &mut bool,
-) -> io::Result<usize> {
-    let mut consumed = 0;
-    loop {
-        let available = match reader.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if available.is_empty() {
-            return Ok(consumed);
-        }
-        let (chunk, done) = match memchr_newline(available) {
-            Some(i) => (&available[..=i], true),
-            None => (available, false),
-        };
-        if !*overlong {
-            if buf.len() + chunk.len() > max {
-                *overlong = true;
-                buf.clear();
-                buf.shrink_to(4096);
-            } else {
-                buf.extend_from_slice(chunk);
-            }
-        }
-        let n = chunk.len();
-        reader.consume(n);
-        consumed += n;
-        if done {
-            return Ok(consumed);
-        }
-    }
-}
-
-fn memchr_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == b'\n')
-}
-
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes
@@ -549,27 +455,52 @@ pub(crate) mod tests {
     use flate2::{Compression, write::GzEncoder};
     use std::io::Write;
 
+    /// A line as `ingest::chunks` cuts it: its number, its bytes (empty when dropped)
+    /// and why it was dropped.
+    type Cut = (u64, Vec<u8>, Option<Dropped>);
+
+    /// Every line of `r` as the chunk cutter hands it on (small chunks, so that lines
+    /// cross chunk boundaries), and the error that stopped the reading, if one did.
+    fn cut_lines(r: &mut LineReader) -> (Vec<Cut>, Option<Error>) {
+        use crate::ingest::chunks;
+        let max = r.max_line();
+        let (mut out, mut n) = (vec![], 0);
+        let read = chunks::cut(r, 1 << 12, max, Vec::new, |chunk| {
+            if chunk.overlong {
+                n += 1;
+                out.push((n, vec![], chunk.dropped));
+                return true;
+            }
+            for line in chunks::lines(&chunk.bytes) {
+                n += 1;
+                match line.len() >= max {
+                    true => out.push((n, vec![], Some(Dropped::Overlong))),
+                    false => out.push((n, line.to_vec(), None)),
+                }
+            }
+            true
+        });
+        let err = read.err().map(|f| r.read_error(n + 1, f.source));
+        (out, err)
+    }
+
     /// Every line of `r`: number, text and why it was dropped.
     fn every_line(r: &mut LineReader) -> Vec<(u64, String, Option<Dropped>)> {
-        let mut seen = vec![];
-        while let Some(l) = r.next_line().unwrap() {
-            seen.push((
-                l.number,
-                String::from_utf8_lossy(l.bytes).into_owned(),
-                l.dropped,
-            ));
-        }
-        seen
+        let (seen, err) = cut_lines(r);
+        assert!(err.is_none(), "{err:?}");
+        seen.into_iter()
+            .map(|(n, bytes, dropped)| (n, String::from_utf8_lossy(&bytes).into_owned(), dropped))
+            .collect()
     }
 
     fn lines(bytes: Vec<u8>) -> (Vec<(u64, String)>, String, bool) {
         let mut r =
             LineReader::from_reader(Path::new("t"), Box::new(io::Cursor::new(bytes))).unwrap();
         let gzip = r.is_gzip();
-        let mut out = vec![];
-        while let Some(l) = r.next_line().unwrap() {
-            out.push((l.number, String::from_utf8_lossy(l.bytes).into_owned()));
-        }
+        let out = every_line(&mut r)
+            .into_iter()
+            .map(|(n, l, _)| (n, l))
+            .collect();
         (out, r.finish().unwrap(), gzip)
     }
 
@@ -622,7 +553,6 @@ pub(crate) mod tests {
                 (3, "after".to_owned(), None)
             ]
         );
-        assert!(r.buf.capacity() < 10_000);
     }
 
     fn gzip(text: &[u8]) -> Vec<u8> {
@@ -663,13 +593,7 @@ pub(crate) mod tests {
                 LineReader::from_reader(Path::new("t.gz"), Box::new(io::Cursor::new(gz))).unwrap();
             // Detection reads ahead first; the error waits for its line all the same.
             assert!(r.peek().is_ok());
-            let err = loop {
-                match r.next_line() {
-                    Ok(Some(_)) => continue,
-                    Ok(None) => panic!("truncation went unnoticed"),
-                    Err(e) => break e,
-                }
-            };
+            let err = cut_lines(&mut r).1.expect("truncation went unnoticed");
             match err {
                 Error::InputLine { line, .. } => assert_eq!(line, want, "cut at {keep}/7"),
                 other => panic!("{other}"),
@@ -723,7 +647,7 @@ pub(crate) mod tests {
         let mut r =
             LineReader::from_reader(Path::new("t.gz"), Box::new(io::Cursor::new(gzip(b"a\n"))))
                 .unwrap();
-        while r.next_line().unwrap().is_some() {}
+        every_line(&mut r);
         assert!(!r.trailing_garbage() && r.trailing_garbage_warning(1).is_none());
 
         // A lone `1f` after a member may open another: it is read as one, cut short.
@@ -731,15 +655,9 @@ pub(crate) mod tests {
         cut.push(0x1f);
         let mut r =
             LineReader::from_reader(Path::new("t.gz"), Box::new(io::Cursor::new(cut))).unwrap();
-        let mut read = vec![];
-        let err = loop {
-            match r.next_line() {
-                Ok(Some(line)) => read.push(line.bytes.to_vec()),
-                Ok(None) => panic!("a member cut short went unnoticed"),
-                Err(e) => break e,
-            }
-        };
-        assert_eq!(read, [b"a".to_vec()]);
+        let (read, err) = cut_lines(&mut r);
+        let err = err.expect("a member cut short went unnoticed");
+        assert_eq!(read, [(1, b"a".to_vec(), None)]);
         assert!(matches!(err, Error::InputLine { line: 2, .. }), "{err}");
     }
 
@@ -771,11 +689,9 @@ pub(crate) mod tests {
             let head = r.peek().unwrap();
             assert!(head.len() > 3 * READ_AHEAD, "{}", head.len());
             assert!(head.starts_with(b"{\"path\"") && head.contains(&b'\n'));
-            let mut n = 0;
-            while let Some(line) = r.next_line().unwrap() {
-                assert!(line.dropped.is_none());
-                n += line.bytes.len();
-            }
+            let seen = every_line(&mut r);
+            assert!(seen.iter().all(|(_, _, dropped)| dropped.is_none()));
+            let n: usize = seen.iter().map(|(_, l, _)| l.len()).sum();
             assert_eq!(n, text.len() - 2);
         }
         // Past the line limit, reading ahead stops.
@@ -807,11 +723,8 @@ pub(crate) mod tests {
         )
         .unwrap();
         assert!(r.is_gzip());
-        let mut got = vec![];
-        while let Some(line) = r.next_line().unwrap() {
-            got.push(line.bytes.to_vec());
-        }
-        assert_eq!(got, [b"one".to_vec(), b"two".to_vec()]);
+        let got: Vec<String> = every_line(&mut r).into_iter().map(|(_, l, _)| l).collect();
+        assert_eq!(got, ["one", "two"]);
         assert_eq!(r.finish().unwrap(), hex(&Sha256::digest(&gz)));
         let (got, _, gzip) = lines(vec![0x1f]);
         assert!(!gzip);

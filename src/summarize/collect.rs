@@ -22,8 +22,8 @@ use crate::error::{Error, Result};
 use crate::exclude::Rule;
 use crate::geo;
 use crate::guard::Canaries;
-use crate::ingest::chunks::{self, Chunk};
-use crate::ingest::reader::{Dropped, LineReader, MAX_LINE};
+use crate::ingest::chunks::{self, CHUNK, Chunk};
+use crate::ingest::reader::{LineReader, MAX_LINE};
 use crate::ingest::{self, Format, Line, LineSyntax, Source};
 use crate::progress::Progress;
 use crate::scope::prefilter::{self, Prefilter, Syntax};
@@ -33,10 +33,6 @@ use crate::scope;
 
 /// How many malformed line numbers an input reports.
 const MALFORMED_SHOWN: usize = 5;
-
-/// The bytes of one chunk: large enough that handing chunks between threads costs
-/// nothing, small enough that the buffers in flight stay a few megabytes.
-const CHUNK: usize = 1 << 20;
 
 /// One request attributed to the requester's scope, before deduplication.
 pub(crate) struct Scoped {
@@ -543,26 +539,20 @@ impl Search<'_> {
     /// memory for the lower-case copy the prefilter searches.
     fn chunk(&self, chunk: &Chunk, lower: &mut Vec<u8>, canaries: &mut Canaries) -> Part {
         let mut part = Part::default();
-        if chunk.overlong {
-            let why = chunk
-                .dropped
-                .map_or(Dropped::Overlong.reason(), Dropped::reason);
-            let line = Line::Malformed(why);
+        if let Some(line) = chunk.dropped_line() {
             part.take(self.context, canaries, 1, line);
             return part;
         }
         let text = &chunk.bytes[..];
         let mut take = |part: &mut Part, line_no: u64, line: &[u8]| {
-            let line = if line.len() >= MAX_LINE {
-                Line::Malformed(Dropped::Overlong.reason())
-            } else {
+            let line = chunks::parse_within(line, MAX_LINE, |line| {
                 ingest::parse_line(self.format, self.flavor, line)
-            };
+            });
             part.take(self.context, canaries, line_no, line);
         };
         let mut line_no = 0;
         let Some(prefilter) = self.prefilter else {
-            for line in lines_of(text) {
+            for line in chunks::lines(text) {
                 line_no += 1;
                 take(&mut part, line_no, line);
             }
@@ -589,8 +579,8 @@ impl Search<'_> {
     /// bound the period the file covers. Only the time is read.
     fn cover_unread(&self, text: &[u8], part: &mut Part) {
         let story_is_audit = self.context.reading.story.counts_audit_events();
-        let first = lines_of(text).next();
-        let last = lines_of(text).next_back();
+        let first = chunks::lines(text).next();
+        let last = chunks::lines(text).next_back();
         for line in first.into_iter().chain(last) {
             if line.len() >= MAX_LINE {
                 continue;
@@ -602,15 +592,6 @@ impl Search<'_> {
             }
         }
     }
-}
-
-/// The lines of whole-line text, without terminators (`\n` or `\r\n`).
-fn lines_of(text: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
-    let lines = (!text.is_empty()).then(|| text.strip_suffix(b"\n").unwrap_or(text));
-    lines
-        .into_iter()
-        .flat_map(|t| t.split(|&b| b == b'\n'))
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
 }
 
 fn from_client(story: &Story<'_>, r: &ingest::Request<'_>) -> bool {
