@@ -2,9 +2,9 @@
 //!
 //! [`run`] dispatches a command line; `summarize` is the pipeline, one stage a step
 //! (verify → collect → settle → count → guard → render), over modules of one job
-//! each: [`ingest`] reads lines into records, [`directory`] verifies the requester,
-//! [`scope`] attributes each record to a namespace, [`exclude`] applies the known
-//! list, [`aggregate`] counts, [`guard`] checks, and [`render`] writes the reply.
+//! each: `ingest` reads lines into records, `directory` verifies the requester,
+//! `scope` attributes each record to a namespace, `exclude` applies the known
+//! list, `aggregate` counts, `guard` checks, and `render` writes the reply.
 
 // Only what the binary needs is public. The fuzz targets in `fuzz/` (built with
 // `--cfg fuzzing`) also reach the readers, attribution and the directory.
