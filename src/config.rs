@@ -76,6 +76,9 @@ pub struct Config {
     pub min_count: Option<u64>,
     /// What the team configuration added to the known list.
     pub team_exclusions: TeamExclusions,
+    /// The reply's first and last lines, from the team configuration.
+    pub greeting: Option<String>,
+    pub sign_off: Option<String>,
     /// The requester's own addresses (`--client-ip`), for the ip-block story.
     pub client_networks: Vec<IpNetwork>,
     /// How logs are read: a format instead of detection, the zone of naive times.
@@ -112,6 +115,11 @@ pub struct TeamConfig {
     pub kibana_url: Option<String>,
     /// The default `--format`: text, markdown or json.
     pub format: Option<String>,
+    /// The reply's first line ("Hello," when absent; empty to leave it out, as when a
+    /// Zendesk macro adds its own).
+    pub greeting: Option<String>,
+    /// The reply's last line (none when absent or empty).
+    pub sign_off: Option<String>,
     /// Per customer, keyed by the path of its top-level group: office ranges and
     /// domains that apply only when that customer's Owner asks.
     #[serde(default)]
@@ -246,6 +254,14 @@ impl Config {
             kibana_url: team.kibana_url,
             min_count: args.min_count,
             team_exclusions,
+            greeting: match team.greeting {
+                None => Some("Hello,".to_owned()),
+                Some(g) => Some(g.trim().to_owned()).filter(|g| !g.is_empty()),
+            },
+            sign_off: team
+                .sign_off
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty()),
             client_networks,
             read: read_options(args.format_hint, args.input_tz.as_deref())?,
             parse_all: args.parse_all,

@@ -23,6 +23,20 @@ struct Record<'a> {
 #[derive(Deserialize)]
 struct Country<'a> {
     iso_code: Option<&'a str>,
+    #[serde(borrow)]
+    names: Option<std::collections::BTreeMap<&'a str, &'a str>>,
+}
+
+impl Country<'_> {
+    fn code_and_name(&self) -> Option<(String, Option<String>)> {
+        let code = self.iso_code?;
+        let name = self
+            .names
+            .as_ref()
+            .and_then(|n| n.get("en"))
+            .map(|n| n.to_string());
+        Some((code.to_owned(), name))
+    }
 }
 
 /// What the internal note says about the database used.
@@ -34,6 +48,8 @@ pub struct GeoIpInfo {
 
 pub struct GeoIp {
     reader: maxminddb::Reader<Vec<u8>>,
+    /// The English name of each country code looked up, as the database gives it.
+    names: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
 }
 
 impl GeoIp {
@@ -49,7 +65,10 @@ impl GeoIp {
                 message: format!("not a MaxMind database ({other})"),
             },
         })?;
-        Ok(GeoIp { reader })
+        Ok(GeoIp {
+            reader,
+            names: Default::default(),
+        })
     }
 
     pub fn info(&self) -> GeoIpInfo {
@@ -72,11 +91,30 @@ impl GeoIp {
             .and_then(|r| r.decode::<Record<'_>>().ok().flatten())
             .and_then(|r| {
                 r.country
-                    .and_then(|c| c.iso_code)
-                    .or(r.registered_country.and_then(|c| c.iso_code))
-                    .map(str::to_owned)
+                    .as_ref()
+                    .and_then(Country::code_and_name)
+                    .or_else(|| {
+                        r.registered_country
+                            .as_ref()
+                            .and_then(Country::code_and_name)
+                    })
             });
-        found.unwrap_or_else(|| UNKNOWN.to_owned())
+        match found {
+            Some((code, name)) => {
+                if let Some(name) = name
+                    && let Ok(mut names) = self.names.lock()
+                {
+                    names.entry(code.clone()).or_insert(name);
+                }
+                code
+            }
+            None => UNKNOWN.to_owned(),
+        }
+    }
+
+    /// The English name of a country code seen in a look-up, if the database has one.
+    pub fn name_of(&self, code: &str) -> Option<String> {
+        self.names.lock().ok()?.get(code).cloned()
     }
 }
 

@@ -36,8 +36,8 @@ mod filters {
     pub fn count<N: Borrow<u64>>(n: N, _: &dyn Values, min: &Option<u64>) -> Result<Safe<String>> {
         let n = *n.borrow();
         Ok(own(match *min {
-            Some(k) if n > 0 && n < k => format!("fewer than {k}"),
-            _ => n.to_string(),
+            Some(k) if n > 0 && n < k => format!("fewer than {}", super::thousands(k)),
+            _ => super::thousands(n),
         }))
     }
 
@@ -61,6 +61,19 @@ mod filters {
         // The ending is the template's own text, like the word it ends.
         Ok(Safe(if n == 1 && !hidden { "" } else { many }))
     }
+}
+
+/// A number as a reply writes it, with thousands separators: 2,142.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
 }
 
 /// Text the program formats itself (counts, times, labels): the guard escapes it for
@@ -159,7 +172,6 @@ struct View<'a> {
     audit: AuditTally,
     audit_period: Safe<String>,
     scope: Safe<String>,
-    period: Safe<String>,
     excluded_total: u64,
     /// When the requests taken out by the address rule were made.
     ip_period: Safe<String>,
@@ -181,7 +193,6 @@ impl<'a> View<'a> {
             audit_period: own(period(audit.first_seen, audit.last_seen)),
             audit,
             scope: join_and(&a.scope),
-            period: own(period(a.tally.counts.first_seen, a.tally.counts.last_seen)),
             excluded_total: a.tally.excluded.total_accesses(),
             ip_period: own(period(
                 a.tally.excluded.ip.first_seen,
@@ -190,6 +201,47 @@ impl<'a> View<'a> {
             ranges: join_and(&a.filters.exclude_ip_ranges),
             domains: join_and(&a.filters.exclude_domains),
         }
+    }
+
+    /// The team's greeting, when there is one: data, checked like any.
+    fn greeting(&self) -> Option<&str> {
+        self.a.greeting.as_deref()
+    }
+
+    fn sign_off(&self) -> Option<&str> {
+        self.a.sign_off.as_deref()
+    }
+
+    /// What the scope is, in the customer's words: "group and its projects",
+    /// "projects", "groups and projects".
+    fn scope_noun(&self) -> Safe<&'static str> {
+        let (all, projects) = (self.a.scope.len(), self.a.scope_projects);
+        Safe(match (projects, all) {
+            (0, 1) => "group and its projects",
+            (0, _) => "groups and their projects",
+            (p, 1) if p == all => "project",
+            (p, _) if p == all => "projects",
+            _ => "groups and projects",
+        })
+    }
+
+    /// What the per-path list lists: projects, or the groups and projects requests
+    /// went to.
+    fn path_noun(&self) -> Safe<&'static str> {
+        Safe(if self.a.scope_projects == self.a.scope.len() {
+            "project"
+        } else {
+            "group or project"
+        })
+    }
+
+    /// The first and the last request counted, "20:06 UTC on 2026-03-14".
+    fn first_request(&self) -> Safe<String> {
+        own(self.a.tally.counts.first_seen.map(at).unwrap_or_default())
+    }
+
+    fn last_request(&self) -> Safe<String> {
+        own(self.a.tally.counts.last_seen.map(at).unwrap_or_default())
     }
 
     /// A label the program holds as a constant (an audit action from the vocabulary).
@@ -210,9 +262,13 @@ impl<'a> View<'a> {
         own(&s.status)
     }
 
-    /// A country as the GeoIP database names it.
+    /// A country as the GeoIP database names it: "Bhutan (BT)", or the code alone.
     fn country(&self, c: &CountryCounts) -> Safe<String> {
-        own(&c.country)
+        match &c.name {
+            // The parentheses are the program's words, not escaped.
+            Some(name) => Safe(format!("{} ({})", own(name).0, own(&c.country).0)),
+            None => own(&c.country),
+        }
     }
 
     /// Whether a count reads as singular: exactly one, and shown as such.
@@ -227,6 +283,65 @@ impl<'a> View<'a> {
             .iter()
             .map(|p| p.refusals.refused())
             .sum()
+    }
+
+    /// A count as the `count` filter prints it.
+    fn count_text(&self, n: u64) -> String {
+        match self.min {
+            Some(k) if n > 0 && n < k => format!("fewer than {}", thousands(k)),
+            _ => thousands(n),
+        }
+    }
+
+    /// The IP-block story's finding, first: where most of the refused requests went,
+    /// one owned path or the paths outside the scope; "spread" when no one place has
+    /// more than every other.
+    fn finding(&self) -> Option<Safe<String>> {
+        let elsewhere = self.ip_block.elsewhere.refused();
+        let total = self.owned_refusals() + elsewhere;
+        if total == 0 {
+            return None;
+        }
+        let mut shares: Vec<(u64, Option<&str>)> = self
+            .ip_block
+            .paths
+            .iter()
+            .map(|p| (p.refusals.refused(), Some(p.path.as_str())))
+            .chain(std::iter::once((elsewhere, None)))
+            .filter(|(k, _)| *k > 0)
+            .collect();
+        shares.sort_by_key(|share| std::cmp::Reverse(share.0));
+        let mut out = String::new();
+        let number = |n: u64, out: &mut String| out.push_str(&own(self.count_text(n)).0);
+        let lead = |out: &mut String| {
+            out.push_str("Of the ");
+            number(total, out);
+            out.push_str(" refused requests (401, 403 or 429) from your addresses, ");
+        };
+        match shares.as_slice() {
+            [(k, place), rest @ ..] if rest.first().is_none_or(|next| next.0 < *k) => {
+                lead(&mut out);
+                out.push_str(if 2 * k > total {
+                    "most ("
+                } else {
+                    "the largest share ("
+                });
+                number(*k, &mut out);
+                match place {
+                    Some(path) => {
+                        out.push_str(") involved ");
+                        data(path, &mut out);
+                        out.push('.');
+                    }
+                    None => out.push_str(") went to paths outside your groups and projects."),
+                }
+            }
+            _ => {
+                lead(&mut out);
+                out.push_str("no one path received more than the others.");
+            }
+        }
+        Some(Safe(out))
     }
 
     /// The kinds of access that occurred, with their counts, in a fixed order.
@@ -427,6 +542,11 @@ fn join_and(items: &[String]) -> Safe<String> {
     Safe(out)
 }
 
+/// A moment as the replies say it: "20:06 UTC on 2026-03-14".
+fn at(t: DateTime<Utc>) -> String {
+    t.format("%H:%M UTC on %Y-%m-%d").to_string()
+}
+
 fn minute(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
@@ -552,6 +672,15 @@ mod tests {
         assert_eq!(plain("acme/my_app"), "acme/my\\_app");
         assert_eq!(plain("www.evil.example/x"), "www\\.evil\\.example\\/x");
         assert_eq!(plain("https://e.example"), "https\\:\\/\\/e\\.example");
+    }
+
+    #[test]
+    fn counts_have_thousands_separators() {
+        let t = thousands;
+        assert_eq!(
+            [t(0), t(7), t(999), t(1000), t(2142), t(1_234_567)],
+            ["0", "7", "999", "1,000", "2,142", "1,234,567"]
+        );
     }
 
     #[test]

@@ -73,4 +73,12 @@ pub struct Aggregates {
     /// What the team configuration file added to the known list.
     #[serde(skip)]
     pub config_added: Vec<String>,
+    /// How many entries of `scope` are projects (the others are groups).
+    #[serde(skip)]
+    pub scope_projects: usize,
+    /// The reply's first and last lines, from the team configuration.
+    #[serde(skip)]
+    pub greeting: Option<String>,
+    #[serde(skip)]
+    pub sign_off: Option<String>,
 }

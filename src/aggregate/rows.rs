@@ -140,6 +140,7 @@ pub(super) fn excluded(per_rule: &DataFrame) -> PolarsResult<Excluded> {
 pub(super) fn country(row: &Row) -> PolarsResult<CountryCounts> {
     Ok(CountryCounts {
         country: row.text(COUNTRY)?,
+        name: None,
         accesses: row.u64(ACCESSES)?,
         unique_ips: row.u64(UNIQUE_IPS)?,
     })

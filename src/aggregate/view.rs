@@ -67,6 +67,8 @@ impl Excluded {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CountryCounts {
     pub country: String,
+    /// The country's English name from the GeoIP database, when it has one.
+    pub name: Option<String>,
     pub accesses: u64,
     pub unique_ips: u64,
 }

@@ -226,7 +226,12 @@ fn count(
     geoip: Option<&geo::GeoIp>,
 ) -> Result<Aggregates> {
     let counting = |e: polars::error::PolarsError| Error::Internal(format!("counting: {e}"));
-    let tally = aggregate::tally(settled.batch, geoip.is_some()).map_err(counting)?;
+    let mut tally = aggregate::tally(settled.batch, geoip.is_some()).map_err(counting)?;
+    if let (Some(geoip), Some(countries)) = (geoip, tally.countries.as_mut()) {
+        for c in countries {
+            c.name = geoip.name_of(&c.country);
+        }
+    }
     let audit = match config.template {
         Template::Audit => Some(aggregate::audit_tally(settled.audit).map_err(counting)?),
         Template::Access | Template::HighLoad | Template::IpBlock => None,
@@ -262,6 +267,13 @@ fn count(
         logs_cover: Period::default(),
         warnings: Vec::new(),
         config_added: Vec::new(),
+        scope_projects: verified
+            .scope
+            .iter()
+            .filter(|n| matches!(n, directory::Node::Project(_)))
+            .count(),
+        greeting: config.greeting.clone(),
+        sign_off: config.sign_off.clone(),
     })
 }
 

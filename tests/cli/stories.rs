@@ -295,3 +295,63 @@ fn crafted_paths_are_escaped_in_markdown() {
         "{reply}"
     );
 }
+
+#[test]
+fn greeting_and_sign_off_come_from_the_team_configuration() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("logbrief.toml");
+    let reply = |toml: &str, format: &str| {
+        std::fs::write(&config, toml).unwrap();
+        let out = Summarize::quick_start()
+            .arg("--config")
+            .arg(&config)
+            .format(format)
+            .run();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    // Without a word in the file, a reply opens with "Hello," and has no sign-off.
+    let plain = reply("", "markdown");
+    assert!(plain.starts_with("Hello,\n\n"), "{plain}");
+    // An empty greeting leaves it out, for a Zendesk macro that adds its own.
+    let bare = reply(
+        "greeting = \"\"\nsign_off = \"Best regards, the Support team\"\n",
+        "text",
+    );
+    assert!(
+        bare.starts_with("Leaving out the list you gave us"),
+        "{bare}"
+    );
+    assert!(
+        bare.ends_with("IP addresses.\n\nBest regards, the Support team\n"),
+        "{bare}"
+    );
+    // The team's words are data: escaped for markdown, and checked by the guard.
+    let escaped = reply("greeting = \"Hi *there*,\"\n", "markdown");
+    assert!(escaped.starts_with("Hi \\*there\\*,\n\n"), "{escaped}");
+    std::fs::write(&config, "sign_off = \"Ask carol@contractor.example\"\n").unwrap();
+    let out = Summarize::quick_start().arg("--config").arg(&config).run();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+}
+
+#[test]
+fn counts_read_with_thousands_separators() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("production_json.log");
+    let lines: String = (0..1_234)
+        .map(|i| {
+            format!(
+                r#"{{"method":"GET","path":"/acme/platform/api","status":200,"time":"2026-03-14T20:{:02}:{:02}.000Z","remote_ip":"198.51.100.{}","correlation_id":"t{i}"}}"#,
+                i / 60 % 60,
+                i % 60,
+                i % 200
+            ) + "\n"
+        })
+        .collect();
+    std::fs::write(&log, lines).unwrap();
+    let out = Summarize::new().files([&log]).run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reply = stdout(&out);
+    assert!(reply.contains("made **1,234 requests** to acme"), "{reply}");
+    assert!(reply.contains("- 1,234 web page views"), "{reply}");
+}
