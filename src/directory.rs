@@ -241,6 +241,28 @@ impl Directory {
     }
 
     /// The plan that applies to `ns`: its root's.
+    /// The namespaces `user_id` is an Owner of, each with its root's plan: what
+    /// verified the requester, for the internal note.
+    pub fn ownerships(&self, user_id: u64) -> Vec<String> {
+        let mut owned: Vec<String> = self
+            .members
+            .iter()
+            .filter(|m| m.user_id == user_id && m.access_level >= OWNER)
+            .filter_map(|m| self.namespace_by_id.get(&m.namespace_id))
+            .map(|&ns| {
+                format!(
+                    "{} (access level {}; plan of its top-level group: {})",
+                    self.namespaces[ns].full_path,
+                    OWNER,
+                    self.effective_plan(ns).unwrap_or("none")
+                )
+            })
+            .collect();
+        owned.sort();
+        owned.dedup();
+        owned
+    }
+
     pub fn effective_plan(&self, ns: usize) -> Option<&str> {
         self.namespaces[self.root_of(ns)].plan.as_deref()
     }

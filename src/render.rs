@@ -473,6 +473,7 @@ struct InternalNote<'a> {
     kibana: Option<String>,
     requester: &'a str,
     generated: String,
+    version: &'static str,
     exclude_users: &'a [String],
 }
 
@@ -642,6 +643,7 @@ pub fn internal_note(
         a,
         requester,
         generated: format_time(generated),
+        version: env!("CARGO_PKG_VERSION"),
         exclude_users,
         kibana: kibana_url.map(|base| kibana_link(base, a)),
     };

@@ -81,4 +81,12 @@ pub struct Aggregates {
     pub greeting: Option<String>,
     #[serde(skip)]
     pub sign_off: Option<String>,
+    /// For the internal note: the memberships that verified the requester, the team
+    /// configuration file read, and the command line as run.
+    #[serde(skip)]
+    pub ownerships: Vec<String>,
+    #[serde(skip)]
+    pub config_file: Option<String>,
+    #[serde(skip)]
+    pub command_line: String,
 }

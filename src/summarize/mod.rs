@@ -122,6 +122,30 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
     write_out(out, reply.get())
 }
 
+/// The command line as run, each argument quoted for a POSIX shell where it needs to
+/// be, for the internal note.
+fn command_line() -> String {
+    let quote = |a: String| {
+        let plain = !a.is_empty()
+            && a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+%".contains(c));
+        if plain {
+            a
+        } else {
+            format!("'{}'", a.replace('\'', "'\\''"))
+        }
+    };
+    let mut args = std::env::args().map(quote);
+    // The program as the engineer typed it is the one thing that varies between
+    // machines; its name is enough.
+    let program = args.next().map(|_| "logbrief".to_owned());
+    program
+        .into_iter()
+        .chain(args)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Reads every input into buckets and records in the requester's scope.
 fn collect(
     config: &Config,
@@ -272,6 +296,13 @@ fn count(
             .iter()
             .filter(|n| matches!(n, directory::Node::Project(_)))
             .count(),
+        ownerships: dir.ownerships(verified.user_id),
+        config_file: config
+            .team_exclusions
+            .file
+            .as_ref()
+            .map(|f| f.display().to_string()),
+        command_line: command_line(),
         greeting: config.greeting.clone(),
         sign_off: config.sign_off.clone(),
     })

@@ -247,6 +247,11 @@ office_ranges = ["198.51.100.0/24"]
         assert!(text.contains(&said), "{text}");
     }
     assert!(!err.contains("198.51.100.0/24"), "{err}");
+    let text = std::fs::read_to_string(&note).unwrap();
+    assert!(
+        text.contains(&format!("- Team configuration: {file}")),
+        "{text}"
+    );
 
     // The numbers are those of the same list typed as flags.
     let flags = logbrief()

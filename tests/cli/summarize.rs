@@ -117,12 +117,22 @@ fn internal_note_records_inputs_filters_and_reconciliation() {
     let mode = std::fs::metadata(&note).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
     let text = std::fs::read_to_string(&note).unwrap();
-    // The generation time is the one thing allowed to change between runs.
+    // The command line as run, with the note's own (temporary) path in it.
+    let command = format!(
+        "- Command: `logbrief {} --internal-note {}`",
+        super::support::QUICK_START.join(" "),
+        note.display()
+    );
+    assert!(text.contains(&command), "{text}");
+    // The generation time and the note's path are the things allowed to change
+    // between runs.
     let text: String = text
         .lines()
         .map(|l| {
             if l.starts_with("**logbrief internal note**") {
-                "**logbrief internal note** (generated [time])"
+                "**logbrief internal note** (logbrief [version], generated [time])"
+            } else if l.starts_with("- Command: ") {
+                "- Command: [as run]"
             } else {
                 l
             }
