@@ -20,6 +20,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Summarize logs for a verified requester and print the reply for the ticket.
+    #[command(after_help = SUMMARIZE_EXAMPLES)]
     Summarize(Box<SummarizeArgs>),
     /// Check whether a requester may receive a summary, and which namespaces it may cover.
     Verify(VerifyArgs),
@@ -33,6 +34,36 @@ pub enum Command {
     /// access token in GITLAB_TOKEN.
     #[command(subcommand)]
     Fetch(FetchCommand),
+    /// Print a completion script for a shell (bash, zsh, fish, powershell, elvish).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), for `man -l -` or a man directory.
+    Man,
+}
+
+/// The four stories, as `summarize --help` shows them.
+const SUMMARIZE_EXAMPLES: &str = "\
+Examples:
+  Who accessed the requester's projects, without their staff and office:
+    logbrief summarize --requester owner@acme.example --directory directory.json \\
+      --exclude-domain acme.example --exclude-ip 203.0.113.0/24 production_json.log api_json.log.gz
+
+  Why the requester's addresses were blocked:
+    logbrief summarize --template ip-block --client-ip 192.0.2.0/24 \\
+      --requester owner@acme.example --directory directory.json production_json.log workhorse.log
+
+  Where the load comes from, by country:
+    logbrief summarize --template high-load --geoip GeoLite2-Country.mmdb \\
+      --requester owner@acme.example --directory directory.json production_json.log
+
+  What the group's audit events show:
+    logbrief summarize --template audit --requester owner@acme.example \\
+      --directory directory.json audit_events.json";
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]
@@ -151,16 +182,20 @@ pub struct InspectArgs {
 #[derive(Debug, Args)]
 pub struct RequesterArgs {
     /// Email address of the person who opened the ticket (primary or secondary).
-    #[arg(long, value_name = "EMAIL")]
+    #[arg(help_heading = "Requester and scope", long, value_name = "EMAIL")]
     pub requester: String,
 
     /// JSON file with the namespaces, projects, users and members to verify against.
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Requester and scope", long, value_name = "FILE")]
     pub directory: PathBuf,
 
     /// Limit the summary to this namespace or project (repeatable); it must lie within
     /// the paid namespaces the requester owns.
-    #[arg(long = "namespace", value_name = "PATH")]
+    #[arg(
+        help_heading = "Requester and scope",
+        long = "namespace",
+        value_name = "PATH"
+    )]
     pub namespaces: Vec<String>,
 }
 
@@ -180,91 +215,124 @@ pub struct SummarizeArgs {
     pub logs: Vec<PathBuf>,
 
     /// Leave out requests from this address or CIDR range (repeatable, IPv4 or IPv6).
-    #[arg(long = "exclude-ip", value_name = "CIDR")]
+    #[arg(
+        help_heading = "Exclusions (the known list)",
+        long = "exclude-ip",
+        value_name = "CIDR"
+    )]
     pub exclude_ips: Vec<String>,
 
     /// Read more ranges to leave out from a file: one per line, `#` starts a comment.
-    #[arg(long = "exclude-ip-file", value_name = "FILE")]
+    #[arg(
+        help_heading = "Exclusions (the known list)",
+        long = "exclude-ip-file",
+        value_name = "FILE"
+    )]
     pub exclude_ip_files: Vec<PathBuf>,
 
     /// Leave out requests by users with an email in this domain or its subdomains
     /// (repeatable).
-    #[arg(long = "exclude-domain", value_name = "DOMAIN")]
+    #[arg(
+        help_heading = "Exclusions (the known list)",
+        long = "exclude-domain",
+        value_name = "DOMAIN"
+    )]
     pub exclude_domains: Vec<String>,
 
     /// Leave out requests by this username (repeatable).
-    #[arg(long = "exclude-user", value_name = "USERNAME")]
+    #[arg(
+        help_heading = "Exclusions (the known list)",
+        long = "exclude-user",
+        value_name = "USERNAME"
+    )]
     pub exclude_users: Vec<String>,
 
     /// Count only requests at or after this time: RFC 3339 or a date (its first
     /// second, UTC).
-    #[arg(long, value_name = "TIME")]
+    #[arg(help_heading = "Time", long, value_name = "TIME")]
     pub since: Option<String>,
 
     /// Count only requests at or before this time: RFC 3339 or a date (through the end
     /// of that day, UTC).
-    #[arg(long, value_name = "TIME")]
+    #[arg(help_heading = "Time", long, value_name = "TIME")]
     pub until: Option<String>,
 
     /// The story the reply tells.
-    #[arg(long, value_enum, default_value_t = TemplateArg::Access)]
+    #[arg(help_heading = "Output", long, value_enum, default_value_t = TemplateArg::Access)]
     pub template: TemplateArg,
 
     /// How the reply is printed; markdown (the default) is what the Zendesk editor
     /// accepts.
-    #[arg(long, value_enum)]
+    #[arg(help_heading = "Output", long, value_enum)]
     pub format: Option<FormatArg>,
 
     /// The team configuration to use instead of ./logbrief.toml or the one in the
     /// user's config directory.
-    #[arg(long, value_name = "FILE")]
+    #[arg(
+        help_heading = "Exclusions (the known list)",
+        long,
+        value_name = "FILE"
+    )]
     pub config: Option<PathBuf>,
 
     /// The requester's own addresses, for the ip-block story (repeatable CIDR). A
     /// range wider than a /16 (IPv4) or a /32 (IPv6) needs --allow-wide-client-ip.
-    #[arg(long = "client-ip", value_name = "CIDR")]
+    #[arg(help_heading = "Output", long = "client-ip", value_name = "CIDR")]
     pub client_ips: Vec<String>,
 
     /// Accept a --client-ip range wider than a /16 (IPv4) or a /32 (IPv6). Addresses in
     /// those ranges count as the requester's own: the reply may then describe traffic of
     /// many others, and the privacy guard no longer treats them as someone else's.
-    #[arg(long = "allow-wide-client-ip")]
+    #[arg(help_heading = "Output", long = "allow-wide-client-ip")]
     pub allow_wide_client_ip: bool,
 
     /// A MaxMind database (GeoLite2/GeoIP2 Country or City) for countries of client
     /// addresses.
-    #[arg(long, value_name = "MMDB")]
+    #[arg(help_heading = "Output", long, value_name = "MMDB")]
     pub geoip: Option<PathBuf>,
 
     /// Print counts below K as "fewer than K" (zero stays zero), in every format.
-    #[arg(long = "min-count", value_name = "K", value_parser = clap::value_parser!(u64).range(2..))]
+    #[arg(help_heading = "Output", long = "min-count", value_name = "K", value_parser = clap::value_parser!(u64).range(2..))]
     pub min_count: Option<u64>,
 
     /// Also write the internal note for the support team to this file.
-    #[arg(long = "internal-note", value_name = "FILE")]
+    #[arg(help_heading = "Output", long = "internal-note", value_name = "FILE")]
     pub internal_note: Option<PathBuf>,
 
     /// The time zone of timestamps written without one, as Kibana writes @timestamp in
     /// CSV exports (the zone of the browser they were made in): UTC, an offset such as
     /// +01:00, or a zone name such as Europe/Berlin, whose daylight saving time is
     /// followed. A Kibana export without json.time needs it.
-    #[arg(long = "input-tz", value_name = "ZONE")]
+    #[arg(help_heading = "Time", long = "input-tz", value_name = "ZONE")]
     pub input_tz: Option<String>,
 
     /// Read every log as this format instead of detecting it from its first lines.
-    #[arg(long = "format-hint", value_enum, value_name = "FORMAT")]
+    #[arg(
+        help_heading = "Reading and performance",
+        long = "format-hint",
+        value_enum,
+        value_name = "FORMAT"
+    )]
     pub format_hint: Option<FormatHintArg>,
 
     /// Parse every line, also those that name nothing in the requester's scope. By
     /// default such lines are counted out of scope unread, which is much faster; with
     /// this flag every malformed line is reported, wherever it is.
-    #[arg(long = "parse-all")]
+    #[arg(help_heading = "Reading and performance", long = "parse-all")]
     pub parse_all: bool,
 
     /// Threads to use: one reads (decompresses, hashes) while the others search and
     /// parse; with 1, one thread does it all. Default: the cores available.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(help_heading = "Reading and performance", long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
+
+    /// Show no progress bar, even on a terminal.
+    #[arg(help_heading = "Reading and performance", long = "no-progress")]
+    pub no_progress: bool,
+
+    /// Print no warnings on standard error (errors and refusals still are).
+    #[arg(help_heading = "Output", short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -87,6 +87,10 @@ pub struct Config {
     pub parse_all: bool,
     /// Threads to use: one reads, the others search and parse; 1 does it all.
     pub threads: usize,
+    /// No progress bar, even on a terminal.
+    pub no_progress: bool,
+    /// No warnings on standard error.
+    pub quiet: bool,
 }
 
 impl RequesterConfig {
@@ -94,9 +98,28 @@ impl RequesterConfig {
         RequesterConfig {
             email: args.requester,
             directory: args.directory,
-            namespaces: args.namespaces,
+            namespaces: args.namespaces.iter().map(|n| namespace_path(n)).collect(),
         }
     }
+}
+
+/// A `--namespace` as a path: a group's or project's address copied from the browser
+/// (`https://gitlab.example.com/acme/platform/-/issues`, `.../groups/acme`) gives its
+/// path (`acme/platform`, `acme`).
+pub fn namespace_path(given: &str) -> String {
+    let given = given.trim();
+    let path = match given.split_once("://") {
+        Some((_, rest)) => rest.split_once('/').map_or("", |(_, path)| path),
+        None => given,
+    };
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let path = path.split("/-/").next().unwrap_or_default();
+    let path = path.trim_matches('/');
+    let path = match given.contains("://") {
+        true => path.strip_prefix("groups/").unwrap_or(path),
+        false => path,
+    };
+    path.trim_end_matches(".git").to_owned()
 }
 
 /// A team's shared defaults: `logbrief.toml` (RULES.md §2.3). Flags win over the file.
@@ -265,6 +288,8 @@ impl Config {
             client_networks,
             read: read_options(args.format_hint, args.input_tz.as_deref())?,
             parse_all: args.parse_all,
+            no_progress: args.no_progress,
+            quiet: args.quiet,
             threads: match args.threads {
                 Some(n) => usize::from(n),
                 None => std::thread::available_parallelism().map_or(1, usize::from),
@@ -672,6 +697,29 @@ mod tests {
         );
         assert!(parse_network("203.0.113.0/33").is_none());
         assert!(parse_network("office").is_none());
+    }
+
+    #[test]
+    fn namespaces_from_browser_addresses() {
+        for (given, path) in [
+            ("acme/platform", "acme/platform"),
+            ("https://gitlab.example.com/acme/platform", "acme/platform"),
+            (
+                "https://gitlab.example.com/acme/platform/api/-/issues?x=1",
+                "acme/platform/api",
+            ),
+            (
+                "https://gitlab.example.com/groups/acme/-/group_members",
+                "acme",
+            ),
+            (
+                "http://gitlab.example.com/acme/web/site.git",
+                "acme/web/site",
+            ),
+            (" https://gitlab.example.com/acme/ ", "acme"),
+        ] {
+            assert_eq!(namespace_path(given), path, "{given}");
+        }
     }
 
     #[test]

@@ -38,6 +38,8 @@ mod vocabulary;
 use std::io::Write;
 use std::path::Path;
 
+use clap::CommandFactory;
+
 use crate::cli::{Cli, Command, FetchCommand};
 use crate::config::{Config, RequesterConfig};
 use crate::directory::Directory;
@@ -59,6 +61,21 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
         Command::Fetch(FetchCommand::Directory(args)) => {
             let client = fetch_client(&args.api)?;
             fetch::directory(&client, &args.namespace, &args.output, out, err)
+        }
+        Command::Completions(args) => {
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "logbrief", &mut script);
+            write_out(out, &String::from_utf8_lossy(&script))
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .map_err(|source| Error::Write {
+                    what: "the manual page".into(),
+                    source,
+                })?;
+            write_out(out, &String::from_utf8_lossy(&page))
         }
         Command::Fetch(FetchCommand::AuditEvents(args)) => {
             let request = config::audit_request(&args)?;

@@ -33,6 +33,10 @@ mod privacy;
 #[path = "cli/honesty.rs"]
 mod honesty;
 
+/// Completions, the manual page, grouped help, `--quiet`, namespaces as addresses.
+#[path = "cli/conventions.rs"]
+mod conventions;
+
 /// Inputs as they arrive: time zones, byte-order marks, long lines, damaged gzip.
 #[path = "cli/inputs.rs"]
 mod inputs;

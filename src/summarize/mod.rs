@@ -57,6 +57,9 @@ pub(crate) struct Reading<'a> {
 
 /// `logbrief summarize`: the whole pipeline.
 pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
+    // `--quiet`: warnings go nowhere; errors are the binary's to print.
+    let mut nowhere = std::io::sink();
+    let err: &mut dyn Write = if config.quiet { &mut nowhere } else { err };
     // Verify.
     let dir = Directory::load(&config.requester.directory)?;
     let verified = directory::verify(&dir, &config.requester.email, &config.requester.namespaces)?;
@@ -173,7 +176,11 @@ fn collect(
         names,
     };
     let mut collected = Collected::default();
-    let progress = Progress::for_inputs(&config.logs);
+    let progress = if config.no_progress {
+        Progress::hidden()
+    } else {
+        Progress::for_inputs(&config.logs)
+    };
     for path in &config.logs {
         collect::read_input(path, &context, canaries, &progress, &mut collected)?;
     }

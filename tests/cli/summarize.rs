@@ -441,6 +441,19 @@ fn progress_only_on_a_terminal() {
         terminal.contains("reading") && terminal.contains("MiB/s"),
         "{terminal}"
     );
+    // `--no-progress` keeps a terminal quiet too.
+    let out = std::process::Command::new(script)
+        .args([
+            "-qec",
+            &format!("{command} --no-progress > /dev/null"),
+            "/dev/null",
+        ])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let terminal = String::from_utf8_lossy(&out.stdout);
+    assert!(!terminal.contains("MiB/s"), "{terminal}");
 }
 
 /// Chunks are searched on several threads and put back in input order: the reply and

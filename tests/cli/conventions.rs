@@ -1,0 +1,102 @@
+//! The command line's conventions: completions and a manual page, grouped help with
+//! examples, `--quiet`, and `--namespace` given as a browser address.
+
+use super::support::{Summarize, logbrief, stderr, stdout};
+
+const SUBCOMMANDS: &[&str] = &["summarize", "verify", "init", "inspect", "fetch"];
+
+#[test]
+fn completions_parse_and_list_every_subcommand() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = logbrief().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let script = stdout(&out);
+        for sub in SUBCOMMANDS {
+            assert!(script.contains(sub), "{shell} completion lacks {sub}");
+        }
+    }
+    // The bash script is read by bash without a syntax error.
+    let out = logbrief().args(["completions", "bash"]).output().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("logbrief.bash");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let check = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", stderr(&check));
+}
+
+#[test]
+fn the_manual_page_is_roff_and_lists_every_subcommand() {
+    let out = logbrief().arg("man").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = stdout(&out);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH logbrief"),
+        "{page}"
+    );
+    for sub in SUBCOMMANDS {
+        assert!(
+            page.contains(&format!("logbrief\\-{sub}")),
+            "the page lacks {sub}"
+        );
+    }
+}
+
+#[test]
+fn summarize_help_is_grouped_with_an_example_per_story() {
+    let out = logbrief().args(["summarize", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = stdout(&out);
+    for heading in [
+        "Requester and scope:",
+        "Exclusions (the known list):",
+        "Time:",
+        "Output:",
+        "Reading and performance:",
+        "Examples:",
+    ] {
+        assert!(help.contains(heading), "help lacks {heading}");
+    }
+    for story in [
+        "--template ip-block",
+        "--template high-load",
+        "--template audit",
+    ] {
+        assert!(help.contains(story), "help lacks an example of {story}");
+    }
+}
+
+#[test]
+fn quiet_keeps_warnings_off_standard_error_but_not_errors() {
+    let loud = Summarize::quick_start().run();
+    assert!(stderr(&loud).contains("warning:"), "{}", stderr(&loud));
+    let quiet = Summarize::quick_start().arg("--quiet").run();
+    assert!(quiet.status.success());
+    assert_eq!(stderr(&quiet), "");
+    assert_eq!(quiet.stdout, loud.stdout);
+    // A refusal is no warning: it is said however quiet the run.
+    let refused = Summarize::quick_start()
+        .args(["-q", "--namespace", "globex"])
+        .run();
+    assert_eq!(refused.status.code(), Some(3));
+    assert!(stderr(&refused).contains("globex"), "{}", stderr(&refused));
+}
+
+#[test]
+fn a_namespace_can_be_given_as_its_browser_address() {
+    let by_path = Summarize::new()
+        .namespaces(&["acme/platform/api"])
+        .files(["fixtures/logs/production_json.log"])
+        .format("json")
+        .run();
+    let by_url = Summarize::new()
+        .namespaces(&["https://gitlab.example.com/acme/platform/api/-/issues"])
+        .files(["fixtures/logs/production_json.log"])
+        .format("json")
+        .run();
+    assert!(by_url.status.success(), "{}", stderr(&by_url));
+    assert_eq!(by_path.stdout, by_url.stdout);
+}
