@@ -80,9 +80,11 @@ pub enum FetchCommand {
 /// Where the API is and how hard to try.
 #[derive(Debug, Args)]
 pub struct ApiArgs {
-    /// The instance, such as https://gitlab.com (http only on a loopback address).
-    #[arg(long, value_name = "URL")]
-    pub gitlab_url: String,
+    /// The instance, such as https://gitlab.com or a bare host name (then https).
+    /// Default: GITLAB_URL, else `gitlab_url` in logbrief.toml. Plain http only on a
+    /// loopback address.
+    #[arg(long = "gitlab-url", value_name = "URL")]
+    pub gitlab_url: Option<String>,
     /// Retries of a request after HTTP 429, a 5xx other than 501 and 505, a timeout, a
     /// dropped connection or a page that is not the JSON expected.
     #[arg(long, default_value_t = 5, value_name = "N")]
@@ -174,9 +176,20 @@ pub struct InspectArgs {
     #[arg(long = "input-tz", value_name = "ZONE")]
     pub input_tz: Option<String>,
 
-    /// Print the reports as JSON.
-    #[arg(long)]
+    /// How the reports are printed; JSON keys are stable for tools.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+
+    /// The same as --format json.
+    #[arg(long, hide = true)]
     pub json: bool,
+}
+
+/// How `inspect` and `verify` print what they found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -203,6 +216,10 @@ pub struct RequesterArgs {
 pub struct VerifyArgs {
     #[command(flatten)]
     pub requester: RequesterArgs,
+
+    /// How the result is printed; JSON keys are stable for tools.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
 }
 
 #[derive(Debug, Args)]
@@ -331,8 +348,13 @@ pub struct SummarizeArgs {
     pub no_progress: bool,
 
     /// Print no warnings on standard error (errors and refusals still are).
-    #[arg(help_heading = "Output", short, long)]
+    #[arg(help_heading = "Output", short, long, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// Also say on standard error, in counts, what each rule of the known list took
+    /// out and where every line went.
+    #[arg(help_heading = "Output", short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

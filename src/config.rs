@@ -91,6 +91,8 @@ pub struct Config {
     pub no_progress: bool,
     /// No warnings on standard error.
     pub quiet: bool,
+    /// Counts of what each rule took out, and the reconciliation, on standard error.
+    pub verbose: bool,
 }
 
 impl RequesterConfig {
@@ -136,6 +138,9 @@ pub struct TeamConfig {
     pub geoip: Option<PathBuf>,
     /// Kibana's base URL, for a Discover link in the internal note.
     pub kibana_url: Option<String>,
+    /// The GitLab instance `fetch` reads, when neither --gitlab-url nor GITLAB_URL
+    /// names one.
+    pub gitlab_url: Option<String>,
     /// The default `--format`: text, markdown or json.
     pub format: Option<String>,
     /// The reply's first line ("Hello," when absent; empty to leave it out, as when a
@@ -290,6 +295,7 @@ impl Config {
             parse_all: args.parse_all,
             no_progress: args.no_progress,
             quiet: args.quiet,
+            verbose: args.verbose,
             threads: match args.threads {
                 Some(n) => usize::from(n),
                 None => std::thread::available_parallelism().map_or(1, usize::from),
@@ -429,6 +435,30 @@ impl Config {
         self.exclusions = Exclusions::new(self.exclusions.users.clone(), domains, networks);
         notes
     }
+}
+
+/// The instance `fetch` reads: `--gitlab-url`, else `GITLAB_URL`, else `gitlab_url` in
+/// the team configuration. A bare host name means `https://` that host.
+pub fn gitlab_url(flag: Option<&str>) -> Result<String> {
+    let from_env = std::env::var("GITLAB_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty());
+    let url = match flag.map(str::to_owned).or(from_env) {
+        Some(url) => url,
+        None => TeamConfig::find(None)?.1.gitlab_url.ok_or_else(|| {
+            Error::Usage(
+                "name the GitLab instance: --gitlab-url, GITLAB_URL or gitlab_url in \
+                 logbrief.toml"
+                    .into(),
+            )
+        })?,
+    };
+    let url = url.trim();
+    Ok(if url.contains("://") {
+        url.to_owned()
+    } else {
+        format!("https://{url}")
+    })
 }
 
 /// Expands the patterns the shell left alone (quoted, or on a shell without globbing)

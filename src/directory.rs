@@ -243,19 +243,18 @@ impl Directory {
     /// The plan that applies to `ns`: its root's.
     /// The namespaces `user_id` is an Owner of, each with its root's plan: what
     /// verified the requester, for the internal note.
-    pub fn ownerships(&self, user_id: u64) -> Vec<String> {
-        let mut owned: Vec<String> = self
+    pub fn ownerships(&self, user_id: u64) -> Vec<Ownership> {
+        let mut owned: Vec<Ownership> = self
             .members
             .iter()
             .filter(|m| m.user_id == user_id && m.access_level >= OWNER)
-            .filter_map(|m| self.namespace_by_id.get(&m.namespace_id))
-            .map(|&ns| {
-                format!(
-                    "{} (access level {}; plan of its top-level group: {})",
-                    self.namespaces[ns].full_path,
-                    OWNER,
-                    self.effective_plan(ns).unwrap_or("none")
-                )
+            .filter_map(|m| {
+                let &ns = self.namespace_by_id.get(&m.namespace_id)?;
+                Some(Ownership {
+                    namespace: self.namespaces[ns].full_path.clone(),
+                    access_level: m.access_level,
+                    plan: self.effective_plan(ns).map(str::to_owned),
+                })
             })
             .collect();
         owned.sort();
@@ -291,6 +290,26 @@ pub fn is_paid(plan: Option<&str>) -> bool {
     match plan.map(|p| p.trim().to_lowercase()) {
         None => false,
         Some(p) => !(p.is_empty() || p == "free" || p == "default"),
+    }
+}
+
+/// An Owner membership, with the plan of the namespace's top-level group.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct Ownership {
+    pub namespace: String,
+    pub access_level: u32,
+    pub plan: Option<String>,
+}
+
+impl std::fmt::Display for Ownership {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (access level {}; plan of its top-level group: {})",
+            self.namespace,
+            self.access_level,
+            self.plan.as_deref().unwrap_or("none")
+        )
     }
 }
 
@@ -462,6 +481,7 @@ pub fn verify(
         [] => {
             return Err(Refusal::NoUser {
                 email: email.to_owned(),
+                suggestion: closest_email(dir, &wanted),
             });
         }
         [one] => *one,
@@ -575,6 +595,25 @@ fn scope_of(
 }
 
 /// The in-scope path closest to a mistyped one, if any is close enough to be a typo.
+/// The one directory email closest to a mistyped one, when it is close: at most two
+/// edits, and no other email as close.
+fn closest_email(dir: &Directory, wanted: &str) -> Option<String> {
+    let mut close: Vec<(usize, &str)> = dir
+        .users
+        .iter()
+        .flat_map(|u| &u.emails)
+        .map(|e| (strsim::levenshtein(e, wanted), e.as_str()))
+        .filter(|&(d, _)| d <= 2)
+        .collect();
+    close.sort();
+    match close.as_slice() {
+        [(d, e), rest @ ..] if rest.first().is_none_or(|(next, _)| next > d) => {
+            Some((*e).to_owned())
+        }
+        _ => None,
+    }
+}
+
 fn suggest(dir: &Directory, wanted: &str, owned: &[String]) -> Option<String> {
     let mut best: Option<(usize, &str)> = None;
     for ns in &dir.namespaces {
@@ -686,8 +725,17 @@ mod tests {
         };
         assert!(matches!(
             refuse("nobody@x.example", &[]),
-            Refusal::NoUser { .. }
+            Refusal::NoUser {
+                suggestion: None,
+                ..
+            }
         ));
+        // A typo one edit away is suggested to the engineer.
+        assert_eq!(
+            refuse("alice@acme.exmple", &[]).to_string(),
+            "no user in the directory has the email alice@acme.exmple \
+             (did you mean alice@acme.example?)"
+        );
         assert!(matches!(
             refuse("same@dup.example", &[]),
             Refusal::SeveralUsers { count: 2, .. }

@@ -87,8 +87,12 @@ pub enum Error {
 /// Why a requester may not receive a summary. Shown to the engineer on stderr only.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    #[error("no user in the directory has the email {email}")]
-    NoUser { email: String },
+    #[error("no user in the directory has the email {email}{}", did_you_mean(.suggestion))]
+    NoUser {
+        email: String,
+        /// A directory email one or two typos away (the engineer's eyes only).
+        suggestion: Option<String>,
+    },
     #[error("{count} users in the directory share the email {email}; verify the requester by hand")]
     SeveralUsers { email: String, count: usize },
     #[error("the user with the email {email} is not an Owner of any namespace")]
@@ -107,6 +111,12 @@ pub enum Refusal {
 }
 
 fn suggestion_text(s: &Option<String>) -> String {
+    s.as_ref()
+        .map(|s| format!(" (did you mean {s}?)"))
+        .unwrap_or_default()
+}
+
+fn did_you_mean(s: &Option<String>) -> String {
     s.as_ref()
         .map(|s| format!(" (did you mean {s}?)"))
         .unwrap_or_default()

@@ -52,11 +52,16 @@ use crate::summarize::summarize;
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
     match cli.command {
         Command::Summarize(args) => summarize(&Config::from_args(*args)?, out, err),
-        Command::Verify(args) => verify(&RequesterConfig::from_args(args.requester), out),
+        Command::Verify(args) => verify(
+            &RequesterConfig::from_args(args.requester),
+            args.format == cli::ReportFormat::Json,
+            out,
+        ),
         Command::Init(args) => init(&args.path, args.force, out),
         Command::Inspect(args) => {
             let options = config::read_options(args.format_hint, args.input_tz.as_deref())?;
-            inspect::inspect(&config::expand_globs(args.logs)?, &options, args.json, out)
+            let json = args.json || args.format == cli::ReportFormat::Json;
+            inspect::inspect(&config::expand_globs(args.logs)?, &options, json, out)
         }
         Command::Fetch(FetchCommand::Directory(args)) => {
             let client = fetch_client(&args.api)?;
@@ -88,7 +93,8 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
 fn fetch_client(api: &cli::ApiArgs) -> Result<fetch::client::Client> {
     let settings = config::fetch_settings(api)?;
     let token = fetch::client::Token::from_env()?;
-    fetch::client::Client::new(&api.gitlab_url, token, settings)
+    let url = config::gitlab_url(api.gitlab_url.as_deref())?;
+    fetch::client::Client::new(&url, token, settings)
 }
 
 /// `logbrief init`: a commented example of the team configuration.
@@ -104,9 +110,21 @@ fn init(path: &Path, force: bool, out: &mut dyn Write) -> Result<()> {
 }
 
 /// `logbrief verify`: who the requester is and what they may hear about.
-fn verify(config: &RequesterConfig, out: &mut dyn Write) -> Result<()> {
+fn verify(config: &RequesterConfig, json: bool, out: &mut dyn Write) -> Result<()> {
     let dir = Directory::load(&config.directory)?;
     let v = directory::verify(&dir, &config.email, &config.namespaces)?;
+    if json {
+        // The requester's own identity and scope: nothing of anyone else.
+        let value = serde_json::json!({
+            "verified": true,
+            "requester": {"email": config.email, "username": v.username, "user_id": v.user_id},
+            "owner_of": dir.ownerships(v.user_id),
+            "scope": v.scope.iter().map(|&n| dir.path_of(n)).collect::<Vec<_>>(),
+        });
+        let text = serde_json::to_string_pretty(&value)
+            .map_err(|e| Error::Internal(format!("json: {e}")))?;
+        return write_out(out, &(text + "\n"));
+    }
     let mut text = format!(
         "verified: {} (user {}) is an Owner of a paid namespace\nin scope:\n",
         v.username, v.user_id

@@ -36,11 +36,11 @@ impl Progress {
         let (bar, template) = match total {
             Some(total) => (
                 ProgressBar::new(total),
-                "{spinner} reading {bytes}/{total_bytes} ({binary_bytes_per_sec}, {eta} left)",
+                "{spinner} {msg}reading {bytes}/{total_bytes} ({binary_bytes_per_sec}, {eta} left)",
             ),
             None => (
                 ProgressBar::no_length(),
-                "{spinner} reading {bytes} ({binary_bytes_per_sec})",
+                "{spinner} {msg}reading {bytes} ({binary_bytes_per_sec})",
             ),
         };
         bar.set_draw_target(ProgressDrawTarget::stderr());
@@ -57,6 +57,16 @@ impl Progress {
         Progress {
             bar: None,
             done: AtomicU64::new(0),
+        }
+    }
+
+    /// Input `index` (from 0) of `count` is next: with several inputs, the bar names
+    /// it ("2/3 api_json.log.gz").
+    pub fn start_input(&self, index: usize, count: usize, path: &Path) {
+        if let Some(bar) = &self.bar
+            && count > 1
+        {
+            bar.set_message(input_label(index, count, path));
         }
     }
 
@@ -82,6 +92,16 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// "2/3 api_json.log.gz: ", the file's name without its folders.
+fn input_label(index: usize, count: usize, path: &Path) -> String {
+    let name = match path.file_name() {
+        _ if path == Path::new("-") => "standard input".into(),
+        Some(n) => n.to_string_lossy(),
+        None => path.to_string_lossy(),
+    };
+    format!("{}/{count} {name}: ", index + 1)
 }
 
 /// A line of what a network fetch is doing (pages, events, a wait), drawn only when
@@ -119,5 +139,19 @@ impl Spinner {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bar_names_the_input_it_reads() {
+        assert_eq!(
+            input_label(1, 3, Path::new("logs/api_json.log.gz")),
+            "2/3 api_json.log.gz: "
+        );
+        assert_eq!(input_label(0, 2, Path::new("-")), "1/2 standard input: ");
     }
 }

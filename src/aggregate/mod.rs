@@ -84,7 +84,7 @@ pub struct Aggregates {
     /// For the internal note: the memberships that verified the requester, the team
     /// configuration file read, and the command line as run.
     #[serde(skip)]
-    pub ownerships: Vec<String>,
+    pub ownerships: Vec<crate::directory::Ownership>,
     #[serde(skip)]
     pub config_file: Option<String>,
     #[serde(skip)]

@@ -96,6 +96,9 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
     for w in &aggregates.warnings {
         let _ = writeln!(err, "logbrief: warning: {w}");
     }
+    if config.verbose {
+        explain(&aggregates, err);
+    }
 
     // Guard. Addresses in the ranges the requester supplied are theirs (the canaries
     // know them); the paths in scope are theirs too. The domains they supplied are
@@ -181,7 +184,8 @@ fn collect(
     } else {
         Progress::for_inputs(&config.logs)
     };
-    for path in &config.logs {
+    for (i, path) in config.logs.iter().enumerate() {
+        progress.start_input(i, config.logs.len(), path);
         collect::read_input(path, &context, canaries, &progress, &mut collected)?;
     }
     progress.finish();
@@ -210,6 +214,38 @@ fn settle_and_count(
     };
     aggregates.warnings = warnings;
     Ok(aggregates)
+}
+
+/// `--verbose`: what each rule of the known list took out, and where every line went,
+/// in counts only.
+fn explain(a: &Aggregates, err: &mut dyn Write) {
+    let x = &a.tally.excluded;
+    for (rule, c) in [
+        ("--exclude-user", &x.user),
+        ("--exclude-domain", &x.domain),
+        ("--exclude-ip", &x.ip),
+    ] {
+        let _ = writeln!(
+            err,
+            "logbrief: {rule} took out {} requests ({} signed-in users, {} unique IP addresses)",
+            c.accesses, c.users, c.unique_ips
+        );
+    }
+    let r = &a.reconciliation;
+    let _ = writeln!(
+        err,
+        "logbrief: {} lines: {} malformed, {} not requests, {} duplicates, {} out of scope \
+         ({} of them unread), {} out of the window, {} excluded, {} counted",
+        r.lines,
+        r.malformed,
+        r.not_request,
+        r.duplicate,
+        r.out_of_scope,
+        r.unread,
+        r.out_of_window,
+        r.excluded,
+        r.counted
+    );
 }
 
 /// The configuration with the team configuration's known list for the requester's

@@ -100,3 +100,93 @@ fn a_namespace_can_be_given_as_its_browser_address() {
     assert!(by_url.status.success(), "{}", stderr(&by_url));
     assert_eq!(by_path.stdout, by_url.stdout);
 }
+
+#[test]
+fn a_mistyped_requester_email_gets_a_suggestion_on_standard_error() {
+    let out = Summarize::quick_start()
+        .requester("alice@acme.exmple")
+        .run();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(out.stdout.is_empty());
+    assert!(
+        stderr(&out).contains("(did you mean alice@acme.example?)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn verify_and_inspect_speak_json_with_format() {
+    let out = logbrief()
+        .args(["verify", "--requester", "alice@acme.example"])
+        .args(["--directory", "fixtures/directory.json", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verified"], true);
+    assert_eq!(v["scope"], serde_json::json!(["acme"]));
+    assert_eq!(v["owner_of"][0]["namespace"], "acme");
+    assert_eq!(v["owner_of"][0]["plan"], "premium");
+
+    let inspect = |flag: &[&str]| {
+        let out = logbrief()
+            .arg("inspect")
+            .args(flag)
+            .arg("fixtures/logs/workhorse.log")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        out.stdout
+    };
+    let json = inspect(&["--format", "json"]);
+    assert!(serde_json::from_slice::<serde_json::Value>(&json).is_ok());
+    assert_eq!(json, inspect(&["--json"]));
+}
+
+#[test]
+fn fetch_finds_the_instance_in_gitlab_url() {
+    let fetch = |env: Option<&str>| {
+        let mut cmd = logbrief();
+        cmd.args([
+            "fetch",
+            "directory",
+            "--namespace",
+            "acme",
+            "--retries",
+            "0",
+        ])
+        .args(["-o", "/nonexistent-folder/directory.json"])
+        .env("GITLAB_TOKEN", "glpat-test-token-0000");
+        if let Some(url) = env {
+            cmd.env("GITLAB_URL", url);
+        }
+        cmd.output().unwrap()
+    };
+    let missing = fetch(None);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("GITLAB_URL"),
+        "{}",
+        stderr(&missing)
+    );
+    // Named by the environment, the instance is tried (nothing listens there).
+    let named = fetch(Some("http://127.0.0.1:9"));
+    assert_eq!(named.status.code(), Some(4), "{}", stderr(&named));
+    assert!(!stderr(&named).contains("glpat-"), "{}", stderr(&named));
+}
+
+#[test]
+fn verbose_explains_the_known_list_and_the_buckets_in_counts() {
+    let out = Summarize::quick_start().arg("--verbose").run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--exclude-domain took out 13 requests (4 signed-in users"),
+        "{err}"
+    );
+    assert!(err.contains("--exclude-ip took out 5 requests"), "{err}");
+    assert!(err.contains("logbrief: 192 lines: 4 malformed"), "{err}");
+    // Counts only: the reply is unchanged.
+    assert_eq!(out.stdout, Summarize::quick_start().run().stdout);
+}
