@@ -338,7 +338,7 @@ impl<'a> View<'a> {
             }
             _ => {
                 lead(&mut out);
-                out.push_str("no one path received more than the others.");
+                out.push_str("no single path received the most of them.");
             }
         }
         Some(Safe(out))
