@@ -73,6 +73,14 @@ pub struct CountryCounts {
     pub unique_ips: u64,
 }
 
+fn countries_or_none<S: serde::Serializer>(
+    countries: &Option<Vec<CountryCounts>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::Serialize;
+    countries.as_deref().unwrap_or_default().serialize(s)
+}
+
 /// The UTC minute with the most requests (the earliest, on a tie).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BusiestMinute {
@@ -95,8 +103,9 @@ pub struct Tally {
     pub kinds: KindCounts,
     pub distinct_user_agents: u64,
     pub excluded: Excluded,
-    /// Per country, when a GeoIP database was given (RULES.md §5).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Per country, when a GeoIP database was given (RULES.md §5); in JSON an empty
+    /// list without one, so that tools find the key either way.
+    #[serde(serialize_with = "countries_or_none")]
     pub countries: Option<Vec<CountryCounts>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub busiest_minute: Option<BusiestMinute>,

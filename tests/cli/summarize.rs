@@ -79,6 +79,8 @@ fn json_reply_has_every_documented_key() {
         }
     }
     assert!(v.get("statuses").is_some() && v.get("kinds").is_some());
+    // Without --geoip, `countries` is an empty list, not absent.
+    assert_eq!(v["countries"], serde_json::json!([]));
     let formats = input_formats(&v);
     assert_eq!(
         formats,
