@@ -35,10 +35,7 @@ mod filters {
     #[askama::filter_fn]
     pub fn count<N: Borrow<u64>>(n: N, _: &dyn Values, min: &Option<u64>) -> Result<Safe<String>> {
         let n = *n.borrow();
-        Ok(own(match *min {
-            Some(k) if n > 0 && n < k => format!("fewer than {}", super::thousands(k)),
-            _ => super::thousands(n),
-        }))
+        Ok(own(super::count_text(n, *min)))
     }
 
     /// A number that is not a count of anyone's requests (how many accounts the
@@ -60,6 +57,15 @@ mod filters {
         let hidden = matches!(*min, Some(k) if n > 0 && n < k);
         // The ending is the template's own text, like the word it ends.
         Ok(Safe(if n == 1 && !hidden { "" } else { many }))
+    }
+}
+
+/// A count as every reply prints it: "fewer than K" below `--min-count K` (but not
+/// zero), else with thousands separators.
+fn count_text(n: u64, min: Option<u64>) -> String {
+    match min {
+        Some(k) if n > 0 && n < k => format!("fewer than {}", thousands(k)),
+        _ => thousands(n),
     }
 }
 
@@ -287,10 +293,7 @@ impl<'a> View<'a> {
 
     /// A count as the `count` filter prints it.
     fn count_text(&self, n: u64) -> String {
-        match self.min {
-            Some(k) if n > 0 && n < k => format!("fewer than {}", thousands(k)),
-            _ => thousands(n),
-        }
+        count_text(n, self.min)
     }
 
     /// The IP-block story's finding, first: where most of the refused requests went,
@@ -386,9 +389,6 @@ impl<'a> View<'a> {
         let (Some(first), Some(last)) = (self.a.logs_cover.first, self.a.logs_cover.last) else {
             return None;
         };
-        let slack = chrono::TimeDelta::minutes(1);
-        let early = f.since.filter(|&s| s + slack < first);
-        let late = f.until.filter(|&u| u > last + slack);
         let asked = match (f.since, f.until) {
             (Some(s), Some(u)) => format!("from {} to {}", minute(s), minute(u)),
             (Some(s), None) => format!("since {}", minute(s)),
@@ -407,7 +407,7 @@ impl<'a> View<'a> {
                 minute(first),
                 minute(last)
             )
-        } else if early.is_some() || late.is_some() {
+        } else if self.a.window_beyond_logs().is_some() {
             format!("That is all the {what} available to us hold of the period {asked}.")
         } else {
             return None;

@@ -30,6 +30,19 @@ pub use view::{
     ActionCounts, AuditTally, BusiestMinute, CountryCounts, IpBlock, StatusCount, Tally,
 };
 
+impl Aggregates {
+    /// Whether the window reaches beyond the period the logs cover, at its start and
+    /// at its end, by more than a minute (logs rarely start or end on the dot). One
+    /// rule for the reply's sentence and the engineer's warning.
+    pub fn window_beyond_logs(&self) -> Option<(bool, bool)> {
+        const SLACK: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+        let (first, last) = (self.logs_cover.first?, self.logs_cover.last?);
+        let early = self.filters.since.is_some_and(|s| s + SLACK < first);
+        let late = self.filters.until.is_some_and(|u| u > last + SLACK);
+        (early || late).then_some((early, late))
+    }
+}
+
 /// The one timestamp format of every output: UTC, milliseconds, `Z`.
 pub fn format_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)

@@ -372,18 +372,12 @@ fn warn_malformed(inputs: &[InputSummary], err: &mut dyn Write) {
     }
 }
 
-/// A window reaching more than this beyond the logs is said to: logs rarely start or
-/// end on the dot.
-const COVERAGE_SLACK: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
-
 /// The warning for a window that reaches beyond the period the logs cover.
 fn window_beyond_logs(a: &Aggregates) -> Option<String> {
     let (Some(first), Some(last)) = (a.logs_cover.first, a.logs_cover.last) else {
         return None;
     };
-    let early = a.filters.since.filter(|&s| s + COVERAGE_SLACK < first);
-    let late = a.filters.until.filter(|&u| u > last + COVERAGE_SLACK);
-    (early.is_some() || late.is_some()).then(|| {
+    a.window_beyond_logs().map(|_| {
         format!(
             "the window ({} to {}) reaches beyond the logs, which cover {} to {}; the reply \
              says which period it covers",
