@@ -183,6 +183,11 @@ pub struct InspectArgs {
     /// The same as --format json.
     #[arg(long, hide = true)]
     pub json: bool,
+
+    /// Hash every input again: neither use nor fill the cache of input digests
+    /// ($XDG_CACHE_HOME/logbrief, by default ~/.cache/logbrief).
+    #[arg(long = "no-cache")]
+    pub no_cache: bool,
 }
 
 /// How `inspect` and `verify` print what they found.
@@ -338,14 +343,19 @@ pub struct SummarizeArgs {
     #[arg(help_heading = "Reading and performance", long = "parse-all")]
     pub parse_all: bool,
 
-    /// Threads to use: one reads (decompresses, hashes) while the others search and
-    /// parse; with 1, one thread does it all. Default: the cores available.
+    /// Threads that search and parse, beside one that reads (and decompresses) and one
+    /// that hashes; with 1, one thread does it all. Default: the cores available.
     #[arg(help_heading = "Reading and performance", long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
 
     /// Show no progress bar, even on a terminal.
     #[arg(help_heading = "Reading and performance", long = "no-progress")]
     pub no_progress: bool,
+
+    /// Hash every input again: neither use nor fill the cache of input digests
+    /// ($XDG_CACHE_HOME/logbrief, by default ~/.cache/logbrief).
+    #[arg(help_heading = "Reading and performance", long = "no-cache")]
+    pub no_cache: bool,
 
     /// Print no warnings on standard error (errors and refusals still are).
     #[arg(help_heading = "Output", short, long, conflicts_with = "verbose")]

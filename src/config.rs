@@ -89,6 +89,8 @@ pub struct Config {
     pub threads: usize,
     /// No progress bar, even on a terminal.
     pub no_progress: bool,
+    /// Neither read nor write the digest cache.
+    pub no_cache: bool,
     /// No warnings on standard error.
     pub quiet: bool,
     /// Counts of what each rule took out, and the reconciliation, on standard error.
@@ -294,6 +296,7 @@ impl Config {
             read: read_options(args.format_hint, args.input_tz.as_deref())?,
             parse_all: args.parse_all,
             no_progress: args.no_progress,
+            no_cache: args.no_cache,
             quiet: args.quiet,
             verbose: args.verbose,
             threads: match args.threads {

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::aggregate::format_time;
+use crate::digest::Cache;
 use crate::error::{Error, Result};
 use crate::ingest::reader::LineReader;
 use crate::ingest::{self, Line, ReadOptions};
@@ -48,8 +49,15 @@ pub struct FileReport {
 /// error, so one odd file does not hide the others. Returns the report and the error
 /// that stopped the reading, if one did (in the report as text; the error decides the
 /// exit code).
-pub fn inspect_file(path: &Path, options: &ReadOptions) -> Result<(FileReport, Option<Error>)> {
-    let mut reader = LineReader::open(path)?;
+pub fn inspect_file(
+    path: &Path,
+    options: &ReadOptions,
+    digests: &Cache,
+) -> Result<(FileReport, Option<Error>)> {
+    // The digest is computed beside the reading, or taken from the cache, which this
+    // fills for the `summarize` that usually follows.
+    let digest = digests.start(path, true);
+    let mut reader = LineReader::open(path, digest.inline())?;
     let mut report = FileReport {
         name: crate::output::display_name(path),
         format: None,
@@ -106,9 +114,13 @@ pub fn inspect_file(path: &Path, options: &ReadOptions) -> Result<(FileReport, O
         report.warnings.push(warning);
     }
     // A read error ends this file's report, not the whole inspection.
-    match read.and_then(|()| reader.finish()) {
-        Ok(sha256) => {
-            report.sha256 = Some(sha256);
+    let digest = read
+        .and_then(|()| reader.finish())
+        .and_then(|sha256| digest.finish(digests, path, sha256));
+    match digest {
+        Ok(digest) => {
+            report.sha256 = Some(digest.sha256);
+            report.warnings.extend(digest.warning);
             Ok((report, None))
         }
         Err(e) => {
@@ -130,12 +142,13 @@ fn widen(first: &mut Option<DateTime<Utc>>, last: &mut Option<DateTime<Utc>>, t:
 pub fn inspect(
     paths: &[std::path::PathBuf],
     options: &ReadOptions,
+    digests: &Cache,
     json: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
     let (reports, errors): (Vec<FileReport>, Vec<Option<Error>>) = paths
         .iter()
-        .map(|p| inspect_file(p, options))
+        .map(|p| inspect_file(p, options, digests))
         .collect::<Result<Vec<_>>>()?
         .into_iter()
         .unzip();

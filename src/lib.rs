@@ -11,6 +11,7 @@
 mod aggregate;
 pub mod cli;
 mod config;
+mod digest;
 #[cfg(fuzzing)]
 pub mod directory;
 #[cfg(not(fuzzing))]
@@ -61,7 +62,9 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
         Command::Inspect(args) => {
             let options = config::read_options(args.format_hint, args.input_tz.as_deref())?;
             let json = args.json || args.format == cli::ReportFormat::Json;
-            inspect::inspect(&config::expand_globs(args.logs)?, &options, json, out)
+            let digests = digest::Cache::new(!args.no_cache);
+            let logs = config::expand_globs(args.logs)?;
+            inspect::inspect(&logs, &options, &digests, json, out)
         }
         Command::Fetch(FetchCommand::Directory(args)) => {
             let client = fetch_client(&args.api)?;

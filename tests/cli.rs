@@ -41,6 +41,10 @@ mod conventions;
 #[path = "cli/inputs.rs"]
 mod inputs;
 
+/// The digest cache: hashed once, reused only while a file is unchanged.
+#[path = "cli/cache.rs"]
+mod cache;
+
 /// `logbrief fetch` against a stub GitLab.
 #[path = "cli/fetch.rs"]
 mod fetch;

@@ -10,7 +10,7 @@ use logbrief::ingest::{self, ReadOptions, reader::LineReader};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(reader) =
-        LineReader::from_reader(Path::new("fuzz"), Box::new(Cursor::new(data.to_vec())))
+        LineReader::from_reader(Path::new("fuzz"), Box::new(Cursor::new(data.to_vec())), true)
     else {
         return;
     };

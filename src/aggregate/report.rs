@@ -56,6 +56,9 @@ pub struct InputSummary {
     pub format: &'static str,
     pub gzip: bool,
     pub sha256: String,
+    /// Whether the digest was computed now or taken from the cache (the note says so).
+    #[serde(skip)]
+    pub digest_origin: crate::digest::Origin,
     pub lines: u64,
     pub malformed: u64,
     /// The first few malformed line numbers (never their content).

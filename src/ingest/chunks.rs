@@ -319,9 +319,12 @@ mod tests {
     use std::path::Path;
 
     fn chunks(input: &[u8], size: usize, max_line: usize) -> Vec<Chunk> {
-        let mut r =
-            LineReader::from_reader(Path::new("t"), Box::new(io::Cursor::new(input.to_vec())))
-                .unwrap();
+        let mut r = LineReader::from_reader(
+            Path::new("t"),
+            Box::new(io::Cursor::new(input.to_vec())),
+            true,
+        )
+        .unwrap();
         let mut out = Vec::new();
         cut(&mut r, size, max_line, Vec::new, |c| {
             out.push(c);
@@ -400,6 +403,7 @@ mod tests {
                 let mut r = LineReader::from_reader(
                     Path::new("t.gz"),
                     Box::new(io::Cursor::new(gz.clone())),
+                    true,
                 )
                 .unwrap();
                 r.peek().unwrap();
@@ -426,6 +430,7 @@ mod tests {
             let mut r = LineReader::from_reader(
                 Path::new("t.gz"),
                 Box::new(io::Cursor::new(stored.clone())),
+                true,
             )
             .unwrap();
             let mut got = Vec::new();

@@ -772,6 +772,7 @@ mod tests {
         reader::LineReader::from_reader(
             std::path::Path::new("t"),
             Box::new(std::io::Cursor::new(stored)),
+            true,
         )
         .unwrap()
     }

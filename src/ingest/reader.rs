@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use flate2::bufread::GzDecoder;
 use sha2::{Digest, Sha256};
 
+use crate::digest::hex;
 use crate::error::{Error, Result};
 
 const BUFFER: usize = 256 * 1024;
@@ -51,17 +52,20 @@ impl Dropped {
     }
 }
 
-/// Hashes and counts every byte that passes through it.
+/// Counts every byte that passes through it, and hashes them when asked to (when the
+/// digest is not computed elsewhere: see `crate::digest`).
 struct Hashing<R> {
     inner: R,
-    hasher: Sha256,
+    hasher: Option<Box<Sha256>>,
     count: Arc<AtomicU64>,
 }
 
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
         self.count.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
@@ -233,8 +237,9 @@ pub struct LineReader {
 }
 
 impl LineReader {
-    /// Opens `path`; `-` is standard input.
-    pub fn open(path: &Path) -> Result<Self> {
+    /// Opens `path`; `-` is standard input. With `hash`, the stored bytes are hashed as
+    /// they are read ([`finish`](Self::finish) returns their SHA-256).
+    pub fn open(path: &Path, hash: bool) -> Result<Self> {
         let read_err = |source| Error::Read {
             path: path.to_owned(),
             source,
@@ -244,14 +249,14 @@ impl LineReader {
         } else {
             Box::new(File::open(path).map_err(read_err)?)
         };
-        Self::from_reader(path, inner)
+        Self::from_reader(path, inner, hash)
     }
 
-    pub fn from_reader(path: &Path, inner: Box<dyn Read + Send>) -> Result<Self> {
+    pub fn from_reader(path: &Path, inner: Box<dyn Read + Send>, hash: bool) -> Result<Self> {
         let count = Arc::<AtomicU64>::default();
         let mut hashing = Hashing {
             inner,
-            hasher: Sha256::new(),
+            hasher: hash.then(|| Box::new(Sha256::new())),
             count: Arc::clone(&count),
         };
         // The first two bytes tell gzip from plain text; a pipe may hand out fewer
@@ -426,27 +431,22 @@ impl LineReader {
         Ok(&self.stream.head[self.stream.pos..])
     }
 
-    /// Reads whatever is left of the stored bytes and returns their SHA-256 (hex).
-    pub fn finish(self) -> Result<String> {
+    /// When the reader hashes: reads whatever is left of the stored bytes and returns
+    /// their SHA-256 (hex). Otherwise `None`, at once.
+    pub fn finish(self) -> Result<Option<String>> {
         let path = self.path;
         let mut raw = match self.stream.decoded {
             Decoded::Plain(r) => r,
             Decoded::Gzip(r) => r.into_inner().into_raw(),
         };
+        if raw.get_ref().get_ref().1.hasher.is_none() {
+            return Ok(None);
+        }
         // Bytes after the last gzip member still belong to the file's hash.
         io::copy(&mut raw, &mut io::sink()).map_err(|source| Error::Read { path, source })?;
         let (_, hashing) = raw.into_inner().into_inner();
-        Ok(hex(&hashing.hasher.finalize()))
+        Ok(hashing.hasher.map(|h| hex(&h.finalize())))
     }
-}
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 #[cfg(test)]
@@ -494,14 +494,14 @@ pub(crate) mod tests {
     }
 
     fn lines(bytes: Vec<u8>) -> (Vec<(u64, String)>, String, bool) {
-        let mut r =
-            LineReader::from_reader(Path::new("t"), Box::new(io::Cursor::new(bytes))).unwrap();
+        let mut r = LineReader::from_reader(Path::new("t"), Box::new(io::Cursor::new(bytes)), true)
+            .unwrap();
         let gzip = r.is_gzip();
         let out = every_line(&mut r)
             .into_iter()
             .map(|(n, l, _)| (n, l))
             .collect();
-        (out, r.finish().unwrap(), gzip)
+        (out, r.finish().unwrap().unwrap(), gzip)
     }
 
     #[test]
@@ -541,7 +541,7 @@ pub(crate) mod tests {
         let mut input = b"short\n".to_vec();
         input.extend(std::iter::repeat_n(b'x', 10_000));
         input.extend(b"\nafter\n");
-        let mut r = LineReader::from_reader(Path::new("t"), Box::new(io::Cursor::new(input)))
+        let mut r = LineReader::from_reader(Path::new("t"), Box::new(io::Cursor::new(input)), true)
             .unwrap()
             .with_max_line(1_000);
         let seen = every_line(&mut r);
@@ -590,7 +590,8 @@ pub(crate) mod tests {
             gz.truncate(gz.len() * keep / 7);
             let want = line_where_cut_gzip_breaks(&gz);
             let mut r =
-                LineReader::from_reader(Path::new("t.gz"), Box::new(io::Cursor::new(gz))).unwrap();
+                LineReader::from_reader(Path::new("t.gz"), Box::new(io::Cursor::new(gz)), true)
+                    .unwrap();
             // Detection reads ahead first; the error waits for its line all the same.
             assert!(r.peek().is_ok());
             let err = cut_lines(&mut r).1.expect("truncation went unnoticed");
@@ -607,6 +608,7 @@ pub(crate) mod tests {
         let mut r = LineReader::from_reader(
             Path::new("t.gz"),
             Box::new(io::Cursor::new(gz[..5].to_vec())),
+            true,
         )
         .unwrap();
         match r.peek() {
@@ -620,9 +622,12 @@ pub(crate) mod tests {
         let mut stored = gzip(b"one\ntwo\n");
         stored.extend(gzip(b"three"));
         stored.extend(b"GARBAGE-TEXT\nat all\n");
-        let mut r =
-            LineReader::from_reader(Path::new("t.gz"), Box::new(io::Cursor::new(stored.clone())))
-                .unwrap();
+        let mut r = LineReader::from_reader(
+            Path::new("t.gz"),
+            Box::new(io::Cursor::new(stored.clone())),
+            true,
+        )
+        .unwrap();
         let seen = every_line(&mut r);
         assert_eq!(
             seen,
@@ -637,16 +642,19 @@ pub(crate) mod tests {
         assert!(warning.starts_with("t.gz: line 4: "), "{warning}");
         assert!(!warning.contains("GARBAGE"), "{warning}");
         // The hash is of every stored byte, the garbage included.
-        assert_eq!(r.finish().unwrap(), hex(&Sha256::digest(&stored)));
+        assert_eq!(r.finish().unwrap().unwrap(), hex(&Sha256::digest(&stored)));
 
         // Zero padding is garbage too; a clean file has none.
         let mut padded = gzip(b"one\n");
         padded.extend([0u8; 512]);
         let (got, _, _) = lines(padded);
         assert_eq!(got.len(), 2);
-        let mut r =
-            LineReader::from_reader(Path::new("t.gz"), Box::new(io::Cursor::new(gzip(b"a\n"))))
-                .unwrap();
+        let mut r = LineReader::from_reader(
+            Path::new("t.gz"),
+            Box::new(io::Cursor::new(gzip(b"a\n"))),
+            true,
+        )
+        .unwrap();
         every_line(&mut r);
         assert!(!r.trailing_garbage() && r.trailing_garbage_warning(1).is_none());
 
@@ -654,7 +662,8 @@ pub(crate) mod tests {
         let mut cut = gzip(b"a\n");
         cut.push(0x1f);
         let mut r =
-            LineReader::from_reader(Path::new("t.gz"), Box::new(io::Cursor::new(cut))).unwrap();
+            LineReader::from_reader(Path::new("t.gz"), Box::new(io::Cursor::new(cut)), true)
+                .unwrap();
         let (read, err) = cut_lines(&mut r);
         let err = err.expect("a member cut short went unnoticed");
         assert_eq!(read, [(1, b"a".to_vec(), None)]);
@@ -665,9 +674,12 @@ pub(crate) mod tests {
     fn a_byte_order_mark_is_dropped_plain_or_gzip() {
         let text = b"\xEF\xBB\xBF{\"a\":1}\nb\n";
         for stored in [text.to_vec(), gzip(text)] {
-            let mut r =
-                LineReader::from_reader(Path::new("t"), Box::new(io::Cursor::new(stored.clone())))
-                    .unwrap();
+            let mut r = LineReader::from_reader(
+                Path::new("t"),
+                Box::new(io::Cursor::new(stored.clone())),
+                true,
+            )
+            .unwrap();
             assert_eq!(r.peek().unwrap(), b"{\"a\":1}\nb\n");
             let (got, sha, _) = lines(stored.clone());
             assert_eq!(got, [(1, "{\"a\":1}".to_owned()), (2, "b".to_owned())]);
@@ -685,7 +697,8 @@ pub(crate) mod tests {
         text.extend(b"\"}\nnext\n");
         for stored in [text.clone(), gzip(&text)] {
             let mut r =
-                LineReader::from_reader(Path::new("t"), Box::new(io::Cursor::new(stored))).unwrap();
+                LineReader::from_reader(Path::new("t"), Box::new(io::Cursor::new(stored)), true)
+                    .unwrap();
             let head = r.peek().unwrap();
             assert!(head.len() > 3 * READ_AHEAD, "{}", head.len());
             assert!(head.starts_with(b"{\"path\"") && head.contains(&b'\n'));
@@ -698,6 +711,7 @@ pub(crate) mod tests {
         let mut r = LineReader::from_reader(
             Path::new("t"),
             Box::new(io::Cursor::new(vec![b'x'; 4 * READ_AHEAD])),
+            true,
         )
         .unwrap()
         .with_max_line(1_000);
@@ -720,12 +734,13 @@ pub(crate) mod tests {
         let mut r = LineReader::from_reader(
             Path::new("-"),
             Box::new(Trickle(io::Cursor::new(gz.clone()))),
+            true,
         )
         .unwrap();
         assert!(r.is_gzip());
         let got: Vec<String> = every_line(&mut r).into_iter().map(|(_, l, _)| l).collect();
         assert_eq!(got, ["one", "two"]);
-        assert_eq!(r.finish().unwrap(), hex(&Sha256::digest(&gz)));
+        assert_eq!(r.finish().unwrap().unwrap(), hex(&Sha256::digest(&gz)));
         let (got, _, gzip) = lines(vec![0x1f]);
         assert!(!gzip);
         assert_eq!(got.len(), 1);

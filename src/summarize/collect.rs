@@ -273,7 +273,8 @@ pub(crate) fn read_input(
     collected: &mut Collected,
 ) -> Result<()> {
     let reading = context.reading;
-    let mut reader = LineReader::open(path)?;
+    let digest = reading.digests.start(path, reading.threads > 1);
+    let mut reader = LineReader::open(path, digest.inline())?;
     let format = ingest::detect(reader.peek()?, reading.options.hint).ok_or_else(|| {
         Error::UnknownFormat {
             path: path.to_owned(),
@@ -299,7 +300,9 @@ pub(crate) fn read_input(
         collected.warnings.push(w);
     }
     let gzip = reader.is_gzip();
-    let sha256 = reader.finish()?;
+    let read = reader.finish()?;
+    let digest = digest.finish(reading.digests, path, read)?;
+    collected.warnings.extend(digest.warning);
     let summary = InputSummary {
         name: crate::output::display_name(path),
         format: if format == Format::Empty && part.rec.lines > 0 {
@@ -308,7 +311,8 @@ pub(crate) fn read_input(
             format.name()
         },
         gzip,
-        sha256,
+        sha256: digest.sha256,
+        digest_origin: digest.origin,
         lines: part.rec.lines,
         malformed: part.rec.malformed,
         malformed_lines: std::mem::take(&mut part.malformed_lines),
@@ -387,8 +391,9 @@ fn prefilter_for(context: &Context<'_>, format: Format) -> Option<Prefilter> {
 }
 
 /// Reads a line-based input in chunks. With one thread, this thread does everything;
-/// with N, one thread reads (decompresses, hashes), N - 1 search and parse, and this
-/// one puts their results in input order.
+/// with N, one thread reads, N search and parse (N - 1 when the reading thread is busy
+/// decompressing gzip), and this one puts their results in input order. The digest is
+/// computed elsewhere (`crate::digest`).
 fn read_lines(
     reader: LineReader,
     format: Format,
@@ -404,7 +409,15 @@ fn read_lines(
         prefilter: prefilter.as_ref(),
         context,
     };
-    let workers = context.reading.threads.saturating_sub(1);
+    let threads = context.reading.threads;
+    if threads <= 1 {
+        return read_lines_alone(reader, &search, canaries, progress);
+    }
+    let workers = if reader.is_gzip() {
+        threads - 1
+    } else {
+        threads
+    };
     if workers == 0 {
         return read_lines_alone(reader, &search, canaries, progress);
     }
@@ -441,8 +454,8 @@ fn read_lines_alone(
     }
 }
 
-/// One thread reads (decompresses, hashes), `workers` search and parse, and this one
-/// puts their results in input order.
+/// One thread reads (and decompresses), `workers` search and parse, and this one puts
+/// their results in input order.
 fn read_lines_parallel(
     mut reader: LineReader,
     search: &Search<'_>,

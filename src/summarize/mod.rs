@@ -53,6 +53,8 @@ pub(crate) struct Reading<'a> {
     /// Parse every line instead of only those that may concern the scope.
     pub(crate) parse_all: bool,
     pub(crate) threads: usize,
+    /// Where input digests are cached (RULES.md §10).
+    pub(crate) digests: &'a crate::digest::Cache,
 }
 
 /// `logbrief summarize`: the whole pipeline.
@@ -170,6 +172,7 @@ fn collect(
         options: &config.read,
         parse_all: config.parse_all,
         threads: config.threads,
+        digests: &crate::digest::Cache::new(!config.no_cache),
     };
     let context = Context {
         reading: &reading,

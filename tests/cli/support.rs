@@ -13,10 +13,15 @@ pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The binary, run from the repository root with a clean environment.
+/// The binary, run from the repository root with a clean environment. Its digest
+/// cache is a place where nothing can be created (under `/dev/null`), so no test
+/// reads or fills the user's cache and every run computes its digests, whatever ran
+/// before; the tests of the cache give it a directory of their own.
 pub fn logbrief() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_logbrief"));
-    cmd.current_dir(root()).env_clear();
+    cmd.current_dir(root())
+        .env_clear()
+        .env("XDG_CACHE_HOME", "/dev/null/logbrief-tests");
     cmd
 }
 
