@@ -1,15 +1,28 @@
 #!/usr/bin/env python3
-"""Benchmark logbrief against DuckDB and `wc -l` on generated GitLab logs (RULES.md §10).
+"""Benchmark logbrief against DuckDB, `wc -l` and SHA-256 on generated GitLab logs (RULES.md §10).
 
 One run builds the binaries, generates the inputs it lacks, installs DuckDB into a
 virtual environment, times every tool several times on every input, checks that
 logbrief and DuckDB count the same, and prints a markdown report (also written to
-report.md in the bench directory).
+report.md in the bench directory): a table per input, then RULES.md §10's goals with
+the measured ratio and whether each is met.
 
 The question every tool answers: what did the requests to the group `northwind`
 (owned by the requester owner@northwind.example) look like: accesses, distinct users,
 anonymous accesses, unique client IPs, first and last time, per project or group path
 and per status.
+
+The inputs: the benchmark log at 256 MB and 1 GB, a look-alike-heavy variant of it
+(a fifth of the lines name `northwind-labs`, `northwinds` or `northwind.io`) at both
+sizes, the plain log gzipped at both sizes, and a crawl of a million requests to
+`northwind`, each from its own address, user and user agent, next to the same
+requests from one visitor. A 5 GB log is there on request.
+
+The tools: `wc -l` (or `gzip -dc | wc -l`) and `openssl dgst -sha256` as baselines;
+DuckDB with 1 and 2 threads; logbrief's first run (an empty digest cache) and repeat
+run (the digest cached by an untimed run before), with 1 and 2 threads, or on a crawl
+in the access and high-load stories with 2 threads. logbrief always runs with its own
+XDG_CACHE_HOME, never the user's.
 
 Only the standard library is used here; DuckDB runs in a subprocess of the venv's
 Python, which measures the query alone with time.perf_counter as well.
@@ -23,9 +36,11 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -39,29 +54,78 @@ DUCKDB_VERSION = "1.5.6"
 REQUESTER = "owner@northwind.example"
 NAMESPACE = "northwind"
 
-# Every input the benchmark knows: name -> (file name, uncompressed bytes, gzipped).
+# The share of lines that name look-alikes of `northwind` in the look-alike-heavy logs.
+LOOK_ALIKE_SHARE = "0.2"
+
+
+@dataclass(frozen=True)
+class Input:
+    """One benchmark input, as the generator writes it."""
+
+    file: str
+    # "plain" and "look-alike" are benchmark logs of `size` uncompressed bytes;
+    # "crawl" is a crawl of `size` requests.
+    kind: str
+    size: int
+    gzipped: bool = False
+    one_visitor: bool = False
+    # Left out unless asked for by name.
+    optional: bool = False
+
+    @property
+    def crawl(self) -> bool:
+        return self.kind == "crawl"
+
+
+# Every input the benchmark knows, by the name BENCH_INPUTS selects it with.
 INPUTS = {
-    "1g": ("bench-1g.log", 1_000_000_000, False),
-    "1g.gz": ("bench-1g.log.gz", 1_000_000_000, True),
-    "5g": ("bench-5g.log", 5_000_000_000, False),
+    "256m": Input("bench-256m.log", "plain", 256_000_000),
+    "1g": Input("bench-1g.log", "plain", 1_000_000_000),
+    "lookalike-256m": Input("bench-lookalike-256m.log", "look-alike", 256_000_000),
+    "lookalike-1g": Input("bench-lookalike-1g.log", "look-alike", 1_000_000_000),
+    "256m.gz": Input("bench-256m.log.gz", "plain", 256_000_000, gzipped=True),
+    "1g.gz": Input("bench-1g.log.gz", "plain", 1_000_000_000, gzipped=True),
+    "crawl-1m": Input("crawl-1m.log", "crawl", 1_000_000),
+    "crawl-1m-one": Input("crawl-1m-one.log", "crawl", 1_000_000, one_visitor=True),
+    "5g": Input("bench-5g.log", "plain", 5_000_000_000, optional=True),
 }
 
 # The generator stops at the end of the line that reaches the size asked for, so a
 # complete file is at most one line longer. No generated line comes near this.
 MAX_LINE = 64 * 1024
 
+# The stories logbrief tells on a crawl.
+CRAWL_STORIES = ("access", "high-load")
+
 HELP_EPILOG = """\
+inputs (uncompressed sizes):
+  256m, 1g                        the benchmark log
+  lookalike-256m, lookalike-1g    the same with 20% of the lines naming look-alikes
+  256m.gz, 1g.gz                  the benchmark log, gzipped
+  crawl-1m, crawl-1m-one          1,000,000 requests to northwind, each from its own
+                                  visitor, and the same from one visitor
+  5g                              the benchmark log at 5 GB (only when asked for)
+
 environment variables:
   BENCH_DIR      where the inputs, the DuckDB venv and report.md live
                  (default: target/bench in the repository)
-  BENCH_SIZES    comma-separated inputs to run, out of 1g, 1g.gz and 5g
-                 (default: all three; e.g. BENCH_SIZES=1g for a quick run)
+  BENCH_INPUTS   comma-separated inputs to run (default: all but 5g; e.g.
+                 BENCH_INPUTS=1g,lookalike-1g for a quick run). BENCH_SIZES is the
+                 older name and still works.
   BENCH_RUNS     runs of each tool on each input; medians, minima and maxima are
                  reported (default: 5)
-  BENCH_THREADS  comma-separated thread counts for DuckDB and logbrief (default: 1,2)
+  BENCH_THREADS  comma-separated thread counts for DuckDB and logbrief (default: 1,2);
+                 the crawls run logbrief with the largest
+  BENCH_SCALE    scale every size and the crawl's request count by this factor, to
+                 check the script itself quickly (e.g. BENCH_SCALE=0.01 BENCH_RUNS=1).
+                 Scaled inputs and their report live in BENCH_DIR/scale-FACTOR.
+
+A first run gives logbrief a new, empty XDG_CACHE_HOME; a repeat run one that an
+untimed run of the same command filled. A logbrief without `summarize --no-cache`
+has no digest cache, and its repeat runs are reported as not measurable.
 
 Inputs that already exist with the right size are reused; delete them to regenerate.
-The run exits non-zero when logbrief's counts differ from DuckDB's.
+The run exits non-zero when logbrief's counts differ from DuckDB's or a tool fails.
 """
 
 
@@ -90,7 +154,7 @@ class Run:
     stderr: bytes
 
 
-def measure(argv: list[str]) -> Run:
+def measure(argv: list[str], env: dict[str, str] | None = None) -> Run:
     """Runs argv with stdout and stderr piped and returns its wall time and peak RSS.
 
     The child is reaped with os.wait4, whose rusage gives ru_maxrss (KiB on Linux) for
@@ -98,7 +162,7 @@ def measure(argv: list[str]) -> Run:
     chatty child never blocks.
     """
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     chunks: dict[str, bytes] = {}
 
     def drain(name: str, stream) -> None:
@@ -164,16 +228,25 @@ def build() -> str | None:
     return "it did not build (`cargo build --release --locked -p logbrief` failed)"
 
 
+
 # --------------------------------------------------------------------------------------
 # Step 2: inputs
 # --------------------------------------------------------------------------------------
 
 
-def complete(path: Path, size: int, gzipped: bool) -> bool:
-    """Whether path holds a finished generator output of `size` uncompressed bytes."""
+def scaled(spec: Input, scale: float) -> int:
+    """The input's size (bytes or requests) at this scale."""
+    return max(1, round(spec.size * scale))
+
+
+def complete(path: Path, spec: Input, size: int) -> bool:
+    """Whether path holds a finished generator output of `size` uncompressed bytes.
+    A crawl is written under its name only once complete, so it is there or not."""
     if not path.is_file():
         return False
-    if not gzipped:
+    if spec.crawl:
+        return True
+    if not spec.gzipped:
         return size <= path.stat().st_size < size + MAX_LINE
     # A gzip member ends with the uncompressed size modulo 2**32 (ISIZE).
     with path.open("rb") as f:
@@ -184,24 +257,34 @@ def complete(path: Path, size: int, gzipped: bool) -> bool:
     return (isize - size) % 2**32 < MAX_LINE
 
 
-def generate(generator: Path, bench_dir: Path, names: list[str]) -> dict[str, float]:
+def generate(generator: Path, data_dir: Path, names: list[str], scale: float) -> dict[str, float]:
     """Writes the inputs that are missing; returns the seconds each generation took."""
     took: dict[str, float] = {}
     for name in names:
-        file_name, size, gzipped = INPUTS[name]
-        path = bench_dir / file_name
-        if complete(path, size, gzipped):
+        spec = INPUTS[name]
+        path = data_dir / spec.file
+        size = scaled(spec, scale)
+        if complete(path, spec, size):
             log(f"{path} exists, reusing it")
             continue
-        argv = [str(generator), "bench", "--bytes", str(size), "--out", str(path)]
-        if gzipped:
-            argv.append("--gzip")
+        if spec.crawl:
+            argv = [str(generator), "crawl", "--requests", str(size), "--out", str(path)]
+            if spec.one_visitor:
+                argv.append("--one-visitor")
+        else:
+            argv = [str(generator), "bench", "--bytes", str(size), "--out", str(path)]
+            if spec.kind == "look-alike":
+                argv += ["--lookalikes", LOOK_ALIKE_SHARE]
+            if spec.gzipped:
+                argv.append("--gzip")
         start = time.perf_counter()
         check_call(argv)
         took[name] = time.perf_counter() - start
     # The directory is tiny; writing it every time keeps it in step with the generator.
-    check_call([str(generator), "bench-directory", "--out", str(bench_dir / "directory.json")])
+    check_call([str(generator), "bench-directory", "--out", str(data_dir / "directory.json")])
     return took
+
+
 
 
 # --------------------------------------------------------------------------------------
@@ -328,6 +411,10 @@ class Series:
 
     tool: str
     threads: str
+    # logbrief only: "first" (an empty digest cache) or "repeat" (the digest cached).
+    run: str | None = None
+    # logbrief on a crawl: the story it tells.
+    story: str | None = None
     walls: list[float] = field(default_factory=list)
     rss_kib: list[int] = field(default_factory=list)
     # DuckDB only: the query's own time, measured inside the subprocess.
@@ -336,9 +423,24 @@ class Series:
     answers: list[dict] = field(default_factory=list)
     stdouts: list[bytes] = field(default_factory=list)
     error: str | None = None
+    # Why the series cannot be measured at all (not a failure).
+    unavailable: str | None = None
+    # Repeat runs: the XDG_CACHE_HOME an untimed run filled, and whether it stayed empty.
+    cache: Path | None = None
+    cache_empty: bool = False
+
+    @property
+    def label(self) -> str:
+        if self.tool != "logbrief":
+            return self.tool
+        story = f" {self.story}" if self.story else ""
+        return f"logbrief{story}, {self.run} run"
 
     def median(self, query_only: bool = False) -> float:
         return statistics.median(self.query_walls if query_only else self.walls)
+
+    def peak_mib(self) -> float:
+        return max(self.rss_kib) / 1024
 
 
 def shown(argv: list[str]) -> str:
@@ -351,64 +453,120 @@ def failure(run: Run, argv: list[str]) -> str:
     return f"`{shown(argv)}` exited with {run.returncode}: " + " / ".join(tail)
 
 
-def logbrief_takes_threads(logbrief: Path) -> bool:
-    """Whether this logbrief build already has `summarize --threads`."""
-    help_text = subprocess.run(
+def summarize_help(logbrief: Path) -> str:
+    """What `logbrief summarize --help` prints, to tell which options this build has."""
+    return subprocess.run(
         [str(logbrief), "summarize", "--help"], capture_output=True, text=True
     ).stdout
-    return "--threads" in help_text
+
+
+def logbrief_env(cache: Path) -> dict[str, str]:
+    """The environment of a logbrief run: the digest cache lives in `cache`, so the
+    user's own cache is never read or written."""
+    return dict(os.environ, XDG_CACHE_HOME=str(cache))
+
+
+def parse_answer(series: Series, run: Run) -> dict:
+    """What one run answered; raises ValueError, KeyError or IndexError on nonsense."""
+    if series.tool in ("DuckDB", "logbrief"):
+        return json.loads(run.stdout)
+    if series.tool.startswith("openssl"):
+        # `SHA2-256(FILE)= HEX`
+        return {"sha256": run.stdout.decode().rsplit("=", 1)[1].strip()}
+    return {"lines": int(run.stdout.split()[0])}
 
 
 def run_input(
     path: Path,
-    gzipped: bool,
+    spec: Input,
     runs: int,
     threads: list[str],
     python: Path,
     logbrief: Path | None,
+    repeat_unavailable: str | None,
     directory: Path,
 ) -> list[Series]:
     """Runs every tool `runs` times on one input, round-robin so that drift of the
     machine (other load, thermal limits) spreads over all tools alike."""
     configs: list[tuple[Series, list[str]]] = []
-    if gzipped:
+    if spec.gzipped:
         count = ["sh", "-c", 'gzip -dc "$1" | wc -l', "sh", str(path)]
         configs.append((Series("gzip -dc | wc -l", "1"), count))
     else:
         configs.append((Series("wc -l", "1"), ["wc", "-l", str(path)]))
+    configs.append((Series("openssl dgst -sha256", "1"), ["openssl", "dgst", "-sha256", str(path)]))
     for t in threads:
         argv = [str(python), "-c", DUCKDB_SCRIPT, str(path), t]
         configs.append((Series("DuckDB", t), argv))
     if logbrief is not None:
-        for t in threads:
-            argv = [
-                str(logbrief), "summarize",
-                "--requester", REQUESTER,
-                "--directory", str(directory),
-                "--format", "json",
-                "--threads", t,
-                str(path),
-            ]  # fmt: skip
-            configs.append((Series("logbrief", t), argv))
+        if spec.crawl:
+            plan = [(story, max(threads, key=int)) for story in CRAWL_STORIES]
+        else:
+            plan = [(None, t) for t in threads]
+        for kind in ("first", "repeat"):
+            for story, t in plan:
+                argv = [
+                    str(logbrief), "summarize",
+                    "--requester", REQUESTER,
+                    "--directory", str(directory),
+                    "--format", "json",
+                    "--threads", t,
+                    *(["--template", story] if story else []),
+                    str(path),
+                ]  # fmt: skip
+                series = Series("logbrief", t, run=kind, story=story)
+                if kind == "repeat":
+                    series.unavailable = repeat_unavailable
+                configs.append((series, argv))
 
+    # Repeat runs start from a cache that one untimed run of the same command filled.
+    try:
+        for series, argv in configs:
+            if series.run != "repeat" or series.unavailable:
+                continue
+            series.cache = Path(tempfile.mkdtemp(prefix="logbrief-bench-cache-"))
+            log(f"  filling the digest cache: {series.label} ({series.threads} thread(s))")
+            run = measure(argv, logbrief_env(series.cache))
+            if run.returncode != 0:
+                series.error = failure(run, argv)
+                log("    " + series.error)
+            series.cache_empty = not any(p.is_file() for p in series.cache.rglob("*"))
+        measure_rounds(configs, runs)
+    finally:
+        for series, _ in configs:
+            if series.cache is not None:
+                shutil.rmtree(series.cache, ignore_errors=True)
+    return [series for series, _ in configs]
+
+
+def measure_rounds(configs: list[tuple[Series, list[str]]], runs: int) -> None:
+    """The timed runs, round-robin. A first run gets a new, empty cache, removed after
+    it; a repeat run the cache filled for its series."""
     for i in range(runs):
         for series, argv in configs:
-            if series.error:
+            if series.error or series.unavailable:
                 continue
-            log(f"  run {i + 1}/{runs}: {series.tool} ({series.threads} thread(s))")
-            run = measure(argv)
+            log(f"  run {i + 1}/{runs}: {series.label} ({series.threads} thread(s))")
+            fresh = None
+            env = None
+            if series.run == "first":
+                fresh = Path(tempfile.mkdtemp(prefix="logbrief-bench-cache-"))
+                env = logbrief_env(fresh)
+            elif series.run == "repeat":
+                env = logbrief_env(series.cache)
+            try:
+                run = measure(argv, env)
+            finally:
+                if fresh is not None:
+                    shutil.rmtree(fresh, ignore_errors=True)
             if run.returncode != 0:
                 series.error = failure(run, argv)
                 log("    " + series.error)
                 continue
             try:
+                answer = parse_answer(series, run)
                 if series.tool == "DuckDB":
-                    answer = json.loads(run.stdout)
                     series.query_walls.append(answer["query_seconds"])
-                elif series.tool == "logbrief":
-                    answer = json.loads(run.stdout)
-                else:
-                    answer = {"lines": int(run.stdout.split()[0])}
             except (ValueError, KeyError, IndexError) as e:
                 series.error = f"`{shown(argv)}` printed something unexpected ({e})"
                 log("    " + series.error)
@@ -417,7 +575,6 @@ def run_input(
             series.walls.append(run.wall)
             series.rss_kib.append(run.rss_kib)
             series.stdouts.append(run.stdout)
-    return [series for series, _ in configs]
 
 
 # --------------------------------------------------------------------------------------
@@ -426,8 +583,9 @@ def run_input(
 
 
 def compare(all_series: list[Series]) -> tuple[list[str], list[str]]:
-    """Checks logbrief against DuckDB. Returns (problems, notes): a problem fails the
-    run; a note is a difference outside the gate worth a look."""
+    """Checks logbrief against DuckDB and against openssl's digest. Returns (problems,
+    notes): a problem fails the run; a note is a difference outside the gate worth a
+    look."""
     problems: list[str] = []
     notes: list[str] = []
     duck = [s for s in all_series if s.tool == "DuckDB" and s.answers]
@@ -442,14 +600,22 @@ def compare(all_series: list[Series]) -> tuple[list[str], list[str]]:
             }:
                 problems.append(f"DuckDB with {s.threads} thread(s) answered differently")
                 break
+    # The query's own scope rule: every path it counts has `northwind` as its root
+    # segment, whatever look-alikes the input holds.
+    strays = sorted(p for p in reference["paths"] if p.split("/")[0].lower() != NAMESPACE)
+    if strays:
+        problems.append(f"DuckDB counted paths outside {NAMESPACE}: {', '.join(strays[:5])}")
     expected = reference["counts"] or {}
     expected_paths = {p: n["accesses"] for p, n in reference["paths"].items()}
+    digest = next(
+        (s.answers[0]["sha256"] for s in all_series if s.tool.startswith("openssl") and s.answers), None
+    )
     for s in brief:
+        who = f"{s.label} ({s.threads} thread(s))"
         if any(out != s.stdouts[0] for out in s.stdouts):
-            problems.append(f"logbrief with {s.threads} thread(s) printed different output across runs")
+            problems.append(f"{who} printed different output across runs")
         got = s.answers[0]
         counts = got.get("counts", {})
-        who = f"logbrief ({s.threads} thread(s))"
         for key in ("accesses", "users", "unique_ips", "anonymous_accesses"):
             if counts.get(key) != expected.get(key):
                 problems.append(f"{who}: counts.{key} is {counts.get(key)}, DuckDB says {expected.get(key)}")
@@ -458,8 +624,11 @@ def compare(all_series: list[Series]) -> tuple[list[str], list[str]]:
             differing = sorted(
                 p for p in set(paths) | set(expected_paths) if paths.get(p) != expected_paths.get(p)
             )
-            shown = ", ".join(f"{p}: {paths.get(p)} vs {expected_paths.get(p)}" for p in differing[:5])
-            problems.append(f"{who}: per-path accesses differ (logbrief vs DuckDB) for {shown}")
+            listed = ", ".join(f"{p}: {paths.get(p)} vs {expected_paths.get(p)}" for p in differing[:5])
+            problems.append(f"{who}: per-path accesses differ (logbrief vs DuckDB) for {listed}")
+        sha = (got.get("inputs") or [{}])[0].get("sha256")
+        if digest is not None and sha != digest:
+            problems.append(f"{who}: inputs[0].sha256 is {sha}, openssl says {digest}")
         # Outside the gate, but worth knowing.
         for key in ("first_seen", "last_seen"):
             if counts.get(key) != expected.get(key):
@@ -480,6 +649,15 @@ def compare(all_series: list[Series]) -> tuple[list[str], list[str]]:
                 f"{who}: {len(differing)} per-path numbers differ from DuckDB's (logbrief vs DuckDB): "
                 + ", ".join(differing[:5])
             )
+    # A cached digest must not change the answer.
+    for first in (s for s in brief if s.run == "first"):
+        for repeat in brief:
+            if (repeat.run, repeat.story, repeat.threads) == ("repeat", first.story, first.threads):
+                if repeat.stdouts[0] != first.stdouts[0]:
+                    problems.append(
+                        f"{first.label} and {repeat.label} ({first.threads} thread(s)) "
+                        "printed different output"
+                    )
     return problems, notes
 
 
@@ -492,60 +670,134 @@ def seconds(x: float) -> str:
     return f"{x:.3f}" if x < 10 else f"{x:.2f}"
 
 
+def cell(text: str) -> str:
+    """Text for a table cell: `gzip -dc | wc -l` must not split the row."""
+    return text.replace("|", "\\|")
+
+
 def table(all_series: list[Series]) -> list[str]:
     """One input's table. Ratios are time divided by the baseline's median: below 1
     is faster. Against DuckDB, the baseline is its query-only time with the same number
-    of threads (the stricter comparison); against wc -l, its whole-process time."""
+    of threads (the stricter comparison); against wc -l and openssl, their
+    whole-process time."""
     counter = next(s for s in all_series if s.tool.endswith("wc -l"))
+    digest = next(s for s in all_series if s.tool.startswith("openssl"))
     duck = {s.threads: s for s in all_series if s.tool == "DuckDB" and s.walls}
     rows = [
-        "| tool | threads | median s | min–max s | peak RSS MiB | ÷ DuckDB query | ÷ wc -l |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| tool | threads | median s | min–max s | peak RSS MiB | ÷ DuckDB query | ÷ wc -l | ÷ openssl |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
+
+    def ratio(median: float, base: Series | None, query_only: bool = False) -> str:
+        if base is None or not base.walls:
+            return "–"
+        return f"{median / base.median(query_only):.2f}"
 
     def row(name: str, s: Series, walls: list[float], rss: str) -> str:
         median = statistics.median(walls)
-        vs_duck = "–"
-        if s.threads in duck and name != "DuckDB, query only":
-            vs_duck = f"{median / duck[s.threads].median(query_only=True):.2f}"
-        vs_wc = f"{median / counter.median():.2f}" if counter.walls else "–"
+        query = name == "DuckDB, query only"
+        vs_duck = "–" if query else ratio(median, duck.get(s.threads), query_only=True)
         spread = f"{seconds(min(walls))}–{seconds(max(walls))}"
-        cell = name.replace("|", "\\|")  # `gzip -dc | wc -l` must not split the row
-        return f"| {cell} | {s.threads} | {seconds(median)} | {spread} | {rss} | {vs_duck} | {vs_wc} |"
+        return (
+            f"| {cell(name)} | {s.threads} | {seconds(median)} | {spread} | {rss} | {vs_duck} "
+            f"| {ratio(median, counter)} | {ratio(median, digest)} |"
+        )
 
     for s in all_series:
+        if s.unavailable:
+            rows.append(f"| {cell(s.label)} | {s.threads} | {s.unavailable} | | | | | |")
+            continue
         if s.error:
-            rows.append(f"| {s.tool.replace('|', chr(92) + '|')} | {s.threads} | failed | | | | |")
+            rows.append(f"| {cell(s.label)} | {s.threads} | failed | | | | | |")
             continue
         if not s.walls:
             continue
-        rss = f"{max(s.rss_kib) / 1024:.0f}"
+        rss = f"{s.peak_mib():.0f}"
         if s.tool == "DuckDB":
             rows.append(row("DuckDB, query only", s, s.query_walls, "–"))
             rows.append(row("DuckDB, whole process", s, s.walls, rss))
         else:
-            rows.append(row(s.tool, s, s.walls, rss))
+            rows.append(row(s.label, s, s.walls, rss))
     return rows
 
 
-def goals(all_series: list[Series]) -> list[str]:
-    """RULES.md §10's two goals for logbrief on 2 threads, where both numbers exist."""
-    counter = next(s for s in all_series if s.tool.endswith("wc -l"))
-    duck = next((s for s in all_series if s.tool == "DuckDB" and s.threads == "2" and s.walls), None)
-    mine = next((s for s in all_series if s.tool == "logbrief" and s.threads == "2" and s.walls), None)
-    if mine is None or duck is None or not counter.walls:
-        return []
-    vs_duck = mine.median() / duck.median(query_only=True)
-    vs_wc = mine.median() / counter.median()
+def find(
+    results: dict[str, list[Series]], name: str, tool: str, run: str | None = None, story: str | None = None
+) -> tuple[Series | None, str]:
+    """The 2-thread series of a tool on an input, or why there is none."""
+    if name not in results:
+        return None, f"`{name}` was not in this run"
+    for s in results[name]:
+        if s.tool != tool or s.run != run or s.story != story:
+            continue
+        if tool in ("DuckDB", "logbrief") and s.threads != "2":
+            continue
+        if s.unavailable:
+            return None, s.unavailable
+        if s.error:
+            return None, "it failed"
+        if s.walls:
+            return s, ""
+    if tool == "logbrief":
+        return None, "logbrief did not run with 2 threads"
+    return None, f"{tool} did not run"
 
-    def mark(ok: bool) -> str:
-        return "met" if ok else "**not met**"
 
-    return [
-        f"- at least 2× faster than DuckDB's query (2 threads): logbrief takes {vs_duck:.2f}× "
-        f"its time, {mark(vs_duck <= 0.5)}",
-        f"- within 3× of `{counter.tool}`: {vs_wc:.2f}×, {mark(vs_wc <= 3)}",
+def goals(results: dict[str, list[Series]]) -> list[str]:
+    """RULES.md §10's goals, each with the measured ratio: logbrief with 2 threads."""
+    rows = [
+        "| goal | input | measured | limit | result |",
+        "|---|---|---:|---:|---|",
     ]
+
+    def add(goal: str, where: str, value: float | None, limit: float, missing: str) -> None:
+        if value is None:
+            rows.append(f"| {goal} | {where} | – | ≤ {limit:g} | not measured: {missing} |")
+        else:
+            verdict = "met" if value <= limit else "**not met**"
+            rows.append(f"| {goal} | {where} | {value:.2f} | ≤ {limit:g} | {verdict} |")
+
+    def ratio(a: tuple[Series | None, str], b: tuple[Series | None, str], of) -> tuple[float | None, str]:
+        (x, why_x), (y, why_y) = a, b
+        if x is None or y is None:
+            return None, why_x or why_y
+        return of(x) / of(y), ""
+
+    time_of = Series.median
+    rss_of = Series.peak_mib
+
+    for name in ("1g", "lookalike-1g", "1g.gz"):
+        value, why = ratio(
+            find(results, name, "logbrief", "repeat"),
+            find(results, name, "DuckDB"),
+            lambda s: s.median(query_only=s.tool == "DuckDB"),
+        )
+        add("repeat run ÷ DuckDB query (2 threads)", f"`{name}`", value, 0.5, why)
+    for name in ("1g", "lookalike-1g", "1g.gz"):
+        value, why = ratio(
+            find(results, name, "logbrief", "first"),
+            find(results, name, "openssl dgst -sha256"),
+            time_of,
+        )
+        add("first run ÷ `openssl dgst -sha256`", f"`{name}`", value, 1.25, why)
+    for story in CRAWL_STORIES:
+        for run in ("first", "repeat"):
+            many = find(results, "crawl-1m", "logbrief", run, story)
+            one = find(results, "crawl-1m-one", "logbrief", run, story)
+            where = f"{story}, {run} runs"
+            value, why = ratio(many, one, time_of)
+            add("crawl ÷ one visitor, time", where, value, 2, why)
+            value, why = ratio(many, one, rss_of)
+            add("crawl ÷ one visitor, peak RSS", where, value, 2, why)
+    for small, large in (("256m", "1g"), ("lookalike-256m", "lookalike-1g"), ("256m.gz", "1g.gz")):
+        for run in ("first", "repeat"):
+            value, why = ratio(
+                find(results, large, "logbrief", run),
+                find(results, small, "logbrief", run),
+                rss_of,
+            )
+            add("peak RSS 1 GB ÷ 256 MB", f"`{large}` ÷ `{small}`, {run} runs", value, 1.5, why)
+    return rows
 
 
 def report(
@@ -553,15 +805,25 @@ def report(
     results: dict[str, list[Series]],
     generation: dict[str, float],
     runs: int,
+    scale: float,
     notes: list[str],
     problems: list[str],
-    bench_dir: Path,
+    data_dir: Path,
 ) -> str:
     out = [
         "# logbrief benchmark",
         "",
         f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; medians of {runs} runs each; "
         f"the question: requests to `{NAMESPACE}` for {REQUESTER}.",
+    ]
+    if scale != 1:
+        out += [
+            "",
+            f"**Scaled run (BENCH_SCALE={scale:g})**: every input is {scale:g} of the size its "
+            "name says, and the crawls have as many fewer requests. It checks the script; "
+            "its times say nothing about the goals.",
+        ]
+    out += [
         "",
         "| machine | |",
         "|---|---|",
@@ -569,19 +831,19 @@ def report(
         "",
         "## Inputs",
         "",
-        "| input | bytes on disk | lines | generated in |",
-        "|---|---:|---:|---:|",
+        "| input | file | bytes on disk | lines | generated in |",
+        "|---|---|---:|---:|---:|",
     ]
     for name, all_series in results.items():
-        file_name = INPUTS[name][0]
-        size = (bench_dir / file_name).stat().st_size
+        file_name = INPUTS[name].file
+        size = (data_dir / file_name).stat().st_size
         counter = next(s for s in all_series if s.tool.endswith("wc -l"))
         lines = f"{counter.answers[0]['lines']:,}" if counter.answers else "?"
         made = f"{generation[name]:.1f} s" if name in generation else "(reused)"
-        out.append(f"| `{file_name}` | {size:,} | {lines} | {made} |")
+        out.append(f"| `{name}` | `{file_name}` | {size:,} | {lines} | {made} |")
     for name, all_series in results.items():
         duck = next((s for s in all_series if s.tool == "DuckDB" and s.answers), None)
-        out += ["", f"## `{INPUTS[name][0]}`", ""]
+        out += ["", f"## `{name}` (`{INPUTS[name].file}`)", ""]
         if duck:
             c = duck.answers[0]["counts"] or {}
             out += [
@@ -591,10 +853,7 @@ def report(
                 "",
             ]
         out += table(all_series)
-        met = goals(all_series)
-        if met:
-            out += ["", "RULES.md §10 goals (set for the 1 GB uncompressed file):", *met]
-        errors = [f"- {s.tool} ({s.threads} thread(s)): {s.error}" for s in all_series if s.error]
+        errors = [f"- {s.label} ({s.threads} thread(s)): {s.error}" for s in all_series if s.error]
         if errors:
             out += ["", "Failures:", *errors]
     out += [
@@ -602,23 +861,18 @@ def report(
         "Ratios are the tool's median time divided by the baseline's median: below 1 is faster. "
         "`÷ DuckDB query` divides by DuckDB's query-only time with the same number of threads "
         "(the query measured inside its process, without starting Python and loading DuckDB); "
-        "`÷ wc -l` by the line count's whole-process time. Peak RSS is `ru_maxrss` of the "
-        "process (and what it waited for), the largest over the runs. Files are read once "
-        "before the runs, so they come from the page cache.",
+        "`÷ wc -l` and `÷ openssl` by the whole-process time of the line count and of "
+        "`openssl dgst -sha256` on the stored file. A first run starts with an empty digest "
+        "cache, a repeat run with the digest an untimed run cached. Peak RSS is `ru_maxrss` "
+        "of the process (and what it waited for), the largest over the runs. Files are read "
+        "once before their runs, so they come from the page cache.",
+        "",
+        "## RULES.md §10 goals",
+        "",
+        "logbrief with 2 threads. Times are medians; peak RSS the largest over the runs.",
+        "",
+        *goals(results),
     ]
-    memory = [
-        f"{INPUTS[name][0]}: {max(s.rss_kib) / 1024:.0f} MiB"
-        for name, all_series in results.items()
-        for s in all_series
-        if s.tool == "logbrief" and s.threads == "2" and s.rss_kib
-    ]
-    if len(memory) > 1:
-        out += [
-            "",
-            "logbrief's peak RSS with 2 threads (RULES.md §10: flat in the input's size): "
-            + ", ".join(memory)
-            + ".",
-        ]
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     out += ["", f"Load average after the runs: {load} (other work on the machine skews the times)."]
     if notes:
@@ -628,13 +882,28 @@ def report(
     if problems:
         out += [f"- **{p}**" for p in problems]
     elif ran:
-        out.append("logbrief's counts equal DuckDB's on every input.")
+        repeated = any(s.run == "repeat" and s.answers for group in results.values() for s in group)
+        out.append(
+            "logbrief's counts equal DuckDB's, and its digest openssl's, on every input"
+            + ("; its first and repeat runs print the same." if repeated else ".")
+        )
     else:
         out.append("logbrief did not run, so nothing was compared.")
     return "\n".join(out) + "\n"
 
 
 # --------------------------------------------------------------------------------------
+
+
+def selected(parser: argparse.ArgumentParser) -> list[str]:
+    """The inputs BENCH_INPUTS (or its older name BENCH_SIZES) asks for."""
+    variable = "BENCH_INPUTS" if "BENCH_INPUTS" in os.environ else "BENCH_SIZES"
+    default = ",".join(name for name, spec in INPUTS.items() if not spec.optional)
+    names = env_list(variable, default)
+    unknown = [n for n in names if n not in INPUTS]
+    if unknown:
+        parser.error(f"{variable}: unknown input(s) {', '.join(unknown)}; known: {', '.join(INPUTS)}")
+    return names
 
 
 def main() -> int:
@@ -646,38 +915,49 @@ def main() -> int:
     parser.parse_args()
 
     bench_dir = Path(os.environ.get("BENCH_DIR", ROOT / "target" / "bench")).resolve()
-    names = env_list("BENCH_SIZES", ",".join(INPUTS))
-    unknown = [n for n in names if n not in INPUTS]
-    if unknown:
-        parser.error(f"BENCH_SIZES: unknown input(s) {', '.join(unknown)}; known: {', '.join(INPUTS)}")
+    names = selected(parser)
     runs = int(os.environ.get("BENCH_RUNS", "5"))
     threads = env_list("BENCH_THREADS", "1,2")
-    bench_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        scale = float(os.environ.get("BENCH_SCALE", "1"))
+    except ValueError:
+        parser.error("BENCH_SCALE wants a number, such as 0.01")
+    if not scale > 0:
+        parser.error("BENCH_SCALE must be above 0")
+    # Scaled inputs live apart, so a quick check never replaces a full-size input.
+    data_dir = bench_dir if scale == 1 else bench_dir / f"scale-{scale:g}"
+    data_dir.mkdir(parents=True, exist_ok=True)
 
     # 1. Build.
     unavailable = build()
     release = target_dir() / "release"
     generator = release / "logbrief-fixtures"
     logbrief: Path | None = release / "logbrief"
-    if unavailable is None and not logbrief_takes_threads(logbrief):
+    help_text = "" if unavailable else summarize_help(logbrief)
+    if unavailable is None and "--threads" not in help_text:
         unavailable = "this build has no `summarize --threads` yet"
     notes: list[str] = []
     if unavailable:
         notes.append(f"logbrief was not run: {unavailable}.")
         log(f"skipping logbrief: {unavailable}")
         logbrief = None
+    repeat_unavailable = None
+    if "--no-cache" not in help_text:
+        repeat_unavailable = "not measurable with this build"
+        if logbrief is not None:
+            notes.append(
+                "this build has no `summarize --no-cache`, so no digest cache: repeat runs "
+                "are not measurable, and a first run is every run"
+            )
 
     # 2. Inputs.
-    generation = generate(generator, bench_dir, names)
+    generation = generate(generator, data_dir, names, scale)
 
     # 3. DuckDB.
     python = duckdb_python(bench_dir)
     duckdb_version = output_of([str(python), "-c", "import duckdb; print(duckdb.__version__)"])
 
-    # 4. Page cache and machine.
-    for name in names:
-        log(f"reading {INPUTS[name][0]} once to warm the page cache")
-        warm(bench_dir / INPUTS[name][0])
+    # 4. The machine.
     facts = machine(duckdb_version)
     if os.getloadavg()[0] > 0.5:
         notes.append(
@@ -685,36 +965,45 @@ def main() -> int:
             "expect noisy times, and compare the minima as well as the medians"
         )
 
-    # 5. Runs.
+    # 5. Runs, each input read once beforehand so that it comes from the page cache.
     results: dict[str, list[Series]] = {}
     for name in names:
-        file_name, _, gzipped = INPUTS[name]
-        log(f"{file_name}:")
+        spec = INPUTS[name]
+        path = data_dir / spec.file
+        log(f"{name} ({spec.file}): reading it once to warm the page cache")
+        warm(path)
         results[name] = run_input(
-            bench_dir / file_name,
-            gzipped,
+            path,
+            spec,
             runs,
             threads,
             python,
             logbrief,
-            bench_dir / "directory.json",
+            repeat_unavailable,
+            data_dir / "directory.json",
         )
+        notes += [
+            f"`{name}`: {s.label} ({s.threads} thread(s)): the untimed run before left the "
+            "digest cache empty, so the repeat runs found nothing cached"
+            for s in results[name]
+            if s.cache_empty and not s.error
+        ]
 
     # 6. Correctness.
     problems: list[str] = []
     for name, all_series in results.items():
         found, remarks = compare(all_series)
-        problems += [f"{INPUTS[name][0]}: {p}" for p in found]
-        notes += [f"{INPUTS[name][0]}: {n}" for n in remarks]
+        problems += [f"`{name}`: {p}" for p in found]
+        notes += [f"`{name}`: {n}" for n in remarks]
         problems += [
-            f"{INPUTS[name][0]}: {s.tool} ({s.threads} thread(s)) failed: {s.error}"
+            f"`{name}`: {s.label} ({s.threads} thread(s)) failed: {s.error}"
             for s in all_series
             if s.error
         ]
 
     # 7. Report.
-    text = report(facts, results, generation, runs, notes, problems, bench_dir)
-    (bench_dir / "report.md").write_text(text)
+    text = report(facts, results, generation, runs, scale, notes, problems, data_dir)
+    (data_dir / "report.md").write_text(text)
     print(text, end="")
     if problems:
         log("logbrief and DuckDB disagree, or a tool failed:\n" + "\n".join(problems))
