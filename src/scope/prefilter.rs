@@ -8,7 +8,10 @@
 //!
 //! - **a name**: for each scope root and each former path of a project in scope, the
 //!   longest segment of the path. Any path attribution accepts for that subtree (a
-//!   routed path, `meta.project`, an encoded API path, a Git URL) contains it.
+//!   routed path, `meta.project`, an encoded API path, a Git URL) contains it as a
+//!   whole segment, so a hit inside a longer name (`acme-corp`, `acmex`, `acme.io`,
+//!   `my-acme`) is passed over and the search goes on in the same line: see
+//!   [`ends_a_segment`].
 //! - **an API route with an owned id**: `/projects/` or `/groups/` (also with JSON's
 //!   `\/`) followed by the id of a project or group in scope, leading zeros allowed,
 //!   or by a segment with a percent-encoded character that could spell a name or a
@@ -19,7 +22,7 @@
 //!
 //! A hit is only a candidate: the line is then parsed and attributed like any other.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, Input, MatchKind, Span, packed};
@@ -30,8 +33,10 @@ use crate::directory::{Directory, Node, Verified};
 /// What a pattern stands for, and so how a hit is confirmed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Needle {
-    /// A segment of an owned path: a hit is a candidate.
+    /// A segment of an owned path: a candidate unless a name character continues it.
     Name,
+    /// The dotted text of a client address: a hit is a candidate.
+    Address,
     /// `projects/` and the like: a candidate when an owned id follows.
     Route(Collection),
     /// JSON's `\u`: a candidate when the escaped character could be part of a needle.
@@ -57,7 +62,10 @@ pub enum Syntax {
 #[derive(Debug)]
 pub struct Prefilter {
     finder: Finder,
+    patterns: Vec<Vec<u8>>,
     needles: Vec<Needle>,
+    /// Per pattern, the others that can match where it does; see [`rivals`].
+    rivals: Vec<Vec<usize>>,
     project_ids: HashSet<u64>,
     group_ids: HashSet<u64>,
 }
@@ -109,7 +117,6 @@ impl Prefilter {
                 names.extend(p.former_paths.iter().filter_map(|f| longest_segment(f)));
             }
         }
-        names.extend(addresses);
         names.sort();
         names.dedup();
 
@@ -118,6 +125,10 @@ impl Prefilter {
         for name in names {
             patterns.push(name);
             needles.push(Needle::Name);
+        }
+        for address in addresses {
+            patterns.push(address);
+            needles.push(Needle::Address);
         }
         // A route is a whole segment: a slash, JSON-escaped or not, on either side.
         for (route, collection) in [
@@ -143,8 +154,11 @@ impl Prefilter {
                 needles.push(Needle::NginxEscape);
             }
         }
+        let patterns: Vec<Vec<u8>> = patterns.into_iter().map(String::into_bytes).collect();
         Prefilter {
             finder: Finder::new(&patterns),
+            rivals: rivals(&patterns),
+            patterns,
             needles,
             project_ids,
             group_ids,
@@ -164,11 +178,19 @@ impl Prefilter {
         debug_assert_eq!(text.len(), lower.len());
         while from < text.len() {
             let hit = self.finder.find(lower, from)?;
-            let line = line_around(text, hit.start());
-            if self.confirms(text, hit.start(), hit.end(), self.needles[hit.pattern()]) {
-                return Some(line);
+            let (start, pattern) = (hit.start(), hit.pattern().as_usize());
+            // The search reports one pattern where several may start: when it is not
+            // confirmed, the others that start there are tried before moving on.
+            let confirmed = self.confirms(text, lower, start, hit.end(), pattern)
+                || self.rivals[pattern].iter().any(|&other| {
+                    let end = start + self.patterns[other].len();
+                    lower[start..].starts_with(&self.patterns[other])
+                        && self.confirms(text, lower, start, end, other)
+                });
+            if confirmed {
+                return Some(line_around(text, start));
             }
-            from = hit.start() + 1;
+            from = start + 1;
         }
         None
     }
@@ -180,9 +202,17 @@ impl Prefilter {
         self.next_candidate(line, &lower, 0).is_some()
     }
 
-    fn confirms(&self, text: &[u8], start: usize, end: usize, needle: Needle) -> bool {
-        match needle {
-            Needle::Name => true,
+    fn confirms(
+        &self,
+        text: &[u8],
+        lower: &[u8],
+        start: usize,
+        end: usize,
+        pattern: usize,
+    ) -> bool {
+        match self.needles[pattern] {
+            Needle::Name => ends_a_segment(lower, start, end),
+            Needle::Address => true,
             Needle::Route(collection) => {
                 let ids = match collection {
                     Collection::Projects => &self.project_ids,
@@ -241,7 +271,7 @@ enum Finder {
 }
 
 impl Finder {
-    fn new(patterns: &[String]) -> Finder {
+    fn new(patterns: &[Vec<u8>]) -> Finder {
         let packed = packed::Config::new()
             .match_kind(packed::MatchKind::LeftmostFirst)
             .builder()
@@ -320,6 +350,66 @@ fn longest_segment(path: &str) -> Option<String> {
         .filter(|s| !s.is_empty())
         .max_by_key(|s| s.len())
         .map(str::to_lowercase)
+}
+
+/// For each pattern, the others that can match at the same place: those it starts with
+/// and those that start with it (`acme` and `acme-corp`, the name `10` and the address
+/// text `10.`).
+fn rivals(patterns: &[Vec<u8>]) -> Vec<Vec<usize>> {
+    let mut by_text: HashMap<&[u8], Vec<usize>> = HashMap::new();
+    for (i, p) in patterns.iter().enumerate() {
+        by_text.entry(p).or_default().push(i);
+    }
+    let mut rivals = vec![Vec::new(); patterns.len()];
+    for (i, p) in patterns.iter().enumerate() {
+        for len in 1..=p.len() {
+            for &j in by_text.get(&p[..len]).into_iter().flatten() {
+                if j != i {
+                    rivals[i].push(j);
+                    rivals[j].push(i);
+                }
+            }
+        }
+    }
+    for r in &mut rivals {
+        r.sort_unstable();
+        r.dedup();
+    }
+    rivals
+}
+
+/// Whether a name found at `start..end` of the lower-cased text may be a whole path
+/// segment once the line is decoded, as attribution compares paths (RULES.md §3).
+/// A letter, a digit, `_` or `-` next to the name continue its segment into another
+/// name (`acme-corp`, `acmex`, `my-acme`), and so does a `.` after it followed by one
+/// of them (`acme.io`), except `g` and `w`, which may start the `.git` and `.wiki.git`
+/// that attribution strips. A path that `params` confirm may go on after a dot
+/// (`oldco/handbook.json`), but then the `params` name the project on the same line,
+/// and that hit ends its segment. The byte before the name does not count when an
+/// escape may end there (`%2F`, `\u002f`, `\x2f`, NGINX's `\c`): attribution reads the
+/// decoded character. Anything else (a separator, a quote, `?`, a space, an escape, a
+/// byte beyond ASCII, the end of the text) may end the segment.
+fn ends_a_segment(lower: &[u8], start: usize, end: usize) -> bool {
+    let continues = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-');
+    let after = match lower.get(end) {
+        Some(b'.') => lower
+            .get(end + 1)
+            .is_some_and(|b| continues(b) && !matches!(b, b'g' | b'w')),
+        Some(b) => continues(b),
+        None => false,
+    };
+    if after {
+        return false;
+    }
+    let before = match start.checked_sub(1).map(|i| &lower[i]) {
+        Some(b) if continues(b) || *b == b'.' => {
+            // The longest escape that can end at `start` is JSON's six bytes.
+            let window = &lower[start.saturating_sub(6)..start];
+            !window.contains(&b'%') && !window.contains(&b'\\')
+        }
+        _ => false,
+    };
+    !before
 }
 
 /// Whether a byte could be part of a name, an id or a route after decoding.
@@ -412,14 +502,13 @@ mod tests {
             r#"{"path":"/\u0061cme/docs"}"#,
             r#"{"path":"/api/v4/projects\u002f7"}"#,
             r#"{"path":"/oldco/handbook/-/wikis"}"#,
-            // Look-alikes are candidates too: attribution tells them apart.
-            r#"{"path":"/acme-corp/app"}"#,
         ];
         for line in yes {
             assert!(p.may_concern(line.as_bytes()), "{line}");
         }
         let no = [
             r#"{"path":"/other/app/-/issues"}"#,
+            r#"{"path":"/acme-corp/app"}"#,
             r#"{"path":"/api/v4/projects/70/issues"}"#,
             r#"{"path":"/api/v4/projects/20"}"#,
             r#"{"path":"/api/v4/groups/7"}"#,
@@ -481,7 +570,7 @@ mod tests {
 
     #[test]
     fn many_patterns_are_searched_too() {
-        let patterns: Vec<String> = (0..300).map(|i| format!("name{i}x")).collect();
+        let patterns: Vec<Vec<u8>> = (0..300).map(|i| format!("name{i}x").into_bytes()).collect();
         let finder = Finder::new(&patterns);
         assert!(matches!(finder, Finder::Automaton(_)));
         let hit = finder.find(b"a name299x b", 0).unwrap();
@@ -500,6 +589,168 @@ mod tests {
         let second = p.next_candidate(text, &lower, first.end + 2).unwrap();
         assert_eq!(&text[second.clone()], b"{\"path\":\"/acme\"}");
         assert_eq!(p.next_candidate(text, &lower, second.end), None);
+    }
+
+    /// Look-alikes of an owned namespace, some of them known to the directory.
+    const LOOK_ALIKES: &str = r#"{
+      "namespaces": [
+        {"id": 1, "full_path": "northwind", "plan": "premium"},
+        {"id": 2, "full_path": "northwind/platform", "parent_id": 1},
+        {"id": 3, "full_path": "northwind-labs", "plan": "ultimate"},
+        {"id": 4, "full_path": "northwinds", "plan": "premium"},
+        {"id": 5, "full_path": "10", "plan": "premium"}
+      ],
+      "projects": [
+        {"id": 11, "path_with_namespace": "northwind/app"},
+        {"id": 12, "path_with_namespace": "northwind/handbook", "former_paths": ["northwind/company-handbook"]},
+        {"id": 21, "path_with_namespace": "northwind-labs/api"},
+        {"id": 31, "path_with_namespace": "northwinds/app"}
+      ],
+      "users": [
+        {"id": 1, "username": "owner", "email": "owner@northwind.example"},
+        {"id": 2, "username": "both", "email": "both@northwind.example"}
+      ],
+      "members": [
+        {"namespace_id": 1, "user_id": 1, "access_level": 50},
+        {"namespace_id": 1, "user_id": 2, "access_level": 50},
+        {"namespace_id": 3, "user_id": 2, "access_level": 50},
+        {"namespace_id": 5, "user_id": 2, "access_level": 50}
+      ]
+    }"#;
+
+    fn look_alikes(requester: &str, syntax: Syntax) -> Prefilter {
+        let dir = Directory::from_slice(LOOK_ALIKES.as_bytes()).unwrap();
+        let v = directory::verify(&dir, requester, &[]).unwrap();
+        Prefilter::new(&dir, &v, syntax)
+    }
+
+    #[test]
+    fn names_inside_other_names_are_passed_over() {
+        let p = look_alikes("owner@northwind.example", Syntax::Json);
+        let passed_over = [
+            r#"{"path":"/northwind-labs/api/-/issues"}"#,
+            r#"{"path":"/northwinds/app"}"#,
+            r#"{"path":"/northwind.io/app"}"#,
+            r#"{"path":"/northwind_x/app"}"#,
+            r#"{"path":"/xnorthwind/app"}"#,
+            r#"{"path":"/my-northwind/app"}"#,
+            r#"{"path":"/NorthWind-Labs/API"}"#,
+            r#"{"path":"/NORTHWIND.IO"}"#,
+            r#"{"path":"/northwind-labs/api.git/info/refs"}"#,
+            r#"{"path":"/northwind.io.git/info/refs"}"#,
+            r#"{"path":"\/northwind-labs\/api"}"#,
+            r#"{"path":"/api/v4/projects/northwind-labs%2Fapi"}"#,
+            r#"{"path":"/api/v4/projects/northwinds%2fapp/issues"}"#,
+            r#"{"path":"/api/v4/groups/northwind.io"}"#,
+            r#"{"path":"/api/v4/projects/21","meta.project":"northwind-labs/api"}"#,
+            r#"{"path":"/api/graphql","meta.root_namespace":"northwinds"}"#,
+            r#"{"meta.project":"northwind.io/app","meta.root_namespace":"northwind.io"}"#,
+            r#"{"path":"/northwinds/app","params":[{"key":"namespace_id","value":"northwinds"},{"key":"project_id","value":"app"}]}"#,
+            r#"{"path":"/northwind-labs/api","params":{"namespace_id":"northwind-labs","project_id":"api"},"meta.project":"northwind-labs/api","meta.root_namespace":"northwind-labs"}"#,
+            r#"{"path":"/other/company-handbook-v2"}"#,
+            r#"{"path":"/other/old-company-handbook"}"#,
+            r#"{"path":"/dashboard","ua":"northwinds-bot/1.0"}"#,
+        ];
+        for line in passed_over {
+            assert!(!p.may_concern(line.as_bytes()), "{line}");
+        }
+        let kept = [
+            r#"{"path":"/northwind/app"}"#,
+            r#"{"path":"/NorthWind/App.git/info/refs"}"#,
+            r#"{"path":"/northwind.git/info/refs"}"#,
+            r#"{"path":"/northwind.wiki.git/info/refs"}"#,
+            r#"{"path":"/northwind/app.wiki.git/git-upload-pack"}"#,
+            r#"{"path":"/northwind"}"#,
+            r#"{"path":"/northwind?x=1"}"#,
+            r#"{"path":"/northwind#top"}"#,
+            r#"{"path":"/northwind/-/issues"}"#,
+            r#"{"path":"/groups/northwind/-/activity"}"#,
+            r#"{"path":"/api/v4/projects/northwind%2Fapp"}"#,
+            r#"{"path":"/api/v4/projects/11/issues"}"#,
+            r#"{"path":"/api/v4/groups/2/members"}"#,
+            r#"{"path":"\/northwind\/app"}"#,
+            r#"{"path":"\u002fnorthwind\u002fapp"}"#,
+            r#"{"path":"/\u006eorthwind-labs/api"}"#,
+            r#"{"path":"/api/graphql","meta.root_namespace":"northwind"}"#,
+            r#"{"path":"/api/graphql","meta.project":"NorthWind/App"}"#,
+            r#"{"path":"/x/company-handbook/-/wikis"}"#,
+            // A look-alike before or after the owned name on the same line.
+            r#"{"path":"/northwind-labs/api","meta.project":"northwind/app"}"#,
+            r#"{"meta.project":"northwind/app","path":"/northwind-labs/api"}"#,
+            r#"{"path":"/northwinds/northwind/app"}"#,
+        ];
+        for line in kept {
+            assert!(p.may_concern(line.as_bytes()), "{line}");
+        }
+
+        let p = look_alikes("owner@northwind.example", Syntax::Nginx);
+        let line = |path: &str| {
+            format!(
+                r#"192.0.2.1 - - [14/Mar/2026:20:06:12 +0000] "GET {path} HTTP/1.1" 200 5 "https://northwinds.example/" "agent""#
+            )
+        };
+        assert!(!p.may_concern(line("/northwind-labs/api").as_bytes()));
+        assert!(!p.may_concern(line("/northwind.io").as_bytes()));
+        assert!(p.may_concern(line("/northwind").as_bytes()));
+        assert!(
+            p.may_concern(line("/NORTHWIND/app.git/info/refs?service=git-upload-pack").as_bytes())
+        );
+        assert!(p.may_concern(line(r"/\x6eorthwind-labs/api").as_bytes()));
+    }
+
+    /// Where a name can end, byte by byte: the name is the first `acme` of each text.
+    #[test]
+    #[rustfmt::skip]
+    fn where_a_name_ends() {
+        let rows: &[(&str, bool)] = &[
+            ("acme", true), ("/acme/", true), ("\"acme\"", true), ("/acme?a=b", true),
+            ("/acme#x", true), (" acme ", true), ("\\/acme\\/", true), ("acme%2f", true),
+            ("acme\\u002f", true), ("acme.git", true), ("acme.wiki.git", true),
+            ("acme.gitlab", true), ("acme./", true), ("acme.", true), ("acme..", true),
+            ("acme~", true), ("acme\u{e9}", true), ("=acme&", true),
+            ("acme-corp", false), ("acmex", false), ("acme9", false), ("acme_x", false),
+            ("acme.io", false), ("acme.json", false), ("acme.-", false),
+            ("xacme", false), ("my-acme", false), ("9acme", false), ("_acme", false),
+            ("x.acme", false),
+            // The byte before may end an escape: attribution reads what it decodes to.
+            ("%2facme", true), ("x%2facme", true), ("\\u002facme", true), ("\\x2facme", true),
+            ("\\-acme", true), ("%2fxacme", true),
+            ("%2facme-corp", false),
+        ];
+        let mut failures = vec![];
+        for &(text, want) in rows {
+            let start = text.find("acme").unwrap();
+            if ends_a_segment(text.as_bytes(), start, start + 4) != want {
+                failures.push(format!("{text:?}: want {want}"));
+            }
+        }
+        assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    }
+
+    /// A name passed over does not hide a longer name, or a client address, that starts
+    /// where it does.
+    #[test]
+    fn a_name_passed_over_leaves_the_others_that_start_there() {
+        let p = look_alikes("both@northwind.example", Syntax::Json);
+        assert!(p.may_concern(br#"{"path":"/northwind-labs/api"}"#));
+        assert!(p.may_concern(br#"{"path":"/NORTHWIND-LABS"}"#));
+        assert!(!p.may_concern(br#"{"path":"/northwinds/app"}"#));
+
+        let dir = Directory::from_slice(LOOK_ALIKES.as_bytes()).unwrap();
+        let v = directory::verify(&dir, "both@northwind.example", &[]).unwrap();
+        let clients = ["10.0.0.0/8".parse().unwrap()];
+        let p = Prefilter::with_clients(&dir, &v, Syntax::Json, &clients).unwrap();
+        assert!(p.may_concern(br#"{"path":"/other/app","remote_ip":"10.1.2.3"}"#));
+        assert!(p.may_concern(br#"{"path":"/10/app"}"#));
+        assert!(!p.may_concern(br#"{"path":"/other/app","remote_ip":"192.0.2.10"}"#));
+
+        let rivals = rivals(&[
+            b"ab".to_vec(),
+            b"abc".to_vec(),
+            b"b".to_vec(),
+            b"ab".to_vec(),
+        ]);
+        assert_eq!(rivals, [vec![1, 3], vec![0, 3], vec![], vec![0, 1]]);
     }
 
     /// The prefilter's promise: a line it passes over is never one that attribution
@@ -526,6 +777,49 @@ mod tests {
             "/api/v4/projects/acme-corp%2Fapp",
             "/other/repo",
             "/dashboard/todos",
+            "/acme.git/info/refs",
+            "/acme.wiki.git/info/refs",
+            "/acme/docs.wiki.git/git-upload-pack",
+            "/acme?from=acme-corp",
+            "/api/v4/groups/acme%2Fplatform",
+            // In scope only when `params` name the project.
+            "/oldco/handbook.json",
+            // Look-alikes: the owned name inside another one.
+            "/acmex/tool",
+            "/acme.io/app",
+            "/acme_x/app",
+            "/xacme/docs",
+            "/my-acme/docs",
+            "/acme-corp/app.git/info/refs",
+            "/acme-corp/app/-/blob/main/acme/docs",
+            "/api/v4/projects/acme.io%2Fapp",
+            "/oldco/handbook-v2",
+        ];
+
+        /// Values of `meta.project`, `meta.root_namespace` and the `params`, owned and
+        /// look-alike.
+        const PROJECTS: &[&str] = &[
+            "acme/docs",
+            "acme-corp/app",
+            "acmex/tool",
+            "acme.io/app",
+            "xacme/docs",
+            "oldco/handbook",
+        ];
+        const ROOTS: &[&str] = &["acme", "acme-corp", "acmes", "acme.io", "oldco"];
+        const PARAMS: &[(&str, &str)] = &[
+            ("acme", "docs"),
+            ("acme-corp", "app"),
+            ("oldco", "handbook"),
+            ("acmex", "tool"),
+            ("acme", "docs.json"),
+        ];
+        /// Fields attribution does not read, which name look-alikes before or after
+        /// the fields it reads.
+        const DECOYS: &[&str] = &[
+            r#""referer":"https://x.example/acme-corp/app""#,
+            r#""ua":"acmex-bot/1.0""#,
+            r#""meta.caller_id":"Acme_Corp::Controller""#,
         ];
 
         /// Rewrites a path the ways a log may spell it: letters in either case,
@@ -566,21 +860,50 @@ mod tests {
         proptest! {
             #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
+            /// A line names a path, and maybe a project, a root namespace and
+            /// `params`, each owned or a look-alike and spelled its own way, with
+            /// fields attribution does not read around them, in any order.
             #[test]
             fn a_line_passed_over_is_never_in_scope(
                 which in 0..PATHS.len(),
-                choices in proptest::collection::vec(any::<u8>(), 0..48),
-                meta in any::<bool>(),
+                project in proptest::option::of(0..PROJECTS.len()),
+                root in proptest::option::of(0..ROOTS.len()),
+                params in proptest::option::of((0..PARAMS.len(), any::<bool>())),
+                decoys in proptest::collection::vec(0..DECOYS.len(), 0..3),
+                turn in any::<usize>(),
+                choices in proptest::collection::vec(any::<u8>(), 0..160),
             ) {
                 let dir = Directory::from_slice(DIR.as_bytes()).unwrap();
                 let v = directory::verify(&dir, "alice@acme.example", &[]).unwrap();
                 let path = PATHS[which];
+                // Each value is spelled with its own share of the choices.
+                let spelled = |value: &str, field: usize| {
+                    spell(value, choices.get(field * 32..).unwrap_or_default(), true)
+                };
 
-                let json_path = spell(path, &choices, true);
-                let project = if meta { r#","meta.project":"acme/docs""# } else { "" };
-                let json = format!(
-                    r#"{{"time":"2026-03-14T20:06:12Z","method":"GET","path":"{json_path}","status":200{project}}}"#
-                );
+                let mut fields = vec![
+                    r#""time":"2026-03-14T20:06:12Z""#.to_owned(),
+                    r#""method":"GET""#.to_owned(),
+                    format!(r#""path":"{}""#, spelled(path, 0)),
+                ];
+                if let Some(i) = project {
+                    fields.push(format!(r#""meta.project":"{}""#, spelled(PROJECTS[i], 1)));
+                }
+                if let Some(i) = root {
+                    fields.push(format!(r#""meta.root_namespace":"{}""#, spelled(ROOTS[i], 2)));
+                }
+                if let Some((i, as_array)) = params {
+                    let (ns, id) = (spelled(PARAMS[i].0, 3), spelled(PARAMS[i].1, 4));
+                    fields.push(if as_array {
+                        format!(r#""params":[{{"key":"namespace_id","value":"{ns}"}},{{"key":"project_id","value":"{id}"}}]"#)
+                    } else {
+                        format!(r#""params":{{"namespace_id":"{ns}","project_id":"{id}"}}"#)
+                    });
+                }
+                fields.extend(decoys.iter().map(|&d| DECOYS[d].to_owned()));
+                let len = fields.len();
+                fields.rotate_left(turn % len);
+                let json = format!("{{{}}}", fields.join(","));
                 let pf = prefilter(Syntax::Json);
                 if !pf.may_concern(json.as_bytes()) {
                     prop_assert!(!in_scope(&dir, &v, json.as_bytes(), Format::RailsJson), "{json}");

@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use serde_json::Value;
 
-use super::support::{assert_reconciled, logbrief, stderr, stdout};
+use super::support::{assert_fast_path_agrees, assert_reconciled, logbrief, stderr, stdout};
 
 const DIRECTORY: &str = r#"{
   "namespaces": [
@@ -289,4 +289,94 @@ fn foreign_event() -> impl Strategy<Value = Event> {
         },
         other => other,
     })
+}
+
+/// Paths that name the owned `acme` in several spellings, and paths that name only
+/// look-alikes of it (`acme-corp` is another customer, the others are unknown).
+const LOOK_ALIKE_PATHS: &[&str] = &[
+    "/acme/platform/api/-/issues",
+    "/ACME/Platform/API.git/info/refs",
+    "/acme.git/info/refs",
+    "/api/v4/projects/acme%2Fplatform%2Fapi",
+    "\\/acme\\/platform\\/-\\/issues",
+    "/acme-corp/app",
+    "/ACME-CORP/app.git/git-upload-pack",
+    "/acmex/x",
+    "/acme.io/app",
+    "/acme_x/y",
+    "/xacme/z",
+    "/my-acme/platform",
+    "/api/v4/projects/acme-corp%2Fapp",
+    "/acmes/api?from=acme.io",
+];
+const LOOK_ALIKE_PROJECTS: &[&str] = &[
+    "acme/platform/api",
+    "acme-corp/app",
+    "acme.io/app",
+    "acmex/x",
+];
+const LOOK_ALIKE_ROOTS: &[&str] = &["acme", "acme-corp", "acmes", "acme.io"];
+
+/// Line `n` of a log heavy in look-alikes: a Rails request, a Workhorse request, or a
+/// line cut mid-write (malformed, which a full parse reports and the fast path may not).
+/// Lines are in time order, as logs are: the fast path reads the period a log covers
+/// from the requests at the edges of its chunks.
+fn look_alike_line(
+    (kind, path, project, root, user): (u8, usize, Option<usize>, Option<usize>, u8),
+    n: usize,
+) -> String {
+    let (minute, second) = (n / 60, n % 60);
+    let path = LOOK_ALIKE_PATHS[path];
+    let mut meta = String::new();
+    if let Some(p) = project {
+        meta += &format!(r#","meta.project":"{}""#, LOOK_ALIKE_PROJECTS[p]);
+    }
+    if let Some(r) = root {
+        meta += &format!(r#","meta.root_namespace":"{}""#, LOOK_ALIKE_ROOTS[r]);
+    }
+    // Every line is its own request: a shared correlation id would tie a look-alike's
+    // line to a request in scope.
+    match kind % 4 {
+        0 | 1 => format!(
+            r#"{{"method":"GET","path":"{path}","status":200,"time":"2026-03-14T20:{minute:02}:{second:02}.000Z","remote_ip":"198.51.100.{user}","user_id":{user},"username":"user{user}","ua":"Agent/{user}","correlation_id":"r{n}"{meta}}}"#
+        ),
+        2 => format!(
+            r#"{{"correlation_id":"w{n}","method":"GET","msg":"access","remote_ip":"192.0.2.{user}","status":200,"time":"2026-03-14T20:{minute:02}:{second:02}Z","uri":"{path}","user_agent":"Agent/{user}"}}"#
+        ),
+        _ => format!(r#"{{"method":"GET","path":"{path}"{meta},"time":"2026-03-14T20:0"#),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// RULES.md §6 on a log where most lines name look-alikes of the owned namespace,
+    /// some of them next to its true name: the fast path, which passes over the
+    /// look-alikes unread, gives the reply a full parse gives.
+    #[test]
+    fn look_alikes_passed_over_change_no_reply(
+        lines in proptest::collection::vec(
+            (any::<u8>(), 0..LOOK_ALIKE_PATHS.len(), proptest::option::of(0..LOOK_ALIKE_PROJECTS.len()), proptest::option::of(0..LOOK_ALIKE_ROOTS.len()), 0u8..8),
+            1..80,
+        ),
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("directory.json");
+        std::fs::write(&dir, DIRECTORY).unwrap();
+        let log = tmp.path().join("look-alikes.log");
+        // Requests elsewhere open and close the log, so that its edges are requests.
+        let edge = |time: &str| format!(r#"{{"method":"GET","path":"/dashboard","status":200,"time":"2026-03-14T{time}Z","correlation_id":"{time}"}}"#);
+        let text: String = std::iter::once(edge("20:00:00"))
+            .chain(lines.iter().enumerate().map(|(n, &l)| look_alike_line(l, n)))
+            .chain([edge("20:59:59")])
+            .map(|l| l + "\n")
+            .collect();
+        std::fs::write(&log, text).unwrap();
+        let args: Vec<String> = ["summarize", "--requester", "alice@acme.example", "--directory"]
+            .iter()
+            .map(|a| (*a).to_owned())
+            .chain([dir.display().to_string(), log.display().to_string()])
+            .collect();
+        assert_fast_path_agrees(&args);
+    }
 }
