@@ -587,22 +587,29 @@ impl Search<'_> {
 }
 
 impl Search<'_> {
-    /// The period a chunk covers, from its first and last lines, which the prefilter
-    /// may pass over unread: logs are written in time order, so the chunks' edges
-    /// bound the period the file covers. Only the time is read.
+    /// The period a chunk covers, from its first and last records of the story's
+    /// kind, which the prefilter may pass over unread: logs are written in time order,
+    /// so the chunks' edges bound the period the file covers. Lines at an edge that
+    /// hold no such record (a Workhorse line that is no access, a malformed line) are
+    /// passed over inwards, so the period is the one `--parse-all` finds.
     fn cover_unread(&self, text: &[u8], part: &mut Part) {
         let story_is_audit = self.context.reading.story.counts_audit_events();
-        let first = chunks::lines(text).next();
-        let last = chunks::lines(text).next_back();
-        for line in first.into_iter().chain(last) {
+        let time = |line: &[u8]| {
             if line.len() >= MAX_LINE {
-                continue;
+                return None;
             }
             match ingest::parse_line(self.format, self.flavor, line) {
-                Line::Request(r) if !story_is_audit => part.coverage.add(r.time),
-                Line::Audit(e) if story_is_audit => part.coverage.add(e.time),
-                _ => {}
+                Line::Request(r) if !story_is_audit => Some(r.time),
+                Line::Audit(e) if story_is_audit => Some(e.time),
+                _ => None,
             }
+        };
+        let Some(first) = chunks::lines(text).find_map(time) else {
+            return;
+        };
+        part.coverage.add(first);
+        if let Some(last) = chunks::lines(text).rev().find_map(time) {
+            part.coverage.add(last);
         }
     }
 }

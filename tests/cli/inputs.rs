@@ -572,3 +572,46 @@ fn audit_entity_paths_with_dot_segments_decide_nothing() {
     assert_eq!(n(&got, "out_of_scope"), climbing.len() as u64);
     assert_eq!(n(&got, "counted"), 1);
 }
+
+/// The period the logs cover is read from the edges of what the prefilter passes over;
+/// lines at an edge that are no request (Workhorse's start-up lines) must not hide the
+/// requests next to them. Regression: the fast path once said the logs began at the
+/// first request in scope.
+#[test]
+fn the_period_the_logs_cover_does_not_depend_on_the_prefilter() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("workhorse.log");
+    let access = |time: &str, uri: &str| {
+        format!(
+            "{{\"correlation_id\":\"c-{time}\",\"level\":\"info\",\"method\":\"GET\",\
+             \"msg\":\"access\",\"remote_ip\":\"198.51.100.7\",\"status\":200,\
+             \"time\":\"{time}\",\"uri\":\"{uri}\",\"user_agent\":\"curl/8\"}}\n"
+        )
+    };
+    let text = [
+        "{\"level\":\"info\",\"msg\":\"Starting\",\"time\":\"2026-03-14T18:00:00.000Z\"}\n"
+            .to_owned(),
+        access("2026-03-14T18:00:01.000Z", "/other/repo"),
+        access("2026-03-14T18:30:00.000Z", "/acme/web/site"),
+        access("2026-03-14T19:00:00.000Z", "/other/repo"),
+        "{\"level\":\"info\",\"msg\":\"keywatcher: stopping\",\"time\":\"2026-03-14T19:00:05.000Z\"}\n"
+            .to_owned(),
+    ]
+    .concat();
+    std::fs::write(&log, text).unwrap();
+    let args: Vec<String> = [
+        "summarize",
+        "--requester",
+        "alice@acme.example",
+        "--directory",
+        "fixtures/directory.json",
+        "--namespace",
+        "acme",
+        log.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
+    let full = assert_fast_path_agrees(&args);
+    assert_eq!(full["logs_cover"]["first"], "2026-03-14T18:00:01.000Z");
+    assert_eq!(full["logs_cover"]["last"], "2026-03-14T19:00:00.000Z");
+}
