@@ -9,22 +9,15 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::support::{assert_fast_path_agrees, assert_reconciled, logbrief, root, stderr, stdout};
+use super::support::{
+    ALICE_ABOUT_ACME, assert_fast_path_agrees, assert_reconciled, logbrief, root, stderr, stdout,
+};
 
 /// `summarize` for alice, Owner of `acme`, as JSON, without a known list.
 fn summarize(extra: &[&str], files: &[&Path]) -> std::process::Output {
     logbrief()
-        .args([
-            "summarize",
-            "--requester",
-            "alice@acme.example",
-            "--directory",
-            "fixtures/directory.json",
-            "--namespace",
-            "acme",
-            "--format",
-            "json",
-        ])
+        .args(ALICE_ABOUT_ACME)
+        .args(["--format", "json"])
         .args(extra)
         .args(files)
         .output()
@@ -42,20 +35,12 @@ fn reply(extra: &[&str], files: &[&Path]) -> Value {
 
 /// The summarize command line of `reply`, for `assert_fast_path_agrees`.
 fn summarize_args(extra: &[&str], files: &[&Path]) -> Vec<String> {
-    [
-        "summarize",
-        "--requester",
-        "alice@acme.example",
-        "--directory",
-        "fixtures/directory.json",
-        "--namespace",
-        "acme",
-    ]
-    .iter()
-    .chain(extra)
-    .map(|s| s.to_string())
-    .chain(files.iter().map(|f| f.display().to_string()))
-    .collect()
+    ALICE_ABOUT_ACME
+        .iter()
+        .chain(extra)
+        .map(|s| s.to_string())
+        .chain(files.iter().map(|f| f.display().to_string()))
+        .collect()
 }
 
 fn inspect(extra: &[&str], files: &[&Path]) -> (std::process::Output, Value) {
@@ -599,19 +584,7 @@ fn the_period_the_logs_cover_does_not_depend_on_the_prefilter() {
     ]
     .concat();
     std::fs::write(&log, text).unwrap();
-    let args: Vec<String> = [
-        "summarize",
-        "--requester",
-        "alice@acme.example",
-        "--directory",
-        "fixtures/directory.json",
-        "--namespace",
-        "acme",
-        log.to_str().unwrap(),
-    ]
-    .map(String::from)
-    .to_vec();
-    let full = assert_fast_path_agrees(&args);
+    let full = assert_fast_path_agrees(&summarize_args(&[], &[&log]));
     assert_eq!(full["logs_cover"]["first"], "2026-03-14T18:00:01.000Z");
     assert_eq!(full["logs_cover"]["last"], "2026-03-14T19:00:00.000Z");
 }

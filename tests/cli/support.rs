@@ -42,6 +42,18 @@ pub const QUICK_START: &[&str] = &[
     "fixtures/logs/workhorse.log",
 ];
 
+/// `summarize` for alice@acme.example, an Owner of acme in the fixture directory,
+/// about acme.
+pub const ALICE_ABOUT_ACME: &[&str] = &[
+    "summarize",
+    "--requester",
+    "alice@acme.example",
+    "--directory",
+    "fixtures/directory.json",
+    "--namespace",
+    "acme",
+];
+
 /// A `logbrief summarize` command line, built in the order it is written. It starts
 /// from alice@acme.example, the fixture directory and the namespace acme (or from the
 /// quick start); flags and files follow.
@@ -54,15 +66,7 @@ pub struct Summarize {
 impl Summarize {
     /// alice@acme.example, an Owner of acme in the fixture directory, asks about acme.
     pub fn new() -> Self {
-        Self::from_args(&[
-            "summarize",
-            "--requester",
-            "alice@acme.example",
-            "--directory",
-            "fixtures/directory.json",
-            "--namespace",
-            "acme",
-        ])
+        Self::from_args(ALICE_ABOUT_ACME)
     }
 
     /// `QUICK_START`, the README's command line.
