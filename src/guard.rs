@@ -23,7 +23,7 @@
 //!
 //! [`Guarded`] can only be built here: a value of that type has passed the check.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::LazyLock;
@@ -72,6 +72,17 @@ pub enum HitKind {
 }
 
 impl HitKind {
+    /// Every kind, in the order of their discriminants.
+    const ALL: [HitKind; 7] = [
+        HitKind::Ip,
+        HitKind::Username,
+        HitKind::Email,
+        HitKind::Name,
+        HitKind::UserAgent,
+        HitKind::Token,
+        HitKind::UrlCredentials,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             HitKind::Ip => "IP address",
@@ -124,19 +135,20 @@ fn fold_text(text: &str, out: &mut Vec<u8>) {
     }
 }
 
-/// A hasher for keys that are hashes already.
+/// A hasher for keys that are hashes already: multiplied by an odd number, so that
+/// keys that differ in their lowest bits only lie apart in the table.
 #[derive(Default, Clone, Copy)]
 struct Prehashed(u64);
 
 impl Hasher for Prehashed {
     fn finish(&self) -> u64 {
-        self.0
+        self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15)
     }
 
     fn write(&mut self, bytes: &[u8]) {
         // Only `write_u64` is meant; any other key is still spread over the table.
         for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
         }
     }
 
@@ -145,12 +157,66 @@ impl Hasher for Prehashed {
     }
 }
 
-/// Canaries by the hash of their folded value.
-type ByHash = HashMap<u64, HitKind, BuildHasherDefault<Prehashed>>;
+/// Canaries by the hash of their folded value, with the kind in the hash's lowest
+/// three bits: eight bytes a canary, and a lookup for each kind there is.
+#[derive(Debug, Default)]
+struct ByHash {
+    keys: HashSet<u64, BuildHasherDefault<Prehashed>>,
+    /// The kinds there are, a bit each by their place in [`HitKind::ALL`].
+    kinds: u8,
+}
+
+const KIND_BITS: u64 = 0b111;
+
+impl ByHash {
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The kind of the canary with this hash.
+    fn get(&self, hash: u64) -> Option<HitKind> {
+        (0u8..)
+            .zip(HitKind::ALL)
+            .filter(|&(code, _)| self.kinds & (1 << code) != 0)
+            .find(|&(code, _)| self.keys.contains(&(hash & !KIND_BITS | u64::from(code))))
+            .map(|(_, kind)| kind)
+    }
+
+    /// Adds a canary, unless one with the same hash is there already (whose kind
+    /// stays). Whether it was added.
+    fn insert(&mut self, hash: u64, kind: HitKind) -> bool {
+        if self.get(hash).is_some() {
+            return false;
+        }
+        let code = kind as u8;
+        self.kinds |= 1 << code;
+        self.keys.insert(hash & !KIND_BITS | u64::from(code))
+    }
+
+    fn contains(&self, hash: u64) -> bool {
+        self.get(hash).is_some()
+    }
+
+    /// Takes in the canaries of another table.
+    fn merge(&mut self, mut other: ByHash) {
+        // The larger table takes in the smaller one.
+        if other.len() > self.len() {
+            std::mem::swap(self, &mut other);
+        }
+        for key in other.keys {
+            let kind = HitKind::ALL[(key & KIND_BITS) as usize];
+            self.insert(key, kind);
+        }
+    }
+}
 
 /// Collects the values a reply must never contain.
 ///
-/// Only a 64-bit hash of each value, lower-cased, is kept, never the value: a crawl
+/// Only a hash of each value, lower-cased, is kept, never the value: a crawl
 /// brings a million usernames and user agents, and a reply is a few kilobytes. The
 /// guard hashes each whole-token stretch of a reply's data and looks it up. Two
 /// different texts with the same hash can only make a stretch of a reply look like a
@@ -206,7 +272,7 @@ impl Canaries {
         fold_text(value, &mut self.scratch);
         let key = hash_folded(&self.scratch);
         // Values repeat line after line: one seen before costs a lookup.
-        if self.values.contains_key(&key) {
+        if self.values.contains(key) {
             return;
         }
         // The requester's own values are not canaries, spelled in any case; the
@@ -267,19 +333,8 @@ impl Canaries {
     }
 
     /// Takes in what another collection for the same requester gathered.
-    pub fn merge(&mut self, mut other: Canaries) {
-        // The larger table takes in the smaller one; a value both saw keeps the kind
-        // this one gave it.
-        if other.values.len() > self.values.len() {
-            std::mem::swap(&mut self.values, &mut other.values);
-            for (key, kind) in other.values {
-                self.values.insert(key, kind);
-            }
-        } else {
-            for (key, kind) in other.values {
-                self.values.entry(key).or_insert(kind);
-            }
-        }
+    pub fn merge(&mut self, other: Canaries) {
+        self.values.merge(other.values);
         self.longest = self.longest.max(other.longest);
     }
 
@@ -452,7 +507,7 @@ impl Guard {
                 }
                 h.write(&folded[hashed..at[end]]);
                 hashed = at[end];
-                if let Some(&kind) = self.values.get(&h.finish()) {
+                if let Some(kind) = self.values.get(h.finish()) {
                     hit(kind);
                 }
             }
@@ -896,15 +951,14 @@ mod tests {
                 HitKind::UserAgent,
             );
         }
+        // A value both saw is one canary, of either kind.
         b.add("bob", HitKind::Name);
         a.merge(b);
         let g = a.into_guard(vec![]).unwrap();
         let mut found = Findings::default();
         g.canaries("bob and agent/99 (a much longer user agent)", &mut found);
-        assert_eq!(
-            found.kinds,
-            BTreeMap::from([(HitKind::Username, 1), (HitKind::UserAgent, 1)])
-        );
+        assert_eq!(found.kinds.values().sum::<usize>(), 2, "{:?}", found.kinds);
+        assert_eq!(found.kinds.get(&HitKind::UserAgent), Some(&1));
     }
 
     /// The lookup against the plain definition, and against the automaton it replaces.
