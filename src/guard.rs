@@ -961,7 +961,8 @@ mod tests {
         assert_eq!(found.kinds.get(&HitKind::UserAgent), Some(&1));
     }
 
-    /// The lookup against the plain definition, and against the automaton it replaces.
+    /// The lookup against the plain definition, and against a plain Aho-Corasick
+    /// search for the canaries.
     mod whole_tokens {
         use super::*;
         use proptest::prelude::*;
@@ -1005,7 +1006,7 @@ mod tests {
             hits
         }
 
-        /// Hits by kind as the automaton found them: ASCII case ignored, values
+        /// Hits as an Aho-Corasick search finds them: ASCII case ignored, values
         /// lower-cased, overlapping matches that no token continues.
         fn automaton(canaries: &[(String, HitKind)], text: &str) -> usize {
             let values: Vec<String> = canaries
@@ -1086,7 +1087,7 @@ mod tests {
                 let mut found = Findings::default();
                 g.canaries(&text, &mut found);
                 prop_assert_eq!(&found.kinds, &reference(&canaries, &text), "{:?}", text);
-                // Never less strict than the automaton it replaces.
+                // Never less strict than a search that ignores the case of ASCII only.
                 prop_assert!(found.kinds.values().sum::<usize>() >= automaton(&canaries, &text), "{:?}", text);
             }
         }
