@@ -4,21 +4,28 @@
 //! results, after grouping (see [`Texts`]).
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
-use std::sync::Mutex;
+use std::hash::{BuildHasher, Hash, RandomState};
+use std::sync::{Mutex, MutexGuard};
+
+use string_interner::backend::StringBackend;
+use string_interner::symbol::SymbolU32;
+use string_interner::{StringInterner, Symbol};
 
 /// How many independently locked parts the table has, so that threads reading
 /// different chunks seldom wait for each other.
 const SHARDS: usize = 64;
 
+/// One part of [`Names`]: its texts lie end to end in one string, each found by its
+/// hash, so that a text costs its bytes and a dozen more.
+type Shard = StringInterner<StringBackend<SymbolU32>>;
+
 /// The distinct texts the records carry (paths, user keys, user agents, countries),
 /// each stored once however many records name it. Threads reading different chunks
-/// intern into the same table.
+/// intern into the same table; a text's hash chooses its part.
 ///
-/// A crawl brings a million distinct user keys and user agents, so each text costs
-/// its bytes and about twenty more: the texts of a part lie end to end in one string,
-/// found by a 32-bit piece of their hash.
+/// A crawl brings a million distinct user keys and user agents, so the per-text cost
+/// matters: a map from texts to numbers and back would cost ten times the bytes of a
+/// typical user key.
 #[derive(Debug)]
 pub struct Names {
     shards: Box<[Mutex<Shard>]>,
@@ -28,77 +35,18 @@ pub struct Names {
 impl Default for Names {
     fn default() -> Self {
         Names {
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect(),
             hasher: RandomState::new(),
         }
     }
 }
 
-/// One part of [`Names`]: the texts whose hash falls in it.
-#[derive(Debug, Default)]
-struct Shard {
-    /// Every text of the part, end to end.
-    texts: String,
-    /// Where each text ends in `texts`, by its number in the part.
-    ends: Vec<usize>,
-    /// The number of a text by 32 bits of its hash. A text whose bits are taken
-    /// by another text is in `clashes`.
-    by_hash: HashMap<u32, u32, BuildHasherDefault<Spread>>,
-    clashes: HashMap<Box<str>, u32>,
-}
-
-impl Shard {
-    fn text(&self, local: u32) -> Option<&str> {
-        text_at(&self.texts, &self.ends, local)
-    }
-
-    /// The number of `text` in the part, given a new one if it has none.
-    fn intern(&mut self, text: &str, bits: u32) -> u32 {
-        let next = u32::try_from(self.ends.len()).expect("fewer than 2^32 distinct texts");
-        let Shard {
-            texts,
-            ends,
-            by_hash,
-            clashes,
-        } = self;
-        let local = match by_hash.entry(bits) {
-            Entry::Vacant(v) => *v.insert(next),
-            Entry::Occupied(o) if text_at(texts, ends, *o.get()) == Some(text) => *o.get(),
-            Entry::Occupied(_) => *clashes.entry(text.into()).or_insert(next),
-        };
-        if local == next {
-            texts.push_str(text);
-            ends.push(texts.len());
-        }
-        local
-    }
-}
-
-/// The text numbered `local` among `texts`, which end at `ends`.
-fn text_at<'a>(texts: &'a str, ends: &[usize], local: u32) -> Option<&'a str> {
-    let local = usize::try_from(local).ok()?;
-    let end = *ends.get(local)?;
-    let start = local.checked_sub(1).map_or(0, |before| ends[before]);
-    texts.get(start..end)
-}
-
-/// Spreads a key that is a piece of a hash already over the table.
-#[derive(Default)]
-struct Spread(u64);
-
-impl Hasher for Spread {
-    fn finish(&self) -> u64 {
-        self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.0 = u64::from(n);
+impl Names {
+    /// A part, whether or not a thread holding it panicked: texts are only ever added.
+    fn shard(&self, i: usize) -> MutexGuard<'_, Shard> {
+        self.shards[i]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -108,15 +56,10 @@ pub struct Name(u32);
 
 impl Names {
     pub fn intern(&self, text: &str) -> Name {
-        let hash = self.hasher.hash_one(text);
-        // The low bits choose the part, the high ones find the text in it.
-        let shard = (hash % SHARDS as u64) as usize;
-        let bits = (hash >> 32) as u32;
-        let local = self.shards[shard]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .intern(text, bits);
-        let code = u64::from(local) * SHARDS as u64 + shard as u64;
+        let shard = (self.hasher.hash_one(text) % SHARDS as u64) as usize;
+        let local = self.shard(shard).get_or_intern(text).to_usize();
+        // The part is the code's remainder, the text's number in it the quotient.
+        let code = local * SHARDS + shard;
         Name(u32::try_from(code).expect("fewer than 2^32 distinct texts"))
     }
 
@@ -141,12 +84,8 @@ impl Texts for Names {
     /// The text of a column value made by [`Name::index`].
     fn text(&self, code: u32) -> Option<String> {
         let code = usize::try_from(code).ok()?;
-        let shard = self.shards[code % SHARDS]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        shard
-            .text(u32::try_from(code / SHARDS).ok()?)
-            .map(str::to_owned)
+        let local = SymbolU32::try_from_usize(code / SHARDS)?;
+        self.shard(code % SHARDS).resolve(local).map(str::to_owned)
     }
 }
 
@@ -213,24 +152,5 @@ mod tests {
         assert_eq!(distinct.len(), texts.len());
         assert_eq!(names.intern(""), names.intern(""));
         assert_eq!(names.resolve(names.intern("")), "");
-    }
-
-    /// Two texts whose hashes share the bits the table is keyed by stay two texts.
-    #[test]
-    fn texts_with_the_same_hash_bits_stay_apart() {
-        let mut shard = Shard::default();
-        let a = shard.intern("acme/app", 7);
-        let b = shard.intern("bob", 7);
-        let c = shard.intern("carol", 7);
-        assert_eq!(
-            (shard.intern("acme/app", 7), shard.intern("bob", 7)),
-            (a, b)
-        );
-        assert_eq!(shard.intern("carol", 7), c);
-        assert!(a != b && b != c && a != c);
-        assert_eq!(
-            [a, b, c].map(|n| shard.text(n)),
-            [Some("acme/app"), Some("bob"), Some("carol")]
-        );
     }
 }

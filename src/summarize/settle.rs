@@ -72,7 +72,7 @@ impl Settled {
                 // list does not apply to it.
                 if s.from_client {
                     self.client_requests.push(ClientRequest {
-                        path: Some(self.batch.names().resolve(s.counted.path).to_owned()),
+                        path: Some(self.batch.names().resolve(s.counted.path)),
                         status: s.counted.status,
                         time: s.counted.time,
                         git_challenge: s.git_challenge,
