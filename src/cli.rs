@@ -30,6 +30,9 @@ pub enum Command {
     /// Report each log's format, line counts, malformed lines and time range (no
     /// personal data).
     Inspect(InspectArgs),
+    /// Print the scope filter for the engine that holds the logs: one regular
+    /// expression (RE2 subset) that every line in the requester's scope matches.
+    Pushdown(PushdownArgs),
     /// Read the directory or audit events from a GitLab instance's REST API, with the
     /// access token in GITLAB_TOKEN.
     #[command(subcommand)]
@@ -225,6 +228,25 @@ pub struct VerifyArgs {
     /// How the result is printed; JSON keys are stable for tools.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct PushdownArgs {
+    #[command(flatten)]
+    pub requester: RequesterArgs,
+
+    /// How the logs' lines are written: JSON (Rails, Workhorse) or NGINX's access
+    /// log. Each escapes characters its own way, and the filter must see through it.
+    #[arg(long = "lines", value_enum, default_value_t = LinesArg::Json)]
+    pub lines: LinesArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LinesArg {
+    /// One JSON object per line: GitLab Rails and Workhorse logs.
+    Json,
+    /// NGINX access logs in the combined format.
+    Nginx,
 }
 
 #[derive(Debug, Args)]

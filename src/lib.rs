@@ -28,6 +28,7 @@ mod ingest;
 mod inspect;
 mod output;
 mod progress;
+mod pushdown;
 mod render;
 #[cfg(fuzzing)]
 pub mod scope;
@@ -65,6 +66,13 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
             let digests = digest::Cache::new(!args.no_cache);
             let logs = config::expand_globs(args.logs)?;
             inspect::inspect(&logs, &options, &digests, json, out)
+        }
+        Command::Pushdown(args) => {
+            let syntax = match args.lines {
+                cli::LinesArg::Json => scope::prefilter::Syntax::Json,
+                cli::LinesArg::Nginx => scope::prefilter::Syntax::Nginx,
+            };
+            pushdown::pushdown(&RequesterConfig::from_args(args.requester), syntax, out)
         }
         Command::Fetch(FetchCommand::Directory(args)) => {
             let client = fetch_client(&args.api)?;

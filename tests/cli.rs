@@ -45,6 +45,10 @@ mod inputs;
 #[path = "cli/cache.rs"]
 mod cache;
 
+/// `logbrief pushdown`: the filter for the engine where the logs live.
+#[path = "cli/pushdown.rs"]
+mod pushdown;
+
 /// `logbrief fetch` against a stub GitLab.
 #[path = "cli/fetch.rs"]
 mod fetch;

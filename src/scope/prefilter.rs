@@ -22,7 +22,7 @@
 //!
 //! A hit is only a candidate: the line is then parsed and attributed like any other.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, Input, MatchKind, Span, packed};
@@ -56,6 +56,47 @@ enum Collection {
 pub enum Syntax {
     Json,
     Nginx,
+}
+
+/// What a line that concerns the scope names, one way or another: the names the
+/// prefilter searches for (lower case, sorted), and the ids of the projects and
+/// groups in scope, which API routes may name instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Terms {
+    pub names: Vec<String>,
+    pub project_ids: BTreeSet<u64>,
+    pub group_ids: BTreeSet<u64>,
+}
+
+impl Terms {
+    /// For each scope root and each former path of a project in scope, its longest
+    /// segment; the ids of every project and group in scope.
+    pub fn of(dir: &Directory, verified: &Verified) -> Terms {
+        let mut names: Vec<String> = Vec::new();
+        let mut project_ids = BTreeSet::new();
+        let mut group_ids = BTreeSet::new();
+        for &node in &verified.scope {
+            names.extend(longest_segment(dir.path_of(node)));
+        }
+        for (i, ns) in dir.namespaces.iter().enumerate() {
+            if verified.contains(dir, Node::Namespace(i)) {
+                group_ids.insert(ns.id);
+            }
+        }
+        for (i, p) in dir.projects.iter().enumerate() {
+            if verified.contains(dir, Node::Project(i)) {
+                project_ids.insert(p.id);
+                names.extend(p.former_paths.iter().filter_map(|f| longest_segment(f)));
+            }
+        }
+        names.sort();
+        names.dedup();
+        Terms {
+            names,
+            project_ids,
+            group_ids,
+        }
+    }
 }
 
 /// The compiled search for one scope and one syntax.
@@ -100,26 +141,11 @@ impl Prefilter {
         syntax: Syntax,
         addresses: Vec<String>,
     ) -> Prefilter {
-        let mut names: Vec<String> = Vec::new();
-        let mut project_ids = HashSet::new();
-        let mut group_ids = HashSet::new();
-        for &node in &verified.scope {
-            names.extend(longest_segment(dir.path_of(node)));
-        }
-        for (i, ns) in dir.namespaces.iter().enumerate() {
-            if verified.contains(dir, Node::Namespace(i)) {
-                group_ids.insert(ns.id);
-            }
-        }
-        for (i, p) in dir.projects.iter().enumerate() {
-            if verified.contains(dir, Node::Project(i)) {
-                project_ids.insert(p.id);
-                names.extend(p.former_paths.iter().filter_map(|f| longest_segment(f)));
-            }
-        }
-        names.sort();
-        names.dedup();
-
+        let Terms {
+            names,
+            project_ids,
+            group_ids,
+        } = Terms::of(dir, verified);
         let mut patterns: Vec<String> = Vec::new();
         let mut needles = Vec::new();
         for name in names {
@@ -160,8 +186,8 @@ impl Prefilter {
             rivals: rivals(&patterns),
             patterns,
             needles,
-            project_ids,
-            group_ids,
+            project_ids: project_ids.into_iter().collect(),
+            group_ids: group_ids.into_iter().collect(),
         }
     }
 
@@ -421,6 +447,48 @@ fn hex_value(b: Option<&u8>) -> Option<u8> {
     b.and_then(|&b| (b as char).to_digit(16)).map(|d| d as u8)
 }
 
+/// The prefilter as one regular expression, for an engine that holds the logs
+/// (`logbrief pushdown`): a line it does not match is one the prefilter passes over,
+/// so it cannot be in scope. It is a superset of the prefilter: a name anywhere (the
+/// look-alikes `ends_a_segment` passes over match too), a route followed by an owned
+/// id or by any percent-encoded segment, and any escape that might hide a character.
+/// It keeps to what RE2, Rust's `regex`, Java and DuckDB agree on: `(?i)`,
+/// alternation, classes, `*`, `$`, and a backslash before punctuation; no look-around, no
+/// back-references.
+pub fn regex(terms: &Terms, syntax: Syntax) -> String {
+    let mut branches: Vec<String> = terms.names.iter().map(|n| escape(n)).collect();
+    for (route, ids) in [
+        ("projects", &terms.project_ids),
+        ("groups", &terms.group_ids),
+    ] {
+        // The separators `id_segment` stops at; a `%` before them may encode an id.
+        let mut id = String::from(r#"[^/\\?#" \n]*%"#);
+        if !ids.is_empty() {
+            let owned: Vec<String> = ids.iter().map(u64::to_string).collect();
+            id = format!("0*(?:{})(?:[^0-9]|$)|{id}", owned.join("|"));
+        }
+        branches.push(format!(r"(?:/|\\/){route}(?:/|\\/)(?:{id})"));
+    }
+    branches.push(match syntax {
+        Syntax::Json => r"\\u[0-9a-f]".to_owned(),
+        Syntax::Nginx => r#"\\[^"\\]"#.to_owned(),
+    });
+    format!("(?i)(?:{})", branches.join("|"))
+}
+
+/// `text` as a literal of the regular expression: ASCII punctuation behind a
+/// backslash, which every dialect reads as the character itself.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    for c in text.chars() {
+        if c.is_ascii_punctuation() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The id segment after `projects/` or `groups/`: up to the next separator.
 fn id_segment(rest: &[u8]) -> &[u8] {
     let end = rest
@@ -484,9 +552,39 @@ mod tests {
         Prefilter::new(&dir, &v, syntax)
     }
 
+    /// The prefilter as the regular expression `logbrief pushdown` prints.
+    fn regex_of(syntax: Syntax) -> regex::Regex {
+        let dir = Directory::from_slice(DIR.as_bytes()).unwrap();
+        let v = directory::verify(&dir, "alice@acme.example", &[]).unwrap();
+        regex::Regex::new(&regex(&Terms::of(&dir, &v), syntax)).unwrap()
+    }
+
+    #[test]
+    fn the_regex_names_the_scope_and_nothing_else() {
+        let dir = Directory::from_slice(DIR.as_bytes()).unwrap();
+        let v = directory::verify(&dir, "alice@acme.example", &[]).unwrap();
+        assert_eq!(
+            regex(&Terms::of(&dir, &v), Syntax::Json),
+            r#"(?i)(?:acme|handbook|(?:/|\\/)projects(?:/|\\/)(?:0*(?:7|9)(?:[^0-9]|$)|[^/\\?#" \n]*%)|(?:/|\\/)groups(?:/|\\/)(?:0*(?:60|61)(?:[^0-9]|$)|[^/\\?#" \n]*%)|\\u[0-9a-f])"#
+        );
+        let terms = Terms {
+            names: vec!["a.b-c_d".to_owned()],
+            project_ids: BTreeSet::new(),
+            group_ids: BTreeSet::new(),
+        };
+        let re = regex::Regex::new(&regex(&terms, Syntax::Nginx)).unwrap();
+        assert!(re.is_match("GET /A.B-C_D/x"));
+        assert!(!re.is_match("GET /aXb-c_d/x"), "a dot is a dot");
+        assert!(re.is_match(r"GET /\x61.b-c_d"));
+        assert!(!re.is_match(r#"GET /x \" \\"#));
+        assert!(re.is_match("GET /api/v4/projects/a%2Fb"));
+        assert!(!re.is_match("GET /api/v4/projects/7"));
+    }
+
     #[test]
     fn json_lines() {
         let p = prefilter(Syntax::Json);
+        let re = regex_of(Syntax::Json);
         let yes = [
             r#"{"path":"/acme/app/-/issues"}"#,
             r#"{"path":"/ACME/App"}"#,
@@ -505,6 +603,7 @@ mod tests {
         ];
         for line in yes {
             assert!(p.may_concern(line.as_bytes()), "{line}");
+            assert!(re.is_match(line), "{line}");
         }
         let no = [
             r#"{"path":"/other/app/-/issues"}"#,
@@ -522,6 +621,11 @@ mod tests {
         ];
         for line in no {
             assert!(!p.may_concern(line.as_bytes()), "{line}");
+        }
+        // The regular expression is a superset: it also keeps look-alikes, encoded
+        // ids and escapes the prefilter looks into, but not these.
+        for i in [0, 2, 3, 4, 6, 9, 10] {
+            assert!(!re.is_match(no[i]), "{}", no[i]);
         }
     }
 
@@ -908,6 +1012,13 @@ mod tests {
                 if !pf.may_concern(json.as_bytes()) {
                     prop_assert!(!in_scope(&dir, &v, json.as_bytes(), Format::RailsJson), "{json}");
                 }
+                // What `pushdown` prints keeps every line the prefilter keeps.
+                let terms = Terms::of(&dir, &v);
+                let re = regex::Regex::new(&regex(&terms, Syntax::Json)).unwrap();
+                if !re.is_match(&json) {
+                    prop_assert!(!pf.may_concern(json.as_bytes()), "{json}");
+                    prop_assert!(!in_scope(&dir, &v, json.as_bytes(), Format::RailsJson), "{json}");
+                }
 
                 let nginx_path = spell(path, &choices, false);
                 let nginx = format!(
@@ -915,6 +1026,11 @@ mod tests {
                 );
                 let pf = prefilter(Syntax::Nginx);
                 if !pf.may_concern(nginx.as_bytes()) {
+                    prop_assert!(!in_scope(&dir, &v, nginx.as_bytes(), Format::Nginx), "{nginx}");
+                }
+                let re = regex::Regex::new(&regex(&terms, Syntax::Nginx)).unwrap();
+                if !re.is_match(&nginx) {
+                    prop_assert!(!pf.may_concern(nginx.as_bytes()), "{nginx}");
                     prop_assert!(!in_scope(&dir, &v, nginx.as_bytes(), Format::Nginx), "{nginx}");
                 }
             }
