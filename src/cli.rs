@@ -379,6 +379,13 @@ pub struct SummarizeArgs {
     #[arg(help_heading = "Reading and performance", long = "no-cache")]
     pub no_cache: bool,
 
+    /// The LOG files are the lines an engine kept with `logbrief pushdown`'s filter;
+    /// FILE is its JSON count of every line it held, per source, with their first and
+    /// last times. The lines it left out are then counted out of scope, and the period
+    /// the logs cover is the sources'.
+    #[arg(help_heading = "Reading and performance", long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+
     /// Print no warnings on standard error (errors and refusals still are).
     #[arg(help_heading = "Output", short, long, conflicts_with = "verbose")]
     pub quiet: bool,

@@ -91,6 +91,8 @@ pub struct Config {
     pub no_progress: bool,
     /// Neither read nor write the digest cache.
     pub no_cache: bool,
+    /// An engine's totals for the logs it filtered (`--manifest`).
+    pub manifest: Option<PathBuf>,
     /// No warnings on standard error.
     pub quiet: bool,
     /// Counts of what each rule took out, and the reconciliation, on standard error.
@@ -297,6 +299,7 @@ impl Config {
             parse_all: args.parse_all,
             no_progress: args.no_progress,
             no_cache: args.no_cache,
+            manifest: args.manifest,
             quiet: args.quiet,
             verbose: args.verbose,
             threads: match args.threads {

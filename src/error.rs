@@ -41,6 +41,9 @@ pub enum Error {
 
     #[error("directory file {}: {message}", path.display())]
     Directory { path: PathBuf, message: String },
+    /// A manifest of an engine's totals that cannot be read or does not add up.
+    #[error("manifest {}: {message}", path.display())]
+    Manifest { path: PathBuf, message: String },
 
     #[error("{0}")]
     Usage(String),
@@ -139,6 +142,7 @@ impl Error {
             | Error::UnknownFormat { .. }
             | Error::Incomplete(_)
             | Error::Directory { .. }
+            | Error::Manifest { .. }
             | Error::Fetch { .. } => exit::INPUT,
             Error::Usage(_) => exit::USAGE,
             Error::NoRecords(_) => exit::INPUT,

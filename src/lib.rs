@@ -26,6 +26,7 @@ pub mod ingest;
 #[cfg(not(fuzzing))]
 mod ingest;
 mod inspect;
+mod manifest;
 mod output;
 mod progress;
 mod pushdown;

@@ -100,6 +100,9 @@ pub struct Aggregates {
     pub ownerships: Vec<crate::directory::Ownership>,
     #[serde(skip)]
     pub config_file: Option<String>,
+    /// The engine's totals, when the inputs are the lines an engine kept.
+    #[serde(skip)]
+    pub manifest: Option<crate::manifest::Manifest>,
     #[serde(skip)]
     pub command_line: String,
 }

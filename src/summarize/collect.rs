@@ -25,6 +25,7 @@ use crate::guard::Canaries;
 use crate::ingest::chunks::{self, CHUNK, Chunk};
 use crate::ingest::reader::{LineReader, MAX_LINE};
 use crate::ingest::{self, Format, Line, LineSyntax, Source};
+use crate::manifest::Manifest;
 use crate::progress::Progress;
 use crate::scope::prefilter::{self, Prefilter, Syntax};
 
@@ -326,6 +327,47 @@ pub(crate) fn read_input(
 }
 
 impl Collected {
+    /// Accounts for the lines an engine held but left out by the scope filter, as its
+    /// manifest counts them (RULES.md §6): they are `out_of_scope`, unread, under an
+    /// input of their own named after the manifest, and the period the logs cover is
+    /// the engine's sources'. Fails when the engine counted fewer lines than were read
+    /// here: the manifest then belongs to other logs.
+    pub(crate) fn left_out_by_the_engine(&mut self, manifest: &Manifest) -> Result<()> {
+        let read = self.reconciliation.lines;
+        let Some(left) = manifest.lines.checked_sub(read) else {
+            return Err(Error::Manifest {
+                path: manifest.name.clone().into(),
+                message: format!(
+                    "the engine counted {} lines, fewer than the {read} candidate lines read                      here: it describes other logs",
+                    manifest.lines
+                ),
+            });
+        };
+        self.reconciliation.lines += left;
+        self.reconciliation.out_of_scope += left;
+        self.reconciliation.unread += left;
+        manifest
+            .first
+            .into_iter()
+            .chain(manifest.last)
+            .for_each(|t| self.coverage.add(t));
+        self.inputs.push(InputSummary {
+            name: manifest.name.clone(),
+            format: "engine-manifest",
+            gzip: false,
+            sha256: manifest.sha256.clone(),
+            digest_origin: crate::digest::Origin::Computed,
+            lines: left,
+            malformed: 0,
+            malformed_lines: Vec::new(),
+            first_malformed: None,
+            records: 0,
+            unread: left,
+            looks_like: None,
+        });
+        Ok(())
+    }
+
     /// Adds one input's lines and records.
     fn add(&mut self, mut summary: InputSummary, part: Part) {
         // The same file given twice (by another name, or a copy) is read once: its

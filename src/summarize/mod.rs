@@ -68,6 +68,11 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
     let (config, config_added) = for_customer(config, &dir, &verified, err);
     let config = &config;
     let geoip = config.geoip.as_deref().map(geo::GeoIp::open).transpose()?;
+    let manifest = config
+        .manifest
+        .as_deref()
+        .map(crate::manifest::Manifest::load)
+        .transpose()?;
 
     // Collect.
     let mut canaries = canaries(config, &dir, &verified);
@@ -77,6 +82,7 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
         &dir,
         &verified,
         geoip.as_ref(),
+        manifest.as_ref(),
         &names,
         &mut canaries,
     )?;
@@ -87,6 +93,7 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
     let aggregates = settle_and_count(config, &dir, &verified, collected, names, geoip.as_ref());
     let mut aggregates = aggregates?;
     aggregates.config_added = config_added;
+    aggregates.manifest = manifest;
     aggregates.warnings.extend(window_beyond_logs(&aggregates));
     aggregates
         .warnings
@@ -160,6 +167,7 @@ fn collect(
     dir: &Directory,
     verified: &Verified,
     geoip: Option<&geo::GeoIp>,
+    manifest: Option<&crate::manifest::Manifest>,
     names: &Names,
     canaries: &mut Canaries,
 ) -> Result<Collected> {
@@ -192,6 +200,9 @@ fn collect(
         collect::read_input(path, &context, canaries, &progress, &mut collected)?;
     }
     progress.finish();
+    if let Some(manifest) = manifest {
+        collected.left_out_by_the_engine(manifest)?;
+    }
     Ok(collected)
 }
 
@@ -349,6 +360,7 @@ fn count(
             .as_ref()
             .map(|f| f.display().to_string()),
         command_line: command_line(),
+        manifest: None,
         greeting: config.greeting.clone(),
         sign_off: config.sign_off.clone(),
     })

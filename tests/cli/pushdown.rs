@@ -112,3 +112,109 @@ fn the_filter_names_the_scope_only_and_needs_a_verified_requester() {
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
 }
+
+/// The manifest an engine writes: per source, its lines and the first and last time
+/// of its requests (from `inspect`, which reads every line).
+fn manifest_of(files: &[PathBuf], filter: &str) -> String {
+    let out = logbrief()
+        .args(["inspect", "--format", "json"])
+        .args(files)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reports: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sources: Vec<Value> = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "name": r["name"],
+                "lines": r["lines"],
+                "first": r["first_request"],
+                "last": r["last_request"],
+            })
+        })
+        .collect();
+    serde_json::json!({"sources": sources, "engine": "test", "filter": filter}).to_string()
+}
+
+fn run(args: &[&str], files: &[PathBuf], extra: &[String]) -> std::process::Output {
+    let flags = &QUICK_START[..QUICK_START.len() - 3];
+    logbrief()
+        .args(flags)
+        .args(args)
+        .args(extra)
+        .args(files)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn candidates_and_a_manifest_give_the_reply_of_the_whole_logs() {
+    let re = filter("json");
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut whole, mut kept) = (Vec::new(), Vec::new());
+    for log in &QUICK_START[QUICK_START.len() - 3..] {
+        let path = root().join(log);
+        let text: String = lines_of(&path)
+            .into_iter()
+            .filter(|l| re.is_match(l))
+            .map(|l| l + "\n")
+            .collect();
+        let out = tmp
+            .path()
+            .join(path.file_name().unwrap())
+            .with_extension("kept");
+        std::fs::write(&out, text).unwrap();
+        whole.push(path);
+        kept.push(out);
+    }
+    let manifest = tmp.path().join("manifest.json");
+    std::fs::write(&manifest, manifest_of(&whole, re.as_str())).unwrap();
+    let note = tmp.path().join("note.md");
+    let with_manifest = [
+        "--manifest".to_owned(),
+        manifest.display().to_string(),
+        "--internal-note".to_owned(),
+        note.display().to_string(),
+    ];
+    for format in ["markdown", "text"] {
+        let from_whole = run(&["--format", format], &whole, &[]);
+        let from_kept = run(&["--format", format], &kept, &with_manifest);
+        assert!(from_kept.status.success(), "{}", stderr(&from_kept));
+        assert_eq!(stdout(&from_kept), stdout(&from_whole), "{format}");
+    }
+    let from_whole: Value =
+        serde_json::from_slice(&run(&["--format", "json"], &whole, &[]).stdout).unwrap();
+    let out = run(&["--format", "json"], &kept, &with_manifest);
+    let from_kept: Value = serde_json::from_slice(&out.stdout).unwrap();
+    super::support::assert_reconciled(&from_kept);
+    let bucket = |v: &Value, k: &str| v["reconciliation"][k].as_u64().unwrap();
+    for k in ["lines", "out_of_window", "excluded", "counted"] {
+        assert_eq!(bucket(&from_kept, k), bucket(&from_whole, k), "{k}");
+    }
+    assert_eq!(from_kept["logs_cover"], from_whole["logs_cover"]);
+    let inputs = from_kept["inputs"].as_array().unwrap();
+    assert_eq!(inputs.last().unwrap()["format"], "engine-manifest");
+    let note = std::fs::read_to_string(&note).unwrap();
+    assert!(
+        note.contains("the inputs are the lines test kept"),
+        "{note}"
+    );
+    assert!(
+        note.contains(&format!("counts {} lines", bucket(&from_whole, "lines"))),
+        "{note}"
+    );
+
+    // A manifest of other logs, with fewer lines than the candidates, is refused.
+    std::fs::write(
+        &manifest,
+        r#"{"sources":[{"name":"x","lines":3,"first":"2026-03-14T18:00:00Z","last":"2026-03-14T19:00:00Z"}]}"#,
+    )
+    .unwrap();
+    let out = run(&["--format", "json"], &kept, &with_manifest);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("fewer than the"), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+}
