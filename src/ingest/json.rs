@@ -159,7 +159,9 @@ impl<'de> Visitor<'de> for LineVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut line = RawLine::default();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        // Keys are borrowed from the line (`Cow`'s own `Deserialize` would copy each
+        // of a line's sixty keys into a new string).
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             // Repeated keys overwrite: the last one wins.
             match key.as_ref() {
                 "time" => line.time = map.next_value::<LooseStr>()?.0,
@@ -186,6 +188,31 @@ impl<'de> Visitor<'de> for LineVisitor {
             }
         }
         Ok(line)
+    }
+}
+
+/// An object's key: borrowed from the line, copied only when it holds an escape.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
@@ -332,7 +359,7 @@ impl<'de> Visitor<'de> for ParamsVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = ParamsDe(Params::default());
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             let value = map.next_value::<LooseStr<'de>>()?.0;
             out.set(&key, value);
         }
@@ -378,7 +405,7 @@ impl<'de> de::Deserialize<'de> for ParamEntry<'de> {
                     key: None,
                     value: None,
                 };
-                while let Some(k) = map.next_key::<Cow<'de, str>>()? {
+                while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
                     match k.as_ref() {
                         "key" => entry.key = map.next_value::<LooseStr<'de>>()?.0,
                         "value" => entry.value = map.next_value::<LooseStr<'de>>()?.0,
@@ -486,6 +513,16 @@ mod tests {
             r#"{"path":"/x","time":"2026-03-14T20:06:12Z","remote_ip":"::ffff:198.51.100.9"}"#,
         );
         assert_eq!(r.client_ip, Some("198.51.100.9".parse().unwrap()));
+    }
+
+    #[test]
+    fn keys_with_escapes_are_read_like_plain_ones() {
+        let r = request(
+            r#"{"p\u0061th":"/acme/app","time":"2026-03-14T20:06:12Z","params":{"n\u0061mespace_id":"acme"},"meta.\u0070roject":"acme/app"}"#,
+        );
+        assert_eq!(r.path, "/acme/app");
+        assert_eq!(r.params.namespace_id.as_deref(), Some("acme"));
+        assert_eq!(r.meta_project.as_deref(), Some("acme/app"));
     }
 
     #[test]
