@@ -107,6 +107,10 @@ impl Manifest {
             {
                 return Err(fail(format!("sources[{i}].first is after its last")));
             }
+            // Logs are written before they are counted; a day allows for clocks.
+            if l.is_some_and(|l| l > Utc::now() + chrono::Duration::days(1)) {
+                return Err(fail(format!("sources[{i}].last lies in the future")));
+            }
             lines = lines
                 .checked_add(source.lines)
                 .ok_or_else(|| fail("the line counts overflow".to_owned()))?;
@@ -171,6 +175,10 @@ mod tests {
             (
                 r#"{"sources":[{"name":"a","lines":3,"first":"2026-03-04T00:00:00Z","last":"2026-03-03T00:00:00Z"}]}"#,
                 "after its last",
+            ),
+            (
+                r#"{"sources":[{"name":"a","lines":3,"first":"2026-03-04T00:00:00Z","last":"2999-01-01T00:00:00Z"}]}"#,
+                "lies in the future",
             ),
             (
                 r#"{"sources":[{"name":"secret-value","lines":-1}]}"#,

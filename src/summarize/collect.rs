@@ -343,6 +343,21 @@ impl Collected {
                 ),
             });
         };
+        // The lines kept come from the sources: a time of theirs outside the sources'
+        // period means the manifest describes other logs, and its period would be a
+        // claim the inputs do not support.
+        let outside = |t: Option<chrono::DateTime<Utc>>| {
+            t.is_some_and(|t| {
+                manifest.first.is_none_or(|f| t < f) || manifest.last.is_none_or(|l| t > l)
+            })
+        };
+        if outside(self.coverage.first) || outside(self.coverage.last) {
+            return Err(Error::Manifest {
+                path: manifest.name.clone().into(),
+                message: "the lines read hold times outside its sources' first and last: it                           describes other logs"
+                    .to_owned(),
+            });
+        }
         self.reconciliation.lines += left;
         self.reconciliation.out_of_scope += left;
         self.reconciliation.unread += left;

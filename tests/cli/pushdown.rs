@@ -217,4 +217,19 @@ fn candidates_and_a_manifest_give_the_reply_of_the_whole_logs() {
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(stderr(&out).contains("fewer than the"), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
+
+    // Nor is one whose period does not hold the lines read: the reply would claim it.
+    std::fs::write(
+        &manifest,
+        r#"{"sources":[{"name":"x","lines":100000,"first":"2026-03-15T00:00:00Z","last":"2026-03-15T01:00:00Z"}]}"#,
+    )
+    .unwrap();
+    let out = run(&["--format", "markdown"], &kept, &with_manifest);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("outside its sources"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty());
 }
