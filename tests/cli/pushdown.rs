@@ -207,29 +207,25 @@ fn candidates_and_a_manifest_give_the_reply_of_the_whole_logs() {
         "{note}"
     );
 
-    // A manifest of other logs, with fewer lines than the candidates, is refused.
-    std::fs::write(
-        &manifest,
-        r#"{"sources":[{"name":"x","lines":3,"first":"2026-03-14T18:00:00Z","last":"2026-03-14T19:00:00Z"}]}"#,
-    )
-    .unwrap();
-    let out = run(&["--format", "json"], &kept, &with_manifest);
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(stderr(&out).contains("fewer than the"), "{}", stderr(&out));
-    assert!(out.stdout.is_empty());
-
-    // Nor is one whose period does not hold the lines read: the reply would claim it.
-    std::fs::write(
-        &manifest,
-        r#"{"sources":[{"name":"x","lines":100000,"first":"2026-03-15T00:00:00Z","last":"2026-03-15T01:00:00Z"}]}"#,
-    )
-    .unwrap();
-    let out = run(&["--format", "markdown"], &kept, &with_manifest);
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("outside its sources"),
-        "{}",
-        stderr(&out)
-    );
-    assert!(out.stdout.is_empty());
+    // A manifest of other logs is refused, whatever the format: one with fewer lines
+    // than the candidates, and one whose period does not hold the lines read (the
+    // reply would claim that period).
+    for (text, says) in [
+        (
+            r#"{"sources":[{"name":"x","lines":3,"first":"2026-03-14T18:00:00Z","last":"2026-03-14T19:00:00Z"}]}"#,
+            "fewer than the",
+        ),
+        (
+            r#"{"sources":[{"name":"x","lines":100000,"first":"2026-03-15T00:00:00Z","last":"2026-03-15T01:00:00Z"}]}"#,
+            "outside its sources",
+        ),
+    ] {
+        std::fs::write(&manifest, text).unwrap();
+        for format in ["json", "markdown"] {
+            let out = run(&["--format", format], &kept, &with_manifest);
+            assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+            assert!(stderr(&out).contains(says), "{}", stderr(&out));
+            assert!(out.stdout.is_empty());
+        }
+    }
 }
