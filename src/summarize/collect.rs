@@ -475,9 +475,6 @@ fn read_lines(
     } else {
         threads
     };
-    if workers == 0 {
-        return read_lines_alone(reader, &search, canaries, progress);
-    }
     read_lines_parallel(reader, &search, workers, canaries, progress)
 }
 
