@@ -171,16 +171,15 @@ impl Cache {
     /// Starts the digest of the input at `path`: from the cache, on a thread of its own
     /// (`beside`), or by the reader as it reads (see [`Pending::inline`]).
     pub fn start(&self, path: &Path, beside: bool) -> Pending {
-        let key = self.dir.as_ref().and(Key::of(path));
+        // The key finds the entry, and tells afterwards whether the file changed while
+        // it was read (also without a cache).
+        let key = Key::of(path);
         if let Some(sha256) = key.as_ref().and_then(|k| self.lookup(k)) {
             return Pending {
                 key,
                 work: Work::Cached(sha256),
             };
         }
-        // The key decides whether the file was unchanged; without the cache it is only
-        // taken to say so.
-        let key = key.or_else(|| Key::of(path));
         let regular = key.is_some();
         let work = if beside && regular {
             let path = path.to_owned();
@@ -195,25 +194,22 @@ impl Cache {
 
 /// Creates the cache directory (readable by its owner only: the entries name the
 /// files read) and replaces the entry in one step, through a file of this process's own.
-fn write_entry(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+fn write_entry(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)?;
+    builder.create(dir).map_err(|e| Error::write(dir, e))?;
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let written = options.open(&tmp).and_then(|mut f| f.write_all(bytes));
-    match written.and_then(|()| fs::rename(&tmp, dir.join(name))) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            Err(e)
-        }
+    let written = crate::fetch::private_file(&tmp, true).and_then(|mut f| {
+        f.write_all(bytes)
+            .and_then(|()| fs::rename(&tmp, dir.join(name)))
+            .map_err(|e| Error::write(&tmp, e))
+    });
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
     }
+    written
 }
 
 /// Hashes a file on its own, reading it from the start.
@@ -285,33 +281,26 @@ impl Pending {
                 (sha256, Origin::Computed, Some(started))
             }
         };
-        let Some(key) = self.key else {
-            return Ok(Finished {
-                sha256,
-                origin,
-                warning: None,
-            });
-        };
-        if Key::of(path).as_ref() != Some(&key) {
-            return Ok(Finished {
-                sha256,
-                origin,
-                warning: Some(format!(
-                    "{} changed while it was read: its SHA-256 may describe other bytes than \
-                     the lines counted; read a copy that no longer changes",
-                    crate::output::display_name(path)
-                )),
-            });
-        }
-        if let Some(started) = started
+        let changed = self
+            .key
+            .as_ref()
+            .is_some_and(|key| Key::of(path).as_ref() != Some(key));
+        if !changed
+            && let (Some(key), Some(started)) = (&self.key, started)
             && key.settled(started)
         {
-            cache.store(&key, &sha256);
+            cache.store(key, &sha256);
         }
         Ok(Finished {
             sha256,
             origin,
-            warning: None,
+            warning: changed.then(|| {
+                format!(
+                    "{} changed while it was read: its SHA-256 may describe other bytes than \
+                     the lines counted; read a copy that no longer changes",
+                    crate::output::display_name(path)
+                )
+            }),
         })
     }
 }
