@@ -159,11 +159,11 @@ impl<'de> Visitor<'de> for LineVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut line = RawLine::default();
-        // Keys are borrowed from the line (`Cow`'s own `Deserialize` would copy each
-        // of a line's sixty keys into a new string).
-        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+        // Keys are borrowed from the line, as `LooseStr` borrows values (`Cow`'s own
+        // `Deserialize` would copy each of a line's sixty keys into a new string).
+        while let Some(LooseStr(key)) = map.next_key::<LooseStr<'de>>()? {
             // Repeated keys overwrite: the last one wins.
-            match key.as_ref() {
+            match key.as_deref().unwrap_or_default() {
                 "time" => line.time = map.next_value::<LooseStr>()?.0,
                 "path" => line.path = map.next_value::<LooseStr>()?.0,
                 "uri" => line.uri = map.next_value::<LooseStr>()?.0,
@@ -188,31 +188,6 @@ impl<'de> Visitor<'de> for LineVisitor {
             }
         }
         Ok(line)
-    }
-}
-
-/// An object's key: borrowed from the line, copied only when it holds an escape.
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de> de::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object key")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V)
     }
 }
 
@@ -359,9 +334,9 @@ impl<'de> Visitor<'de> for ParamsVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = ParamsDe(Params::default());
-        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+        while let Some(LooseStr(key)) = map.next_key::<LooseStr<'de>>()? {
             let value = map.next_value::<LooseStr<'de>>()?.0;
-            out.set(&key, value);
+            out.set(key.as_deref().unwrap_or_default(), value);
         }
         Ok(out)
     }
@@ -405,8 +380,8 @@ impl<'de> de::Deserialize<'de> for ParamEntry<'de> {
                     key: None,
                     value: None,
                 };
-                while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
-                    match k.as_ref() {
+                while let Some(LooseStr(k)) = map.next_key::<LooseStr<'de>>()? {
+                    match k.as_deref().unwrap_or_default() {
                         "key" => entry.key = map.next_value::<LooseStr<'de>>()?.0,
                         "value" => entry.value = map.next_value::<LooseStr<'de>>()?.0,
                         _ => {
