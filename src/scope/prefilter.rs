@@ -456,7 +456,9 @@ fn hex_value(b: Option<&u8>) -> Option<u8> {
 /// alternation, classes, `*`, `$`, and a backslash before punctuation; no look-around, no
 /// back-references.
 pub fn regex(terms: &Terms, syntax: Syntax) -> String {
-    let mut branches: Vec<String> = terms.names.iter().map(|n| escape(n)).collect();
+    // `regex::escape` puts a backslash before punctuation only, which every dialect
+    // reads as the character itself.
+    let mut branches: Vec<String> = terms.names.iter().map(|n| regex::escape(n)).collect();
     for (route, ids) in [
         ("projects", &terms.project_ids),
         ("groups", &terms.group_ids),
@@ -474,19 +476,6 @@ pub fn regex(terms: &Terms, syntax: Syntax) -> String {
         Syntax::Nginx => r#"\\[^"\\]"#.to_owned(),
     });
     format!("(?i)(?:{})", branches.join("|"))
-}
-
-/// `text` as a literal of the regular expression: ASCII punctuation behind a
-/// backslash, which every dialect reads as the character itself.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 2);
-    for c in text.chars() {
-        if c.is_ascii_punctuation() {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The id segment after `projects/` or `groups/`: up to the next separator.
