@@ -38,45 +38,73 @@ fn lines_of(path: &Path) -> Vec<String> {
     BufReader::new(reader).lines().map(Result::unwrap).collect()
 }
 
-fn summary(files: &[PathBuf]) -> Value {
+/// The quick start's logs, and beside them in `dir` the lines `re` keeps of each (what
+/// an engine would return), with how many lines the logs hold and how many were kept.
+struct Kept {
+    whole: Vec<PathBuf>,
+    kept: Vec<PathBuf>,
+    lines: usize,
+    candidates: usize,
+}
+
+fn keep(re: &regex::Regex, dir: &Path) -> Kept {
+    let mut k = Kept {
+        whole: Vec::new(),
+        kept: Vec::new(),
+        lines: 0,
+        candidates: 0,
+    };
+    for log in &QUICK_START[QUICK_START.len() - 3..] {
+        let path = root().join(log);
+        let all = lines_of(&path);
+        let text: String = all
+            .iter()
+            .filter(|l| re.is_match(l))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        k.lines += all.len();
+        k.candidates += text.lines().count();
+        let out = dir.join(path.file_name().unwrap()).with_extension("kept");
+        std::fs::write(&out, text).unwrap();
+        k.whole.push(path);
+        k.kept.push(out);
+    }
+    k
+}
+
+/// The quick start's flags, then `args`, `extra` and `files`.
+fn run(args: &[&str], files: &[PathBuf], extra: &[String]) -> std::process::Output {
     let flags = &QUICK_START[..QUICK_START.len() - 3];
-    let out = logbrief()
+    logbrief()
         .args(flags)
-        .args(["--format", "json"])
+        .args(args)
+        .args(extra)
         .args(files)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// The JSON summary of `files`, which must succeed.
+fn summary(files: &[PathBuf], extra: &[String]) -> Value {
+    let out = run(&["--format", "json"], files, extra);
     assert!(out.status.success(), "{}", stderr(&out));
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]
 fn the_candidates_an_engine_keeps_give_the_numbers_of_the_whole_files() {
-    let re = filter("json");
     let tmp = tempfile::tempdir().unwrap();
-    let logs = &QUICK_START[QUICK_START.len() - 3..];
-    let (mut whole, mut kept) = (Vec::new(), Vec::new());
-    let (mut lines, mut candidates) = (0, 0);
-    for log in logs {
-        let path = root().join(log);
-        let all = lines_of(&path);
-        let keep: Vec<&String> = all.iter().filter(|l| re.is_match(l)).collect();
-        lines += all.len();
-        candidates += keep.len();
-        let out = tmp
-            .path()
-            .join(path.file_name().unwrap())
-            .with_extension("candidates");
-        let text: String = keep.iter().map(|l| format!("{l}\n")).collect();
-        std::fs::write(&out, text).unwrap();
-        whole.push(path);
-        kept.push(out);
-    }
+    let Kept {
+        whole,
+        kept,
+        lines,
+        candidates,
+    } = keep(&filter("json"), tmp.path());
     assert!(
         candidates < lines,
         "the filter leaves lines out: {candidates} of {lines}"
     );
-    let (whole, kept) = (summary(&whole), summary(&kept));
+    let (whole, kept) = (summary(&whole, &[]), summary(&kept, &[]));
     for key in [
         "counts",
         "paths",
@@ -139,37 +167,11 @@ fn manifest_of(files: &[PathBuf], filter: &str) -> String {
     serde_json::json!({"sources": sources, "engine": "test", "filter": filter}).to_string()
 }
 
-fn run(args: &[&str], files: &[PathBuf], extra: &[String]) -> std::process::Output {
-    let flags = &QUICK_START[..QUICK_START.len() - 3];
-    logbrief()
-        .args(flags)
-        .args(args)
-        .args(extra)
-        .args(files)
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn candidates_and_a_manifest_give_the_reply_of_the_whole_logs() {
     let re = filter("json");
     let tmp = tempfile::tempdir().unwrap();
-    let (mut whole, mut kept) = (Vec::new(), Vec::new());
-    for log in &QUICK_START[QUICK_START.len() - 3..] {
-        let path = root().join(log);
-        let text: String = lines_of(&path)
-            .into_iter()
-            .filter(|l| re.is_match(l))
-            .map(|l| l + "\n")
-            .collect();
-        let out = tmp
-            .path()
-            .join(path.file_name().unwrap())
-            .with_extension("kept");
-        std::fs::write(&out, text).unwrap();
-        whole.push(path);
-        kept.push(out);
-    }
+    let Kept { whole, kept, .. } = keep(&re, tmp.path());
     let manifest = tmp.path().join("manifest.json");
     std::fs::write(&manifest, manifest_of(&whole, re.as_str())).unwrap();
     let note = tmp.path().join("note.md");
@@ -185,10 +187,8 @@ fn candidates_and_a_manifest_give_the_reply_of_the_whole_logs() {
         assert!(from_kept.status.success(), "{}", stderr(&from_kept));
         assert_eq!(stdout(&from_kept), stdout(&from_whole), "{format}");
     }
-    let from_whole: Value =
-        serde_json::from_slice(&run(&["--format", "json"], &whole, &[]).stdout).unwrap();
-    let out = run(&["--format", "json"], &kept, &with_manifest);
-    let from_kept: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let from_whole = summary(&whole, &[]);
+    let from_kept = summary(&kept, &with_manifest);
     super::support::assert_reconciled(&from_kept);
     let bucket = |v: &Value, k: &str| v["reconciliation"][k].as_u64().unwrap();
     for k in ["lines", "out_of_window", "excluded", "counted"] {
