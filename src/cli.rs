@@ -31,8 +31,14 @@ pub enum Command {
     /// personal data).
     Inspect(InspectArgs),
     /// Print the scope filter for the engine that holds the logs: one regular
-    /// expression (RE2 subset) that every line in the requester's scope matches.
+    /// expression (RE2 subset) that every line in the requester's scope matches, or
+    /// ready queries for DuckDB, BigQuery, ClickHouse or Spark.
+    #[command(after_help = PUSHDOWN_EXAMPLES)]
     Pushdown(PushdownArgs),
+    /// Copy the lines of standard input that may concern the requester's scope to
+    /// standard output: the filter of `pushdown`, applied by logbrief itself (for
+    /// Spark's `pipe`, or any stream).
+    Filter(FilterArgs),
     /// Read the directory or audit events from a GitLab instance's REST API, with the
     /// access token in GITLAB_TOKEN.
     #[command(subcommand)]
@@ -42,6 +48,19 @@ pub enum Command {
     /// Print the manual page (roff), for `man -l -` or a man directory.
     Man,
 }
+
+const PUSHDOWN_EXAMPLES: &str = "\
+Examples:
+  The expression alone:
+    logbrief pushdown --requester owner@acme.example --directory directory.json
+
+  A DuckDB script that writes kept.log and manifest.json, for March:
+    logbrief pushdown --engine duckdb --source 'archive/*.log.gz' --since 2026-03-01 \\
+      --until 2026-03-31 --requester owner@acme.example --directory directory.json > kept.sql
+
+  Then, as for any export:
+    logbrief summarize --manifest manifest.json --requester owner@acme.example \\
+      --directory directory.json --since 2026-03-01 --until 2026-03-31 kept.log";
 
 /// The four stories, as `summarize --help` shows them.
 const SUMMARIZE_EXAMPLES: &str = "\
@@ -237,6 +256,58 @@ pub struct PushdownArgs {
 
     /// How the logs' lines are written: JSON (Rails, Workhorse) or NGINX's access
     /// log. Each escapes characters its own way, and the filter must see through it.
+    #[arg(long = "lines", value_enum, default_value_t = LinesArg::Json)]
+    pub lines: LinesArg,
+
+    /// What to print: the expression, or the queries (or job) for an engine that keep
+    /// the candidate lines and count every line for `summarize --manifest`.
+    #[arg(long, value_enum, default_value_t = EngineArg::Regex)]
+    pub engine: EngineArg,
+
+    /// What the engine reads: files or a glob (duckdb, spark), a table with one
+    /// `line` column (bigquery), or an object-store URL (clickhouse).
+    #[arg(long, value_name = "SOURCE")]
+    pub source: Option<String>,
+
+    /// Where the engine writes the kept lines and the manifest (duckdb: a folder;
+    /// spark: a folder or URL; clickhouse: files named here).
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<String>,
+
+    /// Only lines from this time on (RFC 3339 or a date). The engine keeps a day more
+    /// on either side; `summarize` then applies the exact window.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Only lines before this time (RFC 3339, exclusive; or a date, through its end).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+
+    /// With --engine spark: write the PySpark job to this file too.
+    #[arg(long = "write-job", value_name = "FILE")]
+    pub write_job: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineArg {
+    /// One regular expression, in the subset RE2, Java and Rust agree on.
+    Regex,
+    /// A DuckDB script over local files (plain or gzip).
+    Duckdb,
+    /// BigQuery queries over a table of raw lines (an external table on the archive).
+    Bigquery,
+    /// ClickHouse queries over an object store with s3Cluster and LineAsString.
+    Clickhouse,
+    /// The spark-submit invocations of logbrief's PySpark job.
+    Spark,
+}
+
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    #[command(flatten)]
+    pub requester: RequesterArgs,
+
+    /// How the lines are written (see `pushdown --lines`).
     #[arg(long = "lines", value_enum, default_value_t = LinesArg::Json)]
     pub lines: LinesArg,
 }

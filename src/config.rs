@@ -264,7 +264,7 @@ impl Config {
         }
         let client_networks = client_networks(&args)?;
         check_note_folder(&args)?;
-        let window = window(&args)?;
+        let window = window(args.since.as_deref(), args.until.as_deref())?;
         Ok(Config {
             requester: RequesterConfig::from_args(args.requester),
             logs: expand_globs(args.logs)?,
@@ -384,18 +384,12 @@ fn check_note_folder(args: &SummarizeArgs) -> Result<()> {
 }
 
 /// `--since` and `--until`, the second exclusive.
-fn window(args: &SummarizeArgs) -> Result<Window> {
+pub fn window(since: Option<&str>, until: Option<&str>) -> Result<Window> {
     let window = Window {
-        since: args
-            .since
-            .as_deref()
+        since: since
             .map(|s| parse_bound(s, "--since", false))
             .transpose()?,
-        until_exclusive: args
-            .until
-            .as_deref()
-            .map(|s| parse_bound(s, "--until", true))
-            .transpose()?,
+        until_exclusive: until.map(|s| parse_bound(s, "--until", true)).transpose()?,
     };
     if let (Some(s), Some(u)) = (window.since, window.until_exclusive)
         && s >= u

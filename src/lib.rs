@@ -50,6 +50,13 @@ use crate::error::{Error, Result};
 use crate::output::write_out;
 use crate::summarize::summarize;
 
+fn syntax(lines: cli::LinesArg) -> scope::prefilter::Syntax {
+    match lines {
+        cli::LinesArg::Json => scope::prefilter::Syntax::Json,
+        cli::LinesArg::Nginx => scope::prefilter::Syntax::Nginx,
+    }
+}
+
 /// Runs one command; the reply (or the verification result) goes to `out`, warnings
 /// for the engineer to `err`.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
@@ -69,12 +76,23 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
             inspect::inspect(&logs, &options, &digests, json, out)
         }
         Command::Pushdown(args) => {
-            let syntax = match args.lines {
-                cli::LinesArg::Json => scope::prefilter::Syntax::Json,
-                cli::LinesArg::Nginx => scope::prefilter::Syntax::Nginx,
+            let request = pushdown::Request {
+                engine: args.engine,
+                syntax: syntax(args.lines),
+                source: args.source,
+                output: args.output,
+                since: args.since.as_deref(),
+                until: args.until.as_deref(),
+                write_job: args.write_job.as_deref(),
             };
-            pushdown::pushdown(&RequesterConfig::from_args(args.requester), syntax, out)
+            pushdown::pushdown(&RequesterConfig::from_args(args.requester), request, out)
         }
+        Command::Filter(args) => pushdown::filter(
+            &RequesterConfig::from_args(args.requester),
+            syntax(args.lines),
+            &mut std::io::stdin().lock(),
+            out,
+        ),
         Command::Fetch(FetchCommand::Directory(args)) => {
             let client = fetch_client(&args.api)?;
             fetch::directory(&client, &args.namespace, &args.output, out, err)

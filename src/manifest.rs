@@ -25,9 +25,15 @@ use sha2::{Digest as _, Sha256};
 use crate::digest::hex;
 use crate::error::{Error, Result};
 
+/// One JSON value of the file: the whole document (`sources` set), or one source (a
+/// row, as engines write them: DuckDB's `FORMAT json`, ClickHouse's `JSONEachRow`).
+/// A row may repeat the optional keys; they must then agree.
 #[derive(Deserialize)]
-struct File {
-    sources: Vec<Source>,
+struct Value {
+    #[serde(default)]
+    sources: Option<Vec<Source>>,
+    #[serde(flatten)]
+    source: Option<Source>,
     #[serde(default)]
     engine: Option<String>,
     #[serde(default)]
@@ -40,12 +46,71 @@ struct File {
 struct Source {
     #[allow(dead_code)]
     name: String,
-    lines: u64,
-    /// Absent for a source without lines.
+    lines: Count,
+    /// Absent or null for a source without requests.
     #[serde(default)]
     first: Option<String>,
     #[serde(default)]
     last: Option<String>,
+}
+
+/// A count as a number, or as the decimal string some engines write for 64-bit
+/// integers (ClickHouse quotes them in JSON).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Count {
+    Number(u64),
+    Text(String),
+}
+
+/// The file's values, as one document.
+struct File {
+    sources: Vec<Source>,
+    engine: Option<String>,
+    filter: Option<String>,
+    ran_at: Option<String>,
+}
+
+impl File {
+    fn of(values: Vec<Value>) -> std::result::Result<File, &'static str> {
+        let mut file = File {
+            sources: Vec::new(),
+            engine: None,
+            filter: None,
+            ran_at: None,
+        };
+        let documents = values.iter().filter(|v| v.sources.is_some()).count();
+        if documents > 1 || (documents == 1 && values.len() > 1) {
+            return Err(
+                "holds more than one document: give one object with `sources`, \
+                        or one source per line",
+            );
+        }
+        for value in values {
+            match (value.sources, value.source) {
+                (Some(sources), _) => file.sources = sources,
+                (None, Some(source)) => file.sources.push(source),
+                (None, None) => {
+                    return Err("a value is neither a document with `sources` nor a source \
+                                with `name` and `lines`");
+                }
+            }
+            for (mine, theirs) in [
+                (&mut file.engine, value.engine),
+                (&mut file.filter, value.filter),
+                (&mut file.ran_at, value.ran_at),
+            ] {
+                match (mine.as_ref(), theirs) {
+                    (Some(a), Some(b)) if *a != b => {
+                        return Err("its sources name different engines, filters or times");
+                    }
+                    (_, Some(b)) => *mine = Some(b),
+                    _ => {}
+                }
+            }
+        }
+        Ok(file)
+    }
 }
 
 /// A manifest, checked: its totals, and what the internal note says of it.
@@ -76,7 +141,11 @@ impl Manifest {
             source,
         })?;
         // serde_json's message names the line and column, never the content.
-        let file: File = serde_json::from_slice(&bytes).map_err(|e| fail(e.to_string()))?;
+        let mut values = Vec::new();
+        for value in serde_json::Deserializer::from_slice(&bytes).into_iter::<Value>() {
+            values.push(value.map_err(|e| fail(e.to_string()))?);
+        }
+        let file = File::of(values).map_err(|m| fail(m.to_owned()))?;
         let time = |t: &Option<String>, i: usize, key: &str| -> Result<Option<DateTime<Utc>>> {
             t.as_deref()
                 .map(|t| {
@@ -96,10 +165,15 @@ impl Manifest {
                 time(&source.first, i, "first")?,
                 time(&source.last, i, "last")?,
             );
-            if source.lines > 0 && (f.is_none() || l.is_none()) {
+            let count = match &source.lines {
+                Count::Number(n) => *n,
+                Count::Text(t) => t
+                    .parse()
+                    .map_err(|_| fail(format!("sources[{i}].lines is not a count")))?,
+            };
+            if f.is_none() != l.is_none() {
                 return Err(fail(format!(
-                    "sources[{i}] has lines but no first or last time: the period the logs \
-                     cover must come from the engine"
+                    "sources[{i}] has a first time or a last time, not both"
                 )));
             }
             if let (Some(f), Some(l)) = (f, l)
@@ -112,13 +186,22 @@ impl Manifest {
                 return Err(fail(format!("sources[{i}].last lies in the future")));
             }
             lines = lines
-                .checked_add(source.lines)
+                .checked_add(count)
                 .ok_or_else(|| fail("the line counts overflow".to_owned()))?;
             first = match (first, f) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
             last = last.max(l);
+        }
+        // A source of other records only (start-up lines, say) has no period; the
+        // logs as a whole must have one.
+        if lines > 0 && first.is_none() {
+            return Err(fail(
+                "no source has a first or last time: the period the logs cover must come \
+                 from the engine"
+                    .to_owned(),
+            ));
         }
         Ok(Manifest {
             name: crate::output::display_name(path),
@@ -162,12 +245,45 @@ mod tests {
     }
 
     #[test]
+    fn one_source_per_line_as_engines_write_them() {
+        // DuckDB's `FORMAT json` and ClickHouse's `JSONEachRow` (64-bit counts quoted);
+        // a source of start-up lines only has no period.
+        let m = load(concat!(
+            r#"{"name":"a","lines":"10","first":"2026-03-02T00:00:00.000000Z","last":"2026-03-03T00:00:00Z","engine":"clickhouse"}"#,
+            "\n",
+            r#"{"name":"b","lines":2,"first":null,"last":null,"engine":"clickhouse"}"#,
+            "\n"
+        ))
+        .unwrap();
+        assert_eq!((m.lines, m.sources), (12, 2));
+        assert_eq!(m.first.unwrap().to_rfc3339(), "2026-03-02T00:00:00+00:00");
+        assert_eq!(m.engine.as_deref(), Some("clickhouse"));
+    }
+
+    #[test]
     fn what_does_not_add_up_is_refused_without_quoting_it() {
         for (text, says) in [
             (
                 r#"{"sources":[{"name":"a","lines":3}]}"#,
-                "no first or last time",
+                "no source has a first or last time",
             ),
+            (
+                r#"{"sources":[{"name":"a","lines":3,"first":"2026-03-02T00:00:00Z"}]}"#,
+                "not both",
+            ),
+            (
+                r#"{"name":"a","lines":"3x","first":null,"last":null}"#,
+                "sources[0].lines is not a count",
+            ),
+            (
+                "{\"name\":\"a\",\"lines\":1,\"engine\":\"x\"}\n{\"sources\":[]}",
+                "more than one document",
+            ),
+            (
+                "{\"name\":\"a\",\"lines\":0,\"engine\":\"x\"}\n{\"name\":\"b\",\"lines\":0,\"engine\":\"y\"}",
+                "different engines",
+            ),
+            (r#"{"engine":"x"}"#, "neither a document"),
             (
                 r#"{"sources":[{"name":"a","lines":3,"first":"2026-03-02","last":"2026-03-03T00:00:00Z"}]}"#,
                 "sources[0].first is not an RFC 3339",
@@ -183,6 +299,10 @@ mod tests {
             (
                 r#"{"sources":[{"name":"secret-value","lines":-1}]}"#,
                 "line 1",
+            ),
+            (
+                r#"{"name":"secret-value","lines":-1}"#,
+                "neither a document",
             ),
             ("not json", "line 1"),
         ] {

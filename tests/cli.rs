@@ -45,6 +45,9 @@ mod inputs;
 #[path = "cli/cache.rs"]
 mod cache;
 
+/// DuckDB and Spark running the filter (with LOGBRIEF_ENGINES_PYTHON).
+#[path = "cli/engines.rs"]
+mod engines;
 /// `logbrief pushdown`: the filter for the engine where the logs live.
 #[path = "cli/pushdown.rs"]
 mod pushdown;

@@ -24,7 +24,7 @@ fn filter(lines: &str) -> regex::Regex {
 }
 
 /// Every line of a fixture log, decompressed.
-fn lines_of(path: &Path) -> Vec<String> {
+pub fn lines_of(path: &Path) -> Vec<String> {
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .unwrap()
@@ -228,4 +228,111 @@ fn candidates_and_a_manifest_give_the_reply_of_the_whole_logs() {
             assert!(out.stdout.is_empty());
         }
     }
+}
+
+/// The lines `logbrief filter` copies from its standard input.
+fn filtered(requester: &[&str], input: String) -> std::process::Output {
+    logbrief()
+        .arg("filter")
+        .args(requester)
+        .write_stdin(input)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn logbrief_filter_keeps_fewer_lines_than_the_expression_and_the_same_reply() {
+    let re = filter("json");
+    let tmp = tempfile::tempdir().unwrap();
+    let Kept { whole, .. } = keep(&re, tmp.path());
+    let (mut kept, mut all, mut by_regex) = (Vec::new(), 0, 0);
+    for path in &whole {
+        let lines = lines_of(path);
+        all += lines.len();
+        by_regex += lines.iter().filter(|l| re.is_match(l)).count();
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        let out = filtered(&ALICE_ABOUT_ACME[1..], text);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let lines_out = stdout(&out);
+        // Whole lines of the input, each kept by the expression too.
+        for line in lines_out.lines() {
+            assert!(re.is_match(line), "{line}");
+        }
+        let file = tmp
+            .path()
+            .join(path.file_name().unwrap())
+            .with_extension("filtered");
+        std::fs::write(&file, lines_out).unwrap();
+        kept.push(file);
+    }
+    let count: usize = kept.iter().map(|f| lines_of(f).len()).sum();
+    assert!(
+        0 < count && count < by_regex && by_regex < all,
+        "{count} {by_regex} {all}"
+    );
+    let manifest = tmp.path().join("manifest.json");
+    std::fs::write(&manifest, manifest_of(&whole, "logbrief filter")).unwrap();
+    let with_manifest = ["--manifest".to_owned(), manifest.display().to_string()];
+    assert_eq!(
+        stdout(&run(&[], &kept, &with_manifest)),
+        stdout(&run(&[], &whole, &[]))
+    );
+
+    // A line without its end at the end of the input is still judged; an unverified
+    // requester gets exit 3 and nothing.
+    let line = r#"{"time":"2026-03-15T10:00:00Z","path":"/acme/docs","status":200}"#;
+    let out = filtered(&ALICE_ABOUT_ACME[1..], line.to_owned());
+    assert_eq!(stdout(&out), format!("{line}\n"));
+    let out = filtered(
+        &[
+            "--requester",
+            "nobody@acme.example",
+            "--directory",
+            "fixtures/directory.json",
+        ],
+        line.to_owned(),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn every_engine_gets_the_expression_in_its_own_quoting_and_no_person() {
+    let re = filter("json");
+    let expression = re.as_str();
+    let tmp = tempfile::tempdir().unwrap();
+    let job = tmp.path().join("job.py");
+    for (engine, quoted) in [
+        ("duckdb", format!("regexp_matches(line, '{expression}')")),
+        (
+            "bigquery",
+            format!("REGEXP_CONTAINS(line, r'{expression}')"),
+        ),
+        (
+            "clickhouse",
+            format!("match(line, '{}')", expression.replace('\\', "\\\\")),
+        ),
+        ("spark", format!("--regex '{expression}'")),
+    ] {
+        let out = logbrief()
+            .arg("pushdown")
+            .args(&ALICE_ABOUT_ACME[1..])
+            .args(["--engine", engine, "--since", "2026-03-15", "--write-job"])
+            .arg(&job)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        assert!(text.contains(&quoted), "{engine}: {text}");
+        // The window, a day wider on the left.
+        assert!(text.contains("2026-03-14"), "{engine}: {text}");
+        // Only Spark's pipe names the requester, in the command the engineer runs.
+        for person in ["bob", "carol", "@example"] {
+            assert!(!text.contains(person), "{engine}: {text}");
+        }
+    }
+    // The job is the project's own, written out whole.
+    let written = std::fs::read_to_string(&job).unwrap();
+    assert!(written.starts_with("\"\"\"logbrief's candidate job for Spark."));
+    assert!(written.contains("def main():"));
 }

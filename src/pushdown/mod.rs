@@ -1,0 +1,173 @@
+//! `logbrief pushdown` and `logbrief filter`: the scope filter, for the engine where
+//! the logs live.
+//!
+//! A month of a large customer's traffic is more than anyone exports to a laptop. The
+//! prefilter is a superset predicate (RULES.md §6): a line whose raw bytes it passes
+//! over cannot be in scope. Compiled for an engine that spans many machines, it lets
+//! that engine return only the candidate lines, which logbrief then reads as usual:
+//! attribution, the known list, deduplication, the window, counting and the guard all
+//! run here, on every candidate, so the engine decides nothing but what to leave out.
+//!
+//! The filter is one regular expression in the subset RE2, Rust's `regex`, Java and
+//! DuckDB agree on ([`prefilter::regex`]), alone or inside the queries of an engine
+//! ([`engines`]), or logbrief's own prefilter over a stream (`logbrief filter`, which
+//! Spark's `pipe` runs on every executor). It names the requester's own namespaces and
+//! the ids of their projects and groups, nothing else.
+
+mod engines;
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use chrono::Duration;
+
+use crate::cli::EngineArg;
+use crate::config::{self, RequesterConfig};
+use crate::directory::{self, Directory};
+use crate::error::{Error, Result};
+use crate::output::write_out;
+use crate::scope::prefilter::{self, Prefilter, Syntax, Terms};
+
+/// The PySpark job `--engine spark` runs; `--write-job` writes it out.
+pub const SPARK_JOB: &str = include_str!("spark_job.py");
+
+/// What `pushdown` is asked for, beyond the requester.
+pub struct Request<'a> {
+    pub engine: EngineArg,
+    pub syntax: Syntax,
+    pub source: Option<String>,
+    pub output: Option<String>,
+    pub since: Option<&'a str>,
+    pub until: Option<&'a str>,
+    pub write_job: Option<&'a Path>,
+}
+
+/// Verifies the requester as `summarize` does, then prints the filter for `engine`.
+pub fn pushdown(config: &RequesterConfig, request: Request<'_>, out: &mut dyn Write) -> Result<()> {
+    let window = config::window(request.since, request.until)?;
+    let dir = Directory::load(&config.directory)?;
+    let verified = directory::verify(&dir, &config.email, &config.namespaces)?;
+    let regex = prefilter::regex(&Terms::of(&dir, &verified), request.syntax);
+    // Every engine takes it between single quotes, raw.
+    debug_assert!(!regex.contains('\''));
+    // A day either side: times the engine reads in another zone stay in.
+    let plan = engines::Plan {
+        regex,
+        syntax: request.syntax,
+        since: window.since.map(|t| t - Duration::days(1)),
+        until: window.until_exclusive.map(|t| t + Duration::days(1)),
+        source: request.source,
+        output: request.output,
+    };
+    let text = match request.engine {
+        EngineArg::Regex => plan.regex + "\n",
+        EngineArg::Duckdb => engines::duckdb(&plan),
+        EngineArg::Bigquery => engines::bigquery(&plan),
+        EngineArg::Clickhouse => engines::clickhouse(&plan),
+        EngineArg::Spark => {
+            let job = request
+                .write_job
+                .unwrap_or(Path::new("logbrief_candidates.py"));
+            if let Some(path) = request.write_job {
+                std::fs::write(path, SPARK_JOB).map_err(|source| Error::Write {
+                    what: path.display().to_string(),
+                    source,
+                })?;
+            }
+            let pipe = filter_command(config, request.syntax);
+            let directory = config.directory.display().to_string();
+            engines::spark(&plan, &pipe, &directory, &job.display().to_string())
+        }
+    };
+    write_out(out, &text)
+}
+
+/// The `logbrief filter` command line an executor runs, with the directory shipped
+/// beside the job.
+fn filter_command(config: &RequesterConfig, syntax: Syntax) -> String {
+    let quote = |s: &str| {
+        if s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@._-+/".contains(&b))
+        {
+            s.to_owned()
+        } else {
+            format!("\"{}\"", s.replace(['"', '\\', '$', '`'], ""))
+        }
+    };
+    let mut command = format!(
+        "logbrief filter --requester {} --directory {}",
+        quote(&config.email),
+        quote(
+            &config
+                .directory
+                .file_name()
+                .map_or("directory.json".into(), |n| n.to_string_lossy())
+        )
+    );
+    for ns in &config.namespaces {
+        command.push_str(&format!(" --namespace {}", quote(ns)));
+    }
+    if syntax == Syntax::Nginx {
+        command.push_str(" --lines nginx");
+    }
+    command
+}
+
+/// Copies the lines of `input` that the prefilter keeps to `out`, each ended by `\n`.
+pub fn filter(
+    config: &RequesterConfig,
+    syntax: Syntax,
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let dir = Directory::load(&config.directory)?;
+    let verified = directory::verify(&dir, &config.email, &config.namespaces)?;
+    let prefilter = Prefilter::new(&dir, &verified, syntax);
+    let write_err = |source| Error::Write {
+        what: "standard output".into(),
+        source,
+    };
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
+    let (mut buf, mut lower) = (Vec::with_capacity(4 << 20), Vec::new());
+    let mut at_end = false;
+    while !at_end {
+        // Fill to at least 4 MiB, or to the end of the input.
+        let start = buf.len();
+        buf.resize(start.max(4 << 20) + (1 << 20), 0);
+        let mut filled = start;
+        while filled < buf.len() {
+            match input.read(&mut buf[filled..]) {
+                Ok(0) => {
+                    at_end = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(Error::Read {
+                        path: "standard input".into(),
+                        source,
+                    });
+                }
+            }
+        }
+        buf.truncate(filled);
+        // Whole lines now; the rest waits for more input, unless there is none.
+        let whole = match memchr::memrchr(b'\n', &buf) {
+            _ if at_end => buf.len(),
+            Some(i) => i + 1,
+            None => continue,
+        };
+        let text = &buf[..whole];
+        prefilter::lower_case(text, &mut lower);
+        let mut from = 0;
+        while let Some(line) = prefilter.next_candidate(text, &lower, from) {
+            out.write_all(&text[line.clone()]).map_err(write_err)?;
+            out.write_all(b"\n").map_err(write_err)?;
+            from =
+                memchr::memchr(b'\n', &text[line.end..]).map_or(text.len(), |i| line.end + i + 1);
+        }
+        buf.drain(..whole);
+    }
+    out.flush().map_err(write_err)
+}

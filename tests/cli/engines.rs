@@ -1,0 +1,395 @@
+//! The filter in real engines: the script `pushdown --engine duckdb` prints, run by
+//! DuckDB (RE2), and logbrief's PySpark job in local mode, once with the expression
+//! (Java's regular expressions) and once piping every partition through `logbrief
+//! filter`. Each must give the reply of the whole files byte for byte, and the
+//! expression must keep the same lines in DuckDB, Spark and Rust's `regex`, on the
+//! fixtures, on a generated log of 110 MB and on the look-alike-heavy variant.
+//!
+//! They need a Python with duckdb and pyspark (and Java 17), named by
+//! LOGBRIEF_ENGINES_PYTHON: `.ci/run` makes one from `.ci/engines.txt`. Without it
+//! they say so on stderr and pass, unless LOGBRIEF_REQUIRE_ENGINES is set, as in CI.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use super::pushdown::lines_of;
+use super::support::{ALICE_ABOUT_ACME, QUICK_START, logbrief, root, stderr, stdout};
+
+/// The Python that has duckdb and pyspark, if the run has one.
+fn python() -> Option<PathBuf> {
+    match std::env::var_os("LOGBRIEF_ENGINES_PYTHON") {
+        Some(path) => Some(PathBuf::from(path)),
+        None if std::env::var_os("LOGBRIEF_REQUIRE_ENGINES").is_some() => {
+            panic!("LOGBRIEF_REQUIRE_ENGINES is set but LOGBRIEF_ENGINES_PYTHON is not")
+        }
+        None => {
+            eprintln!(
+                "skipped: set LOGBRIEF_ENGINES_PYTHON to a Python with duckdb and pyspark \
+                 (.ci/run makes one)"
+            );
+            None
+        }
+    }
+}
+
+/// Logs, the requester they are asked about, and the flags of the reply.
+struct Case {
+    files: Vec<PathBuf>,
+    /// `--requester … --directory … --namespace …`
+    requester: Vec<String>,
+    /// What `summarize` takes besides the files.
+    summarize: Vec<String>,
+    /// The directory file named in `requester`.
+    directory: PathBuf,
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+/// The quick start: alice about acme, with the known list.
+fn fixtures() -> Case {
+    let n = QUICK_START.len();
+    Case {
+        files: QUICK_START[n - 3..]
+            .iter()
+            .map(|f| root().join(f))
+            .collect(),
+        requester: strings(&ALICE_ABOUT_ACME[1..]),
+        summarize: strings(&QUICK_START[..n - 3]),
+        directory: root().join("fixtures/directory.json"),
+    }
+}
+
+/// A 110 MB benchmark log and a 30 MB look-alike-heavy one (a fifth of the lines
+/// name look-alikes of northwind), generated once per run.
+fn generated() -> Case {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("engines");
+        std::fs::create_dir_all(&dir).unwrap();
+        let generate = |args: &[&str]| {
+            let out = Command::new(env!("CARGO"))
+                .args(["run", "--locked", "-q", "-p", "logbrief-fixtures", "--"])
+                .args(args)
+                .current_dir(root())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", stderr(&out));
+        };
+        let path = |name: &str| dir.join(name).display().to_string();
+        generate(&["bench", "--bytes", "110M", "--out", &path("bench-110m.log")]);
+        generate(&[
+            "bench",
+            "--bytes",
+            "30M",
+            "--lookalikes",
+            "0.2",
+            "--out",
+            &path("lookalike-30m.log"),
+        ]);
+        generate(&["bench-directory", "--out", &path("directory.json")]);
+        dir
+    });
+    let directory = dir.join("directory.json");
+    let requester = vec![
+        "--requester".to_owned(),
+        "owner@northwind.example".to_owned(),
+        "--directory".to_owned(),
+        directory.display().to_string(),
+        "--namespace".to_owned(),
+        "northwind".to_owned(),
+    ];
+    let mut summarize = vec!["summarize".to_owned()];
+    summarize.extend(requester.iter().cloned());
+    Case {
+        files: vec![dir.join("bench-110m.log"), dir.join("lookalike-30m.log")],
+        requester,
+        summarize,
+        directory,
+    }
+}
+
+impl Case {
+    /// What `logbrief COMMAND` prints for the requester, which must succeed.
+    fn logbrief(&self, command: &str, args: &[&str], input: String) -> String {
+        let out = logbrief()
+            .arg(command)
+            .args(&self.requester)
+            .args(args)
+            .write_stdin(input)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    }
+
+    fn pushdown(&self, args: &[&str]) -> String {
+        self.logbrief("pushdown", args, String::new())
+    }
+
+    /// The reply from `files` (and a manifest), which must succeed.
+    fn reply(&self, files: &[PathBuf], manifest: Option<&Path>) -> String {
+        let mut cmd = logbrief();
+        cmd.args(&self.summarize);
+        if let Some(m) = manifest {
+            cmd.arg("--manifest").arg(m);
+        }
+        let out = cmd.args(files).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    }
+
+    /// The JSON summary of `files` (and a manifest), every line in one bucket.
+    fn json(&self, files: &[PathBuf], manifest: Option<&Path>, extra: &[&str]) -> Value {
+        let mut cmd = logbrief();
+        cmd.args(&self.summarize)
+            .args(["--format", "json"])
+            .args(extra);
+        if let Some(m) = manifest {
+            cmd.arg("--manifest").arg(m);
+        }
+        let out = cmd.args(files).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        super::support::assert_reconciled(&v);
+        v
+    }
+
+    /// Whether the kept lines and the manifest give the whole files' reply and
+    /// reconciliation.
+    fn assert_same_as_whole(&self, kept: &[PathBuf], manifest: &Path, what: &str) {
+        assert_eq!(
+            self.reply(kept, Some(manifest)),
+            self.reply(&self.files, None),
+            "{what}"
+        );
+        assert_eq!(
+            self.json(kept, Some(manifest), &[])["reconciliation"],
+            self.json(&self.files, None, &[])["reconciliation"],
+            "{what}"
+        );
+    }
+
+    /// The lines Rust's `regex` keeps of every file, sorted.
+    fn kept_by_regex(&self) -> Vec<String> {
+        let re = regex::Regex::new(self.pushdown(&[]).trim_end()).unwrap();
+        let mut kept: Vec<String> = self
+            .files
+            .iter()
+            .flat_map(|f| lines_of(f))
+            .filter(|l| re.is_match(l))
+            .collect();
+        kept.sort();
+        kept
+    }
+
+    /// The lines `logbrief filter` keeps of every file, sorted.
+    fn kept_by_filter(&self) -> Vec<String> {
+        let text: String = self
+            .files
+            .iter()
+            .flat_map(|f| lines_of(f))
+            .map(|l| l + "\n")
+            .collect();
+        let out = self.logbrief("filter", &[], text);
+        let mut kept: Vec<String> = out.lines().map(str::to_owned).collect();
+        kept.sort();
+        kept
+    }
+}
+
+/// Every line of `files`, sorted.
+fn sorted_lines(files: &[PathBuf]) -> Vec<String> {
+    let mut lines: Vec<String> = files.iter().flat_map(|f| lines_of(f)).collect();
+    lines.sort();
+    lines
+}
+
+/// The files of a Spark output folder whose names start with `part-`.
+fn parts(dir: &Path) -> Vec<PathBuf> {
+    let mut parts: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("part-")
+        })
+        .collect();
+    parts.sort();
+    parts
+}
+
+/// Runs DuckDB's script for `case`, and checks the reply and the kept lines.
+fn check_duckdb(python: &Path, case: &Case, window: &[&str]) {
+    let tmp = tempfile::tempdir().unwrap();
+    // The logs side by side, so one glob reads them.
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    for f in &case.files {
+        std::fs::copy(f, logs.join(f.file_name().unwrap())).unwrap();
+    }
+    let source = format!("{}/*", logs.display());
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let out_dir = out.display().to_string();
+    let mut args = vec![
+        "--engine", "duckdb", "--source", &source, "--output", &out_dir,
+    ];
+    args.extend(window);
+    let script = case.pushdown(&args);
+    let run = Command::new(python)
+        .args([
+            "-c",
+            "import sys, duckdb; duckdb.connect().execute(sys.stdin.read())",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    run.stdin
+        .as_ref()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let done = run.wait_with_output().unwrap();
+    assert!(done.status.success(), "{}", stderr(&done));
+
+    let kept = [out.join("kept.log")];
+    if !window.is_empty() {
+        // The lines of the window and the day either side; the same requests counted.
+        let whole = case.json(&case.files, None, window);
+        let engine = case.json(&kept, Some(&out.join("manifest.json")), window);
+        assert!(sorted_lines(&kept).len() < case.kept_by_regex().len());
+        assert!(
+            engine["reconciliation"]["lines"].as_u64() < whole["reconciliation"]["lines"].as_u64()
+        );
+        assert!(whole["counts"]["accesses"].as_u64().unwrap() > 0);
+        for key in ["counts", "paths", "statuses", "kinds", "excluded"] {
+            assert_eq!(engine[key], whole[key], "{key}");
+        }
+        assert_eq!(
+            engine["reconciliation"]["counted"],
+            whole["reconciliation"]["counted"]
+        );
+        return;
+    }
+    assert_eq!(
+        sorted_lines(&kept),
+        case.kept_by_regex(),
+        "DuckDB and Rust differ"
+    );
+    let manifest = out.join("manifest.json");
+    let m: Value = serde_json::from_str(
+        std::fs::read_to_string(&manifest)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(m["engine"], "duckdb");
+    case.assert_same_as_whole(&kept, &manifest, "duckdb");
+}
+
+#[test]
+fn duckdb_runs_the_printed_script_and_gives_the_whole_reply() {
+    let Some(python) = python() else { return };
+    check_duckdb(&python, &fixtures(), &[]);
+    check_duckdb(&python, &generated(), &[]);
+}
+
+/// With a window, the engine keeps a day more on either side and `summarize` applies
+/// the exact one: the same requests are counted.
+#[test]
+fn a_window_pushed_down_counts_the_same_requests() {
+    let Some(python) = python() else { return };
+    let window = ["--since", "2026-03-16T12:00:00Z"];
+    check_duckdb(&python, &fixtures(), &window);
+}
+
+/// Runs logbrief's Spark job on `case` in both modes, and checks the replies and the
+/// kept lines.
+fn check_spark(python: &Path, case: &Case) {
+    let tmp = tempfile::tempdir().unwrap();
+    let job = tmp.path().join("logbrief_candidates.py");
+    case.pushdown(&[
+        "--engine",
+        "spark",
+        "--write-job",
+        &job.display().to_string(),
+    ]);
+    let bin = python.parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let regex = case.pushdown(&[]).trim_end().to_owned();
+    let logbrief_bin = Path::new(env!("CARGO_BIN_EXE_logbrief"));
+    // The requester's flags, with the directory under the name it is shipped as.
+    let mut flags = case.requester.clone();
+    let at = flags.iter().position(|a| a == "--directory").unwrap();
+    flags[at + 1] = "directory.json".to_owned();
+    let pipe = format!("logbrief filter {}", flags.join(" "));
+    // The binary and the directory go to the executors as `--files`, under the names
+    // the command uses.
+    let ship = tmp.path().join("ship");
+    std::fs::create_dir(&ship).unwrap();
+    std::fs::copy(logbrief_bin, ship.join("logbrief")).unwrap();
+    std::fs::copy(&case.directory, ship.join("directory.json")).unwrap();
+    let files = format!(
+        "{},{}",
+        ship.join("logbrief").display(),
+        ship.join("directory.json").display()
+    );
+    for (mode, value) in [("--regex", regex.as_str()), ("--pipe", pipe.as_str())] {
+        let out = tmp.path().join(&mode[2..]);
+        let run = Command::new(bin.join("spark-submit"))
+            .env("PATH", &path)
+            .env("PYSPARK_PYTHON", python)
+            .env("PYSPARK_DRIVER_PYTHON", python)
+            .args([
+                "--master",
+                "local[2]",
+                "--conf",
+                "spark.ui.enabled=false",
+                "--conf",
+                "spark.sql.shuffle.partitions=2",
+                "--files",
+                &files,
+            ])
+            .arg(&job)
+            .args(["--output", &out.display().to_string(), mode, value])
+            .args(&case.files)
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&run.stderr);
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        assert!(run.status.success(), "spark {mode}: {}", tail.join("\n"));
+
+        let kept = parts(&out.join("kept"));
+        let want = match mode {
+            "--regex" => case.kept_by_regex(),
+            _ => case.kept_by_filter(),
+        };
+        assert_eq!(sorted_lines(&kept), want, "spark {mode} and Rust differ");
+        let manifest = parts(&out.join("manifest"));
+        assert_eq!(manifest.len(), 1);
+        case.assert_same_as_whole(&kept, &manifest[0], &format!("spark {mode}"));
+    }
+}
+
+#[test]
+fn spark_keeps_the_candidates_both_ways_and_gives_the_whole_reply() {
+    let Some(python) = python() else { return };
+    check_spark(&python, &fixtures());
+    check_spark(&python, &generated());
+}
