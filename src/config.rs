@@ -264,6 +264,7 @@ impl Config {
         }
         let client_networks = client_networks(&args)?;
         check_note_folder(&args)?;
+        check_manifest_story(&args)?;
         let window = window(args.since.as_deref(), args.until.as_deref())?;
         Ok(Config {
             requester: RequesterConfig::from_args(args.requester),
@@ -366,6 +367,25 @@ fn client_networks(args: &SummarizeArgs) -> Result<Vec<IpNetwork>> {
         ));
     }
     Ok(networks)
+}
+
+/// The engine's filter keeps the lines of the requester's scope: enough for the stories
+/// that count requests to it, not for the IP-block story, which also counts the
+/// requester's requests to other paths, nor for audit events.
+fn check_manifest_story(args: &SummarizeArgs) -> Result<()> {
+    let (story, why) = match args.template {
+        _ if args.manifest.is_none() => return Ok(()),
+        TemplateArg::IpBlock => (
+            "ip-block",
+            "it also counts the requester's requests to paths outside the scope, which \
+             the engine's filter leaves out",
+        ),
+        TemplateArg::Audit => ("audit", "audit events are not filtered by an engine"),
+        TemplateArg::Access | TemplateArg::HighLoad => return Ok(()),
+    };
+    Err(Error::Usage(format!(
+        "--manifest cannot be used with --template {story}: {why}; summarize the whole logs"
+    )))
 }
 
 /// The internal note's folder must exist before anything is read.

@@ -6,7 +6,7 @@
 //! fixtures, on a generated log of 110 MB and on the look-alike-heavy variant.
 //!
 //! They need a Python with duckdb and pyspark (and Java 17), named by
-//! LOGBRIEF_ENGINES_PYTHON: `.ci/run` makes one from `.ci/engines.txt`. Without it
+//! LOGBRIEF_ENGINES_PYTHON: `. .ci/engines` makes one from `.ci/engines.txt`. Without it
 //! they say so on stderr and pass, unless LOGBRIEF_REQUIRE_ENGINES is set, as in CI.
 
 use std::path::{Path, PathBuf};
@@ -28,7 +28,7 @@ fn python() -> Option<PathBuf> {
         None => {
             eprintln!(
                 "skipped: set LOGBRIEF_ENGINES_PYTHON to a Python with duckdb and pyspark \
-                 (.ci/run makes one)"
+                 (`. .ci/engines` makes one)"
             );
             None
         }

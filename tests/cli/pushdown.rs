@@ -207,6 +207,22 @@ fn candidates_and_a_manifest_give_the_reply_of_the_whole_logs() {
         "{note}"
     );
 
+    // The IP-block story needs the requester's requests to other paths, which the
+    // filter leaves out; audit events are no engine's candidates.
+    for story in [
+        &["--template", "ip-block", "--client-ip", "203.0.113.0/24"][..],
+        &["--template", "audit"],
+    ] {
+        let out = run(story, &kept, &with_manifest);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("--manifest cannot be used"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(out.stdout.is_empty());
+    }
+
     // A manifest of other logs is refused, whatever the format: one with fewer lines
     // than the candidates, and one whose period does not hold the lines read (the
     // reply would claim that period).
