@@ -393,3 +393,101 @@ fn spark_keeps_the_candidates_both_ways_and_gives_the_whole_reply() {
     check_spark(&python, &fixtures());
     check_spark(&python, &generated());
 }
+
+/// Keeps the lines of each file that its expression matches, in Spark (`rlike`) and
+/// DuckDB (`regexp_matches`), reading lines as the job and the script do.
+const DIALECTS: &str = r#"
+import json, sys
+import duckdb
+from pyspark.sql import SparkSession, functions as F
+
+spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
+         .getOrCreate())
+con = duckdb.connect()
+kept = []
+for case in json.load(open(sys.argv[1])):
+    lines = spark.read.option("lineSep", "\n").text(case["file"])
+    by_spark = [r.value for r in lines.where(F.col("value").rlike(case["regex"])).collect()]
+    by_duckdb = [r[0] for r in con.execute(
+        "SELECT line FROM read_csv(?, columns = {'line': 'VARCHAR'}, header = false, "
+        "delim = E'\\x1f', quote = '', escape = '', new_line = '\\n', strict_mode = false, "
+        "auto_detect = false, max_line_size = 100000000) WHERE regexp_matches(line, ?)",
+        [case["file"], case["regex"]]).fetchall()]
+    kept.append({"spark": sorted(by_spark), "duckdb": sorted(by_duckdb)})
+spark.stop()
+json.dump(kept, open(sys.argv[2], "w"))
+"#;
+
+#[test]
+fn the_expression_keeps_the_same_lines_in_duckdb_spark_and_rust() {
+    let Some(python) = python() else { return };
+    let acme = fixtures();
+    let northwind = generated();
+    let mut cases: Vec<(PathBuf, String)> = Vec::new();
+    for (case, lines, files) in [
+        (
+            &acme,
+            "json",
+            vec![
+                "fixtures/logs/production_json.log",
+                "fixtures/logs/api_json.log.gz",
+                "fixtures/logs/workhorse.log",
+                "fixtures/formats/json/production_json.log",
+                "fixtures/formats/json/api_json.log",
+                "fixtures/formats/json/workhorse.log",
+                "fixtures/mixed/production_json.log",
+                "fixtures/mixed/api_json.log",
+                "fixtures/mixed/workhorse.log.gz",
+                "fixtures/geo/production_json.log",
+            ],
+        ),
+        (
+            &acme,
+            "nginx",
+            vec!["fixtures/formats/nginx/gitlab_access.log"],
+        ),
+    ] {
+        let regex = case.pushdown(&["--lines", lines]).trim_end().to_owned();
+        cases.extend(files.iter().map(|f| (root().join(f), regex.clone())));
+    }
+    let regex = northwind.pushdown(&[]).trim_end().to_owned();
+    cases.extend(northwind.files.iter().map(|f| (f.clone(), regex.clone())));
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (input, output, script) = (
+        tmp.path().join("cases.json"),
+        tmp.path().join("kept.json"),
+        tmp.path().join("dialects.py"),
+    );
+    let list: Vec<Value> = cases
+        .iter()
+        .map(|(f, re)| serde_json::json!({"file": f, "regex": re}))
+        .collect();
+    std::fs::write(&input, Value::Array(list).to_string()).unwrap();
+    std::fs::write(&script, DIALECTS).unwrap();
+    let run = Command::new(&python)
+        .arg(&script)
+        .args([&input, &output])
+        .env("PYSPARK_PYTHON", &python)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&run.stderr);
+    let tail: Vec<&str> = log.lines().rev().take(40).collect();
+    assert!(run.status.success(), "{}", tail.join("\n"));
+    let kept: Vec<Value> = serde_json::from_slice(&std::fs::read(&output).unwrap()).unwrap();
+    let mut some = 0;
+    for ((file, regex), engines) in cases.iter().zip(&kept) {
+        let re = regex::Regex::new(regex).unwrap();
+        let mut by_rust: Vec<String> = lines_of(file)
+            .into_iter()
+            .filter(|l| re.is_match(l))
+            .collect();
+        by_rust.sort();
+        some += by_rust.len();
+        for engine in ["spark", "duckdb"] {
+            let by_engine: Vec<String> = serde_json::from_value(engines[engine].clone()).unwrap();
+            assert_eq!(by_engine, by_rust, "{engine} on {}", file.display());
+        }
+    }
+    assert!(some > 0);
+}
