@@ -111,10 +111,12 @@ def main():
         .getOrCreate()
     )
     ran_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    # Lines end at \n only, as logbrief reads them.
+    # A source named twice is read once, as logbrief reads a file given twice; lines
+    # end at \n only, as logbrief reads them.
+    sources = list(dict.fromkeys(args.sources))
     lines = (
         spark.read.option("lineSep", "\n")
-        .text(args.sources)
+        .text(sources)
         .select(F.col("_metadata.file_path").alias("source"), "value")
         .withColumn("t", line_time(args.lines))
     )
