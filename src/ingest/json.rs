@@ -5,6 +5,10 @@
 //! reasons: real files repeat keys in one object (the last one wins, as in Ruby), fields
 //! change type between versions (`user_id` is a number or a string), and a line has a
 //! hundred `db_*`/`redis_*` fields that must be skipped without allocating.
+//!
+//! A line may also come wrapped, as log archives store it (a Cloud Logging `LogEntry`:
+//! `{"insertId": ..., "jsonPayload": {<the line>}, "timestamp": ..., ...}`). It is read
+//! in the same pass as the line it wraps; see [`Record`].
 
 use std::borrow::Cow;
 use std::fmt;
@@ -27,13 +31,54 @@ pub fn parse_line(bytes: &[u8], flavor: Flavor) -> Line<'_> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Line::NotRequest;
     }
-    let raw: RawLine<'_> = match serde_json::from_slice(bytes) {
-        Ok(raw) => raw,
+    let record: Record<'_> = match serde_json::from_slice(bytes) {
+        Ok(record) => record,
         Err(e) if e.is_data() => return Line::Malformed("not a JSON object"),
         Err(e) if e.is_eof() => return Line::Malformed("truncated JSON"),
         Err(_) => return Line::Malformed("not valid JSON"),
     };
-    raw.into_line(flavor)
+    record.into_line(flavor)
+}
+
+/// One line as read: a log line, or a log line wrapped in a `jsonPayload` object.
+///
+/// A wrapped line is read exactly as the line it wraps. The wrapper's other keys are
+/// skipped, except `timestamp` (RFC 3339), which stands in for a payload without a
+/// `time` string; a payload whose `time` cannot be read is not helped by it. When a
+/// record has both request fields of its own and a `jsonPayload`, the payload wins
+/// wholly: the record's own fields are dropped, wherever they stand. A `jsonPayload`
+/// inside the payload is one more key the line does not use.
+struct Record<'a> {
+    /// The payload's fields when there is one, else the line's own.
+    line: RawLine<'a>,
+    payload: Payload,
+    /// The wrapper's `timestamp`.
+    timestamp: Option<Cow<'a, str>>,
+}
+
+/// Whether a record wraps its line, and in what.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Payload {
+    /// No `jsonPayload`: the record is the line.
+    Absent,
+    Object,
+    /// A `jsonPayload` that is no JSON object: nothing can be read from it.
+    NotObject,
+}
+
+impl<'a> Record<'a> {
+    fn into_line(mut self, flavor: Flavor) -> Line<'a> {
+        match self.payload {
+            Payload::Absent => {}
+            Payload::NotObject => return Line::Malformed("jsonPayload is not a JSON object"),
+            Payload::Object => {
+                if self.line.time.is_none() {
+                    self.line.time = self.timestamp;
+                }
+            }
+        }
+        self.line.into_line(flavor)
+    }
 }
 
 /// The fields logbrief reads, each as loosely typed as real files need.
@@ -142,52 +187,129 @@ fn non_empty(s: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
     s.filter(|s| !s.trim().is_empty())
 }
 
-impl<'de> de::Deserialize<'de> for RawLine<'de> {
+impl<'de> de::Deserialize<'de> for Record<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(LineVisitor)
+        d.deserialize_map(RecordVisitor)
     }
 }
 
-struct LineVisitor;
+struct RecordVisitor;
 
-impl<'de> Visitor<'de> for LineVisitor {
-    type Value = RawLine<'de>;
+impl<'de> Visitor<'de> for RecordVisitor {
+    type Value = Record<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut line = RawLine::default();
+        let mut record = Record {
+            line: RawLine::default(),
+            payload: Payload::Absent,
+            timestamp: None,
+        };
         // Keys are borrowed from the line, as `LooseStr` borrows values (`Cow`'s own
         // `Deserialize` would copy each of a line's sixty keys into a new string).
         while let Some(LooseStr(key)) = map.next_key::<LooseStr<'de>>()? {
-            // Repeated keys overwrite: the last one wins.
             match key.as_deref().unwrap_or_default() {
-                "time" => line.time = map.next_value::<LooseStr>()?.0,
-                "path" => line.path = map.next_value::<LooseStr>()?.0,
-                "uri" => line.uri = map.next_value::<LooseStr>()?.0,
-                "msg" => line.msg = map.next_value::<LooseStr>()?.0,
-                "status" => line.status = map.next_value::<LooseU64>()?.0,
-                "remote_ip" => line.remote_ip = map.next_value::<LooseStr>()?.0,
-                "meta.remote_ip" => line.meta_remote_ip = map.next_value::<LooseStr>()?.0,
-                "remote_addr" => line.remote_addr = map.next_value::<LooseStr>()?.0,
-                "user_id" => line.user_id = map.next_value::<LooseU64>()?.0,
-                "meta.user_id" => line.meta_user_id = map.next_value::<LooseU64>()?.0,
-                "username" => line.username = map.next_value::<LooseStr>()?.0,
-                "meta.user" => line.meta_user = map.next_value::<LooseStr>()?.0,
-                "ua" => line.ua = map.next_value::<LooseStr>()?.0,
-                "user_agent" => line.user_agent = map.next_value::<LooseStr>()?.0,
-                "correlation_id" => line.correlation_id = map.next_value::<LooseStr>()?.0,
-                "meta.project" => line.meta_project = map.next_value::<LooseStr>()?.0,
-                "meta.root_namespace" => line.meta_root_namespace = map.next_value::<LooseStr>()?.0,
-                "params" => line.params = map.next_value::<ParamsDe>()?.0,
-                _ => {
+                // Repeated, the last one wins, as every key does; the fields read
+                // before it were the wrapper's own.
+                "jsonPayload" => {
+                    record.line = RawLine::default();
+                    record.payload = map.next_value_seed(PayloadSeed(&mut record.line))?;
+                }
+                "timestamp" => record.timestamp = map.next_value::<LooseStr>()?.0,
+                // Past the payload, everything is the wrapper's.
+                _ if record.payload != Payload::Absent => {
                     map.next_value::<IgnoredAny>()?;
                 }
+                key => read_field(&mut record.line, key, &mut map)?,
             }
         }
-        Ok(line)
+        Ok(record)
+    }
+}
+
+/// Reads one key's value into `line`; a key the line does not use is skipped.
+/// Repeated keys overwrite: the last one wins. Inlined into both of its callers: a call
+/// per key costs the lines that are not wrapped a few percent.
+#[inline(always)]
+fn read_field<'de, A: MapAccess<'de>>(
+    line: &mut RawLine<'de>,
+    key: &str,
+    map: &mut A,
+) -> Result<(), A::Error> {
+    match key {
+        "time" => line.time = map.next_value::<LooseStr>()?.0,
+        "path" => line.path = map.next_value::<LooseStr>()?.0,
+        "uri" => line.uri = map.next_value::<LooseStr>()?.0,
+        "msg" => line.msg = map.next_value::<LooseStr>()?.0,
+        "status" => line.status = map.next_value::<LooseU64>()?.0,
+        "remote_ip" => line.remote_ip = map.next_value::<LooseStr>()?.0,
+        "meta.remote_ip" => line.meta_remote_ip = map.next_value::<LooseStr>()?.0,
+        "remote_addr" => line.remote_addr = map.next_value::<LooseStr>()?.0,
+        "user_id" => line.user_id = map.next_value::<LooseU64>()?.0,
+        "meta.user_id" => line.meta_user_id = map.next_value::<LooseU64>()?.0,
+        "username" => line.username = map.next_value::<LooseStr>()?.0,
+        "meta.user" => line.meta_user = map.next_value::<LooseStr>()?.0,
+        "ua" => line.ua = map.next_value::<LooseStr>()?.0,
+        "user_agent" => line.user_agent = map.next_value::<LooseStr>()?.0,
+        "correlation_id" => line.correlation_id = map.next_value::<LooseStr>()?.0,
+        "meta.project" => line.meta_project = map.next_value::<LooseStr>()?.0,
+        "meta.root_namespace" => line.meta_root_namespace = map.next_value::<LooseStr>()?.0,
+        "params" => line.params = map.next_value::<ParamsDe>()?.0,
+        _ => {
+            map.next_value::<IgnoredAny>()?;
+        }
+    }
+    Ok(())
+}
+
+/// A `jsonPayload`, read into the record's line in place; says whether it was an
+/// object.
+struct PayloadSeed<'l, 'de>(&'l mut RawLine<'de>);
+
+impl<'de> de::DeserializeSeed<'de> for PayloadSeed<'_, 'de> {
+    type Value = Payload;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PayloadSeed<'_, 'de> {
+    type Value = Payload;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while let Some(LooseStr(key)) = map.next_key::<LooseStr<'de>>()? {
+            read_field(self.0, key.as_deref().unwrap_or_default(), &mut map)?;
+        }
+        Ok(Payload::Object)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Payload::NotObject)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Payload::NotObject)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Payload::NotObject)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Payload::NotObject)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Payload::NotObject)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Payload::NotObject)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Payload::NotObject)
     }
 }
 
@@ -563,6 +685,133 @@ mod tests {
         let post_receive = r#"{"status":200,"method":"POST","path":"/api/v4/internal/post_receive","meta.project":"testuser/jumbotron","time":"2018-10-29T12:49:42.123Z"}"#;
         assert!(matches!(
             parse_line(post_receive.as_bytes(), Flavor::Auto),
+            Line::NotRequest
+        ));
+    }
+
+    /// `line` as a log archive stores it: a `LogEntry` whose `jsonPayload` is the line,
+    /// with `timestamp` when given (a receive time, unlike any time in the lines here).
+    fn wrapped(line: &str, timestamp: Option<&str>) -> String {
+        let timestamp = timestamp.map_or(String::new(), |t| format!(r#","timestamp":"{t}""#));
+        format!(
+            r#"{{"insertId":"x1","jsonPayload":{line}{timestamp},"receiveTimestamp":"2026-03-02T10:00:00.456Z","resource":{{"type":"gce_instance","labels":{{"instance_id":"42","zone":"europe-west1-b"}}}},"severity":"INFO","logName":"projects/p/logs/rails"}}"#
+        )
+    }
+
+    /// What a line reads as, to compare two readings.
+    fn reading(bytes: &[u8], flavor: Flavor) -> String {
+        format!("{:?}", parse_line(bytes, flavor))
+    }
+
+    #[test]
+    fn a_wrapped_line_reads_as_the_line_it_wraps() {
+        let lines = [
+            // Rails, with every field the decoder reads.
+            r#"{"method":"GET","path":"/acme/app/-/issues","status":"200","time":"2026-03-14T20:06:12.345Z","params":[{"key":"namespace_id","value":"acme"},{"key":"project_id","value":"app"}],"remote_ip":"81.2.69.144, 127.0.0.1","user_id":1,"username":"alice","ua":"Firefox","correlation_id":"c1","meta.project":"acme/app","meta.root_namespace":"acme","db_count":3,"exception.backtrace":["a","b"]}"#,
+            r#"{"p\u0061th":"/x","time":"2026-03-14T20:06:12Z","meta.remote_ip":"192.0.2.4","meta.user_id":"7","meta.user":"bob","correlation_id":"first","correlation_id":"last","params":{"project_id":"app"}}"#,
+            r#"{"status":200,"method":"POST","path":"/api/v4/internal/allowed","params":[{"key":"action","value":"git-receive-pack"},{"key":"protocol","value":"ssh"},{"key":"check_ip","value":"209.160.33.180"}],"remote_ip":"127.0.0.1","meta.project":"testuser/fake-project","time":"2018-10-29T12:49:42.123Z"}"#,
+            // Workhorse: an access and a start-up message.
+            r#"{"correlation_id":"LOt9","method":"GET","msg":"access","remote_addr":"68.0.116.160:0","remote_ip":"[filtered]","status":200,"time":"2019-09-17T22:17:19Z","uri":"/root/linux/blob/master/README?format=json\u0026viewer=rich","user_agent":"Mozilla/5.0"}"#,
+            r#"{"level":"info","msg":"Starting","time":"2019-09-17T22:17:19Z"}"#,
+            // Not requests, and requests without a usable time.
+            r#"{"query_string":"query{}","duration_s":7}"#,
+            r#"{"method":null,"path":null,"controller":"IssuesChannel","time":"2020-05-14T19:46:22.008Z"}"#,
+            r#"{"path":"/x"}"#,
+            r#"{"path":"/x","time":"soon"}"#,
+            r#"{}"#,
+        ];
+        for line in lines {
+            for flavor in [Flavor::Auto, Flavor::Rails, Flavor::Workhorse] {
+                let want = reading(line.as_bytes(), flavor);
+                // The wrapper's timestamp only stands in for a missing time: the lines
+                // without one here get none.
+                let has_time = line.contains(r#""time":"#);
+                let timestamp = has_time.then_some("2026-03-02T10:00:00.123Z");
+                let record = wrapped(line, timestamp);
+                assert_eq!(reading(record.as_bytes(), flavor), want, "{record}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_wrappers_timestamp_stands_in_only_for_a_missing_time() {
+        let time = |bytes: &[u8]| match parse_line(bytes, Flavor::Auto) {
+            Line::Request(r) => Ok(r.time.to_rfc3339()),
+            Line::Malformed(why) => Err(why),
+            other => panic!("{other:?}"),
+        };
+        let stamp = Some("2026-03-02T10:00:00.123+01:00");
+        let no_time = r#"{"path":"/acme/app","status":200}"#;
+        assert_eq!(
+            time(wrapped(no_time, stamp).as_bytes()),
+            Ok("2026-03-02T09:00:00.123+00:00".to_owned())
+        );
+        // Wherever it stands, and a `time` of another type is no time.
+        let first = format!(r#"{{"timestamp":"2026-03-02T10:00:00Z","jsonPayload":{no_time}}}"#);
+        assert_eq!(
+            time(first.as_bytes()),
+            Ok("2026-03-02T10:00:00+00:00".to_owned())
+        );
+        let null_time = r#"{"path":"/acme/app","time":null}"#;
+        assert!(time(wrapped(null_time, stamp).as_bytes()).is_ok());
+
+        let with_time = r#"{"path":"/acme/app","time":"2026-03-01T08:00:00Z"}"#;
+        assert_eq!(
+            time(wrapped(with_time, stamp).as_bytes()),
+            Ok("2026-03-01T08:00:00+00:00".to_owned())
+        );
+        // A payload's time that cannot be read is not replaced; neither is a missing
+        // one by a timestamp that cannot be read, or by none.
+        let bad_time = r#"{"path":"/acme/app","time":"soon"}"#;
+        assert!(time(wrapped(bad_time, stamp).as_bytes()).is_err());
+        assert!(time(wrapped(no_time, Some("soon")).as_bytes()).is_err());
+        assert!(time(wrapped(no_time, None).as_bytes()).is_err());
+        // An unwrapped line has no wrapper: its own `timestamp` is no time.
+        let own = r#"{"path":"/acme/app","timestamp":"2026-03-02T10:00:00Z"}"#;
+        assert!(time(own.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn a_payload_that_is_not_an_object_is_malformed() {
+        for payload in [
+            r#""{\"path\":\"/acme/secret\"}""#,
+            r#"["/acme/secret"]"#,
+            "null",
+            "7",
+            "-7",
+            "0.5",
+            "true",
+        ] {
+            let record = wrapped(payload, Some("2026-03-02T10:00:00Z"));
+            match parse_line(record.as_bytes(), Flavor::Auto) {
+                Line::Malformed(why) => assert_eq!(why, "jsonPayload is not a JSON object"),
+                other => panic!("{record}: {other:?}"),
+            }
+        }
+        // The last `jsonPayload` decides, as the last of any repeated key does.
+        let twice =
+            r#"{"jsonPayload":{"path":"/x","time":"2026-03-02T10:00:00Z"},"jsonPayload":"x"}"#;
+        assert!(matches!(
+            parse_line(twice.as_bytes(), Flavor::Auto),
+            Line::Malformed(_)
+        ));
+    }
+
+    #[test]
+    fn the_payload_wins_over_the_records_own_fields() {
+        let payload = r#"{"path":"/acme/app","time":"2026-03-01T08:00:00Z","username":"alice"}"#;
+        // The record's own fields, before the payload and after it.
+        let record = format!(
+            r#"{{"path":"/globex/web","time":"2026-03-02T10:00:00Z","meta.user":"mallory","jsonPayload":{payload},"username":"bob","status":500,"remote_ip":"192.0.2.1"}}"#
+        );
+        assert_eq!(
+            reading(record.as_bytes(), Flavor::Auto),
+            reading(payload.as_bytes(), Flavor::Auto)
+        );
+        // Wholly: a payload that is no request makes the record none.
+        let record = r#"{"path":"/globex/web","time":"2026-03-02T10:00:00Z","jsonPayload":{"level":"info"}}"#;
+        assert!(matches!(
+            parse_line(record.as_bytes(), Flavor::Auto),
             Line::NotRequest
         ));
     }

@@ -768,6 +768,29 @@ mod tests {
         );
     }
 
+    /// Lines wrapped as log archives store them (`jsonPayload`) are detected as the
+    /// lines they wrap.
+    #[test]
+    fn detection_of_wrapped_lines() {
+        let wrap = |line: &str| {
+            format!(
+                r#"{{"insertId":"x1","jsonPayload":{line},"timestamp":"2026-03-14T20:06:12.5Z","resource":{{"type":"gce_instance","labels":{{"zone":"europe-west1-b"}}}},"severity":"INFO","logName":"projects/p/logs/app"}}"#
+            )
+        };
+        let rails = wrap(r#"{"time":"2026-03-14T20:06:12Z","path":"/x","status":200}"#);
+        let wh =
+            wrap(r#"{"level":"info","msg":"access","uri":"/x","time":"2026-03-14T20:06:12Z"}"#);
+        let file = |lines: &[&String]| lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+        assert_eq!(
+            detect(file(&[&rails, &wh, &rails]).as_bytes(), None),
+            Some(Format::RailsJson)
+        );
+        assert_eq!(
+            detect(file(&[&wh, &wh, &rails]).as_bytes(), None),
+            Some(Format::WorkhorseJson)
+        );
+    }
+
     fn reader_of(stored: Vec<u8>) -> reader::LineReader {
         reader::LineReader::from_reader(
             std::path::Path::new("t"),

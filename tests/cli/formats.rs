@@ -5,8 +5,8 @@
 use serde_json::Value;
 
 use super::support::{
-    Summarize, assert_excluded_matches, assert_fast_path_agrees, assert_matches_labels,
-    input_formats, logbrief, root, stderr,
+    QUICK_START, Summarize, assert_excluded_matches, assert_fast_path_agrees,
+    assert_matches_labels, input_formats, logbrief, root, stderr,
 };
 
 #[test]
@@ -227,4 +227,81 @@ fn hostile_lines_are_malformed_not_fatal() {
         .files([&nested, &utf8, &bomb])
         .json();
     assert_eq!(v["reconciliation"]["malformed"], 8);
+}
+
+/// `text` as a log archive stores it: each line that is JSON becomes the `jsonPayload`
+/// of a Cloud Logging `LogEntry`, byte for byte (repeated keys, escapes and all). The
+/// entry's `timestamp` is a receive time later than every line's own `time`, which
+/// must win; a line without a `time` string gets none, so that it stays the malformed
+/// request it is unwrapped. Lines that are not JSON (Rails' plain-text lines, a line
+/// cut off) and blank lines are kept as they are: an archive cannot hold them as JSON.
+fn archived(text: &str) -> String {
+    text.split('\n')
+        .enumerate()
+        .map(|(n, line)| {
+            let Ok(value) = serde_json::from_str::<Value>(line) else {
+                return line.to_owned();
+            };
+            let timestamp = if value["time"].is_string() {
+                r#""timestamp":"2026-04-30T23:59:59.999Z","#
+            } else {
+                ""
+            };
+            format!(
+                r#"{{"insertId":"e{n}","jsonPayload":{line},{timestamp}"receiveTimestamp":"2026-04-30T23:59:59.999Z","resource":{{"type":"gce_instance","labels":{{"instance_id":"4711","zone":"europe-west1-b"}}}},"severity":"INFO","logName":"projects/support/logs/gitlab"}}"#
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The quick start's logs, every line wrapped as a log archive stores it, give the
+/// summary the logs themselves give, with the prefilter and with `--parse-all`.
+#[test]
+fn lines_wrapped_in_a_json_payload_give_the_same_numbers() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let files = &QUICK_START[QUICK_START.len() - 3..];
+    let mut wrapped = Vec::new();
+    for file in files {
+        let stored = std::fs::read(root().join(file)).unwrap();
+        let path = tmp
+            .path()
+            .join(std::path::Path::new(file).file_name().unwrap());
+        let out = if file.ends_with(".gz") {
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(&stored[..])
+                .read_to_string(&mut text)
+                .unwrap();
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), Default::default());
+            enc.write_all(archived(&text).as_bytes()).unwrap();
+            enc.finish().unwrap()
+        } else {
+            archived(std::str::from_utf8(&stored).unwrap()).into_bytes()
+        };
+        assert_ne!(out, stored, "{file}");
+        std::fs::write(&path, out).unwrap();
+        wrapped.push(path);
+    }
+    // Everything but the inputs' names and hashes.
+    let summary = |run: Summarize| {
+        let mut v = run.json();
+        for input in v["inputs"].as_array_mut().unwrap() {
+            let input = input.as_object_mut().unwrap();
+            input.remove("name");
+            input.remove("sha256");
+        }
+        v
+    };
+    for extra in [&[][..], &["--parse-all"][..]] {
+        let plain = summary(Summarize::quick_start().args(extra));
+        let archive = summary(Summarize::quick_start_flags().args(extra).files(&wrapped));
+        assert!(plain["counts"]["accesses"].as_u64().unwrap() > 0);
+        assert_eq!(
+            archive["reconciliation"], plain["reconciliation"],
+            "{extra:?}"
+        );
+        assert_eq!(archive["counts"], plain["counts"], "{extra:?}");
+        assert_eq!(archive, plain, "{extra:?}");
+    }
 }
