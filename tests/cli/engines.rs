@@ -64,6 +64,24 @@ fn fixtures() -> Case {
     }
 }
 
+/// The quick start's logs as a log archive stores them, each line the `jsonPayload` of
+/// a record (see `formats::archived`), written under `dir`.
+fn archived_fixtures(dir: &Path) -> Case {
+    let mut case = fixtures();
+    case.files = case
+        .files
+        .iter()
+        .map(|f| {
+            let text = lines_of(f).join("\n") + "\n";
+            let name = f.file_name().unwrap().to_string_lossy().replace(".gz", "");
+            let path = dir.join(format!("archived-{name}"));
+            std::fs::write(&path, super::formats::archived(&text)).unwrap();
+            path
+        })
+        .collect();
+    case
+}
+
 /// A 110 MB benchmark log and a 30 MB look-alike-heavy one (a fifth of the lines
 /// name look-alikes of northwind), generated once per run.
 fn generated() -> Case {
@@ -304,6 +322,8 @@ fn duckdb_runs_the_printed_script_and_gives_the_whole_reply() {
     let Some(python) = python() else { return };
     check_duckdb(&python, &fixtures(), &[]);
     check_duckdb(&python, &generated(), &[]);
+    let tmp = tempfile::tempdir().unwrap();
+    check_duckdb(&python, &archived_fixtures(tmp.path()), &[]);
 }
 
 /// With a window, the engine keeps a day more on either side and `summarize` applies
