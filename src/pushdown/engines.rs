@@ -156,7 +156,7 @@ const CLICKHOUSE: Dialect = Dialect {
     parse_time: "parseDateTime64BestEffortOrNull({}, 6, 'UTC')",
     // ClickHouse's string literals read backslash escapes.
     nginx_text: r"nullIf(extract({}, '\\[([^\\]]+)\\]'), '')",
-    nginx_time: "parseDateTime64OrNull({}, 6, '%d/%b/%Y:%H:%i:%S %z')",
+    nginx_time: "parseDateTime64OrNull({}, '%d/%b/%Y:%H:%i:%S %z', 'UTC')",
 };
 
 /// The folder the outputs go to, without a trailing slash.

@@ -44,6 +44,8 @@ struct Case {
     summarize: Vec<String>,
     /// The directory file named in `requester`.
     directory: PathBuf,
+    /// `pushdown --lines`: json or nginx.
+    lines: &'static str,
 }
 
 fn strings(args: &[&str]) -> Vec<String> {
@@ -61,6 +63,20 @@ fn fixtures() -> Case {
         requester: strings(&ALICE_ABOUT_ACME[1..]),
         summarize: strings(&QUICK_START[..n - 3]),
         directory: root().join("fixtures/directory.json"),
+        lines: "json",
+    }
+}
+
+/// GitLab's NGINX access log, alice about acme.
+fn nginx_fixture() -> Case {
+    let mut summarize = strings(ALICE_ABOUT_ACME);
+    summarize.extend(strings(&["--exclude-domain", "acme.example"]));
+    Case {
+        files: vec![root().join("fixtures/formats/nginx/gitlab_access.log")],
+        requester: strings(&ALICE_ABOUT_ACME[1..]),
+        summarize,
+        directory: root().join("fixtures/directory.json"),
+        lines: "nginx",
     }
 }
 
@@ -128,6 +144,7 @@ fn generated() -> Case {
         requester,
         summarize,
         directory,
+        lines: "json",
     }
 }
 
@@ -146,7 +163,9 @@ impl Case {
     }
 
     fn pushdown(&self, args: &[&str]) -> String {
-        self.logbrief("pushdown", args, String::new())
+        let mut args = args.to_vec();
+        args.extend(["--lines", self.lines]);
+        self.logbrief("pushdown", &args, String::new())
     }
 
     /// The reply from `files` (and a manifest), which must succeed.
@@ -213,7 +232,7 @@ impl Case {
             .flat_map(|f| lines_of(f))
             .map(|l| l + "\n")
             .collect();
-        let out = self.logbrief("filter", &[], text);
+        let out = self.logbrief("filter", &["--lines", self.lines], text);
         let mut kept: Vec<String> = out.lines().map(str::to_owned).collect();
         kept.sort();
         kept
@@ -243,8 +262,26 @@ fn parts(dir: &Path) -> Vec<PathBuf> {
     parts
 }
 
-/// Runs DuckDB's script for `case`, and checks the reply and the kept lines.
-fn check_duckdb(python: &Path, case: &Case, window: &[&str]) {
+/// Runs the script on standard input with DuckDB.
+const DUCKDB_RUN: &str = "import sys, duckdb; duckdb.connect().execute(sys.stdin.read())";
+
+/// Runs the statements on standard input with chdb, ClickHouse's engine in a library:
+/// `file()` stands in for `s3Cluster` (one machine, local files), and each result is
+/// written where the statement's `INTO OUTFILE` says, in its format. The rest of each
+/// statement runs as printed.
+const CLICKHOUSE_RUN: &str = r#"
+import re, sys, chdb
+text = sys.stdin.read().replace("s3Cluster('CLUSTER', ", "file(")
+text = "\n".join(l for l in text.split("\n") if not l.lstrip().startswith("--"))
+for statement in [s for s in text.split(";") if s.strip()]:
+    into = re.search(r"INTO OUTFILE '([^']*)' FORMAT (\w+)", statement)
+    query = statement[:into.start()] + statement[into.end():]
+    open(into.group(1), "wb").write(chdb.query(query, into.group(2)).bytes())
+"#;
+
+/// Runs what `pushdown --engine ENGINE` prints for `case` over local copies of its
+/// files, and checks the kept lines, the reply and the reconciliation.
+fn check_sql(python: &Path, engine: &str, case: &Case, window: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();
     // The logs side by side, so one glob reads them.
     let logs = tmp.path().join("logs");
@@ -257,34 +294,27 @@ fn check_duckdb(python: &Path, case: &Case, window: &[&str]) {
     std::fs::create_dir(&out).unwrap();
     let out_dir = out.display().to_string();
     let mut args = vec![
-        "--engine", "duckdb", "--source", &source, "--output", &out_dir,
+        "--engine", engine, "--source", &source, "--output", &out_dir,
     ];
     args.extend(window);
     let script = case.pushdown(&args);
-    let run = Command::new(python)
-        .args([
-            "-c",
-            "import sys, duckdb; duckdb.connect().execute(sys.stdin.read())",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
+    let runner = match engine {
+        "duckdb" => DUCKDB_RUN,
+        _ => CLICKHOUSE_RUN,
+    };
+    let done = assert_cmd::Command::new(python)
+        .args(["-c", runner])
+        .write_stdin(script)
+        .output()
         .unwrap();
-    use std::io::Write as _;
-    run.stdin
-        .as_ref()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    let done = run.wait_with_output().unwrap();
-    assert!(done.status.success(), "{}", stderr(&done));
+    assert!(done.status.success(), "{engine}: {}", stderr(&done));
 
     let kept = [out.join("kept.log")];
+    let manifest = out.join("manifest.json");
     if !window.is_empty() {
         // The lines of the window and the day either side; the same requests counted.
         let whole = case.json(&case.files, None, window);
-        let engine = case.json(&kept, Some(&out.join("manifest.json")), window);
+        let engine = case.json(&kept, Some(&manifest), window);
         assert!(sorted_lines(&kept).len() < case.kept_by_regex().len());
         assert!(
             engine["reconciliation"]["lines"].as_u64() < whole["reconciliation"]["lines"].as_u64()
@@ -302,28 +332,42 @@ fn check_duckdb(python: &Path, case: &Case, window: &[&str]) {
     assert_eq!(
         sorted_lines(&kept),
         case.kept_by_regex(),
-        "DuckDB and Rust differ"
+        "{engine} and Rust differ"
     );
-    let manifest = out.join("manifest.json");
-    let m: Value = serde_json::from_str(
-        std::fs::read_to_string(&manifest)
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(m["engine"], "duckdb");
-    case.assert_same_as_whole(&kept, &manifest, "duckdb");
+    let first = std::fs::read_to_string(&manifest).unwrap();
+    let m: Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    assert_eq!(m["engine"], engine);
+    case.assert_same_as_whole(&kept, &manifest, engine);
 }
 
 #[test]
 fn duckdb_runs_the_printed_script_and_gives_the_whole_reply() {
     let Some(python) = python() else { return };
-    check_duckdb(&python, &fixtures(), &[]);
-    check_duckdb(&python, &generated(), &[]);
     let tmp = tempfile::tempdir().unwrap();
-    check_duckdb(&python, &archived_fixtures(tmp.path()), &[]);
+    for case in [
+        fixtures(),
+        nginx_fixture(),
+        generated(),
+        archived_fixtures(tmp.path()),
+    ] {
+        check_sql(&python, "duckdb", &case, &[]);
+    }
+}
+
+#[test]
+fn clickhouse_runs_the_printed_queries_and_gives_the_whole_reply() {
+    let Some(python) = python() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    for case in [
+        fixtures(),
+        nginx_fixture(),
+        generated(),
+        archived_fixtures(tmp.path()),
+    ] {
+        check_sql(&python, "clickhouse", &case, &[]);
+    }
+    let window = ["--since", "2026-03-16T12:00:00Z"];
+    check_sql(&python, "clickhouse", &fixtures(), &window);
 }
 
 /// With a window, the engine keeps a day more on either side and `summarize` applies
@@ -332,7 +376,7 @@ fn duckdb_runs_the_printed_script_and_gives_the_whole_reply() {
 fn a_window_pushed_down_counts_the_same_requests() {
     let Some(python) = python() else { return };
     let window = ["--since", "2026-03-16T12:00:00Z"];
-    check_duckdb(&python, &fixtures(), &window);
+    check_sql(&python, "duckdb", &fixtures(), &window);
 }
 
 /// Runs logbrief's Spark job on `case` in both modes, and checks the replies and the
@@ -443,13 +487,11 @@ json.dump(kept, open(sys.argv[2], "w"))
 #[test]
 fn the_expression_keeps_the_same_lines_in_duckdb_spark_and_rust() {
     let Some(python) = python() else { return };
-    let acme = fixtures();
     let northwind = generated();
     let mut cases: Vec<(PathBuf, String)> = Vec::new();
-    for (case, lines, files) in [
+    for (case, files) in [
         (
-            &acme,
-            "json",
+            fixtures(),
             vec![
                 "fixtures/logs/production_json.log",
                 "fixtures/logs/api_json.log.gz",
@@ -464,12 +506,11 @@ fn the_expression_keeps_the_same_lines_in_duckdb_spark_and_rust() {
             ],
         ),
         (
-            &acme,
-            "nginx",
+            nginx_fixture(),
             vec!["fixtures/formats/nginx/gitlab_access.log"],
         ),
     ] {
-        let regex = case.pushdown(&["--lines", lines]).trim_end().to_owned();
+        let regex = case.pushdown(&[]).trim_end().to_owned();
         cases.extend(files.iter().map(|f| (root().join(f), regex.clone())));
     }
     let regex = northwind.pushdown(&[]).trim_end().to_owned();
