@@ -340,8 +340,9 @@ fn check_sql(python: &Path, engine: &str, case: &Case, window: &[&str]) {
     case.assert_same_as_whole(&kept, &manifest, engine);
 }
 
-#[test]
-fn duckdb_runs_the_printed_script_and_gives_the_whole_reply() {
+/// The quick start, GitLab's NGINX log, the generated logs and archive records, then
+/// the quick start with a window pushed down.
+fn check_sql_everywhere(engine: &str) {
     let Some(python) = python() else { return };
     let tmp = tempfile::tempdir().unwrap();
     for case in [
@@ -350,33 +351,22 @@ fn duckdb_runs_the_printed_script_and_gives_the_whole_reply() {
         generated(),
         archived_fixtures(tmp.path()),
     ] {
-        check_sql(&python, "duckdb", &case, &[]);
+        check_sql(&python, engine, &case, &[]);
     }
+    // The engine keeps a day more on either side, `summarize` applies the window: the
+    // same requests are counted.
+    let window = ["--since", "2026-03-16T12:00:00Z"];
+    check_sql(&python, engine, &fixtures(), &window);
+}
+
+#[test]
+fn duckdb_runs_the_printed_script_and_gives_the_whole_reply() {
+    check_sql_everywhere("duckdb");
 }
 
 #[test]
 fn clickhouse_runs_the_printed_queries_and_gives_the_whole_reply() {
-    let Some(python) = python() else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    for case in [
-        fixtures(),
-        nginx_fixture(),
-        generated(),
-        archived_fixtures(tmp.path()),
-    ] {
-        check_sql(&python, "clickhouse", &case, &[]);
-    }
-    let window = ["--since", "2026-03-16T12:00:00Z"];
-    check_sql(&python, "clickhouse", &fixtures(), &window);
-}
-
-/// With a window, the engine keeps a day more on either side and `summarize` applies
-/// the exact one: the same requests are counted.
-#[test]
-fn a_window_pushed_down_counts_the_same_requests() {
-    let Some(python) = python() else { return };
-    let window = ["--since", "2026-03-16T12:00:00Z"];
-    check_sql(&python, "duckdb", &fixtures(), &window);
+    check_sql_everywhere("clickhouse");
 }
 
 /// Runs logbrief's Spark job on `case` in both modes, and checks the replies and the
