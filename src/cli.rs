@@ -265,7 +265,8 @@ pub struct PushdownArgs {
     pub engine: EngineArg,
 
     /// What the engine reads: files or a glob (duckdb, spark), a table with one
-    /// `line` column (bigquery), or an object-store URL (clickhouse).
+    /// `line` column (bigquery), an object-store URL (clickhouse), or index patterns
+    /// (elasticsearch).
     #[arg(long, value_name = "SOURCE")]
     pub source: Option<String>,
 
@@ -282,6 +283,11 @@ pub struct PushdownArgs {
     /// Only lines before this time (RFC 3339, exclusive; or a date, through its end).
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
+
+    /// With --engine elasticsearch: what the log line's field names start with in the
+    /// indices (`json.` in the platform's; empty where they are the line's own).
+    #[arg(long = "field-prefix", value_name = "PREFIX", default_value = "json.")]
+    pub field_prefix: String,
 
     /// With --engine spark: write the PySpark job to this file too.
     #[arg(long = "write-job", value_name = "FILE")]
@@ -300,6 +306,8 @@ pub enum EngineArg {
     Clickhouse,
     /// The spark-submit invocations of logbrief's PySpark job.
     Spark,
+    /// Query DSL for Kibana's Dev Tools console (Elasticsearch or OpenSearch).
+    Elasticsearch,
 }
 
 #[derive(Debug, Args)]

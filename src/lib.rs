@@ -84,6 +84,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
                 since: args.since.as_deref(),
                 until: args.until.as_deref(),
                 write_job: args.write_job.as_deref(),
+                field_prefix: &args.field_prefix,
             };
             pushdown::pushdown(&RequesterConfig::from_args(args.requester), request, out)
         }

@@ -35,7 +35,7 @@ fn quoted(text: &str) -> String {
 }
 
 /// The header every script starts with.
-fn header(plan: &Plan, comment: &str, engine: &str) -> String {
+pub fn header(plan: &Plan, comment: &str, engine: &str) -> String {
     let window = match (plan.since, plan.until) {
         (None, None) => String::new(),
         (since, until) => format!(

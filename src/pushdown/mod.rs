@@ -14,7 +14,9 @@
 //! Spark's `pipe` runs on every executor). It names the requester's own namespaces and
 //! the ids of their projects and groups, nothing else.
 
+pub(crate) mod elastic;
 mod engines;
+pub(crate) mod es_model;
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -40,6 +42,7 @@ pub struct Request<'a> {
     pub since: Option<&'a str>,
     pub until: Option<&'a str>,
     pub write_job: Option<&'a Path>,
+    pub field_prefix: &'a str,
 }
 
 /// Verifies the requester as `summarize` does, then prints the filter for `engine`.
@@ -47,7 +50,8 @@ pub fn pushdown(config: &RequesterConfig, request: Request<'_>, out: &mut dyn Wr
     let window = config::window(request.since, request.until)?;
     let dir = Directory::load(&config.directory)?;
     let verified = directory::verify(&dir, &config.email, &config.namespaces)?;
-    let regex = prefilter::regex(&Terms::of(&dir, &verified), request.syntax);
+    let terms = Terms::of(&dir, &verified);
+    let regex = prefilter::regex(&terms, request.syntax);
     // Every engine takes it between single quotes, raw.
     debug_assert!(!regex.contains('\''));
     // A day either side: times the engine reads in another zone stay in.
@@ -64,6 +68,16 @@ pub fn pushdown(config: &RequesterConfig, request: Request<'_>, out: &mut dyn Wr
         EngineArg::Duckdb => engines::duckdb(&plan),
         EngineArg::Bigquery => engines::bigquery(&plan),
         EngineArg::Clickhouse => engines::clickhouse(&plan),
+        EngineArg::Elasticsearch => elastic::console(
+            &terms,
+            &elastic::Plan {
+                prefix: request.field_prefix,
+                since: plan.since,
+                until: plan.until,
+            },
+            plan.source.as_deref().unwrap_or(elastic::DEFAULT_INDEX),
+            &engines::header(&plan, "#", "elasticsearch"),
+        ),
         EngineArg::Spark => {
             let job = request
                 .write_job

@@ -347,6 +347,22 @@ fn every_engine_gets_the_expression_in_its_own_quoting_and_no_person() {
             assert!(!text.contains(person), "{engine}: {text}");
         }
     }
+    // Elasticsearch gets query DSL for the console, on the text fields, with the window.
+    let out = logbrief()
+        .arg("pushdown")
+        .args(&ALICE_ABOUT_ACME[1..])
+        .args(["--engine", "elasticsearch", "--since", "2026-03-15"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("GET pubsub-rails-inf-gprd-*,pubsub-workhorse-inf-gprd-*/_search"));
+    assert!(text.contains(r#""gte": "2026-03-14T00:00:00Z""#), "{text}");
+    assert!(text.contains(r#""json.meta.project""#), "{text}");
+    for person in ["alice", "bob", "carol", "example"] {
+        assert!(!text.contains(person), "{text}");
+    }
+
     // The job is the project's own, written out whole.
     let written = std::fs::read_to_string(&job).unwrap();
     assert!(written.starts_with("\"\"\"logbrief's candidate job for Spark."));
