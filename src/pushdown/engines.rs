@@ -29,6 +29,11 @@ fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// A word for a POSIX shell, whatever it holds.
+fn shell_quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
 /// A string literal in standard SQL: quotes doubled, backslashes as they are.
 fn quoted(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
@@ -346,21 +351,26 @@ pub fn spark(plan: &Plan, pipe: &str, directory: &str, job: &str) -> String {
 # writes it. Add --master and the cluster's options to spark-submit.
 #
 # With the expression (Java's regular expressions, Spark's rlike):
-spark-submit {job} --lines {lines}{window} --output {output} \\
+spark-submit {job} --lines {lines}{window} --output {output_arg} \\
   --regex '{regex}' \\
-  '{sources}'
+  {sources}
 #
 # Or with logbrief's own filter on every executor: this machine's logbrief and the
 # directory go with --files (the executors must run the same OS and architecture).
 spark-submit --files \"$(command -v logbrief)\",{directory} \\
-  {job} --lines {lines}{window} --output {output} \\
-  --pipe '{pipe}' \\
-  '{sources}'
+  {job} --lines {lines}{window} --output {output_arg} \\
+  --pipe {pipe} \\
+  {sources}
 #
 # Then, with {output} copied here:
 #   logbrief summarize --manifest {output}/manifest/part-*.json ... {output}/kept/part-*
 ",
         header = header(plan, "#", "spark"),
         regex = plan.regex,
+        sources = shell_quoted(sources),
+        output_arg = shell_quoted(output),
+        pipe = shell_quoted(pipe),
+        job = shell_quoted(job),
+        directory = shell_quoted(directory),
     )
 }

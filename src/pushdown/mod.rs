@@ -48,6 +48,14 @@ pub struct Request<'a> {
 /// Verifies the requester as `summarize` does, then prints the filter for `engine`.
 pub fn pushdown(config: &RequesterConfig, request: Request<'_>, out: &mut dyn Write) -> Result<()> {
     let window = config::window(request.since, request.until)?;
+    // BigQuery's table goes between backticks: a name that could end them is none.
+    if request.engine == EngineArg::Bigquery
+        && request.source.as_deref().is_some_and(|s| s.contains(['`', '\n', '\\']))
+    {
+        return Err(Error::Usage(
+            "--source: a BigQuery table is PROJECT.DATASET.TABLE, without backticks".into(),
+        ));
+    }
     let dir = Directory::load(&config.directory)?;
     let verified = directory::verify(&dir, &config.email, &config.namespaces)?;
     let terms = Terms::of(&dir, &verified);
