@@ -131,6 +131,17 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// What the engine's filter cannot see, for the internal note.
+    pub fn caveat(&self) -> Option<&'static str> {
+        match self.engine.as_deref()?.to_ascii_lowercase().as_str() {
+            "elasticsearch" | "opensearch" => Some(
+                "a filter on analysed text cannot see an API id whose letters or digits are \
+                 percent-encoded, so such requests are not among the candidates",
+            ),
+            _ => None,
+        }
+    }
+
     pub fn load(path: &Path) -> Result<Manifest> {
         let fail = |message: String| Error::Manifest {
             path: path.to_owned(),
@@ -258,6 +269,12 @@ mod tests {
         assert_eq!((m.lines, m.sources), (12, 2));
         assert_eq!(m.first.unwrap().to_rfc3339(), "2026-03-02T00:00:00+00:00");
         assert_eq!(m.engine.as_deref(), Some("clickhouse"));
+        assert_eq!(m.caveat(), None);
+        let es = Manifest {
+            engine: Some("Elasticsearch".into()),
+            ..m
+        };
+        assert!(es.caveat().unwrap().contains("percent-encoded"));
     }
 
     #[test]
