@@ -8,10 +8,11 @@
 pub mod audit;
 pub mod client;
 pub mod directory;
+pub mod logs;
 
 use std::cell::RefCell;
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -127,6 +128,50 @@ pub fn audit_events(
     crate::output::write_out(out, &text)
 }
 
+/// `logbrief fetch logs`.
+pub fn logs(
+    client: &Client,
+    request: &logs::Request,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<()> {
+    let spinner = Spinner::new("fetching log documents");
+    let err = RefCell::new(err);
+    let fetched = logs::fetch(
+        client,
+        request,
+        &|pages, documents| spinner.set(&format!("{pages} pages, {documents} documents")),
+        &|reason, wait| wait_notice(&err, &spinner, reason, wait),
+    );
+    spinner.finish();
+    let fetched = fetched?;
+    let mut text = format!(
+        "wrote {}: {} documents from {} pages",
+        request.out.display(),
+        fetched.written,
+        fetched.pages
+    );
+    if fetched.resumed > 0 {
+        text.push_str(&format!(
+            " ({} of them written by an earlier run)",
+            fetched.resumed
+        ));
+    }
+    if fetched.reopened > 0 {
+        text.push_str(&format!(
+            "; the point in time expired and was opened again {} time(s)",
+            fetched.reopened
+        ));
+    }
+    text.push_str(&format!(
+        "\nwrote {}: {} documents in {} indices\n",
+        request.manifest.display(),
+        fetched.total,
+        fetched.indices
+    ));
+    crate::output::write_out(out, &text)
+}
+
 /// `OUT` with a suffix added to its file name (`events.json.part`).
 pub(crate) fn sibling(out: &Path, suffix: &str) -> PathBuf {
     let mut name = out.file_name().unwrap_or_default().to_os_string();
@@ -157,4 +202,66 @@ pub(crate) fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
         .and_then(|()| f.sync_all())
         .map_err(|e| Error::write(&tmp, e))?;
     fs::rename(&tmp, path).map_err(|e| Error::write(path, e))
+}
+
+/// An error after `pages` pages were recorded, saying they are kept for the same
+/// command to continue.
+pub(crate) fn kept(e: Error, pages: u64) -> Error {
+    match e {
+        Error::Fetch { source, .. } => Error::Fetch {
+            source,
+            kept: pages,
+        },
+        other => other,
+    }
+}
+
+/// The state an interrupted fetch left at `path`, if any.
+pub(crate) fn read_state<S: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<S>> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|_| {
+            Error::Usage(format!(
+                "{} is not a fetch state logbrief wrote; remove it or use --restart",
+                path.display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Removes the files that exist of `paths`.
+pub(crate) fn remove_if_present(paths: &[&Path]) -> Result<()> {
+    for p in paths {
+        match fs::remove_file(p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::write(p, e));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The private file at `path`, cut back to the `recorded` bytes the state at
+/// `state_path` knows of, and ready to append to.
+pub(crate) fn open_at(path: &Path, state_path: &Path, recorded: u64) -> Result<File> {
+    let mut file = private_file(path, false)?;
+    let on_disk = file.metadata().map_err(|e| Error::write(path, e))?.len();
+    if on_disk < recorded {
+        return Err(Error::Usage(format!(
+            "{} is shorter than {} says it was; use --restart to fetch again",
+            path.display(),
+            state_path.display()
+        )));
+    }
+    // What a page appended after its state was recorded is dropped: that page is
+    // fetched again.
+    file.set_len(recorded)
+        .and_then(|()| file.seek(SeekFrom::End(0)).map(drop))
+        .map_err(|e| Error::write(path, e))?;
+    Ok(file)
 }

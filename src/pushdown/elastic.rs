@@ -126,20 +126,19 @@ fn range(plan: &Plan<'_>) -> Option<Value> {
     (!bounds.is_empty()).then(|| json!({"range": {TIME_FIELD: bounds}}))
 }
 
-/// The console requests: the candidates, and the totals per index for the manifest.
-pub fn console(terms: &Terms, plan: &Plan<'_>, index: &str, header: &str) -> String {
-    let search = json!({
-        "query": query(terms, plan),
-        "_source": [TIME_FIELD, format!("{}*", plan.prefix)],
-        "sort": [{TIME_FIELD: "asc"}],
-        "size": 1000,
-        "track_total_hits": true,
-    });
+/// The fields of a candidate document worth returning: its time and the log line's.
+pub fn source_fields(prefix: &str) -> Value {
+    json!([TIME_FIELD, format!("{prefix}*")])
+}
+
+/// The totals request: every document in the window per index, with its first and
+/// last time (what the manifest holds).
+pub fn totals(plan: &Plan<'_>) -> Value {
     let everything = match range(plan) {
         Some(range) => json!({"bool": {"filter": [range]}}),
         None => json!({"match_all": {}}),
     };
-    let totals = json!({
+    json!({
         "size": 0,
         "query": everything,
         "aggs": {"sources": {
@@ -149,7 +148,19 @@ pub fn console(terms: &Terms, plan: &Plan<'_>, index: &str, header: &str) -> Str
                 "last": {"max": {"field": TIME_FIELD}},
             }
         }}
+    })
+}
+
+/// The console requests: the candidates, and the totals per index for the manifest.
+pub fn console(terms: &Terms, plan: &Plan<'_>, index: &str, header: &str) -> String {
+    let search = json!({
+        "query": query(terms, plan),
+        "_source": source_fields(plan.prefix),
+        "sort": [{TIME_FIELD: "asc"}],
+        "size": 1000,
+        "track_total_hits": true,
     });
+    let totals = totals(plan);
     let pretty = |v: &Value| serde_json::to_string_pretty(v).expect("JSON values print");
     format!(
         "{header}\
