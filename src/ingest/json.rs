@@ -7,8 +7,11 @@
 //! hundred `db_*`/`redis_*` fields that must be skipped without allocating.
 //!
 //! A line may also come wrapped, as log archives store it (a Cloud Logging `LogEntry`:
-//! `{"insertId": ..., "jsonPayload": {<the line>}, "timestamp": ..., ...}`). It is read
-//! in the same pass as the line it wraps; see [`Record`].
+//! `{"insertId": ..., "jsonPayload": {<the line>}, "timestamp": ..., ...}`), or as a
+//! search index's document holds it (the `_source` of an Elasticsearch or OpenSearch
+//! document: `{"@timestamp": ..., "json": {<the line>}, "type": ..., ...}`, or each
+//! field of the line at the top level as `json.<field>`). It is read in the same pass as
+//! the line it wraps; see [`Record`].
 
 use std::borrow::Cow;
 use std::fmt;
@@ -40,42 +43,69 @@ pub fn parse_line(bytes: &[u8], flavor: Flavor) -> Line<'_> {
     record.into_line(flavor)
 }
 
-/// One line as read: a log line, or a log line wrapped in a `jsonPayload` object.
+/// One line as read: a log line, or a log line wrapped in a `jsonPayload` object (a
+/// log archive's record), in a `json` object or flattened into `json.` keys (a search
+/// index's document).
 ///
 /// A wrapped line is read exactly as the line it wraps. The wrapper's other keys are
-/// skipped, except `timestamp` (RFC 3339), which stands in for a payload without a
-/// `time` string; a payload whose `time` cannot be read is not helped by it. When a
-/// record has both request fields of its own and a `jsonPayload`, the payload wins
-/// wholly: the record's own fields are dropped, wherever they stand. A `jsonPayload`
-/// inside the payload is one more key the line does not use.
+/// skipped, except its time: `timestamp` (RFC 3339) beside a `jsonPayload`,
+/// `@timestamp` (RFC 3339) beside a `json` object or `json.` keys. It stands in for a
+/// line without a `time` string; a line whose `time` cannot be read is not helped by
+/// it.
+///
+/// When a record has both fields of its own and a wrapper object (`jsonPayload` or
+/// `json`), the object wins wholly: the record's own fields are dropped, wherever they
+/// stand, and so are its `json.` keys. Of two wrapper objects, the last one wins, as the
+/// last of any repeated key does. Without a wrapper object, a record with a `json.` key
+/// is flattened: its `json.<field>` keys are the line's `<field>`s and its unprefixed
+/// keys are the wrapper's. A wrapper key inside the line is one more key the line does
+/// not use.
 struct Record<'a> {
-    /// The payload's fields when there is one, else the line's own.
+    /// The wrapped line's fields when there is a wrapper, else the line's own.
     line: RawLine<'a>,
     payload: Payload,
-    /// The wrapper's `timestamp`.
+    /// A `jsonPayload` wrapper's `timestamp`.
     timestamp: Option<Cow<'a, str>>,
+    /// A search index's `@timestamp`.
+    at_timestamp: Option<Cow<'a, str>>,
 }
 
-/// Whether a record wraps its line, and in what.
+/// Whether a record wraps its line, and how.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Payload {
-    /// No `jsonPayload`: the record is the line.
+    /// No wrapper: the record is the line.
     Absent,
-    Object,
-    /// A `jsonPayload` that is no JSON object: nothing can be read from it.
-    NotObject,
+    /// The line's fields are the record's `json.` keys.
+    Flattened,
+    Object(Wrapper),
+    /// A wrapper key whose value is no JSON object: nothing can be read from it.
+    NotObject(Wrapper),
+}
+
+/// The key of a wrapper object.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wrapper {
+    /// A log archive's record.
+    JsonPayload,
+    /// A search index's document.
+    Json,
 }
 
 impl<'a> Record<'a> {
     fn into_line(mut self, flavor: Flavor) -> Line<'a> {
-        match self.payload {
-            Payload::Absent => {}
-            Payload::NotObject => return Line::Malformed("jsonPayload is not a JSON object"),
-            Payload::Object => {
-                if self.line.time.is_none() {
-                    self.line.time = self.timestamp;
-                }
+        let timestamp = match self.payload {
+            Payload::Absent => None,
+            Payload::NotObject(Wrapper::JsonPayload) => {
+                return Line::Malformed("jsonPayload is not a JSON object");
             }
+            Payload::NotObject(Wrapper::Json) => {
+                return Line::Malformed("json is not a JSON object");
+            }
+            Payload::Object(Wrapper::JsonPayload) => self.timestamp,
+            Payload::Object(Wrapper::Json) | Payload::Flattened => self.at_timestamp,
+        };
+        if self.line.time.is_none() {
+            self.line.time = timestamp;
         }
         self.line.into_line(flavor)
     }
@@ -207,6 +237,7 @@ impl<'de> Visitor<'de> for RecordVisitor {
             line: RawLine::default(),
             payload: Payload::Absent,
             timestamp: None,
+            at_timestamp: None,
         };
         // Keys are borrowed from the line, as `LooseStr` borrows values (`Cow`'s own
         // `Deserialize` would copy each of a line's sixty keys into a new string).
@@ -214,25 +245,62 @@ impl<'de> Visitor<'de> for RecordVisitor {
             match key.as_deref().unwrap_or_default() {
                 // Repeated, the last one wins, as every key does; the fields read
                 // before it were the wrapper's own.
-                "jsonPayload" => {
-                    record.line = RawLine::default();
-                    record.payload = map.next_value_seed(PayloadSeed(&mut record.line))?;
-                }
+                "jsonPayload" => record.read_wrapped(Wrapper::JsonPayload, &mut map)?,
+                "json" => record.read_wrapped(Wrapper::Json, &mut map)?,
                 "timestamp" => record.timestamp = map.next_value::<LooseStr>()?.0,
-                // Past the payload, everything is the wrapper's.
-                _ if record.payload != Payload::Absent => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-                key => read_field(&mut record.line, key, &mut map)?,
+                "@timestamp" => record.at_timestamp = map.next_value::<LooseStr>()?.0,
+                key => match (record.payload, flattened(key)) {
+                    (Payload::Absent, None) => read_field(&mut record.line, key, &mut map)?,
+                    // The first `json.` key: the fields read before it were the
+                    // wrapper's own.
+                    (Payload::Absent, Some(field)) => {
+                        record.line = RawLine::default();
+                        record.payload = Payload::Flattened;
+                        read_field(&mut record.line, field, &mut map)?;
+                    }
+                    (Payload::Flattened, Some(field)) => {
+                        read_field(&mut record.line, field, &mut map)?;
+                    }
+                    // Past a wrapper object every key, and beside `json.` keys every
+                    // other key, is the wrapper's.
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                },
             }
         }
         Ok(record)
     }
 }
 
+impl<'de> Record<'de> {
+    /// Reads the value of a wrapper key as the record's line, in place of the fields
+    /// read so far.
+    fn read_wrapped<A: MapAccess<'de>>(
+        &mut self,
+        wrapper: Wrapper,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        self.line = RawLine::default();
+        self.payload = map.next_value_seed(PayloadSeed(&mut self.line, wrapper))?;
+        Ok(())
+    }
+}
+
+/// The field a flattened document's key names (`json.meta.user` names `meta.user`).
+/// A slice pattern, compared in place: `str::strip_prefix` calls out to `memcmp` for
+/// each of a line's keys.
+#[inline(always)]
+fn flattened(key: &str) -> Option<&str> {
+    match key.as_bytes() {
+        [b'j', b's', b'o', b'n', b'.', ..] => key.get(5..),
+        _ => None,
+    }
+}
+
 /// Reads one key's value into `line`; a key the line does not use is skipped.
-/// Repeated keys overwrite: the last one wins. Inlined into both of its callers: a call
-/// per key costs the lines that are not wrapped a few percent.
+/// Repeated keys overwrite: the last one wins. Inlined where it is called: a call per
+/// key costs the lines that are not wrapped a few percent.
 #[inline(always)]
 fn read_field<'de, A: MapAccess<'de>>(
     line: &mut RawLine<'de>,
@@ -265,9 +333,9 @@ fn read_field<'de, A: MapAccess<'de>>(
     Ok(())
 }
 
-/// A `jsonPayload`, read into the record's line in place; says whether it was an
-/// object.
-struct PayloadSeed<'l, 'de>(&'l mut RawLine<'de>);
+/// A wrapper object's value, read into the record's line in place; says whether it was
+/// an object.
+struct PayloadSeed<'l, 'de>(&'l mut RawLine<'de>, Wrapper);
 
 impl<'de> de::DeserializeSeed<'de> for PayloadSeed<'_, 'de> {
     type Value = Payload;
@@ -287,29 +355,29 @@ impl<'de> Visitor<'de> for PayloadSeed<'_, 'de> {
         while let Some(LooseStr(key)) = map.next_key::<LooseStr<'de>>()? {
             read_field(self.0, key.as_deref().unwrap_or_default(), &mut map)?;
         }
-        Ok(Payload::Object)
+        Ok(Payload::Object(self.1))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Payload::NotObject)
+        Ok(Payload::NotObject(self.1))
     }
     fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Payload::NotObject)
+        Ok(Payload::NotObject(self.1))
     }
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Payload::NotObject)
+        Ok(Payload::NotObject(self.1))
     }
     fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Payload::NotObject)
+        Ok(Payload::NotObject(self.1))
     }
     fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Payload::NotObject)
+        Ok(Payload::NotObject(self.1))
     }
     fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Payload::NotObject)
+        Ok(Payload::NotObject(self.1))
     }
     fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Payload::NotObject)
+        Ok(Payload::NotObject(self.1))
     }
 }
 
@@ -703,38 +771,44 @@ mod tests {
         format!("{:?}", parse_line(bytes, flavor))
     }
 
-    #[test]
-    fn a_wrapped_line_reads_as_the_line_it_wraps() {
-        let lines = [
-            // Rails, with every field the decoder reads.
-            r#"{"method":"GET","path":"/acme/app/-/issues","status":"200","time":"2026-03-14T20:06:12.345Z","params":[{"key":"namespace_id","value":"acme"},{"key":"project_id","value":"app"}],"remote_ip":"81.2.69.144, 127.0.0.1","user_id":1,"username":"alice","ua":"Firefox","correlation_id":"c1","meta.project":"acme/app","meta.root_namespace":"acme","db_count":3,"exception.backtrace":["a","b"]}"#,
-            r#"{"p\u0061th":"/x","time":"2026-03-14T20:06:12Z","meta.remote_ip":"192.0.2.4","meta.user_id":"7","meta.user":"bob","correlation_id":"first","correlation_id":"last","params":{"project_id":"app"}}"#,
-            r#"{"status":200,"method":"POST","path":"/api/v4/internal/allowed","params":[{"key":"action","value":"git-receive-pack"},{"key":"protocol","value":"ssh"},{"key":"check_ip","value":"209.160.33.180"}],"remote_ip":"127.0.0.1","meta.project":"testuser/fake-project","time":"2018-10-29T12:49:42.123Z"}"#,
-            // Workhorse: an access and a start-up message.
-            r#"{"correlation_id":"LOt9","method":"GET","msg":"access","remote_addr":"68.0.116.160:0","remote_ip":"[filtered]","status":200,"time":"2019-09-17T22:17:19Z","uri":"/root/linux/blob/master/README?format=json\u0026viewer=rich","user_agent":"Mozilla/5.0"}"#,
-            r#"{"level":"info","msg":"Starting","time":"2019-09-17T22:17:19Z"}"#,
-            // Not requests, and requests without a usable time.
-            r#"{"query_string":"query{}","duration_s":7}"#,
-            r#"{"method":null,"path":null,"controller":"IssuesChannel","time":"2020-05-14T19:46:22.008Z"}"#,
-            r#"{"path":"/x"}"#,
-            r#"{"path":"/x","time":"soon"}"#,
-            r#"{}"#,
-        ];
-        for line in lines {
+    /// Lines of every kind, to be read wrapped as they read alone.
+    const LINES: [&str; 10] = [
+        // Rails, with every field the decoder reads.
+        r#"{"method":"GET","path":"/acme/app/-/issues","status":"200","time":"2026-03-14T20:06:12.345Z","params":[{"key":"namespace_id","value":"acme"},{"key":"project_id","value":"app"}],"remote_ip":"81.2.69.144, 127.0.0.1","user_id":1,"username":"alice","ua":"Firefox","correlation_id":"c1","meta.project":"acme/app","meta.root_namespace":"acme","db_count":3,"exception.backtrace":["a","b"]}"#,
+        r#"{"p\u0061th":"/x","time":"2026-03-14T20:06:12Z","meta.remote_ip":"192.0.2.4","meta.user_id":"7","meta.user":"bob","correlation_id":"first","correlation_id":"last","params":{"project_id":"app"}}"#,
+        r#"{"status":200,"method":"POST","path":"/api/v4/internal/allowed","params":[{"key":"action","value":"git-receive-pack"},{"key":"protocol","value":"ssh"},{"key":"check_ip","value":"209.160.33.180"}],"remote_ip":"127.0.0.1","meta.project":"testuser/fake-project","time":"2018-10-29T12:49:42.123Z"}"#,
+        // Workhorse: an access and a start-up message.
+        r#"{"correlation_id":"LOt9","method":"GET","msg":"access","remote_addr":"68.0.116.160:0","remote_ip":"[filtered]","status":200,"time":"2019-09-17T22:17:19Z","uri":"/root/linux/blob/master/README?format=json\u0026viewer=rich","user_agent":"Mozilla/5.0"}"#,
+        r#"{"level":"info","msg":"Starting","time":"2019-09-17T22:17:19Z"}"#,
+        // Not requests, and requests without a usable time.
+        r#"{"query_string":"query{}","duration_s":7}"#,
+        r#"{"method":null,"path":null,"controller":"IssuesChannel","time":"2020-05-14T19:46:22.008Z"}"#,
+        r#"{"path":"/x"}"#,
+        r#"{"path":"/x","time":"soon"}"#,
+        r#"{}"#,
+    ];
+
+    /// Requires each of [`LINES`], wrapped by `wrap` with a wrapper's time when the line
+    /// has a `time` (the wrapper's time only stands in for a missing one: the lines
+    /// without one here get none), to read as the line does in every flavor.
+    fn each_wrapped_line_reads_as_the_line(wrap: impl Fn(&str, Option<&str>) -> String) {
+        for line in LINES {
             for flavor in [Flavor::Auto, Flavor::Rails, Flavor::Workhorse] {
                 let want = reading(line.as_bytes(), flavor);
-                // The wrapper's timestamp only stands in for a missing time: the lines
-                // without one here get none.
                 let has_time = line.contains(r#""time":"#);
-                let timestamp = has_time.then_some("2026-03-02T10:00:00.123Z");
-                let record = wrapped(line, timestamp);
+                let record = wrap(line, has_time.then_some("2026-03-02T10:00:00.123Z"));
                 assert_eq!(reading(record.as_bytes(), flavor), want, "{record}");
             }
         }
     }
 
     #[test]
-    fn the_wrappers_timestamp_stands_in_only_for_a_missing_time() {
+    fn a_wrapped_line_reads_as_the_line_it_wraps() {
+        each_wrapped_line_reads_as_the_line(wrapped);
+    }
+
+    #[test]
+    fn the_wrappers_time_stands_in_only_for_a_missing_time() {
         let time = |bytes: &[u8]| match parse_line(bytes, Flavor::Auto) {
             Line::Request(r) => Ok(r.time.to_rfc3339()),
             Line::Malformed(why) => Err(why),
@@ -742,38 +816,56 @@ mod tests {
         };
         let stamp = Some("2026-03-02T10:00:00.123+01:00");
         let no_time = r#"{"path":"/acme/app","status":200}"#;
-        assert_eq!(
-            time(wrapped(no_time, stamp).as_bytes()),
-            Ok("2026-03-02T09:00:00.123+00:00".to_owned())
-        );
-        // Wherever it stands, and a `time` of another type is no time.
-        let first = format!(r#"{{"timestamp":"2026-03-02T10:00:00Z","jsonPayload":{no_time}}}"#);
-        assert_eq!(
-            time(first.as_bytes()),
-            Ok("2026-03-02T10:00:00+00:00".to_owned())
-        );
+        // A `time` of another type is no time.
         let null_time = r#"{"path":"/acme/app","time":null}"#;
-        assert!(time(wrapped(null_time, stamp).as_bytes()).is_ok());
-
         let with_time = r#"{"path":"/acme/app","time":"2026-03-01T08:00:00Z"}"#;
-        assert_eq!(
-            time(wrapped(with_time, stamp).as_bytes()),
-            Ok("2026-03-01T08:00:00+00:00".to_owned())
-        );
-        // A payload's time that cannot be read is not replaced; neither is a missing
-        // one by a timestamp that cannot be read, or by none.
         let bad_time = r#"{"path":"/acme/app","time":"soon"}"#;
-        assert!(time(wrapped(bad_time, stamp).as_bytes()).is_err());
-        assert!(time(wrapped(no_time, Some("soon")).as_bytes()).is_err());
-        assert!(time(wrapped(no_time, None).as_bytes()).is_err());
-        // An unwrapped line has no wrapper: its own `timestamp` is no time.
-        let own = r#"{"path":"/acme/app","timestamp":"2026-03-02T10:00:00Z"}"#;
-        assert!(time(own.as_bytes()).is_err());
+        let wrappers: [fn(&str, Option<&str>) -> String; 3] =
+            [wrapped, document, flattened_document];
+        for wrap in wrappers {
+            let stamped = Ok("2026-03-02T09:00:00.123+00:00".to_owned());
+            assert_eq!(time(wrap(no_time, stamp).as_bytes()), stamped);
+            assert_eq!(time(wrap(null_time, stamp).as_bytes()), stamped);
+            assert_eq!(
+                time(wrap(with_time, stamp).as_bytes()),
+                Ok("2026-03-01T08:00:00+00:00".to_owned())
+            );
+            // A line's time that cannot be read is not replaced; neither is a missing
+            // one by a time that cannot be read, or by none.
+            assert!(time(wrap(bad_time, stamp).as_bytes()).is_err());
+            assert!(time(wrap(no_time, Some("soon")).as_bytes()).is_err());
+            assert!(time(wrap(no_time, None).as_bytes()).is_err());
+        }
+        // Wherever it stands.
+        let cases = [
+            format!(r#"{{"timestamp":"2026-03-02T10:00:00Z","jsonPayload":{no_time}}}"#),
+            format!(r#"{{"json":{no_time},"@timestamp":"2026-03-02T10:00:00Z"}}"#),
+        ];
+        for case in cases {
+            assert_eq!(
+                time(case.as_bytes()),
+                Ok("2026-03-02T10:00:00+00:00".to_owned()),
+                "{case}"
+            );
+        }
+        // Each wrapper has its own time: a document's `timestamp` is no time, nor is a
+        // record's `@timestamp`; an unwrapped line has no wrapper, and neither is its
+        // time.
+        let cases = [
+            r#"{"timestamp":"2026-03-02T10:00:00Z","json":{"path":"/acme/app"}}"#,
+            r#"{"timestamp":"2026-03-02T10:00:00Z","json.path":"/acme/app"}"#,
+            r#"{"@timestamp":"2026-03-02T10:00:00Z","jsonPayload":{"path":"/acme/app"}}"#,
+            r#"{"path":"/acme/app","timestamp":"2026-03-02T10:00:00Z"}"#,
+            r#"{"@timestamp":"2026-03-02T10:00:00Z","path":"/acme/app"}"#,
+        ];
+        for case in cases {
+            assert!(time(case.as_bytes()).is_err(), "{case}");
+        }
     }
 
     #[test]
-    fn a_payload_that_is_not_an_object_is_malformed() {
-        for payload in [
+    fn a_wrapper_that_is_not_an_object_is_malformed() {
+        for value in [
             r#""{\"path\":\"/acme/secret\"}""#,
             r#"["/acme/secret"]"#,
             "null",
@@ -782,10 +874,21 @@ mod tests {
             "0.5",
             "true",
         ] {
-            let record = wrapped(payload, Some("2026-03-02T10:00:00Z"));
-            match parse_line(record.as_bytes(), Flavor::Auto) {
-                Line::Malformed(why) => assert_eq!(why, "jsonPayload is not a JSON object"),
-                other => panic!("{record}: {other:?}"),
+            let stamp = Some("2026-03-02T10:00:00Z");
+            let cases = [
+                (wrapped(value, stamp), "jsonPayload is not a JSON object"),
+                (document(value, stamp), "json is not a JSON object"),
+                // Also beside flattened keys, which a `json` key outweighs.
+                (
+                    format!(r#"{{"json.path":"/acme/app","json":{value}}}"#),
+                    "json is not a JSON object",
+                ),
+            ];
+            for (record, want) in cases {
+                match parse_line(record.as_bytes(), Flavor::Auto) {
+                    Line::Malformed(why) => assert_eq!(why, want),
+                    other => panic!("{record}: {other:?}"),
+                }
             }
         }
         // The last `jsonPayload` decides, as the last of any repeated key does.
@@ -814,6 +917,110 @@ mod tests {
             parse_line(record.as_bytes(), Flavor::Auto),
             Line::NotRequest
         ));
+    }
+
+    /// `line` as a search index's document holds it: the line's object under `json`,
+    /// beside the shipper's keys, with `@timestamp` when given (an index time, unlike
+    /// any time in the lines here).
+    fn document(line: &str, at_timestamp: Option<&str>) -> String {
+        let at = at_timestamp.map_or(String::new(), |t| format!(r#""@timestamp":"{t}","#));
+        format!(
+            r#"{{{at}"json":{line},"type":"rails","host":"web-01","fluentd":{{"tag":"rails.production","worker":0}}}}"#
+        )
+    }
+
+    /// `line` flattened as a search index's document may hold it: each of the line's
+    /// keys prefixed with `json.` (a key repeated in the line appears once, with its
+    /// last value), beside the shipper's keys and `@timestamp` when given.
+    fn flattened_document(line: &str, at_timestamp: Option<&str>) -> String {
+        let serde_json::Value::Object(fields) = serde_json::from_str(line).unwrap() else {
+            panic!("not an object: {line}");
+        };
+        let mut doc = String::from(r#"{"host":"web-01""#);
+        if let Some(t) = at_timestamp {
+            doc += &format!(r#","@timestamp":"{t}""#);
+        }
+        for (key, value) in fields {
+            doc += &format!(
+                ",{}:{value}",
+                serde_json::Value::from(format!("json.{key}"))
+            );
+        }
+        doc + r#","type":"rails"}"#
+    }
+
+    #[test]
+    fn a_documents_line_reads_as_the_line_it_holds() {
+        each_wrapped_line_reads_as_the_line(document);
+        each_wrapped_line_reads_as_the_line(flattened_document);
+        // Only a document's `_source` is read as one: a whole search hit is not.
+        let line = r#"{"path":"/acme/app","time":"2026-03-01T08:00:00Z"}"#;
+        let hit = format!(
+            r#"{{"_index":"i","_id":"x1","_source":{}}}"#,
+            document(line, None)
+        );
+        assert!(matches!(
+            parse_line(hit.as_bytes(), Flavor::Auto),
+            Line::NotRequest
+        ));
+    }
+
+    #[test]
+    fn the_json_object_wins_over_the_documents_own_and_flattened_keys() {
+        let line = r#"{"path":"/acme/app","time":"2026-03-01T08:00:00Z","username":"alice"}"#;
+        let want = reading(line.as_bytes(), Flavor::Auto);
+        let read = |doc: &str| reading(doc.as_bytes(), Flavor::Auto);
+        // The document's own fields and its `json.` keys, before the object and after
+        // it: none is read, so none counts twice.
+        let docs = [
+            format!(
+                r#"{{"path":"/globex/web","time":"2026-03-02T10:00:00Z","meta.user":"mallory","json":{line},"username":"bob","status":500,"remote_ip":"192.0.2.1"}}"#
+            ),
+            format!(
+                r#"{{"json.path":"/globex/web","json.username":"bob","json":{line},"json.status":500,"json.remote_ip":"192.0.2.1","json.meta.user":"mallory"}}"#
+            ),
+            // Of two wrapper objects, the last.
+            format!(r#"{{"jsonPayload":{{"path":"/globex/web"}},"json":{line}}}"#),
+            format!(r#"{{"json":{{"path":"/globex/web"}},"jsonPayload":{line}}}"#),
+        ];
+        for doc in docs {
+            assert_eq!(read(&doc), want, "{doc}");
+        }
+        // Inside a wrapper, a wrapper key is one more key the line does not use.
+        let inner = line.replacen(
+            '{',
+            r#"{"json":{"path":"/globex/web"},"json.status":500,"#,
+            1,
+        );
+        let docs = [document(&inner, None), wrapped(&inner, None)];
+        for doc in docs {
+            assert_eq!(read(&doc), want, "{doc}");
+        }
+        // Wholly: an object that is no request makes the document none.
+        let doc = r#"{"json.path":"/globex/web","json.time":"2026-03-02T10:00:00Z","json":{"level":"info"}}"#;
+        assert!(matches!(
+            parse_line(doc.as_bytes(), Flavor::Auto),
+            Line::NotRequest
+        ));
+    }
+
+    #[test]
+    fn a_flattened_document_takes_only_its_json_keys() {
+        let line = r#"{"path":"/acme/app","time":"2026-03-01T08:00:00Z","username":"alice","meta.project":"acme/app","params":[{"key":"project_id","value":"app"}]}"#;
+        let want = reading(line.as_bytes(), Flavor::Auto);
+        let read = |doc: &str| reading(doc.as_bytes(), Flavor::Auto);
+        let docs = [
+            // Unprefixed request keys, before the first `json.` key and after it.
+            r#"{"path":"/globex/web","username":"bob","json.path":"/acme/app","json.time":"2026-03-01T08:00:00Z","remote_ip":"192.0.2.1","json.username":"alice","meta.user":"mallory","json.meta.project":"acme/app","json.params":[{"key":"project_id","value":"app"}],"status":500}"#,
+            // Escaped keys, and a repeated one whose last value wins.
+            r#"{"json.p\u0061th":"/acme/app","\u006Ason.time":"2026-03-01T08:00:00Z","json.username":"bob","json.username":"alice","json.meta.\u0070roject":"acme/app","json.params":{"project_id":"app"}}"#,
+        ];
+        for doc in docs {
+            assert_eq!(read(doc), want, "{doc}");
+        }
+        // `json.` names a field only as a whole prefix.
+        let doc = r#"{"path":"/acme/app","time":"2026-03-01T08:00:00Z","jsonx.path":"/globex/web","JSON.path":"/globex/web"}"#;
+        assert!(read(doc).contains(r#"path: "/acme/app""#), "{}", read(doc));
     }
 
     #[test]

@@ -291,14 +291,17 @@ pub fn detect(head: &[u8], hint: Option<Format>) -> Option<Format> {
             continue;
         }
         // Any JSON object line is a GitLab JSON log line (graphql_json lines carry
-        // neither `time` nor `path`); Workhorse is told apart by its `msg`.
+        // neither `time` nor `path`); Workhorse is told apart by its `msg`. A line
+        // wrapped in a record or a document (`jsonPayload`, `json`) holds its keys as
+        // they are.
         if serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).is_err() {
             continue;
         }
-        let has = |key: &[u8]| trimmed.windows(key.len()).any(|w| w == key);
         if audit::is_event_line(trimmed) {
             events += 1;
-        } else if has(br#""msg":"#) && (has(br#""uri":"#) || has(br#""level":"#)) {
+        } else if has_key(trimmed, b"msg")
+            && (has_key(trimmed, b"uri") || has_key(trimmed, b"level"))
+        {
             workhorse += 1;
         } else {
             rails += 1;
@@ -313,6 +316,18 @@ pub fn detect(head: &[u8], hint: Option<Format>) -> Option<Format> {
         (r, w, _) if w > r => Some(Format::WorkhorseJson),
         _ => Some(Format::RailsJson),
     }
+}
+
+/// Whether a JSON line has the key `key`, as the line writes it (`"msg":`) or as a
+/// search index's flattened document does (`"json.msg":`). One pass over the line:
+/// detection looks at hundreds of lines.
+fn has_key(line: &[u8], key: &[u8]) -> bool {
+    let n = key.len();
+    line.windows(n + 2).enumerate().any(|(at, w)| {
+        w[..n] == *key
+            && w[n..] == *b"\":"
+            && (line[..at].ends_with(b"\"") || line[..at].ends_with(b"\"json."))
+    })
 }
 
 /// The zone of times written without one (`--input-tz`): UTC or a fixed offset, or an
@@ -768,27 +783,72 @@ mod tests {
         );
     }
 
-    /// Lines wrapped as log archives store them (`jsonPayload`) are detected as the
-    /// lines they wrap.
+    /// Lines wrapped as log archives store them (`jsonPayload`), and as search indexes'
+    /// documents hold them (in a `json` object, or flattened into `json.` keys), are
+    /// detected as the lines they wrap.
     #[test]
     fn detection_of_wrapped_lines() {
-        let wrap = |line: &str| {
+        let archived = |line: &str| {
             format!(
                 r#"{{"insertId":"x1","jsonPayload":{line},"timestamp":"2026-03-14T20:06:12.5Z","resource":{{"type":"gce_instance","labels":{{"zone":"europe-west1-b"}}}},"severity":"INFO","logName":"projects/p/logs/app"}}"#
             )
         };
-        let rails = wrap(r#"{"time":"2026-03-14T20:06:12Z","path":"/x","status":200}"#);
-        let wh =
-            wrap(r#"{"level":"info","msg":"access","uri":"/x","time":"2026-03-14T20:06:12Z"}"#);
+        let nested = |line: &str| {
+            format!(
+                r#"{{"@timestamp":"2026-03-14T20:06:12.5Z","json":{line},"type":"app","host":"web-01","fluentd":{{"worker":0}}}}"#
+            )
+        };
+        let flattened = |line: &str| {
+            let serde_json::Value::Object(fields) = serde_json::from_str(line).unwrap() else {
+                unreachable!()
+            };
+            let mut doc = serde_json::Map::new();
+            doc.insert("@timestamp".into(), "2026-03-14T20:06:12.5Z".into());
+            for (key, value) in fields {
+                doc.insert(format!("json.{key}"), value);
+            }
+            doc.insert("type".into(), "app".into());
+            serde_json::Value::Object(doc).to_string()
+        };
+        let rails = r#"{"time":"2026-03-14T20:06:12Z","path":"/x","status":200}"#;
+        let access = r#"{"level":"info","msg":"access","uri":"/x","time":"2026-03-14T20:06:12Z"}"#;
+        // Workhorse's other lines name no `uri`, and some no `level`.
+        let start = r#"{"level":"info","msg":"Starting","time":"2026-03-14T20:06:12Z"}"#;
+        let bare = r#"{"msg":"access","uri":"/x","time":"2026-03-14T20:06:12Z"}"#;
         let file = |lines: &[&String]| lines.iter().map(|l| format!("{l}\n")).collect::<String>();
-        assert_eq!(
-            detect(file(&[&rails, &wh, &rails]).as_bytes(), None),
-            Some(Format::RailsJson)
-        );
-        assert_eq!(
-            detect(file(&[&wh, &wh, &rails]).as_bytes(), None),
-            Some(Format::WorkhorseJson)
-        );
+        let wrappers: [&dyn Fn(&str) -> String; 3] = [&archived, &nested, &flattened];
+        for wrap in wrappers {
+            let (rails, access, start, bare) = (wrap(rails), wrap(access), wrap(start), wrap(bare));
+            assert_eq!(
+                detect(file(&[&rails, &access, &rails]).as_bytes(), None),
+                Some(Format::RailsJson),
+                "{rails}"
+            );
+            for wh in [&access, &start, &bare] {
+                assert_eq!(
+                    detect(file(&[wh, wh, &rails]).as_bytes(), None),
+                    Some(Format::WorkhorseJson),
+                    "{wh}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_key_is_found_whole_plain_or_flattened() {
+        for line in [r#"{"msg":"x"}"#, r#"{"a":1,"json.msg":"x"}"#] {
+            assert!(has_key(line.as_bytes(), b"msg"), "{line}");
+        }
+        let others = [
+            r#"{"errmsg":"x"}"#,
+            r#"{"xjson.msg":"x"}"#,
+            r#"{"msgs":"x"}"#,
+            r#"{"a":"msg"}"#,
+            r#"{"a":"\"msg\":"}"#,
+        ];
+        for line in others {
+            assert!(!has_key(line.as_bytes(), b"msg"), "{line}");
+        }
     }
 
     fn reader_of(stored: Vec<u8>) -> reader::LineReader {
