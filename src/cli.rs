@@ -154,7 +154,7 @@ pub struct FetchLogsArgs {
     /// a day more on either side; `summarize` then applies the exact window.
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
-    /// Only documents before this time (RFC 3339, exclusive; or a date, through its
+    /// Only documents up to this time (RFC 3339, inclusive; or a date, through its
     /// end).
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,

@@ -3,7 +3,8 @@
 //! the manifest of every document per index for `summarize --manifest`.
 //!
 //! The totals come first: one search without hits, a `terms` aggregation on `_index`
-//! with the first and last time of each. The candidates are then read in pages from a
+//! with the first and last time of the documents in each that look like requests
+//! (the period, as the other engines' manifests give it). The candidates are then read in pages from a
 //! point in time (Elasticsearch's `_pit`, else OpenSearch's `_search/point_in_time`),
 //! sorted by time and `_shard_doc`, each page after the last one's sort values.
 //!
@@ -170,8 +171,8 @@ fn totals(client: &Client, request: &Request, on_wait: OnWait<'_>) -> Result<Vec
         sources.push(Source {
             name: name.to_owned(),
             lines,
-            first: bucket.get("first").and_then(time_of),
-            last: bucket.get("last").and_then(time_of),
+            first: bucket.pointer("/requests/first").and_then(time_of),
+            last: bucket.pointer("/requests/last").and_then(time_of),
         });
     }
     sources.sort_by(|a, b| a.name.cmp(&b.name));

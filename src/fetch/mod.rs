@@ -92,6 +92,24 @@ pub fn directory(
     )
 }
 
+/// Runs a fetch of pages under a spinner that counts the pages and the `items` in
+/// them; waits are told as [`wait_notice`] tells them.
+fn paged<T>(
+    what: &str,
+    items: &str,
+    err: &mut dyn Write,
+    fetch: impl FnOnce(&dyn Fn(u64, u64), client::OnWait<'_>) -> Result<T>,
+) -> Result<T> {
+    let spinner = Spinner::new(what);
+    let err = RefCell::new(err);
+    let fetched = fetch(
+        &|pages, n| spinner.set(&format!("{pages} pages, {n} {items}")),
+        &|reason, wait| wait_notice(&err, &spinner, reason, wait),
+    );
+    spinner.finish();
+    fetched
+}
+
 /// `logbrief fetch audit-events`.
 pub fn audit_events(
     client: &Client,
@@ -99,16 +117,12 @@ pub fn audit_events(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<()> {
-    let spinner = Spinner::new("fetching audit events");
-    let err = RefCell::new(err);
-    let fetched = audit::fetch(
-        client,
-        request,
-        &|pages, events| spinner.set(&format!("{pages} pages, {events} events")),
-        &|reason, wait| wait_notice(&err, &spinner, reason, wait),
-    );
-    spinner.finish();
-    let fetched = fetched?;
+    let fetched = paged(
+        "fetching audit events",
+        "events",
+        err,
+        |on_page, on_wait| audit::fetch(client, request, on_page, on_wait),
+    )?;
     let mut text = format!(
         "wrote {}: {} events from {} pages",
         request.out.display(),
@@ -135,16 +149,12 @@ pub fn logs(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<()> {
-    let spinner = Spinner::new("fetching log documents");
-    let err = RefCell::new(err);
-    let fetched = logs::fetch(
-        client,
-        request,
-        &|pages, documents| spinner.set(&format!("{pages} pages, {documents} documents")),
-        &|reason, wait| wait_notice(&err, &spinner, reason, wait),
-    );
-    spinner.finish();
-    let fetched = fetched?;
+    let fetched = paged(
+        "fetching log documents",
+        "documents",
+        err,
+        |on_page, on_wait| logs::fetch(client, request, on_page, on_wait),
+    )?;
     let mut text = format!(
         "wrote {}: {} documents from {} pages",
         request.out.display(),

@@ -151,6 +151,37 @@ pub fn totals(plan: &Plan<'_>) -> Value {
     })
 }
 
+/// Documents that look like requests, whose times make a source's period as the other
+/// engines' manifests have it (`engines.rs`): a line with a `path` and no `msg`, or a
+/// Workhorse `access` line with a `uri`. Start-up and error lines are left out. The
+/// internal API calls the other engines leave out are kept: an analysed field cannot
+/// tell where a path starts, and a period a little wider is the safe side.
+fn requests(prefix: &str) -> Value {
+    let field = |name: &str| format!("{prefix}{name}");
+    json!({"bool": {"should": [
+        {"bool": {
+            "filter": [{"exists": {"field": field("path")}}],
+            "must_not": [{"exists": {"field": field("msg")}}],
+        }},
+        {"bool": {"filter": [
+            {"match_phrase": {field("msg"): "access"}},
+            {"exists": {"field": field("uri")}},
+        ]}},
+    ], "minimum_should_match": 1}})
+}
+
+/// The totals request of `fetch logs`: [`totals`], with each index's first and last
+/// time taken over the documents that look like requests (`requests.first`,
+/// `requests.last`), so that the manifest's period is the one `summarize` finds in
+/// the whole logs.
+pub fn request_totals(plan: &Plan<'_>) -> Value {
+    let mut request = totals(plan);
+    let times = request["aggs"]["sources"]["aggs"].take();
+    request["aggs"]["sources"]["aggs"] =
+        json!({"requests": {"filter": requests(plan.prefix), "aggs": times}});
+    request
+}
+
 /// The console requests: the candidates, and the totals per index for the manifest.
 pub fn console(terms: &Terms, plan: &Plan<'_>, index: &str, header: &str) -> String {
     let search = json!({
