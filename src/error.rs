@@ -52,8 +52,9 @@ pub enum Error {
     #[error("{0}")]
     NoRecords(String),
 
-    /// The GitLab API could not give what `fetch` asked for. `kept` pages of an
-    /// audit fetch are on disk for the same command to continue.
+    /// The GitLab API (or a search cluster) could not give what `fetch` asked for.
+    /// `kept` pages of an audit or log fetch are on disk for the same command to
+    /// continue.
     #[error("fetch: {source}{}", kept_note(*kept))]
     Fetch {
         #[source]

@@ -620,6 +620,13 @@ fn every_fault_on_the_way_and_exactly_the_documents_the_model_matches() {
     assert!(run.status.success(), "{}", stderr(&run));
     let printed = stdout(&run);
     assert!(printed.contains("opened again 2 time(s)"), "{printed}");
+    let told = stderr(&run);
+    assert!(told.contains("HTTP 429 (rate limited)"), "{told}");
+    assert!(
+        told.contains("HTTP 500") && told.contains("connection failed"),
+        "{told}"
+    );
+    assert!(!told.contains(KEY) && !printed.contains(KEY));
     assert!(stub.with(|s| s.faults.is_empty()), "every fault was served");
 
     let query = pushdown_query();
@@ -668,8 +675,15 @@ fn every_fault_on_the_way_and_exactly_the_documents_the_model_matches() {
     opensearch.with(|s| s.opensearch = true);
     opensearch.fault(3, Fault::Expired);
     let other = dir.path().join("opensearch.ndjson");
-    let run = fetch_logs(&opensearch, Some(KEY), &other, &[]);
+    let named = dir.path().join("named-manifest.json");
+    let run = fetch_logs(
+        &opensearch,
+        Some(KEY),
+        &other,
+        &["--manifest", named.to_str().unwrap()],
+    );
     assert!(run.status.success(), "{}", stderr(&run));
+    assert!(named.exists() && !manifest_of(&other).exists());
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&other).unwrap());
     opensearch.with(|s| {
         assert_eq!(s.opened, 2);
