@@ -277,7 +277,7 @@ pub fn fetch(
     let state_path = sibling(&request.out, ".state");
     let mut state = start(client, request, &state_path)?;
     let resumed = state.written;
-    let sources = totals(client, request, on_wait)?;
+    let sources = totals(client, request, on_wait).map_err(|e| kept(e, state.pages))?;
     let mut out = open_at(&request.out, &state_path, state.bytes)?;
 
     let search_url = client.url("/_search");
