@@ -39,8 +39,9 @@ pub enum Command {
     /// standard output: the filter of `pushdown`, applied by logbrief itself (for
     /// Spark's `pipe`, or any stream).
     Filter(FilterArgs),
-    /// Read the directory or audit events from a GitLab instance's REST API, with the
-    /// access token in GITLAB_TOKEN.
+    /// Read the directory or audit events from a GitLab instance's REST API (with the
+    /// access token in GITLAB_TOKEN), or the candidate log documents from Elasticsearch
+    /// or OpenSearch (with the API key in ELASTIC_API_KEY).
     #[command(subcommand)]
     Fetch(FetchCommand),
     /// Print a completion script for a shell (bash, zsh, fish, powershell, elvish).
@@ -97,6 +98,12 @@ pub enum FetchCommand {
     /// for `summarize --template audit`. An interrupted run keeps what it fetched;
     /// the same command continues it.
     AuditEvents(FetchAuditArgs),
+    /// Write the log documents of Elasticsearch or OpenSearch that may concern the
+    /// requester's scope (the query of `pushdown --engine elasticsearch`) as NDJSON,
+    /// and the manifest of every document per index for `summarize --manifest`. The
+    /// API key is read from ELASTIC_API_KEY. An interrupted run keeps what it fetched;
+    /// the same command continues it.
+    Logs(Box<FetchLogsArgs>),
 }
 
 /// Where the API is and how hard to try.
@@ -107,6 +114,13 @@ pub struct ApiArgs {
     /// loopback address.
     #[arg(long = "gitlab-url", value_name = "URL")]
     pub gitlab_url: Option<String>,
+    #[command(flatten)]
+    pub retry: RetryArgs,
+}
+
+/// How hard to try, for every `fetch`.
+#[derive(Debug, Args)]
+pub struct RetryArgs {
     /// Retries of a request after HTTP 429, a 5xx other than 501 and 505, a timeout, a
     /// dropped connection or a page that is not the JSON expected.
     #[arg(long, default_value_t = 5, value_name = "N")]
@@ -123,6 +137,46 @@ pub struct ApiArgs {
     /// How long to wait for the connection and for each read of an answer.
     #[arg(long, default_value = "60", value_name = "SECONDS")]
     pub timeout: String,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchLogsArgs {
+    #[command(flatten)]
+    pub requester: RequesterArgs,
+    /// The cluster, such as https://logs.example.com:9200. Plain http only on a
+    /// loopback address.
+    #[arg(long = "elasticsearch", value_name = "URL")]
+    pub elasticsearch: String,
+    /// The indices to search: names or patterns, comma-separated.
+    #[arg(long, value_name = "PATTERN", default_value = crate::pushdown::elastic::DEFAULT_INDEX)]
+    pub index: String,
+    /// Only documents from this time on (RFC 3339 or a date). The cluster is asked for
+    /// a day more on either side; `summarize` then applies the exact window.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only documents up to this time (RFC 3339, inclusive; or a date, through its
+    /// end).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// What the log line's field names start with in the indices (`json.` in the
+    /// platform's; empty where they are the line's own).
+    #[arg(long = "field-prefix", value_name = "PREFIX", default_value = "json.")]
+    pub field_prefix: String,
+    /// The candidate documents to write, one JSON object per line.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+    /// The manifest to write. Default: FILE with `.manifest.json` appended.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// Start over, throwing away what an interrupted run kept.
+    #[arg(long)]
+    pub restart: bool,
+    /// Documents per page.
+    #[arg(long = "page-size", default_value_t = 1000, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub page_size: u32,
+    #[command(flatten)]
+    pub retry: RetryArgs,
 }
 
 #[derive(Debug, Args)]

@@ -635,7 +635,7 @@ fn parse_bound(s: &str, flag: &str, until: bool) -> Result<DateTime<Utc>> {
 }
 
 /// `fetch`'s client settings from its flags.
-pub fn fetch_settings(api: &crate::cli::ApiArgs) -> Result<crate::fetch::client::Settings> {
+pub fn fetch_settings(api: &crate::cli::RetryArgs) -> Result<crate::fetch::client::Settings> {
     let timeout = parse_seconds(&api.timeout, "--timeout")?;
     if timeout.is_zero() {
         return Err(Error::Usage("--timeout must be more than 0 seconds".into()));

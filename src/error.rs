@@ -52,8 +52,9 @@ pub enum Error {
     #[error("{0}")]
     NoRecords(String),
 
-    /// The GitLab API could not give what `fetch` asked for. `kept` pages of an
-    /// audit fetch are on disk for the same command to continue.
+    /// The GitLab API (or a search cluster) could not give what `fetch` asked for.
+    /// `kept` pages of an audit or log fetch are on disk for the same command to
+    /// continue.
     #[error("fetch: {source}{}", kept_note(*kept))]
     Fetch {
         #[source]
@@ -168,28 +169,43 @@ fn kept_note(kept: u64) -> String {
     }
 }
 
-/// Why a request to the GitLab API failed. Routes are shown without the host; no
-/// message carries the token, a header or a response body.
+/// Why a request to the GitLab API (or to a search cluster) failed. Routes are shown
+/// without the host; no message carries the token, a header or a response body.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    #[error("GET {route}: HTTP {status}{}", status_hint(*status))]
-    Status { route: String, status: u16 },
+    #[error("{method} {route}: HTTP {status}{hint}")]
+    Status {
+        method: &'static str,
+        route: String,
+        status: u16,
+        /// What the status likely means, for this API.
+        hint: &'static str,
+    },
 
-    #[error("GET {route}: {reason}, still after {tries} tries")]
+    #[error("{method} {route}: {reason}, still after {tries} tries")]
     GaveUp {
+        method: &'static str,
         route: String,
         reason: String,
         tries: u32,
     },
 
     #[error(
-        "GET {route}: the server asks to wait {secs} s, longer than --max-wait; \
+        "{method} {route}: the server asks to wait {secs} s, longer than --max-wait; \
          try again later"
     )]
-    WaitTooLong { route: String, secs: u64 },
+    WaitTooLong {
+        method: &'static str,
+        route: String,
+        secs: u64,
+    },
 
-    #[error("GET {route}: {reason}")]
-    Failed { route: String, reason: String },
+    #[error("{method} {route}: {reason}")]
+    Failed {
+        method: &'static str,
+        route: String,
+        reason: String,
+    },
 
     #[error("the server pointed outside its API ({route}); the token was not sent there")]
     Outside { route: String },
@@ -199,14 +215,34 @@ pub enum FetchError {
 
     #[error("page {page} of {route}: an element is not an audit event")]
     NotAnEvent { route: String, page: u64 },
+
+    /// A search cluster's answer without what the request asks for.
+    #[error("{method} {route}: the answer has no {what}")]
+    Unexpected {
+        method: &'static str,
+        route: String,
+        what: &'static str,
+    },
 }
 
-fn status_hint(status: u16) -> &'static str {
+/// What a status from the GitLab API likely means.
+pub fn gitlab_hint(status: u16) -> &'static str {
     match status {
         401 => ": the token was refused; check GITLAB_TOKEN",
         403 => ": the token may not read this; it needs the read_api scope and enough access",
         404 => ": not found, or not visible to this token; check the path",
         300..=399 => ": a redirect, not followed; check --gitlab-url",
+        _ => "",
+    }
+}
+
+/// What a status from Elasticsearch or OpenSearch likely means.
+pub fn cluster_hint(status: u16) -> &'static str {
+    match status {
+        401 => ": the API key was refused; check ELASTIC_API_KEY",
+        403 => ": the API key may not do this; it needs the read privilege on the indices",
+        404 => ": no such index or route; check --index",
+        300..=399 => ": a redirect, not followed; check --elasticsearch",
         _ => "",
     }
 }

@@ -113,6 +113,32 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
                 })?;
             write_out(out, &String::from_utf8_lossy(&page))
         }
+        Command::Fetch(FetchCommand::Logs(args)) => {
+            let args = *args;
+            let settings = config::fetch_settings(&args.retry)?;
+            let (query, totals) = pushdown::elastic_requests(
+                &RequesterConfig::from_args(args.requester),
+                args.since.as_deref(),
+                args.until.as_deref(),
+                &args.field_prefix,
+            )?;
+            let key = fetch::client::Token::api_key_from_env()?;
+            let client = fetch::client::Client::elasticsearch(&args.elasticsearch, key, settings)?;
+            let manifest = args
+                .manifest
+                .unwrap_or_else(|| fetch::sibling(&args.output, ".manifest.json"));
+            let request = fetch::logs::Request {
+                index: args.index,
+                query,
+                totals,
+                prefix: args.field_prefix,
+                out: args.output,
+                manifest,
+                restart: args.restart,
+                page_size: args.page_size,
+            };
+            fetch::logs(&client, &request, out, err)
+        }
         Command::Fetch(FetchCommand::AuditEvents(args)) => {
             let request = config::audit_request(&args)?;
             let client = fetch_client(&args.api)?;
@@ -122,7 +148,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
 }
 
 fn fetch_client(api: &cli::ApiArgs) -> Result<fetch::client::Client> {
-    let settings = config::fetch_settings(api)?;
+    let settings = config::fetch_settings(&api.retry)?;
     let token = fetch::client::Token::from_env()?;
     let url = config::gitlab_url(api.gitlab_url.as_deref())?;
     fetch::client::Client::new(&url, token, settings)

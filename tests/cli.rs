@@ -56,6 +56,10 @@ mod pushdown;
 #[path = "cli/fetch.rs"]
 mod fetch;
 
+/// `logbrief fetch logs` against a stub Elasticsearch or OpenSearch cluster.
+#[path = "cli/esfetch.rs"]
+mod esfetch;
+
 /// Random logs: every line lands in one bucket, no canary reaches a reply.
 #[path = "cli/properties.rs"]
 mod properties;

@@ -10,14 +10,14 @@
 
 use std::collections::HashSet;
 use std::fs::{self, File};
-use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::client::{Client, OnWait, Page, encode_segment};
-use super::{private_file, replace, sibling};
+use super::{kept, open_at, private_file, read_state, remove_if_present, replace, sibling};
 use crate::error::{Error, FetchError, Result};
 
 /// Whose audit events.
@@ -114,22 +114,6 @@ fn floor_second(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
 }
 
-fn read_state(path: &Path) -> Result<Option<State>> {
-    match fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|_| {
-            Error::Usage(format!(
-                "{} is not a fetch state logbrief wrote; remove it or use --restart",
-                path.display()
-            ))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(Error::Read {
-            path: path.to_owned(),
-            source,
-        }),
-    }
-}
-
 /// Fetches every page into the part file, then writes the output.
 pub fn fetch(
     client: &Client,
@@ -142,16 +126,8 @@ pub fn fetch(
     let mut state = start(client, request, &part_path, &state_path)?;
     let resumed_pages = state.pages;
 
-    let mut part = open_part(&part_path, &state_path, state.part_bytes)?;
+    let mut part = open_at(&part_path, &state_path, state.part_bytes)?;
     let mut asked = HashSet::new();
-    // An error after some pages are recorded says they are kept.
-    let kept = |e: Error, pages: u64| match e {
-        Error::Fetch { source, .. } => Error::Fetch {
-            source,
-            kept: pages,
-        },
-        other => other,
-    };
     while let Some(url) = state.next.take() {
         if !asked.insert(url.clone()) {
             return Err(kept(client.circular(&url), state.pages));
@@ -202,18 +178,11 @@ pub fn fetch(
 fn start(client: &Client, request: &Request, part_path: &Path, state_path: &Path) -> Result<State> {
     let route = first_route(request);
     if request.restart {
-        for p in [part_path, state_path] {
-            match fs::remove_file(p) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(Error::write(p, e));
-                }
-                _ => {}
-            }
-        }
+        remove_if_present(&[part_path, state_path])?;
     }
     // The state names the instance too: another `--gitlab-url` is another fetch.
     let first = client.url(&route);
-    match read_state(state_path)? {
+    match read_state::<State>(state_path)? {
         Some(state) if state.request == first => Ok(state),
         Some(_) => Err(Error::Usage(format!(
             "{} belongs to a fetch of other events, another window or another instance; \
@@ -228,29 +197,6 @@ fn start(client: &Client, request: &Request, part_path: &Path, state_path: &Path
             events: 0,
         }),
     }
-}
-
-/// The part file, cut back to what the state recorded.
-fn open_part(part_path: &Path, state_path: &Path, recorded: u64) -> Result<File> {
-    let mut part = private_file(part_path, false)?;
-    let on_disk = part
-        .metadata()
-        .map_err(|e| Error::write(part_path, e))?
-        .len();
-    if on_disk < recorded {
-        return Err(Error::Usage(format!(
-            "{} is shorter than {} says it was; use --restart to fetch again",
-            part_path.display(),
-            state_path.display()
-        )));
-    }
-    // What a page appended after its state was recorded is dropped: that page is
-    // fetched again.
-    part.set_len(recorded)
-        .and_then(|()| part.seek(SeekFrom::End(0)).map(drop))
-        .map_err(|e| Error::write(part_path, e))?;
-
-    Ok(part)
 }
 
 /// The output: the events of the part file as one JSON array, in the order the API

@@ -1,9 +1,10 @@
-//! The HTTP side of `logbrief fetch`: one GitLab API, one token, pages followed by
-//! their `Link: rel="next"`, and retries where the server asks for them.
+//! The HTTP side of `logbrief fetch`: one GitLab API (or one Elasticsearch or
+//! OpenSearch cluster), one secret, pages followed by their `Link: rel="next"`, and
+//! retries where the server asks for them.
 //!
-//! The token is held in a [`Token`], which never prints itself; errors name the
-//! request's path and the HTTP status, never the token or a response body (a body
-//! may carry other people's data).
+//! The token or API key is held in a [`Token`], which never prints itself; errors name
+//! the request's method, path and HTTP status, never the secret or a response body (a
+//! body may carry other people's data).
 
 use std::collections::HashSet;
 use std::fmt;
@@ -13,10 +14,12 @@ use chrono::{DateTime, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::de::DeserializeOwned;
 
-use crate::error::{Error, FetchError, Result};
+use crate::error::{Error, FetchError, Result, cluster_hint, gitlab_hint};
 
 /// The environment variable the token is read from.
 pub const TOKEN_VARIABLE: &str = "GITLAB_TOKEN";
+/// The environment variable a search cluster's API key is read from.
+pub const API_KEY_VARIABLE: &str = "ELASTIC_API_KEY";
 
 /// Pages can be large (100 events with long details); a page past this size is refused.
 const MAX_PAGE_BYTES: u64 = 64 << 20;
@@ -32,6 +35,17 @@ impl Token {
             Ok(t) if !t.trim().is_empty() => Ok(Token(t.trim().to_owned())),
             _ => Err(Error::Usage(format!(
                 "{TOKEN_VARIABLE} is not set: export a GitLab access token with the read_api scope"
+            ))),
+        }
+    }
+
+    /// The Elasticsearch or OpenSearch API key in [`API_KEY_VARIABLE`] (the encoded
+    /// form Kibana shows, sent as `Authorization: ApiKey`).
+    pub fn api_key_from_env() -> Result<Token> {
+        match std::env::var(API_KEY_VARIABLE) {
+            Ok(t) if !t.trim().is_empty() => Ok(Token(t.trim().to_owned())),
+            _ => Err(Error::Usage(format!(
+                "{API_KEY_VARIABLE} is not set: export an API key that may read the indices"
             ))),
         }
     }
@@ -67,17 +81,44 @@ pub struct Settings {
 /// Called before each wait, to say why on the progress line.
 pub type OnWait<'a> = &'a dyn Fn(&str, Duration);
 
-/// One GitLab instance's REST API.
+/// Which API a client speaks to: it decides how the secret is sent and what a status
+/// is said to mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Service {
+    /// `PRIVATE-TOKEN: <token>`.
+    GitLab,
+    /// `Authorization: ApiKey <key>`.
+    Cluster,
+}
+
+/// One GitLab instance's REST API, or one Elasticsearch or OpenSearch cluster.
 pub struct Client {
     agent: ureq::Agent,
     /// `https://host[/prefix]`, without a trailing slash.
     base: String,
-    /// The base and `/api/v4`.
+    /// The base and `/api/v4` for GitLab; the base itself for a cluster.
     api: String,
     /// What an address must match to be sent the token.
     origin: Origin,
     token: Token,
+    service: Service,
     settings: Settings,
+}
+
+/// The HTTP methods a client sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
 }
 
 /// Scheme, host and port of the API, and its path; hosts compare without case.
@@ -147,7 +188,7 @@ enum Outcome<T> {
 }
 
 /// What a request came to when the status is the caller's business.
-enum Answer<T> {
+pub enum Answer<T> {
     Page(Page<T>),
     Status(u16),
 }
@@ -171,7 +212,28 @@ impl Client {
     pub fn new(gitlab_url: &str, token: Token, settings: Settings) -> Result<Client> {
         let trimmed = gitlab_url.trim().trim_end_matches('/');
         let base = trimmed.strip_suffix("/api/v4").unwrap_or(trimmed);
-        let usage = |why: &str| Error::Usage(format!("--gitlab-url: {why}"));
+        Client::build(base, "/api/v4", Service::GitLab, token, settings)
+    }
+
+    /// A client for the Elasticsearch or OpenSearch cluster at `url`, on the same
+    /// terms as [`Client::new`]; routes follow the URL as given.
+    pub fn elasticsearch(url: &str, key: Token, settings: Settings) -> Result<Client> {
+        let base = url.trim().trim_end_matches('/');
+        Client::build(base, "", Service::Cluster, key, settings)
+    }
+
+    fn build(
+        base: &str,
+        api_path: &str,
+        service: Service,
+        token: Token,
+        settings: Settings,
+    ) -> Result<Client> {
+        let flag = match service {
+            Service::GitLab => "--gitlab-url",
+            Service::Cluster => "--elasticsearch",
+        };
+        let usage = |why: &str| Error::Usage(format!("{flag}: {why}"));
         let uri: ureq::http::Uri = base.parse().map_err(|_| usage("not a URL"))?;
         if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
             return Err(usage("a user or password in the URL is not supported"));
@@ -189,7 +251,7 @@ impl Client {
             }
             _ => return Err(usage("expected https://host")),
         }
-        let api = format!("{base}/api/v4");
+        let api = format!("{base}{api_path}");
         let origin = Origin::of(&api).ok_or_else(|| usage("expected https://host"))?;
         let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -210,6 +272,7 @@ impl Client {
             base: base.to_owned(),
             origin,
             token,
+            service,
             settings,
         })
     }
@@ -221,9 +284,9 @@ impl Client {
 
     /// One JSON document, retried as [`Settings`] allow.
     pub fn get<T: DeserializeOwned>(&self, url: &str, on_wait: OnWait<'_>) -> Result<Page<T>> {
-        match self.get_answer(url, on_wait)? {
+        match self.answer(Method::Get, url, None, on_wait)? {
             Answer::Page(page) => Ok(page),
-            Answer::Status(status) => Err(self.status_error(url, status)),
+            Answer::Status(status) => Err(self.status_error(Method::Get, url, status)),
         }
     }
 
@@ -234,10 +297,10 @@ impl Client {
         url: &str,
         on_wait: OnWait<'_>,
     ) -> Result<Option<T>> {
-        match self.get_answer(url, on_wait)? {
+        match self.answer(Method::Get, url, None, on_wait)? {
             Answer::Page(page) => Ok(Some(page.body)),
             Answer::Status(403 | 404) => Ok(None),
-            Answer::Status(status) => Err(self.status_error(url, status)),
+            Answer::Status(status) => Err(self.status_error(Method::Get, url, status)),
         }
     }
 
@@ -257,19 +320,76 @@ impl Client {
         Ok(all)
     }
 
+    /// `body` as JSON to `url`: the answer, or the status that no retry will change,
+    /// for the caller to judge.
+    pub fn post<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+        on_wait: OnWait<'_>,
+    ) -> Result<Answer<T>> {
+        let body = body.to_string();
+        self.answer(Method::Post, url, Some(body.as_bytes()), on_wait)
+    }
+
+    /// Like [`Client::post`], but any status other than success is an error.
+    pub fn post_ok<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+        on_wait: OnWait<'_>,
+    ) -> Result<T> {
+        match self.post(url, body, on_wait)? {
+            Answer::Page(page) => Ok(page.body),
+            Answer::Status(status) => Err(self.status_error(Method::Post, url, status)),
+        }
+    }
+
+    /// A `DELETE` with a JSON body, tried once; what comes of it is not the caller's
+    /// concern (closing a search context that expires anyway).
+    pub fn delete_quietly(&self, url: &str, body: &serde_json::Value) {
+        if !self.origin.covers(url) {
+            return;
+        }
+        let (name, value) = self.auth();
+        let _ = self
+            .agent
+            .delete(url)
+            .force_send_body()
+            .header(name, value.as_str())
+            .header("Content-Type", "application/json")
+            .send(body.to_string().as_bytes());
+    }
+
+    /// The header that carries the secret, and its value.
+    fn auth(&self) -> (&'static str, String) {
+        match self.service {
+            Service::GitLab => ("PRIVATE-TOKEN", self.token.0.clone()),
+            Service::Cluster => ("Authorization", format!("ApiKey {}", self.token.0)),
+        }
+    }
+
     /// A page, or the status that no retry will change.
-    fn get_answer<T: DeserializeOwned>(&self, url: &str, on_wait: OnWait<'_>) -> Result<Answer<T>> {
+    fn answer<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&[u8]>,
+        on_wait: OnWait<'_>,
+    ) -> Result<Answer<T>> {
         let route = || self.route_of(url).to_owned();
+        let method_name = method.name();
         if !self.origin.covers(url) {
             return Err(FetchError::Outside { route: route() }.into());
         }
         let mut attempt = 0;
         loop {
-            let (reason, after) = match self.once(url) {
+            let (reason, after) = match self.once(method, url, body) {
                 Outcome::Done(page) => return Ok(Answer::Page(page)),
                 Outcome::Status(status) => return Ok(Answer::Status(status)),
                 Outcome::Failed(reason) => {
                     return Err(FetchError::Failed {
+                        method: method_name,
                         route: route(),
                         reason,
                     }
@@ -279,6 +399,7 @@ impl Client {
             };
             if attempt >= self.settings.retries {
                 return Err(FetchError::GaveUp {
+                    method: method_name,
                     route: route(),
                     reason,
                     tries: attempt + 1,
@@ -289,6 +410,7 @@ impl Client {
             let wait = match after {
                 Some(after) if after > self.settings.max_wait => {
                     return Err(FetchError::WaitTooLong {
+                        method: method_name,
                         route: route(),
                         secs: after.as_secs(),
                     }
@@ -307,13 +429,28 @@ impl Client {
         }
     }
 
-    fn once<T: DeserializeOwned>(&self, url: &str) -> Outcome<T> {
-        let response = self
-            .agent
-            .get(url)
-            .header("PRIVATE-TOKEN", self.token.0.as_str())
-            .header("Accept", "application/json")
-            .call();
+    fn once<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&[u8]>,
+    ) -> Outcome<T> {
+        let (name, value) = self.auth();
+        let response = match method {
+            Method::Get => self
+                .agent
+                .get(url)
+                .header(name, value.as_str())
+                .header("Accept", "application/json")
+                .call(),
+            Method::Post => self
+                .agent
+                .post(url)
+                .header(name, value.as_str())
+                .header("Accept", "application/json")
+                .header("Content-Type", "application/json")
+                .send(body.unwrap_or_default()),
+        };
         let mut response = match response {
             Ok(r) => r,
             Err(e) => return transport_failure(&e),
@@ -371,10 +508,16 @@ impl Client {
         url.strip_prefix(&self.base).unwrap_or(url)
     }
 
-    fn status_error(&self, url: &str, status: u16) -> Error {
+    /// A status no retry changes, as an error that says what it likely means.
+    pub fn status_error(&self, method: Method, url: &str, status: u16) -> Error {
         FetchError::Status {
+            method: method.name(),
             route: self.route_of(url).to_owned(),
             status,
+            hint: match self.service {
+                Service::GitLab => gitlab_hint(status),
+                Service::Cluster => cluster_hint(status),
+            },
         }
         .into()
     }
@@ -528,6 +671,28 @@ mod tests {
         assert!(!c.origin.covers("https://gitlab.example.com/api/v4x"));
         assert!(!c.origin.covers("https://gitlab.example.com/other"));
         assert!(!c.origin.covers("https://u@gitlab.example.com/api/v4/x"));
+    }
+
+    #[test]
+    fn a_cluster_on_the_same_terms_without_the_api_path() {
+        let ok = |u: &str| Client::elasticsearch(u, Token::new("k"), settings()).is_ok();
+        assert!(ok("https://logs.example.com:9200"));
+        assert!(ok("http://127.0.0.1:9200/"));
+        assert!(!ok("http://logs.example.com:9200"));
+        assert!(!ok("https://elastic:secret@logs.example.com"));
+        let c = Client::elasticsearch("https://logs.example.com/es/", Token::new("k"), settings())
+            .unwrap();
+        assert_eq!(c.url("/_search"), "https://logs.example.com/es/_search");
+        assert!(c.origin.covers("https://logs.example.com/es/_pit"));
+        assert!(!c.origin.covers("https://logs.example.com/other/_search"));
+        assert_eq!(c.auth(), ("Authorization", "ApiKey k".to_owned()));
+        let g = Client::new("https://gitlab.example.com", Token::new("t"), settings()).unwrap();
+        assert_eq!(g.auth(), ("PRIVATE-TOKEN", "t".to_owned()));
+        let e = c.status_error(Method::Post, "https://logs.example.com/es/_search", 401);
+        assert_eq!(
+            e.to_string(),
+            "fetch: POST /_search: HTTP 401: the API key was refused; check ELASTIC_API_KEY"
+        );
     }
 
     #[test]

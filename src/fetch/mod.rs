@@ -8,10 +8,11 @@
 pub mod audit;
 pub mod client;
 pub mod directory;
+pub mod logs;
 
 use std::cell::RefCell;
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -91,6 +92,24 @@ pub fn directory(
     )
 }
 
+/// Runs a fetch of pages under a spinner that counts the pages and the `items` in
+/// them; waits are told as [`wait_notice`] tells them.
+fn paged<T>(
+    what: &str,
+    items: &str,
+    err: &mut dyn Write,
+    fetch: impl FnOnce(&dyn Fn(u64, u64), client::OnWait<'_>) -> Result<T>,
+) -> Result<T> {
+    let spinner = Spinner::new(what);
+    let err = RefCell::new(err);
+    let fetched = fetch(
+        &|pages, n| spinner.set(&format!("{pages} pages, {n} {items}")),
+        &|reason, wait| wait_notice(&err, &spinner, reason, wait),
+    );
+    spinner.finish();
+    fetched
+}
+
 /// `logbrief fetch audit-events`.
 pub fn audit_events(
     client: &Client,
@@ -98,16 +117,12 @@ pub fn audit_events(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<()> {
-    let spinner = Spinner::new("fetching audit events");
-    let err = RefCell::new(err);
-    let fetched = audit::fetch(
-        client,
-        request,
-        &|pages, events| spinner.set(&format!("{pages} pages, {events} events")),
-        &|reason, wait| wait_notice(&err, &spinner, reason, wait),
-    );
-    spinner.finish();
-    let fetched = fetched?;
+    let fetched = paged(
+        "fetching audit events",
+        "events",
+        err,
+        |on_page, on_wait| audit::fetch(client, request, on_page, on_wait),
+    )?;
     let mut text = format!(
         "wrote {}: {} events from {} pages",
         request.out.display(),
@@ -124,6 +139,46 @@ pub fn audit_events(
         text.push_str(&format!("; {} repeated events left out", fetched.repeated));
     }
     text.push('\n');
+    crate::output::write_out(out, &text)
+}
+
+/// `logbrief fetch logs`.
+pub fn logs(
+    client: &Client,
+    request: &logs::Request,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<()> {
+    let fetched = paged(
+        "fetching log documents",
+        "documents",
+        err,
+        |on_page, on_wait| logs::fetch(client, request, on_page, on_wait),
+    )?;
+    let mut text = format!(
+        "wrote {}: {} documents from {} pages",
+        request.out.display(),
+        fetched.written,
+        fetched.pages
+    );
+    if fetched.resumed > 0 {
+        text.push_str(&format!(
+            " ({} of them written by an earlier run)",
+            fetched.resumed
+        ));
+    }
+    if fetched.reopened > 0 {
+        text.push_str(&format!(
+            "; the point in time expired and was opened again {} time(s)",
+            fetched.reopened
+        ));
+    }
+    text.push_str(&format!(
+        "\nwrote {}: {} documents in {} indices\n",
+        request.manifest.display(),
+        fetched.total,
+        fetched.indices
+    ));
     crate::output::write_out(out, &text)
 }
 
@@ -157,4 +212,66 @@ pub(crate) fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
         .and_then(|()| f.sync_all())
         .map_err(|e| Error::write(&tmp, e))?;
     fs::rename(&tmp, path).map_err(|e| Error::write(path, e))
+}
+
+/// An error after `pages` pages were recorded, saying they are kept for the same
+/// command to continue.
+pub(crate) fn kept(e: Error, pages: u64) -> Error {
+    match e {
+        Error::Fetch { source, .. } => Error::Fetch {
+            source,
+            kept: pages,
+        },
+        other => other,
+    }
+}
+
+/// The state an interrupted fetch left at `path`, if any.
+pub(crate) fn read_state<S: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<S>> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|_| {
+            Error::Usage(format!(
+                "{} is not a fetch state logbrief wrote; remove it or use --restart",
+                path.display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Removes the files that exist of `paths`.
+pub(crate) fn remove_if_present(paths: &[&Path]) -> Result<()> {
+    for p in paths {
+        match fs::remove_file(p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::write(p, e));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The private file at `path`, cut back to the `recorded` bytes the state at
+/// `state_path` knows of, and ready to append to.
+pub(crate) fn open_at(path: &Path, state_path: &Path, recorded: u64) -> Result<File> {
+    let mut file = private_file(path, false)?;
+    let on_disk = file.metadata().map_err(|e| Error::write(path, e))?.len();
+    if on_disk < recorded {
+        return Err(Error::Usage(format!(
+            "{} is shorter than {} says it was; use --restart to fetch again",
+            path.display(),
+            state_path.display()
+        )));
+    }
+    // What a page appended after its state was recorded is dropped: that page is
+    // fetched again.
+    file.set_len(recorded)
+        .and_then(|()| file.seek(SeekFrom::End(0)).map(drop))
+        .map_err(|e| Error::write(path, e))?;
+    Ok(file)
 }

@@ -126,20 +126,19 @@ fn range(plan: &Plan<'_>) -> Option<Value> {
     (!bounds.is_empty()).then(|| json!({"range": {TIME_FIELD: bounds}}))
 }
 
-/// The console requests: the candidates, and the totals per index for the manifest.
-pub fn console(terms: &Terms, plan: &Plan<'_>, index: &str, header: &str) -> String {
-    let search = json!({
-        "query": query(terms, plan),
-        "_source": [TIME_FIELD, format!("{}*", plan.prefix)],
-        "sort": [{TIME_FIELD: "asc"}],
-        "size": 1000,
-        "track_total_hits": true,
-    });
+/// The fields of a candidate document worth returning: its time and the log line's.
+pub fn source_fields(prefix: &str) -> Value {
+    json!([TIME_FIELD, format!("{prefix}*")])
+}
+
+/// The totals request: every document in the window per index, with its first and
+/// last time (what the manifest holds).
+pub fn totals(plan: &Plan<'_>) -> Value {
     let everything = match range(plan) {
         Some(range) => json!({"bool": {"filter": [range]}}),
         None => json!({"match_all": {}}),
     };
-    let totals = json!({
+    json!({
         "size": 0,
         "query": everything,
         "aggs": {"sources": {
@@ -149,7 +148,50 @@ pub fn console(terms: &Terms, plan: &Plan<'_>, index: &str, header: &str) -> Str
                 "last": {"max": {"field": TIME_FIELD}},
             }
         }}
+    })
+}
+
+/// Documents that look like requests, whose times make a source's period as the other
+/// engines' manifests have it (`engines.rs`): a line with a `path` and no `msg`, or a
+/// Workhorse `access` line with a `uri`. Start-up and error lines are left out. The
+/// internal API calls the other engines leave out are kept: an analysed field cannot
+/// tell where a path starts, and a period a little wider is the safe side.
+fn requests(prefix: &str) -> Value {
+    let field = |name: &str| format!("{prefix}{name}");
+    json!({"bool": {"should": [
+        {"bool": {
+            "filter": [{"exists": {"field": field("path")}}],
+            "must_not": [{"exists": {"field": field("msg")}}],
+        }},
+        {"bool": {"filter": [
+            {"match_phrase": {field("msg"): "access"}},
+            {"exists": {"field": field("uri")}},
+        ]}},
+    ], "minimum_should_match": 1}})
+}
+
+/// The totals request of `fetch logs`: [`totals`], with each index's first and last
+/// time taken over the documents that look like requests (`requests.first`,
+/// `requests.last`), so that the manifest's period is the one `summarize` finds in
+/// the whole logs.
+pub fn request_totals(plan: &Plan<'_>) -> Value {
+    let mut request = totals(plan);
+    let times = request["aggs"]["sources"]["aggs"].take();
+    request["aggs"]["sources"]["aggs"] =
+        json!({"requests": {"filter": requests(plan.prefix), "aggs": times}});
+    request
+}
+
+/// The console requests: the candidates, and the totals per index for the manifest.
+pub fn console(terms: &Terms, plan: &Plan<'_>, index: &str, header: &str) -> String {
+    let search = json!({
+        "query": query(terms, plan),
+        "_source": source_fields(plan.prefix),
+        "sort": [{TIME_FIELD: "asc"}],
+        "size": 1000,
+        "track_total_hits": true,
     });
+    let totals = totals(plan);
     let pretty = |v: &Value| serde_json::to_string_pretty(v).expect("JSON values print");
     format!(
         "{header}\

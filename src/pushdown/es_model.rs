@@ -105,23 +105,25 @@ fn flush(word: &mut String, out: &mut Vec<String>) {
 
 /// Whether `doc` (an object of field names to string values; a field may also hold an
 /// array of strings) matches `query`, in the subset of the query DSL the filter uses:
-/// `bool` (`filter`, `should` with `minimum_should_match`), `range` on a time in
-/// RFC 3339, `match_phrase`, `regexp`, `span_near` (in order, `slop` 0) over
-/// `span_term` and `span_multi` of a `regexp`, and `match_all`. Anything else panics:
-/// the model must not guess.
+/// `bool` (`filter`, `must_not`, `should` with `minimum_should_match`), `range` on a
+/// time in RFC 3339, `match_phrase`, `regexp`, `span_near` (in order, `slop` 0) over
+/// `span_term` and `span_multi` of a `regexp`, `exists` and `match_all`. Anything else
+/// panics: the model must not guess.
 #[cfg(test)]
 pub fn matches(query: &serde_json::Value, doc: &serde_json::Value) -> bool {
     use serde_json::Value;
     let (kind, body) = only(query);
     match kind {
         "match_all" => true,
+        "exists" => !field_scalars(doc, body["field"].as_str().unwrap(), true).is_empty(),
         "bool" => {
             let all = |key: &str| -> Vec<&Value> {
                 body.get(key)
                     .map(|v| v.as_array().unwrap().iter().collect())
                     .unwrap_or_default()
             };
-            let filters_hold = all("filter").iter().all(|q| matches(q, doc));
+            let filters_hold = all("filter").iter().all(|q| matches(q, doc))
+                && !all("must_not").iter().any(|q| matches(q, doc));
             let should = all("should");
             let wanted = body
                 .get("minimum_should_match")
@@ -230,12 +232,21 @@ fn span(clause: &serde_json::Value) -> (&str, TermTest) {
 /// one key (`json.path`) or as nested objects (`json` then `path`).
 #[cfg(test)]
 fn field_values(doc: &serde_json::Value, field: &str) -> Vec<String> {
-    fn walk(v: &serde_json::Value, rest: &str, out: &mut Vec<String>) {
+    field_scalars(doc, field, false)
+}
+
+/// Like [`field_values`]; with `any`, numbers and booleans count too (as text).
+#[cfg(test)]
+fn field_scalars(doc: &serde_json::Value, field: &str, any: bool) -> Vec<String> {
+    fn walk(v: &serde_json::Value, rest: &str, any: bool, out: &mut Vec<String>) {
         match v {
             serde_json::Value::String(s) if rest.is_empty() => out.push(s.clone()),
+            serde_json::Value::Number(_) | serde_json::Value::Bool(_) if any && rest.is_empty() => {
+                out.push(v.to_string());
+            }
             serde_json::Value::Array(items) => {
                 for item in items {
-                    walk(item, rest, out);
+                    walk(item, rest, any, out);
                 }
             }
             serde_json::Value::Object(map) => {
@@ -243,7 +254,7 @@ fn field_values(doc: &serde_json::Value, field: &str) -> Vec<String> {
                     if let Some(after) = rest.strip_prefix(key.as_str())
                         && (after.is_empty() || after.starts_with('.'))
                     {
-                        walk(value, after.trim_start_matches('.'), out);
+                        walk(value, after.trim_start_matches('.'), any, out);
                     }
                 }
             }
@@ -251,7 +262,7 @@ fn field_values(doc: &serde_json::Value, field: &str) -> Vec<String> {
         }
     }
     let mut out = Vec::new();
-    walk(doc, field, &mut out);
+    walk(doc, field, any, &mut out);
     out
 }
 
@@ -324,5 +335,9 @@ mod tests {
             "should": [{"match_all": {}}], "minimum_should_match": 1}})));
         assert!(!q(serde_json::json!({"bool": {
             "filter": [{"range": {"@timestamp": {"gte": "2026-03-15T00:00:00Z"}}}]}})));
+        assert!(q(serde_json::json!({"exists": {"field": "json.path"}})));
+        assert!(!q(serde_json::json!({"exists": {"field": "json.msg"}})));
+        assert!(!q(serde_json::json!({"bool": {
+            "must_not": [{"exists": {"field": "json.meta.project"}}]}})));
     }
 }

@@ -45,29 +45,66 @@ pub struct Request<'a> {
     pub field_prefix: &'a str,
 }
 
+/// The requester's terms, once verified as `summarize` verifies them, and the window
+/// an engine applies: a day wider on each side, so that times an engine reads in
+/// another zone stay in.
+fn verified_terms(
+    config: &RequesterConfig,
+    since: Option<&str>,
+    until: Option<&str>,
+) -> Result<(Terms, config::Window)> {
+    let window = config::window(since, until)?;
+    let dir = Directory::load(&config.directory)?;
+    let verified = directory::verify(&dir, &config.email, &config.namespaces)?;
+    let engine_window = config::Window {
+        since: window.since.map(|t| t - Duration::days(1)),
+        until_exclusive: window.until_exclusive.map(|t| t + Duration::days(1)),
+    };
+    Ok((Terms::of(&dir, &verified), engine_window))
+}
+
+/// What `fetch logs` asks a cluster for a verified requester: the candidate query and
+/// the totals request, both within the engine's window.
+pub(crate) fn elastic_requests(
+    config: &RequesterConfig,
+    since: Option<&str>,
+    until: Option<&str>,
+    prefix: &str,
+) -> Result<(serde_json::Value, serde_json::Value)> {
+    let (terms, window) = verified_terms(config, since, until)?;
+    let plan = elastic::Plan {
+        prefix,
+        since: window.since,
+        until: window.until_exclusive,
+    };
+    Ok((
+        elastic::query(&terms, &plan),
+        elastic::request_totals(&plan),
+    ))
+}
+
 /// Verifies the requester as `summarize` does, then prints the filter for `engine`.
 pub fn pushdown(config: &RequesterConfig, request: Request<'_>, out: &mut dyn Write) -> Result<()> {
-    let window = config::window(request.since, request.until)?;
     // BigQuery's table goes between backticks: a name that could end them is none.
     if request.engine == EngineArg::Bigquery
-        && request.source.as_deref().is_some_and(|s| s.contains(['`', '\n', '\\']))
+        && request
+            .source
+            .as_deref()
+            .is_some_and(|s| s.contains(['`', '\n', '\\']))
     {
         return Err(Error::Usage(
             "--source: a BigQuery table is PROJECT.DATASET.TABLE, without backticks".into(),
         ));
     }
-    let dir = Directory::load(&config.directory)?;
-    let verified = directory::verify(&dir, &config.email, &config.namespaces)?;
-    let terms = Terms::of(&dir, &verified);
+    let (terms, window) = verified_terms(config, request.since, request.until)?;
     let regex = prefilter::regex(&terms, request.syntax);
     // Every engine takes it between single quotes, raw.
     debug_assert!(!regex.contains('\''));
-    // A day either side: times the engine reads in another zone stay in.
     let plan = engines::Plan {
         regex,
         syntax: request.syntax,
-        since: window.since.map(|t| t - Duration::days(1)),
-        until: window.until_exclusive.map(|t| t + Duration::days(1)),
+        since: window.since,
+        until: window.until_exclusive,
         source: request.source,
         output: request.output,
     };

@@ -1,0 +1,870 @@
+//! `logbrief fetch logs` against a stub cluster on 127.0.0.1: the fixture logs as
+//! documents of two indices, the query evaluated by the model of the standard
+//! analyser (`es_model`), points in time, `search_after` pages, the totals
+//! aggregation, and the faults a real cluster shows (429 with Retry-After, 500, a
+//! connection cut without an answer, an expired point in time). No network beyond
+//! loopback.
+//!
+//! The stub speaks HTTP/1.1 itself, one request a connection, so that a fault can
+//! close the socket without a word.
+
+#[path = "../../src/pushdown/es_model.rs"]
+mod es_model;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::thread;
+
+use serde_json::{Value, json};
+
+use super::support::{ALICE_ABOUT_ACME, QUICK_START, logbrief, stderr, stdout};
+
+const KEY: &str = "ZXNmZXRjaDpzdHViLWtleS05UXc3TGs=";
+const RAILS: &str = "pubsub-rails-inf-gprd-000001";
+const WORKHORSE: &str = "pubsub-workhorse-inf-gprd-000001";
+const INDICES: [&str; 2] = [RAILS, WORKHORSE];
+/// Small pages: a fetch of the fixtures takes many.
+const PAGE: usize = 7;
+
+struct Doc {
+    index: &'static str,
+    id: String,
+    /// The order of the document in its shard: `_shard_doc`.
+    seq: i64,
+    /// `@timestamp` in milliseconds; a document without one sorts last, as a missing
+    /// value does in an ascending sort.
+    millis: Option<i64>,
+    source: Value,
+}
+
+impl Doc {
+    fn sort(&self) -> (i64, i64) {
+        (self.millis.unwrap_or(i64::MAX), self.seq)
+    }
+}
+
+fn lines_of(path: &str) -> Vec<String> {
+    let bytes = std::fs::read(super::support::root().join(path)).unwrap();
+    let text = if path.ends_with(".gz") {
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_string(&mut s)
+            .unwrap();
+        s
+    } else {
+        String::from_utf8(bytes).unwrap()
+    };
+    text.lines().map(str::to_owned).collect()
+}
+
+/// Every fixture line that is a JSON object, as a document of its index.
+static DOCS: LazyLock<Vec<Doc>> = LazyLock::new(|| {
+    let mut docs = Vec::new();
+    for (file, index) in [
+        ("fixtures/logs/production_json.log", RAILS),
+        ("fixtures/logs/api_json.log.gz", RAILS),
+        ("fixtures/logs/workhorse.log", WORKHORSE),
+    ] {
+        for (n, line) in lines_of(file).iter().enumerate() {
+            let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            let time = fields
+                .get("time")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let mut source = json!({"json": fields});
+            let millis = time.as_deref().map(|t| {
+                source["@timestamp"] = json!(t);
+                chrono::DateTime::parse_from_rfc3339(t)
+                    .unwrap()
+                    .timestamp_millis()
+            });
+            let seq = i64::try_from(docs.len()).unwrap();
+            let stem = Path::new(file).file_name().unwrap().to_str().unwrap();
+            docs.push(Doc {
+                index,
+                id: format!("{stem}-{}", n + 1),
+                seq,
+                millis,
+                source,
+            });
+        }
+    }
+    docs
+});
+
+/// Which documents `query` matches, by their place in `DOCS`: the model compiles its
+/// expressions on every call, so each query is evaluated once.
+fn matching(query: &Value) -> Arc<Vec<bool>> {
+    static SEEN: LazyLock<Mutex<HashMap<String, Arc<Vec<bool>>>>> = LazyLock::new(Default::default);
+    let text = query.to_string();
+    if let Some(m) = SEEN.lock().unwrap().get(&text) {
+        return Arc::clone(m);
+    }
+    let m = Arc::new(
+        DOCS.iter()
+            .map(|d| es_model::matches(query, &d.source))
+            .collect(),
+    );
+    SEEN.lock().unwrap().insert(text, Arc::clone(&m));
+    m
+}
+
+/// A fault served once, to the search that would be page `n` (counted from 1 over
+/// the pages the stub answered).
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    /// 429 with `Retry-After: 0`.
+    Limited,
+    /// 500.
+    Error,
+    /// The connection closed without an answer.
+    Cut,
+    /// The point in time expired: 404, now and for ever.
+    Expired,
+}
+
+struct Pit {
+    indices: Vec<&'static str>,
+    expired: bool,
+}
+
+#[derive(Default)]
+struct Shared {
+    faults: Vec<(usize, Fault)>,
+    /// After this many pages, every search answers 500.
+    broken_after: Option<usize>,
+    /// Answers `_pit` with 405 and opens points in time at `_search/point_in_time`.
+    opensearch: bool,
+    pages: usize,
+    /// Points in time by their newest id.
+    pits: HashMap<String, Pit>,
+    opened: usize,
+    closed: usize,
+    /// `(method, target, whether the key was right)` of every request.
+    seen: Vec<(String, String, bool)>,
+    /// The query of every search for candidates.
+    queries: Vec<Value>,
+}
+
+struct Stub {
+    port: u16,
+    base: String,
+    shared: Arc<Mutex<Shared>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Drop for Stub {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Stub {
+    fn start() -> Stub {
+        Stub::on(0)
+    }
+
+    /// The stub on `port` (0: any free one). A restarted stub knows no point in time.
+    fn on(port: u16) -> Stub {
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (sh, st) = (Arc::clone(&shared), Arc::clone(&stop));
+        let thread = thread::spawn(move || {
+            for stream in listener.incoming() {
+                if st.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let sh = Arc::clone(&sh);
+                thread::spawn(move || handle(stream, &sh));
+            }
+        });
+        Stub {
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+            shared,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// The same address, started over.
+    fn restart(self) -> Stub {
+        let port = self.port;
+        drop(self);
+        Stub::on(port)
+    }
+
+    fn fault(&self, page: usize, fault: Fault) {
+        self.shared.lock().unwrap().faults.push((page, fault));
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Shared) -> T) -> T {
+        f(&mut self.shared.lock().unwrap())
+    }
+}
+
+/// One request, read whole; the answer, or none at all.
+fn handle(stream: TcpStream, shared: &Mutex<Shared>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut head = String::new();
+    if reader.read_line(&mut head).unwrap_or(0) == 0 {
+        return;
+    }
+    let mut parts = head.split_whitespace();
+    let (method, target) = (
+        parts.next().unwrap_or_default().to_owned(),
+        parts.next().unwrap_or_default().to_owned(),
+    );
+    let mut headers = HashMap::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+        }
+    }
+    let length: usize = headers
+        .get("content-length")
+        .map_or(0, |l| l.parse().unwrap());
+    assert!(
+        !headers.contains_key("transfer-encoding"),
+        "bodies have a length"
+    );
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let key_ok = headers.get("authorization") == Some(&format!("ApiKey {KEY}"));
+    let answer = {
+        let mut s = shared.lock().unwrap();
+        s.seen.push((method.clone(), target.clone(), key_ok));
+        if key_ok {
+            answer(&mut s, &method, &target, &body)
+        } else {
+            Some((401, json!({"error": "security_exception"})))
+        }
+    };
+    let Some((status, body)) = answer else {
+        // The connection is cut: nothing is written.
+        return;
+    };
+    let body = body.to_string();
+    let mut extra = String::new();
+    if status == 429 {
+        extra.push_str("Retry-After: 0\r\n");
+    }
+    let mut stream = stream;
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status} Stub\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n{extra}\r\n{body}",
+        body.len()
+    );
+}
+
+/// Whether an index name matches a comma-separated list of names and `*` patterns.
+fn index_matches(pattern: &str, index: &str) -> bool {
+    pattern.split(',').any(|p| {
+        let pieces: Vec<&str> = p.trim().split('*').collect();
+        let (first, last) = (pieces[0], pieces[pieces.len() - 1]);
+        if pieces.len() == 1 {
+            return p.trim() == index;
+        }
+        let mut rest = match index.strip_prefix(first) {
+            Some(r) => r,
+            None => return false,
+        };
+        for middle in &pieces[1..pieces.len() - 1] {
+            match rest.find(middle) {
+                Some(i) => rest = &rest[i + middle.len()..],
+                None => return false,
+            }
+        }
+        rest.len() >= last.len() && rest.ends_with(last)
+    })
+}
+
+/// `_source` filtering, for the patterns the fetch asks for.
+fn filtered(source: &Value, patterns: &[Value]) -> Value {
+    let keep = |k: &str| {
+        patterns.iter().filter_map(Value::as_str).any(|p| {
+            p == k
+                || p == "*"
+                || p.starts_with(&format!("{k}."))
+                || p.strip_suffix('*').is_some_and(|s| k.starts_with(s))
+        })
+    };
+    let map = source.as_object().unwrap();
+    Value::Object(
+        map.iter()
+            .filter(|(k, _)| keep(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
+}
+
+fn time_metric(millis: Option<i64>, as_string: bool) -> Value {
+    match millis {
+        None => json!({"value": null}),
+        Some(m) if as_string => {
+            let t = chrono::DateTime::from_timestamp_millis(m).unwrap();
+            json!({"value": m as f64,
+                "value_as_string": t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)})
+        }
+        Some(m) => json!({"value": m as f64}),
+    }
+}
+
+fn open_pit(s: &mut Shared, pattern: &str) -> String {
+    s.opened += 1;
+    let id = format!("pit-{}-0", s.opened);
+    let indices = INDICES
+        .into_iter()
+        .filter(|i| index_matches(pattern, i))
+        .collect();
+    s.pits.insert(
+        id.clone(),
+        Pit {
+            indices,
+            expired: false,
+        },
+    );
+    id
+}
+
+/// The answer to one request; `None` cuts the connection.
+fn answer(s: &mut Shared, method: &str, target: &str, body: &Value) -> Option<(u16, Value)> {
+    let path = target.split('?').next().unwrap();
+    let not_found = Some((404, json!({"error": "not found"})));
+    match (method, path) {
+        ("POST", "/_search") => search(s, body),
+        ("DELETE", "/_pit") => {
+            let id = body["id"].as_str().unwrap_or_default();
+            s.closed += usize::from(s.pits.remove(id).is_some());
+            Some((200, json!({"succeeded": true, "num_freed": 1})))
+        }
+        ("DELETE", "/_search/point_in_time") => {
+            let id = body["pit_id"][0].as_str().unwrap_or_default();
+            s.closed += usize::from(s.pits.remove(id).is_some());
+            Some((200, json!({"pits": [{"pit_id": id, "successful": true}]})))
+        }
+        ("POST", p) => {
+            let (pattern, route) = p.trim_start_matches('/').split_once('/')?;
+            match route {
+                "_pit" if s.opensearch => Some((405, json!({"error": "no handler"}))),
+                "_pit" => Some((200, json!({"id": open_pit(s, pattern)}))),
+                "_search/point_in_time" if s.opensearch => {
+                    Some((200, json!({"pit_id": open_pit(s, pattern)})))
+                }
+                "_search" => Some(totals(pattern, body)),
+                _ => not_found,
+            }
+        }
+        _ => not_found,
+    }
+}
+
+/// The totals: documents per index that the query matches, and their times.
+fn totals(pattern: &str, body: &Value) -> (u16, Value) {
+    assert_eq!(body["size"], 0);
+    let mut buckets = Vec::new();
+    for index in INDICES.into_iter().filter(|i| index_matches(pattern, i)) {
+        let matched = matching(&body["query"]);
+        let docs: Vec<&Doc> = DOCS
+            .iter()
+            .zip(matched.iter())
+            .filter(|(d, m)| d.index == index && **m)
+            .map(|(d, _)| d)
+            .collect();
+        if docs.is_empty() {
+            continue;
+        }
+        // The times of a `filter` sub-aggregation, evaluated by the model too.
+        let (name, sub) = body["aggs"]["sources"]["aggs"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .next()
+            .unwrap();
+        let times: Vec<i64> = docs
+            .iter()
+            .filter(|d| es_model::matches(&sub["filter"], &d.source))
+            .filter_map(|d| d.millis)
+            .collect();
+        assert_eq!(
+            sub["aggs"]["first"],
+            json!({"min": {"field": "@timestamp"}})
+        );
+        // Rails' times as Elasticsearch gives them; Workhorse's as the bare number.
+        let as_string = index == RAILS;
+        buckets.push(json!({
+            "key": index,
+            "doc_count": docs.len(),
+            name: {
+                "doc_count": times.len(),
+                "first": time_metric(times.iter().copied().min(), as_string),
+                "last": time_metric(times.iter().copied().max(), as_string),
+            },
+        }));
+    }
+    (
+        200,
+        json!({"hits": {"hits": []}, "aggregations": {"sources": {
+            "doc_count_error_upper_bound": 0, "sum_other_doc_count": 0, "buckets": buckets}}}),
+    )
+}
+
+/// A page of candidates from a point in time.
+fn search(s: &mut Shared, body: &Value) -> Option<(u16, Value)> {
+    let page = s.pages + 1;
+    if s.broken_after.is_some_and(|n| page > n) {
+        return Some((500, json!({"error": "broken"})));
+    }
+    let fault = s
+        .faults
+        .iter()
+        .position(|(at, _)| *at == page)
+        .map(|i| s.faults.remove(i).1);
+    let id = body["pit"]["id"].as_str().unwrap_or_default().to_owned();
+    match fault {
+        Some(Fault::Limited) => return Some((429, json!({"error": "too many requests"}))),
+        Some(Fault::Error) => return Some((500, json!({"error": "internal"}))),
+        Some(Fault::Cut) => return None,
+        Some(Fault::Expired) => {
+            if let Some(pit) = s.pits.get_mut(&id) {
+                pit.expired = true;
+            }
+        }
+        None => {}
+    }
+    let Some(pit) = s.pits.remove(&id) else {
+        // An id that is not the newest is refused: the fetch must follow `pit_id`.
+        return Some((400, json!({"error": "unknown or stale point in time"})));
+    };
+    if pit.expired {
+        s.pits.insert(id, pit);
+        return Some((404, json!({"error": "search_context_missing_exception"})));
+    }
+    assert_eq!(
+        body["sort"],
+        json!([{"@timestamp": "asc"}, {"_shard_doc": "asc"}])
+    );
+    assert_eq!(body["track_total_hits"], false);
+    s.queries.push(body["query"].clone());
+    let size = usize::try_from(body["size"].as_u64().unwrap()).unwrap();
+    let after = body["search_after"].as_array().map(|a| {
+        let n = |v: &Value| v.as_i64().unwrap();
+        (n(&a[0]), n(&a[1]))
+    });
+    let matched = matching(&body["query"]);
+    let mut docs: Vec<&Doc> = DOCS
+        .iter()
+        .zip(matched.iter())
+        .filter(|(d, m)| **m && pit.indices.contains(&d.index))
+        .map(|(d, _)| d)
+        .filter(|d| after.is_none_or(|a| d.sort() > a))
+        .collect();
+    docs.sort_by_key(|d| d.sort());
+    let patterns = body["_source"].as_array().unwrap().clone();
+    let hits: Vec<Value> = docs
+        .iter()
+        .take(size)
+        .map(|d| {
+            let (t, seq) = d.sort();
+            json!({"_index": d.index, "_id": d.id, "_score": null,
+                "_source": filtered(&d.source, &patterns), "sort": [t, seq]})
+        })
+        .collect();
+    s.pages = page;
+    // A new id for every answer: only the newest is accepted.
+    let (stem, generation) = id.rsplit_once('-').unwrap();
+    let newest = format!("{stem}-{}", generation.parse::<u64>().unwrap() + 1);
+    s.pits.insert(newest.clone(), pit);
+    Some((
+        200,
+        json!({"pit_id": newest, "took": 1, "timed_out": false, "hits": {"hits": hits}}),
+    ))
+}
+
+/// The quick start's requester and scope.
+const SCOPE: &[&str] = ALICE_ABOUT_ACME.split_at(1).1;
+
+fn fetch_logs(stub: &Stub, key: Option<&str>, out: &Path, extra: &[&str]) -> Output {
+    let mut cmd = logbrief();
+    if let Some(key) = key {
+        cmd.env("ELASTIC_API_KEY", key);
+    }
+    cmd.args(["fetch", "logs", "--elasticsearch", &stub.base])
+        .args(SCOPE)
+        .args(["--page-size", &PAGE.to_string(), "--backoff", "0.05"])
+        .args(["--timeout", "10", "-o"])
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// The candidate query `pushdown --engine elasticsearch` prints for the scope.
+fn pushdown_query() -> Value {
+    let mut args = vec!["pushdown", "--engine", "elasticsearch"];
+    args.extend_from_slice(SCOPE);
+    let out = logbrief().args(&args).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let at = text.find("/_search\n").unwrap() + "/_search\n".len();
+    let search = serde_json::Deserializer::from_str(&text[at..])
+        .into_iter::<Value>()
+        .next()
+        .unwrap()
+        .unwrap();
+    search["query"].clone()
+}
+
+/// What the fetch must write: the documents the model matches, in time order.
+fn expected(query: &Value) -> Vec<Value> {
+    let matched = matching(query);
+    let mut docs: Vec<&Doc> = DOCS
+        .iter()
+        .zip(matched.iter())
+        .filter(|(_, m)| **m)
+        .map(|(d, _)| d)
+        .collect();
+    docs.sort_by_key(|d| d.sort());
+    let patterns = [json!("@timestamp"), json!("json.*")];
+    docs.iter()
+        .map(|d| filtered(&d.source, &patterns))
+        .collect()
+}
+
+fn ndjson(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn manifest_of(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap().to_os_string();
+    name.push(".manifest.json");
+    path.with_file_name(name)
+}
+
+fn state_of(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap().to_os_string();
+    name.push(".state");
+    path.with_file_name(name)
+}
+
+/// The manifest's sources as `(name, lines)`.
+fn sources(manifest: &Value) -> Vec<(String, u64)> {
+    manifest["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                s["lines"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn stub_counts() -> Vec<(String, u64)> {
+    INDICES
+        .iter()
+        .map(|i| {
+            let n = DOCS.iter().filter(|d| d.index == *i).count();
+            ((*i).to_owned(), n as u64)
+        })
+        .collect()
+}
+
+#[test]
+fn the_stub_reads_index_patterns_as_a_cluster_does() {
+    assert!(index_matches("pubsub-rails-inf-gprd-*", RAILS));
+    assert!(index_matches("x,pubsub-*-gprd-*", WORKHORSE));
+    assert!(index_matches(RAILS, RAILS));
+    assert!(!index_matches("pubsub-rails-*", WORKHORSE));
+    assert!(!index_matches("pubsub-rails", RAILS));
+}
+
+#[test]
+fn every_fault_on_the_way_and_exactly_the_documents_the_model_matches() {
+    let stub = Stub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("candidates.ndjson");
+    stub.fault(2, Fault::Limited);
+    stub.fault(3, Fault::Error);
+    stub.fault(4, Fault::Cut);
+    stub.fault(5, Fault::Expired);
+    stub.fault(9, Fault::Expired);
+    let run = fetch_logs(&stub, Some(KEY), &out, &[]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let printed = stdout(&run);
+    assert!(printed.contains("opened again 2 time(s)"), "{printed}");
+    let told = stderr(&run);
+    assert!(told.contains("HTTP 429 (rate limited)"), "{told}");
+    assert!(
+        told.contains("HTTP 500") && told.contains("connection failed"),
+        "{told}"
+    );
+    assert!(!told.contains(KEY) && !printed.contains(KEY));
+    assert!(stub.with(|s| s.faults.is_empty()), "every fault was served");
+
+    let query = pushdown_query();
+    let want = expected(&query);
+    let got = ndjson(&out);
+    assert!(
+        !want.is_empty() && want.len() < DOCS.len(),
+        "the query keeps some documents, not all"
+    );
+    assert_eq!(got.len(), want.len(), "no repeats, no gaps");
+    assert!(got == want, "exactly the documents the model matches");
+    assert!(printed.contains(&format!("{} documents from", want.len())));
+    assert!(stub.with(|s| s.queries.iter().all(|q| *q == query)));
+
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(manifest_of(&out)).unwrap()).unwrap();
+    assert_eq!(sources(&manifest), stub_counts());
+    assert_eq!(manifest["engine"], "elasticsearch");
+    assert_eq!(
+        serde_json::from_str::<Value>(manifest["filter"].as_str().unwrap()).unwrap(),
+        query
+    );
+    // Rails' times from value_as_string, Workhorse's from the number: the same form.
+    for s in manifest["sources"].as_array().unwrap() {
+        for key in ["first", "last"] {
+            let t = s[key].as_str().unwrap();
+            assert!(t.starts_with("2026-03-") && t.ends_with('Z'), "{t}");
+        }
+    }
+    assert!(!state_of(&out).exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for f in [&out, &manifest_of(&out)] {
+            let mode = std::fs::metadata(f).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "personal data is for its owner only");
+        }
+    }
+    stub.with(|s| {
+        assert!(s.seen.iter().all(|(_, _, key_ok)| *key_ok));
+        assert_eq!(s.closed, 1, "the last point in time is closed");
+    });
+
+    // OpenSearch: points in time of its own, the same documents.
+    let opensearch = Stub::start();
+    opensearch.with(|s| s.opensearch = true);
+    opensearch.fault(3, Fault::Expired);
+    let other = dir.path().join("opensearch.ndjson");
+    let named = dir.path().join("named-manifest.json");
+    let run = fetch_logs(
+        &opensearch,
+        Some(KEY),
+        &other,
+        &["--manifest", named.to_str().unwrap()],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(named.exists() && !manifest_of(&other).exists());
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&other).unwrap());
+    opensearch.with(|s| {
+        assert_eq!(s.opened, 2);
+        assert_eq!(s.closed, 1);
+        assert!(
+            s.seen
+                .iter()
+                .any(|(m, t, _)| m == "DELETE" && t == "/_search/point_in_time")
+        );
+    });
+}
+
+#[test]
+fn an_interrupted_fetch_resumes_to_the_same_file() {
+    let stub = Stub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (whole, resumed) = (dir.path().join("whole"), dir.path().join("resumed"));
+    let run = fetch_logs(&stub, Some(KEY), &whole, &[]);
+    assert!(run.status.success(), "{}", stderr(&run));
+
+    let stub = stub.restart();
+    stub.with(|s| s.broken_after = Some(3));
+    let broken = fetch_logs(&stub, Some(KEY), &resumed, &["--retries", "1"]);
+    assert_eq!(broken.status.code(), Some(4));
+    let message = stderr(&broken);
+    assert!(
+        message.contains("POST /_search: HTTP 500, still after 2 tries"),
+        "{message}"
+    );
+    assert!(
+        message.contains("3 page(s) fetched so far are kept"),
+        "{message}"
+    );
+    assert_eq!(ndjson(&resumed).len(), 3 * PAGE);
+    assert!(state_of(&resumed).exists());
+    assert!(!manifest_of(&resumed).exists());
+    assert!(!message.contains(KEY) && !stdout(&broken).contains(KEY));
+    let state = std::fs::read_to_string(state_of(&resumed)).unwrap();
+    assert!(!state.contains(KEY));
+
+    // A page written after its state was recorded is dropped and fetched again.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&resumed)
+        .unwrap()
+        .write_all(b"{\"half\": \"a page\"}\n")
+        .unwrap();
+    // Another scope must not continue this fetch.
+    let refused = fetch_logs(&stub, Some(KEY), &resumed, &["--since", "2026-03-14"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("--restart"));
+
+    let stub = stub.restart();
+    let again = fetch_logs(&stub, Some(KEY), &resumed, &[]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stdout(&again).contains(&format!("({} of them written by an earlier run)", 3 * PAGE)),
+        "{}",
+        stdout(&again)
+    );
+    assert!(std::fs::read(&whole).unwrap() == std::fs::read(&resumed).unwrap());
+    assert!(!state_of(&resumed).exists());
+    let m = |p: &Path| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(manifest_of(p)).unwrap()).unwrap()
+    };
+    assert_eq!(m(&whole)["sources"], m(&resumed)["sources"]);
+
+    // --restart starts over and gives the same file again.
+    stub.with(|s| s.broken_after = Some(s.pages + 2));
+    assert_eq!(
+        fetch_logs(&stub, Some(KEY), &resumed, &["--retries", "0"])
+            .status
+            .code(),
+        Some(4)
+    );
+    stub.with(|s| s.broken_after = None);
+    let before = stub.with(|s| s.pages);
+    let restarted = fetch_logs(&stub, Some(KEY), &resumed, &["--restart"]);
+    assert!(restarted.status.success(), "{}", stderr(&restarted));
+    assert!(!stdout(&restarted).contains("earlier run"));
+    // Every page once; a last full page is followed by an empty one.
+    let documents = ndjson(&whole).len();
+    assert_eq!(
+        stub.with(|s| s.pages) - before,
+        documents / PAGE + 1,
+        "{documents} documents"
+    );
+    assert!(std::fs::read(&whole).unwrap() == std::fs::read(&resumed).unwrap());
+}
+
+#[test]
+fn the_key_stays_secret_and_an_unverified_requester_gets_nothing() {
+    let stub = Stub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c.ndjson");
+    let files = |out: &Path| [out.to_owned(), manifest_of(out), state_of(out)];
+
+    let run = fetch_logs(&stub, Some(KEY), &out, &[]);
+    assert!(run.status.success());
+    for output in [&run.stdout, &run.stderr] {
+        assert!(!String::from_utf8_lossy(output).contains(KEY));
+    }
+    for f in files(&out) {
+        if let Ok(bytes) = std::fs::read(&f) {
+            assert!(!String::from_utf8_lossy(&bytes).contains(KEY));
+        }
+    }
+
+    // A key the cluster refuses: the status and what to check, not the key.
+    let wrong = "d3Jvbmc6a2V5LTEyMzQ1Njc4";
+    let other = dir.path().join("other.ndjson");
+    let refused = fetch_logs(&stub, Some(wrong), &other, &[]);
+    assert_eq!(refused.status.code(), Some(4));
+    let message = stderr(&refused);
+    assert!(
+        message.contains("HTTP 401: the API key was refused; check ELASTIC_API_KEY"),
+        "{message}"
+    );
+    assert!(!message.contains(wrong) && !stdout(&refused).contains(wrong));
+    assert!(files(&other).iter().all(|f| !f.exists()));
+
+    // No key: a usage error, nothing asked.
+    let before = stub.with(|s| s.seen.len());
+    let none = fetch_logs(&stub, None, &other, &[]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(stderr(&none).contains("ELASTIC_API_KEY is not set"));
+
+    // A requester who does not verify: exit 3, nothing asked, nothing written.
+    let mut cmd = logbrief();
+    let unverified = cmd
+        .env("ELASTIC_API_KEY", KEY)
+        .args(["fetch", "logs", "--elasticsearch", &stub.base])
+        .args([
+            "--requester",
+            "mallory@evil.example",
+            "--directory",
+            "fixtures/directory.json",
+            "-o",
+        ])
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert_eq!(unverified.status.code(), Some(3), "{}", stderr(&unverified));
+    assert!(files(&other).iter().all(|f| !f.exists()));
+    assert_eq!(stub.with(|s| s.seen.len()), before);
+
+    // Plain http beyond loopback would carry the key in clear.
+    let clear = logbrief()
+        .env("ELASTIC_API_KEY", KEY)
+        .args([
+            "fetch",
+            "logs",
+            "--elasticsearch",
+            "http://logs.example.com:9200",
+        ])
+        .args(SCOPE)
+        .arg("-o")
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert_eq!(clear.status.code(), Some(2));
+    assert!(stderr(&clear).contains("--elasticsearch: use https"));
+}
+
+#[test]
+fn summarize_of_the_fetched_documents_is_the_reply_of_the_files() {
+    let stub = Stub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("acme.ndjson");
+    let run = fetch_logs(&stub, Some(KEY), &out, &[]);
+    assert!(run.status.success(), "{}", stderr(&run));
+
+    let whole = logbrief().args(QUICK_START).output().unwrap();
+    assert!(whole.status.success(), "{}", stderr(&whole));
+    let fetched = logbrief()
+        .args(&QUICK_START[..QUICK_START.len() - 3])
+        .arg("--manifest")
+        .arg(manifest_of(&out))
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(fetched.status.success(), "{}", stderr(&fetched));
+    assert_eq!(stdout(&fetched), stdout(&whole));
+}
