@@ -334,7 +334,7 @@ pub struct PushdownArgs {
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
 
-    /// Only lines before this time (RFC 3339, exclusive; or a date, through its end).
+    /// Only lines up to this time (RFC 3339, inclusive; or a date, through its end).
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
 

@@ -191,7 +191,7 @@ pub fn console(terms: &Terms, plan: &Plan<'_>, index: &str, header: &str) -> Str
         "size": 1000,
         "track_total_hits": true,
     });
-    let totals = totals(plan);
+    let totals = request_totals(plan);
     let pretty = |v: &Value| serde_json::to_string_pretty(v).expect("JSON values print");
     format!(
         "{header}\
@@ -204,7 +204,8 @@ pub fn console(terms: &Terms, plan: &Plan<'_>, index: &str, header: &str) -> Str
 GET {index}/_search
 {search}
 
-# 2. Every document per index, with its first and last time: the manifest.
+# 2. Every document per index, with the first and last time of those that look like
+#    requests: the manifest.
 GET {index}/_search
 {totals}
 ",
