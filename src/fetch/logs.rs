@@ -15,6 +15,11 @@
 //! also what keeps the output free of repeats, since a document repeats only at its
 //! own time.
 //!
+//! A cluster with neither point-in-time API is read with a sorted scroll instead, the
+//! last resort: sorted by time, restarted from the last time written (a `range` on
+//! the time added to the query) when it expires or an interrupted run goes on, with
+//! the same rule against repeats.
+//!
 //! After each page, `OUT.state` records where the pages stand (the last sort values,
 //! the ids at the last time, the documents written and the length of `OUT`). Running
 //! the same command again cuts `OUT` back to that length and goes on as after an
@@ -98,6 +103,8 @@ struct Source {
 struct SearchPage {
     #[serde(default)]
     pit_id: Option<String>,
+    #[serde(rename = "_scroll_id", default)]
+    scroll_id: Option<String>,
     hits: Hits,
 }
 
@@ -128,6 +135,44 @@ enum PitApi {
 struct Pit {
     id: String,
     api: PitApi,
+}
+
+/// How the candidates are read: from a point in time, or, where the cluster has
+/// none, from a sorted scroll (its id once the first page has been read).
+enum Cursor {
+    Pit(Pit),
+    Scroll(Option<String>),
+}
+
+impl Cursor {
+    fn open(client: &Client, index: &str, on_wait: OnWait<'_>) -> Result<Cursor> {
+        Ok(match open_pit(client, index, on_wait)? {
+            Some(pit) => Cursor::Pit(pit),
+            None => Cursor::Scroll(None),
+        })
+    }
+
+    /// Lets the cluster free what the cursor holds, as far as it lets: it expires anyway.
+    fn close(&self, client: &Client) {
+        match self {
+            Cursor::Pit(pit) => close_pit(client, pit),
+            Cursor::Scroll(Some(id)) => {
+                client.delete_quietly(&client.url("/_search/scroll"), &json!({"scroll_id": [id]}));
+            }
+            Cursor::Scroll(None) => {}
+        }
+    }
+}
+
+/// `query`, from the time `last` on (the sort value of a time: epoch milliseconds).
+fn from_time(query: &Value, last: Option<&Value>) -> Value {
+    match last {
+        None => query.clone(),
+        Some(t) => json!({"bool": {
+            "must": [query],
+            "filter": [{"range": {TIME_FIELD: {"gte": t}}}],
+        }}),
+    }
 }
 
 /// The characters an index pattern keeps in a route: `*` and `,` are the pattern's.
@@ -195,32 +240,30 @@ fn time_of(metric: &Value) -> Option<String> {
 }
 
 /// A point in time on the indices: Elasticsearch's, else OpenSearch's where the
-/// cluster does not know `_pit`.
-fn open_pit(client: &Client, index: &str, on_wait: OnWait<'_>) -> Result<Pit> {
+/// cluster does not know `_pit`; `None` where it knows neither.
+fn open_pit(client: &Client, index: &str, on_wait: OnWait<'_>) -> Result<Option<Pit>> {
     let route = index_route(index);
-    let url = client.url(&format!("{route}/_pit?keep_alive={KEEP_ALIVE}"));
-    match client.post::<Value>(&url, &json!({}), on_wait)? {
-        Answer::Page(page) => {
-            let id = page.body.get("id").and_then(Value::as_str);
-            let id = id.ok_or_else(|| unexpected(client, &url, "point in time id"))?;
-            return Ok(Pit {
-                id: id.to_owned(),
-                api: PitApi::Elasticsearch,
-            });
+    for (path, key, api) in [
+        ("_pit", "id", PitApi::Elasticsearch),
+        ("_search/point_in_time", "pit_id", PitApi::OpenSearch),
+    ] {
+        let url = client.url(&format!("{route}/{path}?keep_alive={KEEP_ALIVE}"));
+        match client.post::<Value>(&url, &json!({}), on_wait)? {
+            Answer::Page(page) => {
+                let id = page.body.get(key).and_then(Value::as_str);
+                let id = id.ok_or_else(|| unexpected(client, &url, "point in time id"))?;
+                return Ok(Some(Pit {
+                    id: id.to_owned(),
+                    api,
+                }));
+            }
+            Answer::Status(400 | 404 | 405) => {}
+            Answer::Status(status) => {
+                return Err(client.status_error(Method::Post, &url, status));
+            }
         }
-        Answer::Status(400 | 404 | 405) => {}
-        Answer::Status(status) => return Err(client.status_error(Method::Post, &url, status)),
     }
-    let url = client.url(&format!(
-        "{route}/_search/point_in_time?keep_alive={KEEP_ALIVE}"
-    ));
-    let answer: Value = client.post_ok(&url, &json!({}), on_wait)?;
-    let id = answer.get("pit_id").and_then(Value::as_str);
-    let id = id.ok_or_else(|| unexpected(client, &url, "point in time id"))?;
-    Ok(Pit {
-        id: id.to_owned(),
-        api: PitApi::OpenSearch,
-    })
+    Ok(None)
 }
 
 /// Closes a point in time, as far as the cluster lets it: it expires anyway.
@@ -281,56 +324,84 @@ pub fn fetch(
     let mut out = open_at(&request.out, &state_path, state.bytes)?;
 
     let search_url = client.url("/_search");
+    let scroll_url = client.url("/_search/scroll");
+    let first_scroll_url = client.url(&format!(
+        "{}/_search?scroll={KEEP_ALIVE}",
+        index_route(&request.index)
+    ));
     let mut at_last: HashSet<(String, String)> = state.at_last.drain(..).collect();
     let mut last_time = state.after.as_ref().and_then(|a| a.first().cloned());
     // A new point in time: from the last time on, all of it.
     let from_last_time = |t: &Option<Value>| t.clone().map(|t| vec![t, json!(-1)]);
     let mut after = from_last_time(&last_time);
-    let mut pit = open_pit(client, &request.index, on_wait).map_err(|e| kept(e, state.pages))?;
+    let mut cursor =
+        Cursor::open(client, &request.index, on_wait).map_err(|e| kept(e, state.pages))?;
     let (mut reopened, mut expired_in_a_row) = (0u64, 0u32);
     loop {
-        let mut body = json!({
-            "query": request.query,
-            "pit": {"id": pit.id, "keep_alive": KEEP_ALIVE},
-            "sort": [{TIME_FIELD: "asc"}, {"_shard_doc": "asc"}],
-            "size": request.page_size,
-            "_source": source_fields(&request.prefix),
-            "track_total_hits": false,
-        });
-        if let Some(after) = &after {
-            body["search_after"] = json!(after);
-        }
-        let page = match client.post::<SearchPage>(&search_url, &body, on_wait) {
+        let (url, body) = match &cursor {
+            Cursor::Pit(pit) => {
+                let mut body = json!({
+                    "query": request.query,
+                    "pit": {"id": pit.id, "keep_alive": KEEP_ALIVE},
+                    "sort": [{TIME_FIELD: "asc"}, {"_shard_doc": "asc"}],
+                    "size": request.page_size,
+                    "_source": source_fields(&request.prefix),
+                    "track_total_hits": false,
+                });
+                if let Some(after) = &after {
+                    body["search_after"] = json!(after);
+                }
+                (&search_url, body)
+            }
+            Cursor::Scroll(None) => (
+                &first_scroll_url,
+                json!({
+                    "query": from_time(&request.query, last_time.as_ref()),
+                    "sort": [{TIME_FIELD: "asc"}],
+                    "size": request.page_size,
+                    "_source": source_fields(&request.prefix),
+                }),
+            ),
+            Cursor::Scroll(Some(id)) => {
+                (&scroll_url, json!({"scroll": KEEP_ALIVE, "scroll_id": id}))
+            }
+        };
+        let page = match client.post::<SearchPage>(url, &body, on_wait) {
             Ok(Answer::Page(page)) => page.body,
-            // The point in time expired: a new one, from the last time written. One
-            // that expires before its first page is not tried for ever.
+            // The point in time or the scroll expired: a new one, from the last time
+            // written. One that expires before its first page is not tried for ever.
             Ok(Answer::Status(404)) if expired_in_a_row < 2 => {
                 expired_in_a_row += 1;
                 reopened += 1;
-                pit =
-                    open_pit(client, &request.index, on_wait).map_err(|e| kept(e, state.pages))?;
+                cursor = match cursor {
+                    Cursor::Pit(_) => Cursor::open(client, &request.index, on_wait)
+                        .map_err(|e| kept(e, state.pages))?,
+                    Cursor::Scroll(_) => Cursor::Scroll(None),
+                };
                 after = from_last_time(&last_time);
                 continue;
             }
             Ok(Answer::Status(status)) => {
-                let e = client.status_error(Method::Post, &search_url, status);
-                close_pit(client, &pit);
+                let e = client.status_error(Method::Post, url, status);
+                cursor.close(client);
                 return Err(kept(e, state.pages));
             }
             Err(e) => {
-                close_pit(client, &pit);
+                cursor.close(client);
                 return Err(kept(e, state.pages));
             }
         };
         expired_in_a_row = 0;
-        if let Some(id) = page.pit_id {
-            pit.id = id;
+        match (&mut cursor, page.pit_id, page.scroll_id) {
+            (Cursor::Pit(pit), Some(id), _) => pit.id = id,
+            (Cursor::Scroll(scroll), _, Some(id)) => *scroll = Some(id),
+            _ => {}
         }
         let hits = page.hits.hits;
         let mut text = String::new();
         for hit in &hits {
             let Some(time) = hit.sort.first() else {
-                close_pit(client, &pit);
+                cursor.close(client);
                 return Err(kept(
                     unexpected(client, &search_url, "sort values in a hit"),
                     state.pages,
@@ -364,7 +435,7 @@ pub fn fetch(
         }
     }
     drop(out);
-    close_pit(client, &pit);
+    cursor.close(client);
 
     let total = sources.iter().map(|s| s.lines).sum();
     let manifest = json!({

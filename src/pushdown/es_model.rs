@@ -105,10 +105,10 @@ fn flush(word: &mut String, out: &mut Vec<String>) {
 
 /// Whether `doc` (an object of field names to string values; a field may also hold an
 /// array of strings) matches `query`, in the subset of the query DSL the filter uses:
-/// `bool` (`filter`, `must_not`, `should` with `minimum_should_match`), `range` on a
-/// time in RFC 3339, `match_phrase`, `regexp`, `span_near` (in order, `slop` 0) over
-/// `span_term` and `span_multi` of a `regexp`, `exists` and `match_all`. Anything else
-/// panics: the model must not guess.
+/// `bool` (`filter`, `must`, `must_not`, `should` with `minimum_should_match`),
+/// `range` on a time (RFC 3339 or epoch milliseconds), `match_phrase`, `regexp`,
+/// `span_near` (in order, `slop` 0) over `span_term` and `span_multi` of a `regexp`,
+/// `exists` and `match_all`. Anything else panics: the model must not guess.
 #[cfg(test)]
 pub fn matches(query: &serde_json::Value, doc: &serde_json::Value) -> bool {
     use serde_json::Value;
@@ -123,6 +123,7 @@ pub fn matches(query: &serde_json::Value, doc: &serde_json::Value) -> bool {
                     .unwrap_or_default()
             };
             let filters_hold = all("filter").iter().all(|q| matches(q, doc))
+                && all("must").iter().all(|q| matches(q, doc))
                 && !all("must_not").iter().any(|q| matches(q, doc));
             let should = all("should");
             let wanted = body
@@ -139,10 +140,14 @@ pub fn matches(query: &serde_json::Value, doc: &serde_json::Value) -> bool {
                 return false;
             };
             let t = chrono::DateTime::parse_from_rfc3339(&value).unwrap();
+            // A bound is RFC 3339, or epoch milliseconds (a time's sort value).
             let bound = |key: &str| {
-                bounds
-                    .get(key)
-                    .map(|b| chrono::DateTime::parse_from_rfc3339(b.as_str().unwrap()).unwrap())
+                bounds.get(key).map(|b| match b.as_i64() {
+                    Some(ms) => chrono::DateTime::from_timestamp_millis(ms)
+                        .unwrap()
+                        .fixed_offset(),
+                    None => chrono::DateTime::parse_from_rfc3339(b.as_str().unwrap()).unwrap(),
+                })
             };
             bound("gte").is_none_or(|b| t >= b)
                 && bound("gt").is_none_or(|b| t > b)
