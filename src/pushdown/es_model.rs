@@ -206,7 +206,32 @@ fn only(v: &serde_json::Value) -> (&str, &serde_json::Value) {
 fn regexp_of(body: &serde_json::Value) -> (&str, regex::Regex) {
     let (field, spec) = only(body);
     let value = spec.get("value").unwrap_or(spec).as_str().unwrap();
-    (field, regex::Regex::new(&format!("^(?:{value})$")).unwrap())
+    (field, compiled(value))
+}
+
+/// The anchored expression of `value`, compiled once per thread: a query is evaluated
+/// against many documents, and compiling is most of the cost.
+#[cfg(test)]
+fn compiled(value: &str) -> regex::Regex {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    /// Enough for every expression of a query; the property tests make a new one for
+    /// nearly every case, so the cache starts over when it is full.
+    const KEPT: usize = 1024;
+    thread_local! {
+        static COMPILED: RefCell<HashMap<String, regex::Regex>> = RefCell::default();
+    }
+    COMPILED.with_borrow_mut(|seen| {
+        if let Some(re) = seen.get(value) {
+            return re.clone();
+        }
+        if seen.len() >= KEPT {
+            seen.clear();
+        }
+        let re = regex::Regex::new(&format!("^(?:{value})$")).unwrap();
+        seen.insert(value.to_owned(), re.clone());
+        re
+    })
 }
 
 /// What a term must be to stand in one place of a `span_near`.

@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 use super::pushdown::lines_of;
-use super::support::{ALICE_ABOUT_ACME, QUICK_START, logbrief, root, stderr, stdout};
+use super::support::{ALICE_ABOUT_ACME, Bench, QUICK_START, logbrief, root, stderr, stdout};
 
 /// The Python that has duckdb and pyspark, if the run has one.
 fn python() -> Option<PathBuf> {
@@ -101,49 +101,16 @@ fn archived_fixtures(dir: &Path) -> Case {
 /// A 110 MB benchmark log and a 30 MB look-alike-heavy one (a fifth of the lines
 /// name look-alikes of northwind), generated once per run.
 fn generated() -> Case {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    let dir = DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("engines");
-        std::fs::create_dir_all(&dir).unwrap();
-        let generate = |args: &[&str]| {
-            let out = Command::new(env!("CARGO"))
-                .args(["run", "--locked", "-q", "-p", "logbrief-fixtures", "--"])
-                .args(args)
-                .current_dir(root())
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{}", stderr(&out));
-        };
-        let path = |name: &str| dir.join(name).display().to_string();
-        generate(&["bench", "--bytes", "110M", "--out", &path("bench-110m.log")]);
-        generate(&[
-            "bench",
-            "--bytes",
-            "30M",
-            "--lookalikes",
-            "0.2",
-            "--out",
-            &path("lookalike-30m.log"),
-        ]);
-        generate(&["bench-directory", "--out", &path("directory.json")]);
-        dir
-    });
-    let directory = dir.join("directory.json");
-    let requester = vec![
-        "--requester".to_owned(),
-        "owner@northwind.example".to_owned(),
-        "--directory".to_owned(),
-        directory.display().to_string(),
-        "--namespace".to_owned(),
-        "northwind".to_owned(),
-    ];
+    static BENCH: OnceLock<Bench> = OnceLock::new();
+    let bench = BENCH.get_or_init(|| Bench::generate("engines", "110M", "30M"));
+    let requester = bench.requester();
     let mut summarize = vec!["summarize".to_owned()];
     summarize.extend(requester.iter().cloned());
     Case {
-        files: vec![dir.join("bench-110m.log"), dir.join("lookalike-30m.log")],
+        files: bench.logs.to_vec(),
         requester,
         summarize,
-        directory,
+        directory: bench.directory.clone(),
         lines: "json",
     }
 }

@@ -3,7 +3,8 @@
 //! analyser (`es_model`), points in time, `search_after` pages, the totals
 //! aggregation, and the faults a real cluster shows (429 with Retry-After, 500, a
 //! connection cut without an answer, an expired point in time). No network beyond
-//! loopback.
+//! loopback. A stub serves the fixtures, or the documents of other logs it is given
+//! (the generated benchmark logs).
 //!
 //! The stub speaks HTTP/1.1 itself, one request a connection, so that a fault can
 //! close the socket without a word.
@@ -17,12 +18,12 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::thread;
 
 use serde_json::{Value, json};
 
-use super::support::{ALICE_ABOUT_ACME, QUICK_START, logbrief, stderr, stdout};
+use super::support::{ALICE_ABOUT_ACME, Bench, QUICK_START, logbrief, stderr, stdout};
 
 const KEY: &str = "ZXNmZXRjaDpzdHViLWtleS05UXc3TGs=";
 const RAILS: &str = "pubsub-rails-inf-gprd-000001";
@@ -48,9 +49,10 @@ impl Doc {
     }
 }
 
-fn lines_of(path: &str) -> Vec<String> {
+/// The lines of a log, relative to the repository or absolute.
+fn lines_of(path: &Path) -> Vec<String> {
     let bytes = std::fs::read(super::support::root().join(path)).unwrap();
-    let text = if path.ends_with(".gz") {
+    let text = if path.extension().is_some_and(|e| e == "gz") {
         let mut s = String::new();
         flate2::read::GzDecoder::new(&bytes[..])
             .read_to_string(&mut s)
@@ -62,59 +64,110 @@ fn lines_of(path: &str) -> Vec<String> {
     text.lines().map(str::to_owned).collect()
 }
 
-/// Every fixture line that is a JSON object, as a document of its index.
-static DOCS: LazyLock<Vec<Doc>> = LazyLock::new(|| {
-    let mut docs = Vec::new();
-    for (file, index) in [
-        ("fixtures/logs/production_json.log", RAILS),
-        ("fixtures/logs/api_json.log.gz", RAILS),
-        ("fixtures/logs/workhorse.log", WORKHORSE),
-    ] {
-        for (n, line) in lines_of(file).iter().enumerate() {
-            let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(line) else {
-                continue;
-            };
-            let time = fields
-                .get("time")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            let mut source = json!({"json": fields});
-            let millis = time.as_deref().map(|t| {
-                source["@timestamp"] = json!(t);
-                chrono::DateTime::parse_from_rfc3339(t)
-                    .unwrap()
-                    .timestamp_millis()
-            });
-            let seq = i64::try_from(docs.len()).unwrap();
-            let stem = Path::new(file).file_name().unwrap().to_str().unwrap();
-            docs.push(Doc {
-                index,
-                id: format!("{stem}-{}", n + 1),
-                seq,
-                millis,
-                source,
-            });
+/// The documents a stub serves, and which of them each query matches.
+struct DocSet {
+    docs: Vec<Doc>,
+    /// Which documents a query matches, by the query's text: every page asks again,
+    /// and the model's evaluation over every document is most of the stub's work, so
+    /// each query is evaluated once per set.
+    matched: Mutex<HashMap<String, Arc<Vec<bool>>>>,
+}
+
+impl DocSet {
+    /// Every line of the logs that is a JSON object, as a document of the log's index.
+    fn of(logs: &[(&Path, &'static str)]) -> DocSet {
+        let mut docs = Vec::new();
+        for &(file, index) in logs {
+            let stem = file.file_name().unwrap().to_str().unwrap();
+            for (n, line) in lines_of(file).iter().enumerate() {
+                let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(line) else {
+                    continue;
+                };
+                let time = fields
+                    .get("time")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                let mut source = json!({"json": fields});
+                let millis = time.as_deref().map(|t| {
+                    source["@timestamp"] = json!(t);
+                    chrono::DateTime::parse_from_rfc3339(t)
+                        .unwrap()
+                        .timestamp_millis()
+                });
+                let seq = i64::try_from(docs.len()).unwrap();
+                docs.push(Doc {
+                    index,
+                    id: format!("{stem}-{}", n + 1),
+                    seq,
+                    millis,
+                    source,
+                });
+            }
+        }
+        DocSet {
+            docs,
+            matched: Mutex::default(),
         }
     }
-    docs
-});
 
-/// Which documents `query` matches, by their place in `DOCS`: the model compiles its
-/// expressions on every call, so each query is evaluated once.
-fn matching(query: &Value) -> Arc<Vec<bool>> {
-    static SEEN: LazyLock<Mutex<HashMap<String, Arc<Vec<bool>>>>> = LazyLock::new(Default::default);
-    let text = query.to_string();
-    if let Some(m) = SEEN.lock().unwrap().get(&text) {
-        return Arc::clone(m);
+    /// Which documents `query` matches, by their place in `docs`.
+    fn matching(&self, query: &Value) -> Arc<Vec<bool>> {
+        let mut seen = self.matched.lock().unwrap();
+        let m = seen.entry(query.to_string()).or_insert_with(|| {
+            Arc::new(
+                self.docs
+                    .iter()
+                    .map(|d| es_model::matches(query, &d.source))
+                    .collect(),
+            )
+        });
+        Arc::clone(m)
     }
-    let m = Arc::new(
-        DOCS.iter()
-            .map(|d| es_model::matches(query, &d.source))
-            .collect(),
-    );
-    SEEN.lock().unwrap().insert(text, Arc::clone(&m));
-    m
+
+    /// The documents `query` matches, in time order.
+    fn matched_in_order(&self, query: &Value) -> Vec<&Doc> {
+        let matched = self.matching(query);
+        let mut docs: Vec<&Doc> = self
+            .docs
+            .iter()
+            .zip(matched.iter())
+            .filter(|(_, m)| **m)
+            .map(|(d, _)| d)
+            .collect();
+        docs.sort_by_key(|d| d.sort());
+        docs
+    }
+
+    /// What a fetch must write: the documents the model matches, in time order.
+    fn expected(&self, query: &Value) -> Vec<Value> {
+        let patterns = [json!("@timestamp"), json!("json.*")];
+        self.matched_in_order(query)
+            .iter()
+            .map(|d| filtered(&d.source, &patterns))
+            .collect()
+    }
+
+    /// The documents of each index, as the manifest's sources.
+    fn counts(&self) -> Vec<(String, u64)> {
+        INDICES
+            .iter()
+            .map(|i| {
+                let n = self.docs.iter().filter(|d| d.index == *i).count();
+                ((*i).to_owned(), n as u64)
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
 }
+
+/// The fixture logs' documents.
+static FIXTURES: LazyLock<Arc<DocSet>> = LazyLock::new(|| {
+    Arc::new(DocSet::of(&[
+        (Path::new("fixtures/logs/production_json.log"), RAILS),
+        (Path::new("fixtures/logs/api_json.log.gz"), RAILS),
+        (Path::new("fixtures/logs/workhorse.log"), WORKHORSE),
+    ]))
+});
 
 /// A fault served once, to the search that would be page `n` (counted from 1 over
 /// the pages the stub answered).
@@ -135,8 +188,8 @@ struct Pit {
     expired: bool,
 }
 
-#[derive(Default)]
 struct Shared {
+    docs: Arc<DocSet>,
     faults: Vec<(usize, Fault)>,
     /// After this many pages, every search answers 500.
     broken_after: Option<usize>,
@@ -151,6 +204,23 @@ struct Shared {
     seen: Vec<(String, String, bool)>,
     /// The query of every search for candidates.
     queries: Vec<Value>,
+}
+
+impl Shared {
+    fn new(docs: Arc<DocSet>) -> Shared {
+        Shared {
+            docs,
+            faults: Vec::new(),
+            broken_after: None,
+            opensearch: false,
+            pages: 0,
+            pits: HashMap::new(),
+            opened: 0,
+            closed: 0,
+            seen: Vec::new(),
+            queries: Vec::new(),
+        }
+    }
 }
 
 struct Stub {
@@ -172,15 +242,21 @@ impl Drop for Stub {
 }
 
 impl Stub {
+    /// A stub of the fixtures.
     fn start() -> Stub {
-        Stub::on(0)
+        Stub::serving(Arc::clone(&FIXTURES))
+    }
+
+    /// A stub of other documents.
+    fn serving(docs: Arc<DocSet>) -> Stub {
+        Stub::on(0, docs)
     }
 
     /// The stub on `port` (0: any free one). A restarted stub knows no point in time.
-    fn on(port: u16) -> Stub {
+    fn on(port: u16, docs: Arc<DocSet>) -> Stub {
         let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let port = listener.local_addr().unwrap().port();
-        let shared = Arc::new(Mutex::new(Shared::default()));
+        let shared = Arc::new(Mutex::new(Shared::new(docs)));
         let stop = Arc::new(AtomicBool::new(false));
         let (sh, st) = (Arc::clone(&shared), Arc::clone(&stop));
         let thread = thread::spawn(move || {
@@ -204,9 +280,9 @@ impl Stub {
 
     /// The same address, started over.
     fn restart(self) -> Stub {
-        let port = self.port;
+        let (port, docs) = (self.port, self.with(|s| Arc::clone(&s.docs)));
         drop(self);
-        Stub::on(port)
+        Stub::on(port, docs)
     }
 
     fn fault(&self, page: usize, fault: Fault) {
@@ -372,7 +448,7 @@ fn answer(s: &mut Shared, method: &str, target: &str, body: &Value) -> Option<(u
                 "_search/point_in_time" if s.opensearch => {
                     Some((200, json!({"pit_id": open_pit(s, pattern)})))
                 }
-                "_search" => Some(totals(pattern, body)),
+                "_search" => Some(totals(&s.docs, pattern, body)),
                 _ => not_found,
             }
         }
@@ -381,12 +457,13 @@ fn answer(s: &mut Shared, method: &str, target: &str, body: &Value) -> Option<(u
 }
 
 /// The totals: documents per index that the query matches, and their times.
-fn totals(pattern: &str, body: &Value) -> (u16, Value) {
+fn totals(set: &DocSet, pattern: &str, body: &Value) -> (u16, Value) {
     assert_eq!(body["size"], 0);
     let mut buckets = Vec::new();
+    let matched = set.matching(&body["query"]);
     for index in INDICES.into_iter().filter(|i| index_matches(pattern, i)) {
-        let matched = matching(&body["query"]);
-        let docs: Vec<&Doc> = DOCS
+        let docs: Vec<&Doc> = set
+            .docs
             .iter()
             .zip(matched.iter())
             .filter(|(d, m)| d.index == index && **m)
@@ -472,15 +549,13 @@ fn search(s: &mut Shared, body: &Value) -> Option<(u16, Value)> {
         let n = |v: &Value| v.as_i64().unwrap();
         (n(&a[0]), n(&a[1]))
     });
-    let matched = matching(&body["query"]);
-    let mut docs: Vec<&Doc> = DOCS
-        .iter()
-        .zip(matched.iter())
-        .filter(|(d, m)| **m && pit.indices.contains(&d.index))
-        .map(|(d, _)| d)
+    let docs: Vec<&Doc> = s
+        .docs
+        .matched_in_order(&body["query"])
+        .into_iter()
+        .filter(|d| pit.indices.contains(&d.index))
         .filter(|d| after.is_none_or(|a| d.sort() > a))
         .collect();
-    docs.sort_by_key(|d| d.sort());
     let patterns = body["_source"].as_array().unwrap().clone();
     let hits: Vec<Value> = docs
         .iter()
@@ -506,13 +581,25 @@ fn search(s: &mut Shared, body: &Value) -> Option<(u16, Value)> {
 const SCOPE: &[&str] = ALICE_ABOUT_ACME.split_at(1).1;
 
 fn fetch_logs(stub: &Stub, key: Option<&str>, out: &Path, extra: &[&str]) -> Output {
+    fetch_as(stub, key, SCOPE, PAGE, out, extra)
+}
+
+/// `fetch logs` for the requester and scope of `scope`, in pages of `page`.
+fn fetch_as(
+    stub: &Stub,
+    key: Option<&str>,
+    scope: &[&str],
+    page: usize,
+    out: &Path,
+    extra: &[&str],
+) -> Output {
     let mut cmd = logbrief();
     if let Some(key) = key {
         cmd.env("ELASTIC_API_KEY", key);
     }
     cmd.args(["fetch", "logs", "--elasticsearch", &stub.base])
-        .args(SCOPE)
-        .args(["--page-size", &PAGE.to_string(), "--backoff", "0.05"])
+        .args(scope)
+        .args(["--page-size", &page.to_string(), "--backoff", "0.05"])
         .args(["--timeout", "10", "-o"])
         .arg(out)
         .args(extra)
@@ -522,8 +609,14 @@ fn fetch_logs(stub: &Stub, key: Option<&str>, out: &Path, extra: &[&str]) -> Out
 
 /// The candidate query `pushdown --engine elasticsearch` prints for the scope.
 fn pushdown_query() -> Value {
+    pushdown_query_of(SCOPE)
+}
+
+/// The candidate query `pushdown --engine elasticsearch` prints for `args` (a scope,
+/// a window).
+fn pushdown_query_of(scope: &[&str]) -> Value {
     let mut args = vec!["pushdown", "--engine", "elasticsearch"];
-    args.extend_from_slice(SCOPE);
+    args.extend_from_slice(scope);
     let out = logbrief().args(&args).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -534,22 +627,6 @@ fn pushdown_query() -> Value {
         .unwrap()
         .unwrap();
     search["query"].clone()
-}
-
-/// What the fetch must write: the documents the model matches, in time order.
-fn expected(query: &Value) -> Vec<Value> {
-    let matched = matching(query);
-    let mut docs: Vec<&Doc> = DOCS
-        .iter()
-        .zip(matched.iter())
-        .filter(|(_, m)| **m)
-        .map(|(d, _)| d)
-        .collect();
-    docs.sort_by_key(|d| d.sort());
-    let patterns = [json!("@timestamp"), json!("json.*")];
-    docs.iter()
-        .map(|d| filtered(&d.source, &patterns))
-        .collect()
 }
 
 fn ndjson(path: &Path) -> Vec<Value> {
@@ -587,16 +664,6 @@ fn sources(manifest: &Value) -> Vec<(String, u64)> {
         .collect()
 }
 
-fn stub_counts() -> Vec<(String, u64)> {
-    INDICES
-        .iter()
-        .map(|i| {
-            let n = DOCS.iter().filter(|d| d.index == *i).count();
-            ((*i).to_owned(), n as u64)
-        })
-        .collect()
-}
-
 #[test]
 fn the_stub_reads_index_patterns_as_a_cluster_does() {
     assert!(index_matches("pubsub-rails-inf-gprd-*", RAILS));
@@ -630,10 +697,10 @@ fn every_fault_on_the_way_and_exactly_the_documents_the_model_matches() {
     assert!(stub.with(|s| s.faults.is_empty()), "every fault was served");
 
     let query = pushdown_query();
-    let want = expected(&query);
+    let want = FIXTURES.expected(&query);
     let got = ndjson(&out);
     assert!(
-        !want.is_empty() && want.len() < DOCS.len(),
+        !want.is_empty() && want.len() < FIXTURES.docs.len(),
         "the query keeps some documents, not all"
     );
     assert_eq!(got.len(), want.len(), "no repeats, no gaps");
@@ -643,7 +710,7 @@ fn every_fault_on_the_way_and_exactly_the_documents_the_model_matches() {
 
     let manifest: Value =
         serde_json::from_str(&std::fs::read_to_string(manifest_of(&out)).unwrap()).unwrap();
-    assert_eq!(sources(&manifest), stub_counts());
+    assert_eq!(sources(&manifest), FIXTURES.counts());
     assert_eq!(manifest["engine"], "elasticsearch");
     assert_eq!(
         serde_json::from_str::<Value>(manifest["filter"].as_str().unwrap()).unwrap(),
@@ -867,4 +934,126 @@ fn summarize_of_the_fetched_documents_is_the_reply_of_the_files() {
         .unwrap();
     assert!(fetched.status.success(), "{}", stderr(&fetched));
     assert_eq!(stdout(&fetched), stdout(&whole));
+}
+
+/// The benchmark's input, and the stub's documents of its logs.
+struct Generated {
+    bench: Bench,
+    docs: Arc<DocSet>,
+}
+
+/// Pages of the generated candidates: large enough that the fetch is quick, small
+/// enough that it takes tens of them.
+const GENERATED_PAGE: usize = 50;
+
+/// A benchmark log of 20 MB and a look-alike-heavy one of 10 MB (a fifth of its lines
+/// name look-alikes of northwind), with the benchmark's directory, generated once per
+/// run into `CARGO_TARGET_TMPDIR/esfetch/`. Both are Rails logs (`production_json`
+/// lines), so they go to the Rails index.
+fn generated() -> &'static Generated {
+    static GENERATED: OnceLock<Generated> = OnceLock::new();
+    GENERATED.get_or_init(|| {
+        let bench = Bench::generate("esfetch", "20M", "10M");
+        let logs = bench.logs.each_ref().map(|l| (l.as_path(), RAILS));
+        let docs = Arc::new(DocSet::of(&logs));
+        Generated { bench, docs }
+    })
+}
+
+/// What `summarize` prints for the generated requester with `flags`, then `inputs`,
+/// which must succeed.
+fn summarize_generated(g: &Generated, flags: &[&str], inputs: &[&Path]) -> String {
+    let out = logbrief()
+        .arg("summarize")
+        .args(g.bench.requester())
+        .args(flags)
+        .args(inputs)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+}
+
+/// The benchmark's logs, fetched whole and then with a window inside their period
+/// (39 seconds): the fetch writes exactly the documents the model matches, far fewer
+/// than the logs hold, and they give the reply of the files byte for byte, with the
+/// same counts, paths and statuses.
+///
+/// The logs are 20 MB and 10 MB (see [`generated`]): about 11,400 lines of 2.6 KB on
+/// average, 1,100 of them candidates, a few hundred of those look-alikes. That is
+/// enough for every kind of line the generator writes, and keeps the test at about
+/// 6 seconds in a debug build on two cores (the generation, the model's evaluation of
+/// two queries and four runs of `summarize` over 30 MB take nearly all of it).
+#[test]
+fn a_generated_log_fetched_gives_the_reply_of_the_files() {
+    let g = generated();
+    let stub = Stub::serving(Arc::clone(&g.docs));
+    let dir = tempfile::tempdir().unwrap();
+    let requester = g.bench.requester();
+    let scope: Vec<&str> = requester.iter().map(String::as_str).collect();
+    let files = g.bench.logs.each_ref().map(PathBuf::as_path);
+    let mut accesses = Vec::new();
+    for (name, window) in [
+        ("whole", &[][..]),
+        (
+            "window",
+            &[
+                "--since",
+                "2026-03-02T00:00:10Z",
+                "--until",
+                "2026-03-02T00:00:25Z",
+            ][..],
+        ),
+    ] {
+        // The model's documents first, so that the stub answers within the timeout.
+        let query = pushdown_query_of(&[&scope[..], window].concat());
+        let want = g.docs.expected(&query);
+        let out = dir.path().join(format!("{name}.ndjson"));
+        let run = fetch_as(&stub, Some(KEY), &scope, GENERATED_PAGE, &out, window);
+        assert!(run.status.success(), "{name}: {}", stderr(&run));
+        assert!(
+            stdout(&run).contains(&format!("{} documents from", want.len())),
+            "{}",
+            stdout(&run)
+        );
+        let got = ndjson(&out);
+        assert_eq!(got.len(), want.len(), "{name}: no repeats, no gaps");
+        assert!(
+            got == want,
+            "{name}: exactly the documents the model matches"
+        );
+        assert!(
+            !got.is_empty() && got.len() * 4 < g.docs.docs.len(),
+            "{name}: the filter keeps {} of {} documents",
+            got.len(),
+            g.docs.docs.len()
+        );
+        let manifest = manifest_of(&out);
+        let m: Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+        // The engine's window is a day wider on each side: every document is counted.
+        assert_eq!(sources(&m), g.docs.counts(), "{name}");
+
+        let fetched = ["--manifest", manifest.to_str().unwrap()];
+        fn flags<'a>(window: &[&'a str], format: &[&'a str], manifest: &[&'a str]) -> Vec<&'a str> {
+            [window, format, manifest].concat()
+        }
+        assert_eq!(
+            summarize_generated(g, &flags(window, &[], &fetched), &[&out]),
+            summarize_generated(g, &flags(window, &[], &[]), &files),
+            "{name}"
+        );
+        let json = |manifest: &[&str], inputs: &[&Path]| -> Value {
+            let flags = flags(window, &["--format", "json"], manifest);
+            serde_json::from_str(&summarize_generated(g, &flags, inputs)).unwrap()
+        };
+        let (from_fetch, from_files) = (json(&fetched, &[&out]), json(&[], &files));
+        for key in ["counts", "paths", "statuses"] {
+            assert_eq!(from_fetch[key], from_files[key], "{name}: {key}");
+        }
+        accesses.push(from_files["counts"]["accesses"].as_u64().unwrap());
+    }
+    assert!(
+        accesses[1] > 0 && accesses[1] < accesses[0],
+        "the window cuts the period: {accesses:?}"
+    );
 }

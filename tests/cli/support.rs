@@ -3,7 +3,7 @@
 //! JSON summary must pass (the reconciliation, and the fast path against a full parse).
 
 use std::ffi::OsStr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use assert_cmd::Command;
@@ -172,6 +172,65 @@ pub fn stdout(out: &Output) -> String {
 
 pub fn stderr(out: &Output) -> String {
     String::from_utf8(out.stderr.clone()).expect("stderr is UTF-8")
+}
+
+/// The benchmark's input, made by the project's generator: a log and a
+/// look-alike-heavy one (a fifth of its lines name look-alikes of northwind), both of
+/// `production_json` lines, and the directory that goes with them.
+pub struct Bench {
+    pub logs: [PathBuf; 2],
+    pub directory: PathBuf,
+}
+
+impl Bench {
+    /// Generates the logs, of `bytes` and `look_alike_bytes` (`110M`), and the directory
+    /// into `CARGO_TARGET_TMPDIR/FOLDER`. The same sizes always give the same bytes.
+    pub fn generate(folder: &str, bytes: &str, look_alike_bytes: &str) -> Bench {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(folder);
+        std::fs::create_dir_all(&dir).unwrap();
+        let generate = |args: &[&str]| {
+            let out = std::process::Command::new(env!("CARGO"))
+                .args(["run", "--locked", "-q", "-p", "logbrief-fixtures", "--"])
+                .args(args)
+                .current_dir(root())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", stderr(&out));
+        };
+        let name = |kind: &str, size: &str| dir.join(format!("{kind}-{}.log", size.to_lowercase()));
+        let bench = Bench {
+            logs: [name("bench", bytes), name("lookalike", look_alike_bytes)],
+            directory: dir.join("directory.json"),
+        };
+        let path = |p: &Path| p.display().to_string();
+        generate(&["bench", "--bytes", bytes, "--out", &path(&bench.logs[0])]);
+        generate(&[
+            "bench",
+            "--bytes",
+            look_alike_bytes,
+            "--lookalikes",
+            "0.2",
+            "--out",
+            &path(&bench.logs[1]),
+        ]);
+        generate(&["bench-directory", "--out", &path(&bench.directory)]);
+        bench
+    }
+
+    /// `--requester owner@northwind.example --directory … --namespace northwind`: the
+    /// Owner of the premium group the benchmark is about.
+    pub fn requester(&self) -> Vec<String> {
+        [
+            "--requester",
+            "owner@northwind.example",
+            "--directory",
+            &self.directory.display().to_string(),
+            "--namespace",
+            "northwind",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
 }
 
 pub fn with(base: &[&str], extra: &[&str]) -> Vec<String> {
