@@ -164,13 +164,20 @@ impl Cursor {
     }
 }
 
-/// `query`, from the time `last` on (the sort value of a time: epoch milliseconds).
+/// `query`, from the time `last` on (the sort value of a time: epoch milliseconds),
+/// with the documents that have no time, which sort after every other.
 fn from_time(query: &Value, last: Option<&Value>) -> Value {
     match last {
         None => query.clone(),
         Some(t) => json!({"bool": {
             "must": [query],
-            "filter": [{"range": {TIME_FIELD: {"gte": t}}}],
+            "filter": [{"bool": {
+                "should": [
+                    {"range": {TIME_FIELD: {"gte": t}}},
+                    {"bool": {"must_not": [{"exists": {"field": TIME_FIELD}}]}},
+                ],
+                "minimum_should_match": 1,
+            }}],
         }}),
     }
 }

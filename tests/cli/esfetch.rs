@@ -195,6 +195,11 @@ struct Shared {
     broken_after: Option<usize>,
     /// Answers `_pit` with 405 and opens points in time at `_search/point_in_time`.
     opensearch: bool,
+    /// Knows no point in time at all: only a scroll reads everything.
+    scroll_only: bool,
+    /// Open scrolls by their newest id: the documents left, and whether it expired.
+    scrolls: HashMap<String, (Vec<Value>, bool)>,
+    scrolls_cleared: usize,
     pages: usize,
     /// Points in time by their newest id.
     pits: HashMap<String, Pit>,
@@ -213,6 +218,9 @@ impl Shared {
             faults: Vec::new(),
             broken_after: None,
             opensearch: false,
+            scroll_only: false,
+            scrolls: HashMap::new(),
+            scrolls_cleared: 0,
             pages: 0,
             pits: HashMap::new(),
             opened: 0,
@@ -430,6 +438,12 @@ fn answer(s: &mut Shared, method: &str, target: &str, body: &Value) -> Option<(u
     let not_found = Some((404, json!({"error": "not found"})));
     match (method, path) {
         ("POST", "/_search") => search(s, body),
+        ("POST", "/_search/scroll") => scroll_next(s, body),
+        ("DELETE", "/_search/scroll") => {
+            let id = body["scroll_id"][0].as_str().unwrap_or_default();
+            s.scrolls_cleared += usize::from(s.scrolls.remove(id).is_some());
+            Some((200, json!({"succeeded": true, "num_freed": 1})))
+        }
         ("DELETE", "/_pit") => {
             let id = body["id"].as_str().unwrap_or_default();
             s.closed += usize::from(s.pits.remove(id).is_some());
@@ -443,11 +457,14 @@ fn answer(s: &mut Shared, method: &str, target: &str, body: &Value) -> Option<(u
         ("POST", p) => {
             let (pattern, route) = p.trim_start_matches('/').split_once('/')?;
             match route {
-                "_pit" if s.opensearch => Some((405, json!({"error": "no handler"}))),
+                "_pit" if s.opensearch || s.scroll_only => {
+                    Some((405, json!({"error": "no handler"})))
+                }
                 "_pit" => Some((200, json!({"id": open_pit(s, pattern)}))),
                 "_search/point_in_time" if s.opensearch => {
                     Some((200, json!({"pit_id": open_pit(s, pattern)})))
                 }
+                "_search" if target.contains("scroll=") => scroll_open(s, pattern, body),
                 "_search" => Some(totals(&s.docs, pattern, body)),
                 _ => not_found,
             }
@@ -508,27 +525,92 @@ fn totals(set: &DocSet, pattern: &str, body: &Value) -> (u16, Value) {
 }
 
 /// A page of candidates from a point in time.
-fn search(s: &mut Shared, body: &Value) -> Option<(u16, Value)> {
+/// The fault a page is to meet, if any, as an answer; `Err(true)` when the page's
+/// point in time or scroll is to expire first.
+fn fault_for_page(s: &mut Shared) -> Result<bool, Option<(u16, Value)>> {
     let page = s.pages + 1;
     if s.broken_after.is_some_and(|n| page > n) {
-        return Some((500, json!({"error": "broken"})));
+        return Err(Some((500, json!({"error": "broken"}))));
     }
     let fault = s
         .faults
         .iter()
         .position(|(at, _)| *at == page)
         .map(|i| s.faults.remove(i).1);
-    let id = body["pit"]["id"].as_str().unwrap_or_default().to_owned();
     match fault {
-        Some(Fault::Limited) => return Some((429, json!({"error": "too many requests"}))),
-        Some(Fault::Error) => return Some((500, json!({"error": "internal"}))),
-        Some(Fault::Cut) => return None,
-        Some(Fault::Expired) => {
+        Some(Fault::Limited) => Err(Some((429, json!({"error": "too many requests"})))),
+        Some(Fault::Error) => Err(Some((500, json!({"error": "internal"})))),
+        Some(Fault::Cut) => Err(None),
+        Some(Fault::Expired) => Ok(true),
+        None => Ok(false),
+    }
+}
+
+/// A sorted scroll: the first page, and the rest kept under a new id.
+fn scroll_open(s: &mut Shared, pattern: &str, body: &Value) -> Option<(u16, Value)> {
+    if let Err(answer) = fault_for_page(s) {
+        return answer;
+    }
+    assert_eq!(body["sort"], json!([{"@timestamp": "asc"}]));
+    s.queries.push(body["query"].clone());
+    let patterns = body["_source"].as_array().unwrap().clone();
+    let hits: Vec<Value> = s
+        .docs
+        .matched_in_order(&body["query"])
+        .into_iter()
+        .filter(|d| index_matches(pattern, d.index))
+        .map(|d| {
+            json!({"_index": d.index, "_id": d.id, "_score": null,
+                "_source": filtered(&d.source, &patterns), "sort": [d.sort().0]})
+        })
+        .collect();
+    let size = usize::try_from(body["size"].as_u64().unwrap()).unwrap();
+    let id = format!("scroll{}-0", s.scrolls.len() + s.scrolls_cleared + s.pages);
+    s.scrolls.insert(id.clone(), (hits, false));
+    scroll_page(s, &id, size)
+}
+
+/// The next page of a scroll; its size is the first page's.
+fn scroll_next(s: &mut Shared, body: &Value) -> Option<(u16, Value)> {
+    let id = body["scroll_id"].as_str().unwrap_or_default().to_owned();
+    match fault_for_page(s) {
+        Err(answer) => return answer,
+        Ok(true) => {
+            if let Some(scroll) = s.scrolls.get_mut(&id) {
+                scroll.1 = true;
+            }
+        }
+        Ok(false) => {}
+    }
+    match s.scrolls.get(&id) {
+        None => Some((400, json!({"error": "unknown or stale scroll"}))),
+        Some((_, true)) => Some((404, json!({"error": "search_context_missing_exception"}))),
+        Some(_) => scroll_page(s, &id, PAGE),
+    }
+}
+
+fn scroll_page(s: &mut Shared, id: &str, size: usize) -> Option<(u16, Value)> {
+    let (mut left, expired) = s.scrolls.remove(id).unwrap();
+    let rest = left.split_off(size.min(left.len()));
+    s.pages += 1;
+    // A new id for every answer: only the newest is accepted.
+    let (stem, generation) = id.rsplit_once('-').unwrap();
+    let newest = format!("{stem}-{}", generation.parse::<u64>().unwrap() + 1);
+    s.scrolls.insert(newest.clone(), (rest, expired));
+    Some((200, json!({"_scroll_id": newest, "hits": {"hits": left}})))
+}
+
+fn search(s: &mut Shared, body: &Value) -> Option<(u16, Value)> {
+    let page = s.pages + 1;
+    let id = body["pit"]["id"].as_str().unwrap_or_default().to_owned();
+    match fault_for_page(s) {
+        Err(answer) => return answer,
+        Ok(true) => {
             if let Some(pit) = s.pits.get_mut(&id) {
                 pit.expired = true;
             }
         }
-        None => {}
+        Ok(false) => {}
     }
     let Some(pit) = s.pits.remove(&id) else {
         // An id that is not the newest is refused: the fetch must follow `pit_id`.
@@ -760,6 +842,58 @@ fn every_fault_on_the_way_and_exactly_the_documents_the_model_matches() {
                 .iter()
                 .any(|(m, t, _)| m == "DELETE" && t == "/_search/point_in_time")
         );
+    });
+}
+
+/// A cluster with no point in time is read with a sorted scroll, the last resort:
+/// through the same faults, and an expiry that restarts it from the last time written,
+/// to the same file.
+#[test]
+fn a_cluster_without_points_in_time_is_read_with_a_scroll() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_pit = dir.path().join("pit.ndjson");
+    let run = fetch_logs(&Stub::start(), Some(KEY), &with_pit, &[]);
+    assert!(run.status.success(), "{}", stderr(&run));
+
+    let stub = Stub::start();
+    stub.with(|s| s.scroll_only = true);
+    for (page, fault) in [
+        (2, Fault::Limited),
+        (3, Fault::Expired),
+        (5, Fault::Cut),
+        (6, Fault::Expired),
+    ] {
+        stub.fault(page, fault);
+    }
+    let out = dir.path().join("scroll.ndjson");
+    let run = fetch_logs(&stub, Some(KEY), &out, &[]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(stub.with(|s| s.faults.is_empty()), "every fault was served");
+    let (got, want) = (ndjson(&out), FIXTURES.expected(&pushdown_query()));
+    assert_eq!(got.len(), want.len(), "no repeats, no gaps");
+    assert!(
+        got == want,
+        "exactly the documents the model matches, in order"
+    );
+    assert!(
+        std::fs::read(&out).unwrap() == std::fs::read(&with_pit).unwrap(),
+        "the file a point in time gives"
+    );
+    stub.with(|s| {
+        assert_eq!(s.opened, 0);
+        assert!(
+            s.seen
+                .iter()
+                .any(|(m, t, _)| m == "POST" && t == "/_search/scroll")
+        );
+        // Restarts go on from the last time written.
+        assert!(
+            s.queries
+                .iter()
+                .skip(1)
+                .all(|q| q["bool"]["must"].is_array())
+        );
+        assert_eq!(s.scrolls_cleared, 1, "the last scroll is cleared");
     });
 }
 
