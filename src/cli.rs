@@ -32,7 +32,7 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Print the scope filter for the engine that holds the logs: one regular
     /// expression (RE2 subset) that every line in the requester's scope matches, or
-    /// ready queries for DuckDB, BigQuery, ClickHouse or Spark.
+    /// ready queries for DuckDB, BigQuery, ClickHouse, Spark or Elasticsearch.
     #[command(after_help = PUSHDOWN_EXAMPLES)]
     Pushdown(PushdownArgs),
     /// Copy the lines of standard input that may concern the requester's scope to
@@ -324,8 +324,8 @@ pub struct PushdownArgs {
     #[arg(long, value_name = "SOURCE")]
     pub source: Option<String>,
 
-    /// Where the engine writes the kept lines and the manifest (duckdb: a folder;
-    /// spark: a folder or URL; clickhouse: files named here).
+    /// Where the engine writes the kept lines and the manifest (duckdb, clickhouse: a
+    /// folder, for kept.log and manifest.json; spark: a folder or URL).
     #[arg(long, value_name = "DIR")]
     pub output: Option<String>,
 
