@@ -27,6 +27,7 @@ use crate::cli::EngineArg;
 use crate::config::{self, RequesterConfig};
 use crate::directory::{self, Directory};
 use crate::error::{Error, Result};
+use crate::ingest::reader::MAX_LINE;
 use crate::output::write_out;
 use crate::scope::prefilter::{self, Prefilter, Syntax, Terms};
 
@@ -173,6 +174,7 @@ fn filter_command(config: &RequesterConfig, syntax: Syntax) -> String {
 }
 
 /// Copies the lines of `input` that the prefilter keeps to `out`, each ended by `\n`.
+/// A line longer than the reader keeps in memory goes through whole, unjudged.
 pub fn filter(
     config: &RequesterConfig,
     syntax: Syntax,
@@ -188,7 +190,7 @@ pub fn filter(
     };
     let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
     let (mut buf, mut lower) = (Vec::with_capacity(4 << 20), Vec::new());
-    let mut at_end = false;
+    let (mut at_end, mut overlong) = (false, false);
     while !at_end {
         // Fill to at least 4 MiB, or to the end of the input.
         let start = buf.len();
@@ -211,6 +213,38 @@ pub fn filter(
             }
         }
         buf.truncate(filled);
+        // The rest of a line too long to judge goes through as it is, to its end.
+        if overlong {
+            let Some(end) = memchr::memchr(b'\n', &buf) else {
+                out.write_all(&buf).map_err(write_err)?;
+                buf.clear();
+                if at_end {
+                    out.write_all(b"\n").map_err(write_err)?;
+                }
+                continue;
+            };
+            out.write_all(&buf[..=end]).map_err(write_err)?;
+            buf.drain(..=end);
+            overlong = false;
+        }
+        // A line as long as the reader keeps cannot be judged here: it goes through
+        // whole, and `summarize` counts it as it would in the whole file. Only the
+        // first line can be that long: the buffer grows only while it holds no end.
+        let first_end = memchr::memchr(b'\n', &buf);
+        if first_end.unwrap_or(buf.len()) >= MAX_LINE {
+            let Some(end) = first_end else {
+                out.write_all(&buf).map_err(write_err)?;
+                buf.clear();
+                if at_end {
+                    out.write_all(b"\n").map_err(write_err)?;
+                } else {
+                    overlong = true;
+                }
+                continue;
+            };
+            out.write_all(&buf[..=end]).map_err(write_err)?;
+            buf.drain(..=end);
+        }
         // Whole lines now; the rest waits for more input, unless there is none.
         let whole = match memchr::memrchr(b'\n', &buf) {
             _ if at_end => buf.len(),

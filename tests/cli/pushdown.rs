@@ -368,3 +368,26 @@ fn every_engine_gets_the_expression_in_its_own_quoting_and_no_person() {
     assert!(written.starts_with("\"\"\"logbrief's candidate job for Spark."));
     assert!(written.contains("def main():"));
 }
+
+/// A line longer than logbrief keeps in memory (64 MiB) cannot be judged: `filter`
+/// passes it through whole, so that `summarize` counts it as it would in the file.
+#[test]
+fn logbrief_filter_passes_a_line_too_long_to_judge_through_whole() {
+    let long = "x".repeat((64 << 20) + 10);
+    let line = r#"{"time":"2026-03-15T10:00:00Z","path":"/acme/docs","status":200}"#;
+    let other = r#"{"time":"2026-03-15T10:00:00Z","path":"/other/repo","status":200}"#;
+    let exactly = "x".repeat(64 << 20);
+    for input in [
+        format!("{long}\n{other}\n{line}\n"),
+        format!("{other}\n{long}"),
+        format!("{line}\n{exactly}\n{other}"),
+    ] {
+        let out = filtered(&ALICE_ABOUT_ACME[1..], input.clone());
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let kept: Vec<&str> = text.lines().collect();
+        let want: Vec<&str> = input.lines().filter(|l| *l != other).collect();
+        assert!(kept == want, "{} lines kept of {}", kept.len(), want.len());
+        assert!(text.ends_with('\n'));
+    }
+}
