@@ -131,26 +131,6 @@ pub fn source_fields(prefix: &str) -> Value {
     json!([TIME_FIELD, format!("{prefix}*")])
 }
 
-/// The totals request: every document in the window per index, with its first and
-/// last time (what the manifest holds).
-pub fn totals(plan: &Plan<'_>) -> Value {
-    let everything = match range(plan) {
-        Some(range) => json!({"bool": {"filter": [range]}}),
-        None => json!({"match_all": {}}),
-    };
-    json!({
-        "size": 0,
-        "query": everything,
-        "aggs": {"sources": {
-            "terms": {"field": "_index", "size": 10000},
-            "aggs": {
-                "first": {"min": {"field": TIME_FIELD}},
-                "last": {"max": {"field": TIME_FIELD}},
-            }
-        }}
-    })
-}
-
 /// Documents that look like requests, whose times make a source's period as the other
 /// engines' manifests have it (`engines.rs`): a line with a `path` and no `msg`, or a
 /// Workhorse `access` line with a `uri`. Start-up and error lines are left out. The
@@ -170,16 +150,28 @@ fn requests(prefix: &str) -> Value {
     ], "minimum_should_match": 1}})
 }
 
-/// The totals request of `fetch logs`: [`totals`], with each index's first and last
-/// time taken over the documents that look like requests (`requests.first`,
-/// `requests.last`), so that the manifest's period is the one `summarize` finds in
-/// the whole logs.
-pub fn request_totals(plan: &Plan<'_>) -> Value {
-    let mut request = totals(plan);
-    let times = request["aggs"]["sources"]["aggs"].take();
-    request["aggs"]["sources"]["aggs"] =
-        json!({"requests": {"filter": requests(plan.prefix), "aggs": times}});
-    request
+/// The totals request: every document in the window per index, with the first and
+/// last time of those that look like requests (`requests.first`, `requests.last`), so
+/// that the manifest's period is the one `summarize` finds in the whole logs.
+pub fn totals(plan: &Plan<'_>) -> Value {
+    let everything = match range(plan) {
+        Some(range) => json!({"bool": {"filter": [range]}}),
+        None => json!({"match_all": {}}),
+    };
+    json!({
+        "size": 0,
+        "query": everything,
+        "aggs": {"sources": {
+            "terms": {"field": "_index", "size": 10000},
+            "aggs": {"requests": {
+                "filter": requests(plan.prefix),
+                "aggs": {
+                    "first": {"min": {"field": TIME_FIELD}},
+                    "last": {"max": {"field": TIME_FIELD}},
+                }
+            }}
+        }}
+    })
 }
 
 /// The console requests: the candidates, and the totals per index for the manifest.
@@ -191,7 +183,7 @@ pub fn console(terms: &Terms, plan: &Plan<'_>, index: &str, header: &str) -> Str
         "size": 1000,
         "track_total_hits": true,
     });
-    let totals = request_totals(plan);
+    let totals = totals(plan);
     let pretty = |v: &Value| serde_json::to_string_pretty(v).expect("JSON values print");
     format!(
         "{header}\

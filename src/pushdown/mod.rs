@@ -78,10 +78,7 @@ pub(crate) fn elastic_requests(
         since: window.since,
         until: window.until_exclusive,
     };
-    Ok((
-        elastic::query(&terms, &plan),
-        elastic::request_totals(&plan),
-    ))
+    Ok((elastic::query(&terms, &plan), elastic::totals(&plan)))
 }
 
 /// Verifies the requester as `summarize` does, then prints the filter for `engine`.
