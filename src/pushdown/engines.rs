@@ -30,7 +30,7 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 /// A word for a POSIX shell, whatever it holds.
-fn shell_quoted(text: &str) -> String {
+pub(super) fn shell_quoted(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 

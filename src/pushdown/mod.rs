@@ -142,13 +142,14 @@ pub fn pushdown(config: &RequesterConfig, request: Request<'_>, out: &mut dyn Wr
 /// The `logbrief filter` command line an executor runs, with the directory shipped
 /// beside the job.
 fn filter_command(config: &RequesterConfig, syntax: Syntax) -> String {
+    // Plain words stay as they are, for the reader; others are quoted, never altered.
     let quote = |s: &str| {
         if s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"@._-+/".contains(&b))
         {
             s.to_owned()
         } else {
-            format!("\"{}\"", s.replace(['"', '\\', '$', '`'], ""))
+            engines::shell_quoted(s)
         }
     };
     let mut command = format!(
