@@ -31,22 +31,26 @@ pub struct Token(String);
 impl Token {
     /// The token in [`TOKEN_VARIABLE`].
     pub fn from_env() -> Result<Token> {
-        match std::env::var(TOKEN_VARIABLE) {
-            Ok(t) if !t.trim().is_empty() => Ok(Token(t.trim().to_owned())),
-            _ => Err(Error::Usage(format!(
-                "{TOKEN_VARIABLE} is not set: export a GitLab access token with the read_api scope"
-            ))),
-        }
+        Token::from_variable(
+            TOKEN_VARIABLE,
+            "export a GitLab access token with the read_api scope",
+        )
     }
 
     /// The Elasticsearch or OpenSearch API key in [`API_KEY_VARIABLE`] (the encoded
     /// form Kibana shows, sent as `Authorization: ApiKey`).
     pub fn api_key_from_env() -> Result<Token> {
-        match std::env::var(API_KEY_VARIABLE) {
+        Token::from_variable(
+            API_KEY_VARIABLE,
+            "export an API key that may read the indices",
+        )
+    }
+
+    /// The secret in `variable`, trimmed; `advice` says what to export when it is unset.
+    fn from_variable(variable: &str, advice: &str) -> Result<Token> {
+        match std::env::var(variable) {
             Ok(t) if !t.trim().is_empty() => Ok(Token(t.trim().to_owned())),
-            _ => Err(Error::Usage(format!(
-                "{API_KEY_VARIABLE} is not set: export an API key that may read the indices"
-            ))),
+            _ => Err(Error::Usage(format!("{variable} is not set: {advice}"))),
         }
     }
 
