@@ -234,6 +234,8 @@ impl TeamConfig {
 impl Config {
     pub fn from_args(args: SummarizeArgs) -> Result<Self> {
         let (config_path, team) = TeamConfig::find(args.config.as_deref())?;
+        let logs = expand_globs(args.logs.clone())?;
+        refuse_note_over_inputs(&args, &logs, config_path.as_deref(), team.geoip.as_deref())?;
         // List flags replace the file's lists; an absent flag leaves them in force.
         let ranges_from_flags = !(args.exclude_ips.is_empty() && args.exclude_ip_files.is_empty());
         let exclude_ips = if !ranges_from_flags {
@@ -268,7 +270,7 @@ impl Config {
         let window = window(args.since.as_deref(), args.until.as_deref())?;
         Ok(Config {
             requester: RequesterConfig::from_args(args.requester),
-            logs: expand_globs(args.logs)?,
+            logs,
             exclusions: Exclusions::new(args.exclude_users, exclude_domains, networks),
             window,
             template: match args.template {
@@ -386,6 +388,34 @@ fn check_manifest_story(args: &SummarizeArgs) -> Result<()> {
     Err(Error::Usage(format!(
         "--manifest cannot be used with --template {story}: {why}; summarize the whole logs"
     )))
+}
+
+/// The internal note never replaces a file the run reads (RULES.md §11): a log, the
+/// directory, the configuration, the manifest, the GeoIP database or an address list.
+fn refuse_note_over_inputs(
+    args: &SummarizeArgs,
+    logs: &[PathBuf],
+    config: Option<&Path>,
+    team_geoip: Option<&Path>,
+) -> Result<()> {
+    let Some(note) = &args.internal_note else {
+        return Ok(());
+    };
+    let mut inputs = logs.to_vec();
+    inputs.push(args.requester.directory.clone());
+    inputs.extend(args.exclude_ip_files.iter().cloned());
+    inputs.extend(
+        [
+            config,
+            args.manifest.as_deref(),
+            args.geoip.as_deref(),
+            team_geoip,
+        ]
+        .into_iter()
+        .flatten()
+        .map(Path::to_owned),
+    );
+    crate::files::refuse_outputs_over_inputs(&[("--internal-note", note)], &inputs)
 }
 
 /// The internal note's folder must exist before anything is read.

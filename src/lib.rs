@@ -19,6 +19,7 @@ mod directory;
 pub mod error;
 mod exclude;
 mod fetch;
+mod files;
 mod geo;
 mod guard;
 #[cfg(fuzzing)]
@@ -162,7 +163,7 @@ fn init(path: &Path, force: bool, out: &mut dyn Write) -> Result<()> {
             path.display()
         )));
     }
-    std::fs::write(path, config::EXAMPLE).map_err(|e| Error::write(path, e))?;
+    crate::files::write(path, config::EXAMPLE.as_bytes(), crate::files::SHARED)?;
     write_out(out, &format!("wrote {}\n", path.display()))
 }
 

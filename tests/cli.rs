@@ -71,3 +71,8 @@ mod properties;
 fn assert_reply_snapshot(name: &str, reply: &str) {
     insta::assert_snapshot!(name, reply);
 }
+
+/// Hostile files and the file system: symlinks, outputs over inputs, the cache's
+/// trust, bounded readers, quoting in generated queries.
+#[path = "cli/hostile.rs"]
+mod hostile;

@@ -204,14 +204,9 @@ pub(crate) fn private_file(path: &Path, truncate: bool) -> Result<File> {
     options.open(path).map_err(|e| Error::write(path, e))
 }
 
-/// Replaces `path` with `bytes` in one step: a reader never sees half a file.
+/// Replaces `path` with `bytes` in one step, readable by its owner only.
 pub(crate) fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = sibling(path, ".tmp");
-    let mut f = private_file(&tmp, true)?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| Error::write(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| Error::write(path, e))
+    crate::files::write_private(path, bytes)
 }
 
 /// An error after `pages` pages were recorded, saying they are kept for the same

@@ -126,10 +126,7 @@ pub fn pushdown(config: &RequesterConfig, request: Request<'_>, out: &mut dyn Wr
                 .write_job
                 .unwrap_or(Path::new("logbrief_candidates.py"));
             if let Some(path) = request.write_job {
-                std::fs::write(path, SPARK_JOB).map_err(|source| Error::Write {
-                    what: path.display().to_string(),
-                    source,
-                })?;
+                crate::files::write(path, SPARK_JOB.as_bytes(), crate::files::SHARED)?;
             }
             let pipe = filter_command(config, request.syntax);
             let directory = config.directory.display().to_string();

@@ -132,7 +132,7 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
             Utc::now(),
         )?;
         // The note names the requester: readable by its owner only.
-        fetch::replace(path, note.as_bytes())?;
+        crate::files::write_private(path, note.as_bytes())?;
     }
     write_out(out, reply.get())
 }
