@@ -16,6 +16,14 @@
 //!   nor the hash for the search. Standard input, which can be read only once, and a
 //!   run on one thread (`--threads 1`) hash as they read.
 //!
+//! - **Trusted only when it is the user's own.** A forged entry would put another
+//!   file's digest in the note and make two different files look identical. So the
+//!   cache is used only when its folders (`logbrief/` and `logbrief/digests/`) and each
+//!   entry belong to the user, cannot be written by group or others, and are not
+//!   symlinks, as ssh treats `~/.ssh` (RULES.md §11). A cache that fails this is
+//!   ignored with one warning: digests are computed, and nothing is written there. An
+//!   entry that fails it is not read, and not replaced.
+//!
 //! A file that changes while it is read (a log still being written) gets a warning,
 //! since its digest may then describe other bytes than the ones counted, and its
 //! digest is not cached. A digest is also not cached while the file's times are less
@@ -23,8 +31,9 @@
 //! within the same tick could otherwise keep the entry of its former content.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
@@ -55,9 +64,12 @@ impl Origin {
 }
 
 /// The digest cache: where its entries live, or `None` when it is not used.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Cache {
     dir: Option<PathBuf>,
+    /// Why the cache is not used although it was asked for, said once.
+    distrust: Option<String>,
+    warned: AtomicBool,
 }
 
 /// What identifies a file's content without reading it.
@@ -134,24 +146,59 @@ impl Cache {
             .map(PathBuf::from)
             .filter(|p| p.is_absolute())
             .or_else(dirs::cache_dir);
-        Cache {
-            dir: base
-                .filter(|_| enabled)
-                .map(|b| b.join("logbrief").join("digests")),
+        match base.filter(|_| enabled) {
+            None => Cache::at(None, None),
+            Some(base) => {
+                let dir = base.join("logbrief").join("digests");
+                // Folders not made yet are made when a digest is stored.
+                match check_folders(&dir, false) {
+                    Ok(_) => Cache::at(Some(dir), None),
+                    Err(why) => Cache::at(
+                        None,
+                        Some(format!(
+                            "the digest cache {} is not used: {why}; digests are computed \
+                             (make it yours and private, e.g. `chmod 700`, or remove it)",
+                            dir.display()
+                        )),
+                    ),
+                }
+            }
         }
     }
 
-    fn lookup(&self, key: &Key) -> Option<String> {
-        let dir = self.dir.as_ref()?;
-        let text = fs::read_to_string(dir.join(key.file_name())).ok()?;
+    fn at(dir: Option<PathBuf>, distrust: Option<String>) -> Cache {
+        Cache {
+            dir,
+            distrust,
+            warned: AtomicBool::new(false),
+        }
+    }
+
+    /// The warning that the cache is not trusted, the first time it is asked for.
+    fn distrust_once(&self) -> Option<String> {
+        let first = !self.warned.swap(true, Ordering::Relaxed);
+        self.distrust.clone().filter(|_| first)
+    }
+
+    /// The digest stored for `key`. `Err` when an entry exists but cannot be
+    /// trusted (see the module's doc): it is then neither read nor replaced.
+    fn lookup(&self, key: &Key) -> std::result::Result<Option<String>, &'static str> {
+        let Some(dir) = self.dir.as_ref() else {
+            return Ok(None);
+        };
+        let Some(text) = read_entry(&dir.join(key.file_name()))? else {
+            return Ok(None);
+        };
         // A damaged or foreign entry is no entry: it is replaced on the next store.
-        let entry: Entry = serde_json::from_str(&text).ok()?;
+        let Ok(entry) = serde_json::from_str::<Entry>(&text) else {
+            return Ok(None);
+        };
         let valid = entry.sha256.len() == 64
             && entry
                 .sha256
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        (entry.key == *key && valid).then_some(entry.sha256)
+        Ok((entry.key == *key && valid).then_some(entry.sha256))
     }
 
     /// Stores a digest. A cache that cannot be written costs a rehash next time,
@@ -174,11 +221,25 @@ impl Cache {
         // The key finds the entry, and tells afterwards whether the file changed while
         // it was read (also without a cache).
         let key = Key::of(path);
-        if let Some(sha256) = key.as_ref().and_then(|k| self.lookup(k)) {
-            return Pending {
-                key,
-                work: Work::Cached(sha256),
-            };
+        let mut warning = self.distrust_once();
+        let mut store = true;
+        match key.as_ref().map(|k| self.lookup(k)) {
+            Some(Ok(Some(sha256))) => {
+                return Pending {
+                    key,
+                    work: Work::Cached(sha256),
+                    warning,
+                    store: false,
+                };
+            }
+            Some(Err(why)) => {
+                store = false;
+                warning = Some(format!(
+                    "the digest cache's entry for {} is not used: {why}; its digest is computed",
+                    crate::output::display_name(path)
+                ));
+            }
+            _ => {}
         }
         let regular = key.is_some();
         let work = if beside && regular {
@@ -188,28 +249,117 @@ impl Cache {
         } else {
             Work::Inline(SystemTime::now())
         };
-        Pending { key, work }
+        Pending {
+            key,
+            work,
+            warning,
+            store,
+        }
     }
 }
 
-/// Creates the cache directory (readable by its owner only: the entries name the
-/// files read) and replaces the entry in one step, through a file of this process's own.
-fn write_entry(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(|e| Error::write(dir, e))?;
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let written = crate::fetch::private_file(&tmp, true).and_then(|mut f| {
-        f.write_all(bytes)
-            .and_then(|()| fs::rename(&tmp, dir.join(name)))
-            .map_err(|e| Error::write(&tmp, e))
-    });
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
+/// Checks that the cache's folders (`digests` and its parent `logbrief`) can be
+/// trusted: folders of the user's own, not symlinks, not writable by group or others.
+/// With `create`, a missing one is made (readable by its owner only: the entries name
+/// the files read); without, a missing one is fine. `Ok(false)` when one is missing
+/// (or cannot be made: a read-only home, a cache path under a file), `Err` when one
+/// that exists cannot be trusted, saying why.
+fn check_folders(digests: &Path, create: bool) -> std::result::Result<bool, String> {
+    let logbrief = digests.parent().unwrap_or(digests);
+    if create && let Some(base) = logbrief.parent() {
+        // The base is the user's cache folder, shared with other programs.
+        let _ = fs::create_dir_all(base);
     }
-    written
+    for folder in [logbrief, digests] {
+        if create {
+            let mut builder = fs::DirBuilder::new();
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            if let Err(e) = builder.create(folder)
+                && e.kind() != io::ErrorKind::AlreadyExists
+            {
+                return Ok(false);
+            }
+        }
+        // One that cannot be looked at (missing, under a file) holds no entry.
+        let Ok(meta) = fs::symlink_metadata(folder) else {
+            return Ok(false);
+        };
+        if let Some(why) = untrusted_folder(&meta) {
+            return Err(format!("{} {why}", folder.display()));
+        }
+    }
+    Ok(true)
+}
+
+/// Why a cache folder cannot be trusted, if it cannot.
+fn untrusted_folder(meta: &fs::Metadata) -> Option<&'static str> {
+    if meta.file_type().is_symlink() {
+        return Some("is a symbolic link");
+    }
+    if !meta.is_dir() {
+        return Some("is not a folder");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if meta.uid() != unsafe { libc::geteuid() } {
+            return Some("belongs to another user");
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Some("can be written by others");
+        }
+    }
+    None
+}
+
+/// The text of the entry at `path`: `Ok(None)` when there is none, `Err` when there
+/// is one that cannot be trusted. The entry is opened without following a symlink and
+/// judged by the file opened, so what is judged is what is read.
+fn read_entry(path: &Path) -> std::result::Result<Option<String>, &'static str> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        libc::O_NOFOLLOW | libc::O_NONBLOCK,
+    );
+    let mut file = match options.open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(_) => {
+            return match fs::symlink_metadata(path) {
+                Ok(m) if m.file_type().is_symlink() => Err("it is a symbolic link"),
+                Ok(_) => Err("it cannot be opened"),
+                Err(_) => Ok(None),
+            };
+        }
+    };
+    let meta = file.metadata().map_err(|_| "it cannot be read")?;
+    if let Some(why) = crate::files::untrusted(&meta) {
+        return Err(why);
+    }
+    // An entry is a few hundred bytes; anything longer was not written by logbrief.
+    let mut text = String::new();
+    match (&mut file).take(ENTRY_LIMIT).read_to_string(&mut text) {
+        Ok(n) if (n as u64) < ENTRY_LIMIT => Ok(Some(text)),
+        _ => Ok(None),
+    }
+}
+
+/// The largest cache entry read.
+const ENTRY_LIMIT: u64 = 64 * 1024;
+
+/// Replaces the entry in one step, through the one writer (an exclusive temporary
+/// file in the cache folder, renamed).
+fn write_entry(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    // The folder was checked when the cache was opened; made again if it was removed
+    // since, readable by its owner only.
+    if check_folders(dir, true) != Ok(true) {
+        return Err(Error::write(dir, io::ErrorKind::PermissionDenied.into()));
+    }
+    crate::files::write_private(&dir.join(name), bytes)
 }
 
 /// Hashes a file on its own, reading it from the start.
@@ -241,6 +391,10 @@ pub struct Pending {
     /// The file's key when the digest started, for regular files.
     key: Option<Key>,
     work: Work,
+    /// What to say about the cache, once.
+    warning: Option<String>,
+    /// Whether the digest may be stored (not over an entry that cannot be trusted).
+    store: bool,
 }
 
 /// A finished digest.
@@ -248,8 +402,9 @@ pub struct Pending {
 pub struct Finished {
     pub sha256: String,
     pub origin: Origin,
-    /// Why the digest may not describe the bytes counted, for the engineer.
-    pub warning: Option<String>,
+    /// Why the digest may not describe the bytes counted, or why the cache was not
+    /// used, for the engineer.
+    pub warnings: Vec<String>,
 }
 
 impl Pending {
@@ -286,21 +441,23 @@ impl Pending {
             .as_ref()
             .is_some_and(|key| Key::of(path).as_ref() != Some(key));
         if !changed
+            && self.store
             && let (Some(key), Some(started)) = (&self.key, started)
             && key.settled(started)
         {
             cache.store(key, &sha256);
         }
+        let changed = changed.then(|| {
+            format!(
+                "{} changed while it was read: its SHA-256 may describe other bytes than \
+                     the lines counted; read a copy that no longer changes",
+                crate::output::display_name(path)
+            )
+        });
         Ok(Finished {
             sha256,
             origin,
-            warning: changed.then(|| {
-                format!(
-                    "{} changed while it was read: its SHA-256 may describe other bytes than \
-                     the lines counted; read a copy that no longer changes",
-                    crate::output::display_name(path)
-                )
-            }),
+            warnings: self.warning.into_iter().chain(changed).collect(),
         })
     }
 }
@@ -319,11 +476,10 @@ pub fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write as _;
 
     fn cache_in(dir: &Path) -> Cache {
-        Cache {
-            dir: Some(dir.join("digests")),
-        }
+        Cache::at(Some(dir.join("digests")), None)
     }
 
     fn sha(bytes: &[u8]) -> String {
@@ -413,7 +569,7 @@ mod tests {
         let cache = cache_in(tmp.path());
         digest(&cache, &path, true);
         assert!(!tmp.path().join("digests").exists());
-        let none = Cache { dir: None };
+        let none = Cache::at(None, None);
         let path = settled_file(tmp.path(), "old.log", b"old\n");
         assert_eq!(digest(&none, &path, true).origin, Origin::Computed);
         assert_eq!(digest(&none, &path, true).origin, Origin::Computed);

@@ -120,7 +120,7 @@ pub fn inspect_file(
     match digest {
         Ok(digest) => {
             report.sha256 = Some(digest.sha256);
-            report.warnings.extend(digest.warning);
+            report.warnings.extend(digest.warnings);
             Ok((report, None))
         }
         Err(e) => {

@@ -38,6 +38,13 @@ mod filters {
         Ok(own(super::count_text(n, *min)))
     }
 
+    /// Text from outside (a file name, a manifest's strings) in the internal note: a
+    /// code span that cannot start a line, a list item or a heading of its own.
+    #[askama::filter_fn]
+    pub fn quoted<T: std::fmt::Display>(value: T, _: &dyn Values) -> Result<String> {
+        Ok(super::code_span(&value.to_string()))
+    }
+
     /// A number that is not a count of anyone's requests (how many accounts the
     /// engineer named): printed as it is.
     #[askama::filter_fn]
@@ -157,10 +164,70 @@ pub fn escape_text(s: &str, out: &mut String) {
     out.extend(s.chars().map(|c| if c.is_control() { ' ' } else { c }));
 }
 
-/// Removes the data marks without checking (for the internal note, which is not
-/// guarded: it is for the support team and names the filters they typed).
+/// Removes the data marks without checking.
+#[cfg(test)]
 fn unmark(s: &str) -> String {
     s.chars().filter(|&c| !is_mark(c)).collect()
+}
+
+/// The internal note's text: the data marks removed, and in the text from data every
+/// control character (a line break above all) and bidirectional control shown as an
+/// escape (`\n`, `\u{202e}`), so that no value can start a line of its own or reorder
+/// the note as displayed (RULES.md §11).
+fn note_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_data = false;
+    for c in s.chars() {
+        match c {
+            DATA_START => in_data = true,
+            DATA_END => in_data = false,
+            c if is_mark(c) => {}
+            c if in_data && needs_escape(c) => push_escaped(c, &mut out),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Characters that a value must not carry into the note as they are.
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+}
+
+fn push_escaped(c: char, out: &mut String) {
+    use fmt::Write as _;
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        c => {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        }
+    }
+}
+
+/// `s` as a markdown code span: backslashes doubled and every control character
+/// escaped (so `\n` in the span is a line break in the name, `\\n` a backslash and an
+/// n), fenced with more backticks than any run inside it.
+fn code_span(s: &str) -> String {
+    let mut body = String::with_capacity(s.len() + 2);
+    for c in s.chars().filter(|&c| !is_mark(c)) {
+        match c {
+            '\\' => body.push_str("\\\\"),
+            c if needs_escape(c) => push_escaped(c, &mut body),
+            c => body.push(c),
+        }
+    }
+    let longest = body.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    // A span that begins or ends with a backtick needs a space inside its fence.
+    let pad = if body.starts_with('`') || body.ends_with('`') || body.is_empty() {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{body}{pad}{fence}")
 }
 
 /// What the stories need, derived from the guarded aggregates. Text fields are
@@ -648,7 +715,7 @@ pub fn internal_note(
         kibana: kibana_url.map(|base| kibana_link(base, a)),
     };
     note.render()
-        .map(|s| unmark(&s))
+        .map(|s| note_text(&s))
         .map_err(|e| Error::Internal(format!("template: {e}")))
 }
 
@@ -674,6 +741,22 @@ mod tests {
         assert_eq!(plain("acme/my_app"), "acme/my\\_app");
         assert_eq!(plain("www.evil.example/x"), "www\\.evil\\.example\\/x");
         assert_eq!(plain("https://e.example"), "https\\:\\/\\/e\\.example");
+    }
+
+    #[test]
+    fn the_note_quotes_text_from_outside() {
+        assert_eq!(code_span("fixtures/logs/a.log"), "`fixtures/logs/a.log`");
+        assert_eq!(
+            code_span("evil\n- sha256 0000\n.log"),
+            "`evil\\n- sha256 0000\\n.log`"
+        );
+        assert_eq!(code_span("a`b"), "``a`b``");
+        assert_eq!(code_span("`x"), "`` `x ``");
+        assert_eq!(code_span("back\\slash"), "`back\\\\slash`");
+        assert_eq!(code_span("rtl\u{202e}x"), "`rtl\\u{202e}x`");
+        let mut marked = String::new();
+        data("w\narning\r", &mut marked);
+        assert_eq!(note_text(&format!("- {marked}\n")), "- w\\narning\\r\n");
     }
 
     #[test]

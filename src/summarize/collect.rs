@@ -303,7 +303,7 @@ pub(crate) fn read_input(
     let gzip = reader.is_gzip();
     let read = reader.finish()?;
     let digest = digest.finish(reading.digests, path, read)?;
-    collected.warnings.extend(digest.warning);
+    collected.warnings.extend(digest.warnings);
     let summary = InputSummary {
         name: crate::output::display_name(path),
         format: if format == Format::Empty && part.rec.lines > 0 {

@@ -249,7 +249,7 @@ office_ranges = ["198.51.100.0/24"]
     assert!(!err.contains("198.51.100.0/24"), "{err}");
     let text = std::fs::read_to_string(&note).unwrap();
     assert!(
-        text.contains(&format!("- Team configuration: {file}")),
+        text.contains(&format!("- Team configuration: `{file}`")),
         "{text}"
     );
 

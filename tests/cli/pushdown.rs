@@ -199,7 +199,7 @@ fn candidates_and_a_manifest_give_the_reply_of_the_whole_logs() {
     assert_eq!(inputs.last().unwrap()["format"], "engine-manifest");
     let note = std::fs::read_to_string(&note).unwrap();
     assert!(
-        note.contains("the inputs are the lines test kept"),
+        note.contains("the inputs are the lines `test` kept"),
         "{note}"
     );
     assert!(
