@@ -285,12 +285,26 @@ pub enum PersonalValue<'a> {
     Email(&'a str),
 }
 
+/// The plans a customer pays for (RULES.md §2.2): Premium and Ultimate, the legacy
+/// Bronze, Silver and Gold, and a Premium customer's trial of Ultimate. Everything
+/// else is not paid: `free`, `default`, the trials of a free namespace
+/// (`premium_trial`, `ultimate_trial`), the free programs (`opensource`, `edu`,
+/// `startup`, ...) and any plan name not listed here.
+pub const PAID_PLANS: &[&str] = &[
+    "premium",
+    "ultimate",
+    "bronze",
+    "silver",
+    "gold",
+    "ultimate_trial_paid_customer",
+];
+
 /// True for the plans that make a namespace paid (RULES.md §2.2).
 pub fn is_paid(plan: Option<&str>) -> bool {
-    match plan.map(|p| p.trim().to_lowercase()) {
-        None => false,
-        Some(p) => !(p.is_empty() || p == "free" || p == "default"),
-    }
+    plan.is_some_and(|p| {
+        let p = p.trim().to_ascii_lowercase();
+        PAID_PLANS.contains(&p.as_str())
+    })
 }
 
 /// An Owner membership, with the plan of the namespace's top-level group.
@@ -697,6 +711,14 @@ mod tests {
             (Some(""), false),
             (Some("premium"), true),
             (Some("Ultimate"), true),
+            (Some("gold"), true),
+            (Some("ultimate_trial_paid_customer"), true),
+            (Some("ultimate_trial"), false),
+            (Some("premium_trial"), false),
+            (Some("opensource"), false),
+            (Some("edu"), false),
+            (Some("startup"), false),
+            (Some("enterprise_plus_deluxe"), false),
         ] {
             assert_eq!(is_paid(plan), paid, "{plan:?}");
         }

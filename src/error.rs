@@ -101,7 +101,11 @@ pub enum Refusal {
     SeveralUsers { email: String, count: usize },
     #[error("the user with the email {email} is not an Owner of any namespace")]
     NotOwner { email: String },
-    #[error("the user with the email {email} owns only namespaces without a paid plan: {owned}")]
+    #[error(
+        "the user with the email {email} owns only namespaces without a paid plan: {owned} \
+         (paid: premium, ultimate, bronze, silver, gold, ultimate_trial_paid_customer; \
+         trials of a free namespace and the free programs are not)"
+    )]
     NoPaidPlan { email: String, owned: String },
     #[error("--namespace {path} is not in the directory{}", suggestion_text(.suggestion))]
     UnknownNamespace {

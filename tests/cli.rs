@@ -76,3 +76,8 @@ fn assert_reply_snapshot(name: &str, reply: &str) {
 /// trust, bounded readers, quoting in generated queries.
 #[path = "cli/hostile.rs"]
 mod hostile;
+
+/// No claim the logs cannot support, second round: plans, users, overlaps, gaps,
+/// stray times, wrong exports.
+#[path = "cli/claims.rs"]
+mod claims;

@@ -1,0 +1,53 @@
+//! No claim the logs cannot support, second round (RULES.md §3, §9): trial plans,
+//! logs that record no user, the same requests twice, unreadable lines, gaps, stray
+//! times, exports of other groups, the known list said as what it did.
+
+use std::fs;
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::support::{Summarize, logbrief, root, stderr, stdout};
+
+/// The fixture directory with `acme`'s plan replaced, written into `dir`.
+fn directory_with_plan(dir: &Path, plan: &str) -> std::path::PathBuf {
+    let mut v: Value =
+        serde_json::from_slice(&fs::read(root().join("fixtures/directory.json")).unwrap())
+            .unwrap();
+    for ns in v["namespaces"].as_array_mut().unwrap() {
+        if ns["full_path"] == "acme" {
+            ns["plan"] = Value::String(plan.into());
+        }
+    }
+    let path = dir.join(format!("directory-{plan}.json"));
+    fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn trials_and_free_programs_are_not_paid() {
+    let tmp = tempfile::tempdir().unwrap();
+    for plan in ["ultimate_trial", "premium_trial", "opensource", "edu", "Free"] {
+        let directory = directory_with_plan(tmp.path(), plan);
+        let out = Summarize::new()
+            .directory(&directory)
+            .arg("fixtures/logs/production_json.log")
+            .run();
+        assert_eq!(out.status.code(), Some(3), "{plan}: {}", stderr(&out));
+        assert!(stdout(&out).is_empty());
+        let err = stderr(&out);
+        assert!(err.contains("without a paid plan"), "{plan}: {err}");
+        assert!(err.contains(&format!("plan: {plan}")), "{plan}: {err}");
+    }
+    // A Premium customer trying Ultimate is paying, and so are the legacy plans.
+    for plan in ["ultimate_trial_paid_customer", "gold", "Premium"] {
+        let directory = directory_with_plan(tmp.path(), plan);
+        let out = logbrief()
+            .args(["verify", "--requester", "alice@acme.example", "--directory"])
+            .arg(&directory)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{plan}: {}", stderr(&out));
+        assert!(stdout(&out).contains("acme"), "{plan}");
+    }
+}
