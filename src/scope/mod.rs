@@ -154,10 +154,12 @@ pub fn attribute_path(dir: &Directory, raw: &str) -> Option<Node> {
     if segs.iter().any(|s| *s == "." || *s == "..") {
         return None;
     }
-    if segs.len() >= 2 && segs[0] == "o" {
+    if segs.len() >= 2 && decoded(segs[0]) == "o" {
         segs.drain(..2);
     }
-    let first = segs.first()?.to_ascii_lowercase();
+    // GitLab's router decodes percent-encoded letters before it routes (`/a%63me`
+    // is `/acme`), so attribution compares decoded segments too (RULES.md §9).
+    let first = decoded(segs.first()?).to_ascii_lowercase();
     if first == "api" {
         return attribute_api(dir, &segs);
     }
@@ -167,6 +169,7 @@ pub fn attribute_path(dir: &Directory, raw: &str) -> Option<Node> {
         if segs.iter().any(|s| disguised(s)) {
             return None;
         }
+        let segs = decoded_all(&segs);
         return match longest_known(dir, &segs)? {
             node @ Node::Namespace(_) => Some(node),
             Node::Project(_) => None,
@@ -179,7 +182,23 @@ pub fn attribute_path(dir: &Directory, raw: &str) -> Option<Node> {
     if segs.iter().any(|s| disguised(s)) {
         return None;
     }
-    longest_known(dir, &git_trimmed(segs))
+    let segs = decoded_all(&segs);
+    longest_known(dir, &git_trimmed(segs.iter().map(|s| &**s).collect()))
+}
+
+/// A segment with its percent-encoding decoded (once), as the router reads it. Only
+/// for segments that are not [`disguised`]: what decodes to a separator, a dot segment
+/// or another escape decides nothing.
+fn decoded(segment: &str) -> Cow<'_, str> {
+    if segment.contains('%') {
+        percent_decode_str(segment).decode_utf8_lossy()
+    } else {
+        Cow::Borrowed(segment)
+    }
+}
+
+fn decoded_all<'a>(segs: &[&'a str]) -> Vec<Cow<'a, str>> {
+    segs.iter().map(|s| decoded(s)).collect()
 }
 
 /// A routed segment that hides a separator or a dot segment behind percent-encoding
@@ -229,8 +248,11 @@ fn attribute_api(dir: &Directory, segs: &[&str]) -> Option<Node> {
 }
 
 /// The longest prefix of `segs` that is a known namespace or project path.
-fn longest_known(dir: &Directory, segs: &[&str]) -> Option<Node> {
-    let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
+fn longest_known<S: AsRef<str>>(dir: &Directory, segs: &[S]) -> Option<Node> {
+    let lower: Vec<String> = segs
+        .iter()
+        .map(|s| s.as_ref().to_ascii_lowercase())
+        .collect();
     (1..=lower.len())
         .rev()
         .find_map(|n| dir.node_by_path(&lower[..n].join("/")))
@@ -402,6 +424,10 @@ mod tests {
             ("dot segments after /-/", p("/acme/docs/-/blob/main/../../../../acme-corp/app"), None),
             ("a lone dot segment", p("/acme/./docs"), None),
             ("encoded slash in a web path", p("/acme%2Fdocs"), None),
+            ("encoded letters in a web path", p("/a%63me/docs"), Some("acme/docs")),
+            ("encoded letters in a Git path", p("/%61cme/docs/-/raw/main/README.md"), Some("acme/docs")),
+            ("encoded letters in a group path", p("/groups/%61cme/-/activity"), Some("acme")),
+            ("encoded letters never make a look-alike the owner's", p("/acme%2Dcorp/app"), Some("acme-corp/app")),
             ("encoded slash hiding a climb", p("/acme/docs%2F..%2F..%2Facme-corp%2Fapp"), None),
             ("encoded dot segment", p("/acme/%2e%2e/acme-corp/app"), None),
             ("double-encoded slash", p("/acme/docs%252F..%252Facme-corp"), None),

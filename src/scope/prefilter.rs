@@ -16,6 +16,8 @@
 //!   `\/`) followed by the id of a project or group in scope, leading zeros allowed,
 //!   or by a segment with a percent-encoded character that could spell a name or a
 //!   digit (attribution decodes API ids).
+//! - **a percent-escape of a name's byte** (`%63` in `/a%63me`): a letter, a digit,
+//!   `.`, `_` or `-`, which GitLab's router decodes before it routes.
 //! - **an escape that could hide either**: in JSON, `\u` escapes of letters, digits,
 //!   `.`, `_`, `-`, `/`, `%` or anything beyond ASCII; in NGINX's quoted fields, a
 //!   backslash before anything but `"` or `\`.
@@ -195,15 +197,29 @@ impl Prefilter {
     /// range of its bytes without the line terminator. `text` holds whole lines;
     /// `lower` is the same text in ASCII lower case (see [`lower_case`]), which is what
     /// is searched: the patterns are lower case, so the search ignores case.
-    pub fn next_candidate(
+    pub fn next_candidate(&self, text: &[u8], lower: &[u8], from: usize) -> Option<Range<usize>> {
+        self.search(text, lower, from, true)
+    }
+
+    /// [`Self::next_candidate`]; `escapes`: whether a percent-escape of a name's byte
+    /// makes a candidate (not in an API id once decoded: it is decoded only once).
+    fn search(
         &self,
         text: &[u8],
         lower: &[u8],
         mut from: usize,
+        escapes: bool,
     ) -> Option<Range<usize>> {
         debug_assert_eq!(text.len(), lower.len());
         while from < text.len() {
-            let hit = self.finder.find(lower, from)?;
+            let hit = self.finder.find(lower, from);
+            // An escape of a letter may spell any name (`/a%63me`): the bytes before
+            // the next hit are looked at once for one.
+            let before = hit.as_ref().map_or(text.len(), |h| h.start());
+            if escapes && let Some(at) = encoded_name_byte(text, from, before) {
+                return Some(line_around(text, at));
+            }
+            let hit = hit?;
             let (start, pattern) = (hit.start(), hit.pattern().as_usize());
             // The search reports one pattern where several may start: when it is not
             // confirmed, the others that start there are tried before moving on.
@@ -256,7 +272,10 @@ impl Prefilter {
                     .iter()
                     .position(|&b| b != b'/')
                     .unwrap_or(decoded.len());
-                starts_with_owned_id(&decoded[start..], ids) || self.may_concern(&decoded)
+                let mut lower = Vec::new();
+                lower_case(&decoded, &mut lower);
+                starts_with_owned_id(&decoded[start..], ids)
+                    || self.search(&decoded, &lower, 0, false).is_some()
             }
             Needle::JsonEscape => {
                 let hex = text.get(start + 2..start + 6).unwrap_or_default();
@@ -438,6 +457,23 @@ fn ends_a_segment(lower: &[u8], start: usize, end: usize) -> bool {
     !before
 }
 
+/// The first percent-escape in `text[from..to]` of a byte a name is made of (a letter,
+/// a digit, `.`, `_`, `-`): GitLab's router decodes it, so it may spell an owned name
+/// (RULES.md §9). Escapes of other bytes (`%20`, `%3D`, `%2F`) spell no name.
+fn encoded_name_byte(text: &[u8], from: usize, to: usize) -> Option<usize> {
+    memchr::memchr_iter(b'%', &text[from..to])
+        .map(|i| from + i)
+        .find(
+            |&at| match (hex_value(text.get(at + 1)), hex_value(text.get(at + 2))) {
+                (Some(hi), Some(lo)) => {
+                    let b = hi << 4 | lo;
+                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')
+                }
+                _ => false,
+            },
+        )
+}
+
 /// Whether a byte could be part of a name, an id or a route after decoding.
 fn may_spell(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-' | b'/' | b'%' | b'\\')
@@ -471,6 +507,8 @@ pub fn regex(terms: &Terms, syntax: Syntax) -> String {
         }
         branches.push(format!(r"(?:/|\\/){route}(?:/|\\/)(?:{id})"));
     }
+    // A percent-escape of a letter, a digit, `.`, `_` or `-`.
+    branches.push(r"%(?:2[de]|3[0-9]|[46][1-9a-f]|[57][0-9a]|5f)".to_owned());
     branches.push(match syntax {
         Syntax::Json => r"\\u[0-9a-f]".to_owned(),
         Syntax::Nginx => r#"\\[^"\\]"#.to_owned(),
@@ -554,7 +592,7 @@ mod tests {
         let v = directory::verify(&dir, "alice@acme.example", &[]).unwrap();
         assert_eq!(
             regex(&Terms::of(&dir, &v), Syntax::Json),
-            r#"(?i)(?:acme|handbook|(?:/|\\/)projects(?:/|\\/)(?:0*(?:7|9)(?:[^0-9]|$)|[^/\\?#" \n]*%)|(?:/|\\/)groups(?:/|\\/)(?:0*(?:60|61)(?:[^0-9]|$)|[^/\\?#" \n]*%)|\\u[0-9a-f])"#
+            r#"(?i)(?:acme|handbook|(?:/|\\/)projects(?:/|\\/)(?:0*(?:7|9)(?:[^0-9]|$)|[^/\\?#" \n]*%)|(?:/|\\/)groups(?:/|\\/)(?:0*(?:60|61)(?:[^0-9]|$)|[^/\\?#" \n]*%)|%(?:2[de]|3[0-9]|[46][1-9a-f]|[57][0-9a]|5f)|\\u[0-9a-f])"#
         );
         let terms = Terms {
             names: vec!["a.b-c_d".to_owned()],
@@ -589,6 +627,8 @@ mod tests {
             r#"{"path":"/\u0061cme/docs"}"#,
             r#"{"path":"/api/v4/projects\u002f7"}"#,
             r#"{"path":"/oldco/handbook/-/wikis"}"#,
+            r#"{"path":"/a%63me/docs"}"#,
+            r#"{"path":"/%41CME/docs/-/raw/main/x"}"#,
         ];
         for line in yes {
             assert!(p.may_concern(line.as_bytes()), "{line}");
@@ -603,6 +643,7 @@ mod tests {
             r#"{"path":"/api/v4/projects/other%2Fapp"}"#,
             r#"{"path":"/api/v4/projects/99999999999999999999999"}"#,
             r#"{"path":"/search?a=1\u0026b=2"}"#,
+            r#"{"path":"/other/app?q=a%20b%3Dc%2F"}"#,
             // Attribution decodes an API id once: a second encoding names nothing.
             r#"{"path":"/api/v4/projects/%2561cme"}"#,
             r#"{"path":"/api/v4/projects/"}"#,
@@ -613,7 +654,7 @@ mod tests {
         }
         // The regular expression is a superset: it also keeps look-alikes, encoded
         // ids and escapes the prefilter looks into, but not these.
-        for i in [0, 2, 3, 4, 6, 9, 10] {
+        for i in [0, 2, 3, 4, 6, 8, 10, 11] {
             assert!(!re.is_match(no[i]), "{}", no[i]);
         }
     }

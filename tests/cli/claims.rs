@@ -12,8 +12,7 @@ use super::support::{Summarize, logbrief, root, stderr, stdout};
 /// The fixture directory with `acme`'s plan replaced, written into `dir`.
 fn directory_with_plan(dir: &Path, plan: &str) -> std::path::PathBuf {
     let mut v: Value =
-        serde_json::from_slice(&fs::read(root().join("fixtures/directory.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&fs::read(root().join("fixtures/directory.json")).unwrap()).unwrap();
     for ns in v["namespaces"].as_array_mut().unwrap() {
         if ns["full_path"] == "acme" {
             ns["plan"] = Value::String(plan.into());
@@ -27,7 +26,13 @@ fn directory_with_plan(dir: &Path, plan: &str) -> std::path::PathBuf {
 #[test]
 fn trials_and_free_programs_are_not_paid() {
     let tmp = tempfile::tempdir().unwrap();
-    for plan in ["ultimate_trial", "premium_trial", "opensource", "edu", "Free"] {
+    for plan in [
+        "ultimate_trial",
+        "premium_trial",
+        "opensource",
+        "edu",
+        "Free",
+    ] {
         let directory = directory_with_plan(tmp.path(), plan);
         let out = Summarize::new()
             .directory(&directory)
@@ -50,4 +55,29 @@ fn trials_and_free_programs_are_not_paid() {
         assert!(out.status.success(), "{plan}: {}", stderr(&out));
         assert!(stdout(&out).contains("acme"), "{plan}");
     }
+}
+
+#[test]
+fn percent_encoded_letters_in_a_path_are_decoded_before_attribution() {
+    let tmp = tempfile::tempdir().unwrap();
+    let original = root().join("fixtures/formats/nginx/gitlab_access.log");
+    let text = fs::read_to_string(&original).unwrap();
+    let encoded = text
+        .replace(" /acme/docs", " /a%63me/docs")
+        .replace(" /acme/", " /%61cme/");
+    assert_ne!(encoded, text, "the fixture names acme's paths");
+    let log = tmp.path().join("gitlab_access.log");
+    fs::write(&log, encoded).unwrap();
+    let counts = |file: &Path, extra: &[&str]| {
+        let v = Summarize::new().args(extra).arg(file).json();
+        (
+            v["counts"].clone(),
+            v["paths"].clone(),
+            v["reconciliation"]["counted"].clone(),
+        )
+    };
+    let want = counts(&original, &[]);
+    assert!(want.0["accesses"].as_u64().unwrap() > 0);
+    assert_eq!(counts(&log, &[]), want);
+    assert_eq!(counts(&log, &["--parse-all"]), want);
 }
