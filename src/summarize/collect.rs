@@ -7,7 +7,7 @@
 //! put back in input order, so the output does not depend on the number of threads.
 //! Other formats (CSV, JSON arrays and documents) are read record by record.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -115,6 +115,9 @@ pub(crate) struct Collected {
     pub(crate) coverage: Coverage,
     /// For the engineer: said on standard error and in the internal note.
     pub(crate) warnings: Vec<String>,
+    /// The top-level groups that audit events out of scope are about, to say how
+    /// many when none is in scope (kept in memory, never printed).
+    pub(crate) foreign_roots: BTreeSet<String>,
 }
 
 /// What every line of every input is read against.
@@ -142,6 +145,7 @@ struct Part {
     /// Records of the story's kind read, in scope or not.
     records: u64,
     coverage: Coverage,
+    foreign_roots: BTreeSet<String>,
 }
 
 impl Part {
@@ -201,7 +205,21 @@ impl Part {
                 self.coverage.add(e.time);
                 match scope::attribute_audit(dir, &e).filter(|&n| verified.contains(dir, n)) {
                     Some(_) => self.events.push(to_scoped_event(dir, story, *e)),
-                    None => rec.out_of_scope += 1,
+                    None => {
+                        rec.out_of_scope += 1;
+                        let of_a_group = e.entity_type.as_deref().is_some_and(|t| {
+                            t.eq_ignore_ascii_case("group") || t.eq_ignore_ascii_case("project")
+                        });
+                        if let Some(root) = e
+                            .entity_path
+                            .as_deref()
+                            .filter(|_| of_a_group)
+                            .and_then(root_of)
+                            && self.foreign_roots.len() < FOREIGN_ROOTS_KEPT
+                        {
+                            self.foreign_roots.insert(root);
+                        }
+                    }
                 }
             }
         }
@@ -262,7 +280,17 @@ impl Part {
         self.twins.append(&mut later.twins);
         self.records += later.records;
         self.coverage.join(later.coverage);
+        self.foreign_roots.append(&mut later.foreign_roots);
     }
+}
+
+/// How many distinct other groups are kept to be counted: past it, "at least".
+const FOREIGN_ROOTS_KEPT: usize = 10_000;
+
+/// The top-level group of an entity path, lower case.
+fn root_of(path: &str) -> Option<String> {
+    let root = path.trim_matches('/').split('/').next()?;
+    (!root.is_empty()).then(|| root.to_lowercase())
 }
 
 /// Reads one input, putting every line in a bucket or a record in `collected`.
@@ -419,6 +447,31 @@ impl Collected {
         self.elsewhere.extend(elsewhere);
         self.twins.extend(twins);
         self.coverage.join(part.coverage);
+        let mut roots = part.foreign_roots;
+        self.foreign_roots.append(&mut roots);
+    }
+
+    /// Refuses an audit export whose events are all about other groups (RULES.md §9),
+    /// as the wrong story is refused: "no audit events about acme" would be a
+    /// confident answer from the wrong export.
+    pub(crate) fn audit_of_others(&self, scope: &str) -> Result<()> {
+        if !self.events.is_empty() || self.foreign_roots.is_empty() {
+            return Ok(());
+        }
+        let out: u64 = self.reconciliation.out_of_scope;
+        let groups = self.foreign_roots.len();
+        Err(Error::NoRecords(format!(
+            "--template audit: none of the {out} audit event{} read is about {scope} (they \
+             are about {}{groups} other top-level group{}, or users, or the instance): check \
+             that the export is of the requester's group",
+            if out == 1 { "" } else { "s" },
+            if groups >= FOREIGN_ROOTS_KEPT {
+                "at least "
+            } else {
+                ""
+            },
+            if groups == 1 { "" } else { "s" },
+        )))
     }
 }
 

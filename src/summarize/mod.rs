@@ -88,6 +88,10 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
     )?;
     warn_malformed(&collected.inputs, err);
     settle::story_has_records(config.template, &collected.inputs)?;
+    if config.template == Template::Audit {
+        let scope: Vec<&str> = verified.scope.iter().map(|&n| dir.path_of(n)).collect();
+        collected.audit_of_others(&scope.join(", "))?;
+    }
 
     // Settle and count.
     let aggregates = settle_and_count(config, &dir, &verified, collected, names, geoip.as_ref());

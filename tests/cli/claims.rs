@@ -81,3 +81,41 @@ fn percent_encoded_letters_in_a_path_are_decoded_before_attribution() {
     assert_eq!(counts(&log, &[]), want);
     assert_eq!(counts(&log, &["--parse-all"]), want);
 }
+
+#[test]
+fn an_audit_export_of_other_groups_is_refused_with_their_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let all = fs::read_to_string(root().join("fixtures/audit/streaming.ndjson")).unwrap();
+    let others: String = all
+        .lines()
+        .filter(|l| {
+            !l.contains(r#""entity_path":"acme/"#) && !l.contains(r#""entity_path":"acme""#)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(others.lines().count() > 5);
+    let log = tmp.path().join("other-groups.ndjson");
+    fs::write(&log, others).unwrap();
+    let out = Summarize::new()
+        .args(["--template", "audit"])
+        .arg(&log)
+        .run();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+    let err = stderr(&out);
+    assert!(
+        err.contains("none of the 11 audit events read is about acme"),
+        "{err}"
+    );
+    // globex, acme-corp, acmex and newco: counted, never named.
+    assert!(err.contains("4 other top-level groups"), "{err}");
+    for name in ["globex", "acme-corp", "acmex", "newco"] {
+        assert!(!err.contains(name), "{err}");
+    }
+    // The quiet case: the whole export, some of it about acme, is summarized.
+    let out = Summarize::new()
+        .args(["--template", "audit"])
+        .arg("fixtures/audit/streaming.ndjson")
+        .run();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
