@@ -73,6 +73,25 @@ impl Exclusions {
         }
     }
 
+    /// The entries that matched no record in scope: the number of accounts, the
+    /// domains and the ranges.
+    pub fn matched_nothing(&self) -> (usize, Vec<String>, Vec<String>) {
+        let missed = |flags: &[AtomicBool], i: usize| !flags[i].load(Ordering::Relaxed);
+        let m = &self.matched;
+        let users = (0..self.users.len())
+            .filter(|&i| missed(&m.users, i))
+            .count();
+        let domains = (0..self.domains.len())
+            .filter(|&i| missed(&m.domains, i))
+            .map(|i| self.domains[i].clone())
+            .collect();
+        let networks = (0..self.networks.len())
+            .filter(|&i| missed(&m.networks, i))
+            .map(|i| self.networks[i].to_string())
+            .collect();
+        (users, domains, networks)
+    }
+
     /// The entries that matched no record in scope, as the flags that name them.
     pub fn unmatched(&self) -> Vec<String> {
         let missed = |flags: &[AtomicBool], i: usize| !flags[i].load(Ordering::Relaxed);

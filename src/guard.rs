@@ -691,6 +691,12 @@ fn part_of_field(at: &str) -> String {
         "ip_block.paths[].path" => "the refusals per path",
         "filters.exclude_domains[]" => "the excluded domains",
         "filters.exclude_ip_ranges[]" => "the excluded ranges",
+        "filters.matched_nothing.domains[]" | "filters.team_wide.domains[]" => {
+            "the excluded domains"
+        }
+        "filters.matched_nothing.ip_ranges[]" | "filters.team_wide.ip_ranges[]" => {
+            "the excluded ranges"
+        }
         "filters.client_ranges[]" => "the requester's addresses",
         _ => "a field",
     };

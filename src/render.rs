@@ -14,8 +14,8 @@ use askama::filters::Safe;
 use chrono::{DateTime, Utc};
 
 use crate::aggregate::{
-    ActionCounts, Aggregates, AuditTally, BusiestMinute, CountryCounts, IpBlock, StatusCount,
-    format_time,
+    ActionCounts, Aggregates, AuditTally, BusiestMinute, CountryCounts, Filters, IpBlock,
+    StatusCount, format_time,
 };
 use crate::config::{OutputFormat, Template as Story};
 use crate::error::{Error, Result};
@@ -248,8 +248,17 @@ struct View<'a> {
     excluded_total: u64,
     /// When the requests taken out by the address rule were made.
     ip_period: Safe<String>,
+    /// The requester's own ranges and domains that took something out.
     ranges: Safe<String>,
     domains: Safe<String>,
+    /// What the known list did, rule by rule (RULES.md §9): the named accounts that
+    /// took something out, whether the team-wide list did, and the requester's
+    /// entries that took out nothing.
+    asked_users: usize,
+    team_took: bool,
+    none_users: usize,
+    none_ranges: Safe<String>,
+    none_domains: Safe<String>,
 }
 
 impl<'a> View<'a> {
@@ -271,9 +280,50 @@ impl<'a> View<'a> {
                 a.tally.excluded.ip.first_seen,
                 a.tally.excluded.ip.last_seen,
             )),
-            ranges: join_and(&a.filters.exclude_ip_ranges),
-            domains: join_and(&a.filters.exclude_domains),
+            ranges: join_and(&known(
+                &a.filters,
+                &a.filters.exclude_ip_ranges,
+                Took::Something,
+            )),
+            domains: join_and(&known(
+                &a.filters,
+                &a.filters.exclude_domains,
+                Took::Something,
+            )),
+            asked_users: a.filters.exclude_users - a.filters.matched_nothing.users,
+            team_took: [&a.filters.team_wide.ip_ranges, &a.filters.team_wide.domains]
+                .into_iter()
+                .flatten()
+                .any(|e| {
+                    !a.filters.matched_nothing.ip_ranges.contains(e)
+                        && !a.filters.matched_nothing.domains.contains(e)
+                }),
+            none_users: a.filters.matched_nothing.users,
+            none_ranges: join_and(&known(
+                &a.filters,
+                &a.filters.exclude_ip_ranges,
+                Took::Nothing,
+            )),
+            none_domains: join_and(&known(
+                &a.filters,
+                &a.filters.exclude_domains,
+                Took::Nothing,
+            )),
         }
+    }
+
+    /// Whether the requester's own rules of the known list took anything out.
+    fn asked_any(&self) -> bool {
+        self.asked_users > 0 || !self.domains.0.is_empty() || !self.ranges.0.is_empty()
+    }
+
+    /// "requests", or "events" in the audit story.
+    fn records(&self) -> Safe<&'static str> {
+        Safe(if self.a.audit.is_some() {
+            "events"
+        } else {
+            "requests"
+        })
     }
 
     /// The team's greeting, when there is one: data, checked like any.
@@ -589,6 +639,26 @@ pub fn kibana_link(base: &str, a: &Aggregates) -> String {
         base.trim_end_matches('/'),
         utf8_percent_encode(&rison, RISON)
     )
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Took {
+    Something,
+    Nothing,
+}
+
+/// The requester's own entries of the known list (not the team-wide ones) that took
+/// something out, or nothing.
+fn known(f: &Filters, entries: &[String], took: Took) -> Vec<String> {
+    let nothing = |e: &String| {
+        f.matched_nothing.ip_ranges.contains(e) || f.matched_nothing.domains.contains(e)
+    };
+    entries
+        .iter()
+        .filter(|e| !f.team_wide.ip_ranges.contains(e) && !f.team_wide.domains.contains(e))
+        .filter(|e| nothing(e) == (took == Took::Nothing))
+        .cloned()
+        .collect()
 }
 
 /// A busiest minute as the replies say it: "20:06 UTC on 2026-03-14".

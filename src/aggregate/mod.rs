@@ -24,7 +24,7 @@ use serde::Serialize;
 pub use audit::{AuditBatch, audit_tally};
 pub use ip_block::{ClientRequest, ip_block};
 pub use names::Names;
-pub use report::{Filters, InputSummary, Period, Reconciliation};
+pub use report::{Filters, InputSummary, KnownList, Period, Reconciliation};
 pub use tally::{Batch, Counted, tally};
 pub use view::{
     ActionCounts, AuditTally, BusiestMinute, CountryCounts, IpBlock, StatusCount, Tally,

@@ -86,10 +86,24 @@ pub struct Filters {
     pub exclude_ip_ranges: Vec<String>,
     pub exclude_domains: Vec<String>,
     pub exclude_users: usize,
+    /// Entries of the known list that took out nothing: the reply says that none
+    /// came from them, never that they were left out (RULES.md §9).
+    pub matched_nothing: KnownList,
+    /// Entries from the top level of the team configuration, which apply to every
+    /// customer: the team's list, never "as you asked".
+    pub team_wide: KnownList,
     #[serde(serialize_with = "ser_time")]
     pub since: Option<DateTime<Utc>>,
     #[serde(serialize_with = "ser_time")]
     pub until: Option<DateTime<Utc>>,
+}
+
+/// Some entries of the known list: ranges and domains as given, accounts by number.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct KnownList {
+    pub ip_ranges: Vec<String>,
+    pub domains: Vec<String>,
+    pub users: usize,
 }
 
 /// A period of time: the first and the last moment of something.

@@ -12,7 +12,9 @@ use std::io::Write;
 use chrono::Utc;
 use ipnetwork::IpNetwork;
 
-use crate::aggregate::{self, Aggregates, Filters, InputSummary, Names, Period, format_time};
+use crate::aggregate::{
+    self, Aggregates, Filters, InputSummary, KnownList, Names, Period, format_time,
+};
 use crate::config::{Config, Template};
 use crate::directory::{self, Directory, Verified};
 use crate::error::{Error, Result};
@@ -334,6 +336,24 @@ fn count(
             exclude_ip_ranges: strings(&config.exclusions.networks),
             exclude_domains: config.exclusions.domains.clone(),
             exclude_users: config.exclusions.users.len(),
+            matched_nothing: {
+                let (users, domains, ip_ranges) = config.exclusions.matched_nothing();
+                KnownList {
+                    ip_ranges,
+                    domains,
+                    users,
+                }
+            },
+            team_wide: KnownList {
+                ip_ranges: strings(&config.team_exclusions.ranges),
+                domains: config
+                    .team_exclusions
+                    .domains
+                    .iter()
+                    .map(|d| d.trim().trim_start_matches(['@', '.']).to_lowercase())
+                    .collect(),
+                users: 0,
+            },
             since: config.window.since,
             until: config
                 .window

@@ -119,3 +119,94 @@ fn an_audit_export_of_other_groups_is_refused_with_their_count() {
         .run();
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// The quick start's logs, for the requester's own flags.
+const QUICK_LOGS: [&str; 3] = [
+    "fixtures/logs/production_json.log",
+    "fixtures/logs/api_json.log.gz",
+    "fixtures/logs/workhorse.log",
+];
+
+#[test]
+fn a_rule_that_took_out_nothing_is_said_as_none_came_from_it() {
+    let reply = |extra: &[&str], quiet: bool| {
+        let mut s = Summarize::new().args(extra);
+        if quiet {
+            s = s.arg("-q");
+        }
+        let out = s.files(QUICK_LOGS).run();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    // A typo in a domain, and a range no request came from.
+    for quiet in [false, true] {
+        let text = reply(
+            &[
+                "--exclude-domain",
+                "acme.exmaple",
+                "--exclude-ip",
+                "203.0.113.0/24",
+                "--exclude-ip",
+                "2001:db8:ffff::/48",
+            ],
+            quiet,
+        );
+        assert!(!text.contains("at acme.exmaple and"), "{text}");
+        assert!(
+            text.contains("As you asked, we left out requests from your addresses 203.0.113.0/24."),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "None of the requests came from users with an email address at acme.exmaple \
+                 or your addresses 2001:db8:ffff::/48."
+            ),
+            "{text}"
+        );
+    }
+    // The quiet case: rules that all took something out are said as before.
+    let text = reply(
+        &[
+            "--exclude-domain",
+            "acme.example",
+            "--exclude-ip",
+            "203.0.113.0/24",
+        ],
+        false,
+    );
+    assert!(
+        text.contains(
+            "As you asked, we left out requests by users with an email address at \
+             acme.example and requests from your addresses 203.0.113.0/24."
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("None of the"), "{text}");
+}
+
+#[test]
+fn the_team_wide_list_is_the_teams_never_as_you_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("logbrief.toml");
+    fs::write(
+        &config,
+        "office_ranges = [\"203.0.113.0/24\"]\ncompany_domains = [\"acme.example\"]\n",
+    )
+    .unwrap();
+    let out = Summarize::new()
+        .arg("--config")
+        .arg(&config)
+        .files(QUICK_LOGS)
+        .run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.contains("As you asked"), "{text}");
+    assert!(!text.contains("your addresses"), "{text}");
+    assert!(
+        text.contains(
+            "We left out requests from the addresses and email domains we leave out of every \
+             summary."
+        ),
+        "{text}"
+    );
+}
