@@ -45,6 +45,12 @@ mod filters {
         Ok(super::code_span(&value.to_string()))
     }
 
+    /// A number of lines, not of anyone's requests: printed as it is.
+    #[askama::filter_fn]
+    pub fn num64<N: Borrow<u64>>(n: N, _: &dyn Values) -> Result<Safe<String>> {
+        Ok(own(super::thousands(*n.borrow())))
+    }
+
     /// A number that is not a count of anyone's requests (how many accounts the
     /// engineer named): printed as it is.
     #[askama::filter_fn]

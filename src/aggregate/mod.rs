@@ -66,6 +66,9 @@ pub struct Aggregates {
     pub filters: Filters,
     /// The period the inputs' records of the story's kind cover, in scope or not.
     pub logs_cover: Period,
+    /// Lines that could not be read but may concern the scope: the counts may be low
+    /// by as many (RULES.md §9).
+    pub unreadable_in_scope: u64,
     #[serde(flatten)]
     pub tally: Tally,
     pub reconciliation: Reconciliation,

@@ -238,7 +238,6 @@ impl Prefilter {
     }
 
     /// Whether one line may concern the scope.
-    #[cfg(any(test, fuzzing))]
     pub fn may_concern(&self, line: &[u8]) -> bool {
         let mut lower = Vec::new();
         lower_case(line, &mut lower);

@@ -118,6 +118,8 @@ pub(crate) struct Collected {
     /// The top-level groups that audit events out of scope are about, to say how
     /// many when none is in scope (kept in memory, never printed).
     pub(crate) foreign_roots: BTreeSet<String>,
+    /// Malformed lines that may concern the scope (RULES.md §9).
+    pub(crate) unreadable_in_scope: u64,
 }
 
 /// What every line of every input is read against.
@@ -146,6 +148,8 @@ struct Part {
     records: u64,
     coverage: Coverage,
     foreign_roots: BTreeSet<String>,
+    /// Malformed lines that may concern the scope: the counts may be low by as many.
+    unreadable_in_scope: u64,
 }
 
 impl Part {
@@ -281,6 +285,7 @@ impl Part {
         self.records += later.records;
         self.coverage.join(later.coverage);
         self.foreign_roots.append(&mut later.foreign_roots);
+        self.unreadable_in_scope += later.unreadable_in_scope;
     }
 }
 
@@ -319,6 +324,10 @@ pub(crate) fn read_input(
         None => {
             let mut part = Part::default();
             ingest::each_line(&mut reader, format, reading.options, |line_no, line| {
+                // Records that are not lines (CSV, JSON documents) are judged unread.
+                if matches!(line, Line::Malformed(_)) {
+                    part.unreadable_in_scope += 1;
+                }
                 part.take(context, canaries, line_no, line);
             })?;
             (part, reader)
@@ -438,6 +447,7 @@ impl Collected {
         let input = self.inputs.len();
         self.inputs.push(summary);
         self.reconciliation.add(&part.rec);
+        self.unreadable_in_scope += part.unreadable_in_scope;
         let (mut scoped, mut elsewhere, mut twins) = (part.scoped, part.elsewhere, part.twins);
         scoped.iter_mut().for_each(|r| r.at.0 = input);
         elsewhere.iter_mut().for_each(|r| r.at.0 = input);
@@ -500,6 +510,18 @@ fn prefilter_for(context: &Context<'_>, format: Format) -> Option<Prefilter> {
     }
 }
 
+/// What tells whether a line that could not be read may concern the scope, however
+/// the lines are read (`--parse-all` or not): the scope's prefilter, for the formats
+/// it can search. `None`: every such line may (audit events name their entity by id).
+fn judge_for(context: &Context<'_>, format: Format) -> Option<Prefilter> {
+    let syntax = match ingest::line_syntax(format)? {
+        LineSyntax::Json => Syntax::Json,
+        LineSyntax::Nginx => Syntax::Nginx,
+        LineSyntax::AuditEvents => return None,
+    };
+    Some(Prefilter::new(context.dir, context.verified, syntax))
+}
+
 /// Reads a line-based input in chunks. With one thread, this thread does everything;
 /// with N, one thread reads, N search and parse (N - 1 when the reading thread is busy
 /// decompressing gzip), and this one puts their results in input order. The digest is
@@ -512,11 +534,13 @@ fn read_lines(
     progress: &Progress,
 ) -> Result<(Part, LineReader)> {
     let prefilter = prefilter_for(context, format);
+    let judge = judge_for(context, format);
     let flavor = ingest::flavor(context.reading.options);
     let search = Search {
         format,
         flavor,
         prefilter: prefilter.as_ref(),
+        judge: judge.as_ref(),
         context,
     };
     let threads = context.reading.threads;
@@ -650,6 +674,8 @@ struct Search<'a> {
     format: Format,
     flavor: ingest::json::Flavor,
     prefilter: Option<&'a Prefilter>,
+    /// See [`judge_for`].
+    judge: Option<&'a Prefilter>,
     context: &'a Context<'a>,
 }
 
@@ -660,14 +686,19 @@ impl Search<'_> {
     fn chunk(&self, chunk: &Chunk, lower: &mut Vec<u8>, canaries: &mut Canaries) -> Part {
         let mut part = Part::default();
         if let Some(line) = chunk.dropped_line() {
+            // Too long to be read, and so to be judged: it may concern the scope.
+            part.unreadable_in_scope += 1;
             part.take(self.context, canaries, 1, line);
             return part;
         }
         let text = &chunk.bytes[..];
-        let mut take = |part: &mut Part, line_no: u64, line: &[u8]| {
-            let line = chunks::parse_within(line, MAX_LINE, |line| {
+        let mut take = |part: &mut Part, line_no: u64, raw: &[u8]| {
+            let line = chunks::parse_within(raw, MAX_LINE, |line| {
                 ingest::parse_line(self.format, self.flavor, line)
             });
+            if matches!(line, Line::Malformed(_)) && self.judge.is_none_or(|j| j.may_concern(raw)) {
+                part.unreadable_in_scope += 1;
+            }
             part.take(self.context, canaries, line_no, line);
         };
         let mut line_no = 0;

@@ -224,6 +224,7 @@ fn settle_and_count(
 ) -> Result<Aggregates> {
     let inputs = std::mem::take(&mut collected.inputs);
     let coverage = collected.coverage;
+    let unreadable = collected.unreadable_in_scope;
     let warnings = std::mem::take(&mut collected.warnings);
     let settled = settle::settle(collected, &config.window, names)?;
     let mut aggregates = count(config, dir, verified, settled, geoip)?;
@@ -233,6 +234,7 @@ fn settle_and_count(
         last: coverage.last,
     };
     aggregates.warnings = warnings;
+    aggregates.unreadable_in_scope = unreadable;
     Ok(aggregates)
 }
 
@@ -370,6 +372,7 @@ fn count(
             .map_err(counting)?,
         geoip: geoip.map(geo::GeoIp::info),
         logs_cover: Period::default(),
+        unreadable_in_scope: 0,
         warnings: Vec::new(),
         config_added: Vec::new(),
         scope_projects: verified

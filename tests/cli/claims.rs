@@ -210,3 +210,54 @@ fn the_team_wide_list_is_the_teams_never_as_you_asked() {
         "{text}"
     );
 }
+
+#[test]
+fn lines_that_may_concern_the_scope_but_cannot_be_read_are_said_in_the_reply() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = fs::read_to_string(root().join("fixtures/logs/production_json.log")).unwrap();
+    // Nine lines in ten cut short, as a log copied while it was written may be.
+    let mut cut_in_scope = 0;
+    let damaged: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i % 10 == 0 || l.len() < 40 {
+                format!("{l}\n")
+            } else {
+                let cut = &l[..l.len() * 2 / 3];
+                let lower = cut.to_lowercase();
+                if ["acme/platform", "acme/web", "acme/docs"]
+                    .iter()
+                    .any(|p| lower.contains(p))
+                {
+                    cut_in_scope += 1;
+                }
+                format!("{cut}\n")
+            }
+        })
+        .collect();
+    let log = tmp.path().join("production_json.log");
+    fs::write(&log, damaged).unwrap();
+    let reply = |extra: &[&str]| {
+        let out = Summarize::new().args(extra).arg(&log).run();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let text = reply(&[]);
+    assert!(
+        text.contains("of the logs that may concern acme could not be read, so there may be up"),
+        "{text}"
+    );
+    let said: u64 = text
+        .split(" line")
+        .find_map(|s| {
+            s.rsplit(' ')
+                .next()
+                .and_then(|n| n.replace(',', "").parse().ok())
+        })
+        .unwrap();
+    assert!(said >= cut_in_scope, "{said} < {cut_in_scope}");
+    // The same reply however the lines were read.
+    assert_eq!(reply(&["--parse-all"]), text);
+    assert_eq!(reply(&["--threads", "1"]), text);
+}
