@@ -48,6 +48,11 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// A value `pushdown` would print that its engine cannot hold safely. The message
+    /// names the option, never the value.
+    #[error("{option}: {reason}; nothing was printed")]
+    Unquotable { option: String, reason: String },
+
     /// The inputs hold no records of the kind the story counts.
     #[error("{0}")]
     NoRecords(String),
@@ -149,7 +154,7 @@ impl Error {
             | Error::Directory { .. }
             | Error::Manifest { .. }
             | Error::Fetch { .. } => exit::INPUT,
-            Error::Usage(_) => exit::USAGE,
+            Error::Usage(_) | Error::Unquotable { .. } => exit::USAGE,
             Error::NoRecords(_) => exit::INPUT,
             Error::NotVerified(_) => exit::NOT_VERIFIED,
             Error::Privacy { .. } => exit::PRIVACY,

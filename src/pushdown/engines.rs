@@ -11,6 +11,8 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use super::quote;
+use crate::error::Result;
 use crate::scope::prefilter::Syntax;
 
 /// What every engine needs to know.
@@ -27,16 +29,6 @@ pub struct Plan {
 
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-/// A word for a POSIX shell, whatever it holds.
-pub(super) fn shell_quoted(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
-}
-
-/// A string literal in standard SQL: quotes doubled, backslashes as they are.
-fn quoted(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// The header every script starts with.
@@ -155,7 +147,7 @@ const BIGQUERY: Dialect = Dialect {
 const CLICKHOUSE: Dialect = Dialect {
     // JSONExtractString gives '' for a missing key or a line that is not JSON.
     field: |keys| {
-        let keys: Vec<String> = keys.iter().map(|k| quoted(k)).collect();
+        let keys: Vec<String> = keys.iter().map(|k| quote::clickhouse(k)).collect();
         format!("nullIf(JSONExtractString(line, {}), '')", keys.join(", "))
     },
     parse_time: "parseDateTime64BestEffortOrNull({}, 6, 'UTC')",
@@ -176,7 +168,7 @@ pub fn duckdb(plan: &Plan) -> String {
     let source = plan.source.as_deref().unwrap_or("logs/*.log");
     let output = folder(plan);
     let window = window_condition(plan, "t", |t| {
-        format!("TIMESTAMPTZ {}", quoted(&rfc3339(t)))
+        format!("TIMESTAMPTZ {}", quote::duckdb(&rfc3339(t)))
     });
     let stamp = |e: &str| format!("strftime({e} AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ')");
     format!(
@@ -213,23 +205,27 @@ COPY (SELECT source AS name, count(*) AS lines,
         request = request(plan.syntax),
         time = DUCKDB.time(plan.syntax),
         columns = DUCKDB.columns(plan.syntax),
-        source = quoted(source),
-        regex = quoted(&plan.regex),
-        kept = quoted(&format!("{output}/kept.log")),
-        manifest = quoted(&format!("{output}/manifest.json")),
+        source = quote::duckdb(source),
+        regex = quote::duckdb(&plan.regex),
+        kept = quote::duckdb(&format!("{output}/kept.log")),
+        manifest = quote::duckdb(&format!("{output}/manifest.json")),
         first = stamp("min(request_t)"),
         last = stamp("max(request_t)"),
     )
 }
 
-pub fn bigquery(plan: &Plan) -> String {
-    let source = plan
-        .source
-        .as_deref()
-        .unwrap_or("PROJECT.DATASET.raw_lines");
-    let window = window_condition(plan, "t", |t| format!("TIMESTAMP {}", quoted(&rfc3339(t))));
-    // A raw string keeps the expression's backslashes; it holds no quote.
-    let regex = format!("r'{}'", plan.regex);
+pub fn bigquery(plan: &Plan) -> Result<String> {
+    let source = quote::bigquery_table(
+        "--source",
+        plan.source
+            .as_deref()
+            .unwrap_or("PROJECT.DATASET.raw_lines"),
+    )?;
+    let window = window_condition(plan, "t", |t| {
+        format!("TIMESTAMP {}", quote::bigquery(&rfc3339(t)))
+    });
+    // A raw string keeps the expression's backslashes as they are, for the reader.
+    let regex = quote::bigquery_raw(&plan.regex);
     let stamp = |e: &str| format!("FORMAT_TIMESTAMP('%Y-%m-%dT%H:%M:%E6SZ', {e}, 'UTC')");
     let lines = format!(
         "WITH lines AS (
@@ -237,14 +233,14 @@ pub fn bigquery(plan: &Plan) -> String {
   FROM (SELECT *, {time} AS t
         FROM (SELECT _FILE_NAME AS source, line,
          {columns}
-              FROM `{source}`))
+              FROM {source}))
   WHERE {window}
 )",
         request = request(plan.syntax),
         time = BIGQUERY.time(plan.syntax),
         columns = BIGQUERY.columns(plan.syntax),
     );
-    format!(
+    Ok(format!(
         "{header}\
 -- The source is a table with one STRING column `line`, one row per log line. For a log
 -- archive in Cloud Storage, an external table such as
@@ -271,7 +267,7 @@ FROM (SELECT source AS name, COUNT(*) AS lines,
         first = stamp("MIN(request_t)"),
         last = stamp("MAX(request_t)"),
         ran_at = stamp("CURRENT_TIMESTAMP()"),
-    )
+    ))
 }
 
 pub fn clickhouse(plan: &Plan) -> String {
@@ -282,10 +278,9 @@ pub fn clickhouse(plan: &Plan) -> String {
     let output = folder(plan);
     let window = window_condition(plan, "t", |t| {
         let t = t.format("%Y-%m-%d %H:%M:%S").to_string();
-        format!("toDateTime64({}, 6, 'UTC')", quoted(&t))
+        format!("toDateTime64({}, 6, 'UTC')", quote::clickhouse(&t))
     });
-    // ClickHouse's string literals read backslash escapes: each is doubled.
-    let regex = quoted(&plan.regex.replace('\\', "\\\\"));
+    let regex = quote::clickhouse(&plan.regex);
     let stamp = |e: &str| format!("formatDateTime({e}, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC')");
     let lines = format!(
         "(SELECT source, line, t, if({request}, t, NULL) AS request_t
@@ -297,7 +292,7 @@ pub fn clickhouse(plan: &Plan) -> String {
         request = request(plan.syntax),
         time = CLICKHOUSE.time(plan.syntax),
         columns = CLICKHOUSE.columns(plan.syntax),
-        source = quoted(source),
+        source = quote::clickhouse(source),
     );
     format!(
         "{header}\
@@ -320,8 +315,8 @@ GROUP BY source ORDER BY source
 INTO OUTFILE {manifest} FORMAT JSONEachRow;
 ",
         header = header(plan, "--", "clickhouse"),
-        kept = quoted(&format!("{output}/kept.log")),
-        manifest = quoted(&format!("{output}/manifest.json")),
+        kept = quote::clickhouse(&format!("{output}/kept.log")),
+        manifest = quote::clickhouse(&format!("{output}/manifest.json")),
         first = stamp("min(request_t)"),
         last = stamp("max(request_t)"),
     )
@@ -352,7 +347,7 @@ pub fn spark(plan: &Plan, pipe: &str, directory: &str, job: &str) -> String {
 #
 # With the expression (Java's regular expressions, Spark's rlike):
 spark-submit {job} --lines {lines}{window} --output {output_arg} \\
-  --regex '{regex}' \\
+  --regex {regex} \\
   {sources}
 #
 # Or with logbrief's own filter on every executor: this machine's logbrief and the
@@ -363,14 +358,15 @@ spark-submit --files \"$(command -v logbrief)\",{directory} \\
   {sources}
 #
 # Then, with {output} copied here:
-#   logbrief summarize --manifest {output}/manifest/part-*.json ... {output}/kept/part-*
+#   logbrief summarize --manifest {copied}/manifest/part-*.json ... {copied}/kept/part-*
 ",
         header = header(plan, "#", "spark"),
-        regex = plan.regex,
-        sources = shell_quoted(sources),
-        output_arg = shell_quoted(output),
-        pipe = shell_quoted(pipe),
-        job = shell_quoted(job),
-        directory = shell_quoted(directory),
+        regex = quote::shell(&plan.regex),
+        sources = quote::shell(sources),
+        output_arg = quote::shell(output),
+        copied = quote::shell_word(output),
+        pipe = quote::shell(pipe),
+        job = quote::shell(job),
+        directory = quote::shell(directory),
     )
 }

@@ -17,6 +17,7 @@
 pub(crate) mod elastic;
 mod engines;
 pub(crate) mod es_model;
+mod quote;
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -83,21 +84,17 @@ pub(crate) fn elastic_requests(
 
 /// Verifies the requester as `summarize` does, then prints the filter for `engine`.
 pub fn pushdown(config: &RequesterConfig, request: Request<'_>, out: &mut dyn Write) -> Result<()> {
-    // BigQuery's table goes between backticks: a name that could end them is none.
-    if request.engine == EngineArg::Bigquery
-        && request
-            .source
-            .as_deref()
-            .is_some_and(|s| s.contains(['`', '\n', '\\']))
-    {
-        return Err(Error::Usage(
-            "--source: a BigQuery table is PROJECT.DATASET.TABLE, without backticks".into(),
-        ));
-    }
+    let spark = check_values(config, &request)?;
     let (terms, window) = verified_terms(config, request.since, request.until)?;
     let regex = prefilter::regex(&terms, request.syntax);
-    // Every engine takes it between single quotes, raw.
-    debug_assert!(!regex.contains('\''));
+    // The expression is made of the scope's names, which come from the directory.
+    if quote::check("--directory", &regex).is_err() {
+        return Err(quote::refused(
+            "--directory",
+            "a path in scope holds a control character (such as a line break) or a \
+             bidirectional control, which the printed filter cannot hold safely",
+        ));
+    }
     let plan = engines::Plan {
         regex,
         syntax: request.syntax,
@@ -109,7 +106,7 @@ pub fn pushdown(config: &RequesterConfig, request: Request<'_>, out: &mut dyn Wr
     let text = match request.engine {
         EngineArg::Regex => plan.regex + "\n",
         EngineArg::Duckdb => engines::duckdb(&plan),
-        EngineArg::Bigquery => engines::bigquery(&plan),
+        EngineArg::Bigquery => engines::bigquery(&plan)?,
         EngineArg::Clickhouse => engines::clickhouse(&plan),
         EngineArg::Elasticsearch => elastic::console(
             &terms,
@@ -122,45 +119,124 @@ pub fn pushdown(config: &RequesterConfig, request: Request<'_>, out: &mut dyn Wr
             &engines::header(&plan, "#", "elasticsearch"),
         ),
         EngineArg::Spark => {
-            let job = request
-                .write_job
-                .unwrap_or(Path::new("logbrief_candidates.py"));
+            let spark = spark.expect("checked for Spark");
             if let Some(path) = request.write_job {
                 crate::files::write(path, SPARK_JOB.as_bytes(), crate::files::SHARED)?;
             }
-            let pipe = filter_command(config, request.syntax);
-            let directory = config.directory.display().to_string();
-            engines::spark(&plan, &pipe, &directory, &job.display().to_string())
+            let pipe = filter_command(config, &spark.directory_name, request.syntax);
+            engines::spark(&plan, &pipe, &spark.directory, &spark.job)
         }
     };
     write_out(out, &text)
 }
 
+/// What the Spark lines name besides the plan: the directory shipped with the job,
+/// its file name there, and the job.
+struct SparkNames {
+    directory: String,
+    directory_name: String,
+    job: String,
+}
+
+/// A path as the text a script holds, refused when it is not UTF-8 (its display would
+/// name another file).
+fn path_text<'p>(option: &str, path: &'p Path) -> Result<&'p str> {
+    let text = path
+        .to_str()
+        .ok_or_else(|| quote::refused(option, "the path is not valid UTF-8"))?;
+    quote::check(option, text)?;
+    Ok(text)
+}
+
+/// Refuses, before anything is read or written, every value the engine's text cannot
+/// hold (RULES.md §6): a control character or bidirectional control anywhere, a
+/// BigQuery table that could end its backticks, an index pattern with what no index
+/// name holds, and for Spark a word its parsers would take for another. Each value is
+/// judged whole before the next, in the order of the options.
+fn check_values(config: &RequesterConfig, request: &Request<'_>) -> Result<Option<SparkNames>> {
+    let source = request.source.as_deref();
+    let output = request.output.as_deref();
+    match request.engine {
+        EngineArg::Regex => {}
+        EngineArg::Duckdb | EngineArg::Clickhouse => {
+            for (option, value) in [("--source", source), ("--output", output)] {
+                if let Some(value) = value {
+                    quote::check(option, value)?;
+                }
+            }
+        }
+        EngineArg::Bigquery => {
+            if let Some(source) = source {
+                quote::check("--source", source)?;
+                quote::bigquery_table("--source", source)?;
+            }
+        }
+        EngineArg::Elasticsearch => {
+            if let Some(source) = source {
+                quote::index_pattern("--source", source)?;
+            }
+            quote::check("--field-prefix", request.field_prefix)?;
+        }
+        EngineArg::Spark => {
+            // The job reads its options with Python's argparse.
+            for (option, value) in [("--source", source), ("--output", output)] {
+                if let Some(value) = value {
+                    quote::check(option, value)?;
+                    quote::not_an_option(option, value, "the job")?;
+                }
+            }
+            let job = match request.write_job {
+                Some(path) => path_text("--write-job", path)?,
+                None => "logbrief_candidates.py",
+            };
+            quote::not_an_option("--write-job", job, "spark-submit")?;
+            let directory = path_text("--directory", &config.directory)?;
+            // spark-submit --files takes a comma-separated list of URIs: a comma
+            // splits it, `#` starts a fragment (the name on the executors), and a
+            // colon may end a scheme.
+            if directory.contains([',', '#', ':']) {
+                return Err(quote::refused(
+                    "--directory",
+                    "spark-submit --files reads a comma-separated list of URIs, so the \
+                     directory's path cannot hold `,`, `#` or `:`",
+                ));
+            }
+            // The requester and the namespaces go into the pipe command.
+            quote::check("--requester", &config.email)?;
+            for ns in &config.namespaces {
+                quote::check("--namespace", ns)?;
+            }
+            let directory_name = match config.directory.file_name() {
+                Some(name) => name.to_str().expect("a UTF-8 path has UTF-8 names"),
+                None => "directory.json",
+            };
+            return Ok(Some(SparkNames {
+                directory: directory.to_owned(),
+                directory_name: directory_name.to_owned(),
+                job: job.to_owned(),
+            }));
+        }
+    }
+    Ok(None)
+}
+
 /// The `logbrief filter` command line an executor runs, with the directory shipped
-/// beside the job.
-fn filter_command(config: &RequesterConfig, syntax: Syntax) -> String {
-    // Plain words stay as they are, for the reader; others are quoted, never altered.
-    let quote = |s: &str| {
-        if s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"@._-+/".contains(&b))
-        {
-            s.to_owned()
+/// beside the job under `directory_name`. Plain words stay as they are, for the
+/// reader; others are quoted, never altered; a value that starts with `-` is joined
+/// to its option, so that it is not read as another.
+fn filter_command(config: &RequesterConfig, directory_name: &str, syntax: Syntax) -> String {
+    let option = |name: &str, value: &str| {
+        if value.starts_with('-') {
+            format!(" {}", quote::shell_word(&format!("{name}={value}")))
         } else {
-            engines::shell_quoted(s)
+            format!(" {name} {}", quote::shell_word(value))
         }
     };
-    let mut command = format!(
-        "logbrief filter --requester {} --directory {}",
-        quote(&config.email),
-        quote(
-            &config
-                .directory
-                .file_name()
-                .map_or("directory.json".into(), |n| n.to_string_lossy())
-        )
-    );
+    let mut command = String::from("logbrief filter");
+    command.push_str(&option("--requester", &config.email));
+    command.push_str(&option("--directory", directory_name));
     for ns in &config.namespaces {
-        command.push_str(&format!(" --namespace {}", quote(ns)));
+        command.push_str(&option("--namespace", ns));
     }
     if syntax == Syntax::Nginx {
         command.push_str(" --lines nginx");

@@ -336,6 +336,83 @@ fn clickhouse_runs_the_printed_queries_and_gives_the_whole_reply() {
     check_sql_everywhere("clickhouse");
 }
 
+/// Runs every statement on standard input with chdb as one script, split by
+/// ClickHouse's own lexer; `file()` stands in for `s3Cluster`, and `INTO OUTFILE`
+/// writes where the statement says.
+const CLICKHOUSE_WHOLE: &str = r#"
+import sys, chdb
+chdb.query(sys.stdin.read().replace("s3Cluster('CLUSTER', ", "file("))
+"#;
+
+/// RULES.md §6: a log file and an output folder whose names hold a quote, a backslash
+/// before it, a statement and a comment are read and written by those names, in
+/// DuckDB and in ClickHouse; the statement stays part of a name and never runs.
+#[test]
+fn names_that_hold_sql_stay_names_in_duckdb_and_clickhouse() {
+    let Some(python) = python() else { return };
+    let case = fixtures();
+    let log = root().join("fixtures/logs/production_json.log");
+    for (engine, runner) in [("duckdb", DUCKDB_RUN), ("clickhouse", CLICKHOUSE_WHOLE)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let logs = tmp.path().join(r"logs '; DROP TABLE x; --");
+        std::fs::create_dir(&logs).unwrap();
+        let file = logs.join(r"it's x\'; SELECT 1; --.log");
+        std::fs::copy(&log, &file).unwrap();
+        let out = tmp.path().join(r"out \'); SELECT 2; --");
+        std::fs::create_dir(&out).unwrap();
+        let script = case.pushdown(&[
+            "--engine",
+            engine,
+            "--source",
+            &file.display().to_string(),
+            "--output",
+            &out.display().to_string(),
+        ]);
+        let run = assert_cmd::Command::new(&python)
+            .args(["-c", runner])
+            .write_stdin(script)
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{engine}: {}", stderr(&run));
+        // The candidates of that one file, and a manifest naming it.
+        let re = regex::Regex::new(case.pushdown(&[]).trim_end()).unwrap();
+        let mut want: Vec<String> = lines_of(&log)
+            .into_iter()
+            .filter(|l| re.is_match(l))
+            .collect();
+        want.sort();
+        assert!(!want.is_empty());
+        assert_eq!(sorted_lines(&[out.join("kept.log")]), want, "{engine}");
+        let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+        let m: Value = serde_json::from_str(manifest.lines().next().unwrap()).unwrap();
+        assert_eq!(m["name"], file.display().to_string(), "{engine}");
+        assert_eq!(m["lines"], lines_of(&log).len(), "{engine}");
+
+        // The issue's value: a file of that name is looked for, and nothing else runs.
+        let missing = tmp.path().join(r"x\'; SELECT 1; --");
+        let script = case.pushdown(&[
+            "--engine",
+            engine,
+            "--source",
+            &missing.display().to_string(),
+        ]);
+        // Whatever it writes goes to the folder of the test (the default output is `.`).
+        let run = assert_cmd::Command::new(&python)
+            .args(["-c", runner])
+            .current_dir(tmp.path())
+            .write_stdin(script)
+            .output()
+            .unwrap();
+        assert!(!run.status.success(), "{engine}");
+        let message = stderr(&run);
+        assert!(
+            message.contains(r"x\'; SELECT 1; --"),
+            "{engine}: {message}"
+        );
+        assert!(!message.contains("Syntax error"), "{engine}: {message}");
+    }
+}
+
 /// Runs logbrief's Spark job on `case` in both modes, and checks the replies and the
 /// kept lines.
 fn check_spark(python: &Path, case: &Case) {
