@@ -75,6 +75,9 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
         .as_deref()
         .map(crate::manifest::Manifest::load)
         .transpose()?;
+    if let Some(m) = &manifest {
+        manifest_fits_the_scope(m, &dir, &verified)?;
+    }
 
     // Collect.
     let mut canaries = canaries(config, &dir, &verified);
@@ -428,6 +431,40 @@ fn window_beyond_logs(a: &Aggregates) -> Option<String> {
             format_time(first),
             format_time(last)
         )
+    })
+}
+
+/// A manifest describes the logs of this scope (RULES.md §9): the filter it names,
+/// when it names one, is the expression `logbrief pushdown` gives for this requester
+/// (for either kind of line), or logbrief's own `filter`, which reads the same
+/// directory. An Elasticsearch manifest names its query, which `fetch logs` built for
+/// the same scope. Anything else is the manifest of other logs or another scope.
+fn manifest_fits_the_scope(
+    m: &crate::manifest::Manifest,
+    dir: &Directory,
+    verified: &Verified,
+) -> Result<()> {
+    use crate::scope::prefilter::{Syntax, Terms, regex};
+    let Some(filter) = m.filter.as_deref() else {
+        return Ok(());
+    };
+    let engine = m.engine.as_deref().unwrap_or_default().to_ascii_lowercase();
+    if matches!(engine.as_str(), "elasticsearch" | "opensearch") || filter == "logbrief filter" {
+        return Ok(());
+    }
+    let terms = Terms::of(dir, verified);
+    if [Syntax::Json, Syntax::Nginx]
+        .iter()
+        .any(|&syntax| regex(&terms, syntax) == filter)
+    {
+        return Ok(());
+    }
+    Err(Error::Manifest {
+        path: m.name.clone().into(),
+        message: "its filter is not the expression `logbrief pushdown` gives for this \
+                  requester's scope: it describes other logs or another scope; run the \
+                  engine again with the expression `logbrief pushdown` prints"
+            .to_owned(),
     })
 }
 

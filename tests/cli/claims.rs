@@ -261,3 +261,51 @@ fn lines_that_may_concern_the_scope_but_cannot_be_read_are_said_in_the_reply() {
     assert_eq!(reply(&["--parse-all"]), text);
     assert_eq!(reply(&["--threads", "1"]), text);
 }
+
+#[test]
+fn a_manifest_of_other_logs_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let manifest = tmp.path().join("manifest.json");
+    let run = |filter: &str| {
+        fs::write(
+            &manifest,
+            serde_json::json!({
+                "sources": [{"name": "gs://other-bucket/api.json.gz", "lines": 100000,
+                             "first": "2025-01-01T00:00:00Z", "last": "2026-03-20T00:00:00Z"}],
+                "engine": "spark",
+                "filter": filter,
+            })
+            .to_string(),
+        )
+        .unwrap();
+        Summarize::new()
+            .arg("--manifest")
+            .arg(&manifest)
+            .arg("fixtures/logs/production_json.log")
+            .run()
+    };
+    let out = run("(?i)globex");
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+    assert!(
+        stderr(&out).contains("its filter is not the expression"),
+        "{}",
+        stderr(&out)
+    );
+    // The expression pushdown prints for this scope is accepted.
+    let printed = logbrief()
+        .args([
+            "pushdown",
+            "--requester",
+            "alice@acme.example",
+            "--directory",
+            "fixtures/directory.json",
+            "--namespace",
+            "acme",
+        ])
+        .output()
+        .unwrap();
+    assert!(printed.status.success(), "{}", stderr(&printed));
+    let out = run(stdout(&printed).trim());
+    assert!(out.status.success(), "{}", stderr(&out));
+}
