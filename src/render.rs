@@ -419,6 +419,47 @@ impl<'a> View<'a> {
         count_text(n, self.min)
     }
 
+    /// Who made the counted requests, as the logs can tell it (RULES.md §9): signed-in
+    /// users, visitors a log recording users shows as not signed in, and visitors whose
+    /// logs record no user, who are never said to be "not signed in".
+    fn who(&self, capital: bool) -> Safe<String> {
+        let c = &self.a.tally.counts;
+        let mut parts: Vec<String> = Vec::new();
+        if c.users > 0 {
+            let hidden = matches!(self.min, Some(k) if c.users < k);
+            parts.push(format!(
+                "{} signed-in user{}",
+                self.count_text(c.users),
+                if c.users == 1 && !hidden { "" } else { "s" }
+            ));
+        }
+        if c.anonymous_accesses > 0 {
+            parts.push("visitors who were not signed in".to_owned());
+        }
+        if c.unidentified_accesses > 0 {
+            parts.push(
+                if parts.is_empty() {
+                    "visitors"
+                } else {
+                    "other visitors"
+                }
+                .to_owned(),
+            );
+        }
+        let mut text = match parts.len() {
+            0 => "visitors".to_owned(),
+            1 => parts.remove(0),
+            _ => {
+                let last = parts.pop().unwrap_or_default();
+                format!("{} and {last}", parts.join(", "))
+            }
+        };
+        if capital && let Some(first) = text.get(..1) {
+            text = first.to_uppercase() + &text[1..];
+        }
+        own(text)
+    }
+
     /// The IP-block story's finding, first: where most of the refused requests went,
     /// one owned path or the paths outside the scope; "spread" when no one place has
     /// more than every other.

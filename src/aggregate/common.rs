@@ -26,6 +26,9 @@ pub(super) mod column {
     pub const ACCESSES: &str = "accesses";
     pub const USERS: &str = "users";
     pub const ANONYMOUS: &str = "anonymous_accesses";
+    pub const UNIDENTIFIED: &str = "unidentified_accesses";
+    /// The input column: the request's log records no user (Workhorse, NGINX).
+    pub const WHO_UNKNOWN: &str = "who_unknown";
     pub const UNIQUE_IPS: &str = "unique_ips";
     pub const FIRST: &str = "first_seen";
     pub const LAST: &str = "last_seen";
@@ -124,16 +127,15 @@ pub(super) fn count_if(condition: Expr) -> Expr {
     condition.sum().cast(DataType::UInt64)
 }
 
-/// The four numbers every group of requests has (RULES.md §5): accesses, users,
-/// accesses without a user, unique IPs.
-pub(super) fn request_counts() -> [Expr; 4] {
+/// The numbers every group of requests has (RULES.md §5): accesses, users,
+/// accesses without a signed-in user, accesses whose log records no user (so whether
+/// one was signed in cannot be told), unique IPs.
+pub(super) fn request_counts() -> [Expr; 5] {
     [
         accesses(),
         distinct(USER).alias(USERS),
-        col(USER)
-            .null_count()
-            .cast(DataType::UInt64)
-            .alias(ANONYMOUS),
+        count_if(col(USER).is_null().and(col(WHO_UNKNOWN).not())).alias(ANONYMOUS),
+        count_if(col(WHO_UNKNOWN)).alias(UNIDENTIFIED),
         distinct(IP).alias(UNIQUE_IPS),
     ]
 }

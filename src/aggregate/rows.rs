@@ -76,6 +76,7 @@ pub(super) fn counts(row: &Row) -> PolarsResult<Counts> {
         accesses: row.u64(ACCESSES)?,
         users: row.u64(USERS)?,
         anonymous_accesses: row.u64(ANONYMOUS)?,
+        unidentified_accesses: row.u64(UNIDENTIFIED)?,
         unique_ips: row.u64(UNIQUE_IPS)?,
         first_seen: row.time(FIRST)?,
         last_seen: row.time(LAST)?,
@@ -106,6 +107,7 @@ pub(super) fn path_counts(row: &Row) -> PolarsResult<PathCounts> {
         accesses: row.u64(ACCESSES)?,
         users: row.u64(USERS)?,
         anonymous_accesses: row.u64(ANONYMOUS)?,
+        unidentified_accesses: row.u64(UNIDENTIFIED)?,
         unique_ips: row.u64(UNIQUE_IPS)?,
     })
 }

@@ -22,6 +22,9 @@ pub struct Counted {
     pub path: Name,
     /// A stable key for the user (`id:1`, `name:bob`), `None` when anonymous.
     pub user: Option<Name>,
+    /// Whether the log records who made the request: not Workhorse's, nor NGINX's
+    /// without a user the directory knows.
+    pub identified: bool,
     pub ip: Option<IpAddr>,
     pub time: DateTime<Utc>,
     pub status: Option<u16>,
@@ -40,6 +43,7 @@ pub struct Batch {
     ips: Codes<IpAddr>,
     path: Vec<u32>,
     user: Vec<Option<u32>>,
+    who_unknown: Vec<bool>,
     ip: Vec<Option<u32>>,
     time: Vec<i64>,
     status: Vec<Option<u32>>,
@@ -68,6 +72,7 @@ impl Batch {
     pub fn push(&mut self, r: &Counted, rule: Option<Rule>) {
         self.path.push(r.path.index());
         self.user.push(r.user.map(Name::index));
+        self.who_unknown.push(!r.identified);
         self.ip.push(r.ip.map(|ip| self.ips.code(ip)));
         self.time.push(r.time.timestamp_micros());
         self.status.push(r.status.map(u32::from));
@@ -81,6 +86,7 @@ impl Batch {
         let df = DataFrame::new_infer_height(vec![
             Column::new(PATH.into(), self.path),
             Column::new(USER.into(), self.user),
+            Column::new(WHO_UNKNOWN.into(), self.who_unknown),
             Column::new(IP.into(), self.ip),
             Column::new(TIME.into(), self.time),
             Column::new(STATUS.into(), self.status),
@@ -236,6 +242,7 @@ mod tests {
         let counted = Counted {
             path: names.intern(r.path),
             user: r.user.map(|u| names.intern(u)),
+            identified: true,
             ip: r.ip.map(|i| i.parse().unwrap()),
             time: r.time,
             status: r.status,
@@ -328,6 +335,7 @@ mod tests {
                 accesses: 4,
                 users: 2,
                 anonymous_accesses: 1,
+                unidentified_accesses: 0,
                 unique_ips: 2,
                 first_seen: Some(at("2026-03-14T20:05:00Z")),
                 last_seen: Some(at("2026-03-14T20:10:00Z")),
@@ -340,6 +348,7 @@ mod tests {
                 accesses: 3,
                 users: 1,
                 anonymous_accesses: 1,
+                unidentified_accesses: 0,
                 unique_ips: 2
             }
         );
@@ -350,6 +359,7 @@ mod tests {
                 accesses: 1,
                 users: 1,
                 anonymous_accesses: 0,
+                unidentified_accesses: 0,
                 unique_ips: 0
             }
         );
@@ -374,6 +384,7 @@ mod tests {
                 accesses: 2,
                 users: 2,
                 anonymous_accesses: 0,
+                unidentified_accesses: 0,
                 unique_ips: 1,
                 first_seen: Some(at("2026-03-14T20:11:00Z")),
                 last_seen: Some(at("2026-03-14T20:11:00Z")),
@@ -395,6 +406,7 @@ mod tests {
         Counted {
             path: names.intern(path),
             user: None,
+            identified: true,
             ip: None,
             time: at(t),
             status,

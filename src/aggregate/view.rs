@@ -13,7 +13,11 @@ use super::{format_time, ser_time};
 pub struct Counts {
     pub accesses: u64,
     pub users: u64,
+    /// Requests that a log recording users shows without one.
     pub anonymous_accesses: u64,
+    /// Requests from logs that record no user (Workhorse, NGINX without a user it
+    /// knows): whether they were signed in cannot be told (RULES.md §9).
+    pub unidentified_accesses: u64,
     pub unique_ips: u64,
     #[serde(serialize_with = "ser_time")]
     pub first_seen: Option<DateTime<Utc>>,
@@ -27,6 +31,7 @@ pub struct PathCounts {
     pub accesses: u64,
     pub users: u64,
     pub anonymous_accesses: u64,
+    pub unidentified_accesses: u64,
     pub unique_ips: u64,
 }
 

@@ -829,6 +829,13 @@ fn to_scoped(context: &Context<'_>, node: directory::Node, r: &ingest::Request<'
         rule: story.exclusions.rule_for(dir, r.user_id, username, ip),
         counted: Counted {
             path: names.intern(dir.path_of(node)),
+            // Workhorse logs no user, and NGINX only the name a client sent for basic
+            // auth: without one, whether the visitor was signed in cannot be told.
+            identified: match r.source {
+                Source::Rails => true,
+                Source::Workhorse => false,
+                Source::Nginx => user.is_some(),
+            },
             user,
             ip,
             time: r.time,

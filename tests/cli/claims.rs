@@ -309,3 +309,37 @@ fn a_manifest_of_other_logs_is_refused() {
     let out = run(stdout(&printed).trim());
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+#[test]
+fn logs_that_record_no_user_never_say_not_signed_in() {
+    // Workhorse alone: it logs every request, and no user.
+    let json = Summarize::new()
+        .arg("fixtures/formats/json/workhorse.log")
+        .json();
+    let c = &json["counts"];
+    assert!(c["accesses"].as_u64().unwrap() > 0, "{json}");
+    assert_eq!(c["anonymous_accesses"], 0);
+    assert_eq!(c["unidentified_accesses"], c["accesses"]);
+    let out = Summarize::new()
+        .arg("fixtures/formats/json/workhorse.log")
+        .run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.contains("not signed in"), "{text}");
+    assert!(
+        text.contains("the logs do not record who made them, so we cannot tell whether"),
+        "{text}"
+    );
+    // NGINX: a request without a user it knows is one whose visitor cannot be told.
+    let nginx = Summarize::new()
+        .arg("fixtures/formats/nginx/gitlab_access.log")
+        .json();
+    assert_eq!(nginx["counts"]["anonymous_accesses"], 0, "{nginx}");
+    assert!(nginx["counts"]["unidentified_accesses"].as_u64().unwrap() > 0);
+    // The quiet case: Rails logs record users; who was not signed in is said.
+    let rails = Summarize::new()
+        .arg("fixtures/formats/json/production_json.log")
+        .json();
+    assert_eq!(rails["counts"]["unidentified_accesses"], 0);
+    assert!(rails["counts"]["anonymous_accesses"].as_u64().unwrap() > 0);
+}

@@ -392,11 +392,31 @@ pub fn summarize_args(args: &[String]) -> Vec<String> {
     )
 }
 
+/// `v` with requests whose logs record no user counted among those without a user,
+/// as the generator's labels count them: the labels know who made each request, the
+/// logs do not always (RULES.md §9), so the split is checked by its own tests.
+pub fn folded(v: &Value) -> Value {
+    let mut v = v.clone();
+    let fold = |o: &mut Value| {
+        if let Some(o) = o.as_object_mut()
+            && let Some(unknown) = o.remove("unidentified_accesses")
+        {
+            let anonymous = o["anonymous_accesses"].as_u64().unwrap() + unknown.as_u64().unwrap();
+            o.insert("anonymous_accesses".into(), anonymous.into());
+        }
+    };
+    fold(&mut v["counts"]);
+    if let Some(paths) = v["paths"].as_array_mut() {
+        paths.iter_mut().for_each(fold);
+    }
+    v
+}
+
 /// The generator's labels describe every line as a full parse reads it; the fast path
 /// must agree with the full parse.
 pub fn assert_matches_labels(set: &str) {
     let (args, want) = expected(set);
-    let got = assert_fast_path_agrees(&summarize_args(&args));
+    let got = folded(&assert_fast_path_agrees(&summarize_args(&args)));
     for key in COMPARED {
         assert_eq!(
             got[key], want[key],
