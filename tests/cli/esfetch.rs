@@ -725,6 +725,12 @@ fn manifest_of(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+fn part_of(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap().to_os_string();
+    name.push(".part");
+    path.with_file_name(name)
+}
+
 fn state_of(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap().to_os_string();
     name.push(".state");
@@ -918,7 +924,9 @@ fn an_interrupted_fetch_resumes_to_the_same_file() {
         message.contains("3 page(s) fetched so far are kept"),
         "{message}"
     );
-    assert_eq!(ndjson(&resumed).len(), 3 * PAGE);
+    // The documents so far are in the part file; nothing under the output's name.
+    assert!(!resumed.exists());
+    assert_eq!(ndjson(&part_of(&resumed)).len(), 3 * PAGE);
     assert!(state_of(&resumed).exists());
     assert!(!manifest_of(&resumed).exists());
     assert!(!message.contains(KEY) && !stdout(&broken).contains(KEY));
@@ -928,7 +936,7 @@ fn an_interrupted_fetch_resumes_to_the_same_file() {
     // A page written after its state was recorded is dropped and fetched again.
     std::fs::OpenOptions::new()
         .append(true)
-        .open(&resumed)
+        .open(part_of(&resumed))
         .unwrap()
         .write_all(b"{\"half\": \"a page\"}\n")
         .unwrap();
