@@ -209,6 +209,8 @@ struct Shared {
     seen: Vec<(String, String, bool)>,
     /// The query of every search for candidates.
     queries: Vec<Value>,
+    /// How long each answer to a search for candidates waits before it is sent.
+    slow: Option<std::time::Duration>,
 }
 
 impl Shared {
@@ -227,6 +229,7 @@ impl Shared {
             closed: 0,
             seen: Vec::new(),
             queries: Vec::new(),
+            slow: None,
         }
     }
 }
@@ -335,15 +338,22 @@ fn handle(stream: TcpStream, shared: &Mutex<Shared>) {
     reader.read_exact(&mut body).unwrap();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let key_ok = headers.get("authorization") == Some(&format!("ApiKey {KEY}"));
-    let answer = {
+    let (answer, slow) = {
         let mut s = shared.lock().unwrap();
         s.seen.push((method.clone(), target.clone(), key_ok));
-        if key_ok {
+        let answer = if key_ok {
             answer(&mut s, &method, &target, &body)
         } else {
             Some((401, json!({"error": "security_exception"})))
-        }
+        };
+        (
+            answer,
+            s.slow.filter(|_| body.get("size") != Some(&json!(0))),
+        )
     };
+    if let Some(slow) = slow {
+        thread::sleep(slow);
+    }
     let Some((status, body)) = answer else {
         // The connection is cut: nothing is written.
         return;
@@ -1198,4 +1208,210 @@ fn a_generated_log_fetched_gives_the_reply_of_the_files() {
         accesses[1] > 0 && accesses[1] < accesses[0],
         "the window cuts the period: {accesses:?}"
     );
+}
+
+#[test]
+fn the_output_and_its_manifest_appear_together_and_only_when_whole() {
+    let stub = Stub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("acme.ndjson");
+    let first = fetch_logs(&stub, Some(KEY), &out, &[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let (documents, manifest) = (
+        std::fs::read(&out).unwrap(),
+        std::fs::read(manifest_of(&out)).unwrap(),
+    );
+
+    // A second run that fails leaves the first pair as it was.
+    stub.with(|s| s.broken_after = Some(s.pages + 2));
+    let broken = fetch_logs(&stub, Some(KEY), &out, &["--retries", "0", "--restart"]);
+    assert_eq!(broken.status.code(), Some(4), "{}", stderr(&broken));
+    assert!(
+        std::fs::read(&out).unwrap() == documents,
+        "the documents are kept"
+    );
+    assert!(
+        std::fs::read(manifest_of(&out)).unwrap() == manifest,
+        "and their manifest"
+    );
+    assert_eq!(
+        ndjson(&part_of(&out)).len(),
+        2 * PAGE,
+        "the new run's pages aside"
+    );
+    stub.with(|s| s.broken_after = None);
+    let summary = logbrief()
+        .args(&QUICK_START[..QUICK_START.len() - 3])
+        .arg("--manifest")
+        .arg(manifest_of(&out))
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(summary.status.success(), "{}", stderr(&summary));
+
+    // Interrupted (Ctrl-C) half way: nothing under either name.
+    let other = dir.path().join("interrupted.ndjson");
+    stub.with(|s| s.slow = Some(std::time::Duration::from_millis(150)));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_logbrief"))
+        .current_dir(super::support::root())
+        .env_clear()
+        .env("ELASTIC_API_KEY", KEY)
+        .args(["fetch", "logs", "--elasticsearch", &stub.base])
+        .args(SCOPE)
+        .args(["--page-size", &PAGE.to_string(), "-o"])
+        .arg(&other)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !state_of(&other).exists() {
+        assert!(started.elapsed().as_secs() < 60, "no page recorded");
+        thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: the pid is the child's, still running (it is only waited for below).
+    unsafe { libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    assert!(!other.exists() && !manifest_of(&other).exists());
+    assert!(!ndjson(&part_of(&other)).is_empty());
+    stub.with(|s| s.slow = None);
+    let again = fetch_logs(&stub, Some(KEY), &other, &[]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stdout(&again).contains("written by an earlier run"));
+    assert!(std::fs::read(&other).unwrap() == documents);
+    assert!(!part_of(&other).exists() && !state_of(&other).exists());
+}
+
+#[test]
+fn nothing_is_written_through_a_symlink_and_every_file_is_private() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let stub = Stub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("acme.ndjson");
+    // A victim for each name: two outputs that are links to one file would be refused
+    // as the same file (exit 2), which proves nothing here.
+    let suffixes = [
+        "",
+        ".tmp",
+        ".part",
+        ".state.tmp",
+        ".manifest.json",
+        ".manifest.json.tmp",
+    ];
+    let victims: Vec<PathBuf> = (0..suffixes.len())
+        .map(|i| dir.path().join(format!("victim{i}")))
+        .collect();
+    for (suffix, victim) in suffixes.iter().zip(&victims) {
+        std::fs::write(victim, "keep").unwrap();
+        let mut name = out.file_name().unwrap().to_os_string();
+        name.push(suffix);
+        symlink(victim, out.with_file_name(name)).unwrap();
+    }
+    let untouched = || {
+        victims
+            .iter()
+            .all(|v| std::fs::read_to_string(v).unwrap() == "keep")
+    };
+    let run = fetch_logs(&stub, Some(KEY), &out, &[]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(untouched());
+    for f in [&out, &manifest_of(&out)] {
+        let meta = std::fs::symlink_metadata(f).unwrap();
+        assert!(meta.is_file(), "{}", f.display());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    }
+
+    // An earlier output open to others is replaced by a private one.
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(fetch_logs(&stub, Some(KEY), &out, &[]).status.success());
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // The files of an interrupted run are reused only as logbrief left them.
+    stub.with(|s| s.broken_after = Some(s.pages + 2));
+    let broken = fetch_logs(&stub, Some(KEY), &out, &["--retries", "0"]);
+    assert_eq!(broken.status.code(), Some(4));
+    stub.with(|s| s.broken_after = None);
+    let (part, state) = (part_of(&out), state_of(&out));
+    for kept in [&part, &state] {
+        let aside = kept.with_extension("aside");
+        std::fs::rename(kept, &aside).unwrap();
+        symlink(&aside, kept).unwrap();
+        let refused = fetch_logs(&stub, Some(KEY), &out, &[]);
+        assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+        assert!(
+            stderr(&refused).contains("symbolic link"),
+            "{}",
+            stderr(&refused)
+        );
+        std::fs::remove_file(kept).unwrap();
+        std::fs::rename(&aside, kept).unwrap();
+    }
+    std::fs::set_permissions(&part, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let open = fetch_logs(&stub, Some(KEY), &out, &[]);
+    assert_eq!(open.status.code(), Some(2));
+    assert!(
+        stderr(&open).contains("others may read or write it"),
+        "{}",
+        stderr(&open)
+    );
+    std::fs::set_permissions(&part, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let resumed = fetch_logs(&stub, Some(KEY), &out, &[]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(untouched());
+}
+
+#[test]
+fn an_output_over_the_other_or_over_the_directory_is_refused() {
+    let stub = Stub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("acme.ndjson");
+    let same = fetch_logs(
+        &stub,
+        Some(KEY),
+        &out,
+        &["--manifest", out.to_str().unwrap()],
+    );
+    assert_eq!(same.status.code(), Some(2));
+    assert!(
+        stderr(&same).contains("are the same file"),
+        "{}",
+        stderr(&same)
+    );
+    let part = part_of(&out);
+    let on_part = fetch_logs(
+        &stub,
+        Some(KEY),
+        &out,
+        &["--manifest", part.to_str().unwrap()],
+    );
+    assert_eq!(on_part.status.code(), Some(2));
+
+    let directory = dir.path().join("directory.json");
+    std::fs::copy(
+        super::support::root().join("fixtures/directory.json"),
+        &directory,
+    )
+    .unwrap();
+    let before = std::fs::read(&directory).unwrap();
+    let scope = [
+        "--requester",
+        "alice@acme.example",
+        "--directory",
+        directory.to_str().unwrap(),
+        "--namespace",
+        "acme",
+    ];
+    let over = fetch_as(&stub, Some(KEY), &scope, PAGE, &directory, &[]);
+    assert_eq!(over.status.code(), Some(2));
+    assert!(
+        stderr(&over).contains("is also an input"),
+        "{}",
+        stderr(&over)
+    );
+    assert!(std::fs::read(&directory).unwrap() == before);
+    assert!(stub.with(|s| s.seen.is_empty()), "nothing asked");
+    assert!(!out.exists() && !part.exists());
 }

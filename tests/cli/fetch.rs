@@ -1383,3 +1383,73 @@ fn relative_next_links_are_resolved_as_rfc_3986_says() {
         assert_same_file(&whole, &out);
     }
 }
+
+#[test]
+fn nothing_is_written_through_a_symlink_and_every_file_is_private() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let stub = Stub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("events.json");
+    let directory = dir.path().join("directory.json");
+    let planted = [
+        (out.clone(), ""),
+        (out.clone(), ".tmp"),
+        (out.clone(), ".part"),
+        (out.clone(), ".state.tmp"),
+        (directory.clone(), ""),
+        (directory.clone(), ".tmp"),
+    ];
+    let mut victims = Vec::new();
+    for (i, (file, suffix)) in planted.iter().enumerate() {
+        let victim = dir.path().join(format!("victim{i}"));
+        std::fs::write(&victim, "keep").unwrap();
+        symlink(&victim, beside(file, suffix)).unwrap();
+        victims.push(victim);
+    }
+    let untouched = || {
+        victims
+            .iter()
+            .all(|v| std::fs::read_to_string(v).unwrap() == "keep")
+    };
+    let private = |f: &Path| {
+        let meta = std::fs::symlink_metadata(f).unwrap();
+        meta.is_file() && meta.permissions().mode() & 0o777 == 0o600
+    };
+    let run = audit_into(&stub, &out, &[]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert!(
+        fetch_directory(&stub, "northwind", &directory)
+            .status
+            .success()
+    );
+    assert!(untouched());
+    assert!(private(&out) && private(&directory));
+    let whole = std::fs::read(&out).unwrap();
+
+    // An earlier output open to others is replaced by a private one.
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(audit_into(&stub, &out, &[]).status.success());
+    assert!(private(&out));
+
+    // A run that fails leaves the earlier output as it was.
+    let broken = stub.broken_from(3, || audit_into(&stub, &out, &["--restart"]));
+    assert_eq!(broken.status.code(), Some(4));
+    assert!(std::fs::read(&out).unwrap() == whole);
+
+    // The files of an interrupted run are reused only as logbrief left them.
+    let (part, state) = (beside(&out, ".part"), beside(&out, ".state"));
+    for kept in [&part, &state] {
+        let aside = beside(kept, ".aside");
+        std::fs::rename(kept, &aside).unwrap();
+        symlink(&aside, kept).unwrap();
+        let refused = audit_into(&stub, &out, &[]);
+        assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+        assert!(text(&refused.stderr).contains("symbolic link"));
+        std::fs::remove_file(kept).unwrap();
+        std::fs::rename(&aside, kept).unwrap();
+    }
+    let resumed = audit_into(&stub, &out, &[]);
+    assert!(resumed.status.success(), "{}", text(&resumed.stderr));
+    assert!(std::fs::read(&out).unwrap() == whole);
+    assert!(untouched());
+}
