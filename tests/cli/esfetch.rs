@@ -183,6 +183,32 @@ enum Fault {
     Expired,
 }
 
+/// How a hostile cluster lies, from the candidates' page `.1` on (counted as faults
+/// are).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lie {
+    /// `timed_out: true`.
+    TimedOut,
+    /// Two of five shards failed.
+    ShardsFailed,
+    /// The totals' answer: two of five shards failed.
+    TotalsShardsFailed,
+    /// The first hit has no `_source`.
+    NoSource,
+    /// The first hit's `_source` is a string.
+    StringSource,
+    /// The first hit's `_source` is `{}`.
+    EmptySource,
+    /// The query's window is not applied.
+    IgnoresWindow,
+    /// `search_after` is not applied: every page is the first.
+    IgnoresSearchAfter,
+    /// A scroll gives its first page again and again.
+    RepeatingScroll,
+    /// Every document at one time.
+    OneTime,
+}
+
 struct Pit {
     indices: Vec<&'static str>,
     expired: bool,
@@ -211,6 +237,8 @@ struct Shared {
     queries: Vec<Value>,
     /// How long each answer to a search for candidates waits before it is sent.
     slow: Option<std::time::Duration>,
+    /// A lie, and the page it starts at.
+    lie: Option<(Lie, usize)>,
 }
 
 impl Shared {
@@ -230,6 +258,7 @@ impl Shared {
             seen: Vec::new(),
             queries: Vec::new(),
             slow: None,
+            lie: None,
         }
     }
 }
@@ -475,7 +504,14 @@ fn answer(s: &mut Shared, method: &str, target: &str, body: &Value) -> Option<(u
                     Some((200, json!({"pit_id": open_pit(s, pattern)})))
                 }
                 "_search" if target.contains("scroll=") => scroll_open(s, pattern, body),
-                "_search" => Some(totals(&s.docs, pattern, body)),
+                "_search" => {
+                    let (status, mut answer) = totals(&s.docs, pattern, body);
+                    if s.lie.is_some_and(|(lie, _)| lie == Lie::TotalsShardsFailed) {
+                        answer["_shards"] =
+                            json!({"total": 5, "successful": 3, "skipped": 0, "failed": 2});
+                    }
+                    Some((status, answer))
+                }
                 _ => not_found,
             }
         }
@@ -601,13 +637,54 @@ fn scroll_next(s: &mut Shared, body: &Value) -> Option<(u16, Value)> {
 
 fn scroll_page(s: &mut Shared, id: &str, size: usize) -> Option<(u16, Value)> {
     let (mut left, expired) = s.scrolls.remove(id).unwrap();
-    let rest = left.split_off(size.min(left.len()));
+    let mut rest = left.split_off(size.min(left.len()));
+    if lying(s, Lie::RepeatingScroll) {
+        // What this page gave comes again.
+        rest = left.iter().cloned().chain(rest).collect();
+    }
     s.pages += 1;
     // A new id for every answer: only the newest is accepted.
     let (stem, generation) = id.rsplit_once('-').unwrap();
     let newest = format!("{stem}-{}", generation.parse::<u64>().unwrap() + 1);
     s.scrolls.insert(newest.clone(), (rest, expired));
     Some((200, json!({"_scroll_id": newest, "hits": {"hits": left}})))
+}
+
+/// Whether the stub tells `lie` on the page it is answering.
+fn lying(s: &Shared, lie: Lie) -> bool {
+    s.lie
+        .is_some_and(|(l, from)| l == lie && s.pages + 1 >= from)
+}
+
+/// The query without its window, as a cluster that ignores it would match.
+fn without_window(query: &Value) -> Value {
+    let mut q = query.clone();
+    if let Some(b) = q.get_mut("bool").and_then(Value::as_object_mut) {
+        b.remove("filter");
+    }
+    q
+}
+
+/// The lies told on a page's answer.
+fn lie_on(s: &Shared, answer: &mut Value) {
+    if lying(s, Lie::TimedOut) {
+        answer["timed_out"] = json!(true);
+    }
+    if lying(s, Lie::ShardsFailed) {
+        answer["_shards"] = json!({"total": 5, "successful": 3, "skipped": 0, "failed": 2});
+    }
+    let first = answer.pointer_mut("/hits/hits/0");
+    if let Some(hit) = first.and_then(Value::as_object_mut) {
+        if lying(s, Lie::NoSource) {
+            hit.remove("_source");
+        }
+        if lying(s, Lie::StringSource) {
+            hit.insert("_source".into(), json!("a document"));
+        }
+        if lying(s, Lie::EmptySource) {
+            hit.insert("_source".into(), json!({}));
+        }
+    }
 }
 
 fn search(s: &mut Shared, body: &Value) -> Option<(u16, Value)> {
@@ -641,32 +718,51 @@ fn search(s: &mut Shared, body: &Value) -> Option<(u16, Value)> {
         let n = |v: &Value| v.as_i64().unwrap();
         (n(&a[0]), n(&a[1]))
     });
+    let query = if lying(s, Lie::IgnoresWindow) {
+        without_window(&body["query"])
+    } else {
+        body["query"].clone()
+    };
+    let after = after.filter(|_| !lying(s, Lie::IgnoresSearchAfter));
+    let one_time = lying(s, Lie::OneTime);
+    let sort = |d: &Doc| {
+        if one_time {
+            (1_773_500_000_000, d.seq)
+        } else {
+            d.sort()
+        }
+    };
     let docs: Vec<&Doc> = s
         .docs
-        .matched_in_order(&body["query"])
+        .matched_in_order(&query)
         .into_iter()
         .filter(|d| pit.indices.contains(&d.index))
-        .filter(|d| after.is_none_or(|a| d.sort() > a))
+        .filter(|d| after.is_none_or(|a| sort(d) > a))
         .collect();
     let patterns = body["_source"].as_array().unwrap().clone();
     let hits: Vec<Value> = docs
         .iter()
         .take(size)
         .map(|d| {
-            let (t, seq) = d.sort();
+            let (t, seq) = sort(d);
+            let mut source = filtered(&d.source, &patterns);
+            if one_time {
+                source["@timestamp"] = json!("2026-03-14T14:53:20.000Z");
+            }
             json!({"_index": d.index, "_id": d.id, "_score": null,
-                "_source": filtered(&d.source, &patterns), "sort": [t, seq]})
+                "_source": source, "sort": [t, seq]})
         })
         .collect();
-    s.pages = page;
     // A new id for every answer: only the newest is accepted.
     let (stem, generation) = id.rsplit_once('-').unwrap();
     let newest = format!("{stem}-{}", generation.parse::<u64>().unwrap() + 1);
     s.pits.insert(newest.clone(), pit);
-    Some((
-        200,
-        json!({"pit_id": newest, "took": 1, "timed_out": false, "hits": {"hits": hits}}),
-    ))
+    let mut answer = json!({"pit_id": newest, "took": 1, "timed_out": false,
+        "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+        "hits": {"hits": hits}});
+    lie_on(s, &mut answer);
+    s.pages = page;
+    Some((200, answer))
 }
 
 /// The quick start's requester and scope.
@@ -1414,4 +1510,142 @@ fn an_output_over_the_other_or_over_the_directory_is_refused() {
     assert!(std::fs::read(&directory).unwrap() == before);
     assert!(stub.with(|s| s.seen.is_empty()), "nothing asked");
     assert!(!out.exists() && !part.exists());
+}
+
+/// A stub of the fixtures that tells `lie` from page `from` on.
+fn liar(lie: Lie, from: usize) -> Stub {
+    let stub = Stub::start();
+    stub.with(|s| s.lie = Some((lie, from)));
+    stub
+}
+
+/// Runs a fetch that must stop (exit 4) and say `said`, leaving neither the output nor
+/// a manifest.
+fn refused(stub: &Stub, extra: &[&str], said: &str) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c.ndjson");
+    let run = fetch_logs(stub, Some(KEY), &out, extra);
+    assert_eq!(run.status.code(), Some(4), "{said}: {}", stderr(&run));
+    assert!(stderr(&run).contains(said), "{said}: {}", stderr(&run));
+    assert!(!out.exists() && !manifest_of(&out).exists(), "{said}");
+    assert!(!stderr(&run).contains(KEY));
+    run
+}
+
+#[test]
+fn a_partial_answer_is_never_passed_off_as_the_whole() {
+    for (lie, from, said) in [
+        (
+            Lie::TimedOut,
+            3,
+            "part of the documents (the search timed out)",
+        ),
+        (
+            Lie::ShardsFailed,
+            2,
+            "part of the documents (2 of 5 shards did not answer)",
+        ),
+        (
+            Lie::TotalsShardsFailed,
+            1,
+            "part of the documents (2 of 5 shards did not answer)",
+        ),
+    ] {
+        let run = refused(&liar(lie, from), &[], said);
+        if from > 1 {
+            let kept = format!("{} page(s) fetched so far are kept", from - 1);
+            assert!(stderr(&run).contains(&kept), "{lie:?}: {}", stderr(&run));
+        }
+    }
+}
+
+#[test]
+fn hits_without_a_source_object_are_refused() {
+    for lie in [Lie::NoSource, Lie::StringSource, Lie::EmptySource] {
+        refused(
+            &liar(lie, 2),
+            &[],
+            "the answer has no _source object in a hit",
+        );
+    }
+}
+
+#[test]
+fn a_cluster_that_ignores_the_window_is_refused() {
+    let window = ["--since", "2026-03-16", "--until", "2026-03-16"];
+    let stub = liar(Lie::IgnoresWindow, 1);
+    refused(&stub, &window, "outside the window it was asked for");
+    // The same window, applied: the fetch goes through.
+    let dir = tempfile::tempdir().unwrap();
+    let run = fetch_logs(&Stub::start(), Some(KEY), &dir.path().join("c"), &window);
+    assert!(run.status.success(), "{}", stderr(&run));
+}
+
+#[test]
+fn a_state_that_does_not_match_the_command_is_refused() {
+    let stub = Stub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c.ndjson");
+    stub.with(|s| s.broken_after = Some(3));
+    assert_eq!(
+        fetch_logs(&stub, Some(KEY), &out, &["--retries", "0"])
+            .status
+            .code(),
+        Some(4)
+    );
+    stub.with(|s| s.broken_after = None);
+    let state_path = state_of(&out);
+    let original: Value = serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    let write_state = |state: &Value| {
+        // As logbrief leaves it: its owner's only.
+        std::fs::remove_file(&state_path).unwrap();
+        std::fs::write(&state_path, state.to_string()).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&state_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    let moved = |mut s: Value| {
+        let t = s["after"][0].as_i64().unwrap();
+        s["after"][0] = json!(t + 3_600_000);
+        s
+    };
+    let cases: [(&str, Value, &str); 5] = [
+        (
+            "cluster",
+            json!({"cluster": "http://127.0.0.1:9/"}),
+            "another cluster",
+        ),
+        ("index", json!({"index": "pubsub-*"}), "other indices"),
+        (
+            "query",
+            json!({"query": {"match_all": {}}}),
+            "another scope or window",
+        ),
+        ("after", json!({"after": null}), "does not agree"),
+        ("written", json!({"written": 3}), "does not agree"),
+    ];
+    for (what, change, said) in cases {
+        let mut state = original.clone();
+        for (k, v) in change.as_object().unwrap() {
+            state[k] = v.clone();
+        }
+        write_state(&state);
+        let run = fetch_logs(&stub, Some(KEY), &out, &[]);
+        assert_eq!(run.status.code(), Some(2), "{what}: {}", stderr(&run));
+        assert!(stderr(&run).contains(said), "{what}: {}", stderr(&run));
+        assert!(stderr(&run).contains("--restart"), "{what}");
+    }
+    write_state(&moved(original.clone()));
+    let run = fetch_logs(&stub, Some(KEY), &out, &[]);
+    assert_eq!(
+        run.status.code(),
+        Some(2),
+        "a moved after: {}",
+        stderr(&run)
+    );
+    assert!(stderr(&run).contains("does not agree"));
+
+    write_state(&original);
+    let run = fetch_logs(&stub, Some(KEY), &out, &[]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(ndjson(&out), FIXTURES.expected(&pushdown_query()));
 }

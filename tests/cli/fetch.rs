@@ -1453,3 +1453,171 @@ fn nothing_is_written_through_a_symlink_and_every_file_is_private() {
     assert!(std::fs::read(&out).unwrap() == whole);
     assert!(untouched());
 }
+
+#[test]
+fn page_numbers_without_a_link_are_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole.json");
+    assert!(audit_into(&Stub::start(), &whole, &[]).status.success());
+    for links in [Links::HeadersOnly, Links::TotalPagesOnly] {
+        let stub = Stub::lying(Mode {
+            links,
+            ..Mode::default()
+        });
+        let out = dir.path().join(format!("{links:?}.json"));
+        let run = audit_into(&stub, &out, &[]);
+        assert!(run.status.success(), "{links:?}: {}", text(&run.stderr));
+        assert!(
+            text(&run.stdout).contains("230 events from 6 pages"),
+            "{links:?}: {}",
+            text(&run.stdout)
+        );
+        assert_same_file(&whole, &out);
+        assert!(stub.seen().iter().any(|(u, _, _)| u.ends_with("&page=6")));
+    }
+}
+
+#[test]
+fn a_server_that_ignores_the_window_is_refused() {
+    let stub = Stub::lying(Mode {
+        ignore_window: true,
+        ..Mode::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("events.json");
+    let window = ["--since", "2026-03-10", "--until", "2026-03-19"];
+    let run = audit_into(&stub, &out, &window);
+    assert_eq!(run.status.code(), Some(4));
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains("page 1 of /api/v4/groups/northwind/audit_events: the server answered with events outside the window"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("run the same command again"), "{stderr}");
+    assert!(!out.exists());
+    // Without a window every event is in it.
+    let run = audit_into(&stub, &out, &["--restart"]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+}
+
+#[test]
+fn ids_are_numbers_however_they_are_written() {
+    let stub = Stub::lying(Mode {
+        repeat_as_string: true,
+        ..Mode::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("events.json");
+    let run = audit_into(&stub, &out, &[]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert_eq!(
+        text(&run.stdout),
+        format!(
+            "wrote {}: 230 events from 6 pages; 5 repeated events left out\n",
+            out.display()
+        )
+    );
+    let ids: Vec<u64> = events_of(&out)
+        .iter()
+        .map(|e| e["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, (1..=EVENTS).rev().collect::<Vec<_>>());
+}
+
+#[test]
+fn elements_that_are_not_events_are_refused() {
+    for bad in [
+        json!({}),
+        json!("an event"),
+        json!({"id": "not a number", "created_at": "2026-03-10T00:00:00Z"}),
+        json!(null),
+    ] {
+        let stub = Stub::lying(Mode {
+            bad_event: Some(bad.clone()),
+            ..Mode::default()
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("events.json");
+        let run = audit_into(&stub, &out, &[]);
+        assert_eq!(run.status.code(), Some(4), "{bad}");
+        assert!(
+            text(&run.stderr).contains(
+                "page 2 of /api/v4/groups/northwind/audit_events: an element is not an audit event"
+            ),
+            "{bad}: {}",
+            text(&run.stderr)
+        );
+        assert!(!out.exists());
+    }
+}
+
+#[test]
+fn a_state_that_does_not_match_the_command_is_refused() {
+    let stub = Stub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (whole, out) = (
+        dir.path().join("whole.json"),
+        dir.path().join("events.json"),
+    );
+    assert!(audit_into(&stub, &whole, &[]).status.success());
+    assert_eq!(
+        stub.broken_from(4, || audit_into(&stub, &out, &[]))
+            .status
+            .code(),
+        Some(4)
+    );
+    let state_path = beside(&out, ".state");
+    let original: Value = serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    assert!(
+        !original.to_string().contains('?'),
+        "no address with a query: {original}"
+    );
+    let write_state = |state: &Value| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::remove_file(&state_path).unwrap();
+        std::fs::write(&state_path, state.to_string()).unwrap();
+        std::fs::set_permissions(&state_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    for (change, said) in [
+        (
+            json!({"route": "/groups/other/audit_events"}),
+            "another group, project or instance",
+        ),
+        (
+            json!({"route": "/audit_events"}),
+            "another group, project or instance",
+        ),
+        (
+            json!({"instance": "https://gitlab.example.com/api/v4"}),
+            "another instance",
+        ),
+        (
+            json!({"created_after": "2026-03-02T00:00:00Z"}),
+            "another window",
+        ),
+        (json!({"kind": "logbrief fetch logs 2"}), "another command"),
+        (json!({"after": null}), "does not agree"),
+        (json!({"events": 80}), "does not agree"),
+    ] {
+        let mut state = original.clone();
+        for (k, v) in change.as_object().unwrap() {
+            state[k] = v.clone();
+        }
+        write_state(&state);
+        let run = audit_into(&stub, &out, &[]);
+        assert_eq!(
+            run.status.code(),
+            Some(2),
+            "{change}: {}",
+            text(&run.stderr)
+        );
+        let stderr = text(&run.stderr);
+        assert!(
+            stderr.contains(said) && stderr.contains("--restart"),
+            "{change}: {stderr}"
+        );
+    }
+    write_state(&original);
+    assert!(audit_into(&stub, &out, &[]).status.success());
+    assert_same_file(&whole, &out);
+}
