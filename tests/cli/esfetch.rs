@@ -207,6 +207,10 @@ enum Lie {
     RepeatingScroll,
     /// Every document at one time.
     OneTime,
+    /// The totals count one document per index.
+    Undercount,
+    /// Searches for candidates answer with gzip that inflates to 80 MiB.
+    GzipBomb,
 }
 
 struct Pit {
@@ -367,8 +371,9 @@ fn handle(stream: TcpStream, shared: &Mutex<Shared>) {
     reader.read_exact(&mut body).unwrap();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let key_ok = headers.get("authorization") == Some(&format!("ApiKey {KEY}"));
-    let (answer, slow) = {
+    let (answer, slow, bomb) = {
         let mut s = shared.lock().unwrap();
+        let bomb = lying(&s, Lie::GzipBomb) && body.get("size") != Some(&json!(0));
         s.seen.push((method.clone(), target.clone(), key_ok));
         let answer = if key_ok {
             answer(&mut s, &method, &target, &body)
@@ -378,6 +383,7 @@ fn handle(stream: TcpStream, shared: &Mutex<Shared>) {
         (
             answer,
             s.slow.filter(|_| body.get("size") != Some(&json!(0))),
+            bomb,
         )
     };
     if let Some(slow) = slow {
@@ -387,18 +393,35 @@ fn handle(stream: TcpStream, shared: &Mutex<Shared>) {
         // The connection is cut: nothing is written.
         return;
     };
-    let body = body.to_string();
+    let mut body = body.to_string().into_bytes();
     let mut extra = String::new();
     if status == 429 {
         extra.push_str("Retry-After: 0\r\n");
+    }
+    if bomb && status == 200 {
+        body = gzip_bomb(80);
+        extra.push_str("Content-Encoding: gzip\r\n");
     }
     let mut stream = stream;
     let _ = write!(
         stream,
         "HTTP/1.1 {status} Stub\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-         Connection: close\r\n{extra}\r\n{body}",
+         Connection: close\r\n{extra}\r\n",
         body.len()
     );
+    let _ = stream.write_all(&body);
+}
+
+/// A JSON object of `mib` MiB once decompressed (spaces, then `{}`), gzip'd to a few
+/// hundred kilobytes at most.
+fn gzip_bomb(mib: usize) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let spaces = vec![b' '; 1 << 20];
+    for _ in 0..mib {
+        gz.write_all(&spaces).unwrap();
+    }
+    gz.write_all(b"{}").unwrap();
+    gz.finish().unwrap()
 }
 
 /// Whether an index name matches a comma-separated list of names and `*` patterns.
@@ -509,6 +532,14 @@ fn answer(s: &mut Shared, method: &str, target: &str, body: &Value) -> Option<(u
                     if s.lie.is_some_and(|(lie, _)| lie == Lie::TotalsShardsFailed) {
                         answer["_shards"] =
                             json!({"total": 5, "successful": 3, "skipped": 0, "failed": 2});
+                    }
+                    if s.lie.is_some_and(|(lie, _)| lie == Lie::Undercount) {
+                        for b in answer["aggregations"]["sources"]["buckets"]
+                            .as_array_mut()
+                            .unwrap()
+                        {
+                            b["doc_count"] = json!(1);
+                        }
                     }
                     Some((status, answer))
                 }
@@ -732,13 +763,14 @@ fn search(s: &mut Shared, body: &Value) -> Option<(u16, Value)> {
             d.sort()
         }
     };
-    let docs: Vec<&Doc> = s
+    let mut docs: Vec<&Doc> = s
         .docs
         .matched_in_order(&query)
         .into_iter()
         .filter(|d| pit.indices.contains(&d.index))
         .filter(|d| after.is_none_or(|a| sort(d) > a))
         .collect();
+    docs.sort_by_key(|d| sort(d));
     let patterns = body["_source"].as_array().unwrap().clone();
     let hits: Vec<Value> = docs
         .iter()
@@ -1648,4 +1680,134 @@ fn a_state_that_does_not_match_the_command_is_refused() {
     let run = fetch_logs(&stub, Some(KEY), &out, &[]);
     assert!(run.status.success(), "{}", stderr(&run));
     assert_eq!(ndjson(&out), FIXTURES.expected(&pushdown_query()));
+}
+
+#[test]
+fn a_cluster_that_does_not_page_on_is_stopped() {
+    let stub = liar(Lie::IgnoresSearchAfter, 1);
+    refused(
+        &stub,
+        &[],
+        "page 2 of /_search: the cluster answered with documents that do not come after",
+    );
+    assert_eq!(stub.with(|s| s.pages), 2);
+    let scroll = liar(Lie::RepeatingScroll, 2);
+    scroll.with(|s| s.scroll_only = true);
+    refused(
+        &scroll,
+        &[],
+        "page 3 of /_search/scroll: the cluster answered with documents that do not come after",
+    );
+    assert_eq!(
+        scroll.with(|s| s.pages),
+        3,
+        "the page that came again is the last asked for"
+    );
+}
+
+#[test]
+fn more_documents_than_the_totals_counted_are_refused() {
+    refused(
+        &liar(Lie::Undercount, 1),
+        &[],
+        "the cluster gave more candidate documents than it counted in the window (2)",
+    );
+}
+
+#[test]
+fn a_point_in_time_that_keeps_vanishing_is_named() {
+    let stub = Stub::start();
+    for _ in 0..3 {
+        stub.fault(2, Fault::Expired);
+    }
+    let run = refused(
+        &stub,
+        &[],
+        "expired 3 times in a row before a page could be read",
+    );
+    assert!(!stderr(&run).contains("check --index"), "{}", stderr(&run));
+}
+
+#[test]
+fn a_page_is_bounded_once_decompressed() {
+    let stub = liar(Lie::GzipBomb, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c.ndjson");
+    let run = crate::hostile::bounded()
+        .env("ELASTIC_API_KEY", KEY)
+        .args(["fetch", "logs", "--elasticsearch", &stub.base])
+        .args(SCOPE)
+        .args(["--retries", "0", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(4), "{}", stderr(&run));
+    assert!(
+        stderr(&run).contains("the page is larger than 64 MiB once decompressed"),
+        "{}",
+        stderr(&run)
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn documents_at_one_time_keep_the_state_small_and_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole.ndjson");
+    let run = fetch_logs(&liar(Lie::OneTime, 1), Some(KEY), &whole, &[]);
+    assert!(run.status.success(), "{}", stderr(&run));
+
+    let stub = liar(Lie::OneTime, 1);
+    stub.with(|s| s.broken_after = Some(3));
+    let out = dir.path().join("resumed.ndjson");
+    assert_eq!(
+        fetch_logs(&stub, Some(KEY), &out, &["--retries", "0"])
+            .status
+            .code(),
+        Some(4)
+    );
+    let state: Value = serde_json::from_slice(&std::fs::read(state_of(&out)).unwrap()).unwrap();
+    let at_last = state["at_last"].as_array().unwrap();
+    assert_eq!(
+        at_last.len(),
+        3 * PAGE,
+        "every document so far is at the last time"
+    );
+    assert!(
+        at_last.iter().all(Value::is_u64),
+        "digests, not ids: {state}"
+    );
+    stub.with(|s| s.broken_after = None);
+    // The point in time is gone: the fetch opens another from that time, and writes
+    // none of the documents of that time twice.
+    let stub = stub.restart();
+    stub.with(|s| s.lie = Some((Lie::OneTime, 1)));
+    let run = fetch_logs(&stub, Some(KEY), &out, &[]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(std::fs::read(&out).unwrap() == std::fs::read(&whole).unwrap());
+
+    // More documents at one time than a state keeps.
+    let one = FIXTURES.matched_in_order(&pushdown_query())[0];
+    let docs = (0..10_001)
+        .map(|i| Doc {
+            index: one.index,
+            id: format!("copy-{i}"),
+            seq: i,
+            millis: one.millis,
+            source: one.source.clone(),
+        })
+        .collect();
+    let crowded = Stub::serving(Arc::new(DocSet {
+        docs,
+        matched: Mutex::default(),
+    }));
+    let out = dir.path().join("crowded.ndjson");
+    let run = fetch_as(&crowded, Some(KEY), SCOPE, 1000, &out, &[]);
+    assert_eq!(run.status.code(), Some(4), "{}", stderr(&run));
+    assert!(
+        stderr(&run).contains("more than 10000 documents share one time"),
+        "{}",
+        stderr(&run)
+    );
+    assert!(!out.exists());
 }

@@ -46,6 +46,8 @@ struct Mode {
     endless_projects: bool,
     /// Audit pages of this many MiB of JSON once decompressed, sent as gzip.
     gzip_mib: Option<usize>,
+    /// Audit pages of this many `{}`.
+    flood: Option<usize>,
 }
 
 /// How the audit pages point to the next one.
@@ -201,7 +203,7 @@ fn audit_page_as(
         let rest = (1..cursor).rev().map(event).filter(in_window).collect();
         (
             rest,
-            usize::try_from((EVENTS + 1 - cursor) / PAGE as u64).unwrap() + 1,
+            usize::try_from((EVENTS + 1).saturating_sub(cursor) / PAGE as u64).unwrap() + 1,
         )
     };
     let mut page: Vec<Value> = rest.iter().take(PAGE).cloned().collect();
@@ -334,10 +336,11 @@ fn answer(base: &str, url: &str, mode: &Mode) -> (u16, Vec<(&'static str, String
                 .get("page")
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(1);
-            // A thousand new projects a page, as a server that ignores per_page may send.
-            let items: Vec<Value> = (0..1000)
+            // Ten thousand new projects a page, as a server that ignores per_page may
+            // send.
+            let items: Vec<Value> = (0..10_000)
                 .map(|i| {
-                    let id = page * 1000 + i;
+                    let id = page * 10_000 + i;
                     json!({"id": id, "path_with_namespace": format!("northwind/p{id}")})
                 })
                 .collect();
@@ -400,6 +403,16 @@ fn answer(base: &str, url: &str, mode: &Mode) -> (u16, Vec<(&'static str, String
                 Some(u) => ok(u),
                 None => (404, Vec::new(), r#"{"message":"404 Not found"}"#.to_owned()),
             }
+        }
+        "/api/v4/groups/northwind/audit_events" if mode.flood.is_some() => {
+            let n = mode.flood.unwrap();
+            let mut body = String::with_capacity(3 * n + 2);
+            body.push('[');
+            for i in 0..n {
+                body.push_str(if i == 0 { "{}" } else { ",{}" });
+            }
+            body.push(']');
+            (200, Vec::new(), body)
         }
         "/api/v4/groups/northwind/audit_events"
         | "/api/v4/projects/northwind%2Fplatform%2Fapi/audit_events"
@@ -1620,4 +1633,121 @@ fn a_state_that_does_not_match_the_command_is_refused() {
     write_state(&original);
     assert!(audit_into(&stub, &out, &[]).status.success());
     assert_same_file(&whole, &out);
+}
+
+#[test]
+fn pages_that_bring_nothing_new_end_the_fetch() {
+    for (links, said, asked) in [
+        (Links::Empty, "3 pages in a row brought nothing new", 3),
+        (Links::Same, "3 pages in a row brought nothing new", 4),
+        (Links::Junk, "the pages go round in a circle", 2),
+    ] {
+        let stub = Stub::lying(Mode {
+            links,
+            ..Mode::default()
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("events.json");
+        let run = audit_into(&stub, &out, &[]);
+        assert_eq!(run.status.code(), Some(4), "{links:?}");
+        let stderr = text(&run.stderr);
+        assert!(stderr.contains(said), "{links:?}: {stderr}");
+        assert!(
+            !stderr.contains("run the same command again"),
+            "running it again would go round again: {stderr}"
+        );
+        assert_eq!(stub.seen().len(), asked, "{links:?}");
+        assert!(!out.exists());
+    }
+}
+
+/// `fetch audit-events` under the address-space limit of the hostile tests.
+fn bounded_audit(stub: &Stub, out: &Path) -> Output {
+    crate::hostile::bounded()
+        .env("GITLAB_TOKEN", TOKEN)
+        .args(["fetch", "audit-events", "--gitlab-url", &stub.base])
+        .args(["--group", "northwind", "--retries", "0", "-o"])
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_page_is_bounded_once_decompressed_and_by_its_elements() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("events.json");
+    // 80 MiB of JSON in less than a megabyte of gzip: the limit counts what it
+    // inflates to.
+    let bomb = Stub::lying(Mode {
+        gzip_mib: Some(80),
+        ..Mode::default()
+    });
+    let run = bounded_audit(&bomb, &out);
+    assert_eq!(run.status.code(), Some(4), "{}", text(&run.stderr));
+    assert!(
+        text(&run.stderr).contains("the page is larger than 64 MiB once decompressed"),
+        "{}",
+        text(&run.stderr)
+    );
+    // Twenty million `{}`: 60 MB, within the bytes, far beyond what a page holds.
+    let flood = Stub::lying(Mode {
+        flood: Some(20_000_000),
+        ..Mode::default()
+    });
+    let run = bounded_audit(&flood, &out);
+    assert_eq!(run.status.code(), Some(4), "{}", text(&run.stderr));
+    assert!(
+        text(&run.stderr).contains("more elements in a page than logbrief reads (10000)"),
+        "{}",
+        text(&run.stderr)
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn ancestors_in_a_loop_and_lists_without_end_are_refused() {
+    for mode in [
+        Mode {
+            ancestor_loop: true,
+            ..Mode::default()
+        },
+        Mode {
+            self_parent: true,
+            ..Mode::default()
+        },
+    ] {
+        let stub = Stub::lying(mode);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("directory.json");
+        let run = fetch_directory(&stub, "northwind/platform", &file);
+        assert_eq!(run.status.code(), Some(4));
+        assert!(
+            text(&run.stderr).contains("the ancestors of northwind/platform go round in a loop"),
+            "{}",
+            text(&run.stderr)
+        );
+        assert!(stub.seen().len() <= 3, "{} requests", stub.seen().len());
+        assert!(!file.exists());
+    }
+
+    let stub = Stub::lying(Mode {
+        endless_projects: true,
+        ..Mode::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("directory.json");
+    let run = crate::hostile::bounded()
+        .env("GITLAB_TOKEN", TOKEN)
+        .args(["fetch", "directory", "--gitlab-url", &stub.base])
+        .args(["--namespace", "northwind", "-o"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(4), "{}", text(&run.stderr));
+    assert!(
+        text(&run.stderr).contains("/api/v4/groups/60/projects: more than"),
+        "{}",
+        text(&run.stderr)
+    );
+    assert!(!file.exists());
 }
