@@ -1751,3 +1751,143 @@ fn ancestors_in_a_loop_and_lists_without_end_are_refused() {
     );
     assert!(!file.exists());
 }
+
+#[test]
+fn a_wait_longer_than_max_wait_stops_whatever_its_size() {
+    let (stub, _dir, file) = setup("e.json");
+    stub.fault(
+        "cursor=eyJpZCI6191",
+        Fault::Status(429, Some("99999999999999999999")),
+    );
+    let run = audit_into(&stub, &file, &[]);
+    assert_eq!(run.status.code(), Some(4));
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains(
+            "the server asks to wait longer than any clock holds, longer than --max-wait"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("trying again"), "{stderr}");
+    let asked = stub
+        .seen()
+        .iter()
+        .filter(|(u, _, _)| u.contains("cursor=eyJpZCI6191"))
+        .count();
+    assert_eq!(asked, 1, "not asked again at once");
+}
+
+#[test]
+fn a_host_without_an_address_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("e.json");
+    let run = logbrief(Some(TOKEN))
+        .args([
+            "fetch",
+            "audit-events",
+            "--gitlab-url",
+            "https://gitlab.invalid",
+        ])
+        .args([
+            "--group",
+            "northwind",
+            "--retries",
+            "1",
+            "--backoff",
+            "0.05",
+            "-o",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(4));
+    let stderr = text(&run.stderr);
+    // "Name or service not known" where a resolver answers; a temporary failure where
+    // none can be reached, which is worth another try.
+    assert!(
+        stderr.contains(
+            "GET /api/v4/groups/northwind/audit_events: the host name could not be resolved (DNS: "
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("connection failed"), "{stderr}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_certificate_the_client_refuses_is_named_and_not_retried() {
+    let openssl = Path::new("/usr/bin/openssl");
+    if !openssl.exists() {
+        eprintln!("skipped: /usr/bin/openssl is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+    let made = std::process::Command::new(openssl)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new(openssl)
+        .args([
+            "s_server",
+            "-quiet",
+            "-www",
+            "-accept",
+            &port.to_string(),
+            "-cert",
+        ])
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "s_server did not start"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    let out = dir.path().join("e.json");
+    let run = logbrief(Some(TOKEN))
+        .args(["fetch", "audit-events", "--gitlab-url"])
+        .arg(format!("https://127.0.0.1:{port}"))
+        .args(["--group", "northwind", "--backoff", "0.05", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(run.status.code(), Some(4));
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains(
+            "GET /api/v4/groups/northwind/audit_events: the server's TLS certificate was \
+             refused (invalid peer certificate: "
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("trying again"), "one try: {stderr}");
+    assert_no_token(&run, &[]);
+}
