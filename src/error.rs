@@ -288,7 +288,7 @@ pub enum FetchError {
     MoreThanCounted { total: u64 },
 
     /// A list longer than logbrief holds.
-    #[error("{route}: more than {most} entries; the list is longer than logbrief holds")]
+    #[error("{route}: more than {most} entries, more than logbrief holds; nothing was written")]
     TooLarge { route: String, most: usize },
 
     #[error(

@@ -85,6 +85,23 @@ pub const MAX_ENTRIES: usize = 500_000;
 /// The most ancestors a group may have: GitLab nests groups 20 deep at most.
 const MAX_ANCESTORS: usize = 100;
 
+/// A list past what is left of the budget, said as the directory's limit.
+fn whole_budget(e: Error) -> Error {
+    match e {
+        Error::Fetch {
+            source: FetchError::TooLarge { route, .. },
+            kept,
+        } => Error::Fetch {
+            source: FetchError::TooLarge {
+                route,
+                most: MAX_ENTRIES,
+            },
+            kept,
+        },
+        other => other,
+    }
+}
+
 /// The route of a namespace, by id or encoded path.
 fn namespace_url(client: &Client, id: &str) -> String {
     client.url(&format!("/namespaces/{id}"))
@@ -119,17 +136,20 @@ pub fn fetch(
         )),
         budget,
         on_wait,
-    )?;
+    )
+    .map_err(whole_budget)?;
     budget -= descendants.len();
     on_step("projects");
-    let mut projects: Vec<file::Project> = client.get_all(
-        &client.url(&format!(
-            "/groups/{group_id}/projects?include_subgroups=true&with_shared=false\
+    let mut projects: Vec<file::Project> = client
+        .get_all(
+            &client.url(&format!(
+                "/groups/{group_id}/projects?include_subgroups=true&with_shared=false\
              &order_by=id&sort=asc&per_page=100"
-        )),
-        budget,
-        on_wait,
-    )?;
+            )),
+            budget,
+            on_wait,
+        )
+        .map_err(whole_budget)?;
     budget -= projects.len();
 
     // Everyone with access to each group, inherited and shared access included.
@@ -141,7 +161,7 @@ pub fn fetch(
         members,
         known,
         inactive,
-    } = members(client, &groups, budget, on_wait)?;
+    } = members(client, &groups, budget, on_wait).map_err(whole_budget)?;
     let users = users(client, &known, on_step, on_wait)?;
     for g in descendants {
         namespaces.insert(g.id, out_namespace(g));

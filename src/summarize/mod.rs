@@ -21,7 +21,7 @@ use crate::guard::Canaries;
 use crate::ingest::ReadOptions;
 use crate::output::write_out;
 use crate::progress::Progress;
-use crate::{fetch, geo, render};
+use crate::{geo, render};
 
 use collect::{Collected, Context};
 use settle::Settled;

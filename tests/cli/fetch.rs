@@ -1745,7 +1745,7 @@ fn ancestors_in_a_loop_and_lists_without_end_are_refused() {
         .unwrap();
     assert_eq!(run.status.code(), Some(4), "{}", text(&run.stderr));
     assert!(
-        text(&run.stderr).contains("/api/v4/groups/60/projects: more than"),
+        text(&run.stderr).contains("/api/v4/groups/60/projects: more than 500000 entries"),
         "{}",
         text(&run.stderr)
     );
