@@ -169,6 +169,15 @@ impl From<FetchError> for Error {
     }
 }
 
+/// A wait in seconds; one too long to hold is said as such.
+fn wait_text(secs: u64) -> String {
+    if secs == u64::MAX {
+        "longer than any clock holds".to_owned()
+    } else {
+        format!("{secs} s")
+    }
+}
+
 fn kept_note(kept: u64) -> String {
     match kept {
         0 => String::new(),
@@ -200,8 +209,9 @@ pub enum FetchError {
     },
 
     #[error(
-        "{method} {route}: the server asks to wait {secs} s, longer than --max-wait; \
-         try again later"
+        "{method} {route}: the server asks to wait {}, longer than --max-wait; \
+         try again later",
+        wait_text(*secs)
     )]
     WaitTooLong {
         method: &'static str,
@@ -219,11 +229,89 @@ pub enum FetchError {
     #[error("the server pointed outside its API ({route}); the token was not sent there")]
     Outside { route: String },
 
+    /// A next link that holds the secret: following it would put the secret in an
+    /// address, where logs and proxies keep it.
+    #[error(
+        "the server put the secret in the address of the page after {route}; it was not \
+         followed"
+    )]
+    SecretInLink { route: String },
+
+    /// A next link on the API, but to another list.
+    #[error("the next page of {route} points to another route ({other}); it was not followed")]
+    Elsewhere { route: String, other: String },
+
+    #[error("the next page of {route} carries no cursor or page number logbrief can follow")]
+    NoCursor { route: String },
+
     #[error("the next page of {route} was given before; the pages go round in a circle")]
     Circular { route: String },
 
-    #[error("page {page} of {route}: an element is not an audit event")]
+    #[error("page {page} of {route}: an element is not an audit event (an object with an id)")]
     NotAnEvent { route: String, page: u64 },
+
+    /// Events outside the window asked for: the server does not apply it, and what it
+    /// gives cannot be trusted to be the window's whole.
+    #[error(
+        "page {page} of {route}: the server answered with events outside the window it was \
+         asked for (--since/--until); nothing was written"
+    )]
+    OutsideWindow { route: String, page: u64 },
+
+    /// A search cluster's answer that holds only some of what it found.
+    #[error(
+        "{method} {route}: the cluster answered with part of the documents ({what}); \
+         nothing was written"
+    )]
+    Partial {
+        method: &'static str,
+        route: String,
+        what: String,
+    },
+
+    /// Hits that do not come after the last one read: the cluster ignores
+    /// `search_after`, or a scroll starts over.
+    #[error(
+        "page {page} of {route}: the cluster answered with documents that do not come after \
+         the last one read (it does not page on); nothing was written"
+    )]
+    Backwards { route: String, page: u64 },
+
+    #[error(
+        "the point in time (or scroll) expired {times} times in a row before a page could \
+         be read; the cluster keeps it for less than the time between two pages"
+    )]
+    Vanishing { times: u32 },
+
+    #[error(
+        "more than {most} documents share one time; the fetch cannot tell them apart \
+         safely, and nothing was written"
+    )]
+    Crowded { most: usize },
+
+    #[error(
+        "the cluster gave more candidate documents than it counted in the window ({total}); \
+         the counts and the documents disagree, and nothing was written. Use --restart to \
+         count again"
+    )]
+    MoreThanCounted { total: u64 },
+
+    /// A list longer than logbrief holds.
+    #[error("{route}: more than {most} entries, more than logbrief holds; nothing was written")]
+    TooLarge { route: String, most: usize },
+
+    #[error(
+        "the ancestors of {path} go round in a loop (namespace {id} comes again); the \
+         directory cannot be read"
+    )]
+    AncestorLoop { path: String, id: u64 },
+
+    /// Pages that bring nothing new, one after the other.
+    #[error(
+        "{route}: {pages} pages in a row brought nothing new; the server does not move on, \
+         and nothing was written"
+    )]
+    Stuck { route: String, pages: u32 },
 
     /// A search cluster's answer without what the request asks for.
     #[error("{method} {route}: the answer has no {what}")]
@@ -232,6 +320,24 @@ pub enum FetchError {
         route: String,
         what: &'static str,
     },
+}
+
+impl FetchError {
+    /// Whether running the same command again may get past this (a server that
+    /// failed, refused or asked to wait), so that what was fetched is worth keeping for
+    /// it. A server that goes round, points elsewhere or answers outside what it was
+    /// asked would do the same again.
+    pub fn may_pass(&self) -> bool {
+        matches!(
+            self,
+            FetchError::Status { .. }
+                | FetchError::GaveUp { .. }
+                | FetchError::WaitTooLong { .. }
+                | FetchError::Failed { .. }
+                | FetchError::Partial { .. }
+                | FetchError::Vanishing { .. }
+        )
+    }
 }
 
 /// What a status from the GitLab API likely means.

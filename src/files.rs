@@ -106,6 +106,32 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     write(path, bytes, PRIVATE)
 }
 
+/// Creates an empty private file at `path` for reading and appending (a fetch's
+/// `.part`, which later runs reopen with [`reopen_private`]), in place of whatever was
+/// there: a file or symlink at `path` is removed first, and the new file is created
+/// exclusively, so nothing planted there is followed.
+pub fn create_private(path: &Path) -> Result<File> {
+    remove_if_present(path)?;
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(PRIVATE).custom_flags(libc::O_NOFOLLOW);
+    }
+    options.open(path).map_err(|e| Error::write(path, e))
+}
+
+/// Moves the finished `part` file to `dest` in one step, replacing what was there
+/// (a symlink at `dest` is replaced, not followed). `part` keeps the mode it was
+/// created with.
+pub fn promote(part: &Path, dest: &Path) -> Result<()> {
+    File::open(part)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::write(part, e))?;
+    fs::rename(part, dest).map_err(|e| Error::write(dest, e))
+}
+
 /// Reopens a private file that an earlier run of the same command wrote, for reading
 /// and appending, without following a symlink. `Ok(None)` when there is none. A file
 /// that is not a regular file, belongs to someone else or can be read or written by

@@ -116,6 +116,27 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
         }
         Command::Fetch(FetchCommand::Logs(args)) => {
             let args = *args;
+            let manifest = args
+                .manifest
+                .clone()
+                .unwrap_or_else(|| fetch::sibling(&args.output, ".manifest.json"));
+            // Before anything is read or asked: the two outputs and the files kept
+            // beside the first are four different files, none of them the directory.
+            crate::files::refuse_outputs_over_inputs(
+                &[
+                    ("--output", &args.output),
+                    ("--manifest", &manifest),
+                    (
+                        "--output's part file",
+                        &fetch::sibling(&args.output, ".part"),
+                    ),
+                    (
+                        "--output's state file",
+                        &fetch::sibling(&args.output, ".state"),
+                    ),
+                ],
+                std::slice::from_ref(&args.requester.directory),
+            )?;
             let settings = config::fetch_settings(&args.retry)?;
             let (query, totals) = pushdown::elastic_requests(
                 &RequesterConfig::from_args(args.requester),
@@ -125,9 +146,6 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
             )?;
             let key = fetch::client::Token::api_key_from_env()?;
             let client = fetch::client::Client::elasticsearch(&args.elasticsearch, key, settings)?;
-            let manifest = args
-                .manifest
-                .unwrap_or_else(|| fetch::sibling(&args.output, ".manifest.json"));
             let request = fetch::logs::Request {
                 index: args.index,
                 query,

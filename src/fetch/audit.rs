@@ -9,15 +9,15 @@
 //! the file it writes is the one an uninterrupted run writes.
 
 use std::collections::HashSet;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::client::{Client, OnWait, Page, encode_segment};
-use super::{kept, open_at, private_file, read_state, remove_if_present, replace, sibling};
+use super::client::{Client, Items, OnWait, Page, encode_segment, with_param};
+use super::{kept, open_at, read_state, remove_if_present, replace, sibling};
 use crate::error::{Error, FetchError, Result};
 
 /// Whose audit events.
@@ -62,24 +62,67 @@ pub struct Fetched {
     pub resumed_pages: u64,
 }
 
-/// Where an interrupted fetch stands.
+/// Where an interrupted fetch stands. It names the fetch it belongs to (the instance,
+/// the route without its query, the window) so that another command cannot continue
+/// it, and the next page by its pagination parameter alone: the rest of the address is
+/// the command's own.
 #[derive(Debug, Serialize, Deserialize)]
 struct State {
-    /// The first page's route: a state is continued only by the same request.
-    request: String,
-    /// The next page's address; `None` when every page is in.
-    next: Option<String>,
-    /// The length of the part file when `next` was recorded.
+    /// [`KIND`]: what wrote it.
+    kind: String,
+    /// The instance's API.
+    instance: String,
+    /// The events' route, without its query.
+    route: String,
+    /// The window as the API is asked for it, each bound in its own field.
+    created_after: Option<String>,
+    created_before: Option<String>,
+    /// The next page's pagination parameter (`cursor=…` or `page=N`); `None` only
+    /// before the first page. No state is recorded after the last page: the output
+    /// is written then.
+    after: Option<String>,
+    /// The length of the part file when `after` was recorded.
     part_bytes: u64,
     pages: u64,
     /// Events in the part file, repeats included.
-    #[serde(default)]
     events: u64,
 }
+
+/// What a state of `fetch audit-events` says it is.
+const KIND: &str = "logbrief fetch audit-events 2";
+
+/// Pages in a row that may bring no event not seen before (empty pages, or events
+/// already written under a new cursor) before the server is taken to be going round.
+const MAX_IDLE_PAGES: u32 = 3;
+
+/// The most events a fetch keeps, repeats included: far beyond a group's audit log in
+/// any window a ticket needs, and what `summarize` holds in memory.
+pub const MAX_EVENTS: u64 = 5_000_000;
 
 /// The API's time format: seconds, UTC, `Z`.
 fn api_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The window as the API is asked for it: whole seconds, both inclusive, rounded
+/// outwards. The file may hold events of a bound's own second; `summarize
+/// --since/--until` keeps exactly the window.
+fn api_window(request: &Request) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let since = request.since.map(floor_second);
+    let until = request.until.map(|until| {
+        let last = floor_second(until);
+        if last == until {
+            last
+        } else {
+            last + chrono::Duration::seconds(1)
+        }
+    });
+    (since, until)
+}
+
+/// The events' route, without a query.
+fn route(request: &Request) -> String {
+    request.entity.route()
 }
 
 /// The first page's route and query. Keyset pagination (newest first, as the API
@@ -92,26 +135,48 @@ fn first_route(request: &Request) -> String {
         "sort=desc".to_owned(),
         "per_page=100".to_owned(),
     ];
-    // The API takes whole seconds, both bounds inclusive. Rounded outwards, the file
-    // may hold events of a bound's own second; `summarize --since/--until` keeps
-    // exactly the window.
-    if let Some(since) = request.since {
-        query.push(format!("created_after={}", api_time(floor_second(since))));
+    let (since, until) = api_window(request);
+    if let Some(since) = since {
+        query.push(format!("created_after={}", api_time(since)));
     }
-    if let Some(until) = request.until {
-        let last = floor_second(until);
-        let last = if last == until {
-            last
-        } else {
-            last + chrono::Duration::seconds(1)
-        };
-        query.push(format!("created_before={}", api_time(last)));
+    if let Some(until) = until {
+        query.push(format!("created_before={}", api_time(until)));
     }
-    format!("{}?{}", request.entity.route(), query.join("&"))
+    format!("{}?{}", route(request), query.join("&"))
 }
 
 fn floor_second(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
+}
+
+/// An event's id as a number, whether the API wrote it as `190` or `"190"`.
+fn id_of(event: &serde_json::Value) -> Option<u64> {
+    match event.get("id")? {
+        serde_json::Value::Number(n) => n.as_u64(),
+        serde_json::Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse().ok()
+        }
+        _ => None,
+    }
+}
+
+/// Whether `event` was created inside the window the API was asked for.
+fn in_window(
+    event: &serde_json::Value,
+    window: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+) -> bool {
+    if window == (None, None) {
+        return true;
+    }
+    let Some(at) = event
+        .get("created_at")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+    else {
+        return false;
+    };
+    let second = floor_second(at.with_timezone(&Utc));
+    window.0.is_none_or(|since| second >= since) && window.1.is_none_or(|until| second <= until)
 }
 
 /// Fetches every page into the part file, then writes the output.
@@ -123,29 +188,64 @@ pub fn fetch(
 ) -> Result<Fetched> {
     let part_path = sibling(&request.out, ".part");
     let state_path = sibling(&request.out, ".state");
-    let mut state = start(client, request, &part_path, &state_path)?;
+    let (mut state, mut part, mut seen) = start(client, request, &part_path, &state_path)?;
     let resumed_pages = state.pages;
-
-    let mut part = open_at(&part_path, &state_path, state.part_bytes)?;
+    let window = api_window(request);
+    let first = client.url(&first_route(request));
     let mut asked = HashSet::new();
-    while let Some(url) = state.next.take() {
+    let mut idle = 0;
+    loop {
+        let url = match &state.after {
+            None => first.clone(),
+            Some(param) => with_param(&first, param),
+        };
         if !asked.insert(url.clone()) {
             return Err(kept(client.circular(&url), state.pages));
         }
-        let page: Page<Vec<serde_json::Value>> = client
+        let page: Page<Items<serde_json::Value>> = client
             .get(&url, on_wait)
             .map_err(|e| kept(e, state.pages))?;
+        let page = Page {
+            body: page.body.0,
+            next: page.next,
+        };
+        if state.events + page.body.len() as u64 > MAX_EVENTS {
+            let source = FetchError::TooLarge {
+                route: client.shown(&first),
+                most: MAX_EVENTS as usize,
+            };
+            return Err(kept(source.into(), state.pages));
+        }
+        let number = state.pages + 1;
         let mut text = String::new();
+        let mut new = 0u64;
         for event in &page.body {
-            if !event.is_object() {
+            let id = event.is_object().then(|| id_of(event)).flatten();
+            let Some(id) = id else {
                 let source = FetchError::NotAnEvent {
-                    route: client.route_of(&url).to_owned(),
-                    page: state.pages + 1,
+                    route: client.shown(&url),
+                    page: number,
+                };
+                return Err(kept(source.into(), state.pages));
+            };
+            if !in_window(event, window) {
+                let source = FetchError::OutsideWindow {
+                    route: client.shown(&url),
+                    page: number,
                 };
                 return Err(kept(source.into(), state.pages));
             }
+            new += u64::from(seen.insert(id));
             text.push_str(&event.to_string());
             text.push('\n');
+        }
+        idle = if new == 0 { idle + 1 } else { 0 };
+        if idle >= MAX_IDLE_PAGES && page.next.is_some() {
+            let source = FetchError::Stuck {
+                route: client.shown(&first),
+                pages: idle,
+            };
+            return Err(kept(source.into(), state.pages));
         }
         part.write_all(text.as_bytes())
             .and_then(|()| part.sync_data())
@@ -153,17 +253,21 @@ pub fn fetch(
         state.part_bytes += text.len() as u64;
         state.pages += 1;
         state.events += page.body.len() as u64;
-        state.next = page.next;
+        on_page(state.pages, state.events);
+        let Some(next) = page.next else { break };
+        let param = client
+            .next_param(&first, &next)
+            .map_err(|e| kept(e, state.pages - 1))?;
+        state.after = Some(param);
         let bytes = serde_json::to_vec(&state).map_err(|e| Error::Internal(e.to_string()))?;
         replace(&state_path, &bytes)?;
-        on_page(state.pages, state.events);
     }
     drop(part);
 
-    let (written, repeated) = write_array(&part_path, &request.out)?;
+    let (written, repeated) = write_array(&part_path, state.part_bytes, &request.out)?;
     // The state goes first: a part file without a state is simply started over.
     for p in [&state_path, &part_path] {
-        fs::remove_file(p).map_err(|e| Error::write(p, e))?;
+        crate::files::remove_if_present(p)?;
     }
     Ok(Fetched {
         events: written,
@@ -173,77 +277,149 @@ pub fn fetch(
     })
 }
 
-/// The state to go on from: the recorded one when it is this fetch's, else a new
-/// one. `--restart` forgets what an earlier fetch left.
-fn start(client: &Client, request: &Request, part_path: &Path, state_path: &Path) -> Result<State> {
-    let route = first_route(request);
+/// The state to go on from, the part file ready to append to, and the ids in it: the
+/// recorded state when it is this fetch's, else a new one. `--restart` forgets what an
+/// earlier fetch left; a state of another fetch, or one that does not agree with its
+/// part file, is refused.
+fn start(
+    client: &Client,
+    request: &Request,
+    part_path: &Path,
+    state_path: &Path,
+) -> Result<(State, File, HashSet<u64>)> {
     if request.restart {
         remove_if_present(&[part_path, state_path])?;
     }
-    // The state names the instance too: another `--gitlab-url` is another fetch.
-    let first = client.url(&route);
-    match read_state::<State>(state_path)? {
-        Some(state) if state.request == first => Ok(state),
-        Some(_) => Err(Error::Usage(format!(
-            "{} belongs to a fetch of other events, another window or another instance; \
-             use --restart to start this one over",
+    let (since, until) = api_window(request);
+    let fresh = State {
+        kind: KIND.to_owned(),
+        instance: client.url(""),
+        route: route(request),
+        created_after: since.map(api_time),
+        created_before: until.map(api_time),
+        after: None,
+        part_bytes: 0,
+        pages: 0,
+        events: 0,
+    };
+    let Some(state) = read_state::<State>(state_path)? else {
+        // A part file without a state is started over.
+        let part = crate::files::create_private(part_path)?;
+        return Ok((fresh, part, HashSet::new()));
+    };
+    let other = if state.kind != fresh.kind {
+        Some("another command")
+    } else if state.instance != fresh.instance {
+        Some("another instance")
+    } else if state.route != fresh.route {
+        Some("the events of another group, project or instance")
+    } else if (&state.created_after, &state.created_before)
+        != (&fresh.created_after, &fresh.created_before)
+    {
+        Some("another window")
+    } else {
+        None
+    };
+    if let Some(other) = other {
+        return Err(Error::Usage(format!(
+            "{} belongs to a fetch of {other}; use --restart to start this one over",
             state_path.display()
-        ))),
-        None => Ok(State {
-            request: first.clone(),
-            next: Some(first),
-            part_bytes: 0,
-            pages: 0,
-            events: 0,
-        }),
+        )));
     }
+    if state.after.is_none() != (state.pages == 0) {
+        return Err(not_resumable(state_path));
+    }
+    let mut part = open_at(part_path, state_path, state.part_bytes)?;
+    let (lines, seen) = ids_in(&mut part, part_path, state.part_bytes)?;
+    if lines != state.events {
+        return Err(not_resumable(state_path));
+    }
+    Ok((state, part, seen))
 }
 
-/// The output: the events of the part file as one JSON array, in the order the API
-/// gave them, each event once (by `id`).
-fn write_array(part_path: &Path, out: &Path) -> Result<(u64, u64)> {
-    let part = File::open(part_path).map_err(|source| Error::Read {
+fn not_resumable(state_path: &Path) -> Error {
+    Error::Usage(format!(
+        "{} does not agree with the events kept beside it; use --restart to fetch again",
+        state_path.display()
+    ))
+}
+
+/// The events in the first `len` bytes of the part file, and their ids; the file is
+/// left at its end.
+fn ids_in(part: &mut File, part_path: &Path, len: u64) -> Result<(u64, HashSet<u64>)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let read_error = |source| Error::Read {
         path: part_path.to_owned(),
         source,
+    };
+    part.seek(SeekFrom::Start(0)).map_err(read_error)?;
+    let mut seen = HashSet::new();
+    let mut lines = 0;
+    for line in BufReader::new(Read::by_ref(part).take(len)).lines() {
+        let line = line.map_err(read_error)?;
+        let id = serde_json::from_str::<serde_json::Value>(&line)
+            .ok()
+            .as_ref()
+            .and_then(id_of);
+        let Some(id) = id else {
+            return Err(Error::InputLine {
+                path: part_path.to_owned(),
+                line: lines + 1,
+                message: "not an audit event; the file was changed, use --restart".into(),
+            });
+        };
+        seen.insert(id);
+        lines += 1;
+    }
+    part.seek(SeekFrom::End(0)).map_err(read_error)?;
+    Ok((lines, seen))
+}
+
+/// The output: the events of the part file (its first `len` bytes) as one JSON array,
+/// in the order the API gave them, each event once (by `id`, as a number), written to
+/// a fresh file that replaces `out` only once it is whole.
+fn write_array(part_path: &Path, len: u64, out: &Path) -> Result<(u64, u64)> {
+    use std::io::Read;
+    let part = crate::files::reopen_private(part_path)?.ok_or_else(|| Error::Read {
+        path: part_path.to_owned(),
+        source: std::io::ErrorKind::NotFound.into(),
     })?;
-    let tmp = sibling(out, ".tmp");
-    let file = private_file(&tmp, true)?;
-    let mut w = BufWriter::new(file);
+    let mut pending = crate::files::Pending::create(out, crate::files::PRIVATE)?;
+    let mut w = BufWriter::new(pending.file());
     let mut seen = HashSet::new();
     let (mut written, mut repeated) = (0u64, 0u64);
-    w.write_all(b"[").map_err(|e| Error::write(&tmp, e))?;
-    for line in BufReader::new(part).lines() {
+    w.write_all(b"[").map_err(|e| Error::write(out, e))?;
+    for line in BufReader::new(part.take(len)).lines() {
         let line = line.map_err(|source| Error::Read {
             path: part_path.to_owned(),
             source,
         })?;
-        let event = serde_json::from_str::<serde_json::Value>(&line)
+        let id = serde_json::from_str::<serde_json::Value>(&line)
             .ok()
-            .filter(serde_json::Value::is_object);
-        let Some(event) = event else {
+            .filter(serde_json::Value::is_object)
+            .as_ref()
+            .and_then(id_of);
+        let Some(id) = id else {
             return Err(Error::InputLine {
                 path: part_path.to_owned(),
                 line: written + repeated + 1,
                 message: "not an audit event; the file was changed, use --restart".into(),
             });
         };
-        let id = event.get("id").map(ToString::to_string);
-        if id.is_some_and(|id| !seen.insert(id)) {
+        if !seen.insert(id) {
             repeated += 1;
             continue;
         }
         let sep: &[u8] = if written == 0 { b"\n" } else { b",\n" };
         w.write_all(sep)
             .and_then(|()| w.write_all(line.as_bytes()))
-            .map_err(|e| Error::write(&tmp, e))?;
+            .map_err(|e| Error::write(out, e))?;
         written += 1;
     }
-    w.write_all(b"\n]\n").map_err(|e| Error::write(&tmp, e))?;
-    let file = w
-        .into_inner()
-        .map_err(|e| Error::write(&tmp, e.into_error()))?;
-    file.sync_all().map_err(|e| Error::write(&tmp, e))?;
-    fs::rename(&tmp, out).map_err(|e| Error::write(out, e))?;
+    w.write_all(b"\n]\n").map_err(|e| Error::write(out, e))?;
+    w.flush().map_err(|e| Error::write(out, e))?;
+    drop(w);
+    pending.commit()?;
     Ok((written, repeated))
 }
 

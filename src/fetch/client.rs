@@ -8,12 +8,14 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::io::Read;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::de::DeserializeOwned;
 
+use super::address;
 use crate::error::{Error, FetchError, Result, cluster_hint, gitlab_hint};
 
 /// The environment variable the token is read from.
@@ -21,8 +23,47 @@ pub const TOKEN_VARIABLE: &str = "GITLAB_TOKEN";
 /// The environment variable a search cluster's API key is read from.
 pub const API_KEY_VARIABLE: &str = "ELASTIC_API_KEY";
 
-/// Pages can be large (100 events with long details); a page past this size is refused.
-const MAX_PAGE_BYTES: u64 = 64 << 20;
+/// Pages can be large (100 events with long details); a page past this size once
+/// decompressed is refused.
+pub const MAX_PAGE_BYTES: u64 = 64 << 20;
+
+/// The most elements a page's list may hold: GitLab gives at most 100, a cluster at
+/// most the 10,000 of the largest `--page-size`. Counted as the page is read, so a page
+/// of millions of tiny elements is refused before it fills the memory.
+pub const MAX_PAGE_ITEMS: usize = 10_000;
+
+/// A page's JSON array, of at most [`MAX_PAGE_ITEMS`] elements.
+#[derive(Debug)]
+pub struct Items<T>(pub Vec<T>);
+
+/// The text of the error [`Items`] gives past its limit; it is shown as it is.
+const TOO_MANY_ITEMS: &str = "more elements in a page than logbrief reads";
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Items<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Visitor<T> {
+            type Value = Items<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "an array of at most {MAX_PAGE_ITEMS} elements")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Items<T>, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    if items.len() == MAX_PAGE_ITEMS {
+                        return Err(serde::de::Error::custom(TOO_MANY_ITEMS));
+                    }
+                    items.push(item);
+                }
+                Ok(Items(items))
+            }
+        }
+        d.deserialize_seq(Visitor(std::marker::PhantomData))
+    }
+}
 
 /// A GitLab access token. It is sent as `PRIVATE-TOKEN` and shown nowhere.
 #[derive(Clone)]
@@ -131,12 +172,14 @@ struct Origin {
     scheme: String,
     host: String,
     port: u16,
-    /// `/prefix/api/v4/`
-    path: String,
+    /// `/prefix/api/v4/`, as the server understands it ([`address::understood`]).
+    path: Vec<u8>,
 }
 
 impl Origin {
-    fn of(url: &str) -> Option<Origin> {
+    /// Scheme, host, port and the path's every decoding; `None` for an address that is
+    /// not `http` or `https`, names a user, or whose path holds a control character.
+    fn parts(url: &str) -> Option<(String, String, u16, Vec<Vec<u8>>)> {
         let uri: ureq::http::Uri = url.parse().ok()?;
         let scheme = uri.scheme_str()?.to_ascii_lowercase();
         let default_port = match scheme.as_str() {
@@ -148,33 +191,55 @@ impl Origin {
         if authority.as_str().contains('@') {
             return None;
         }
-        let mut path = uri.path().to_owned();
-        if !path.ends_with('/') {
-            path.push('/');
+        let forms = address::understood(uri.path())?;
+        Some((
+            scheme,
+            authority.host().to_ascii_lowercase(),
+            authority.port_u16().unwrap_or(default_port),
+            forms,
+        ))
+    }
+
+    fn of(url: &str) -> Option<Origin> {
+        let (scheme, host, port, forms) = Origin::parts(url)?;
+        let mut path = forms.last()?.clone();
+        if !path.ends_with(b"/") {
+            path.push(b'/');
         }
         Some(Origin {
             scheme,
-            host: authority.host().to_ascii_lowercase(),
-            port: authority.port_u16().unwrap_or(default_port),
+            host,
+            port,
             path,
         })
     }
 
-    /// Whether `url` is on this origin, under its path.
+    /// Whether `url` is on this origin, under its path as the server understands
+    /// both: dot segments removed and percent-escapes decoded, so `/api/v4/../../admin`
+    /// and `/api/v4/%2e%2e/admin` lie outside.
     fn covers(&self, url: &str) -> bool {
-        Origin::of(url).is_some_and(|o| {
-            o.scheme == self.scheme
-                && o.host == self.host
-                && o.port == self.port
-                && o.path.starts_with(&self.path)
+        Origin::parts(url).is_some_and(|(scheme, host, port, forms)| {
+            scheme == self.scheme
+                && host == self.host
+                && port == self.port
+                && forms.iter().all(|f| f.starts_with(&self.path))
         })
     }
 }
 
-/// One page of a list (or one object), and the address of the next page.
+/// Where the page after this one is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// `Link: <…>; rel="next"`, resolved against the address of the page it came with.
+    Link(String),
+    /// `X-Next-Page` (or `X-Page` below `X-Total-Pages`) without such a link.
+    Page(u64),
+}
+
+/// One page of a list (or one object), and where the next page is.
 pub struct Page<T> {
     pub body: T,
-    pub next: Option<String>,
+    pub next: Option<Next>,
 }
 
 /// What became of one try.
@@ -308,20 +373,78 @@ impl Client {
         }
     }
 
-    /// Every page of a list, from `url` on.
-    pub fn get_all<T: DeserializeOwned>(&self, url: &str, on_wait: OnWait<'_>) -> Result<Vec<T>> {
+    /// Every page of a list, from `url` on, at most `most` elements in all: a list that
+    /// never ends is refused rather than held.
+    pub fn get_all<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        most: usize,
+        on_wait: OnWait<'_>,
+    ) -> Result<Vec<T>> {
         let mut all = Vec::new();
         let mut seen = HashSet::new();
         let mut next = Some(url.to_owned());
-        while let Some(url) = next {
-            if !seen.insert(url.clone()) {
-                return Err(self.circular(&url));
+        while let Some(current) = next.take() {
+            if !seen.insert(current.clone()) {
+                return Err(self.circular(&current));
             }
-            let page: Page<Vec<T>> = self.get(&url, on_wait)?;
-            all.extend(page.body);
-            next = page.next;
+            let page: Page<Items<T>> = self.get(&current, on_wait)?;
+            if all.len() + page.body.0.len() > most {
+                return Err(FetchError::TooLarge {
+                    route: self.shown(url),
+                    most,
+                }
+                .into());
+            }
+            all.extend(page.body.0);
+            if let Some(n) = &page.next {
+                next = Some(with_param(url, &self.next_param(url, n)?));
+            }
         }
         Ok(all)
+    }
+
+    /// The pagination parameter (`cursor=…` or `page=N`) of the page after one of
+    /// the list whose first page is `first`. A next link is followed only when it is
+    /// the same list as `first`: on this API, the same route, the secret nowhere in it.
+    /// Of its query only the cursor or page number is kept; the rest of the address is
+    /// `first`'s own, so a server cannot widen the window or add a parameter.
+    pub(crate) fn next_param(&self, first: &str, next: &Next) -> Result<String> {
+        let link = match next {
+            Next::Page(n) => return Ok(format!("page={n}")),
+            Next::Link(link) => link,
+        };
+        let route = self.shown(first);
+        if address::holds(link, &self.token.0) {
+            return Err(FetchError::SecretInLink { route }.into());
+        }
+        if !self.origin.covers(link) {
+            return Err(FetchError::Outside {
+                route: self.shown(link),
+            }
+            .into());
+        }
+        if !same_route(first, link) {
+            return Err(FetchError::Elsewhere {
+                route,
+                other: self.shown(link),
+            }
+            .into());
+        }
+        if let Some(cursor) = address::query_value(link, "cursor") {
+            let cursor: Vec<u8> = percent_encoding::percent_decode_str(cursor).collect();
+            if cursor.is_empty() || cursor.len() > MAX_CURSOR {
+                return Err(FetchError::NoCursor { route }.into());
+            }
+            return Ok(format!(
+                "cursor={}",
+                percent_encoding::percent_encode(&cursor, SEGMENT)
+            ));
+        }
+        match address::query_value(link, "page").map(str::parse::<u64>) {
+            Some(Ok(n)) => Ok(format!("page={n}")),
+            _ => Err(FetchError::NoCursor { route }.into()),
+        }
     }
 
     /// `body` as JSON to `url`: the answer, or the status that no retry will change,
@@ -381,7 +504,7 @@ impl Client {
         body: Option<&[u8]>,
         on_wait: OnWait<'_>,
     ) -> Result<Answer<T>> {
-        let route = || self.route_of(url).to_owned();
+        let route = || self.shown(url);
         let method_name = method.name();
         if !self.origin.covers(url) {
             return Err(FetchError::Outside { route: route() }.into());
@@ -483,40 +606,69 @@ impl Client {
         if !(200..=299).contains(&status) {
             return Outcome::Status(status);
         }
-        let next = header("link").and_then(|l| next_link(&l));
-        let body = response
+        let next = next_of(url, &response);
+        // The limit counts the bytes as they are once decompressed: a page of a few
+        // kilobytes of gzip can inflate to gigabytes.
+        let mut body = Vec::new();
+        let read = response
             .body_mut()
             .with_config()
-            .limit(MAX_PAGE_BYTES)
-            .read_to_vec();
-        let body = match body {
-            Ok(b) => b,
-            Err(e) => return transport_failure(&e),
-        };
+            .reader()
+            .take(MAX_PAGE_BYTES + 1)
+            .read_to_end(&mut body);
+        if let Err(e) = read {
+            return transport_failure(&ureq::Error::from(e));
+        }
+        if body.len() as u64 > MAX_PAGE_BYTES {
+            return Outcome::Failed(format!(
+                "the page is larger than {} MiB once decompressed",
+                MAX_PAGE_BYTES >> 20
+            ));
+        }
         match serde_json::from_slice(&body) {
             Ok(body) => Outcome::Done(Page { body, next }),
-            // A proxy can cut a page short; the same request may well succeed.
-            Err(e) => Outcome::Retry {
-                reason: format!(
-                    "the response is not the JSON expected (at line {}, column {})",
-                    e.line(),
-                    e.column()
-                ),
-                after: None,
-            },
+            Err(e) => {
+                let at = format!("at line {}, column {}", e.line(), e.column());
+                match e.classify() {
+                    // JSON of another shape: asking again brings the same. The error's
+                    // own text may quote a value of the answer; only its place is shown.
+                    serde_json::error::Category::Data
+                        if e.to_string().starts_with(TOO_MANY_ITEMS) =>
+                    {
+                        Outcome::Failed(format!("{TOO_MANY_ITEMS} ({MAX_PAGE_ITEMS})"))
+                    }
+                    serde_json::error::Category::Data => {
+                        Outcome::Failed(format!("the answer is not of the shape expected ({at})"))
+                    }
+                    // A proxy can cut a page short; the same request may well succeed.
+                    _ => Outcome::Retry {
+                        reason: format!("the response is not the JSON expected ({at})"),
+                        after: None,
+                    },
+                }
+            }
         }
     }
 
-    /// The route of an address, without the host: what messages show.
-    pub(crate) fn route_of<'u>(&self, url: &'u str) -> &'u str {
-        url.strip_prefix(&self.base).unwrap_or(url)
+    /// What messages and state files show of an address: its route without the host
+    /// when it is on this server, and never its query (a server's link can carry the
+    /// secret or someone's data there), nor anything that holds the secret.
+    pub(crate) fn shown(&self, url: &str) -> String {
+        let bare = address::without_query(url);
+        if address::holds(bare, &self.token.0) {
+            return "(an address that holds the secret)".to_owned();
+        }
+        bare.strip_prefix(&self.base)
+            .filter(|route| route.is_empty() || route.starts_with('/'))
+            .unwrap_or(bare)
+            .to_owned()
     }
 
     /// A status no retry changes, as an error that says what it likely means.
     pub fn status_error(&self, method: Method, url: &str, status: u16) -> Error {
         FetchError::Status {
             method: method.name(),
-            route: self.route_of(url).to_owned(),
+            route: self.shown(url),
             status,
             hint: match self.service {
                 Service::GitLab => gitlab_hint(status),
@@ -528,12 +680,29 @@ impl Client {
 
     /// A next page the list has already given: following it would never end.
     pub(crate) fn circular(&self, url: &str) -> Error {
-        let route = self.route_of(url);
         FetchError::Circular {
-            route: route.split('?').next().unwrap_or(route).to_owned(),
+            route: self.shown(url),
         }
         .into()
     }
+}
+
+/// The longest cursor a next link may carry, decoded.
+const MAX_CURSOR: usize = 4096;
+
+/// `first` with the pagination parameter `param` added.
+pub(crate) fn with_param(first: &str, param: &str) -> String {
+    let sep = if first.contains('?') { '&' } else { '?' };
+    format!("{first}{sep}{param}")
+}
+
+/// Whether two addresses are the same route as a server understands them.
+fn same_route(a: &str, b: &str) -> bool {
+    let path = |url: &str| -> Option<Vec<u8>> {
+        let uri: ureq::http::Uri = url.parse().ok()?;
+        address::understood(uri.path())?.pop()
+    };
+    path(a).is_some_and(|p| Some(p) == path(b))
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -544,8 +713,8 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// What went wrong below HTTP, in words that carry no header or body; a timeout or
-/// a dropped connection is worth another try.
+/// What went wrong below HTTP, in words that carry no header, body or address; a
+/// timeout or a dropped connection is worth another try.
 fn transport_failure<T>(e: &ureq::Error) -> Outcome<T> {
     let retry = |reason: String| Outcome::Retry {
         reason,
@@ -553,12 +722,81 @@ fn transport_failure<T>(e: &ureq::Error) -> Outcome<T> {
     };
     match e {
         ureq::Error::Timeout(_) => retry("no answer in time".to_owned()),
-        ureq::Error::Io(io) => retry(format!("connection failed ({})", io.kind())),
+        ureq::Error::Io(io) => io_failure(io),
         ureq::Error::ConnectionFailed => retry("connection failed".to_owned()),
         ureq::Error::HostNotFound => Outcome::Failed("host not found".to_owned()),
         ureq::Error::BodyExceedsLimit(_) => Outcome::Failed("the page is too large".to_owned()),
-        other => Outcome::Failed(format!("the request failed ({other})")),
+        ureq::Error::Decompress(..) => retry("the page's compression is broken".to_owned()),
+        ureq::Error::LargeResponseHeader(..) => {
+            Outcome::Failed("the answer's headers are too large".to_owned())
+        }
+        // Their text names the address, which may hold what a server put there.
+        ureq::Error::BadUri(_) | ureq::Error::Http(_) => {
+            Outcome::Failed("the address is not one logbrief can request".to_owned())
+        }
+        ureq::Error::Protocol(_) => retry("the answer is not HTTP logbrief can read".to_owned()),
+        _ => Outcome::Failed("the request failed".to_owned()),
     }
+}
+
+/// What an I/O error on the way to an answer means. The name lookup and the TLS
+/// handshake fail as I/O errors too; they are named, and retried only when another
+/// try may succeed. Their text comes from the system's resolver or from rustls, never
+/// from the server.
+fn io_failure<T>(io: &std::io::Error) -> Outcome<T> {
+    let text = io.to_string();
+    // std's resolver error: "failed to lookup address information: <gai_strerror>".
+    if let Some(why) = text.strip_prefix("failed to lookup address information: ") {
+        let temporary = why.contains("Temporary failure") || why.contains("try again");
+        let reason = format!("the host name could not be resolved (DNS: {why})");
+        return if temporary {
+            Outcome::Retry {
+                reason,
+                after: None,
+            }
+        } else {
+            Outcome::Failed(reason)
+        };
+    }
+    // rustls reports a refused handshake as invalid data carrying its own error.
+    if io.kind() == std::io::ErrorKind::InvalidData && io.get_ref().is_some() {
+        let inner = io.get_ref().map(ToString::to_string).unwrap_or_default();
+        return Outcome::Failed(if inner.contains("certificate") {
+            format!(
+                "the server's TLS certificate was refused ({inner}); check the URL, or have \
+                 the server present a certificate a public authority signed"
+            )
+        } else {
+            format!("the TLS handshake failed ({inner})")
+        });
+    }
+    Outcome::Retry {
+        reason: format!("connection failed ({})", io.kind()),
+        after: None,
+    }
+}
+
+/// Where the page after the one `response` answered to `url` is: a `Link` with
+/// `rel="next"` (every `Link` header read, the target resolved against `url` as RFC
+/// 3986 says), else `X-Next-Page`, else the page after `X-Page` while it is below
+/// `X-Total-Pages`: a server that gives the page number but no link still has more.
+fn next_of(url: &str, response: &ureq::http::Response<ureq::Body>) -> Option<Next> {
+    let headers = response.headers();
+    let links: Vec<&str> = headers
+        .get_all("link")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    if let Some(link) = next_link(&links.join(",")) {
+        return Some(Next::Link(address::resolve(url, &link).unwrap_or(link)));
+    }
+    let number =
+        |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
+    if let Some(n) = number("x-next-page") {
+        return Some(Next::Page(n));
+    }
+    let (page, total) = (number("x-page")?, number("x-total-pages")?);
+    (page < total).then(|| Next::Page(page + 1))
 }
 
 /// The target of `rel="next"` in a `Link` header.
@@ -579,11 +817,12 @@ fn next_link(header: &str) -> Option<String> {
     })
 }
 
-/// `Retry-After`: seconds, or an HTTP date.
+/// `Retry-After`: seconds, or an HTTP date. A number of seconds too large to hold is
+/// a wait without end, not no wait at all.
 fn retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(value.parse().map_or(Duration::MAX, Duration::from_secs));
     }
     let at = DateTime::parse_from_rfc2822(value)
         .ok()?
@@ -591,10 +830,18 @@ fn retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     Some((at - now).to_std().unwrap_or_default())
 }
 
-/// `RateLimit-Reset`: when the limit resets, in Unix seconds.
+/// `RateLimit-Reset`: when the limit resets, in Unix seconds; one beyond any date is a
+/// wait without end.
 fn reset_at(value: &str, now: DateTime<Utc>) -> Option<Duration> {
-    let at = DateTime::from_timestamp(value.trim().parse().ok()?, 0)?;
-    Some((at - now).to_std().unwrap_or_default())
+    let value = value.trim();
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let at = value
+        .parse()
+        .ok()
+        .and_then(|secs| DateTime::from_timestamp(secs, 0));
+    Some(at.map_or(Duration::MAX, |at| (at - now).to_std().unwrap_or_default()))
 }
 
 #[cfg(test)]
@@ -641,6 +888,12 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(retry_after("soon", now), None);
+        assert_eq!(
+            retry_after("99999999999999999999", now),
+            Some(Duration::MAX),
+            "too large to hold is no reason to retry at once"
+        );
+        assert_eq!(reset_at("99999999999999999999", now), Some(Duration::MAX));
     }
 
     #[test]
@@ -675,6 +928,65 @@ mod tests {
         assert!(!c.origin.covers("https://gitlab.example.com/api/v4x"));
         assert!(!c.origin.covers("https://gitlab.example.com/other"));
         assert!(!c.origin.covers("https://u@gitlab.example.com/api/v4/x"));
+        // As the server understands the path: dot segments and their encodings.
+        for outside in [
+            "https://gitlab.example.com/api/v4/../../admin",
+            "https://gitlab.example.com/api/v4/%2e%2e/%2E%2E/admin",
+            "https://gitlab.example.com/api/v4/%252e%252e/%252e%252e/admin",
+            "https://gitlab.example.com/api/v4/..%2f..%2fadmin",
+            "https://gitlab.example.com/api/v4/x%00/../../admin",
+        ] {
+            assert!(!c.origin.covers(outside), "{outside}");
+        }
+        assert!(
+            c.origin
+                .covers("https://gitlab.example.com/api/v4/groups/a/../b%2Fc?x=..")
+        );
+    }
+
+    #[test]
+    fn a_next_link_keeps_only_its_cursor() {
+        let c = Client::new(
+            "https://gitlab.example.com",
+            Token::new("glpat-secret-token-1234"),
+            settings(),
+        )
+        .unwrap();
+        let first = "https://gitlab.example.com/api/v4/groups/a/audit_events?per_page=100";
+        let param = |link: &str| c.next_param(first, &Next::Link(link.to_owned()));
+        assert_eq!(
+            param("https://gitlab.example.com/api/v4/groups/a/audit_events?created_after=x&cursor=eyJ%3D")
+                .unwrap(),
+            "cursor=eyJ%3D"
+        );
+        assert_eq!(
+            param("https://gitlab.example.com/api/v4/groups/a/audit_events?page=3").unwrap(),
+            "page=3"
+        );
+        assert_eq!(c.next_param(first, &Next::Page(4)).unwrap(), "page=4");
+        let refused = |link: &str| param(link).unwrap_err().to_string();
+        assert!(
+            refused("https://gitlab.example.com/api/v4/groups/b/audit_events?cursor=x")
+                .contains("another route (/api/v4/groups/b/audit_events)")
+        );
+        let with_token = refused(
+            "https://gitlab.example.com/api/v4/groups/a/audit_events?cursor=x&private_token=glpat-secret-token-1234",
+        );
+        assert!(with_token.contains("put the secret"), "{with_token}");
+        assert!(!with_token.contains("glpat-secret"), "{with_token}");
+        assert!(
+            refused("https://gitlab.example.com/api/v4/groups/a/audit_events?junk=1")
+                .contains("no cursor")
+        );
+        assert_eq!(with_param(first, "cursor=x"), format!("{first}&cursor=x"));
+        assert_eq!(
+            c.shown("https://gitlab.example.com/api/v4/x?email=a@b.example"),
+            "/api/v4/x"
+        );
+        assert_eq!(
+            c.shown("https://gitlab.example.com/api/v4/glpat-secret-token-1234/x"),
+            "(an address that holds the secret)"
+        );
     }
 
     #[test]

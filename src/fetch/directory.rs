@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::client::{Client, OnWait, encode_segment};
 use crate::directory::file;
-use crate::error::{Error, Result};
+use crate::error::{Error, FetchError, Result};
 
 #[derive(Debug, Deserialize)]
 struct ApiNamespace {
@@ -78,6 +78,30 @@ pub struct Fetched {
     pub json: Vec<u8>,
 }
 
+/// The most entries (groups, projects and memberships together) a directory may hold:
+/// far beyond any group's, and small enough to hold and write (a few hundred MB).
+pub const MAX_ENTRIES: usize = 500_000;
+
+/// The most ancestors a group may have: GitLab nests groups 20 deep at most.
+const MAX_ANCESTORS: usize = 100;
+
+/// A list past what is left of the budget, said as the directory's limit.
+fn whole_budget(e: Error) -> Error {
+    match e {
+        Error::Fetch {
+            source: FetchError::TooLarge { route, .. },
+            kept,
+        } => Error::Fetch {
+            source: FetchError::TooLarge {
+                route,
+                most: MAX_ENTRIES,
+            },
+            kept,
+        },
+        other => other,
+    }
+}
+
 /// The route of a namespace, by id or encoded path.
 fn namespace_url(client: &Client, id: &str) -> String {
     client.url(&format!("/namespaces/{id}"))
@@ -103,21 +127,30 @@ pub fn fetch(
     let group_id = group.id;
     namespaces.insert(group.id, out_namespace(group));
 
+    // Every list is held until the file is written, within one budget of entries.
+    let mut budget = MAX_ENTRIES.saturating_sub(namespaces.len() + 1);
     on_step("descendant groups");
     let descendants: Vec<ApiNamespace> = client.get_all(
         &client.url(&format!(
             "/groups/{group_id}/descendant_groups?all_available=true&order_by=id&sort=asc&per_page=100"
         )),
+        budget,
         on_wait,
-    )?;
+    )
+    .map_err(whole_budget)?;
+    budget -= descendants.len();
     on_step("projects");
-    let mut projects: Vec<file::Project> = client.get_all(
-        &client.url(&format!(
-            "/groups/{group_id}/projects?include_subgroups=true&with_shared=false\
+    let mut projects: Vec<file::Project> = client
+        .get_all(
+            &client.url(&format!(
+                "/groups/{group_id}/projects?include_subgroups=true&with_shared=false\
              &order_by=id&sort=asc&per_page=100"
-        )),
-        on_wait,
-    )?;
+            )),
+            budget,
+            on_wait,
+        )
+        .map_err(whole_budget)?;
+    budget -= projects.len();
 
     // Everyone with access to each group, inherited and shared access included.
     on_step("members");
@@ -128,7 +161,7 @@ pub fn fetch(
         members,
         known,
         inactive,
-    } = members(client, &groups, on_wait)?;
+    } = members(client, &groups, budget, on_wait).map_err(whole_budget)?;
     let users = users(client, &known, on_step, on_wait)?;
     for g in descendants {
         namespaces.insert(g.id, out_namespace(g));
@@ -163,7 +196,8 @@ pub fn fetch(
 }
 
 /// The group's ancestors up to the root, which carries the plan, and the root's id.
-/// An ancestor the token may not see ends the climb; its plan is then unknown.
+/// An ancestor the token may not see ends the climb; its plan is then unknown. A
+/// namespace met twice (a loop, or a group its own parent) ends the fetch.
 fn ancestors(
     client: &Client,
     group: &ApiNamespace,
@@ -173,13 +207,30 @@ fn ancestors(
     let mut namespaces = BTreeMap::new();
     let mut root_id = group.id;
     let mut parent = group.parent_id;
+    let mut visited = std::collections::HashSet::from([group.id]);
     while let Some(id) = parent {
+        if !visited.insert(id) || visited.len() > MAX_ANCESTORS {
+            return Err(FetchError::AncestorLoop {
+                path: group.full_path.clone(),
+                id,
+            }
+            .into());
+        }
         on_step("the group's ancestors");
         root_id = id;
         let url = namespace_url(client, &id.to_string());
         let Some(ancestor) = client.get_if_visible::<ApiNamespace>(&url, on_wait)? else {
             break;
         };
+        // The namespace asked for is the one answered: an ancestor that claims another
+        // id would let a loop go unseen.
+        if ancestor.id != id {
+            return Err(FetchError::AncestorLoop {
+                path: group.full_path.clone(),
+                id: ancestor.id,
+            }
+            .into());
+        }
         parent = ancestor.parent_id;
         namespaces.insert(ancestor.id, out_namespace(ancestor));
     }
@@ -197,7 +248,7 @@ struct Members {
 
 /// Everyone with access to each of `groups` (`members/all`: inherited and shared
 /// access included), blocked, awaiting and expired memberships left out.
-fn members(client: &Client, groups: &[u64], on_wait: OnWait<'_>) -> Result<Members> {
+fn members(client: &Client, groups: &[u64], most: usize, on_wait: OnWait<'_>) -> Result<Members> {
     let today = chrono::Utc::now().date_naive();
     let mut found = Members {
         members: Vec::new(),
@@ -206,7 +257,8 @@ fn members(client: &Client, groups: &[u64], on_wait: OnWait<'_>) -> Result<Membe
     };
     for &namespace_id in groups {
         let url = client.url(&format!("/groups/{namespace_id}/members/all?per_page=100"));
-        let list: Vec<ApiMember> = client.get_all(&url, on_wait)?;
+        let left = most.saturating_sub(found.members.len());
+        let list: Vec<ApiMember> = client.get_all(&url, left, on_wait)?;
         for m in list {
             let active = m.state.as_deref().is_none_or(|s| s == "active");
             let expired = m

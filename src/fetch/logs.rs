@@ -20,21 +20,31 @@
 //! the time added to the query) when it expires or an interrupted run goes on, with
 //! the same rule against repeats.
 //!
-//! After each page, `OUT.state` records where the pages stand (the last sort values,
-//! the ids at the last time, the documents written and the length of `OUT`). Running
-//! the same command again cuts `OUT` back to that length and goes on as after an
-//! expiry; the file it ends with is the one an uninterrupted run writes.
+//! The documents go to `OUT.part` as they come; after each page but the last,
+//! `OUT.state` records where the pages stand (the last sort values, digests of the
+//! ids at the last time, the documents written and the length of `OUT.part`). Running
+//! the same command again cuts `OUT.part` back to that length and goes on as after an
+//! expiry; the file it ends with is the one an uninterrupted run writes. `OUT` and its
+//! manifest appear only when every page is in, together: until then an earlier
+//! complete pair stays as it was.
+//!
+//! Nothing the cluster says is taken on trust: an answer with failed shards or that
+//! timed out, a hit without a `_source` object, hits outside the window asked for or
+//! that do not come after the last one read (a cluster that ignores `search_after`),
+//! pages that bring nothing new, or more documents than the totals counted end the
+//! fetch (exit 4) without writing `OUT`.
 
 use std::collections::HashSet;
+use std::fs::File;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::client::{Answer, Client, Method, OnWait};
+use super::client::{Answer, Client, Items, Method, OnWait};
 use super::{kept, open_at, read_state, remove_if_present, replace, sibling};
 use crate::error::{Error, FetchError, Result};
 use crate::pushdown::elastic::{TIME_FIELD, source_fields};
@@ -78,16 +88,45 @@ pub struct Fetched {
 /// Where an interrupted fetch stands.
 #[derive(Debug, Serialize, Deserialize)]
 struct State {
-    /// The cluster, indices and query: a state is continued only by the same fetch.
-    request: String,
+    /// [`KIND`]: what wrote it.
+    kind: String,
+    /// The cluster, indices, query and field prefix: a state is continued only by the
+    /// same fetch.
+    cluster: String,
+    index: String,
+    query: Value,
+    prefix: String,
     /// The sort values of the last document read; `None` before the first.
     after: Option<Vec<Value>>,
-    /// `_index` and `_id` of the documents read at the last time.
-    at_last: Vec<(String, String)>,
+    /// Digests of `_index` and `_id` of the documents read at the last time
+    /// ([`doc_key`]): a few bytes each, at most [`MAX_AT_ONE_TIME`].
+    at_last: Vec<u64>,
     written: u64,
-    /// The length of the output when the state was recorded.
+    /// The length of the part file when the state was recorded.
     bytes: u64,
     pages: u64,
+}
+
+/// What a state of `fetch logs` says it is.
+const KIND: &str = "logbrief fetch logs 2";
+
+/// The most documents that may share one time: their ids are what keeps a point in
+/// time opened again from writing them twice, and are kept in the state.
+const MAX_AT_ONE_TIME: usize = 10_000;
+
+/// Full pages in a row that may bring nothing new, beyond those that a point in time
+/// opened again at the last time reads again.
+const MAX_IDLE_PAGES: u64 = 3;
+
+/// A digest of a document's `_index` and `_id` (FNV-1a, 64 bits): a state holds these,
+/// not the ids.
+fn doc_key(index: &str, id: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in index.bytes().chain([0xff]).chain(id.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 /// One source of the manifest.
@@ -105,12 +144,50 @@ struct SearchPage {
     pit_id: Option<String>,
     #[serde(rename = "_scroll_id", default)]
     scroll_id: Option<String>,
+    #[serde(default)]
+    timed_out: bool,
+    #[serde(rename = "_shards", default)]
+    shards: Option<Shards>,
     hits: Hits,
+}
+
+/// How many shards answered a search.
+#[derive(Deserialize, Default)]
+struct Shards {
+    #[serde(default)]
+    total: u64,
+    #[serde(default)]
+    successful: u64,
+    #[serde(default)]
+    skipped: u64,
+    #[serde(default)]
+    failed: u64,
+}
+
+/// What part of an answer is missing, if any: a search that timed out or on which
+/// shards failed holds only some of the documents.
+fn missing_part(timed_out: bool, shards: Option<&Shards>) -> Option<String> {
+    if timed_out {
+        return Some("the search timed out".to_owned());
+    }
+    let s = shards?;
+    // Elasticsearch counts skipped shards as successful, OpenSearch may not: either way
+    // every shard is accounted for when nothing is missing.
+    (s.failed > 0 || s.successful.saturating_add(s.skipped) < s.total).then(|| {
+        format!(
+            "{} of {} shards did not answer",
+            s.failed.max(
+                s.total
+                    .saturating_sub(s.successful.saturating_add(s.skipped))
+            ),
+            s.total
+        )
+    })
 }
 
 #[derive(Deserialize)]
 struct Hits {
-    hits: Vec<Hit>,
+    hits: Items<Hit>,
 }
 
 #[derive(Deserialize)]
@@ -120,7 +197,7 @@ struct Hit {
     #[serde(rename = "_id")]
     id: String,
     #[serde(rename = "_source", default)]
-    source: Value,
+    source: Option<Value>,
     #[serde(default)]
     sort: Vec<Value>,
 }
@@ -198,7 +275,16 @@ fn index_route(index: &str) -> String {
 fn unexpected(client: &Client, url: &str, what: &'static str) -> Error {
     FetchError::Unexpected {
         method: "POST",
-        route: client.route_of(url).to_owned(),
+        route: client.shown(url),
+        what,
+    }
+    .into()
+}
+
+fn partial(client: &Client, url: &str, what: String) -> Error {
+    FetchError::Partial {
+        method: "POST",
+        route: client.shown(url),
         what,
     }
     .into()
@@ -208,6 +294,25 @@ fn unexpected(client: &Client, url: &str, what: &'static str) -> Error {
 fn totals(client: &Client, request: &Request, on_wait: OnWait<'_>) -> Result<Vec<Source>> {
     let url = client.url(&format!("{}/_search", index_route(&request.index)));
     let answer: Value = client.post_ok(&url, &request.totals, on_wait)?;
+    let shards = answer
+        .get("_shards")
+        .map(|s| serde_json::from_value::<Shards>(s.clone()).unwrap_or_default());
+    let timed_out = answer.get("timed_out") == Some(&Value::Bool(true));
+    if let Some(what) = missing_part(timed_out, shards.as_ref()) {
+        return Err(partial(client, &url, what));
+    }
+    // Indices beyond the aggregation's buckets would be missing from the manifest.
+    if answer
+        .pointer("/aggregations/sources/sum_other_doc_count")
+        .and_then(Value::as_u64)
+        .is_some_and(|n| n > 0)
+    {
+        return Err(partial(
+            client,
+            &url,
+            "more indices than the count per index holds".to_owned(),
+        ));
+    }
     let buckets = answer
         .pointer("/aggregations/sources/buckets")
         .and_then(Value::as_array)
@@ -286,49 +391,172 @@ fn close_pit(client: &Client, pit: &Pit) {
     }
 }
 
-/// The state to go on from: the recorded one when it is this fetch's, else a new one.
-fn start(client: &Client, request: &Request, state_path: &std::path::Path) -> Result<State> {
-    let fingerprint = json!({
-        "cluster": client.url(""),
-        "index": request.index,
-        "query": request.query,
-        "prefix": request.prefix,
-    })
-    .to_string();
+/// The state to go on from and the part file ready to append to: the recorded state
+/// when it is this fetch's, else a new one (and a new, empty part file). A state of
+/// another fetch, or one that does not agree with its part file, is refused.
+fn start(
+    client: &Client,
+    request: &Request,
+    part_path: &Path,
+    state_path: &Path,
+) -> Result<(State, File)> {
     if request.restart {
-        remove_if_present(&[state_path])?;
+        remove_if_present(&[part_path, state_path])?;
     }
-    match read_state::<State>(state_path)? {
-        Some(state) if state.request == fingerprint => Ok(state),
-        Some(_) => Err(Error::Usage(format!(
-            "{} belongs to a fetch of other indices, another scope or window or another \
-             cluster; use --restart to start this one over",
+    let fresh = State {
+        kind: KIND.to_owned(),
+        cluster: client.url(""),
+        index: request.index.clone(),
+        query: request.query.clone(),
+        prefix: request.prefix.clone(),
+        after: None,
+        at_last: Vec::new(),
+        written: 0,
+        bytes: 0,
+        pages: 0,
+    };
+    let Some(state) = read_state::<State>(state_path)? else {
+        return Ok((fresh, crate::files::create_private(part_path)?));
+    };
+    let other = if state.kind != fresh.kind {
+        Some("another command")
+    } else if state.cluster != fresh.cluster {
+        Some("another cluster")
+    } else if state.index != fresh.index {
+        Some("other indices")
+    } else if state.query != fresh.query || state.prefix != fresh.prefix {
+        Some("another scope or window")
+    } else {
+        None
+    };
+    if let Some(other) = other {
+        return Err(Error::Usage(format!(
+            "{} belongs to a fetch of {other}; use --restart to start this one over",
             state_path.display()
-        ))),
-        None => Ok(State {
-            request: fingerprint,
-            after: None,
-            at_last: Vec::new(),
-            written: 0,
-            bytes: 0,
-            pages: 0,
-        }),
+        )));
     }
+    let consistent = state.after.is_some() == (state.pages > 0)
+        && (state.written > 0) == (state.pages > 0)
+        && state.at_last.len() <= MAX_AT_ONE_TIME;
+    if !consistent {
+        return Err(not_resumable(state_path));
+    }
+    let mut part = open_at(part_path, state_path, state.bytes)?;
+    let (lines, last_time) = lines_in(&mut part, part_path, state.bytes)?;
+    // The last document kept is the one the sort values point after.
+    let after_time = state
+        .after
+        .as_ref()
+        .and_then(|a| a.first())
+        .and_then(sort_millis);
+    let moved = matches!((last_time, after_time), (Some(t), Some(a)) if t != a);
+    if lines != state.written || moved {
+        return Err(not_resumable(state_path));
+    }
+    Ok((state, part))
 }
 
-/// Fetches the totals, then every candidate page into the output, then writes the
-/// manifest.
+fn not_resumable(state_path: &Path) -> Error {
+    Error::Usage(format!(
+        "{} does not agree with the documents kept beside it; use --restart to fetch again",
+        state_path.display()
+    ))
+}
+
+/// The documents in the first `len` bytes of the part file, and the time of the last
+/// one in milliseconds, when it has one; the file is left at its end.
+fn lines_in(part: &mut File, part_path: &Path, len: u64) -> Result<(u64, Option<i64>)> {
+    use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+    let read_error = |source| Error::Read {
+        path: part_path.to_owned(),
+        source,
+    };
+    part.seek(SeekFrom::Start(0)).map_err(read_error)?;
+    let mut lines = 0;
+    let mut last = String::new();
+    let mut reader = BufReader::new(Read::by_ref(part).take(len));
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).map_err(read_error)? == 0 {
+            break;
+        }
+        lines += 1;
+        last = line;
+    }
+    drop(reader);
+    part.seek(SeekFrom::End(0)).map_err(read_error)?;
+    let time = serde_json::from_str::<Value>(&last)
+        .ok()
+        .and_then(|doc| doc.get(TIME_FIELD).and_then(source_millis));
+    Ok((lines, time))
+}
+
+/// A sort value of the time field in milliseconds: Elasticsearch gives a `date` in
+/// milliseconds and a `date_nanos` in nanoseconds, told apart by their size (a time
+/// of this century in nanoseconds is past 10^18, in milliseconds below 10^13).
+fn sort_millis(v: &Value) -> Option<i64> {
+    let n = v.as_i64()?;
+    Some(if n.unsigned_abs() >= 1_000_000_000_000_000 {
+        n / 1_000_000
+    } else {
+        n
+    })
+}
+
+/// A document's time in milliseconds, as its `_source` holds it: RFC 3339, a time
+/// without a zone (UTC, as the cluster reads it), or milliseconds since the epoch.
+fn source_millis(v: &Value) -> Option<i64> {
+    if let Some(n) = v.as_i64() {
+        return Some(n);
+    }
+    let text = v.as_str()?.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.timestamp_millis());
+    }
+    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|t| t.and_utc().timestamp_millis())
+}
+
+/// The window the candidate query asks for, in milliseconds (`gte`, `lt`), from its
+/// `range` on the time field.
+fn window_of(query: &Value) -> (Option<i64>, Option<i64>) {
+    let range = query
+        .pointer("/bool/filter")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find_map(|f| f.pointer(&format!("/range/{TIME_FIELD}")));
+    let bound = |key: &str| range.and_then(|r| r.get(key)).and_then(source_millis);
+    (bound("gte"), bound("lt"))
+}
+
+/// Sort values as numbers, for comparing; `None` when one is not an integer.
+fn sort_key(sort: &[Value]) -> Option<Vec<i128>> {
+    sort.iter()
+        .map(|v| {
+            v.as_i64()
+                .map(i128::from)
+                .or_else(|| v.as_u64().map(i128::from))
+        })
+        .collect()
+}
+
+/// Fetches the totals, then every candidate page into the part file; then, with every
+/// page in, the output and its manifest.
 pub fn fetch(
     client: &Client,
     request: &Request,
     on_page: &dyn Fn(u64, u64),
     on_wait: OnWait<'_>,
 ) -> Result<Fetched> {
+    let part_path = sibling(&request.out, ".part");
     let state_path = sibling(&request.out, ".state");
-    let mut state = start(client, request, &state_path)?;
+    let (mut state, mut out) = start(client, request, &part_path, &state_path)?;
     let resumed = state.written;
     let sources = totals(client, request, on_wait).map_err(|e| kept(e, state.pages))?;
-    let mut out = open_at(&request.out, &state_path, state.bytes)?;
+    let total: u64 = sources.iter().map(|s| s.lines).sum();
+    let window = window_of(&request.query);
 
     let search_url = client.url("/_search");
     let scroll_url = client.url("/_search/scroll");
@@ -336,7 +564,7 @@ pub fn fetch(
         "{}/_search?scroll={KEEP_ALIVE}",
         index_route(&request.index)
     ));
-    let mut at_last: HashSet<(String, String)> = state.at_last.drain(..).collect();
+    let mut at_last: HashSet<u64> = state.at_last.drain(..).collect();
     let mut last_time = state.after.as_ref().and_then(|a| a.first().cloned());
     // A new point in time: from the last time on, all of it.
     let from_last_time = |t: &Option<Value>| t.clone().map(|t| vec![t, json!(-1)]);
@@ -344,7 +572,12 @@ pub fn fetch(
     let mut cursor =
         Cursor::open(client, &request.index, on_wait).map_err(|e| kept(e, state.pages))?;
     let (mut reopened, mut expired_in_a_row) = (0u64, 0u32);
-    loop {
+    // Pages that bring nothing new: a point in time opened again at the last time
+    // reads the documents of that time again, a page for each page size of them.
+    let mut idle = 0u64;
+    let mut idle_allowed = MAX_IDLE_PAGES + at_last.len() as u64 / u64::from(request.page_size);
+    let page_size = request.page_size as usize;
+    let result = loop {
         let (url, body) = match &cursor {
             Cursor::Pit(pit) => {
                 let mut body = json!({
@@ -373,78 +606,130 @@ pub fn fetch(
                 (&scroll_url, json!({"scroll": KEEP_ALIVE, "scroll_id": id}))
             }
         };
+        let expires = matches!(cursor, Cursor::Pit(_) | Cursor::Scroll(Some(_)));
         let page = match client.post::<SearchPage>(url, &body, on_wait) {
             Ok(Answer::Page(page)) => page.body,
             // The point in time or the scroll expired: a new one, from the last time
             // written. One that expires before its first page is not tried for ever.
-            Ok(Answer::Status(404)) if expired_in_a_row < 2 => {
+            Ok(Answer::Status(404)) if expires => {
+                if expired_in_a_row >= 2 {
+                    break Err(FetchError::Vanishing {
+                        times: expired_in_a_row + 1,
+                    }
+                    .into());
+                }
                 expired_in_a_row += 1;
                 reopened += 1;
                 cursor = match cursor {
-                    Cursor::Pit(_) => Cursor::open(client, &request.index, on_wait)
-                        .map_err(|e| kept(e, state.pages))?,
+                    Cursor::Pit(_) => match Cursor::open(client, &request.index, on_wait) {
+                        Ok(c) => c,
+                        Err(e) => return Err(kept(e, state.pages)),
+                    },
                     Cursor::Scroll(_) => Cursor::Scroll(None),
                 };
                 after = from_last_time(&last_time);
+                idle_allowed =
+                    idle + MAX_IDLE_PAGES + at_last.len() as u64 / u64::from(request.page_size);
                 continue;
             }
             Ok(Answer::Status(status)) => {
-                let e = client.status_error(Method::Post, url, status);
-                cursor.close(client);
-                return Err(kept(e, state.pages));
+                break Err(client.status_error(Method::Post, url, status));
             }
-            Err(e) => {
-                cursor.close(client);
-                return Err(kept(e, state.pages));
-            }
+            Err(e) => break Err(e),
         };
         expired_in_a_row = 0;
+        if let Some(what) = missing_part(page.timed_out, page.shards.as_ref()) {
+            break Err(partial(client, url, what));
+        }
         match (&mut cursor, page.pit_id, page.scroll_id) {
             (Cursor::Pit(pit), Some(id), _) => pit.id = id,
             (Cursor::Scroll(scroll), _, Some(id)) => *scroll = Some(id),
             _ => {}
         }
-        let hits = page.hits.hits;
+        let hits = page.hits.hits.0;
+        if hits.len() > page_size {
+            break Err(unexpected(
+                client,
+                url,
+                "more hits than the page size asked for",
+            ));
+        }
+        let checked = check_hits(&hits, &cursor, after.as_deref(), last_time.as_ref(), window);
+        if let Err(what) = checked {
+            break Err(what.into_error(client, url, state.pages + 1));
+        }
         let mut text = String::new();
+        let mut new = 0u64;
+        let mut crowded = false;
         for hit in &hits {
-            let Some(time) = hit.sort.first() else {
-                cursor.close(client);
-                return Err(kept(
-                    unexpected(client, &search_url, "sort values in a hit"),
-                    state.pages,
-                ));
-            };
+            let time = &hit.sort[0];
             if last_time.as_ref() != Some(time) {
                 at_last.clear();
                 last_time = Some(time.clone());
             }
-            if at_last.insert((hit.index.clone(), hit.id.clone())) {
-                text.push_str(&hit.source.to_string());
+            if at_last.insert(doc_key(&hit.index, &hit.id)) {
+                if let Some(source) = &hit.source {
+                    text.push_str(&source.to_string());
+                }
                 text.push('\n');
-                state.written += 1;
+                new += 1;
             }
+            crowded |= at_last.len() > MAX_AT_ONE_TIME;
+        }
+        if crowded {
+            break Err(FetchError::Crowded {
+                most: MAX_AT_ONE_TIME,
+            }
+            .into());
+        }
+        if state.written + new > total {
+            break Err(FetchError::MoreThanCounted { total }.into());
+        }
+        idle = if new == 0 && !hits.is_empty() {
+            idle + 1
+        } else {
+            0
+        };
+        if idle > idle_allowed {
+            break Err(FetchError::Stuck {
+                route: client.shown(url),
+                pages: u32::try_from(idle).unwrap_or(u32::MAX),
+            }
+            .into());
         }
         if let Some(last) = hits.last() {
             after = Some(last.sort.clone());
         }
-        out.write_all(text.as_bytes())
+        if let Err(e) = out
+            .write_all(text.as_bytes())
             .and_then(|()| out.sync_data())
-            .map_err(|e| Error::write(&request.out, e))?;
+        {
+            break Err(Error::write(&part_path, e));
+        }
+        state.written += new;
         state.bytes += text.len() as u64;
         state.pages += 1;
-        state.after.clone_from(&after);
-        state.at_last = at_last.iter().cloned().collect();
-        let bytes = serde_json::to_vec(&state).map_err(|e| Error::Internal(e.to_string()))?;
-        replace(&state_path, &bytes)?;
         on_page(state.pages, state.written);
-        if hits.len() < request.page_size as usize {
-            break;
+        if hits.len() < page_size {
+            break Ok(());
         }
-    }
-    drop(out);
+        // The last page is not recorded: the output is written then.
+        state.after.clone_from(&after);
+        state.at_last = at_last.iter().copied().collect();
+        let recorded = serde_json::to_vec(&state)
+            .map_err(|e| Error::Internal(e.to_string()))
+            .and_then(|bytes| replace(&state_path, &bytes));
+        if let Err(e) = recorded {
+            // The page is in the part file, not in its state.
+            state.pages -= 1;
+            break Err(e);
+        }
+    };
     cursor.close(client);
+    // Every error breaks out before its page is counted: `state.pages` are recorded.
+    result.map_err(|e| kept(e, state.pages))?;
+    drop(out);
 
-    let total = sources.iter().map(|s| s.lines).sum();
     let manifest = json!({
         "sources": sources,
         "engine": "elasticsearch",
@@ -454,8 +739,15 @@ pub fn fetch(
     let mut bytes =
         serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Internal(e.to_string()))?;
     bytes.push(b'\n');
-    replace(&request.manifest, &bytes)?;
-    remove_if_present(&[&state_path])?;
+    let mut pending = crate::files::Pending::create(&request.manifest, crate::files::PRIVATE)?;
+    pending
+        .write_all(&bytes)
+        .map_err(|e| Error::write(&request.manifest, e))?;
+    // The output and its manifest appear together. Until the last step there is the
+    // earlier pair, or one of them alone, never one beside the other's stranger.
+    remove_if_present(&[&state_path, &request.manifest])?;
+    crate::files::promote(&part_path, &request.out)?;
+    pending.commit()?;
     Ok(Fetched {
         written: state.written,
         resumed,
@@ -464,6 +756,82 @@ pub fn fetch(
         indices: sources.len(),
         total,
     })
+}
+
+/// Why the hits of a page cannot be taken as they are.
+enum BadHits {
+    /// What the answer lacks.
+    Missing(&'static str),
+    /// Hits that do not come after the last one read.
+    Backwards,
+    OutsideWindow,
+}
+
+impl BadHits {
+    fn into_error(self, client: &Client, url: &str, page: u64) -> Error {
+        match self {
+            BadHits::Missing(what) => unexpected(client, url, what),
+            BadHits::Backwards => FetchError::Backwards {
+                route: client.shown(url),
+                page,
+            }
+            .into(),
+            BadHits::OutsideWindow => FetchError::OutsideWindow {
+                route: client.shown(url),
+                page,
+            }
+            .into(),
+        }
+    }
+}
+
+/// Each hit has a `_source` object that is not empty and sort values that are
+/// numbers; each comes after the one before it (after `after` for a point in time,
+/// from `last_time` on for a scroll); each one's time lies in the window.
+fn check_hits(
+    hits: &[Hit],
+    cursor: &Cursor,
+    after: Option<&[Value]>,
+    last_time: Option<&Value>,
+    window: (Option<i64>, Option<i64>),
+) -> Result<(), BadHits> {
+    let pit = matches!(cursor, Cursor::Pit(_));
+    let mut previous: Option<Vec<i128>> = if pit {
+        after.and_then(sort_key)
+    } else {
+        last_time.and_then(|t| sort_key(std::slice::from_ref(t)))
+    };
+    for hit in hits {
+        let source = hit.source.as_ref().and_then(Value::as_object);
+        let Some(source) = source.filter(|s| !s.is_empty()) else {
+            return Err(BadHits::Missing("_source object in a hit"));
+        };
+        let Some(key) = sort_key(&hit.sort).filter(|k| k.len() == if pit { 2 } else { 1 }) else {
+            return Err(BadHits::Missing("sort values in a hit"));
+        };
+        if let Some(previous) = &previous {
+            // Points in time: strictly after. A scroll sorts by time alone: never back.
+            let forward = if pit {
+                key > *previous
+            } else {
+                key[0] >= previous[0]
+            };
+            if !forward {
+                return Err(BadHits::Backwards);
+            }
+        }
+        if window != (None, None) {
+            let at = source.get(TIME_FIELD).and_then(source_millis);
+            let inside = at.is_some_and(|t| {
+                window.0.is_none_or(|since| t >= since) && window.1.is_none_or(|until| t < until)
+            });
+            if !inside {
+                return Err(BadHits::OutsideWindow);
+            }
+        }
+        previous = Some(key);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,14 +5,15 @@
 //! header of requests to that instance's API; what is printed are counts and the
 //! paths the engineer typed.
 
+mod address;
 pub mod audit;
 pub mod client;
 pub mod directory;
 pub mod logs;
 
 use std::cell::RefCell;
-use std::fs::{self, File, OpenOptions};
-use std::io::{Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -189,11 +190,12 @@ pub(crate) fn sibling(out: &Path, suffix: &str) -> PathBuf {
     out.with_file_name(name)
 }
 
-/// Opens `path` for reading and writing, creating it readable by its owner only:
-/// what `fetch` writes holds personal data. `truncate` empties an existing file;
-/// otherwise it keeps its content.
+/// Opens `path` for reading and writing, creating it readable by its owner only.
+/// `truncate` empties an existing file; otherwise it keeps its content. Fetch's own
+/// files go through `crate::files` instead; this remains for the digest cache's
+/// entries until they do too.
 pub(crate) fn private_file(path: &Path, truncate: bool) -> Result<File> {
-    let mut options = OpenOptions::new();
+    let mut options = std::fs::OpenOptions::new();
     options
         .read(true)
         .write(true)
@@ -210,10 +212,12 @@ pub(crate) fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// An error after `pages` pages were recorded, saying they are kept for the same
-/// command to continue.
+/// command to continue: only where running it again may well get further (a server
+/// that failed or asked to wait). A server that goes round in a circle, points
+/// elsewhere or answers outside the window would do the same again.
 pub(crate) fn kept(e: Error, pages: u64) -> Error {
     match e {
-        Error::Fetch { source, .. } => Error::Fetch {
+        Error::Fetch { source, .. } if source.may_pass() => Error::Fetch {
             source,
             kept: pages,
         },
@@ -221,47 +225,61 @@ pub(crate) fn kept(e: Error, pages: u64) -> Error {
     }
 }
 
-/// The state an interrupted fetch left at `path`, if any.
+/// The largest state file read: states hold a few counts and, for `fetch logs`, the
+/// digests of the documents at the last time read.
+const MAX_STATE_BYTES: u64 = 4 << 20;
+
+/// The state an interrupted fetch left at `path`, if any. It is read only when it is
+/// a regular file of the user's own that others cannot read or write, as logbrief
+/// leaves it.
 pub(crate) fn read_state<S: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<S>> {
-    match fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|_| {
-            Error::Usage(format!(
-                "{} is not a fetch state logbrief wrote; remove it or use --restart",
-                path.display()
-            ))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(Error::Read {
+    let Some(file) = crate::files::reopen_private(path)? else {
+        return Ok(None);
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_STATE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|source| Error::Read {
             path: path.to_owned(),
             source,
-        }),
+        })?;
+    let not_a_state = || {
+        Error::Usage(format!(
+            "{} is not a fetch state logbrief wrote; remove it or use --restart",
+            path.display()
+        ))
+    };
+    if bytes.len() as u64 > MAX_STATE_BYTES {
+        return Err(not_a_state());
     }
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|_| not_a_state())
 }
 
-/// Removes the files that exist of `paths`.
+/// Removes the files that exist of `paths` (a symlink is removed, never followed).
 pub(crate) fn remove_if_present(paths: &[&Path]) -> Result<()> {
     for p in paths {
-        match fs::remove_file(p) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(Error::write(p, e));
-            }
-            _ => {}
-        }
+        crate::files::remove_if_present(p)?;
     }
     Ok(())
 }
 
-/// The private file at `path`, cut back to the `recorded` bytes the state at
-/// `state_path` knows of, and ready to append to.
+/// The private file at `path` that an earlier run left, cut back to the `recorded`
+/// bytes the state at `state_path` knows of, and ready to append to. A symlink, or a
+/// file of another user's or open to others, is refused (`files::reopen_private`).
 pub(crate) fn open_at(path: &Path, state_path: &Path, recorded: u64) -> Result<File> {
-    let mut file = private_file(path, false)?;
-    let on_disk = file.metadata().map_err(|e| Error::write(path, e))?.len();
-    if on_disk < recorded {
-        return Err(Error::Usage(format!(
-            "{} is shorter than {} says it was; use --restart to fetch again",
+    let shorter = || {
+        Error::Usage(format!(
+            "{} is missing or shorter than {} says it was; use --restart to fetch again",
             path.display(),
             state_path.display()
-        )));
+        ))
+    };
+    let mut file = crate::files::reopen_private(path)?.ok_or_else(shorter)?;
+    let on_disk = file.metadata().map_err(|e| Error::write(path, e))?.len();
+    if on_disk < recorded {
+        return Err(shorter());
     }
     // What a page appended after its state was recorded is dropped: that page is
     // fetched again.

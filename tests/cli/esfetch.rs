@@ -183,6 +183,36 @@ enum Fault {
     Expired,
 }
 
+/// How a hostile cluster lies, from the candidates' page `.1` on (counted as faults
+/// are).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lie {
+    /// `timed_out: true`.
+    TimedOut,
+    /// Two of five shards failed.
+    ShardsFailed,
+    /// The totals' answer: two of five shards failed.
+    TotalsShardsFailed,
+    /// The first hit has no `_source`.
+    NoSource,
+    /// The first hit's `_source` is a string.
+    StringSource,
+    /// The first hit's `_source` is `{}`.
+    EmptySource,
+    /// The query's window is not applied.
+    IgnoresWindow,
+    /// `search_after` is not applied: every page is the first.
+    IgnoresSearchAfter,
+    /// A scroll gives its first page again and again.
+    RepeatingScroll,
+    /// Every document at one time.
+    OneTime,
+    /// The totals count one document per index.
+    Undercount,
+    /// Searches for candidates answer with gzip that inflates to 80 MiB.
+    GzipBomb,
+}
+
 struct Pit {
     indices: Vec<&'static str>,
     expired: bool,
@@ -209,6 +239,10 @@ struct Shared {
     seen: Vec<(String, String, bool)>,
     /// The query of every search for candidates.
     queries: Vec<Value>,
+    /// How long each answer to a search for candidates waits before it is sent.
+    slow: Option<std::time::Duration>,
+    /// A lie, and the page it starts at.
+    lie: Option<(Lie, usize)>,
 }
 
 impl Shared {
@@ -227,6 +261,8 @@ impl Shared {
             closed: 0,
             seen: Vec::new(),
             queries: Vec::new(),
+            slow: None,
+            lie: None,
         }
     }
 }
@@ -335,31 +371,57 @@ fn handle(stream: TcpStream, shared: &Mutex<Shared>) {
     reader.read_exact(&mut body).unwrap();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let key_ok = headers.get("authorization") == Some(&format!("ApiKey {KEY}"));
-    let answer = {
+    let (answer, slow, bomb) = {
         let mut s = shared.lock().unwrap();
+        let bomb = lying(&s, Lie::GzipBomb) && body.get("size") != Some(&json!(0));
         s.seen.push((method.clone(), target.clone(), key_ok));
-        if key_ok {
+        let answer = if key_ok {
             answer(&mut s, &method, &target, &body)
         } else {
             Some((401, json!({"error": "security_exception"})))
-        }
+        };
+        (
+            answer,
+            s.slow.filter(|_| body.get("size") != Some(&json!(0))),
+            bomb,
+        )
     };
+    if let Some(slow) = slow {
+        thread::sleep(slow);
+    }
     let Some((status, body)) = answer else {
         // The connection is cut: nothing is written.
         return;
     };
-    let body = body.to_string();
+    let mut body = body.to_string().into_bytes();
     let mut extra = String::new();
     if status == 429 {
         extra.push_str("Retry-After: 0\r\n");
+    }
+    if bomb && status == 200 {
+        body = gzip_bomb(80);
+        extra.push_str("Content-Encoding: gzip\r\n");
     }
     let mut stream = stream;
     let _ = write!(
         stream,
         "HTTP/1.1 {status} Stub\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-         Connection: close\r\n{extra}\r\n{body}",
+         Connection: close\r\n{extra}\r\n",
         body.len()
     );
+    let _ = stream.write_all(&body);
+}
+
+/// A JSON object of `mib` MiB once decompressed (spaces, then `{}`), gzip'd to a few
+/// hundred kilobytes at most.
+fn gzip_bomb(mib: usize) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let spaces = vec![b' '; 1 << 20];
+    for _ in 0..mib {
+        gz.write_all(&spaces).unwrap();
+    }
+    gz.write_all(b"{}").unwrap();
+    gz.finish().unwrap()
 }
 
 /// Whether an index name matches a comma-separated list of names and `*` patterns.
@@ -465,7 +527,22 @@ fn answer(s: &mut Shared, method: &str, target: &str, body: &Value) -> Option<(u
                     Some((200, json!({"pit_id": open_pit(s, pattern)})))
                 }
                 "_search" if target.contains("scroll=") => scroll_open(s, pattern, body),
-                "_search" => Some(totals(&s.docs, pattern, body)),
+                "_search" => {
+                    let (status, mut answer) = totals(&s.docs, pattern, body);
+                    if s.lie.is_some_and(|(lie, _)| lie == Lie::TotalsShardsFailed) {
+                        answer["_shards"] =
+                            json!({"total": 5, "successful": 3, "skipped": 0, "failed": 2});
+                    }
+                    if s.lie.is_some_and(|(lie, _)| lie == Lie::Undercount) {
+                        for b in answer["aggregations"]["sources"]["buckets"]
+                            .as_array_mut()
+                            .unwrap()
+                        {
+                            b["doc_count"] = json!(1);
+                        }
+                    }
+                    Some((status, answer))
+                }
                 _ => not_found,
             }
         }
@@ -591,13 +668,54 @@ fn scroll_next(s: &mut Shared, body: &Value) -> Option<(u16, Value)> {
 
 fn scroll_page(s: &mut Shared, id: &str, size: usize) -> Option<(u16, Value)> {
     let (mut left, expired) = s.scrolls.remove(id).unwrap();
-    let rest = left.split_off(size.min(left.len()));
+    let mut rest = left.split_off(size.min(left.len()));
+    if lying(s, Lie::RepeatingScroll) {
+        // What this page gave comes again.
+        rest = left.iter().cloned().chain(rest).collect();
+    }
     s.pages += 1;
     // A new id for every answer: only the newest is accepted.
     let (stem, generation) = id.rsplit_once('-').unwrap();
     let newest = format!("{stem}-{}", generation.parse::<u64>().unwrap() + 1);
     s.scrolls.insert(newest.clone(), (rest, expired));
     Some((200, json!({"_scroll_id": newest, "hits": {"hits": left}})))
+}
+
+/// Whether the stub tells `lie` on the page it is answering.
+fn lying(s: &Shared, lie: Lie) -> bool {
+    s.lie
+        .is_some_and(|(l, from)| l == lie && s.pages + 1 >= from)
+}
+
+/// The query without its window, as a cluster that ignores it would match.
+fn without_window(query: &Value) -> Value {
+    let mut q = query.clone();
+    if let Some(b) = q.get_mut("bool").and_then(Value::as_object_mut) {
+        b.remove("filter");
+    }
+    q
+}
+
+/// The lies told on a page's answer.
+fn lie_on(s: &Shared, answer: &mut Value) {
+    if lying(s, Lie::TimedOut) {
+        answer["timed_out"] = json!(true);
+    }
+    if lying(s, Lie::ShardsFailed) {
+        answer["_shards"] = json!({"total": 5, "successful": 3, "skipped": 0, "failed": 2});
+    }
+    let first = answer.pointer_mut("/hits/hits/0");
+    if let Some(hit) = first.and_then(Value::as_object_mut) {
+        if lying(s, Lie::NoSource) {
+            hit.remove("_source");
+        }
+        if lying(s, Lie::StringSource) {
+            hit.insert("_source".into(), json!("a document"));
+        }
+        if lying(s, Lie::EmptySource) {
+            hit.insert("_source".into(), json!({}));
+        }
+    }
 }
 
 fn search(s: &mut Shared, body: &Value) -> Option<(u16, Value)> {
@@ -631,32 +749,52 @@ fn search(s: &mut Shared, body: &Value) -> Option<(u16, Value)> {
         let n = |v: &Value| v.as_i64().unwrap();
         (n(&a[0]), n(&a[1]))
     });
-    let docs: Vec<&Doc> = s
+    let query = if lying(s, Lie::IgnoresWindow) {
+        without_window(&body["query"])
+    } else {
+        body["query"].clone()
+    };
+    let after = after.filter(|_| !lying(s, Lie::IgnoresSearchAfter));
+    let one_time = lying(s, Lie::OneTime);
+    let sort = |d: &Doc| {
+        if one_time {
+            (1_773_500_000_000, d.seq)
+        } else {
+            d.sort()
+        }
+    };
+    let mut docs: Vec<&Doc> = s
         .docs
-        .matched_in_order(&body["query"])
+        .matched_in_order(&query)
         .into_iter()
         .filter(|d| pit.indices.contains(&d.index))
-        .filter(|d| after.is_none_or(|a| d.sort() > a))
+        .filter(|d| after.is_none_or(|a| sort(d) > a))
         .collect();
+    docs.sort_by_key(|d| sort(d));
     let patterns = body["_source"].as_array().unwrap().clone();
     let hits: Vec<Value> = docs
         .iter()
         .take(size)
         .map(|d| {
-            let (t, seq) = d.sort();
+            let (t, seq) = sort(d);
+            let mut source = filtered(&d.source, &patterns);
+            if one_time {
+                source["@timestamp"] = json!("2026-03-14T14:53:20.000Z");
+            }
             json!({"_index": d.index, "_id": d.id, "_score": null,
-                "_source": filtered(&d.source, &patterns), "sort": [t, seq]})
+                "_source": source, "sort": [t, seq]})
         })
         .collect();
-    s.pages = page;
     // A new id for every answer: only the newest is accepted.
     let (stem, generation) = id.rsplit_once('-').unwrap();
     let newest = format!("{stem}-{}", generation.parse::<u64>().unwrap() + 1);
     s.pits.insert(newest.clone(), pit);
-    Some((
-        200,
-        json!({"pit_id": newest, "took": 1, "timed_out": false, "hits": {"hits": hits}}),
-    ))
+    let mut answer = json!({"pit_id": newest, "took": 1, "timed_out": false,
+        "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+        "hits": {"hits": hits}});
+    lie_on(s, &mut answer);
+    s.pages = page;
+    Some((200, answer))
 }
 
 /// The quick start's requester and scope.
@@ -722,6 +860,12 @@ fn ndjson(path: &Path) -> Vec<Value> {
 fn manifest_of(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap().to_os_string();
     name.push(".manifest.json");
+    path.with_file_name(name)
+}
+
+fn part_of(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap().to_os_string();
+    name.push(".part");
     path.with_file_name(name)
 }
 
@@ -918,7 +1062,9 @@ fn an_interrupted_fetch_resumes_to_the_same_file() {
         message.contains("3 page(s) fetched so far are kept"),
         "{message}"
     );
-    assert_eq!(ndjson(&resumed).len(), 3 * PAGE);
+    // The documents so far are in the part file; nothing under the output's name.
+    assert!(!resumed.exists());
+    assert_eq!(ndjson(&part_of(&resumed)).len(), 3 * PAGE);
     assert!(state_of(&resumed).exists());
     assert!(!manifest_of(&resumed).exists());
     assert!(!message.contains(KEY) && !stdout(&broken).contains(KEY));
@@ -928,7 +1074,7 @@ fn an_interrupted_fetch_resumes_to_the_same_file() {
     // A page written after its state was recorded is dropped and fetched again.
     std::fs::OpenOptions::new()
         .append(true)
-        .open(&resumed)
+        .open(part_of(&resumed))
         .unwrap()
         .write_all(b"{\"half\": \"a page\"}\n")
         .unwrap();
@@ -1190,4 +1336,478 @@ fn a_generated_log_fetched_gives_the_reply_of_the_files() {
         accesses[1] > 0 && accesses[1] < accesses[0],
         "the window cuts the period: {accesses:?}"
     );
+}
+
+#[test]
+fn the_output_and_its_manifest_appear_together_and_only_when_whole() {
+    let stub = Stub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("acme.ndjson");
+    let first = fetch_logs(&stub, Some(KEY), &out, &[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let (documents, manifest) = (
+        std::fs::read(&out).unwrap(),
+        std::fs::read(manifest_of(&out)).unwrap(),
+    );
+
+    // A second run that fails leaves the first pair as it was.
+    stub.with(|s| s.broken_after = Some(s.pages + 2));
+    let broken = fetch_logs(&stub, Some(KEY), &out, &["--retries", "0", "--restart"]);
+    assert_eq!(broken.status.code(), Some(4), "{}", stderr(&broken));
+    assert!(
+        std::fs::read(&out).unwrap() == documents,
+        "the documents are kept"
+    );
+    assert!(
+        std::fs::read(manifest_of(&out)).unwrap() == manifest,
+        "and their manifest"
+    );
+    assert_eq!(
+        ndjson(&part_of(&out)).len(),
+        2 * PAGE,
+        "the new run's pages aside"
+    );
+    stub.with(|s| s.broken_after = None);
+    let summary = logbrief()
+        .args(&QUICK_START[..QUICK_START.len() - 3])
+        .arg("--manifest")
+        .arg(manifest_of(&out))
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(summary.status.success(), "{}", stderr(&summary));
+
+    // Interrupted (Ctrl-C) half way: nothing under either name.
+    let other = dir.path().join("interrupted.ndjson");
+    stub.with(|s| s.slow = Some(std::time::Duration::from_millis(150)));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_logbrief"))
+        .current_dir(super::support::root())
+        .env_clear()
+        .env("ELASTIC_API_KEY", KEY)
+        .args(["fetch", "logs", "--elasticsearch", &stub.base])
+        .args(SCOPE)
+        .args(["--page-size", &PAGE.to_string(), "-o"])
+        .arg(&other)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !state_of(&other).exists() {
+        assert!(started.elapsed().as_secs() < 60, "no page recorded");
+        thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: the pid is the child's, still running (it is only waited for below).
+    unsafe { libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    assert!(!other.exists() && !manifest_of(&other).exists());
+    assert!(!ndjson(&part_of(&other)).is_empty());
+    stub.with(|s| s.slow = None);
+    let again = fetch_logs(&stub, Some(KEY), &other, &[]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stdout(&again).contains("written by an earlier run"));
+    assert!(std::fs::read(&other).unwrap() == documents);
+    assert!(!part_of(&other).exists() && !state_of(&other).exists());
+}
+
+#[test]
+fn nothing_is_written_through_a_symlink_and_every_file_is_private() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let stub = Stub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("acme.ndjson");
+    // A victim for each name: two outputs that are links to one file would be refused
+    // as the same file (exit 2), which proves nothing here.
+    let suffixes = [
+        "",
+        ".tmp",
+        ".part",
+        ".state.tmp",
+        ".manifest.json",
+        ".manifest.json.tmp",
+    ];
+    let victims: Vec<PathBuf> = (0..suffixes.len())
+        .map(|i| dir.path().join(format!("victim{i}")))
+        .collect();
+    for (suffix, victim) in suffixes.iter().zip(&victims) {
+        std::fs::write(victim, "keep").unwrap();
+        let mut name = out.file_name().unwrap().to_os_string();
+        name.push(suffix);
+        symlink(victim, out.with_file_name(name)).unwrap();
+    }
+    let untouched = || {
+        victims
+            .iter()
+            .all(|v| std::fs::read_to_string(v).unwrap() == "keep")
+    };
+    let run = fetch_logs(&stub, Some(KEY), &out, &[]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(untouched());
+    for f in [&out, &manifest_of(&out)] {
+        let meta = std::fs::symlink_metadata(f).unwrap();
+        assert!(meta.is_file(), "{}", f.display());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    }
+
+    // An earlier output open to others is replaced by a private one.
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(fetch_logs(&stub, Some(KEY), &out, &[]).status.success());
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // The files of an interrupted run are reused only as logbrief left them.
+    stub.with(|s| s.broken_after = Some(s.pages + 2));
+    let broken = fetch_logs(&stub, Some(KEY), &out, &["--retries", "0"]);
+    assert_eq!(broken.status.code(), Some(4));
+    stub.with(|s| s.broken_after = None);
+    let (part, state) = (part_of(&out), state_of(&out));
+    for kept in [&part, &state] {
+        let aside = kept.with_extension("aside");
+        std::fs::rename(kept, &aside).unwrap();
+        symlink(&aside, kept).unwrap();
+        let refused = fetch_logs(&stub, Some(KEY), &out, &[]);
+        assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+        assert!(
+            stderr(&refused).contains("symbolic link"),
+            "{}",
+            stderr(&refused)
+        );
+        std::fs::remove_file(kept).unwrap();
+        std::fs::rename(&aside, kept).unwrap();
+    }
+    std::fs::set_permissions(&part, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let open = fetch_logs(&stub, Some(KEY), &out, &[]);
+    assert_eq!(open.status.code(), Some(2));
+    assert!(
+        stderr(&open).contains("others may read or write it"),
+        "{}",
+        stderr(&open)
+    );
+    std::fs::set_permissions(&part, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let resumed = fetch_logs(&stub, Some(KEY), &out, &[]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(untouched());
+}
+
+#[test]
+fn an_output_over_the_other_or_over_the_directory_is_refused() {
+    let stub = Stub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("acme.ndjson");
+    let same = fetch_logs(
+        &stub,
+        Some(KEY),
+        &out,
+        &["--manifest", out.to_str().unwrap()],
+    );
+    assert_eq!(same.status.code(), Some(2));
+    assert!(
+        stderr(&same).contains("are the same file"),
+        "{}",
+        stderr(&same)
+    );
+    let part = part_of(&out);
+    let on_part = fetch_logs(
+        &stub,
+        Some(KEY),
+        &out,
+        &["--manifest", part.to_str().unwrap()],
+    );
+    assert_eq!(on_part.status.code(), Some(2));
+
+    let directory = dir.path().join("directory.json");
+    std::fs::copy(
+        super::support::root().join("fixtures/directory.json"),
+        &directory,
+    )
+    .unwrap();
+    let before = std::fs::read(&directory).unwrap();
+    let scope = [
+        "--requester",
+        "alice@acme.example",
+        "--directory",
+        directory.to_str().unwrap(),
+        "--namespace",
+        "acme",
+    ];
+    let over = fetch_as(&stub, Some(KEY), &scope, PAGE, &directory, &[]);
+    assert_eq!(over.status.code(), Some(2));
+    assert!(
+        stderr(&over).contains("is also an input"),
+        "{}",
+        stderr(&over)
+    );
+    assert!(std::fs::read(&directory).unwrap() == before);
+    assert!(stub.with(|s| s.seen.is_empty()), "nothing asked");
+    assert!(!out.exists() && !part.exists());
+}
+
+/// A stub of the fixtures that tells `lie` from page `from` on.
+fn liar(lie: Lie, from: usize) -> Stub {
+    let stub = Stub::start();
+    stub.with(|s| s.lie = Some((lie, from)));
+    stub
+}
+
+/// Runs a fetch that must stop (exit 4) and say `said`, leaving neither the output nor
+/// a manifest.
+fn refused(stub: &Stub, extra: &[&str], said: &str) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c.ndjson");
+    let run = fetch_logs(stub, Some(KEY), &out, extra);
+    assert_eq!(run.status.code(), Some(4), "{said}: {}", stderr(&run));
+    assert!(stderr(&run).contains(said), "{said}: {}", stderr(&run));
+    assert!(!out.exists() && !manifest_of(&out).exists(), "{said}");
+    assert!(!stderr(&run).contains(KEY));
+    run
+}
+
+#[test]
+fn a_partial_answer_is_never_passed_off_as_the_whole() {
+    for (lie, from, said) in [
+        (
+            Lie::TimedOut,
+            3,
+            "part of the documents (the search timed out)",
+        ),
+        (
+            Lie::ShardsFailed,
+            2,
+            "part of the documents (2 of 5 shards did not answer)",
+        ),
+        (
+            Lie::TotalsShardsFailed,
+            1,
+            "part of the documents (2 of 5 shards did not answer)",
+        ),
+    ] {
+        let run = refused(&liar(lie, from), &[], said);
+        if from > 1 {
+            let kept = format!("{} page(s) fetched so far are kept", from - 1);
+            assert!(stderr(&run).contains(&kept), "{lie:?}: {}", stderr(&run));
+        }
+    }
+}
+
+#[test]
+fn hits_without_a_source_object_are_refused() {
+    for lie in [Lie::NoSource, Lie::StringSource, Lie::EmptySource] {
+        refused(
+            &liar(lie, 2),
+            &[],
+            "the answer has no _source object in a hit",
+        );
+    }
+}
+
+#[test]
+fn a_cluster_that_ignores_the_window_is_refused() {
+    let window = ["--since", "2026-03-16", "--until", "2026-03-16"];
+    let stub = liar(Lie::IgnoresWindow, 1);
+    refused(&stub, &window, "outside the window it was asked for");
+    // The same window, applied: the fetch goes through.
+    let dir = tempfile::tempdir().unwrap();
+    let run = fetch_logs(&Stub::start(), Some(KEY), &dir.path().join("c"), &window);
+    assert!(run.status.success(), "{}", stderr(&run));
+}
+
+#[test]
+fn a_state_that_does_not_match_the_command_is_refused() {
+    let stub = Stub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c.ndjson");
+    stub.with(|s| s.broken_after = Some(3));
+    assert_eq!(
+        fetch_logs(&stub, Some(KEY), &out, &["--retries", "0"])
+            .status
+            .code(),
+        Some(4)
+    );
+    stub.with(|s| s.broken_after = None);
+    let state_path = state_of(&out);
+    let original: Value = serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    let write_state = |state: &Value| {
+        // As logbrief leaves it: its owner's only.
+        std::fs::remove_file(&state_path).unwrap();
+        std::fs::write(&state_path, state.to_string()).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&state_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    let moved = |mut s: Value| {
+        let t = s["after"][0].as_i64().unwrap();
+        s["after"][0] = json!(t + 3_600_000);
+        s
+    };
+    let cases: [(&str, Value, &str); 5] = [
+        (
+            "cluster",
+            json!({"cluster": "http://127.0.0.1:9/"}),
+            "another cluster",
+        ),
+        ("index", json!({"index": "pubsub-*"}), "other indices"),
+        (
+            "query",
+            json!({"query": {"match_all": {}}}),
+            "another scope or window",
+        ),
+        ("after", json!({"after": null}), "does not agree"),
+        ("written", json!({"written": 3}), "does not agree"),
+    ];
+    for (what, change, said) in cases {
+        let mut state = original.clone();
+        for (k, v) in change.as_object().unwrap() {
+            state[k] = v.clone();
+        }
+        write_state(&state);
+        let run = fetch_logs(&stub, Some(KEY), &out, &[]);
+        assert_eq!(run.status.code(), Some(2), "{what}: {}", stderr(&run));
+        assert!(stderr(&run).contains(said), "{what}: {}", stderr(&run));
+        assert!(stderr(&run).contains("--restart"), "{what}");
+    }
+    write_state(&moved(original.clone()));
+    let run = fetch_logs(&stub, Some(KEY), &out, &[]);
+    assert_eq!(
+        run.status.code(),
+        Some(2),
+        "a moved after: {}",
+        stderr(&run)
+    );
+    assert!(stderr(&run).contains("does not agree"));
+
+    write_state(&original);
+    let run = fetch_logs(&stub, Some(KEY), &out, &[]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(ndjson(&out), FIXTURES.expected(&pushdown_query()));
+}
+
+#[test]
+fn a_cluster_that_does_not_page_on_is_stopped() {
+    let stub = liar(Lie::IgnoresSearchAfter, 1);
+    refused(
+        &stub,
+        &[],
+        "page 2 of /_search: the cluster answered with documents that do not come after",
+    );
+    assert_eq!(stub.with(|s| s.pages), 2);
+    let scroll = liar(Lie::RepeatingScroll, 2);
+    scroll.with(|s| s.scroll_only = true);
+    refused(
+        &scroll,
+        &[],
+        "page 3 of /_search/scroll: the cluster answered with documents that do not come after",
+    );
+    assert_eq!(
+        scroll.with(|s| s.pages),
+        3,
+        "the page that came again is the last asked for"
+    );
+}
+
+#[test]
+fn more_documents_than_the_totals_counted_are_refused() {
+    refused(
+        &liar(Lie::Undercount, 1),
+        &[],
+        "the cluster gave more candidate documents than it counted in the window (2)",
+    );
+}
+
+#[test]
+fn a_point_in_time_that_keeps_vanishing_is_named() {
+    let stub = Stub::start();
+    for _ in 0..3 {
+        stub.fault(2, Fault::Expired);
+    }
+    let run = refused(
+        &stub,
+        &[],
+        "expired 3 times in a row before a page could be read",
+    );
+    assert!(!stderr(&run).contains("check --index"), "{}", stderr(&run));
+}
+
+#[test]
+fn a_page_is_bounded_once_decompressed() {
+    let stub = liar(Lie::GzipBomb, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c.ndjson");
+    let run = crate::hostile::bounded()
+        .env("ELASTIC_API_KEY", KEY)
+        .args(["fetch", "logs", "--elasticsearch", &stub.base])
+        .args(SCOPE)
+        .args(["--retries", "0", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(4), "{}", stderr(&run));
+    assert!(
+        stderr(&run).contains("the page is larger than 64 MiB once decompressed"),
+        "{}",
+        stderr(&run)
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn documents_at_one_time_keep_the_state_small_and_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole.ndjson");
+    let run = fetch_logs(&liar(Lie::OneTime, 1), Some(KEY), &whole, &[]);
+    assert!(run.status.success(), "{}", stderr(&run));
+
+    let stub = liar(Lie::OneTime, 1);
+    stub.with(|s| s.broken_after = Some(3));
+    let out = dir.path().join("resumed.ndjson");
+    assert_eq!(
+        fetch_logs(&stub, Some(KEY), &out, &["--retries", "0"])
+            .status
+            .code(),
+        Some(4)
+    );
+    let state: Value = serde_json::from_slice(&std::fs::read(state_of(&out)).unwrap()).unwrap();
+    let at_last = state["at_last"].as_array().unwrap();
+    assert_eq!(
+        at_last.len(),
+        3 * PAGE,
+        "every document so far is at the last time"
+    );
+    assert!(
+        at_last.iter().all(Value::is_u64),
+        "digests, not ids: {state}"
+    );
+    stub.with(|s| s.broken_after = None);
+    // The point in time is gone: the fetch opens another from that time, and writes
+    // none of the documents of that time twice.
+    let stub = stub.restart();
+    stub.with(|s| s.lie = Some((Lie::OneTime, 1)));
+    let run = fetch_logs(&stub, Some(KEY), &out, &[]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(std::fs::read(&out).unwrap() == std::fs::read(&whole).unwrap());
+
+    // More documents at one time than a state keeps.
+    let one = FIXTURES.matched_in_order(&pushdown_query())[0];
+    let docs = (0..10_001)
+        .map(|i| Doc {
+            index: one.index,
+            id: format!("copy-{i}"),
+            seq: i,
+            millis: one.millis,
+            source: one.source.clone(),
+        })
+        .collect();
+    let crowded = Stub::serving(Arc::new(DocSet {
+        docs,
+        matched: Mutex::default(),
+    }));
+    let out = dir.path().join("crowded.ndjson");
+    let run = fetch_as(&crowded, Some(KEY), SCOPE, 1000, &out, &[]);
+    assert_eq!(run.status.code(), Some(4), "{}", stderr(&run));
+    assert!(
+        stderr(&run).contains("more than 10000 documents share one time"),
+        "{}",
+        stderr(&run)
+    );
+    assert!(!out.exists());
 }

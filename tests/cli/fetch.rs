@@ -26,8 +26,65 @@ enum Fault {
     Redirect,
 }
 
+/// How a hostile stub lies, on every answer it gives.
+#[derive(Clone, Default)]
+struct Mode {
+    /// How the audit pages point to the next one.
+    links: Links,
+    /// Audit events whatever `created_after` and `created_before` say.
+    ignore_window: bool,
+    /// Each audit page from the second on starts with the last event of the page
+    /// before, its id written as a string (`"190"`).
+    repeat_as_string: bool,
+    /// The first event of the second audit page, replaced.
+    bad_event: Option<Value>,
+    /// The parent of `northwind` (60) is `northwind/platform` (61): a loop.
+    ancestor_loop: bool,
+    /// `northwind/platform` (61) is its own parent.
+    self_parent: bool,
+    /// The projects of northwind never end: every page has new ones and a next.
+    endless_projects: bool,
+    /// Audit pages of this many MiB of JSON once decompressed, sent as gzip.
+    gzip_mib: Option<usize>,
+    /// Audit pages of this many `{}`.
+    flood: Option<usize>,
+}
+
+/// How the audit pages point to the next one.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+enum Links {
+    /// `Link` with the absolute address, as GitLab does.
+    #[default]
+    Absolute,
+    /// `Link: <audit_events?…>`: relative to the page's address.
+    Relative,
+    /// `Link: <?…>`: the query alone.
+    QueryOnly,
+    /// `Link` to `/api/v4/../../admin/…`.
+    DotDot,
+    /// `Link` to `/api/v4/%2e%2e/%2e%2e/admin/…`.
+    EncodedDots,
+    /// `Link` to the same route on another host (an uppercase host is the same).
+    OtherHost,
+    /// `Link` with `&private_token=<the token>` added.
+    WithToken,
+    /// `Link` with `&email=<someone's>` added; the page it points to fails.
+    WithEmail,
+    /// Offset pages, `X-Next-Page`, `X-Page` and `X-Total-Pages`, no `Link`.
+    HeadersOnly,
+    /// Offset pages, `X-Page` and `X-Total-Pages` only.
+    TotalPagesOnly,
+    /// Empty pages, each with a next link, for ever.
+    Empty,
+    /// The first page again and again, under a new cursor each time.
+    Same,
+    /// The same cursor with a new junk parameter each time.
+    Junk,
+}
+
 #[derive(Default)]
 struct Shared {
+    mode: Mode,
     faults: Vec<(String, Fault)>,
     /// From this audit page on, every answer is a 500.
     broken_from_page: Option<usize>,
@@ -103,9 +160,28 @@ fn query_of(url: &str) -> HashMap<String, String> {
 
 /// An audit page: events newest first, after the cursor, within the window.
 fn audit_page(base: &str, url: &str) -> (Value, Option<String>, usize) {
+    let (page, next, page_no, _) = audit_page_as(base, url, &Mode::default());
+    (page, next, page_no)
+}
+
+/// An audit page as `mode` serves it: the events, the `Link` target of the next page
+/// (or none), the page's number, and the headers beside `Link`.
+fn audit_page_as(
+    base: &str,
+    url: &str,
+    mode: &Mode,
+) -> (Value, Option<String>, usize, Vec<(&'static str, String)>) {
     let q = query_of(url);
-    let after = q.get("created_after").cloned();
-    let before = q.get("created_before").cloned();
+    let after = q
+        .get("created_after")
+        .cloned()
+        .filter(|_| !mode.ignore_window);
+    let before = q
+        .get("created_before")
+        .cloned()
+        .filter(|_| !mode.ignore_window);
+    let offset_page: Option<usize> = q.get("page").and_then(|p| p.parse().ok());
+    let offset = matches!(mode.links, Links::HeadersOnly | Links::TotalPagesOnly);
     let cursor: u64 = q
         .get("cursor")
         .and_then(|c| c.strip_prefix("eyJpZCI6"))
@@ -117,23 +193,75 @@ fn audit_page(base: &str, url: &str) -> (Value, Option<String>, usize) {
         after.as_deref().is_none_or(|a| t >= &a[..19])
             && before.as_deref().is_none_or(|b| t <= &b[..19])
     };
-    let rest: Vec<Value> = (1..cursor).rev().map(event).filter(in_window).collect();
-    let page: Vec<Value> = rest.iter().take(PAGE).cloned().collect();
-    let page_no = usize::try_from((EVENTS + 1 - cursor) / PAGE as u64).unwrap() + 1;
-    let next = (rest.len() > PAGE).then(|| {
-        let last = page.last().unwrap()["id"].as_u64().unwrap();
+    let (rest, page_no): (Vec<Value>, usize) = if offset {
+        let n = offset_page.unwrap_or(1);
+        let all: Vec<Value> = (1..=EVENTS).rev().map(event).filter(in_window).collect();
+        (all.into_iter().skip((n - 1) * PAGE).collect(), n)
+    } else if matches!(mode.links, Links::Same) {
+        ((1..=EVENTS).rev().map(event).collect(), 1)
+    } else {
+        let rest = (1..cursor).rev().map(event).filter(in_window).collect();
+        (
+            rest,
+            usize::try_from((EVENTS + 1).saturating_sub(cursor) / PAGE as u64).unwrap() + 1,
+        )
+    };
+    let mut page: Vec<Value> = rest.iter().take(PAGE).cloned().collect();
+    if matches!(mode.links, Links::Empty) {
+        page.clear();
+    }
+    let more = rest.len() > PAGE || matches!(mode.links, Links::Empty | Links::Same);
+    if mode.repeat_as_string && cursor <= EVENTS {
+        // The event just before the cursor, once more, with its id as a string.
+        let mut repeat = event(cursor);
+        repeat["id"] = json!(cursor.to_string());
+        page.insert(0, repeat);
+    }
+    if let (Some(bad), 2) = (&mode.bad_event, page_no) {
+        page[0] = bad.clone();
+    }
+    let mut headers = Vec::new();
+    if offset {
+        let total = (page_no - 1) + rest.len().div_ceil(PAGE);
+        headers.push(("X-Page", page_no.to_string()));
+        headers.push(("X-Total-Pages", total.to_string()));
+        if more && mode.links == Links::HeadersOnly {
+            headers.push(("X-Next-Page", (page_no + 1).to_string()));
+        }
+        return (Value::Array(page), None, page_no, headers);
+    }
+    let next = more.then(|| {
+        let last = match mode.links {
+            // A new cursor every time.
+            Links::Empty | Links::Same => cursor + 1000,
+            // The first page's own cursor, again and again.
+            Links::Junk => EVENTS + 1,
+            _ => rest[PAGE - 1]["id"].as_u64().unwrap(),
+        };
         let path = url.split('?').next().unwrap();
         let kept: Vec<String> = url
             .split_once('?')
             .map(|(_, q)| q)
             .unwrap_or_default()
             .split('&')
-            .filter(|kv| !kv.starts_with("cursor="))
+            .filter(|kv| !kv.starts_with("cursor=") && !kv.starts_with("junk="))
             .map(str::to_owned)
             .collect();
-        format!("{base}{path}?{}&cursor=eyJpZCI6{last}", kept.join("&"))
+        let query = format!("{}&cursor=eyJpZCI6{last}", kept.join("&"));
+        let route = path.trim_start_matches("/api/v4");
+        match mode.links {
+            Links::Relative => format!("{}?{query}", path.rsplit('/').next().unwrap()),
+            Links::QueryOnly => format!("?{query}"),
+            Links::DotDot => format!("{base}/api/v4/../../admin{route}?{query}"),
+            Links::EncodedDots => format!("{base}/api/v4/%2e%2e/%2E%2E/admin{route}?{query}"),
+            Links::OtherHost => format!("http://localhost.invalid{path}?{query}"),
+            Links::WithToken => format!("{base}{path}?{query}&private_token={TOKEN}"),
+            Links::WithEmail => format!("{base}{path}?{query}&email=person1@customer.example"),
+            Links::Junk => format!("{base}{path}?{query}&junk={page_no}"),
+            _ => format!("{base}{path}?{query}"),
+        }
     });
-    (Value::Array(page), next, page_no)
+    (Value::Array(page), next, page_no, headers)
 }
 
 fn users() -> Vec<Value> {
@@ -155,7 +283,7 @@ fn inherited() -> Vec<Value> {
 }
 
 /// The answer to one request: status, headers, body.
-fn answer(base: &str, url: &str) -> (u16, Vec<(&'static str, String)>, String) {
+fn answer(base: &str, url: &str, mode: &Mode) -> (u16, Vec<(&'static str, String)>, String) {
     let path = url.split('?').next().unwrap();
     let ok = |v: Value| (200, Vec::new(), v.to_string());
     let paged = |items: Vec<Value>, per: usize| {
@@ -193,13 +321,35 @@ fn answer(base: &str, url: &str) -> (u16, Vec<(&'static str, String)>, String) {
     match path {
         "/api/v4/namespaces/northwind" | "/api/v4/namespaces/60" => ok(json!({
             "id": 60, "name": "Northwind", "path": "northwind", "kind": "group",
-            "full_path": "northwind", "parent_id": null, "plan": "premium",
+            "full_path": "northwind",
+            "parent_id": if mode.ancestor_loop { json!(61) } else { Value::Null },
+            "plan": "premium",
             "members_count_with_descendants": 4
         })),
-        "/api/v4/namespaces/northwind%2Fplatform" => ok(json!({
+        "/api/v4/namespaces/northwind%2Fplatform" | "/api/v4/namespaces/61" => ok(json!({
             "id": 61, "name": "Platform", "path": "platform", "kind": "group",
-            "full_path": "northwind/platform", "parent_id": 60
+            "full_path": "northwind/platform",
+            "parent_id": if mode.self_parent { 61 } else { 60 }
         })),
+        "/api/v4/groups/60/projects" if mode.endless_projects => {
+            let page: u64 = query_of(url)
+                .get("page")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(1);
+            // Ten thousand new projects a page, as a server that ignores per_page may
+            // send.
+            let items: Vec<Value> = (0..10_000)
+                .map(|i| {
+                    let id = page * 10_000 + i;
+                    json!({"id": id, "path_with_namespace": format!("northwind/p{id}")})
+                })
+                .collect();
+            let next = format!(
+                "<{base}/api/v4/groups/60/projects?per_page=100&page={}>; rel=\"next\"",
+                page + 1
+            );
+            (200, vec![("Link", next)], Value::Array(items).to_string())
+        }
         "/api/v4/namespaces/olive" => ok(json!({
             "id": 90, "path": "olive", "kind": "user", "full_path": "olive", "parent_id": null
         })),
@@ -254,14 +404,21 @@ fn answer(base: &str, url: &str) -> (u16, Vec<(&'static str, String)>, String) {
                 None => (404, Vec::new(), r#"{"message":"404 Not found"}"#.to_owned()),
             }
         }
+        "/api/v4/groups/northwind/audit_events" if mode.flood.is_some() => {
+            let n = mode.flood.unwrap();
+            let mut body = String::with_capacity(3 * n + 2);
+            body.push('[');
+            for i in 0..n {
+                body.push_str(if i == 0 { "{}" } else { ",{}" });
+            }
+            body.push(']');
+            (200, Vec::new(), body)
+        }
         "/api/v4/groups/northwind/audit_events"
         | "/api/v4/projects/northwind%2Fplatform%2Fapi/audit_events"
         | "/api/v4/audit_events" => {
-            let (page, next, _) = audit_page(base, url);
-            let headers = next
-                .map(|n| ("Link", format!("<{n}>; rel=\"next\"")))
-                .into_iter()
-                .collect();
+            let (page, next, _, mut headers) = audit_page_as(base, url, mode);
+            headers.extend(next.map(|n| ("Link", format!("<{n}>; rel=\"next\""))));
             (200, headers, page.to_string())
         }
         "/api/v4/groups/outside/audit_events" => (
@@ -274,6 +431,19 @@ fn answer(base: &str, url: &str) -> (u16, Vec<(&'static str, String)>, String) {
         ),
         _ => (404, Vec::new(), r#"{"message":"404 Not found"}"#.to_owned()),
     }
+}
+
+/// A JSON array of `mib` MiB once decompressed (spaces, then `[]`), gzip'd to a few
+/// hundred kilobytes at most.
+fn gzip_bomb(mib: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let spaces = vec![b' '; 1 << 20];
+    for _ in 0..mib {
+        gz.write_all(&spaces).unwrap();
+    }
+    gz.write_all(b"[]").unwrap();
+    gz.finish().unwrap()
 }
 
 impl Stub {
@@ -295,13 +465,14 @@ impl Stub {
                         .any(|h| h.field.equiv("PRIVATE-TOKEN") && h.value.as_str() == TOKEN);
                     let mut body = String::new();
                     let _ = request.as_reader().read_to_string(&mut body);
-                    let fault = {
+                    let (fault, mode) = {
                         let mut s = sh.lock().unwrap();
                         s.seen.push((url.clone(), Instant::now(), token_ok));
+                        let mode = s.mode.clone();
                         let broken = s.broken_from_page.is_some_and(|from| {
                             url.contains("/audit_events") && audit_page(&b, &url).2 >= from
                         });
-                        if broken {
+                        let fault = if broken {
                             Some(Fault::Status(500, None))
                         } else {
                             let at = s
@@ -309,7 +480,8 @@ impl Stub {
                                 .iter()
                                 .position(|(at, _)| url.contains(at.as_str()));
                             at.map(|i| s.faults.remove(i).1)
-                        }
+                        };
+                        (fault, mode)
                     };
                     let (status, headers, body) = if !token_ok {
                         (
@@ -332,10 +504,10 @@ impl Stub {
                             }
                             Some(Fault::Slow(d)) => {
                                 thread::sleep(d);
-                                answer(&b, &url)
+                                answer(&b, &url, &mode)
                             }
                             Some(Fault::Malformed) => {
-                                let (s, h, body) = answer(&b, &url);
+                                let (s, h, body) = answer(&b, &url, &mode);
                                 (s, h, body[..body.len() / 2].to_owned())
                             }
                             Some(Fault::Redirect) => (
@@ -343,11 +515,17 @@ impl Stub {
                                 vec![("Location", "https://elsewhere.example/".to_owned())],
                                 String::new(),
                             ),
-                            None => answer(&b, &url),
+                            None => answer(&b, &url, &mode),
                         }
                     };
+                    let mut body = body.into_bytes();
+                    let mut headers = headers;
+                    if let (Some(mib), true) = (mode.gzip_mib, url.contains("/audit_events")) {
+                        body = gzip_bomb(mib);
+                        headers.push(("Content-Encoding", "gzip".to_owned()));
+                    }
                     let mut response =
-                        tiny_http::Response::from_string(body).with_status_code(status);
+                        tiny_http::Response::from_data(body).with_status_code(status);
                     response.add_header(
                         tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap(),
                     );
@@ -384,6 +562,13 @@ impl Stub {
 
     fn seen(&self) -> Vec<(String, Instant, bool)> {
         self.shared.lock().unwrap().seen.clone()
+    }
+
+    /// A stub that lies as `mode` says.
+    fn lying(mode: Mode) -> Stub {
+        let stub = Stub::start();
+        stub.shared.lock().unwrap().mode = mode;
+        stub
     }
 }
 
@@ -1080,4 +1265,629 @@ fn a_project_and_the_instance_have_their_own_routes() {
         Some(2),
         "one of --group, --project, --instance"
     );
+}
+
+/// `fetch audit-events --group northwind -o OUT` with `extra` flags, retrying once.
+fn audit_into(stub: &Stub, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "audit-events",
+        "--group",
+        "northwind",
+        "--retries",
+        "1",
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    fetch(stub, Some(TOKEN), &args)
+}
+
+/// `OUT` with `suffix` added to its name.
+fn beside(out: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = out.file_name().unwrap().to_os_string();
+    name.push(suffix);
+    out.with_file_name(name)
+}
+
+/// Every file a run may leave beside `out`, and `out` itself.
+fn left_beside(out: &Path) -> Vec<std::path::PathBuf> {
+    [".part", ".state", ".tmp", ".manifest.json"]
+        .iter()
+        .map(|s| beside(out, s))
+        .chain([out.to_owned()])
+        .collect()
+}
+
+#[test]
+fn a_next_link_with_the_token_is_neither_followed_nor_printed_nor_stored() {
+    let stub = Stub::lying(Mode {
+        links: Links::WithToken,
+        ..Mode::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("events.json");
+    let run = audit_into(&stub, &out, &[]);
+    assert_eq!(run.status.code(), Some(4));
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains("put the secret in the address of the page after"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("run the same command again"), "{stderr}");
+    let files = left_beside(&out);
+    assert_no_token(&run, &files.iter().map(|p| p.as_path()).collect::<Vec<_>>());
+    assert!(!out.exists(), "no output from a fetch that stopped");
+    assert_eq!(stub.seen().len(), 1, "the link was not followed");
+}
+
+#[test]
+fn a_next_link_with_someones_email_reaches_no_message_request_or_state() {
+    let stub = Stub::lying(Mode {
+        links: Links::WithEmail,
+        ..Mode::default()
+    });
+    stub.fault("cursor=eyJpZCI6151", Fault::Status(500, None));
+    stub.fault("cursor=eyJpZCI6151", Fault::Status(500, None));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("events.json");
+    let run = audit_into(&stub, &out, &[]);
+    assert_eq!(run.status.code(), Some(4));
+    let stderr = text(&run.stderr);
+    assert!(stderr.contains("HTTP 500, still after 2 tries"), "{stderr}");
+    assert!(
+        stderr.contains("2 page(s) fetched so far are kept"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("customer.example") && !stderr.contains('?'),
+        "{stderr}"
+    );
+    let state = std::fs::read_to_string(beside(&out, ".state")).unwrap();
+    assert!(!state.contains("customer.example"), "{state}");
+    assert!(
+        stub.seen().iter().all(|(u, _, _)| !u.contains("email=")),
+        "only the cursor of a next link is followed"
+    );
+}
+
+#[test]
+fn dot_segments_and_their_encodings_keep_the_token_in_the_api() {
+    for links in [Links::DotDot, Links::EncodedDots, Links::OtherHost] {
+        let stub = Stub::lying(Mode {
+            links,
+            ..Mode::default()
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("events.json");
+        let run = audit_into(&stub, &out, &[]);
+        assert_eq!(run.status.code(), Some(4), "{links:?}");
+        let stderr = text(&run.stderr);
+        assert!(
+            stderr.contains("pointed outside its API") && stderr.contains("token was not sent"),
+            "{links:?}: {stderr}"
+        );
+        assert!(!stderr.contains("cursor="), "{links:?}: {stderr}");
+        let seen = stub.seen();
+        assert_eq!(
+            seen.len(),
+            1,
+            "{links:?}: nothing asked beyond the first page"
+        );
+        assert!(seen.iter().all(|(u, _, _)| !u.contains("admin")));
+        assert!(!out.exists());
+        assert_no_token(&run, &[]);
+    }
+}
+
+#[test]
+fn relative_next_links_are_resolved_as_rfc_3986_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole.json");
+    assert!(audit_into(&Stub::start(), &whole, &[]).status.success());
+    for links in [Links::Relative, Links::QueryOnly] {
+        let stub = Stub::lying(Mode {
+            links,
+            ..Mode::default()
+        });
+        let out = dir.path().join(format!("{links:?}.json"));
+        let run = audit_into(&stub, &out, &[]);
+        assert!(run.status.success(), "{links:?}: {}", text(&run.stderr));
+        assert!(text(&run.stdout).contains("230 events from 6 pages"));
+        assert_same_file(&whole, &out);
+    }
+}
+
+#[test]
+fn nothing_is_written_through_a_symlink_and_every_file_is_private() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let stub = Stub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("events.json");
+    let directory = dir.path().join("directory.json");
+    let planted = [
+        (out.clone(), ""),
+        (out.clone(), ".tmp"),
+        (out.clone(), ".part"),
+        (out.clone(), ".state.tmp"),
+        (directory.clone(), ""),
+        (directory.clone(), ".tmp"),
+    ];
+    let mut victims = Vec::new();
+    for (i, (file, suffix)) in planted.iter().enumerate() {
+        let victim = dir.path().join(format!("victim{i}"));
+        std::fs::write(&victim, "keep").unwrap();
+        symlink(&victim, beside(file, suffix)).unwrap();
+        victims.push(victim);
+    }
+    let untouched = || {
+        victims
+            .iter()
+            .all(|v| std::fs::read_to_string(v).unwrap() == "keep")
+    };
+    let private = |f: &Path| {
+        let meta = std::fs::symlink_metadata(f).unwrap();
+        meta.is_file() && meta.permissions().mode() & 0o777 == 0o600
+    };
+    let run = audit_into(&stub, &out, &[]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert!(
+        fetch_directory(&stub, "northwind", &directory)
+            .status
+            .success()
+    );
+    assert!(untouched());
+    assert!(private(&out) && private(&directory));
+    let whole = std::fs::read(&out).unwrap();
+
+    // An earlier output open to others is replaced by a private one.
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(audit_into(&stub, &out, &[]).status.success());
+    assert!(private(&out));
+
+    // A run that fails leaves the earlier output as it was.
+    let broken = stub.broken_from(3, || audit_into(&stub, &out, &["--restart"]));
+    assert_eq!(broken.status.code(), Some(4));
+    assert!(std::fs::read(&out).unwrap() == whole);
+
+    // The files of an interrupted run are reused only as logbrief left them.
+    let (part, state) = (beside(&out, ".part"), beside(&out, ".state"));
+    for kept in [&part, &state] {
+        let aside = beside(kept, ".aside");
+        std::fs::rename(kept, &aside).unwrap();
+        symlink(&aside, kept).unwrap();
+        let refused = audit_into(&stub, &out, &[]);
+        assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+        assert!(text(&refused.stderr).contains("symbolic link"));
+        std::fs::remove_file(kept).unwrap();
+        std::fs::rename(&aside, kept).unwrap();
+    }
+    let resumed = audit_into(&stub, &out, &[]);
+    assert!(resumed.status.success(), "{}", text(&resumed.stderr));
+    assert!(std::fs::read(&out).unwrap() == whole);
+    assert!(untouched());
+}
+
+#[test]
+fn page_numbers_without_a_link_are_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole.json");
+    assert!(audit_into(&Stub::start(), &whole, &[]).status.success());
+    for links in [Links::HeadersOnly, Links::TotalPagesOnly] {
+        let stub = Stub::lying(Mode {
+            links,
+            ..Mode::default()
+        });
+        let out = dir.path().join(format!("{links:?}.json"));
+        let run = audit_into(&stub, &out, &[]);
+        assert!(run.status.success(), "{links:?}: {}", text(&run.stderr));
+        assert!(
+            text(&run.stdout).contains("230 events from 6 pages"),
+            "{links:?}: {}",
+            text(&run.stdout)
+        );
+        assert_same_file(&whole, &out);
+        assert!(stub.seen().iter().any(|(u, _, _)| u.ends_with("&page=6")));
+    }
+}
+
+#[test]
+fn a_server_that_ignores_the_window_is_refused() {
+    let stub = Stub::lying(Mode {
+        ignore_window: true,
+        ..Mode::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("events.json");
+    let window = ["--since", "2026-03-10", "--until", "2026-03-19"];
+    let run = audit_into(&stub, &out, &window);
+    assert_eq!(run.status.code(), Some(4));
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains("page 1 of /api/v4/groups/northwind/audit_events: the server answered with events outside the window"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("run the same command again"), "{stderr}");
+    assert!(!out.exists());
+    // Without a window every event is in it.
+    let run = audit_into(&stub, &out, &["--restart"]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+}
+
+#[test]
+fn ids_are_numbers_however_they_are_written() {
+    let stub = Stub::lying(Mode {
+        repeat_as_string: true,
+        ..Mode::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("events.json");
+    let run = audit_into(&stub, &out, &[]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert_eq!(
+        text(&run.stdout),
+        format!(
+            "wrote {}: 230 events from 6 pages; 5 repeated events left out\n",
+            out.display()
+        )
+    );
+    let ids: Vec<u64> = events_of(&out)
+        .iter()
+        .map(|e| e["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, (1..=EVENTS).rev().collect::<Vec<_>>());
+}
+
+#[test]
+fn elements_that_are_not_events_are_refused() {
+    for bad in [
+        json!({}),
+        json!("an event"),
+        json!({"id": "not a number", "created_at": "2026-03-10T00:00:00Z"}),
+        json!(null),
+    ] {
+        let stub = Stub::lying(Mode {
+            bad_event: Some(bad.clone()),
+            ..Mode::default()
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("events.json");
+        let run = audit_into(&stub, &out, &[]);
+        assert_eq!(run.status.code(), Some(4), "{bad}");
+        assert!(
+            text(&run.stderr).contains(
+                "page 2 of /api/v4/groups/northwind/audit_events: an element is not an audit event"
+            ),
+            "{bad}: {}",
+            text(&run.stderr)
+        );
+        assert!(!out.exists());
+    }
+}
+
+#[test]
+fn a_state_that_does_not_match_the_command_is_refused() {
+    let stub = Stub::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (whole, out) = (
+        dir.path().join("whole.json"),
+        dir.path().join("events.json"),
+    );
+    assert!(audit_into(&stub, &whole, &[]).status.success());
+    assert_eq!(
+        stub.broken_from(4, || audit_into(&stub, &out, &[]))
+            .status
+            .code(),
+        Some(4)
+    );
+    let state_path = beside(&out, ".state");
+    let original: Value = serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    assert!(
+        !original.to_string().contains('?'),
+        "no address with a query: {original}"
+    );
+    let write_state = |state: &Value| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::remove_file(&state_path).unwrap();
+        std::fs::write(&state_path, state.to_string()).unwrap();
+        std::fs::set_permissions(&state_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    for (change, said) in [
+        (
+            json!({"route": "/groups/other/audit_events"}),
+            "another group, project or instance",
+        ),
+        (
+            json!({"route": "/audit_events"}),
+            "another group, project or instance",
+        ),
+        (
+            json!({"instance": "https://gitlab.example.com/api/v4"}),
+            "another instance",
+        ),
+        (
+            json!({"created_after": "2026-03-02T00:00:00Z"}),
+            "another window",
+        ),
+        (json!({"kind": "logbrief fetch logs 2"}), "another command"),
+        (json!({"after": null}), "does not agree"),
+        (json!({"events": 80}), "does not agree"),
+    ] {
+        let mut state = original.clone();
+        for (k, v) in change.as_object().unwrap() {
+            state[k] = v.clone();
+        }
+        write_state(&state);
+        let run = audit_into(&stub, &out, &[]);
+        assert_eq!(
+            run.status.code(),
+            Some(2),
+            "{change}: {}",
+            text(&run.stderr)
+        );
+        let stderr = text(&run.stderr);
+        assert!(
+            stderr.contains(said) && stderr.contains("--restart"),
+            "{change}: {stderr}"
+        );
+    }
+    write_state(&original);
+    assert!(audit_into(&stub, &out, &[]).status.success());
+    assert_same_file(&whole, &out);
+}
+
+#[test]
+fn pages_that_bring_nothing_new_end_the_fetch() {
+    for (links, said, asked) in [
+        (Links::Empty, "3 pages in a row brought nothing new", 3),
+        (Links::Same, "3 pages in a row brought nothing new", 4),
+        (Links::Junk, "the pages go round in a circle", 2),
+    ] {
+        let stub = Stub::lying(Mode {
+            links,
+            ..Mode::default()
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("events.json");
+        let run = audit_into(&stub, &out, &[]);
+        assert_eq!(run.status.code(), Some(4), "{links:?}");
+        let stderr = text(&run.stderr);
+        assert!(stderr.contains(said), "{links:?}: {stderr}");
+        assert!(
+            !stderr.contains("run the same command again"),
+            "running it again would go round again: {stderr}"
+        );
+        assert_eq!(stub.seen().len(), asked, "{links:?}");
+        assert!(!out.exists());
+    }
+}
+
+/// `fetch audit-events` under the address-space limit of the hostile tests.
+fn bounded_audit(stub: &Stub, out: &Path) -> Output {
+    crate::hostile::bounded()
+        .env("GITLAB_TOKEN", TOKEN)
+        .args(["fetch", "audit-events", "--gitlab-url", &stub.base])
+        .args(["--group", "northwind", "--retries", "0", "-o"])
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_page_is_bounded_once_decompressed_and_by_its_elements() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("events.json");
+    // 80 MiB of JSON in less than a megabyte of gzip: the limit counts what it
+    // inflates to.
+    let bomb = Stub::lying(Mode {
+        gzip_mib: Some(80),
+        ..Mode::default()
+    });
+    let run = bounded_audit(&bomb, &out);
+    assert_eq!(run.status.code(), Some(4), "{}", text(&run.stderr));
+    assert!(
+        text(&run.stderr).contains("the page is larger than 64 MiB once decompressed"),
+        "{}",
+        text(&run.stderr)
+    );
+    // Twenty million `{}`: 60 MB, within the bytes, far beyond what a page holds.
+    let flood = Stub::lying(Mode {
+        flood: Some(20_000_000),
+        ..Mode::default()
+    });
+    let run = bounded_audit(&flood, &out);
+    assert_eq!(run.status.code(), Some(4), "{}", text(&run.stderr));
+    assert!(
+        text(&run.stderr).contains("more elements in a page than logbrief reads (10000)"),
+        "{}",
+        text(&run.stderr)
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn ancestors_in_a_loop_and_lists_without_end_are_refused() {
+    for mode in [
+        Mode {
+            ancestor_loop: true,
+            ..Mode::default()
+        },
+        Mode {
+            self_parent: true,
+            ..Mode::default()
+        },
+    ] {
+        let stub = Stub::lying(mode);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("directory.json");
+        let run = fetch_directory(&stub, "northwind/platform", &file);
+        assert_eq!(run.status.code(), Some(4));
+        assert!(
+            text(&run.stderr).contains("the ancestors of northwind/platform go round in a loop"),
+            "{}",
+            text(&run.stderr)
+        );
+        assert!(stub.seen().len() <= 3, "{} requests", stub.seen().len());
+        assert!(!file.exists());
+    }
+
+    let stub = Stub::lying(Mode {
+        endless_projects: true,
+        ..Mode::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("directory.json");
+    let run = crate::hostile::bounded()
+        .env("GITLAB_TOKEN", TOKEN)
+        .args(["fetch", "directory", "--gitlab-url", &stub.base])
+        .args(["--namespace", "northwind", "-o"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(4), "{}", text(&run.stderr));
+    assert!(
+        text(&run.stderr).contains("/api/v4/groups/60/projects: more than 500000 entries"),
+        "{}",
+        text(&run.stderr)
+    );
+    assert!(!file.exists());
+}
+
+#[test]
+fn a_wait_longer_than_max_wait_stops_whatever_its_size() {
+    let (stub, _dir, file) = setup("e.json");
+    stub.fault(
+        "cursor=eyJpZCI6191",
+        Fault::Status(429, Some("99999999999999999999")),
+    );
+    let run = audit_into(&stub, &file, &[]);
+    assert_eq!(run.status.code(), Some(4));
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains(
+            "the server asks to wait longer than any clock holds, longer than --max-wait"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("trying again"), "{stderr}");
+    let asked = stub
+        .seen()
+        .iter()
+        .filter(|(u, _, _)| u.contains("cursor=eyJpZCI6191"))
+        .count();
+    assert_eq!(asked, 1, "not asked again at once");
+}
+
+#[test]
+fn a_host_without_an_address_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("e.json");
+    let run = logbrief(Some(TOKEN))
+        .args([
+            "fetch",
+            "audit-events",
+            "--gitlab-url",
+            "https://gitlab.invalid",
+        ])
+        .args([
+            "--group",
+            "northwind",
+            "--retries",
+            "1",
+            "--backoff",
+            "0.05",
+            "-o",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(4));
+    let stderr = text(&run.stderr);
+    // "Name or service not known" where a resolver answers; a temporary failure where
+    // none can be reached, which is worth another try.
+    assert!(
+        stderr.contains(
+            "GET /api/v4/groups/northwind/audit_events: the host name could not be resolved (DNS: "
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("connection failed"), "{stderr}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_certificate_the_client_refuses_is_named_and_not_retried() {
+    let openssl = Path::new("/usr/bin/openssl");
+    if !openssl.exists() {
+        eprintln!("skipped: /usr/bin/openssl is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+    let made = std::process::Command::new(openssl)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new(openssl)
+        .args([
+            "s_server",
+            "-quiet",
+            "-www",
+            "-accept",
+            &port.to_string(),
+            "-cert",
+        ])
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "s_server did not start"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    let out = dir.path().join("e.json");
+    let run = logbrief(Some(TOKEN))
+        .args(["fetch", "audit-events", "--gitlab-url"])
+        .arg(format!("https://127.0.0.1:{port}"))
+        .args(["--group", "northwind", "--backoff", "0.05", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(run.status.code(), Some(4));
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains(
+            "GET /api/v4/groups/northwind/audit_events: the server's TLS certificate was \
+             refused (invalid peer certificate: "
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("trying again"), "one try: {stderr}");
+    assert_no_token(&run, &[]);
 }
