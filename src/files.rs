@@ -136,7 +136,6 @@ pub fn promote(part: &Path, dest: &Path) -> Result<()> {
 /// and appending, without following a symlink. `Ok(None)` when there is none. A file
 /// that is not a regular file, belongs to someone else or can be read or written by
 /// others is refused: logbrief did not leave it that way.
-#[allow(dead_code)] // until fetch's parts reopen through it
 pub fn reopen_private(path: &Path) -> Result<Option<File>> {
     let mut options = OpenOptions::new();
     options.read(true).write(true);
@@ -166,7 +165,6 @@ pub fn reopen_private(path: &Path) -> Result<Option<File>> {
     Ok(Some(file))
 }
 
-#[allow(dead_code)]
 fn refusal_reason(path: &Path, e: &std::io::Error) -> String {
     match fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => "it is a symbolic link".into(),
@@ -199,7 +197,6 @@ pub fn untrusted(meta: &fs::Metadata) -> Option<&'static str> {
 }
 
 /// Removes `path` if it exists (a symlink is removed, never followed).
-#[allow(dead_code)] // until fetch's parts reopen through it
 pub fn remove_if_present(path: &Path) -> Result<()> {
     match fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::write(path, e)),

@@ -323,6 +323,15 @@ impl<'a> View<'a> {
         self.asked_users > 0 || !self.domains.0.is_empty() || !self.ranges.0.is_empty()
     }
 
+    /// "request", or "event" in the audit story.
+    fn record(&self) -> Safe<&'static str> {
+        Safe(if self.a.audit.is_some() {
+            "event"
+        } else {
+            "request"
+        })
+    }
+
     /// "requests", or "events" in the audit story.
     fn records(&self) -> Safe<&'static str> {
         Safe(if self.a.audit.is_some() {

@@ -190,22 +190,6 @@ pub(crate) fn sibling(out: &Path, suffix: &str) -> PathBuf {
     out.with_file_name(name)
 }
 
-/// Opens `path` for reading and writing, creating it readable by its owner only.
-/// `truncate` empties an existing file; otherwise it keeps its content. Fetch's own
-/// files go through `crate::files` instead; this remains for the digest cache's
-/// entries until they do too.
-pub(crate) fn private_file(path: &Path, truncate: bool) -> Result<File> {
-    let mut options = std::fs::OpenOptions::new();
-    options
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(truncate);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).map_err(|e| Error::write(path, e))
-}
-
 /// Replaces `path` with `bytes` in one step, readable by its owner only.
 pub(crate) fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
     crate::files::write_private(path, bytes)
