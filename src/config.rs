@@ -251,8 +251,8 @@ fn check_instance(
     }
     let host = named.map_or_else(|| "no host".to_owned(), |(host, _)| host);
     Err(Error::Usage(format!(
-        "--namespace {given} is an address on {host}, but the directory is of the GitLab \
-         instance {} ({}): give the namespace's path, or its address on {}",
+        "--namespace {given} is an address on {host}, but the team's GitLab instance is \
+         {} ({}): give the namespace's path, or its address on {}",
         theirs.0, instance.source, theirs.0
     )))
 }

@@ -125,13 +125,13 @@ impl Place {
     fn advice(self) -> &'static str {
         match self {
             Place::Greeting => {
-                "change greeting in the team configuration: it goes into every reply as it \
-                 is written, so it may hold no one's email, address or name, in any spelling \
-                 (an empty greeting leaves it out)"
+                "change greeting in the team configuration: every reply prints it as it is \
+                 written, so it may name no one, in any spelling (an empty greeting leaves \
+                 it out)"
             }
             Place::SignOff => {
-                "change sign_off in the team configuration: it goes into every reply as it \
-                 is written, so it may hold no one's email, address or name, in any spelling"
+                "change sign_off in the team configuration: every reply prints it as it is \
+                 written, so it may name no one, in any spelling"
             }
             Place::Domains => {
                 "check the --exclude-domain values (and company_domains in the team \
@@ -923,6 +923,8 @@ impl Guard {
     fn walk(&self, v: &serde_json::Value, skip: &[&str], at: &mut String, found: &mut Findings) {
         use serde_json::Value;
         match v {
+            // Standard input's name is the program's words, not a file's name.
+            Value::String(s) if at == "inputs[].name" && s == crate::output::STANDARD_INPUT => {}
             Value::String(s)
                 if !OWN_JSON_FIELDS.contains(&at.as_str()) && !skip.contains(&at.as_str()) =>
             {
@@ -1257,6 +1259,28 @@ mod tests {
             err.contains("the per-path list (field paths[].path)"),
             "{err}"
         );
+        // The inputs' names are data in the JSON, but not checked by `vet`, which
+        // checks what every format shows; standard input's name is the program's.
+        let g = guard(
+            &[("carol", HitKind::Username), ("input", HitKind::Username)],
+            &[],
+        );
+        let named = |name: &str| serde_json::json!({"inputs": [{"name": name}]});
+        assert!(g.vet(named("tickets/carol/production_json.log")).is_ok());
+        let err = g
+            .json(named("tickets/carol/production_json.log"), |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("the inputs' names (field inputs[].name)"),
+            "{err}"
+        );
+        assert!(
+            err.contains("give the inputs names that name no one"),
+            "{err}"
+        );
+        assert!(g.json(named("(standard input)"), |_| {}).is_ok());
+        assert!(g.json(named("logs/input"), |_| {}).is_err());
     }
 
     #[test]

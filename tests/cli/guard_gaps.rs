@@ -192,7 +192,7 @@ fn a_refusal_names_the_part_that_holds_the_hit_and_advises_on_it() {
         tmp.path(),
         &greeting_and_sign_off("Hello,", "Questions? carol@contractor.example"),
     )
-    .args(["--template", "access", "--details"])
+    .args(["--template", "access"])
     .run();
     let line = refused(
         &out,
