@@ -93,8 +93,9 @@ pub enum Error {
 pub enum Refusal {
     #[error(
         "no user in the directory has the email {email}; copy the requester's address \
-         from the ticket as it is written there (logbrief suggests no similar address: a look-alike may be \
-         someone else's, and verifying as them would give their data to this requester)"
+         from the ticket as it is written there (logbrief suggests no similar address: a \
+         look-alike may be someone else's, and verifying as them would give their data to \
+         this requester)"
     )]
     NoUser { email: String },
     #[error("{count} users in the directory share the email {email}; verify the requester by hand")]
