@@ -96,12 +96,13 @@ pub enum Error {
 /// Why a requester may not receive a summary. Shown to the engineer on stderr only.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    #[error("no user in the directory has the email {email}{}", did_you_mean(.suggestion))]
-    NoUser {
-        email: String,
-        /// A directory email one or two typos away (the engineer's eyes only).
-        suggestion: Option<String>,
-    },
+    #[error(
+        "no user in the directory has the email {email}; copy the requester's address \
+         from the ticket as it is written there (logbrief suggests no similar address: a \
+         look-alike may be someone else's, and verifying as them would give their data to \
+         this requester)"
+    )]
+    NoUser { email: String },
     #[error("{count} users in the directory share the email {email}; verify the requester by hand")]
     SeveralUsers { email: String, count: usize },
     #[error("the user with the email {email} is not an Owner of any namespace")]
@@ -124,12 +125,6 @@ pub enum Refusal {
 }
 
 fn suggestion_text(s: &Option<String>) -> String {
-    s.as_ref()
-        .map(|s| format!(" (did you mean {s}?)"))
-        .unwrap_or_default()
-}
-
-fn did_you_mean(s: &Option<String>) -> String {
     s.as_ref()
         .map(|s| format!(" (did you mean {s}?)"))
         .unwrap_or_default()

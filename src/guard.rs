@@ -16,13 +16,22 @@
 //!   `2001:db8::77`), a URL with credentials, a GitLab token, a bearer or basic
 //!   credential. Text that names someone only once is caught this way.
 //!
+//! Detectors read each value as typed and as a reader would see it: folded by Unicode
+//! NFKC (`＠` is `@`), percent-decoded (`%40`), with `[at]` and `[dot]` spelled out,
+//! so that no spelling of an email or an address escapes them.
+//!
 //! What is the requester's own is not a hit: a data value equal to a path in scope
-//! (`acme/bob` names the project, not the user `bob`), and addresses inside the
-//! ranges the requester supplied. The domains they supplied are checked like any
-//! data, so a username typed where a domain belongs is not repeated.
+//! (`acme/bob` names the project, not the user `bob`), the requester's own emails, and
+//! addresses inside the ranges the requester supplied. The domains they supplied are
+//! checked like any data, so a username typed where a domain belongs is not repeated.
+//!
+//! Whatever a value holds, a finished reply carries no bidirectional control and no
+//! Liquid marker (`{{`, `{%`): markdown and text drop the one and break the other, JSON
+//! writes them as `\u` escapes, so its values stay exact.
 //!
 //! [`Guarded`] can only be built here: a value of that type has passed the check.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::net::{IpAddr, Ipv4Addr};
@@ -30,6 +39,7 @@ use std::sync::LazyLock;
 
 use ipnetwork::IpNetwork;
 use regex::Regex;
+use unicode_normalization::UnicodeNormalization;
 
 use crate::directory::{Directory, PersonalValue, Verified};
 use crate::error::{Error, Result};
@@ -43,10 +53,121 @@ pub const DATA_END: char = '\u{E001}';
 pub const OWN_START: char = '\u{E002}';
 /// Closes a span of the program's own text.
 pub const OWN_END: char = '\u{E003}';
+/// Encloses, at the start of a data span, the code of the [`Place`] it is printed in,
+/// when that is not the heading above it (the greeting, the known list…).
+pub const PLACE: char = '\u{E004}';
 
 /// Whether `c` is one of the marks, which never belong to a value.
 pub fn is_mark(c: char) -> bool {
-    matches!(c, DATA_START | DATA_END | OWN_START | OWN_END)
+    matches!(c, DATA_START | DATA_END | OWN_START | OWN_END | PLACE)
+}
+
+/// Where in a reply a value is printed, as far as a refusal must tell the engineer:
+/// each place that holds values someone typed has advice of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Place {
+    /// The team configuration's `greeting`.
+    Greeting,
+    /// The team configuration's `sign_off`.
+    SignOff,
+    /// `--exclude-domain`, or `company_domains` in the team configuration.
+    Domains,
+    /// `--exclude-ip`, `--exclude-ip-file`, or `office_ranges`.
+    Ranges,
+    /// `--client-ip`.
+    ClientRanges,
+    /// The inputs' names as given (the JSON's `inputs[].name`).
+    InputNames,
+    /// Anywhere else: a heading's part of the reply, or a JSON field.
+    Reply,
+}
+
+impl Place {
+    const MARKED: [Place; 5] = [
+        Place::Greeting,
+        Place::SignOff,
+        Place::Domains,
+        Place::Ranges,
+        Place::ClientRanges,
+    ];
+
+    /// The code a data span carries between [`PLACE`] marks.
+    pub fn code(self) -> &'static str {
+        match self {
+            Place::Greeting => "greeting",
+            Place::SignOff => "sign-off",
+            Place::Domains => "domains",
+            Place::Ranges => "ranges",
+            Place::ClientRanges => "client",
+            Place::InputNames => "inputs",
+            Place::Reply => "reply",
+        }
+    }
+
+    /// How a refusal names the place in a rendered reply.
+    fn described(self) -> &'static str {
+        match self {
+            Place::Greeting => "the greeting (greeting in the team configuration)",
+            Place::SignOff => "the sign-off (sign_off in the team configuration)",
+            Place::Domains => {
+                "the excluded domains (--exclude-domain, or company_domains in the team configuration)"
+            }
+            Place::Ranges => {
+                "the excluded ranges (--exclude-ip, or office_ranges in the team configuration)"
+            }
+            Place::ClientRanges => "the requester's addresses (--client-ip)",
+            Place::InputNames => "the inputs' names",
+            Place::Reply => "the reply",
+        }
+    }
+
+    /// How to go on when a value in this place stopped a reply.
+    fn advice(self) -> &'static str {
+        match self {
+            Place::Greeting => {
+                "change greeting in the team configuration: every reply prints it as it is \
+                 written, so it may name no one, in any spelling (an empty greeting leaves \
+                 it out)"
+            }
+            Place::SignOff => {
+                "change sign_off in the team configuration: every reply prints it as it is \
+                 written, so it may name no one, in any spelling"
+            }
+            Place::Domains => {
+                "check the --exclude-domain values (and company_domains in the team \
+                 configuration): each must be an email domain, not a name or an address"
+            }
+            Place::Ranges | Place::ClientRanges => "check the --exclude-ip and --client-ip values",
+            Place::InputNames => {
+                "give the inputs names that name no one (the JSON shows each name as it was \
+                 given: run logbrief from the inputs' folder, or copy them under plain names)"
+            }
+            Place::Reply => {
+                "narrow the reply (a narrower --namespace, or --min-count); if the value is \
+                 the customer's own, report the case to the logbrief maintainers with this \
+                 message"
+            }
+        }
+    }
+
+    fn from_code(code: &str) -> Option<Place> {
+        Place::MARKED.into_iter().find(|p| p.code() == code)
+    }
+
+    /// Whether a number on its own (`3221225985`) may be an IPv4 address here. In the
+    /// inputs' names numbers are dates, times and sequence numbers (`-20260304`,
+    /// `.1741046400`); elsewhere in data nothing explains a bare number of eight to ten
+    /// digits. Hex, octal and dotted spellings are addresses everywhere.
+    fn reads_numbers_as_addresses(self) -> bool {
+        self != Place::InputNames
+    }
+}
+
+/// Whether `c` is a bidirectional control or mark, which can make a reply read
+/// otherwise than its characters run (U+202A–U+202E, U+2066–U+2069, and the marks
+/// U+061C, U+200E, U+200F).
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{061C}' | '\u{200E}' | '\u{200F}')
 }
 
 /// A value that passed the privacy guard. Only this module can make one.
@@ -232,6 +353,8 @@ pub struct Canaries {
     /// tell it apart from another value with the same hash.
     own: HashSet<u64>,
     own_values: HashSet<String>,
+    /// The requester's own emails, lower-cased: the email detector passes over them.
+    own_emails: HashSet<String>,
     /// Ranges the requester supplied: addresses in them are theirs.
     own_ranges: Vec<IpNetwork>,
     /// Reused for folding each value.
@@ -241,6 +364,11 @@ pub struct Canaries {
 impl Canaries {
     pub fn new(requester: Option<&Verified>, own_ranges: &[IpNetwork]) -> Self {
         let mut own_values = HashSet::new();
+        let own_emails: HashSet<String> = requester
+            .iter()
+            .flat_map(|v| &v.emails)
+            .map(|e| e.trim().to_lowercase())
+            .collect();
         if let Some(v) = requester {
             own_values.insert(v.username.to_lowercase());
             own_values.extend(v.emails.iter().map(|e| e.to_lowercase()));
@@ -259,6 +387,7 @@ impl Canaries {
         Canaries {
             own,
             own_values,
+            own_emails,
             own_ranges: own_ranges.to_vec(),
             ..Canaries::default()
         }
@@ -327,6 +456,7 @@ impl Canaries {
         Canaries {
             own: self.own.clone(),
             own_values: self.own_values.clone(),
+            own_emails: self.own_emails.clone(),
             own_ranges: self.own_ranges.clone(),
             ..Canaries::default()
         }
@@ -345,6 +475,7 @@ impl Canaries {
             values: self.values,
             longest: self.longest,
             allowed: allowed.into_iter().map(|a| a.to_lowercase()).collect(),
+            own_emails: self.own_emails,
             own_ranges: self.own_ranges,
         })
     }
@@ -372,14 +503,37 @@ pub struct Guard {
     values: ByHash,
     longest: usize,
     allowed: HashSet<String>,
+    own_emails: HashSet<String>,
     own_ranges: Vec<IpNetwork>,
 }
 
-/// What a check found: the kinds of values, and the parts of the reply they were in.
+/// What a check found: the kinds of values, and the parts of the reply they were in,
+/// each as a refusal names it, with its place (for the advice).
 #[derive(Debug, Default)]
 struct Findings {
     kinds: BTreeMap<HitKind, usize>,
-    parts: BTreeSet<String>,
+    parts: BTreeMap<String, Place>,
+}
+
+impl Findings {
+    fn add(&mut self, kind: HitKind, n: usize) {
+        if n > 0 {
+            *self.kinds.entry(kind).or_default() += n;
+        }
+    }
+
+    /// Takes in what `other` found in another spelling of the same value: per kind,
+    /// the most any spelling showed, so that a value is not counted once per spelling.
+    fn most(&mut self, other: Findings) {
+        for (kind, n) in other.kinds {
+            let have = self.kinds.entry(kind).or_default();
+            *have = (*have).max(n);
+        }
+    }
+
+    fn total(&self) -> usize {
+        self.kinds.values().sum()
+    }
 }
 
 /// Whether the characters next to a match continue its token, so that a canary is
@@ -413,37 +567,205 @@ static TOKEN: LazyLock<Regex> = LazyLock::new(|| {
     .expect("a valid pattern")
 });
 
-/// Every address in `text`, whatever its spelling: IPv4 as dotted runs of digits
-/// (leading zeros allowed, so `192.000.002.077` is read too), IPv6 as runs of hex
-/// digits and colons (compressed or expanded, any case, with an IPv4 tail). A port,
-/// brackets or a zone (`%eth0`) end the run, so they hide nothing.
-fn addresses(text: &str) -> BTreeSet<IpAddr> {
-    let v4 = text
-        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .filter_map(|run| parse_v4(run.trim_matches('.')));
+/// `[at]`, `(at)`, `{at}`, `<at>` and the same with `dot`, with the spaces around them:
+/// how an email is written to escape a search.
+static SPELLED_AT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\s*[\[({<]\s*at\s*[\])}>]\s*").expect("a valid pattern"));
+static SPELLED_DOT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\s*[\[({<]\s*dot\s*[\])}>]\s*").expect("a valid pattern"));
+
+/// Whether `c` is invisible and ignored by readers (Unicode's default-ignorable code
+/// points: soft hyphen, zero-width spaces and joiners, bidirectional controls,
+/// variation selectors, tags…): a value split by one reads as the value whole.
+fn is_ignorable(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}' | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
+}
+
+/// One round of what a reader undoes: NFKC folding (`＠` is `@`, `１` is `1`), the
+/// ideographic full stops read as `.` (as in domain names), invisible characters
+/// dropped, and percent-encoding decoded (`%40` is `@`).
+fn unfold_once(text: &str) -> String {
+    let folded: String = text
+        .nfkc()
+        .filter(|&c| !is_ignorable(c))
+        .map(|c| {
+            if matches!(c, '\u{3002}' | '\u{FF61}') {
+                '.'
+            } else {
+                c
+            }
+        })
+        .collect();
+    match percent_encoding::percent_decode_str(&folded).decode_utf8_lossy() {
+        Cow::Borrowed(_) => folded,
+        Cow::Owned(decoded) => decoded,
+    }
+}
+
+/// `text` as a reader would see it, when that differs from `text`: folded and decoded
+/// until nothing changes (a value encoded twice, `%2540`, is decoded twice; a few
+/// rounds at most), then with `[at]` and `[dot]` spelled out.
+fn unfolded(text: &str) -> Option<String> {
+    let plain = text.is_ascii() && !text.contains(['%', '[', '(', '{', '<']);
+    if plain {
+        return None;
+    }
+    let mut current = text.to_owned();
+    for _ in 0..4 {
+        let next = unfold_once(&current);
+        if next == current {
+            break;
+        }
+        current = next;
+    }
+    if current.contains(['[', '(', '{', '<']) {
+        let at = SPELLED_AT.replace_all(&current, "@");
+        current = SPELLED_DOT.replace_all(&at, ".").into_owned();
+    }
+    (current != text).then_some(current)
+}
+
+/// The smallest address a number standing alone is read as: below it, the first
+/// octet is 0, which names no host (`0x10` or `0123` is not anyone's address).
+const LONE_NUMBER_FROM: u64 = 1 << 24;
+
+/// Every address written in `text`, each with the ways it reads: IPv4 as dotted runs
+/// of digits (leading zeros allowed: `192.000.002.077` reads as decimal and as octal),
+/// dotted forms with hex or octal parts (`0xC0.0.2.1`, `0300.0000.0002.0001`), one
+/// number in hex or octal (`0xC0000201`, `030000001001`) and, when `numbers`, in
+/// decimal (`3221225985`), as inet_aton reads them; IPv6 as runs of hex digits and
+/// colons (compressed or expanded, any case, with an IPv4 tail). A port, brackets or a
+/// zone (`%eth0`) end the run, so they hide nothing. A version (`1.2.3`) is not an
+/// address, nor a number below [`LONE_NUMBER_FROM`].
+fn addresses(text: &str, numbers: bool) -> Vec<Vec<IpAddr>> {
+    // inet_aton's spellings first: the dotted runs of digits inside one of them
+    // (`0.2.77` in `0xc0.0.2.77`) are part of it, not addresses of their own.
+    let mut spelled = Vec::new();
+    let other: Vec<Vec<IpAddr>> = runs(text, |b| b.is_ascii_alphanumeric() || b == b'.')
+        .into_iter()
+        .filter_map(|(at, token)| {
+            let v4 = inet_aton(token, numbers)?;
+            spelled.push(at..at + token.len());
+            Some(vec![IpAddr::V4(v4)])
+        })
+        .collect();
+    let dotted = runs(text, |b| b.is_ascii_digit() || b == b'.')
+        .into_iter()
+        .filter(|(at, _)| !spelled.iter().any(|s| s.contains(at)))
+        .map(|(_, run)| dotted_v4(run))
+        .filter(|readings| !readings.is_empty());
     let v6 = text
         .split(|c: char| !(c.is_ascii_hexdigit() || c == ':' || c == '.'))
         .filter(|run| run.matches(':').count() >= 2)
         .filter_map(|run| run.trim_end_matches('.').parse::<std::net::Ipv6Addr>().ok())
-        .map(|ip| fold(IpAddr::V6(ip)));
-    // An IPv4-mapped address may be read twice, by its IPv4 tail too: a set.
-    v4.map(IpAddr::V4).chain(v6).collect()
+        .map(|ip| vec![fold(IpAddr::V6(ip))]);
+    dotted.chain(other).chain(v6).collect()
 }
 
-/// Four decimal parts from 0 to 255, each of up to four digits.
-fn parse_v4(run: &str) -> Option<Ipv4Addr> {
+/// The maximal runs of ASCII characters that `keep`, without their leading and
+/// trailing dots, with where each begins in `text`.
+fn runs(text: &str, keep: impl Fn(u8) -> bool) -> Vec<(usize, &str)> {
+    let kept = |b: u8| b.is_ascii() && keep(b);
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !kept(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && kept(bytes[i]) {
+            i += 1;
+        }
+        // ASCII bytes begin and end characters.
+        let run = &text[start..i];
+        let trimmed = run.trim_start_matches('.');
+        let from = start + run.len() - trimmed.len();
+        let trimmed = trimmed.trim_end_matches('.');
+        if !trimmed.is_empty() {
+            out.push((from, trimmed));
+        }
+    }
+    out
+}
+
+/// Four parts of digits, each of up to four: read as decimal parts from 0 to 255,
+/// and, when a part has a leading zero, as inet_aton reads it (that part octal).
+fn dotted_v4(run: &str) -> Vec<IpAddr> {
     let parts: Vec<&str> = run.split('.').collect();
-    if parts.len() != 4 {
+    if parts.len() != 4 || parts.iter().any(|p| p.is_empty() || p.len() > 4) {
+        return Vec::new();
+    }
+    let read = |part: &dyn Fn(&str) -> Option<u64>| -> Option<IpAddr> {
+        let mut octets = [0u8; 4];
+        for (o, p) in octets.iter_mut().zip(&parts) {
+            *o = u8::try_from(part(p)?).ok()?;
+        }
+        Some(IpAddr::V4(Ipv4Addr::from(octets)))
+    };
+    let mut readings: Vec<IpAddr> = read(&|p| p.parse().ok()).into_iter().collect();
+    if parts.iter().any(|p| p.len() > 1 && p.starts_with('0'))
+        && let Some(c) = read(&|p| c_number(p).map(|(n, _)| n)).filter(|c| !readings.contains(c))
+    {
+        readings.push(c);
+    }
+    readings
+}
+
+/// One part of an inet_aton address: `0x` and hex digits, `0` and octal digits, or
+/// decimal digits; with whether it was hex or octal.
+fn c_number(part: &str) -> Option<(u64, bool)> {
+    let (digits, radix) = match part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+        Some(hex) => (hex, 16),
+        None if part.len() > 1 && part.starts_with('0') => (&part[1..], 8),
+        None => (part, 10),
+    };
+    if digits.is_empty() || digits.len() > 12 || !digits.chars().all(|c| c.is_digit(radix)) {
         return None;
     }
-    let mut octets = [0u8; 4];
-    for (o, p) in octets.iter_mut().zip(&parts) {
-        if p.is_empty() || p.len() > 4 {
-            return None;
-        }
-        *o = p.parse().ok()?;
+    let n = u64::from_str_radix(digits, radix).ok()?;
+    Some((n, radix != 10))
+}
+
+/// The spellings inet_aton reads that [`dotted_v4`] does not: one to four parts, at
+/// least one in hex, or one number alone in octal or (when `numbers`) decimal; the last
+/// part fills the bytes that are left. Four decimal or octal parts are `dotted_v4`'s,
+/// and two or three without hex are versions (`1.2.3`), not addresses.
+fn inet_aton(token: &str, numbers: bool) -> Option<Ipv4Addr> {
+    let parts: Vec<&str> = token.split('.').collect();
+    if parts.is_empty() || parts.len() > 4 || !token.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
     }
-    Some(Ipv4Addr::from(octets))
+    let read: Vec<(u64, bool)> = parts.iter().map(|p| c_number(p)).collect::<Option<_>>()?;
+    let hex = parts
+        .iter()
+        .any(|p| p.starts_with("0x") || p.starts_with("0X"));
+    let lone = parts.len() == 1;
+    if !(hex || (lone && (read[0].1 || numbers))) {
+        return None;
+    }
+    let (last, leading) = read.split_last()?;
+    if leading.iter().any(|&(n, _)| n > 255) {
+        return None;
+    }
+    let room = 8 * (5 - parts.len() as u32);
+    if last.0 >> room != 0 {
+        return None;
+    }
+    let value = leading
+        .iter()
+        .enumerate()
+        .fold(last.0, |acc, (i, &(n, _))| acc | n << (24 - 8 * i as u32));
+    if lone && value < LONE_NUMBER_FROM {
+        return None;
+    }
+    Some(Ipv4Addr::from(u32::try_from(value).ok()?))
 }
 
 /// An IPv4-mapped IPv6 address is the IPv4 address.
@@ -455,22 +777,34 @@ fn fold(ip: IpAddr) -> IpAddr {
 }
 
 impl Guard {
-    /// Checks one data value; `part` names where it is in the reply.
-    fn check(&self, text: &str, part: &str, found: &mut Findings) {
+    /// Checks one data value; `part` names where it is in the reply, `place` what kind
+    /// of place that is. The value is read as written and, when that differs, as a
+    /// reader would see it (see [`unfolded`]); each kind counts as often as the
+    /// spelling that shows it most.
+    fn check(&self, text: &str, part: &str, place: Place, found: &mut Findings) {
         if text.trim().is_empty() || self.allowed.contains(&text.trim().to_lowercase()) {
             return;
         }
-        let before = found.kinds.values().sum::<usize>();
-        self.canaries(text, found);
-        self.detect(text, found);
-        if found.kinds.values().sum::<usize>() > before {
-            found.parts.insert(part.to_owned());
+        let mut here = Findings::default();
+        self.canaries(text, &mut here);
+        self.detect(text, place, &mut here);
+        if let Some(seen) = unfolded(text) {
+            let mut unfolded = Findings::default();
+            self.canaries(&seen, &mut unfolded);
+            self.detect(&seen, place, &mut unfolded);
+            here.most(unfolded);
+        }
+        if here.total() > 0 {
+            found.parts.insert(part.to_owned(), place);
+            for (kind, n) in here.kinds {
+                found.add(kind, n);
+            }
         }
     }
 
     /// Canaries found as whole tokens in `text`.
     fn canaries(&self, text: &str, found: &mut Findings) {
-        self.each_canary(text, |kind| *found.kinds.entry(kind).or_default() += 1);
+        self.each_canary(text, |kind| found.add(kind, 1));
     }
 
     /// Calls `hit` with the kind of each canary in `text`: each stretch of `text` that
@@ -514,24 +848,27 @@ impl Guard {
         }
     }
 
-    /// What the detectors that need no canary find in `text`.
-    fn detect(&self, text: &str, found: &mut Findings) {
-        let mut hit = |kind: HitKind, n: usize| {
-            if n > 0 {
-                *found.kinds.entry(kind).or_default() += n;
-            }
-        };
-        hit(HitKind::Email, EMAIL.find_iter(text).count());
-        hit(
+    /// What the detectors that need no canary find in `text`, printed in `place`. The
+    /// requester's own emails, and addresses that read (in every way they read) as
+    /// inside the ranges the requester supplied, are theirs.
+    fn detect(&self, text: &str, place: Place, found: &mut Findings) {
+        let emails = EMAIL
+            .find_iter(text)
+            .filter(|m| !self.own_emails.contains(&m.as_str().to_lowercase()))
+            .count();
+        found.add(HitKind::Email, emails);
+        found.add(
             HitKind::UrlCredentials,
             URL_CREDENTIALS.find_iter(text).count(),
         );
-        hit(HitKind::Token, TOKEN.find_iter(text).count());
-        let addresses = addresses(text)
+        found.add(HitKind::Token, TOKEN.find_iter(text).count());
+        let theirs = |ip: &IpAddr| self.own_ranges.iter().any(|n| n.contains(*ip));
+        let addresses: BTreeSet<IpAddr> = addresses(text, place.reads_numbers_as_addresses())
             .into_iter()
-            .filter(|ip| !self.own_ranges.iter().any(|n| n.contains(*ip)))
-            .count();
-        hit(HitKind::Ip, addresses);
+            .filter(|readings| !readings.iter().all(theirs))
+            .map(|readings| readings[0])
+            .collect();
+        found.add(HitKind::Ip, addresses.len());
     }
 
     fn verdict<T>(&self, found: Findings, value: T) -> Result<Guarded<T>> {
@@ -546,17 +883,19 @@ impl Guard {
                 .map(|k| k.name())
                 .collect::<Vec<_>>()
                 .join(", "),
-            advice: advice(&found.parts),
-            parts: found.parts.into_iter().collect::<Vec<_>>().join(", "),
+            advice: advice(found.parts.values().copied()),
+            parts: found.parts.into_keys().collect::<Vec<_>>().join(", "),
         })
     }
 
-    /// Checks every data string of a serializable value (the aggregates).
+    /// Checks every data string of a serializable value (the aggregates) that every
+    /// format of the reply may show: the fields only the JSON shows
+    /// ([`JSON_ONLY_FIELDS`]) are checked when the JSON is written.
     pub fn vet<T: serde::Serialize>(&self, value: T) -> Result<Guarded<T>> {
         let json = serde_json::to_value(&value)
             .map_err(|e| Error::Internal(format!("privacy guard: {e}")))?;
         let mut found = Findings::default();
-        self.walk(&json, &mut String::new(), &mut found);
+        self.walk(&json, JSON_ONLY_FIELDS, &mut String::new(), &mut found);
         self.verdict(found, value)
     }
 
@@ -569,26 +908,33 @@ impl Guard {
         after: impl FnOnce(&mut serde_json::Value),
     ) -> Result<Guarded<String>> {
         let mut found = Findings::default();
-        self.walk(&value, &mut String::new(), &mut found);
+        self.walk(&value, &[], &mut String::new(), &mut found);
         after(&mut value);
-        let mut text = serde_json::to_string_pretty(&value)
+        let text = serde_json::to_string_pretty(&value)
             .map_err(|e| Error::Internal(format!("privacy guard: {e}")))?;
+        let mut text = defuse_json(&text);
         text.push('\n');
         self.verdict(found, text)
     }
 
     /// Walks a JSON value; `at` is the path of keys to it (`paths[].path`), which both
     /// decides whether a string is the program's own and names the part on a hit.
-    fn walk(&self, v: &serde_json::Value, at: &mut String, found: &mut Findings) {
+    /// Strings of the fields in `skip` are not checked here.
+    fn walk(&self, v: &serde_json::Value, skip: &[&str], at: &mut String, found: &mut Findings) {
         use serde_json::Value;
         match v {
-            Value::String(s) if !OWN_JSON_FIELDS.contains(&at.as_str()) => {
-                self.check(s, &part_of_field(at), found);
+            // Standard input's name is the program's words, not a file's name.
+            Value::String(s) if at == "inputs[].name" && s == crate::output::STANDARD_INPUT => {}
+            Value::String(s)
+                if !OWN_JSON_FIELDS.contains(&at.as_str()) && !skip.contains(&at.as_str()) =>
+            {
+                let (part, place) = part_of_field(at);
+                self.check(s, &part, place, found);
             }
             Value::Array(a) => {
                 let len = at.len();
                 at.push_str("[]");
-                a.iter().for_each(|x| self.walk(x, at, found));
+                a.iter().for_each(|x| self.walk(x, skip, at, found));
                 at.truncate(len);
             }
             Value::Object(o) => {
@@ -598,7 +944,7 @@ impl Guard {
                         at.push('.');
                     }
                     at.push_str(key);
-                    self.walk(x, at, found);
+                    self.walk(x, skip, at, found);
                     at.truncate(len);
                 }
             }
@@ -608,8 +954,10 @@ impl Guard {
 
     /// Checks the data spans of a rendered reply, then removes the marks and escapes
     /// each data or own span with `escape`. The template's own text is passed through
-    /// unchanged. A hit is reported with the part of the reply it is in: the heading
-    /// above it, or the opening.
+    /// unchanged. A hit is reported with the part of the reply it is in: the place its
+    /// span names (the greeting, the known list…), else the heading above it, or the
+    /// opening. The finished text carries no bidirectional control and no Liquid
+    /// marker (see [`defuse_text`]).
     pub fn finish(
         &self,
         marked: &str,
@@ -638,12 +986,21 @@ impl Guard {
             };
             let after = &rest[start + open.len_utf8()..];
             let end = after.find(close).ok_or_else(unbalanced)?;
-            let span = &after[..end];
+            let (place, span) = match after[..end].strip_prefix(PLACE) {
+                Some(placed) if open == DATA_START => {
+                    let (code, span) = placed.split_once(PLACE).ok_or_else(unbalanced)?;
+                    (Place::from_code(code).ok_or_else(unbalanced)?, span)
+                }
+                _ => (Place::Reply, &after[..end]),
+            };
             if span.contains(is_mark) {
                 return Err(unbalanced());
             }
             if open == DATA_START {
-                self.check(span, &part, &mut found);
+                match place {
+                    Place::Reply => self.check(span, &part, place, &mut found),
+                    _ => self.check(span, place.described(), place, &mut found),
+                }
             }
             escape(span, &mut out);
             rest = &after[end + close.len_utf8()..];
@@ -652,8 +1009,40 @@ impl Guard {
             return Err(unbalanced());
         }
         emphasis.push(rest, &mut out);
-        self.verdict(found, out)
+        self.verdict(found, defuse_text(&out))
     }
+}
+
+/// A finished reply in markdown or text without bidirectional controls, which would
+/// make it read otherwise than it runs, and with each Liquid marker broken by a space
+/// (`{{` becomes `{ {`), so that Zendesk fills in no placeholder. Markdown has escaped
+/// the braces of data already; this also covers text, and spans that meet.
+fn defuse_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars().filter(|&c| !is_bidi_control(c)) {
+        if matches!(c, '{' | '%') && out.ends_with('{') {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Pretty JSON with every bidirectional control and the second character of every
+/// Liquid marker written as a `\u` escape: the text carries neither, and a tool that
+/// reads the JSON gets the values exactly. Outside strings, pretty JSON never puts
+/// `{` before `{` or `%`, so every marker is inside a string, where an escape is valid.
+fn defuse_json(text: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if is_bidi_control(c) || (matches!(c, '{' | '%') && out.ends_with('{')) {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The last heading in a stretch of template text: a whole line of its own that ends
@@ -669,43 +1058,46 @@ fn heading(template: &str) -> Option<String> {
         .map(|l| format!("the part \"{}\"", l.trim_end_matches(':')))
 }
 
-/// How to go on after a refusal, for the parts that hit.
-fn advice(parts: &BTreeSet<String>) -> String {
-    let typed = |flag: &str| parts.iter().any(|p| p.contains(flag));
-    if typed("excluded domains") {
-        "check the --exclude-domain values: each must be an email domain, not a name".to_owned()
-    } else if typed("excluded ranges") || typed("requester's addresses") {
-        "check the --exclude-ip and --client-ip values".to_owned()
-    } else {
-        "narrow the reply (a narrower --namespace, or --min-count); if the value is the \
-         customer's own, report the case to the logbrief maintainers with this message"
-            .to_owned()
-    }
+/// How to go on after a refusal: the advice of each place that hit, once each.
+fn advice(places: impl Iterator<Item = Place>) -> String {
+    let places: BTreeSet<Place> = places.collect();
+    places
+        .into_iter()
+        .map(Place::advice)
+        .collect::<Vec<_>>()
+        .join("; and ")
 }
 
-/// The part of a reply a field of the summary is printed in, as a refusal names it.
-fn part_of_field(at: &str) -> String {
-    let part = match at {
-        "scope[]" => "the scope",
-        "paths[].path" => "the per-path list",
-        "ip_block.paths[].path" => "the refusals per path",
-        "filters.exclude_domains[]" => "the excluded domains",
-        "filters.exclude_ip_ranges[]" => "the excluded ranges",
+/// The part of a reply a field of the summary is printed in, as a refusal names it,
+/// and its place.
+fn part_of_field(at: &str) -> (String, Place) {
+    let (part, place) = match at {
+        "scope[]" => ("the scope", Place::Reply),
+        "paths[].path" => ("the per-path list", Place::Reply),
+        "ip_block.paths[].path" => ("the refusals per path", Place::Reply),
+        "filters.exclude_domains[]" => ("the excluded domains", Place::Domains),
+        "filters.exclude_ip_ranges[]" => ("the excluded ranges", Place::Ranges),
         "filters.matched_nothing.domains[]" | "filters.team_wide.domains[]" => {
-            "the excluded domains"
+            ("the excluded domains", Place::Domains)
         }
         "filters.matched_nothing.ip_ranges[]" | "filters.team_wide.ip_ranges[]" => {
-            "the excluded ranges"
+            ("the excluded ranges", Place::Ranges)
         }
-        "filters.client_ranges[]" => "the requester's addresses",
-        _ => "a field",
+        "filters.client_ranges[]" => ("the requester's addresses", Place::ClientRanges),
+        "inputs[].name" => ("the inputs' names", Place::InputNames),
+        _ => ("a field", Place::Reply),
     };
-    format!("{part} (field {at})")
+    (format!("{part} (field {at})"), place)
 }
 
+/// Data fields only the JSON shows: checked when the JSON is written, not for every
+/// format. The inputs' names are the engineer's (the internal note lists them too),
+/// but the JSON hands them to the customer.
+const JSON_ONLY_FIELDS: &[&str] = &["inputs[].name"];
+
 /// The JSON fields the program writes itself (times, labels, status classes, the
-/// inputs' names and digests, the GeoIP database's names): never data. Every other
-/// string is checked.
+/// inputs' formats and digests, the GeoIP database's names): never data. Every other
+/// string is checked, the inputs' names included.
 const OWN_JSON_FIELDS: &[&str] = &[
     "template",
     "filters.since",
@@ -725,7 +1117,6 @@ const OWN_JSON_FIELDS: &[&str] = &[
     "countries[].country",
     "countries[].name",
     "busiest_minute.minute",
-    "inputs[].name",
     "inputs[].format",
     "inputs[].sha256",
     "audit.first_seen",
@@ -874,6 +1265,28 @@ mod tests {
             err.contains("the per-path list (field paths[].path)"),
             "{err}"
         );
+        // The inputs' names are data in the JSON, but not checked by `vet`, which
+        // checks what every format shows; standard input's name is the program's.
+        let g = guard(
+            &[("carol", HitKind::Username), ("input", HitKind::Username)],
+            &[],
+        );
+        let named = |name: &str| serde_json::json!({"inputs": [{"name": name}]});
+        assert!(g.vet(named("tickets/carol/production_json.log")).is_ok());
+        let err = g
+            .json(named("tickets/carol/production_json.log"), |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("the inputs' names (field inputs[].name)"),
+            "{err}"
+        );
+        assert!(
+            err.contains("give the inputs names that name no one"),
+            "{err}"
+        );
+        assert!(g.json(named("(standard input)"), |_| {}).is_ok());
+        assert!(g.json(named("logs/input"), |_| {}).is_err());
     }
 
     #[test]
@@ -1101,6 +1514,10 @@ mod tests {
 
     #[test]
     fn addresses_are_read_in_every_spelling() {
+        // Each address written, by its first reading.
+        let first = |s: &str, numbers: bool| -> BTreeSet<IpAddr> {
+            addresses(s, numbers).into_iter().map(|r| r[0]).collect()
+        };
         let v4: IpAddr = "192.0.2.77".parse().unwrap();
         for s in [
             "192.0.2.77",
@@ -1111,26 +1528,180 @@ mod tests {
             "::ffff:192.0.2.77",
             "[::ffff:192.0.2.77]:80",
             "::FFFF:C000:024D",
+            // One number in decimal, hex or octal; dotted with hex or octal parts; the
+            // last part filling the bytes left, as inet_aton reads them.
+            "3221226061",
+            "at 3221226061.",
+            "0xC000024D",
+            "0XC000024D",
+            "030000001115",
+            "0300.0000.0002.0115",
+            "0xc0.0x0.0x2.0x4d",
+            "0xc0.0.2.77",
+            "0xc0.0.589",
+            "0xc0.589",
         ] {
-            assert_eq!(addresses(s), BTreeSet::from([v4]), "{s}");
+            assert_eq!(first(s, true), BTreeSet::from([v4]), "{s}");
         }
+        // A leading zero reads as decimal and as octal: both readings are kept.
+        assert_eq!(
+            addresses("192.000.002.077", true),
+            vec![vec![v4, "192.0.2.63".parse::<IpAddr>().unwrap()]]
+        );
         let v6: IpAddr = "2001:db8::77".parse().unwrap();
         for s in [
             "2001:DB8:0:0:0:0:0:77",
             "[2001:db8::77]:443",
             "2001:db8::77%eth0",
         ] {
-            assert_eq!(addresses(s), BTreeSet::from([v6]), "{s}");
+            assert_eq!(first(s, true), BTreeSet::from([v6]), "{s}");
         }
         for s in [
             "20:06",
             "20:06:12",
             "1.2.3",
+            "2.01.3",
             "2026-03-14T20:06:12.000Z",
             "1.2.3.256",
+            // Numbers below 2^24 (first octet 0) are not anyone's address, nor are
+            // numbers that do not fit, nor digits in a word.
+            "0x10",
+            "0123",
+            "16777215",
+            "4294967296",
+            "0x100000000",
+            "v3221226061",
+            "3221226061x",
+            "089",
         ] {
-            assert!(addresses(s).is_empty(), "{s}");
+            assert!(addresses(s, true).is_empty(), "{s}");
         }
+        // Where numbers are dates and sequence numbers (the inputs' names), a decimal
+        // number alone is not read; hex and octal still are.
+        for s in ["production_json.log-20260304", "api_json.log-1741046400"] {
+            assert!(addresses(s, false).is_empty(), "{s}");
+            assert!(!addresses(s, true).is_empty(), "{s}");
+        }
+        assert_eq!(first("log-0xC000024D", false), BTreeSet::from([v4]));
+    }
+
+    #[test]
+    fn detectors_see_text_as_a_reader_does() {
+        for (written, read) in [
+            ("shared＠dup.example", "shared@dup.example"),
+            ("ｓｈａｒｅｄ＠ｄｕｐ．ｅｘａｍｐｌｅ", "shared@dup.example"),
+            ("shared%40dup.example", "shared@dup.example"),
+            ("shared%2540dup.example", "shared@dup.example"),
+            ("shared％40dup.example", "shared@dup.example"),
+            ("shared%EF%BC%A0dup.example", "shared@dup.example"),
+            ("shared [at] dup [dot] example", "shared@dup.example"),
+            ("shared (AT) dup{dot}example", "shared@dup.example"),
+            ("sha\u{200B}red@dup\u{00AD}.example", "shared@dup.example"),
+            ("shared@dup。example", "shared@dup.example"),
+            ("１９２．０．２．７７", "192.0.2.77"),
+        ] {
+            assert_eq!(unfolded(written).as_deref(), Some(read), "{written}");
+        }
+        for plain in ["Hello Alice,", "acme/platform", "100% sure (at last)"] {
+            assert_eq!(unfolded(plain).as_deref().unwrap_or(plain), plain);
+        }
+        let g = guard(&[("shared@dup.example", HitKind::Email)], &[]);
+        for bad in [
+            "shared＠dup.example",
+            "zed%40elsewhere.example",
+            "zed [at] elsewhere.example",
+            "３２２１２２６０６１",
+            "0xC000024D",
+        ] {
+            assert!(refused(&g, bad), "{bad}");
+        }
+        for fine in [
+            "Hello Alice,",
+            "Hi there (at last)",
+            "We are 100% sure",
+            "1.2.3",
+        ] {
+            assert!(!refused(&g, fine), "{fine}");
+        }
+    }
+
+    #[test]
+    fn the_requesters_own_emails_pass_the_detector() {
+        let dir = Directory::from_slice(
+            br#"{"namespaces":[{"id":1,"full_path":"acme","plan":"premium"}],
+                "users":[{"id":1,"username":"alice","email":"alice@acme.example","emails":["a@alice.example"]},
+                         {"id":2,"username":"bob","email":"bob@acme.example"}],
+                "members":[{"namespace_id":1,"user_id":1,"access_level":50}]}"#,
+        )
+        .unwrap();
+        let v = crate::directory::verify(&dir, "alice@acme.example", &[]).unwrap();
+        let mut c = Canaries::new(Some(&v), &[]);
+        c.add_directory(&dir);
+        let g = c.into_guard(vec![]).unwrap();
+        for fine in [
+            "Hello ALICE@acme.example,",
+            "a@alice.example",
+            "alice＠acme.example",
+            "alice [at] acme.example",
+        ] {
+            assert!(!refused(&g, fine), "{fine}");
+        }
+        for bad in [
+            "bob@acme.example",
+            "xalice@acme.example",
+            "alice@acme.example.org",
+        ] {
+            assert!(refused(&g, bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_refusal_names_the_place_of_a_typed_value_and_advises_on_it() {
+        let g = guard(&[("carol", HitKind::Username)], &[]);
+        let placed = |place: Place, value: &str| {
+            format!(
+                "{DATA_START}{PLACE}{}{PLACE}{value}{DATA_END}",
+                place.code()
+            )
+        };
+        let text = format!(
+            "{}\n\n**Per path:**\n\n- {DATA_START}acme{DATA_END}: 3\n\n{}",
+            placed(Place::Greeting, "Hello,"),
+            placed(Place::SignOff, "Ask carol")
+        );
+        let err = g
+            .finish(&text, plain, Emphasis::Keep)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("printed in the sign-off"), "{err}");
+        assert!(err.contains("change sign_off"), "{err}");
+        assert!(
+            !err.contains("Per path") && !err.contains("--namespace"),
+            "{err}"
+        );
+        // A place the renderer does not know is a bug, not a value.
+        let bad = format!("{DATA_START}{PLACE}nowhere{PLACE}x{DATA_END}");
+        assert!(matches!(
+            g.finish(&bad, plain, Emphasis::Keep),
+            Err(Error::Internal(_))
+        ));
+    }
+
+    #[test]
+    fn no_bidirectional_control_or_liquid_marker_leaves_the_guard() {
+        let g = guard(&[], &[]);
+        let text = format!(
+            "Hi {DATA_START}\u{202E}{{{{ticket.id}}}} {{% if %}}\u{2066}{DATA_END} {OWN_START}{{{OWN_END}{DATA_START}{{x{DATA_END}."
+        );
+        let out = g.finish(&text, plain, Emphasis::Keep).unwrap();
+        assert_eq!(out.get(), "Hi { {ticket.id}} { % if %} { {x.");
+        let json = serde_json::json!({"paths": [{"path": "\u{202E}{{x}}{%y%}{{{"}]});
+        let out = g.json(json.clone(), |_| {}).unwrap();
+        let text = out.get();
+        assert!(!text.contains("{{") && !text.contains("{%") && !text.contains('\u{202E}'));
+        assert!(text.contains("\\u202e"), "{text}");
+        let back: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(back, json);
     }
 
     #[test]

@@ -64,7 +64,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
     match cli.command {
         Command::Summarize(args) => summarize(&Config::from_args(*args)?, out, err),
         Command::Verify(args) => verify(
-            &RequesterConfig::from_args(args.requester),
+            &RequesterConfig::from_args_found(args.requester)?,
             args.format == cli::ReportFormat::Json,
             out,
         ),
@@ -87,10 +87,14 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
                 write_job: args.write_job.as_deref(),
                 field_prefix: &args.field_prefix,
             };
-            pushdown::pushdown(&RequesterConfig::from_args(args.requester), request, out)
+            pushdown::pushdown(
+                &RequesterConfig::from_args_found(args.requester)?,
+                request,
+                out,
+            )
         }
         Command::Filter(args) => pushdown::filter(
-            &RequesterConfig::from_args(args.requester),
+            &RequesterConfig::from_args_found(args.requester)?,
             syntax(args.lines),
             &mut std::io::stdin().lock(),
             out,
@@ -139,7 +143,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
             )?;
             let settings = config::fetch_settings(&args.retry)?;
             let (query, totals) = pushdown::elastic_requests(
-                &RequesterConfig::from_args(args.requester),
+                &RequesterConfig::from_args_found(args.requester)?,
                 args.since.as_deref(),
                 args.until.as_deref(),
                 &args.field_prefix,

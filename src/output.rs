@@ -15,10 +15,13 @@ pub(crate) fn write_out(out: &mut dyn Write, text: &str) -> Result<()> {
         })
 }
 
+/// How standard input is named where inputs are listed: the program's own words.
+pub(crate) const STANDARD_INPUT: &str = "(standard input)";
+
 /// An input as messages and notes name it.
 pub(crate) fn display_name(path: &Path) -> String {
     if path == Path::new("-") {
-        "(standard input)".to_owned()
+        STANDARD_INPUT.to_owned()
     } else {
         path.display().to_string()
     }

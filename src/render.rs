@@ -19,7 +19,9 @@ use crate::aggregate::{
 };
 use crate::config::{OutputFormat, Template as Story};
 use crate::error::{Error, Result};
-use crate::guard::{DATA_END, DATA_START, Emphasis, Guard, Guarded, OWN_END, OWN_START, is_mark};
+use crate::guard::{
+    DATA_END, DATA_START, Emphasis, Guard, Guarded, OWN_END, OWN_START, PLACE, Place, is_mark,
+};
 use crate::ingest::Kind;
 
 /// Filters the templates use for counts, so that `--min-count` applies to every one.
@@ -107,7 +109,19 @@ fn own(s: impl fmt::Display) -> Safe<String> {
 
 /// One value from data, marked for the guard.
 fn data(s: &str, out: &mut String) {
+    placed(Place::Reply, s, out);
+}
+
+/// One value from data, marked for the guard with the place it is printed in, when
+/// that is a place of its own (the greeting, the known list) rather than the heading
+/// above it.
+fn placed(place: Place, s: &str, out: &mut String) {
     out.push(DATA_START);
+    if place != Place::Reply {
+        out.push(PLACE);
+        out.push_str(place.code());
+        out.push(PLACE);
+    }
     out.extend(s.chars().filter(|&c| !is_mark(c)));
     out.push(DATA_END);
 }
@@ -128,11 +142,38 @@ impl askama::filters::Escaper for Marked {
 
 /// Escapes a data span for Zendesk's markdown: punctuation that could start emphasis,
 /// code, a link, a heading, HTML or a Liquid placeholder is backslash-escaped, and so
-/// is what could turn into an automatic link (`www.`, `://`).
+/// is what could turn into an automatic link (`www.`, `://`). A span that begins a
+/// line (the greeting, the sign-off) cannot begin a block either: its leading spaces
+/// are dropped, and a leading `-` or `=` (a rule, a list item, a heading's underline)
+/// and the `.` of a leading number before a space (`1. `, an ordered list) are escaped.
 pub fn escape_markdown(s: &str, out: &mut String) {
     let lower = s.to_ascii_lowercase();
     let linkish = lower.contains("www") || lower.contains("://");
-    for c in s.chars() {
+    let starts_line = out.is_empty() || out.ends_with('\n');
+    let s = if starts_line { s.trim_start() } else { s };
+    // Where the character that would open a block is, at the start of a line.
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    let block = match s[digits..].chars().next() {
+        _ if !starts_line => None,
+        // `1.` opens a list only before a space or the line's end (`203.0.113.0` does not).
+        Some('.')
+            if digits > 0
+                && s[digits + 1..]
+                    .chars()
+                    .next()
+                    .is_none_or(char::is_whitespace) =>
+        {
+            Some(digits)
+        }
+        Some('-' | '=') if digits == 0 => Some(0),
+        _ => None,
+    };
+    for (i, c) in s.char_indices() {
+        if Some(i) == block {
+            out.push('\\');
+            out.push(c);
+            continue;
+        }
         if c.is_control() {
             out.push(' ');
             continue;
@@ -276,26 +317,24 @@ impl<'a> View<'a> {
             min,
             ip_block_busiest: own(busiest_text(ip_block.busiest_minute.as_ref())),
             ip_block,
-            clients: join_and(&a.filters.client_ranges),
+            clients: join_and(&a.filters.client_ranges, Place::ClientRanges),
             busiest: own(busiest_text(a.tally.busiest_minute.as_ref())),
             audit_period: own(period(audit.first_seen, audit.last_seen)),
             audit,
-            scope: join_and(&a.scope),
+            scope: join_and(&a.scope, Place::Reply),
             excluded_total: a.tally.excluded.total_accesses(),
             ip_period: own(period(
                 a.tally.excluded.ip.first_seen,
                 a.tally.excluded.ip.last_seen,
             )),
-            ranges: join_and(&known(
-                &a.filters,
-                &a.filters.exclude_ip_ranges,
-                Took::Something,
-            )),
-            domains: join_and(&known(
-                &a.filters,
-                &a.filters.exclude_domains,
-                Took::Something,
-            )),
+            ranges: join_and(
+                &known(&a.filters, &a.filters.exclude_ip_ranges, Took::Something),
+                Place::Ranges,
+            ),
+            domains: join_and(
+                &known(&a.filters, &a.filters.exclude_domains, Took::Something),
+                Place::Domains,
+            ),
             asked_users: a.filters.exclude_users - a.filters.matched_nothing.users,
             team_took: [&a.filters.team_wide.ip_ranges, &a.filters.team_wide.domains]
                 .into_iter()
@@ -305,16 +344,14 @@ impl<'a> View<'a> {
                         && !a.filters.matched_nothing.domains.contains(e)
                 }),
             none_users: a.filters.matched_nothing.users,
-            none_ranges: join_and(&known(
-                &a.filters,
-                &a.filters.exclude_ip_ranges,
-                Took::Nothing,
-            )),
-            none_domains: join_and(&known(
-                &a.filters,
-                &a.filters.exclude_domains,
-                Took::Nothing,
-            )),
+            none_ranges: join_and(
+                &known(&a.filters, &a.filters.exclude_ip_ranges, Took::Nothing),
+                Place::Ranges,
+            ),
+            none_domains: join_and(
+                &known(&a.filters, &a.filters.exclude_domains, Took::Nothing),
+                Place::Domains,
+            ),
         }
     }
 
@@ -341,13 +378,22 @@ impl<'a> View<'a> {
         })
     }
 
-    /// The team's greeting, when there is one: data, checked like any.
-    fn greeting(&self) -> Option<&str> {
-        self.a.greeting.as_deref()
+    /// The team's greeting, when there is one: data, checked like any, and named as
+    /// the greeting when it stops a reply.
+    fn greeting(&self) -> Option<Safe<String>> {
+        self.a.greeting.as_deref().map(|g| {
+            let mut out = String::new();
+            placed(Place::Greeting, g, &mut out);
+            Safe(out)
+        })
     }
 
-    fn sign_off(&self) -> Option<&str> {
-        self.a.sign_off.as_deref()
+    fn sign_off(&self) -> Option<Safe<String>> {
+        self.a.sign_off.as_deref().map(|s| {
+            let mut out = String::new();
+            placed(Place::SignOff, s, &mut out);
+            Safe(out)
+        })
     }
 
     /// What the scope is, in the customer's words: "group and its projects",
@@ -723,15 +769,15 @@ fn busiest_text(b: Option<&BusiestMinute>) -> String {
         .unwrap_or_default()
 }
 
-/// "a", "a and b", "a, b and c": each item is a value from data, the commas and the
-/// "and" are the program's own words.
-fn join_and(items: &[String]) -> Safe<String> {
+/// "a", "a and b", "a, b and c": each item is a value from data, printed in `place`;
+/// the commas and the "and" are the program's own words.
+fn join_and(items: &[String], place: Place) -> Safe<String> {
     let mut out = String::new();
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push_str(if i + 1 == items.len() { " and " } else { ", " });
         }
-        data(item, &mut out);
+        placed(place, item, &mut out);
     }
     Safe(out)
 }
@@ -913,7 +959,13 @@ mod tests {
 
     #[test]
     fn lists_mark_each_item_as_data() {
-        let s = |v: &[&str]| join_and(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>()).0;
+        let s = |v: &[&str]| {
+            join_and(
+                &v.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                Place::Reply,
+            )
+            .0
+        };
         assert_eq!(s(&[]), "");
         assert_eq!(unmark(&s(&["a"])), "a");
         assert_eq!(unmark(&s(&["a", "b", "c"])), "a, b and c");

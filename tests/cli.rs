@@ -29,6 +29,12 @@ mod inspect;
 #[path = "cli/privacy.rs"]
 mod privacy;
 
+/// The guard's second round: disguised spellings, the inputs' names, bidirectional
+/// controls, Liquid and markdown blocks, the requester's own emails, refusals that
+/// name their part, no suggested address, and namespace addresses on the instance.
+#[path = "cli/guard_gaps.rs"]
+mod guard_gaps;
+
 /// What the inputs cannot support is refused or said out loud.
 #[path = "cli/honesty.rs"]
 mod honesty;

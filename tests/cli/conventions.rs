@@ -102,20 +102,6 @@ fn a_namespace_can_be_given_as_its_browser_address() {
 }
 
 #[test]
-fn a_mistyped_requester_email_gets_a_suggestion_on_standard_error() {
-    let out = Summarize::quick_start()
-        .requester("alice@acme.exmple")
-        .run();
-    assert_eq!(out.status.code(), Some(3));
-    assert!(out.stdout.is_empty());
-    assert!(
-        stderr(&out).contains("(did you mean alice@acme.example?)"),
-        "{}",
-        stderr(&out)
-    );
-}
-
-#[test]
 fn verify_and_inspect_speak_json_with_format() {
     let out = logbrief()
         .args(["verify", "--requester", "alice@acme.example"])
