@@ -7,26 +7,34 @@ use chrono::{DateTime, Utc};
 use polars::prelude::*;
 
 use super::common::{self, Ascending, Descending, column::*, sorted};
-use super::names::Codes;
+use super::names::{Codes, Name};
 use super::rows;
 use super::view::AuditTally;
 use crate::vocabulary;
 
 /// Audit events that survived scope, window and exclusions. An action is a label of
-/// the closed vocabulary (a `&'static str`), so no free text from an event can be
-/// counted under its own name. Authors are only ever counted: they are kept as codes.
+/// the closed vocabulary (a [`vocabulary::Code`]), so no free text from an event can
+/// be counted under its own name. Authors are only ever counted: they are kept as codes.
 #[derive(Debug, Default)]
 pub struct AuditBatch {
     labels: Codes<&'static str>,
-    authors: Codes<String>,
+    authors: Codes<Name>,
     action: Vec<u32>,
     author: Vec<Option<u32>>,
     time: Vec<i64>,
 }
 
 impl AuditBatch {
-    pub fn push(&mut self, action: &'static str, author: Option<String>, time: DateTime<Utc>) {
-        self.action.push(self.labels.code(action));
+    /// Room for `events` more, made at once: the batch of a large export takes its
+    /// size, not up to twice that.
+    pub fn reserve(&mut self, events: usize) {
+        self.action.reserve_exact(events);
+        self.author.reserve_exact(events);
+        self.time.reserve_exact(events);
+    }
+
+    pub fn push(&mut self, action: vocabulary::Code, author: Option<Name>, time: DateTime<Utc>) {
+        self.action.push(self.labels.code(action.label()));
         self.author.push(author.map(|a| self.authors.code(a)));
         self.time.push(time.timestamp_micros());
     }
@@ -76,30 +84,52 @@ fn plan(events: LazyFrame, labels: Arc<Vec<&'static str>>) -> Vec<LazyFrame> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aggregate::Names;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
+    /// Pushes an event of `label` by `author` (a user key) at `time`.
+    fn push(b: &mut AuditBatch, names: &Names, label: &str, author: Option<&str>, time: &str) {
+        b.push(
+            vocabulary::code(label),
+            author.map(|a| names.intern(a)),
+            at(time),
+        );
+    }
+
     #[test]
     fn audit_counts_per_action() {
-        let mut b = AuditBatch::default();
-        b.push(
+        let (mut b, names) = (AuditBatch::default(), Names::default());
+        push(
+            &mut b,
+            &names,
             "Changed visibility",
-            Some("id:1".into()),
-            at("2026-03-14T20:00:00Z"),
+            Some("id:1"),
+            "2026-03-14T20:00:00Z",
         );
-        b.push(
+        push(
+            &mut b,
+            &names,
             "Changed visibility",
-            Some("id:2".into()),
-            at("2026-03-15T20:00:00Z"),
+            Some("id:2"),
+            "2026-03-15T20:00:00Z",
         );
-        b.push(
+        push(
+            &mut b,
+            &names,
             "Added a member",
-            Some("id:1".into()),
-            at("2026-03-13T20:00:00Z"),
+            Some("id:1"),
+            "2026-03-13T20:00:00Z",
         );
-        b.push("Added a member", None, at("2026-03-13T21:00:00Z"));
+        push(
+            &mut b,
+            &names,
+            "Added a member",
+            None,
+            "2026-03-13T21:00:00Z",
+        );
         let t = audit_tally(b).unwrap();
         assert_eq!((t.events, t.authors), (4, 2));
         assert_eq!(t.first_seen, Some(at("2026-03-13T20:00:00Z")));
@@ -121,12 +151,13 @@ mod tests {
     /// Most events first, ties by label, and "other changes" last whatever its number.
     #[test]
     fn other_changes_come_last() {
-        let mut b = AuditBatch::default();
-        let t = at("2026-03-14T20:00:00Z");
-        for action in [vocabulary::OTHER, "B", vocabulary::OTHER, "C", "A", "C"] {
-            b.push(action, None, t);
+        let (mut b, names) = (AuditBatch::default(), Names::default());
+        let t = "2026-03-14T20:00:00Z";
+        let (a, bb, c) = ("Added a member", "Changed visibility", "Removed a member");
+        for action in [vocabulary::OTHER, bb, vocabulary::OTHER, c, a, c] {
+            push(&mut b, &names, action, None, t);
         }
-        b.push(vocabulary::OTHER, Some("id:1".into()), t);
+        push(&mut b, &names, vocabulary::OTHER, Some("id:1"), t);
         let actions: Vec<_> = audit_tally(b)
             .unwrap()
             .actions
@@ -135,12 +166,7 @@ mod tests {
             .collect();
         assert_eq!(
             actions,
-            [
-                ("C", 2, 0),
-                ("A", 1, 0),
-                ("B", 1, 0),
-                (vocabulary::OTHER, 3, 1)
-            ]
+            [(c, 2, 0), (a, 1, 0), (bb, 1, 0), (vocabulary::OTHER, 3, 1)]
         );
     }
 }

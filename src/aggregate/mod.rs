@@ -23,7 +23,7 @@ use serde::Serialize;
 
 pub use audit::{AuditBatch, audit_tally};
 pub use ip_block::{ClientRequest, ip_block};
-pub use names::Names;
+pub use names::{Name, Names};
 pub use report::{Filters, InputSummary, Period, Reconciliation};
 pub use tally::{Batch, Counted, tally};
 pub use view::{

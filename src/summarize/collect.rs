@@ -10,12 +10,12 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::Utc;
 use crossbeam_channel::{bounded, unbounded};
 
-use crate::aggregate::{Counted, InputSummary, Names, Reconciliation};
+use crate::aggregate::{Counted, InputSummary, Name, Names, Reconciliation};
 use crate::config::Template;
 use crate::directory::{self, Directory, Verified};
 use crate::error::{Error, Result};
@@ -25,9 +25,11 @@ use crate::guard::Canaries;
 use crate::ingest::chunks::{self, CHUNK, Chunk};
 use crate::ingest::reader::{LineReader, MAX_LINE};
 use crate::ingest::{self, Format, Line, LineSyntax, Source};
+use crate::limits;
 use crate::manifest::Manifest;
 use crate::progress::Progress;
 use crate::scope::prefilter::{self, Prefilter, Syntax};
+use crate::vocabulary;
 
 use super::{Reading, Story};
 use crate::scope;
@@ -59,14 +61,37 @@ pub(crate) struct Elsewhere {
     pub(crate) git_challenge: bool,
 }
 
-/// One audit event attributed to the requester's scope, before deduplication.
+/// One audit event attributed to the requester's scope, before deduplication: what
+/// counting needs and nothing more, in a few dozen bytes, so that millions of events
+/// fit in memory (RULES.md §11; at most [`limits::AUDIT_EVENTS_HELD`] are kept).
 pub(crate) struct ScopedEvent {
-    pub(crate) id: Option<String>,
+    pub(crate) id: Option<EventId>,
     pub(crate) rule: Option<Rule>,
     pub(crate) time: chrono::DateTime<Utc>,
-    pub(crate) action: &'static str,
-    /// `id:<author_id>`, else `name:<author name>`.
-    pub(crate) author: Option<String>,
+    /// A label of the vocabulary, by its code.
+    pub(crate) action: vocabulary::Code,
+    /// `id:<author_id>`, else `name:<author name>`, interned.
+    pub(crate) author: Option<Name>,
+}
+
+/// An audit event's id: the number it is (the API's and the exports' ids), else its
+/// text interned. Two ids are the same exactly when their texts are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum EventId {
+    Number(u64),
+    Text(Name),
+}
+
+impl EventId {
+    fn of(id: &str, names: &Names) -> EventId {
+        // Only the number's own spelling: `007` is another text than `7`.
+        let canonical =
+            id == "0" || (!id.starts_with('0') && id.bytes().all(|b| b.is_ascii_digit()));
+        match id.parse() {
+            Ok(n) if canonical => EventId::Number(n),
+            _ => EventId::Text(names.intern(id)),
+        }
+    }
 }
 
 /// A line's place in the inputs: the input's index and the line's number in it.
@@ -125,6 +150,8 @@ pub(crate) struct Context<'a> {
     pub(crate) geoip: Option<&'a geo::GeoIp>,
     /// Where the records' texts are kept, once each.
     pub(crate) names: &'a Names,
+    /// How many audit events in the scope are kept, over every input and thread.
+    pub(crate) events_held: AtomicUsize,
 }
 
 /// Where one input's lines went, and the records they made. A chunk's part numbers
@@ -142,6 +169,9 @@ struct Part {
     /// Records of the story's kind read, in scope or not.
     records: u64,
     coverage: Coverage,
+    /// The line of an audit event in the scope past [`limits::AUDIT_EVENTS_HELD`]:
+    /// reading stops there.
+    too_many_events: Option<u64>,
 }
 
 impl Part {
@@ -200,7 +230,14 @@ impl Part {
                 self.records += 1;
                 self.coverage.add(e.time);
                 match scope::attribute_audit(dir, &e).filter(|&n| verified.contains(dir, n)) {
-                    Some(_) => self.events.push(to_scoped_event(dir, story, *e)),
+                    Some(_) => {
+                        let held = context.events_held.fetch_add(1, Ordering::Relaxed);
+                        if held < limits::AUDIT_EVENTS_HELD {
+                            self.events.push(to_scoped_event(context, *e));
+                        } else {
+                            self.too_many_events.get_or_insert(line_no);
+                        }
+                    }
                     None => rec.out_of_scope += 1,
                 }
             }
@@ -262,6 +299,25 @@ impl Part {
         self.twins.append(&mut later.twins);
         self.records += later.records;
         self.coverage.join(later.coverage);
+        self.too_many_events = self
+            .too_many_events
+            .or(later.too_many_events.map(|n| n + lines_before));
+    }
+
+    /// Whether reading must stop here, and why: too many audit events are held.
+    fn stop(&self, path: &Path) -> Result<()> {
+        match self.too_many_events {
+            None => Ok(()),
+            Some(line) => Err(Error::InputLine {
+                path: path.to_owned(),
+                line,
+                message: format!(
+                    "more than {} audit events in the scope, the most one run keeps in \
+                     memory; summarize fewer exports at a time, or shorter ones",
+                    limits::AUDIT_EVENTS_HELD
+                ),
+            }),
+        }
     }
 }
 
@@ -292,6 +348,7 @@ pub(crate) fn read_input(
             let mut part = Part::default();
             ingest::each_line(&mut reader, format, reading.options, |line_no, line| {
                 part.take(context, canaries, line_no, line);
+                part.stop(path)
             })?;
             (part, reader)
         }
@@ -497,11 +554,15 @@ fn read_lines_alone(
         |chunk| {
             progress.show(counter.load(Ordering::Relaxed));
             let part = search.chunk(&chunk, &mut lower, canaries);
+            chunks::trim(&mut lower);
             total.append(part);
-            spare.set(chunk.bytes);
-            true
+            let mut bytes = chunk.bytes;
+            chunks::trim(&mut bytes);
+            spare.set(bytes);
+            total.too_many_events.is_none()
         },
     );
+    total.stop(reader.path())?;
     match read {
         Ok(()) => Ok((total, reader)),
         Err(failure) => Err(reader.read_error(total.rec.lines + 1, failure.source)),
@@ -548,7 +609,10 @@ fn read_lines_parallel(
                     let mut lower = Vec::new();
                     for chunk in work_rx {
                         let part = search.chunk(&chunk, &mut lower, &mut found);
-                        let _ = pool_tx.send(chunk.bytes);
+                        chunks::trim(&mut lower);
+                        let mut bytes = chunk.bytes;
+                        chunks::trim(&mut bytes);
+                        let _ = pool_tx.send(bytes);
                         if done_tx.send((chunk.seq, part)).is_err() {
                             break;
                         }
@@ -559,17 +623,22 @@ fn read_lines_parallel(
             .collect();
         drop((work_rx, done_tx));
 
-        // Chunks finish in any order; they are appended in input order.
+        // Chunks finish in any order; they are appended in input order. Once too many
+        // audit events are held, nobody listens any more and every thread stops.
         let mut total = Part::default();
         let mut waiting = BTreeMap::new();
         let mut next = 0u64;
-        for (seq, part) in done_rx {
+        'results: for (seq, part) in done_rx.iter() {
             waiting.insert(seq, part);
             while let Some(part) = waiting.remove(&next) {
                 total.append(part);
                 next += 1;
+                if total.too_many_events.is_some() {
+                    break 'results;
+                }
             }
         }
+        drop((done_rx, waiting));
         for handle in searching {
             canaries.merge(
                 handle
@@ -580,6 +649,7 @@ fn read_lines_parallel(
         let (reader, read) = reading
             .join()
             .map_err(|_| Error::Internal("the reading thread stopped".into()))?;
+        total.stop(reader.path())?;
         match read {
             Ok(()) => Ok((total, reader)),
             // Every chunk before the failed one was appended: the failure is on the
@@ -680,11 +750,8 @@ fn is_git_challenge(r: &ingest::Request<'_>) -> bool {
     r.status == Some(401) && path.to_ascii_lowercase().ends_with("/info/refs")
 }
 
-fn to_scoped_event(
-    dir: &Directory,
-    story: &Story<'_>,
-    e: ingest::audit::AuditEvent,
-) -> ScopedEvent {
+fn to_scoped_event(context: &Context<'_>, e: ingest::audit::AuditEvent) -> ScopedEvent {
+    let (dir, story, names) = (context.dir, &context.reading.story, context.names);
     let author = e.author_id.map(|id| format!("id:{id}")).or_else(|| {
         e.author_name
             .as_ref()
@@ -709,11 +776,11 @@ fn to_scoped_event(
         other => other,
     };
     ScopedEvent {
-        id: e.id,
+        id: e.id.as_deref().map(|id| EventId::of(id, names)),
         rule,
         time: e.time,
-        action: e.action,
-        author,
+        action: vocabulary::code(e.action),
+        author: author.map(|a| names.intern(&a)),
     }
 }
 
