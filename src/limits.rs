@@ -39,7 +39,7 @@ pub const AUDIT_EVENT: usize = 4 * MIB;
 
 /// The most audit events in the scope kept in memory for one run; beyond them the
 /// run stops (exit 4).
-pub const AUDIT_EVENTS_HELD: usize = 5_000_000;
+pub const AUDIT_EVENTS_HELD: usize = 2_000_000;
 
 /// A file read whole before it is parsed, with the most bytes it may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,10 +7,41 @@ use chrono::{DateTime, Utc};
 use polars::prelude::*;
 
 use super::common::{self, Ascending, Descending, column::*, sorted};
-use super::names::{Codes, Name};
+use super::names::Codes;
 use super::rows;
 use super::view::AuditTally;
 use crate::vocabulary;
+
+/// What tells two audit events or two authors apart, in a few bytes whatever the text
+/// it stands for: a number as it is, else the first 128 bits of the text's SHA-256 (no
+/// one can make two texts collide there). Millions of events are kept this way, and
+/// nothing an event says is kept to be counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Identity {
+    Number(i64),
+    Digest([u8; 16]),
+}
+
+impl Identity {
+    /// An id as written: a number in its own spelling is that number (`007` is not
+    /// `7`: another text), anything else its digest.
+    pub fn of_id(id: &str) -> Identity {
+        let own_spelling = id == "0" || (!id.starts_with(['0', '+', '-']) && !id.is_empty());
+        match id.parse() {
+            Ok(n) if own_spelling && id.bytes().all(|b| b.is_ascii_digit()) => Identity::Number(n),
+            _ => Identity::of_text(id),
+        }
+    }
+
+    /// A text by its digest alone.
+    pub fn of_text(text: &str) -> Identity {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(text.as_bytes());
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&digest[..16]);
+        Identity::Digest(first)
+    }
+}
 
 /// Audit events that survived scope, window and exclusions. An action is a label of
 /// the closed vocabulary (a [`vocabulary::Code`]), so no free text from an event can
@@ -18,7 +49,7 @@ use crate::vocabulary;
 #[derive(Debug, Default)]
 pub struct AuditBatch {
     labels: Codes<&'static str>,
-    authors: Codes<Name>,
+    authors: Codes<Identity>,
     action: Vec<u32>,
     author: Vec<Option<u32>>,
     time: Vec<i64>,
@@ -33,7 +64,12 @@ impl AuditBatch {
         self.time.reserve_exact(events);
     }
 
-    pub fn push(&mut self, action: vocabulary::Code, author: Option<Name>, time: DateTime<Utc>) {
+    pub fn push(
+        &mut self,
+        action: vocabulary::Code,
+        author: Option<Identity>,
+        time: DateTime<Utc>,
+    ) {
         self.action.push(self.labels.code(action.label()));
         self.author.push(author.map(|a| self.authors.code(a)));
         self.time.push(time.timestamp_micros());
@@ -84,24 +120,53 @@ fn plan(events: LazyFrame, labels: Arc<Vec<&'static str>>) -> Vec<LazyFrame> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::Names;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
     /// Pushes an event of `label` by `author` (a user key) at `time`.
-    fn push(b: &mut AuditBatch, names: &Names, label: &str, author: Option<&str>, time: &str) {
+    fn push(b: &mut AuditBatch, label: &str, author: Option<&str>, time: &str) {
         b.push(
             vocabulary::code(label),
-            author.map(|a| names.intern(a)),
+            author.map(Identity::of_text),
             at(time),
         );
     }
 
     #[test]
+    fn identities_are_the_texts_they_stand_for() {
+        let rows = [
+            ("7", Identity::Number(7)),
+            ("0", Identity::Number(0)),
+            ("9223372036854775807", Identity::Number(i64::MAX)),
+        ];
+        for (text, want) in rows {
+            assert_eq!(Identity::of_id(text), want, "{text}");
+        }
+        // Other spellings of a number are other texts.
+        for text in [
+            "007",
+            "+7",
+            "-7",
+            " 7",
+            "7.0",
+            "9223372036854775808",
+            "",
+            "a7",
+        ] {
+            assert_eq!(Identity::of_id(text), Identity::of_text(text), "{text}");
+            assert!(
+                matches!(Identity::of_id(text), Identity::Digest(_)),
+                "{text}"
+            );
+        }
+        assert_ne!(Identity::of_text("a"), Identity::of_text("b"));
+    }
+
+    #[test]
     fn audit_counts_per_action() {
-        let (mut b, names) = (AuditBatch::default(), Names::default());
+        let mut b = AuditBatch::default();
         push(
             &mut b,
             &names,
@@ -151,13 +216,13 @@ mod tests {
     /// Most events first, ties by label, and "other changes" last whatever its number.
     #[test]
     fn other_changes_come_last() {
-        let (mut b, names) = (AuditBatch::default(), Names::default());
+        let mut b = AuditBatch::default();
         let t = "2026-03-14T20:00:00Z";
         let (a, bb, c) = ("Added a member", "Changed visibility", "Removed a member");
         for action in [vocabulary::OTHER, bb, vocabulary::OTHER, c, a, c] {
-            push(&mut b, &names, action, None, t);
+            push(&mut b, action, None, t);
         }
-        push(&mut b, &names, vocabulary::OTHER, Some("id:1"), t);
+        push(&mut b, vocabulary::OTHER, Some("id:1"), t);
         let actions: Vec<_> = audit_tally(b)
             .unwrap()
             .actions

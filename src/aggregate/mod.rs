@@ -21,9 +21,9 @@ mod view;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-pub use audit::{AuditBatch, audit_tally};
+pub use audit::{AuditBatch, Identity, audit_tally};
 pub use ip_block::{ClientRequest, ip_block};
-pub use names::{Name, Names};
+pub use names::Names;
 pub use report::{Filters, InputSummary, Period, Reconciliation};
 pub use tally::{Batch, Counted, tally};
 pub use view::{

@@ -335,6 +335,38 @@ fn skip_rest_of_line(
     }
 }
 
+/// Chunks of one long line, each up to the line limit, handed to the threads that
+/// search them one at a time: a file of long lines then takes a few times the line
+/// limit in memory whatever the number of threads, not that many times it. Chunks of
+/// ordinary lines (at most twice [`CHUNK`]) pass freely.
+#[derive(Default)]
+pub struct LongOneAtATime {
+    busy: std::sync::Mutex<bool>,
+    free: std::sync::Condvar,
+}
+
+impl LongOneAtATime {
+    /// Whether a chunk is one long line.
+    pub fn is_long(chunk: &Chunk) -> bool {
+        chunk.bytes.len() > 2 * CHUNK
+    }
+
+    /// Waits until no other long chunk is being searched, and takes the turn.
+    pub fn enter(&self) {
+        let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        while *busy {
+            busy = self.free.wait(busy).unwrap_or_else(|p| p.into_inner());
+        }
+        *busy = true;
+    }
+
+    /// Gives the turn back.
+    pub fn leave(&self) {
+        *self.busy.lock().unwrap_or_else(|p| p.into_inner()) = false;
+        self.free.notify_one();
+    }
+}
+
 /// A chunk's buffer, or a scratch buffer that follows one, made small again once a
 /// long line grew it: the buffers of a pool stay about [`CHUNK`] bytes each, so a
 /// file of long lines does not keep several of the line limit in memory.

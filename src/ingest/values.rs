@@ -1,19 +1,16 @@
 //! Inputs whose records are JSON values written over several lines: pretty-printed
 //! documents back to back, and the API's arrays of audit events (pages concatenated).
 //!
-//! Values are read one at a time from the stream, never a whole input or a whole
+//! Values are cut from the stream one at a time, never a whole input or a whole
 //! array at once, and each within its limit ([`limits::JSON_DOCUMENT`] for a
 //! document, [`limits::AUDIT_EVENT`] for an element of an array): a string or an
 //! array without an end stops the input with the line it started on, instead of
-//! taking the machine's memory. A document is kept as the text it is and read as the
-//! one-line JSON it stands for; only an audit event is built into a JSON tree.
+//! taking the machine's memory. The cut follows strings and brackets only; the text
+//! is then parsed whole, so broken JSON is found where it breaks. A document is read
+//! as the one-line JSON it stands for; only an audit event is built into a JSON tree.
 
-use std::cell::Cell;
-use std::fmt;
-use std::io::{self, BufRead, Read};
+use std::io::{self, BufRead};
 
-use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, IgnoredAny, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::reader::LineReader;
@@ -21,85 +18,140 @@ use super::{Line, audit, json};
 use crate::error::{Error, Result};
 use crate::limits::{self, Reached};
 
-/// Where the reading is, shared between the stream serde_json reads and the code
-/// that drives it.
+/// The decoded input, cut into JSON values, with the line it is at.
+struct Cutter<'a> {
+    stream: &'a mut dyn BufRead,
+    /// Line breaks consumed: the line being read is one more.
+    newlines: u64,
+}
+
+/// How the cutting of one value ended.
+#[derive(Debug, PartialEq)]
+enum Cut {
+    /// The value's text is whole, or the input ended inside it (parsing says so).
+    Whole,
+    /// The value went past its limit.
+    TooLong,
+}
+
+/// Where the cutting of a value is.
 #[derive(Default)]
-struct Place {
-    /// Bytes handed out.
-    at: Cell<u64>,
-    /// Line breaks handed out: the line being read is one more.
-    newlines: Cell<u64>,
-    /// Reading fails past this many bytes.
-    until: Cell<u64>,
-    /// Set when it failed so.
-    reached: Cell<bool>,
-    /// The line of the first byte of the value being read, once it was read.
-    start: Cell<Option<u64>>,
+struct Scan {
+    /// Brackets open.
+    depth: u64,
+    in_string: bool,
+    /// A backslash in a string ended the last buffer: the next byte is escaped.
+    escaped: bool,
+    /// The value is a number, `true`, `false` or `null`: it ends before a blank or a
+    /// bracket, comma or quote.
+    scalar: bool,
 }
 
-impl Place {
+impl Scan {
+    /// How far `bytes` belong to the value: `Ok(n)` when it ends after `n` of them,
+    /// `Err(())` when all of them do and it goes on.
+    fn extent(&mut self, bytes: &[u8]) -> std::result::Result<usize, ()> {
+        let mut i = 0;
+        if std::mem::take(&mut self.escaped) {
+            i = 1;
+        }
+        while i < bytes.len() {
+            if self.in_string {
+                // Most of a JSON text is in strings: jump to what can end one.
+                let Some(j) = memchr::memchr2(b'"', b'\\', &bytes[i..]) else {
+                    return Err(());
+                };
+                let at = i + j;
+                if bytes[at] == b'\\' {
+                    if at + 1 == bytes.len() {
+                        self.escaped = true;
+                        return Err(());
+                    }
+                    i = at + 2;
+                    continue;
+                }
+                self.in_string = false;
+                i = at + 1;
+                if self.depth == 0 {
+                    return Ok(i);
+                }
+                continue;
+            }
+            if self.scalar {
+                return match bytes[i..]
+                    .iter()
+                    .position(|b| b" \t\r\n,:[]{}\"".contains(b))
+                {
+                    Some(j) => Ok(i + j),
+                    None => Err(()),
+                };
+            }
+            match bytes[i] {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        return Ok(i + 1);
+                    }
+                }
+                _ if self.depth == 0 => {
+                    self.scalar = true;
+                    continue;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        Err(())
+    }
+}
+
+impl Cutter<'_> {
     fn line(&self) -> u64 {
-        self.newlines.get() + 1
+        self.newlines + 1
     }
 
-    /// A value starts here: it may take `limit` bytes from here on.
-    fn begin(&self, limit: usize) {
-        self.until.set(self.at.get().saturating_add(limit as u64));
-        self.start.set(None);
+    /// Fills the stream's buffer, retrying an interrupted read. Once it is filled,
+    /// asking for it again costs nothing.
+    fn fill(&mut self) -> io::Result<&[u8]> {
+        while let Err(e) = self.stream.fill_buf() {
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        self.stream.fill_buf()
     }
 
-    /// The line the value being read started on.
-    fn start_line(&self) -> u64 {
-        self.start.get().unwrap_or_else(|| self.line())
-    }
-}
-
-/// The decoded input as serde_json reads it, byte by byte, counted.
-struct Tracked<'a> {
-    inner: &'a mut dyn BufRead,
-    place: &'a Place,
-    /// The bytes handed out since [`Tracked::keep`], when kept.
-    kept: Option<Vec<u8>>,
-}
-
-impl Tracked<'_> {
-    /// Keeps the bytes handed out from now on (a document's text), in `buffer`.
-    fn keep(&mut self, mut buffer: Vec<u8>) {
-        buffer.clear();
-        self.kept = Some(buffer);
+    /// Consumes `n` bytes of the buffer, counting their line breaks.
+    fn consume(&mut self, n: usize) -> io::Result<()> {
+        let bytes = &self.stream.fill_buf()?[..n];
+        self.newlines += memchr::memchr_iter(b'\n', bytes).count() as u64;
+        self.stream.consume(n);
+        Ok(())
     }
 
-    /// Skips whitespace up to the next value. `Ok(false)`: the input ended. A run of
-    /// blanks without a line break is a line too, bounded like any line.
-    fn skip_whitespace(&mut self) -> io::Result<bool> {
+    /// The next byte that is not blank, left unread; `None` at the end of the input.
+    /// A run of blanks without a line break is a line too, bounded like any line.
+    fn next_byte(&mut self) -> io::Result<Option<u8>> {
         let mut unended = 0u64;
         loop {
-            let available = match self.inner.fill_buf() {
-                Ok(b) => b,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
+            let available = self.fill()?;
             if available.is_empty() {
-                return Ok(false);
+                return Ok(None);
             }
             let blanks = available
                 .iter()
                 .position(|b| !b" \t\r\n".contains(b))
                 .unwrap_or(available.len());
-            let skipped = &available[..blanks];
-            match memchr::memrchr(b'\n', skipped) {
-                Some(last) => unended = (skipped.len() - last - 1) as u64,
-                None => unended += skipped.len() as u64,
+            let next = available.get(blanks).copied();
+            match memchr::memrchr(b'\n', &available[..blanks]) {
+                Some(last) => unended = (blanks - last - 1) as u64,
+                None => unended += blanks as u64,
             }
-            let newlines = memchr::memchr_iter(b'\n', skipped).count() as u64;
-            self.place
-                .newlines
-                .set(self.place.newlines.get() + newlines);
-            self.place.at.set(self.place.at.get() + blanks as u64);
-            let more = blanks < available.len();
-            self.inner.consume(blanks);
-            if more {
-                return Ok(true);
+            self.consume(blanks)?;
+            if next.is_some() {
+                return Ok(next);
             }
             if unended > limits::UNENDED_LINE {
                 return Err(Reached::error(format!(
@@ -109,63 +161,124 @@ impl Tracked<'_> {
             }
         }
     }
-}
 
-impl Read for Tracked<'_> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let place = self.place;
-        let room = place.until.get().saturating_sub(place.at.get());
-        if room == 0 && !out.is_empty() {
-            place.reached.set(true);
-            return Err(io::Error::other("the limit of a JSON value"));
+    /// Consumes one byte the caller saw with [`next_byte`](Self::next_byte).
+    fn take_byte(&mut self) -> io::Result<()> {
+        self.consume(1)
+    }
+
+    /// Cuts the value that starts at the next byte into `text` (emptied first), up to
+    /// `limit` bytes: past them, the cut stops (`Cut::TooLong`).
+    fn value(&mut self, text: &mut Vec<u8>, limit: usize) -> io::Result<Cut> {
+        text.clear();
+        let mut scan = Scan::default();
+        loop {
+            let available = self.fill()?;
+            if available.is_empty() {
+                return Ok(Cut::Whole);
+            }
+            let (n, ended) = match scan.extent(available) {
+                Ok(n) => (n, true),
+                Err(()) => (available.len(), false),
+            };
+            let room = (limit + 1).saturating_sub(text.len());
+            let n = n.min(room);
+            grow(text, n, limit);
+            text.extend_from_slice(&available[..n]);
+            self.consume(n)?;
+            if text.len() > limit {
+                return Ok(Cut::TooLong);
+            }
+            if ended {
+                return Ok(Cut::Whole);
+            }
         }
-        let available = self.inner.fill_buf()?;
-        let n = available
-            .len()
-            .min(out.len())
-            .min(usize::try_from(room).unwrap_or(usize::MAX));
-        let bytes = &available[..n];
-        out[..n].copy_from_slice(bytes);
-        if place.start.get().is_none()
-            && let Some(first) = bytes.iter().position(|b| !b" \t\r\n,".contains(b))
-        {
-            let before = memchr::memchr_iter(b'\n', &bytes[..first]).count() as u64;
-            place.start.set(Some(place.line() + before));
-        }
-        let newlines = memchr::memchr_iter(b'\n', bytes).count() as u64;
-        place.newlines.set(place.newlines.get() + newlines);
-        place.at.set(place.at.get() + n as u64);
-        if let Some(kept) = &mut self.kept {
-            kept.extend_from_slice(bytes);
-        }
-        self.inner.consume(n);
-        Ok(n)
     }
 }
 
-/// Why reading JSON values stopped, as the engineer reads it: the value's limit
-/// (`what` says which), else the line where the JSON broke, which is where serde_json
-/// stopped reading.
-fn failure(reader: &LineReader, place: &Place, what: &str) -> Error {
-    let path = reader.path().to_owned();
-    if place.reached.get() {
-        return Error::InputLine {
-            path,
-            line: place.start_line(),
-            message: what.to_owned(),
-        };
-    }
-    Error::InputLine {
-        path,
-        line: place.line(),
-        message: "the JSON cannot be read past this line".to_owned(),
+/// Makes room for `more` bytes in `text`, growing it by doubling but never past one
+/// byte more than `limit`: a value near its limit takes the limit in memory, not
+/// twice that.
+fn grow(text: &mut Vec<u8>, more: usize, limit: usize) {
+    let needed = text.len() + more;
+    if needed > text.capacity() {
+        let target = needed.max((text.capacity() * 2).min(limit + 1));
+        text.reserve_exact(target - text.len());
     }
 }
 
-/// The error for a blank run that went on without an end, or a read that failed
-/// between values.
-fn between(reader: &LineReader, place: &Place, e: io::Error) -> Error {
-    reader.read_error(place.line(), e)
+/// Why the values of an input stopped before its end.
+enum Stop {
+    /// Reading failed, or a blank line went on without an end, at this line.
+    Read(u64, io::Error),
+    /// The JSON breaks at this line.
+    Broken(u64),
+    /// A value that starts at this line goes past its limit.
+    TooLong(u64),
+    /// The reader of the records said to stop.
+    Stopped(Error),
+}
+
+impl Stop {
+    /// The error the engineer sees: `what` names the value a limit is for.
+    fn error(self, reader: &LineReader, what: &str, limit: usize) -> Error {
+        let path = reader.path().to_owned();
+        match self {
+            Stop::Read(line, e) => reader.read_error(line, e),
+            Stop::Broken(line) => Error::InputLine {
+                path,
+                line,
+                message: "the JSON cannot be read past this line".to_owned(),
+            },
+            Stop::TooLong(line) => Error::InputLine {
+                path,
+                line,
+                message: format!(
+                    "{what} longer than {} starts here, the most {}; the input was not read \
+                     past it",
+                    limits::size(limit as u64),
+                    if limit == limits::AUDIT_EVENT {
+                        "an audit event may hold"
+                    } else {
+                        "one may hold"
+                    }
+                ),
+            },
+            Stop::Stopped(e) => e,
+        }
+    }
+}
+
+impl Cutter<'_> {
+    /// The next byte that is not blank, left unread (`None`: the input ended).
+    fn next(&mut self) -> std::result::Result<Option<u8>, Stop> {
+        self.next_byte().map_err(|e| Stop::Read(self.line(), e))
+    }
+
+    /// Cuts the value at the next byte into `text`; a value past `limit` stops.
+    /// Returns the line it starts at.
+    fn cut(&mut self, text: &mut Vec<u8>, limit: usize) -> std::result::Result<u64, Stop> {
+        let start = self.line();
+        match self.value(text, limit) {
+            Ok(Cut::Whole) => Ok(start),
+            Ok(Cut::TooLong) => Err(Stop::TooLong(start)),
+            Err(e) => Err(Stop::Read(self.line(), e)),
+        }
+    }
+
+    /// Consumes the byte [`next`](Self::next) saw.
+    fn take(&mut self) -> std::result::Result<(), Stop> {
+        self.take_byte().map_err(|e| Stop::Read(self.line(), e))
+    }
+}
+
+/// `text`, which starts at line `start`, parsed as `T`; else where it breaks.
+fn parse<'a, T: serde::Deserialize<'a>>(
+    text: &'a [u8],
+    start: u64,
+) -> std::result::Result<T, Stop> {
+    serde_json::from_slice(text)
+        .map_err(|e| Stop::Broken(start + (e.line() as u64).saturating_sub(1)))
 }
 
 /// Pretty-printed objects back to back: each is read as the log line or audit event
@@ -175,39 +288,32 @@ pub(super) fn each_document(
     flavor: json::Flavor,
     f: &mut impl FnMut(u64, Line<'_>) -> Result<()>,
 ) -> Result<u64> {
-    let place = Place::default();
-    let mut text = Vec::new();
     let mut n = 0;
-    loop {
-        let mut tracked = Tracked {
-            inner: reader.reader(),
-            place: &place,
-            kept: None,
-        };
-        match tracked.skip_whitespace() {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(between(reader, &place, e)),
-        }
-        place.begin(limits::JSON_DOCUMENT);
-        place.start.set(Some(place.line()));
-        tracked.keep(std::mem::take(&mut text));
-        let read =
-            IgnoredAny::deserialize(&mut serde_json::Deserializer::from_reader(&mut tracked));
-        text = tracked.kept.take().unwrap_or_default();
-        if read.is_err() {
-            let what = format!(
-                "a JSON document longer than {} starts here, the most one may hold; the input \
-                 was not read past it",
-                limits::size(limits::JSON_DOCUMENT as u64)
-            );
-            return Err(failure(reader, &place, &what));
-        }
-        n += 1;
-        f(n, document(&text, flavor))?;
+    let mut cutter = Cutter {
+        stream: reader.reader(),
+        newlines: 0,
+    };
+    let read = documents(&mut cutter, flavor, &mut n, f);
+    read.map_err(|stop| stop.error(reader, "a JSON document", limits::JSON_DOCUMENT))?;
+    Ok(n)
+}
+
+fn documents(
+    cutter: &mut Cutter<'_>,
+    flavor: json::Flavor,
+    n: &mut u64,
+    f: &mut impl FnMut(u64, Line<'_>) -> Result<()>,
+) -> std::result::Result<(), Stop> {
+    let mut text = Vec::new();
+    while cutter.next()?.is_some() {
+        let start = cutter.cut(&mut text, limits::JSON_DOCUMENT)?;
+        // The text must be JSON before it is read as a line or an event.
+        parse::<serde::de::IgnoredAny>(&text, start)?;
+        *n += 1;
+        f(*n, document(&text, flavor)).map_err(Stop::Stopped)?;
         super::chunks::trim(&mut text);
     }
-    Ok(n)
+    Ok(())
 }
 
 /// One document: an audit event when it has an event's keys, else a log line.
@@ -232,80 +338,54 @@ pub(super) fn each_array_element(
     reader: &mut LineReader,
     f: &mut impl FnMut(u64, Line<'_>) -> Result<()>,
 ) -> Result<u64> {
-    let place = Place::default();
     let mut n = 0;
-    loop {
-        let mut tracked = Tracked {
-            inner: reader.reader(),
-            place: &place,
-            kept: None,
-        };
-        match tracked.skip_whitespace() {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(between(reader, &place, e)),
-        }
-        place.begin(limits::AUDIT_EVENT);
-        let mut stopped = None;
-        let page = Page {
-            place: &place,
-            n: &mut n,
-            f: &mut *f,
-            stopped: &mut stopped,
-        };
-        let read = page.deserialize(&mut serde_json::Deserializer::from_reader(&mut tracked));
-        if let Some(e) = stopped {
-            return Err(e);
-        }
-        if read.is_err() {
-            let what = format!(
-                "an element of the JSON array longer than {} starts here, the most an audit \
-                 event may hold; the input was not read past it",
-                limits::size(limits::AUDIT_EVENT as u64)
-            );
-            return Err(failure(reader, &place, &what));
-        }
-    }
+    let mut cutter = Cutter {
+        stream: reader.reader(),
+        newlines: 0,
+    };
+    let read = elements(&mut cutter, &mut n, f);
+    read.map_err(|stop| stop.error(reader, "an element of the JSON array", limits::AUDIT_EVENT))?;
     Ok(n)
 }
 
-/// One array of events, handed on element by element.
-struct Page<'a, F> {
-    place: &'a Place,
-    /// The number of the last element handed on.
-    n: &'a mut u64,
-    f: &'a mut F,
-    /// The error `f` stopped the reading with.
-    stopped: &'a mut Option<Error>,
-}
-
-impl<'de, F: FnMut(u64, Line<'_>) -> Result<()>> DeserializeSeed<'de> for Page<'_, F> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
+fn elements(
+    cutter: &mut Cutter<'_>,
+    n: &mut u64,
+    f: &mut impl FnMut(u64, Line<'_>) -> Result<()>,
+) -> std::result::Result<(), Stop> {
+    /// Where the reading is among the arrays.
+    #[derive(Clone, Copy, PartialEq)]
+    enum At {
+        /// Between arrays: a `[` or the end of the input.
+        Between,
+        /// After a `[`: an element or `]`.
+        Open,
+        /// After an element: `,` or `]`.
+        Element,
+        /// After a `,`: an element.
+        Comma,
     }
-}
-
-impl<'de, F: FnMut(u64, Line<'_>) -> Result<()>> Visitor<'de> for Page<'_, F> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array of audit events")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        loop {
-            self.place.begin(limits::AUDIT_EVENT);
-            let Some(event) = seq.next_element::<Value>()? else {
-                return Ok(());
-            };
-            *self.n += 1;
-            if let Err(e) = (self.f)(*self.n, audit::from_json(&event)) {
-                *self.stopped = Some(e);
-                return Err(de::Error::custom("stopped"));
+    let mut text = Vec::new();
+    let mut at = At::Between;
+    loop {
+        let next = cutter.next()?;
+        match (next, at) {
+            (None, At::Between) => return Ok(()),
+            (Some(b'['), At::Between) => at = At::Open,
+            (Some(b']'), At::Open | At::Element) => at = At::Between,
+            (Some(b','), At::Element) => at = At::Comma,
+            (Some(_), At::Open | At::Comma) => {
+                let start = cutter.cut(&mut text, limits::AUDIT_EVENT)?;
+                let event: Value = parse(&text, start)?;
+                *n += 1;
+                f(*n, audit::from_json(&event)).map_err(Stop::Stopped)?;
+                super::chunks::trim(&mut text);
+                at = At::Element;
+                continue;
             }
+            _ => return Err(Stop::Broken(cutter.line())),
         }
+        cutter.take()?;
     }
 }
 

@@ -15,14 +15,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chrono::Utc;
 use crossbeam_channel::{bounded, unbounded};
 
-use crate::aggregate::{Counted, InputSummary, Name, Names, Reconciliation};
+use crate::aggregate::{Counted, Identity, InputSummary, Names, Reconciliation};
 use crate::config::Template;
 use crate::directory::{self, Directory, Verified};
 use crate::error::{Error, Result};
 use crate::exclude::Rule;
 use crate::geo;
 use crate::guard::Canaries;
-use crate::ingest::chunks::{self, CHUNK, Chunk};
+use crate::ingest::chunks::{self, CHUNK, Chunk, LongOneAtATime};
 use crate::ingest::reader::{LineReader, MAX_LINE};
 use crate::ingest::{self, Format, Line, LineSyntax, Source};
 use crate::limits;
@@ -62,36 +62,17 @@ pub(crate) struct Elsewhere {
 }
 
 /// One audit event attributed to the requester's scope, before deduplication: what
-/// counting needs and nothing more, in a few dozen bytes, so that millions of events
-/// fit in memory (RULES.md §11; at most [`limits::AUDIT_EVENTS_HELD`] are kept).
+/// counting needs and nothing more, in 64 bytes whatever the event holds, so that
+/// millions of events fit in memory (RULES.md §11; at most
+/// [`limits::AUDIT_EVENTS_HELD`] are kept).
 pub(crate) struct ScopedEvent {
-    pub(crate) id: Option<EventId>,
+    pub(crate) id: Option<Identity>,
     pub(crate) rule: Option<Rule>,
     pub(crate) time: chrono::DateTime<Utc>,
     /// A label of the vocabulary, by its code.
     pub(crate) action: vocabulary::Code,
-    /// `id:<author_id>`, else `name:<author name>`, interned.
-    pub(crate) author: Option<Name>,
-}
-
-/// An audit event's id: the number it is (the API's and the exports' ids), else its
-/// text interned. Two ids are the same exactly when their texts are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum EventId {
-    Number(u64),
-    Text(Name),
-}
-
-impl EventId {
-    fn of(id: &str, names: &Names) -> EventId {
-        // Only the number's own spelling: `007` is another text than `7`.
-        let canonical =
-            id == "0" || (!id.starts_with('0') && id.bytes().all(|b| b.is_ascii_digit()));
-        match id.parse() {
-            Ok(n) if canonical => EventId::Number(n),
-            _ => EventId::Text(names.intern(id)),
-        }
-    }
+    /// The author's id, else their name in lower case (by its digest).
+    pub(crate) author: Option<Identity>,
 }
 
 /// A line's place in the inputs: the input's index and the line's number in it.
@@ -585,6 +566,7 @@ fn read_lines_parallel(
         let _ = pool_tx.send(Vec::new());
     }
     let (done_tx, done_rx) = unbounded::<(u64, Part)>();
+    let long = &LongOneAtATime::default();
 
     std::thread::scope(|s| {
         let reading = s.spawn(move || {
@@ -595,6 +577,9 @@ fn read_lines_parallel(
                 || pool_rx.recv().unwrap_or_default(),
                 |chunk| {
                     progress.show(counter.load(Ordering::Relaxed));
+                    if LongOneAtATime::is_long(&chunk) {
+                        long.enter();
+                    }
                     work_tx.send(chunk).is_ok()
                 },
             );
@@ -610,8 +595,12 @@ fn read_lines_parallel(
                     for chunk in work_rx {
                         let part = search.chunk(&chunk, &mut lower, &mut found);
                         chunks::trim(&mut lower);
+                        let was_long = LongOneAtATime::is_long(&chunk);
                         let mut bytes = chunk.bytes;
                         chunks::trim(&mut bytes);
+                        if was_long {
+                            long.leave();
+                        }
                         let _ = pool_tx.send(bytes);
                         if done_tx.send((chunk.seq, part)).is_err() {
                             break;
@@ -751,11 +740,11 @@ fn is_git_challenge(r: &ingest::Request<'_>) -> bool {
 }
 
 fn to_scoped_event(context: &Context<'_>, e: ingest::audit::AuditEvent) -> ScopedEvent {
-    let (dir, story, names) = (context.dir, &context.reading.story, context.names);
-    let author = e.author_id.map(|id| format!("id:{id}")).or_else(|| {
+    let (dir, story) = (context.dir, &context.reading.story);
+    let author = e.author_id.map(Identity::Number).or_else(|| {
         e.author_name
             .as_ref()
-            .map(|n| format!("name:{}", n.to_lowercase()))
+            .map(|n| Identity::of_text(&n.to_lowercase()))
     });
     let user = e
         .author_id
@@ -776,11 +765,11 @@ fn to_scoped_event(context: &Context<'_>, e: ingest::audit::AuditEvent) -> Scope
         other => other,
     };
     ScopedEvent {
-        id: e.id.as_deref().map(|id| EventId::of(id, names)),
+        id: e.id.as_deref().map(Identity::of_id),
         rule,
         time: e.time,
         action: vocabulary::code(e.action),
-        author: author.map(|a| names.intern(&a)),
+        author,
     }
 }
 
