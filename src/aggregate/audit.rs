@@ -169,32 +169,23 @@ mod tests {
         let mut b = AuditBatch::default();
         push(
             &mut b,
-            &names,
             "Changed visibility",
             Some("id:1"),
             "2026-03-14T20:00:00Z",
         );
         push(
             &mut b,
-            &names,
             "Changed visibility",
             Some("id:2"),
             "2026-03-15T20:00:00Z",
         );
         push(
             &mut b,
-            &names,
             "Added a member",
             Some("id:1"),
             "2026-03-13T20:00:00Z",
         );
-        push(
-            &mut b,
-            &names,
-            "Added a member",
-            None,
-            "2026-03-13T21:00:00Z",
-        );
+        push(&mut b, "Added a member", None, "2026-03-13T21:00:00Z");
         let t = audit_tally(b).unwrap();
         assert_eq!((t.events, t.authors), (4, 2));
         assert_eq!(t.first_seen, Some(at("2026-03-13T20:00:00Z")));

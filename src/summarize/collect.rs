@@ -814,3 +814,14 @@ fn to_scoped(context: &Context<'_>, node: directory::Node, r: &ingest::Request<'
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Millions of audit events are kept: each in 64 bytes, whatever its texts.
+    #[test]
+    fn an_audit_event_kept_takes_64_bytes() {
+        assert!(size_of::<ScopedEvent>() <= 64, "{}", size_of::<ScopedEvent>());
+    }
+}
