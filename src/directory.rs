@@ -476,11 +476,20 @@ struct PathIndex {
     project_by_id: HashMap<u64, usize>,
 }
 
+/// A path without slashes at its ends, in the same memory when it has none (a
+/// directory may hold millions of paths).
+fn trimmed(path: String) -> String {
+    match path.starts_with('/') || path.ends_with('/') {
+        true => path.trim_matches('/').to_owned(),
+        false => path,
+    }
+}
+
 impl From<file::Namespace> for Namespace {
     fn from(n: file::Namespace) -> Self {
         Namespace {
             id: n.id,
-            full_path: n.full_path.trim_matches('/').to_owned(),
+            full_path: trimmed(n.full_path),
             plan: n.plan,
             parent_id: n.parent_id,
         }
@@ -491,12 +500,8 @@ impl From<file::Project> for Project {
     fn from(p: file::Project) -> Self {
         Project {
             id: p.id,
-            path: p.path_with_namespace.trim_matches('/').to_owned(),
-            former_paths: p
-                .former_paths
-                .iter()
-                .map(|f| f.trim_matches('/').to_owned())
-                .collect(),
+            path: trimmed(p.path_with_namespace),
+            former_paths: p.former_paths.into_iter().map(trimmed).collect(),
         }
     }
 }
