@@ -621,7 +621,7 @@ fn parse_networks(values: &[String], flag: &str) -> Result<Vec<IpNetwork>> {
         .collect()
 }
 
-fn read_network_file(path: &PathBuf) -> Result<Vec<IpNetwork>> {
+fn read_network_file(path: &Path) -> Result<Vec<IpNetwork>> {
     let text = SideFile::AddressList.read_text(path)?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -630,7 +630,7 @@ fn read_network_file(path: &PathBuf) -> Result<Vec<IpNetwork>> {
             continue;
         }
         out.push(parse_network(entry).ok_or_else(|| Error::InputLine {
-            path: path.clone(),
+            path: path.to_owned(),
             line: i as u64 + 1,
             message: "not an IP address or CIDR range".into(),
         })?);

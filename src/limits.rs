@@ -167,12 +167,12 @@ impl Reached {
     }
 }
 
-/// `bytes` as the engineer reads a size: in MiB, or GiB from 1 GiB.
+/// `bytes` as the engineer reads a size: in GiB or MiB when whole, else in bytes.
 pub fn size(bytes: u64) -> String {
-    if bytes >= 1 << 30 && bytes % (1 << 30) == 0 {
-        format!("{} GiB", bytes >> 30)
-    } else {
-        format!("{} MiB", bytes >> 20)
+    match bytes {
+        _ if bytes >= 1 << 30 && bytes.is_multiple_of(1 << 30) => format!("{} GiB", bytes >> 30),
+        _ if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) => format!("{} MiB", bytes >> 20),
+        _ => format!("{bytes} bytes"),
     }
 }
 
@@ -250,5 +250,6 @@ mod tests {
     fn sizes_read_as_written() {
         assert_eq!(size(UNENDED_LINE), "1 GiB");
         assert_eq!(size(LINE as u64), "64 MiB");
+        assert_eq!(size(10_000), "10000 bytes");
     }
 }

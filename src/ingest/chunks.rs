@@ -431,6 +431,44 @@ mod tests {
         }
     }
 
+    /// A line that goes on past the bound without its end stops the reading there,
+    /// after the whole lines before it, with the limit said; one that ends just
+    /// within the bound is one overlong line.
+    #[test]
+    fn a_line_without_end_stops_the_reading() {
+        let mut input = b"short\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 50_000));
+        for (end, stops) in [(false, true), (true, false)] {
+            let mut input = input.clone();
+            if end {
+                input.truncate(6 + 9_000);
+                input.extend(b"\nafter\n");
+            }
+            let mut r =
+                LineReader::from_reader(Path::new("t"), Box::new(io::Cursor::new(input)), true)
+                    .unwrap()
+                    .with_max_unended(10_000);
+            let mut lines = 0;
+            let read = cut(&mut r, 100, 1_000, Vec::new, |c| {
+                lines += c.lines();
+                true
+            });
+            match read {
+                Err(failure) if stops => {
+                    assert_eq!(lines, 1);
+                    let err = r.read_error(lines + 1, failure.source);
+                    assert_eq!(
+                        err.to_string(),
+                        "t: line 2: a line goes on for more than 10000 bytes without an end; the \
+                         input was not read past it"
+                    );
+                }
+                Ok(()) if !stops => assert_eq!(lines, 3),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn a_long_line_within_the_limit_is_kept() {
         let mut input = b"a\n".to_vec();

@@ -822,6 +822,10 @@ mod tests {
     /// Millions of audit events are kept: each in 64 bytes, whatever its texts.
     #[test]
     fn an_audit_event_kept_takes_64_bytes() {
-        assert!(size_of::<ScopedEvent>() <= 64, "{}", size_of::<ScopedEvent>());
+        assert!(
+            size_of::<ScopedEvent>() <= 64,
+            "{}",
+            size_of::<ScopedEvent>()
+        );
     }
 }
