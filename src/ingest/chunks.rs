@@ -360,10 +360,20 @@ impl LongOneAtATime {
         *busy = true;
     }
 
-    /// Gives the turn back.
-    pub fn leave(&self) {
-        *self.busy.lock().unwrap_or_else(|p| p.into_inner()) = false;
-        self.free.notify_one();
+    /// The turn taken for a long chunk, given back when the returned value is dropped
+    /// (also when the search of the chunk panics, so the reader never waits forever).
+    pub fn taken(&self) -> Turn<'_> {
+        Turn(self)
+    }
+}
+
+/// A long chunk's turn; see [`LongOneAtATime::taken`].
+pub struct Turn<'a>(&'a LongOneAtATime);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        *self.0.busy.lock().unwrap_or_else(|p| p.into_inner()) = false;
+        self.0.free.notify_one();
     }
 }
 

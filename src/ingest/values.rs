@@ -451,6 +451,46 @@ mod tests {
         assert_eq!(documents(b"  \n\n").unwrap(), []);
     }
 
+    /// Hands out one byte per read: every byte is a buffer's edge.
+    struct Trickle(io::Cursor<Vec<u8>>);
+
+    impl io::Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(1);
+            self.0.read(&mut buf[..n])
+        }
+    }
+
+    /// Escaped quotes and backslashes, brackets in strings and scalars are cut the same
+    /// whether or not a buffer ends in them.
+    #[test]
+    fn values_are_cut_alike_across_buffer_edges() {
+        let text = br#"[{"id": "a\"]}\\", "entity_type": "Group", "created_at": "2026-03-14T20:06:12Z", "x": [1, {"y": "}"}, true, null, -1.5e3]},
+ {"id": 2, "entity_type": "Group", "created_at": "2026-03-14T20:06:12Z"}] [] ["#;
+        let mut text = text.to_vec();
+        text.extend(format!("{EVENT}]").as_bytes());
+        let read = |inner: Box<dyn io::Read + Send>| {
+            let mut r = LineReader::from_reader(Path::new("t"), inner, false).unwrap();
+            let mut seen = Vec::new();
+            each_array_element(&mut r, &mut |n, line| {
+                seen.push((n, kind(&line)));
+                Ok(())
+            })
+            .map(|_| seen)
+        };
+        let whole = read(Box::new(io::Cursor::new(text.clone()))).unwrap();
+        assert_eq!(
+            whole,
+            [
+                (1, "audit a\"]}\\".to_owned()),
+                (2, "audit 2".to_owned()),
+                (3, "audit 7".to_owned())
+            ]
+        );
+        let trickled = read(Box::new(Trickle(io::Cursor::new(text)))).unwrap();
+        assert_eq!(trickled, whole);
+    }
+
     #[test]
     fn a_broken_document_stops_at_its_line() {
         let text = b"{\"a\": 1}\n{\n  \"b\": [1,\n  2,,\n]}\n";

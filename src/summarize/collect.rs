@@ -7,10 +7,11 @@
 //! put back in input order, so the output does not depend on the number of threads.
 //! Other formats (CSV, JSON arrays and documents) are read record by record.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 
 use chrono::Utc;
 use crossbeam_channel::{bounded, unbounded};
@@ -65,6 +66,7 @@ pub(crate) struct Elsewhere {
 /// counting needs and nothing more, in 64 bytes whatever the event holds, so that
 /// millions of events fit in memory (RULES.md §11; at most
 /// [`limits::AUDIT_EVENTS_HELD`] are kept).
+#[derive(Hash)]
 pub(crate) struct ScopedEvent {
     pub(crate) id: Option<Identity>,
     pub(crate) rule: Option<Rule>,
@@ -73,6 +75,47 @@ pub(crate) struct ScopedEvent {
     pub(crate) action: vocabulary::Code,
     /// The author's id, else their name in lower case (by its digest).
     pub(crate) author: Option<Identity>,
+}
+
+/// An audit event in the scope read but not yet kept: its line, and, when it has an
+/// id, the digest of all it holds.
+struct Pending {
+    line: u64,
+    event: ScopedEvent,
+    content: Option<[u8; 16]>,
+}
+
+/// Which audit events in the scope are kept, decided in reading order over every
+/// input: at most [`limits::AUDIT_EVENTS_HELD`], and an event with an id whose content
+/// is the same as one kept before is counted `duplicate` at once (an export saved
+/// twice, a page repeated), as deduplication would count it, without being kept.
+#[derive(Default)]
+pub(crate) struct Hold {
+    /// The content of every event kept that has an id.
+    kept: HashSet<[u8; 16]>,
+    count: usize,
+}
+
+/// The first 128 bits of the SHA-256 of what an event holds.
+fn content_digest(event: &ScopedEvent) -> [u8; 16] {
+    use sha2::{Digest, Sha256};
+    use std::hash::{Hash, Hasher};
+    /// Feeds what `Hash` writes to SHA-256.
+    struct Feed(Sha256);
+    impl Hasher for Feed {
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
+        }
+        fn finish(&self) -> u64 {
+            unreachable!("only the digest is read")
+        }
+    }
+    let mut feed = Feed(Sha256::new());
+    event.hash(&mut feed);
+    let digest = feed.0.finalize();
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&digest[..16]);
+    first
 }
 
 /// A line's place in the inputs: the input's index and the line's number in it.
@@ -131,8 +174,9 @@ pub(crate) struct Context<'a> {
     pub(crate) geoip: Option<&'a geo::GeoIp>,
     /// Where the records' texts are kept, once each.
     pub(crate) names: &'a Names,
-    /// How many audit events in the scope are kept, over every input and thread.
-    pub(crate) events_held: AtomicUsize,
+    /// Which audit events in the scope are kept; only the thread that puts results
+    /// in reading order takes it.
+    pub(crate) hold: Mutex<Hold>,
 }
 
 /// Where one input's lines went, and the records they made. A chunk's part numbers
@@ -145,6 +189,8 @@ struct Part {
     first_malformed: Option<&'static str>,
     scoped: Vec<Scoped>,
     events: Vec<ScopedEvent>,
+    /// Audit events in the scope before [`Part::admit`] keeps them or not.
+    pending: Vec<Pending>,
     elsewhere: Vec<Elsewhere>,
     twins: Vec<Twin>,
     /// Records of the story's kind read, in scope or not.
@@ -212,12 +258,12 @@ impl Part {
                 self.coverage.add(e.time);
                 match scope::attribute_audit(dir, &e).filter(|&n| verified.contains(dir, n)) {
                     Some(_) => {
-                        let held = context.events_held.fetch_add(1, Ordering::Relaxed);
-                        if held < limits::AUDIT_EVENTS_HELD {
-                            self.events.push(to_scoped_event(context, *e));
-                        } else {
-                            self.too_many_events.get_or_insert(line_no);
-                        }
+                        let event = to_scoped_event(context, *e);
+                        self.pending.push(Pending {
+                            line: line_no,
+                            content: event.id.is_some().then(|| content_digest(&event)),
+                            event,
+                        });
                     }
                     None => rec.out_of_scope += 1,
                 }
@@ -276,6 +322,11 @@ impl Part {
         later.twins.iter_mut().for_each(|r| place(&mut r.at));
         self.scoped.append(&mut later.scoped);
         self.events.append(&mut later.events);
+        self.pending
+            .extend(later.pending.into_iter().map(|p| Pending {
+                line: p.line + lines_before,
+                ..p
+            }));
         self.elsewhere.append(&mut later.elsewhere);
         self.twins.append(&mut later.twins);
         self.records += later.records;
@@ -283,6 +334,29 @@ impl Part {
         self.too_many_events = self
             .too_many_events
             .or(later.too_many_events.map(|n| n + lines_before));
+    }
+
+    /// Keeps the audit events read so far or counts them as copies, in reading order;
+    /// stops at the first one past the limit.
+    fn admit(&mut self, hold: &Mutex<Hold>) {
+        if self.pending.is_empty() || self.too_many_events.is_some() {
+            return;
+        }
+        let mut hold = hold.lock().unwrap_or_else(|p| p.into_inner());
+        for p in self.pending.drain(..) {
+            if let Some(content) = p.content
+                && !hold.kept.insert(content)
+            {
+                self.rec.duplicate += 1;
+                continue;
+            }
+            if hold.count == limits::AUDIT_EVENTS_HELD {
+                self.too_many_events = Some(p.line);
+                break;
+            }
+            hold.count += 1;
+            self.events.push(p.event);
+        }
     }
 
     /// Whether reading must stop here, and why: too many audit events are held.
@@ -329,6 +403,7 @@ pub(crate) fn read_input(
             let mut part = Part::default();
             ingest::each_line(&mut reader, format, reading.options, |line_no, line| {
                 part.take(context, canaries, line_no, line);
+                part.admit(&context.hold);
                 part.stop(path)
             })?;
             (part, reader)
@@ -537,6 +612,7 @@ fn read_lines_alone(
             let part = search.chunk(&chunk, &mut lower, canaries);
             chunks::trim(&mut lower);
             total.append(part);
+            total.admit(&search.context.hold);
             let mut bytes = chunk.bytes;
             chunks::trim(&mut bytes);
             spare.set(bytes);
@@ -593,14 +669,12 @@ fn read_lines_parallel(
                 s.spawn(move || {
                     let mut lower = Vec::new();
                     for chunk in work_rx {
+                        let turn = LongOneAtATime::is_long(&chunk).then(|| long.taken());
                         let part = search.chunk(&chunk, &mut lower, &mut found);
                         chunks::trim(&mut lower);
-                        let was_long = LongOneAtATime::is_long(&chunk);
                         let mut bytes = chunk.bytes;
                         chunks::trim(&mut bytes);
-                        if was_long {
-                            long.leave();
-                        }
+                        drop(turn);
                         let _ = pool_tx.send(bytes);
                         if done_tx.send((chunk.seq, part)).is_err() {
                             break;
@@ -621,6 +695,7 @@ fn read_lines_parallel(
             waiting.insert(seq, part);
             while let Some(part) = waiting.remove(&next) {
                 total.append(part);
+                total.admit(&search.context.hold);
                 next += 1;
                 if total.too_many_events.is_some() {
                     break 'results;

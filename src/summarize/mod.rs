@@ -188,7 +188,7 @@ fn collect(
         verified,
         geoip,
         names,
-        events_held: Default::default(),
+        hold: Default::default(),
     };
     let mut collected = Collected::default();
     let progress = if config.no_progress {
