@@ -14,6 +14,7 @@ use crate::cli::{FormatArg, FormatHintArg, RequesterArgs, SummarizeArgs, Templat
 use crate::error::{Error, Result};
 use crate::exclude::Exclusions;
 use crate::ingest::{Format, ReadOptions};
+use crate::limits::SideFile;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -332,10 +333,7 @@ impl TeamConfig {
         let Some(path) = path else {
             return Ok((None, TeamConfig::default()));
         };
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
-            path: path.clone(),
-            source,
-        })?;
+        let text = SideFile::Config.read_text(&path)?;
         let config = toml::from_str(&text).map_err(|e: toml::de::Error| {
             // The message of a TOML error quotes the line; keep only what went wrong.
             let mut line = e.span().map_or(1, |span| {
@@ -755,11 +753,8 @@ fn parse_networks(values: &[String], flag: &str) -> Result<Vec<IpNetwork>> {
         .collect()
 }
 
-fn read_network_file(path: &PathBuf) -> Result<Vec<IpNetwork>> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-        path: path.clone(),
-        source,
-    })?;
+fn read_network_file(path: &Path) -> Result<Vec<IpNetwork>> {
+    let text = SideFile::AddressList.read_text(path)?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let entry = line.split('#').next().unwrap_or("").trim();
@@ -767,7 +762,7 @@ fn read_network_file(path: &PathBuf) -> Result<Vec<IpNetwork>> {
             continue;
         }
         out.push(parse_network(entry).ok_or_else(|| Error::InputLine {
-            path: path.clone(),
+            path: path.to_owned(),
             line: i as u64 + 1,
             message: "not an IP address or CIDR range".into(),
         })?);

@@ -9,6 +9,7 @@ use std::fmt;
 use std::path::Path;
 
 use crate::error::{Error, Refusal, Result};
+use crate::limits::SideFile;
 
 /// GitLab's access level for the Owner role.
 pub const OWNER: u32 = 50;
@@ -123,31 +124,38 @@ pub struct Directory {
 }
 
 impl Directory {
+    /// Reads, parses and indexes the directory file at `path`, within its size limit
+    /// (see [`crate::limits`]).
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::from_slice(&bytes).map_err(|message| Error::Directory {
+        let bytes = SideFile::Directory.read(path)?;
+        let invalid = |message| Error::Directory {
             path: path.to_owned(),
             message,
-        })
+        };
+        let raw = Self::parse(&bytes).map_err(invalid)?;
+        // The text is done with before the tables are built beside what was parsed.
+        drop(bytes);
+        Self::build(raw).map_err(invalid)
     }
 
     /// Parses and indexes a directory; the error is a message without file context.
+    #[cfg(any(test, fuzzing))]
     pub fn from_slice(bytes: &[u8]) -> std::result::Result<Self, String> {
+        Self::build(Self::parse(bytes)?)
+    }
+
+    fn parse(bytes: &[u8]) -> std::result::Result<file::Directory, String> {
         // serde would read a bare array as a struct; a directory is always an object.
         if !bytes.trim_ascii_start().starts_with(b"{") {
             return Err("not a valid directory: expected a JSON object".into());
         }
-        let raw: file::Directory = serde_json::from_slice(bytes).map_err(|e| {
+        serde_json::from_slice(bytes).map_err(|e| {
             format!(
                 "not a valid directory (line {}, column {})",
                 e.line(),
                 e.column()
             )
-        })?;
-        Self::build(raw)
+        })
     }
 
     fn build(raw: file::Directory) -> std::result::Result<Self, String> {
@@ -223,12 +231,9 @@ impl Directory {
     /// The top-level namespace above `ns` (itself when it has no parent).
     fn root_of(&self, ns: usize) -> usize {
         let mut current = ns;
-        // The hop limit protects against a parent cycle in a hand-written file.
-        for _ in 0..64 {
-            match self.namespaces[current].parent_id {
-                Some(parent) => current = self.namespace_by_id[&parent],
-                None => break,
-            }
+        // Parents lead to the top: a file with a cycle is refused when it is loaded.
+        while let Some(parent) = self.namespaces[current].parent_id {
+            current = self.namespace_by_id[&parent];
         }
         // A subgroup listed without parent_id still has its root in its path.
         let path = &self.namespaces[current].full_path;
@@ -420,11 +425,62 @@ fn index_paths(
             ));
         }
     }
+    refuse_parent_cycles(namespaces, &namespace_by_id)?;
     Ok(PathIndex {
         by_path,
         namespace_by_id,
         project_by_id,
     })
+}
+
+/// Every namespace's parents must lead up to a top-level namespace: a chain of
+/// `parent_id` that comes back to where it started (a namespace its own parent, or
+/// several each other's) would put a namespace below itself, so the file is refused,
+/// naming the ids in the cycle. Each parent is known already.
+fn refuse_parent_cycles(
+    namespaces: &[Namespace],
+    namespace_by_id: &HashMap<u64, usize>,
+) -> std::result::Result<(), String> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Seen {
+        Not,
+        OnThisWalk,
+        LeadsToTheTop,
+    }
+    let mut seen = vec![Seen::Not; namespaces.len()];
+    let mut walk = Vec::new();
+    for start in 0..namespaces.len() {
+        walk.clear();
+        let mut at = start;
+        while seen[at] == Seen::Not {
+            seen[at] = Seen::OnThisWalk;
+            walk.push(at);
+            match namespaces[at].parent_id {
+                Some(parent) => at = namespace_by_id[&parent],
+                None => break,
+            }
+        }
+        if seen[at] == Seen::OnThisWalk && namespaces[at].parent_id.is_some() {
+            let from = walk.iter().position(|&i| i == at).unwrap_or_default();
+            let ids: Vec<String> = walk[from..]
+                .iter()
+                .chain([&at])
+                .map(|&i| namespaces[i].id.to_string())
+                .collect();
+            return Err(match ids.len() {
+                2 => format!("namespace {} is its own parent", ids[0]),
+                _ => format!(
+                    "the parents of namespaces form a cycle ({}, each the parent of the one \
+                     before it): a namespace cannot lie below itself",
+                    ids.join(" -> ")
+                ),
+            });
+        }
+        for &i in &walk {
+            seen[i] = Seen::LeadsToTheTop;
+        }
+    }
+    Ok(())
 }
 
 /// What [`index_paths`] finds.
@@ -434,11 +490,20 @@ struct PathIndex {
     project_by_id: HashMap<u64, usize>,
 }
 
+/// A path without slashes at its ends, in the same memory when it has none (a
+/// directory may hold millions of paths).
+fn trimmed(path: String) -> String {
+    match path.starts_with('/') || path.ends_with('/') {
+        true => path.trim_matches('/').to_owned(),
+        false => path,
+    }
+}
+
 impl From<file::Namespace> for Namespace {
     fn from(n: file::Namespace) -> Self {
         Namespace {
             id: n.id,
-            full_path: n.full_path.trim_matches('/').to_owned(),
+            full_path: trimmed(n.full_path),
             plan: n.plan,
             parent_id: n.parent_id,
         }
@@ -449,12 +514,8 @@ impl From<file::Project> for Project {
     fn from(p: file::Project) -> Self {
         Project {
             id: p.id,
-            path: p.path_with_namespace.trim_matches('/').to_owned(),
-            former_paths: p
-                .former_paths
-                .iter()
-                .map(|f| f.trim_matches('/').to_owned())
-                .collect(),
+            path: trimmed(p.path_with_namespace),
+            former_paths: p.former_paths.into_iter().map(trimmed).collect(),
         }
     }
 }
@@ -796,6 +857,62 @@ mod tests {
         assert!(is_within("acme", "acme"));
         assert!(!is_within("acme-corp/app", "acme"));
         assert!(!is_within("acmex", "acme"));
+    }
+
+    #[test]
+    fn a_namespace_below_itself_is_refused_naming_the_ids() {
+        let with = |namespaces: &str| {
+            Directory::from_slice(format!(r#"{{"namespaces":[{namespaces}]}}"#).as_bytes())
+        };
+        let ns = |id: u64, path: &str, parent: Option<u64>| match parent {
+            Some(p) => format!(r#"{{"id":{id},"full_path":"{path}","parent_id":{p}}}"#),
+            None => format!(r#"{{"id":{id},"full_path":"{path}"}}"#),
+        };
+        // (what it guards, the namespaces, the message or Ok)
+        let rows: Vec<(&str, Vec<String>, Option<&str>)> = vec![
+            (
+                "its own parent",
+                vec![ns(60, "acme", Some(60))],
+                Some("namespace 60 is its own parent"),
+            ),
+            (
+                "two each other's",
+                vec![ns(60, "acme", Some(61)), ns(61, "acme/a", Some(60))],
+                Some(
+                    "the parents of namespaces form a cycle (60 -> 61 -> 60, each the parent \
+                     of the one before it): a namespace cannot lie below itself",
+                ),
+            ),
+            (
+                "a tree leading into a cycle of three",
+                vec![
+                    ns(1, "top", None),
+                    ns(70, "acme/x/y/z", Some(61)),
+                    ns(61, "acme/x", Some(62)),
+                    ns(62, "acme/x/y", Some(63)),
+                    ns(63, "acme", Some(61)),
+                ],
+                Some(
+                    "the parents of namespaces form a cycle (61 -> 62 -> 63 -> 61, each the \
+                     parent of the one before it): a namespace cannot lie below itself",
+                ),
+            ),
+            (
+                "a deep tree, children listed before their parents",
+                (1..200u64)
+                    .rev()
+                    .map(|i| ns(i, &format!("n{i}"), (i > 1).then(|| i - 1)))
+                    .collect(),
+                None,
+            ),
+        ];
+        for (why, namespaces, want) in rows {
+            match (with(&namespaces.join(",")), want) {
+                (Ok(_), None) => {}
+                (Err(message), Some(want)) => assert_eq!(message, want, "{why}"),
+                (got, _) => panic!("{why}: {:?}", got.map(|_| ())),
+            }
+        }
     }
 
     #[test]

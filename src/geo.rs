@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::limits::SideFile;
 
 pub const UNKNOWN: &str = "unknown";
 
@@ -54,7 +55,8 @@ pub struct GeoIp {
 
 impl GeoIp {
     pub fn open(path: &Path) -> Result<Self> {
-        let reader = maxminddb::Reader::open_readfile(path).map_err(|e| match e {
+        let bytes = SideFile::GeoIp.read(path)?;
+        let reader = maxminddb::Reader::from_source(bytes).map_err(|e| match e {
             maxminddb::MaxMindDbError::Io(source) => Error::Read {
                 path: path.to_owned(),
                 source,

@@ -107,6 +107,7 @@ pub fn inspect_file(
                 }
             }
         }
+        Ok(())
     });
     if read.is_ok()
         && let Some(warning) = reader.trailing_garbage_warning(report.lines)

@@ -27,6 +27,7 @@ pub mod ingest;
 #[cfg(not(fuzzing))]
 mod ingest;
 mod inspect;
+mod limits;
 mod manifest;
 mod output;
 mod progress;

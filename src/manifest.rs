@@ -24,6 +24,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::digest::hex;
 use crate::error::{Error, Result};
+use crate::limits::SideFile;
 
 /// One JSON value of the file: the whole document (`sources` set), or one source (a
 /// row, as engines write them: DuckDB's `FORMAT json`, ClickHouse's `JSONEachRow`).
@@ -147,10 +148,7 @@ impl Manifest {
             path: path.to_owned(),
             message,
         };
-        let bytes = std::fs::read(path).map_err(|source| Error::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let bytes = SideFile::Manifest.read(path)?;
         // serde_json's message names the line and column, never the content.
         let mut values = Vec::new();
         for value in serde_json::Deserializer::from_slice(&bytes).into_iter::<Value>() {

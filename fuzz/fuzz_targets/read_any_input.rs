@@ -20,6 +20,6 @@ fuzz_target!(|data: &[u8]| {
     let Some(format) = ingest::detect(head, None) else {
         return;
     };
-    let _ = ingest::each_line(&mut reader, format, &ReadOptions::default(), |_, _| {});
+    let _ = ingest::each_line(&mut reader, format, &ReadOptions::default(), |_, _| Ok(()));
     let _ = reader.finish();
 });

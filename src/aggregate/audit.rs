@@ -12,21 +12,65 @@ use super::rows;
 use super::view::AuditTally;
 use crate::vocabulary;
 
+/// What tells two audit events or two authors apart, in a few bytes whatever the text
+/// it stands for: a number as it is, else the first 128 bits of the text's SHA-256 (no
+/// one can make two texts collide there). Millions of events are kept this way, and
+/// nothing an event says is kept to be counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Identity {
+    Number(i64),
+    Digest([u8; 16]),
+}
+
+impl Identity {
+    /// An id as written: a number in its own spelling is that number (`007` is not
+    /// `7`: another text), anything else its digest.
+    pub fn of_id(id: &str) -> Identity {
+        let own_spelling = id == "0" || (!id.starts_with(['0', '+', '-']) && !id.is_empty());
+        match id.parse() {
+            Ok(n) if own_spelling && id.bytes().all(|b| b.is_ascii_digit()) => Identity::Number(n),
+            _ => Identity::of_text(id),
+        }
+    }
+
+    /// A text by its digest alone.
+    pub fn of_text(text: &str) -> Identity {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(text.as_bytes());
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&digest[..16]);
+        Identity::Digest(first)
+    }
+}
+
 /// Audit events that survived scope, window and exclusions. An action is a label of
-/// the closed vocabulary (a `&'static str`), so no free text from an event can be
-/// counted under its own name. Authors are only ever counted: they are kept as codes.
+/// the closed vocabulary (a [`vocabulary::Code`]), so no free text from an event can
+/// be counted under its own name. Authors are only ever counted: they are kept as codes.
 #[derive(Debug, Default)]
 pub struct AuditBatch {
     labels: Codes<&'static str>,
-    authors: Codes<String>,
+    authors: Codes<Identity>,
     action: Vec<u32>,
     author: Vec<Option<u32>>,
     time: Vec<i64>,
 }
 
 impl AuditBatch {
-    pub fn push(&mut self, action: &'static str, author: Option<String>, time: DateTime<Utc>) {
-        self.action.push(self.labels.code(action));
+    /// Room for `events` more, made at once: the batch of a large export takes its
+    /// size, not up to twice that.
+    pub fn reserve(&mut self, events: usize) {
+        self.action.reserve_exact(events);
+        self.author.reserve_exact(events);
+        self.time.reserve_exact(events);
+    }
+
+    pub fn push(
+        &mut self,
+        action: vocabulary::Code,
+        author: Option<Identity>,
+        time: DateTime<Utc>,
+    ) {
+        self.action.push(self.labels.code(action.label()));
         self.author.push(author.map(|a| self.authors.code(a)));
         self.time.push(time.timestamp_micros());
     }
@@ -81,25 +125,67 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
+    /// Pushes an event of `label` by `author` (a user key) at `time`.
+    fn push(b: &mut AuditBatch, label: &str, author: Option<&str>, time: &str) {
+        b.push(
+            vocabulary::code(label),
+            author.map(Identity::of_text),
+            at(time),
+        );
+    }
+
+    #[test]
+    fn identities_are_the_texts_they_stand_for() {
+        let rows = [
+            ("7", Identity::Number(7)),
+            ("0", Identity::Number(0)),
+            ("9223372036854775807", Identity::Number(i64::MAX)),
+        ];
+        for (text, want) in rows {
+            assert_eq!(Identity::of_id(text), want, "{text}");
+        }
+        // Other spellings of a number are other texts.
+        for text in [
+            "007",
+            "+7",
+            "-7",
+            " 7",
+            "7.0",
+            "9223372036854775808",
+            "",
+            "a7",
+        ] {
+            assert_eq!(Identity::of_id(text), Identity::of_text(text), "{text}");
+            assert!(
+                matches!(Identity::of_id(text), Identity::Digest(_)),
+                "{text}"
+            );
+        }
+        assert_ne!(Identity::of_text("a"), Identity::of_text("b"));
+    }
+
     #[test]
     fn audit_counts_per_action() {
         let mut b = AuditBatch::default();
-        b.push(
+        push(
+            &mut b,
             "Changed visibility",
-            Some("id:1".into()),
-            at("2026-03-14T20:00:00Z"),
+            Some("id:1"),
+            "2026-03-14T20:00:00Z",
         );
-        b.push(
+        push(
+            &mut b,
             "Changed visibility",
-            Some("id:2".into()),
-            at("2026-03-15T20:00:00Z"),
+            Some("id:2"),
+            "2026-03-15T20:00:00Z",
         );
-        b.push(
+        push(
+            &mut b,
             "Added a member",
-            Some("id:1".into()),
-            at("2026-03-13T20:00:00Z"),
+            Some("id:1"),
+            "2026-03-13T20:00:00Z",
         );
-        b.push("Added a member", None, at("2026-03-13T21:00:00Z"));
+        push(&mut b, "Added a member", None, "2026-03-13T21:00:00Z");
         let t = audit_tally(b).unwrap();
         assert_eq!((t.events, t.authors), (4, 2));
         assert_eq!(t.first_seen, Some(at("2026-03-13T20:00:00Z")));
@@ -122,11 +208,12 @@ mod tests {
     #[test]
     fn other_changes_come_last() {
         let mut b = AuditBatch::default();
-        let t = at("2026-03-14T20:00:00Z");
-        for action in [vocabulary::OTHER, "B", vocabulary::OTHER, "C", "A", "C"] {
-            b.push(action, None, t);
+        let t = "2026-03-14T20:00:00Z";
+        let (a, bb, c) = ("Added a member", "Changed visibility", "Removed a member");
+        for action in [vocabulary::OTHER, bb, vocabulary::OTHER, c, a, c] {
+            push(&mut b, action, None, t);
         }
-        b.push(vocabulary::OTHER, Some("id:1".into()), t);
+        push(&mut b, vocabulary::OTHER, Some("id:1"), t);
         let actions: Vec<_> = audit_tally(b)
             .unwrap()
             .actions
@@ -135,12 +222,7 @@ mod tests {
             .collect();
         assert_eq!(
             actions,
-            [
-                ("C", 2, 0),
-                ("A", 1, 0),
-                ("B", 1, 0),
-                (vocabulary::OTHER, 3, 1)
-            ]
+            [(c, 2, 0), (a, 1, 0), (bb, 1, 0), (vocabulary::OTHER, 3, 1)]
         );
     }
 }

@@ -21,7 +21,7 @@ mod view;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-pub use audit::{AuditBatch, audit_tally};
+pub use audit::{AuditBatch, Identity, audit_tally};
 pub use ip_block::{ClientRequest, ip_block};
 pub use names::Names;
 pub use report::{Filters, InputSummary, KnownList, Period, Reconciliation};

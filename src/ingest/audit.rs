@@ -14,7 +14,10 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
 
 use super::{Line, parse_ip, parse_time};
+use crate::limits;
 use crate::vocabulary::{self, ActionText};
+use serde::de::{IgnoredAny, MapAccess, Visitor};
+use std::fmt;
 
 /// One audit event, whichever shape it came in.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,10 +101,17 @@ pub fn from_json(event: &Value) -> Line<'static> {
     }))
 }
 
+/// Why an event longer than [`limits::AUDIT_EVENT`] is malformed: an event is read
+/// whole into memory, where it takes several times its bytes.
+pub const TOO_LONG: &str = "an audit event longer than the limit";
+
 /// Reads one NDJSON line.
 pub fn parse_ndjson_line(bytes: &[u8]) -> Line<'static> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Line::NotRequest;
+    }
+    if bytes.len() > limits::AUDIT_EVENT {
+        return Line::Malformed(TOO_LONG);
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(v) => from_json(&v),
@@ -197,6 +207,31 @@ pub fn is_event(value: &Value) -> bool {
     value.get("entity_type").is_some() && value.get("created_at").is_some()
 }
 
+/// Whether JSON text is an audit event, as [`is_event`] tells, by the object's own
+/// keys alone: nothing of it is kept in memory.
+pub fn is_event_text(text: &[u8]) -> bool {
+    struct EventKeys;
+    impl<'de> Visitor<'de> for EventKeys {
+        type Value = bool;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+            let (mut entity_type, mut created_at) = (false, false);
+            while let Some(key) = map.next_key::<std::borrow::Cow<'_, str>>()? {
+                entity_type |= key == "entity_type";
+                created_at |= key == "created_at";
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(entity_type && created_at)
+        }
+    }
+    use serde::Deserializer as _;
+    serde_json::Deserializer::from_slice(text)
+        .deserialize_map(EventKeys)
+        .unwrap_or(false)
+}
+
 /// Whether the start of a file is the API's JSON: an array whose first element is an
 /// audit event, or an empty array (a page without events). A `[` alone is no
 /// evidence: TOML and many other files start with one.
@@ -212,8 +247,10 @@ pub fn is_api_array(head: &[u8]) -> bool {
     if !rest.starts_with(b"{") {
         return false;
     }
-    // Only the first element is read; the rest of the array may not be in `head`.
-    let mut first = serde_json::Deserializer::from_slice(rest);
+    // Only the first element is read; the rest of the array may not be in `head`, and
+    // no more of it than an event may hold is read into memory.
+    let mut first =
+        serde_json::Deserializer::from_slice(&rest[..rest.len().min(limits::AUDIT_EVENT)]);
     match Value::deserialize(&mut first) {
         Ok(event) => is_event(&event),
         // An element longer than the bytes read ahead: its keys must do.
@@ -355,6 +392,42 @@ mod tests {
         for head in no {
             assert!(!is_api_array(head), "{}", String::from_utf8_lossy(head));
         }
+    }
+
+    #[test]
+    fn an_event_is_told_by_its_own_keys() {
+        let yes = [
+            r#"{"entity_type":"Group","created_at":"x"}"#,
+            "{\n  \"created_at\": 1,\n  \"details\": {},\n  \"entity_\\u0074ype\": null\n}",
+        ];
+        for text in yes {
+            assert!(is_event_text(text.as_bytes()), "{text}");
+        }
+        let no = [
+            r#"{"entity_type":"Group"}"#,
+            r#"{"details":{"entity_type":"Group","created_at":"x"}}"#,
+            r#"[{"entity_type":"Group","created_at":"x"}]"#,
+            r#"{"entity_type":"Group","created_at":"x""#,
+            "",
+        ];
+        for text in no {
+            assert!(!is_event_text(text.as_bytes()), "{text}");
+        }
+    }
+
+    #[test]
+    fn an_event_past_its_limit_is_malformed_unread() {
+        let event = format!(
+            r#"{{"entity_type":"Group","created_at":"2026-03-14T20:06:12Z","details":{{"change":"{}"}}}}"#,
+            "x".repeat(limits::AUDIT_EVENT)
+        );
+        assert!(matches!(
+            parse_ndjson_line(event.as_bytes()),
+            Line::Malformed(TOO_LONG)
+        ));
+        // Detection reads no more of a first element than an event may hold: its keys
+        // decide.
+        assert!(is_api_array(format!("[{event}]").as_bytes()));
     }
 
     #[test]

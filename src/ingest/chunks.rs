@@ -16,6 +16,7 @@ use std::io;
 
 use super::reader::{Dropped, LineReader};
 use super::{Format, Line, json, parse_line};
+use crate::limits::{self, Reached};
 
 /// Whole lines of one input, in order.
 #[derive(Debug)]
@@ -101,25 +102,28 @@ pub fn each_line(
     reader: &mut LineReader,
     format: Format,
     flavor: json::Flavor,
-    mut f: impl FnMut(u64, Line<'_>),
+    mut f: impl FnMut(u64, Line<'_>) -> crate::error::Result<()>,
 ) -> crate::error::Result<()> {
     let max_line = reader.max_line();
     let mut number = 0u64;
+    let mut stopped = None;
     let read = cut(reader, CHUNK, max_line, Vec::new, |chunk| {
+        let mut take = |line| {
+            number += 1;
+            f(number, line).map_err(|e| stopped = Some(e)).is_ok()
+        };
         if let Some(line) = chunk.dropped_line() {
-            number += 1;
-            f(number, line);
-            return true;
+            return take(line);
         }
-        for line in lines(&chunk.bytes) {
-            number += 1;
-            f(
-                number,
-                parse_within(line, max_line, |l| parse_line(format, flavor, l)),
-            );
-        }
-        true
+        lines(&chunk.bytes).all(|line| {
+            take(parse_within(line, max_line, |l| {
+                parse_line(format, flavor, l)
+            }))
+        })
     });
+    if let Some(e) = stopped {
+        return Err(e);
+    }
     read.map_err(|failure| reader.read_error(number + 1, failure.source))
 }
 
@@ -146,6 +150,7 @@ pub fn cut(
     mut send: impl FnMut(Chunk) -> bool,
 ) -> Result<(), ReadFailure> {
     let size = size.clamp(1, max_line.max(1));
+    let max_unended = reader.max_unended();
     let mut carry: Vec<u8> = Vec::new();
     let mut seq = 0u64;
     loop {
@@ -190,7 +195,7 @@ pub fn cut(
             // One line fills the buffer: read on to its end, within the limit. Nothing
             // before the failure, if it fails, is a whole line.
             let fail = |source| ReadFailure { seq, source };
-            match long_line(stream, &mut buf, &mut filled, max_line).map_err(fail)? {
+            match long_line(stream, &mut buf, &mut filled, max_line, max_unended).map_err(fail)? {
                 LongLine::Whole { rest } => carry = rest,
                 LongLine::Overlong { rest } => {
                     carry = rest;
@@ -270,14 +275,18 @@ fn long_line(
     buf: &mut Vec<u8>,
     filled: &mut usize,
     max_line: usize,
+    max_unended: u64,
 ) -> io::Result<LongLine> {
     loop {
         if *filled > max_line {
-            skip_rest_of_line(stream)?;
+            skip_rest_of_line(stream, *filled as u64, max_unended)?;
             return Ok(LongLine::Overlong { rest: Vec::new() });
         }
         let before = *filled;
         let target = (before * 2).min(max_line + 1).max(before + 8192);
+        // Grown to the target exactly: a line near the limit takes the limit in
+        // memory, not twice that.
+        buf.reserve_exact(target.saturating_sub(buf.len()));
         if fill(stream, buf, filled, target)? {
             return Ok(LongLine::Whole { rest: Vec::new() });
         }
@@ -293,9 +302,21 @@ fn long_line(
     }
 }
 
-/// Drops bytes up to and including the next `\n`.
-fn skip_rest_of_line(stream: &mut dyn io::BufRead) -> io::Result<()> {
+/// Drops bytes up to and including the next `\n`; `read` bytes of the line were read
+/// already. A line that goes on past `max_unended` bytes stops the reading: a stream
+/// without line breaks (`/dev/zero`, a gzip bomb of one line) would never end.
+fn skip_rest_of_line(
+    stream: &mut dyn io::BufRead,
+    mut read: u64,
+    max_unended: u64,
+) -> io::Result<()> {
     loop {
+        if read > max_unended {
+            return Err(Reached::error(format!(
+                "a line goes on for more than {} without an end",
+                limits::size(max_unended)
+            )));
+        }
         let available = match stream.fill_buf() {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -310,6 +331,59 @@ fn skip_rest_of_line(stream: &mut dyn io::BufRead) -> io::Result<()> {
         }
         let n = available.len();
         stream.consume(n);
+        read += n as u64;
+    }
+}
+
+/// Chunks of one long line, each up to the line limit, handed to the threads that
+/// search them one at a time: a file of long lines then takes a few times the line
+/// limit in memory whatever the number of threads, not that many times it. Chunks of
+/// ordinary lines (at most twice [`CHUNK`]) pass freely.
+#[derive(Default)]
+pub struct LongOneAtATime {
+    busy: std::sync::Mutex<bool>,
+    free: std::sync::Condvar,
+}
+
+impl LongOneAtATime {
+    /// Whether a chunk is one long line.
+    pub fn is_long(chunk: &Chunk) -> bool {
+        chunk.bytes.len() > 2 * CHUNK
+    }
+
+    /// Waits until no other long chunk is being searched, and takes the turn.
+    pub fn enter(&self) {
+        let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        while *busy {
+            busy = self.free.wait(busy).unwrap_or_else(|p| p.into_inner());
+        }
+        *busy = true;
+    }
+
+    /// The turn taken for a long chunk, given back when the returned value is dropped
+    /// (also when the search of the chunk panics, so the reader never waits forever).
+    pub fn taken(&self) -> Turn<'_> {
+        Turn(self)
+    }
+}
+
+/// A long chunk's turn; see [`LongOneAtATime::taken`].
+pub struct Turn<'a>(&'a LongOneAtATime);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        *self.0.busy.lock().unwrap_or_else(|p| p.into_inner()) = false;
+        self.0.free.notify_one();
+    }
+}
+
+/// A chunk's buffer, or a scratch buffer that follows one, made small again once a
+/// long line grew it: the buffers of a pool stay about [`CHUNK`] bytes each, so a
+/// file of long lines does not keep several of the line limit in memory.
+pub fn trim(buffer: &mut Vec<u8>) {
+    if buffer.capacity() > 2 * CHUNK {
+        buffer.truncate(CHUNK);
+        buffer.shrink_to(CHUNK);
     }
 }
 
@@ -364,6 +438,44 @@ mod tests {
             assert_eq!(got.iter().map(Chunk::lines).sum::<u64>(), 4, "size {size}");
             let kept: Vec<u8> = got.iter().flat_map(|c| c.bytes.clone()).collect();
             assert_eq!(kept, b"short\nafter\nend", "size {size}");
+        }
+    }
+
+    /// A line that goes on past the bound without its end stops the reading there,
+    /// after the whole lines before it, with the limit said; one that ends just
+    /// within the bound is one overlong line.
+    #[test]
+    fn a_line_without_end_stops_the_reading() {
+        let mut input = b"short\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 50_000));
+        for (end, stops) in [(false, true), (true, false)] {
+            let mut input = input.clone();
+            if end {
+                input.truncate(6 + 9_000);
+                input.extend(b"\nafter\n");
+            }
+            let mut r =
+                LineReader::from_reader(Path::new("t"), Box::new(io::Cursor::new(input)), true)
+                    .unwrap()
+                    .with_max_unended(10_000);
+            let mut lines = 0;
+            let read = cut(&mut r, 100, 1_000, Vec::new, |c| {
+                lines += c.lines();
+                true
+            });
+            match read {
+                Err(failure) if stops => {
+                    assert_eq!(lines, 1);
+                    let err = r.read_error(lines + 1, failure.source);
+                    assert_eq!(
+                        err.to_string(),
+                        "t: line 2: a line goes on for more than 10000 bytes without an end; the \
+                         input was not read past it"
+                    );
+                }
+                Ok(()) if !stops => assert_eq!(lines, 3),
+                other => panic!("{other:?}"),
+            }
         }
     }
 

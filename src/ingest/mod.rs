@@ -11,6 +11,7 @@ pub mod json;
 pub mod kibana;
 pub mod nginx;
 pub mod reader;
+mod values;
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -422,23 +423,25 @@ pub fn parse_line(format: Format, flavor: json::Flavor, bytes: &[u8]) -> Line<'_
 /// Reads every line (for CSV, every record) of `reader` as `format`, handing each to
 /// `f` with its 1-based line number. A CSV header counts as a line that is not a
 /// request; a CSV record that spans several physical lines counts once. The garbage
-/// after the last member of a gzip file is one more line, malformed.
+/// after the last member of a gzip file is one more line, malformed. An error from `f`
+/// stops the reading and is returned.
 ///
 /// A Kibana export whose times have no zone, read without `--input-tz`, is refused
-/// with a usage error before any of its records is handed on (see [`kibana`]).
+/// with a usage error before any of its records is handed on (see [`kibana`]). Every
+/// record is read within its limit (see [`crate::limits`]).
 pub fn each_line(
     reader: &mut reader::LineReader,
     format: Format,
     options: &ReadOptions,
-    mut f: impl FnMut(u64, Line<'_>),
+    mut f: impl FnMut(u64, Line<'_>) -> crate::error::Result<()>,
 ) -> crate::error::Result<()> {
     let flavor = flavor(options);
     let last = match format {
         Format::KibanaCsv | Format::AuditCsv => {
             each_csv_record(reader, format, flavor, options.input_tz, &mut f)?
         }
-        Format::AuditJson => each_array_element(reader, &mut f)?,
-        Format::JsonDocuments => each_document(reader, flavor, &mut f)?,
+        Format::AuditJson => values::each_array_element(reader, &mut f)?,
+        Format::JsonDocuments => values::each_document(reader, flavor, &mut f)?,
         // Line-based formats are cut as `summarize` cuts them, so that both agree on
         // every line's number and bucket.
         _ => {
@@ -446,68 +449,7 @@ pub fn each_line(
         }
     };
     if reader.trailing_garbage() {
-        f(last + 1, Line::Malformed(Dropped::TrailingGarbage.reason()));
-    }
-    Ok(())
-}
-
-/// Audit events from the API: one or more JSON arrays, back to back. Each element is
-/// one record, numbered from 1; an array that cannot be read stops the input with the
-/// physical line where it broke. Returns the last number.
-fn each_array_element(
-    reader: &mut reader::LineReader,
-    f: &mut impl FnMut(u64, Line<'_>),
-) -> crate::error::Result<u64> {
-    let mut n = 0;
-    each_json_value(
-        reader,
-        "the JSON array of audit events",
-        |page: Vec<serde_json::Value>| {
-            for event in &page {
-                n += 1;
-                f(n, audit::from_json(event));
-            }
-        },
-    )?;
-    Ok(n)
-}
-
-/// Pretty-printed objects back to back: each is read as the log line or audit event it
-/// would be on one line, numbered from 1. Returns the last number.
-fn each_document(
-    reader: &mut reader::LineReader,
-    flavor: json::Flavor,
-    f: &mut impl FnMut(u64, Line<'_>),
-) -> crate::error::Result<u64> {
-    let mut n = 0;
-    each_json_value(reader, "the JSON", |document: serde_json::Value| {
-        n += 1;
-        if audit::is_event(&document) {
-            f(n, audit::from_json(&document));
-            return;
-        }
-        match serde_json::to_vec(&document) {
-            Ok(bytes) => f(n, json::parse_line(&bytes, flavor)),
-            Err(_) => f(n, Line::Malformed("not a JSON object")),
-        }
-    })?;
-    Ok(n)
-}
-
-/// JSON values back to back in one input. A value that cannot be read stops the input
-/// with the physical line where it broke (`what` names the content in the message).
-fn each_json_value<T: serde::de::DeserializeOwned>(
-    reader: &mut reader::LineReader,
-    what: &str,
-    mut f: impl FnMut(T),
-) -> crate::error::Result<()> {
-    let path = reader.path().to_owned();
-    for value in serde_json::Deserializer::from_reader(reader.reader()).into_iter::<T>() {
-        f(value.map_err(|e| Error::InputLine {
-            path: path.clone(),
-            line: e.line() as u64,
-            message: format!("{what} cannot be read past this line"),
-        })?);
+        f(last + 1, Line::Malformed(Dropped::TrailingGarbage.reason()))?;
     }
     Ok(())
 }
@@ -516,6 +458,35 @@ fn each_json_value<T: serde::de::DeserializeOwned>(
 /// `--input-tz`. They are held back until then, so a refused file hands on nothing.
 const ZONE_SAMPLE: usize = 100;
 
+/// The most bytes of records held back for that decision: fewer records decide when
+/// they are long.
+const ZONE_SAMPLE_BYTES: usize = crate::limits::CSV_RECORD;
+
+/// The stream a CSV reader reads, which fails once a record goes on past its limit
+/// ([`crate::limits::CSV_RECORD`]): the csv crate grows a record without bound.
+struct RecordBudget<R> {
+    inner: R,
+    /// Bytes handed out.
+    at: u64,
+    /// Reading fails past this many bytes.
+    until: u64,
+    reached: bool,
+}
+
+impl<R: std::io::Read> std::io::Read for RecordBudget<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let room = self.until.saturating_sub(self.at);
+        if room == 0 && !out.is_empty() {
+            self.reached = true;
+            return Err(std::io::Error::other("the limit of a CSV record"));
+        }
+        let most = out.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut out[..most])?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
 /// The records of a CSV export. Returns the number of the physical line after the
 /// last record, less one (the last line, for what follows it).
 fn each_csv_record(
@@ -523,22 +494,46 @@ fn each_csv_record(
     format: Format,
     flavor: json::Flavor,
     zone: Option<Zone>,
-    f: &mut impl FnMut(u64, Line<'_>),
+    f: &mut impl FnMut(u64, Line<'_>) -> crate::error::Result<()>,
 ) -> crate::error::Result<u64> {
+    use crate::limits::{CSV_FIELDS, CSV_RECORD, size};
     let path = reader.path().to_owned();
+    let stream = RecordBudget {
+        inner: reader.reader(),
+        at: 0,
+        until: CSV_RECORD as u64,
+        reached: false,
+    };
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(reader.reader());
+        .from_reader(stream);
+    let stop = |line, message: String| Error::InputLine {
+        path: path.clone(),
+        line,
+        message: format!("{message}; the input was not read past it"),
+    };
     let mut record = csv::ByteRecord::new();
     let mut audit_columns: Option<audit::CsvColumns> = None;
     let mut kibana: Option<KibanaRecords> = None;
     let mut last = 0;
     loop {
         let line_no = csv.position().line();
+        // The csv reader reads ahead of the record by its buffer; the limit allows it.
+        let next = csv.position().byte() + CSV_RECORD as u64;
+        csv.get_mut().until = next + (64 << 10);
         match csv.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => last = line_no,
+            Err(_) if csv.get_ref().reached => {
+                return Err(stop(
+                    line_no,
+                    format!(
+                        "a CSV record longer than {} starts here, the most one may hold",
+                        size(CSV_RECORD as u64)
+                    ),
+                ));
+            }
             Err(e) => {
                 let line = e.position().map_or(line_no, |p| p.line());
                 return Err(Error::InputLine {
@@ -553,12 +548,18 @@ fn each_csv_record(
                 });
             }
         }
+        if record.len() > CSV_FIELDS {
+            return Err(stop(
+                line_no,
+                format!("a CSV record of more than {CSV_FIELDS} fields, the most one may hold"),
+            ));
+        }
         if format == Format::AuditCsv {
             match &audit_columns {
-                Some(cols) => f(line_no, cols.event(&record)),
+                Some(cols) => f(line_no, cols.event(&record))?,
                 None => {
                     audit_columns = Some(audit::CsvColumns::new(&record));
-                    f(line_no, Line::NotRequest);
+                    f(line_no, Line::NotRequest)?;
                 }
             }
             continue;
@@ -571,8 +572,9 @@ fn each_csv_record(
                     zone,
                     flavor,
                     held: Some(Vec::new()),
+                    held_bytes: 0,
                 });
-                f(line_no, Line::NotRequest);
+                f(line_no, Line::NotRequest)?;
             }
         }
     }
@@ -589,6 +591,8 @@ struct KibanaRecords {
     flavor: json::Flavor,
     /// The first records, until they decide whether the export needs a zone.
     held: Option<Vec<(u64, csv::ByteRecord)>>,
+    /// Their bytes.
+    held_bytes: usize,
 }
 
 impl KibanaRecords {
@@ -597,24 +601,28 @@ impl KibanaRecords {
         path: &std::path::Path,
         line_no: u64,
         record: &csv::ByteRecord,
-        f: &mut impl FnMut(u64, Line<'_>),
+        f: &mut impl FnMut(u64, Line<'_>) -> crate::error::Result<()>,
     ) -> crate::error::Result<()> {
         if let Some(held) = &mut self.held {
-            held.push((line_no, record.clone()));
-            if held.len() < ZONE_SAMPLE {
+            // A copy of the record's size: a clone would copy the whole buffer the
+            // reader grew for the longest record so far.
+            let mut copy = csv::ByteRecord::with_capacity(record.as_slice().len(), record.len());
+            record.iter().for_each(|field| copy.push_field(field));
+            self.held_bytes += record.as_slice().len() + record.len() * size_of::<usize>();
+            held.push((line_no, copy));
+            if held.len() < ZONE_SAMPLE && self.held_bytes < ZONE_SAMPLE_BYTES {
                 return Ok(());
             }
             return self.release(path, f);
         }
-        self.hand_on(line_no, record, f);
-        Ok(())
+        self.hand_on(line_no, record, f)
     }
 
     /// Decides on the records held back, then hands them on.
     fn release(
         &mut self,
         path: &std::path::Path,
-        f: &mut impl FnMut(u64, Line<'_>),
+        f: &mut impl FnMut(u64, Line<'_>) -> crate::error::Result<()>,
     ) -> crate::error::Result<()> {
         let Some(held) = self.held.take() else {
             return Ok(());
@@ -631,12 +639,17 @@ impl KibanaRecords {
             )));
         }
         for (line_no, record) in &held {
-            self.hand_on(*line_no, record, f);
+            self.hand_on(*line_no, record, f)?;
         }
         Ok(())
     }
 
-    fn hand_on(&self, line_no: u64, record: &csv::ByteRecord, f: &mut impl FnMut(u64, Line<'_>)) {
+    fn hand_on(
+        &self,
+        line_no: u64,
+        record: &csv::ByteRecord,
+        f: &mut impl FnMut(u64, Line<'_>) -> crate::error::Result<()>,
+    ) -> crate::error::Result<()> {
         match kibana::record_to_json(&self.columns, record, self.zone) {
             Ok(json) => f(line_no, json::parse_line(&json, self.flavor)),
             Err(why) => f(line_no, Line::Malformed(why)),
@@ -883,6 +896,7 @@ mod tests {
                 Line::Malformed(why) => format!("malformed: {why}"),
             };
             seen.push((n, what));
+            Ok(())
         })?;
         Ok(seen)
     }

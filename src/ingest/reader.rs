@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::digest::hex;
 use crate::error::{Error, Result};
+use crate::limits::{self, Reached};
 
 const BUFFER: usize = 256 * 1024;
 
@@ -27,8 +28,9 @@ pub const READ_AHEAD: usize = 256 * 1024;
 
 /// The longest line kept in memory. A longer one (a runaway log line, a file that is
 /// not text) is read through to its end and handed on empty, marked as overlong, so
-/// memory stays bounded whatever the input.
-pub const MAX_LINE: usize = 64 * 1024 * 1024;
+/// memory stays bounded whatever the input; one that goes on past
+/// [`limits::UNENDED_LINE`] stops the input.
+pub const MAX_LINE: usize = limits::LINE;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -234,6 +236,8 @@ pub struct LineReader {
 
     gzip: bool,
     max_line: usize,
+    /// The longest line read through without an end before reading stops.
+    max_unended: u64,
 }
 
 impl LineReader {
@@ -302,6 +306,7 @@ impl LineReader {
             count,
             gzip,
             max_line: MAX_LINE,
+            max_unended: limits::UNENDED_LINE,
         })
     }
 
@@ -310,6 +315,18 @@ impl LineReader {
     pub fn with_max_line(mut self, max_line: usize) -> Self {
         self.max_line = max_line;
         self
+    }
+
+    #[cfg(test)]
+    /// Lowers the bound on a line without an end (for tests).
+    pub fn with_max_unended(mut self, max_unended: u64) -> Self {
+        self.max_unended = max_unended;
+        self
+    }
+
+    /// How far a line is read through without finding its end before reading stops.
+    pub fn max_unended(&self) -> u64 {
+        self.max_unended
     }
 
     pub fn path(&self) -> &Path {
@@ -358,8 +375,15 @@ impl LineReader {
         self.max_line
     }
 
-    /// The error for a read that failed at `line`.
+    /// The error for a read that failed at `line`, or stopped there at a limit.
     pub fn read_error(&self, line: u64, source: io::Error) -> Error {
+        if let Some(reached) = Reached::of(&source) {
+            return Error::InputLine {
+                path: self.path.clone(),
+                line,
+                message: format!("{reached}; the input was not read past it"),
+            };
+        }
         let message = match source.kind() {
             io::ErrorKind::InvalidInput
             | io::ErrorKind::InvalidData

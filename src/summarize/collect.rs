@@ -7,27 +7,30 @@
 //! put back in input order, so the output does not depend on the number of threads.
 //! Other formats (CSV, JSON arrays and documents) are read record by record.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
 use chrono::Utc;
 use crossbeam_channel::{bounded, unbounded};
 
-use crate::aggregate::{Counted, InputSummary, Names, Reconciliation};
+use crate::aggregate::{Counted, Identity, InputSummary, Names, Reconciliation};
 use crate::config::Template;
 use crate::directory::{self, Directory, Verified};
 use crate::error::{Error, Result};
 use crate::exclude::Rule;
 use crate::geo;
 use crate::guard::Canaries;
-use crate::ingest::chunks::{self, CHUNK, Chunk};
+use crate::ingest::chunks::{self, CHUNK, Chunk, LongOneAtATime};
 use crate::ingest::reader::{LineReader, MAX_LINE};
 use crate::ingest::{self, Format, Line, LineSyntax, Source};
+use crate::limits;
 use crate::manifest::Manifest;
 use crate::progress::Progress;
 use crate::scope::prefilter::{self, Prefilter, Syntax};
+use crate::vocabulary;
 
 use super::{Reading, Story};
 use crate::scope;
@@ -59,14 +62,60 @@ pub(crate) struct Elsewhere {
     pub(crate) git_challenge: bool,
 }
 
-/// One audit event attributed to the requester's scope, before deduplication.
+/// One audit event attributed to the requester's scope, before deduplication: what
+/// counting needs and nothing more, in 64 bytes whatever the event holds, so that
+/// millions of events fit in memory (RULES.md §11; at most
+/// [`limits::AUDIT_EVENTS_HELD`] are kept).
+#[derive(Hash)]
 pub(crate) struct ScopedEvent {
-    pub(crate) id: Option<String>,
+    pub(crate) id: Option<Identity>,
     pub(crate) rule: Option<Rule>,
     pub(crate) time: chrono::DateTime<Utc>,
-    pub(crate) action: &'static str,
-    /// `id:<author_id>`, else `name:<author name>`.
-    pub(crate) author: Option<String>,
+    /// A label of the vocabulary, by its code.
+    pub(crate) action: vocabulary::Code,
+    /// The author's id, else their name in lower case (by its digest).
+    pub(crate) author: Option<Identity>,
+}
+
+/// An audit event in the scope read but not yet kept: its line, and, when it has an
+/// id, the digest of all it holds.
+struct Pending {
+    line: u64,
+    event: ScopedEvent,
+    content: Option<[u8; 16]>,
+}
+
+/// Which audit events in the scope are kept, decided in reading order over every
+/// input: at most [`limits::AUDIT_EVENTS_HELD`], and an event with an id whose content
+/// is the same as one kept before is counted `duplicate` at once (an export saved
+/// twice, a page repeated), as deduplication would count it, without being kept.
+#[derive(Default)]
+pub(crate) struct Hold {
+    /// The content of every event kept that has an id.
+    kept: HashSet<[u8; 16]>,
+    count: usize,
+}
+
+/// The first 128 bits of the SHA-256 of what an event holds.
+fn content_digest(event: &ScopedEvent) -> [u8; 16] {
+    use sha2::{Digest, Sha256};
+    use std::hash::{Hash, Hasher};
+    /// Feeds what `Hash` writes to SHA-256.
+    struct Feed(Sha256);
+    impl Hasher for Feed {
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
+        }
+        fn finish(&self) -> u64 {
+            unreachable!("only the digest is read")
+        }
+    }
+    let mut feed = Feed(Sha256::new());
+    event.hash(&mut feed);
+    let digest = feed.0.finalize();
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&digest[..16]);
+    first
 }
 
 /// A line's place in the inputs: the input's index and the line's number in it.
@@ -130,6 +179,9 @@ pub(crate) struct Context<'a> {
     pub(crate) geoip: Option<&'a geo::GeoIp>,
     /// Where the records' texts are kept, once each.
     pub(crate) names: &'a Names,
+    /// Which audit events in the scope are kept; only the thread that puts results
+    /// in reading order takes it.
+    pub(crate) hold: Mutex<Hold>,
 }
 
 /// Where one input's lines went, and the records they made. A chunk's part numbers
@@ -142,6 +194,8 @@ struct Part {
     first_malformed: Option<&'static str>,
     scoped: Vec<Scoped>,
     events: Vec<ScopedEvent>,
+    /// Audit events in the scope before [`Part::admit`] keeps them or not.
+    pending: Vec<Pending>,
     elsewhere: Vec<Elsewhere>,
     twins: Vec<Twin>,
     /// Records of the story's kind read, in scope or not.
@@ -150,6 +204,9 @@ struct Part {
     foreign_roots: BTreeSet<String>,
     /// Malformed lines that may concern the scope: the counts may be low by as many.
     unreadable_in_scope: u64,
+    /// The line of an audit event in the scope past [`limits::AUDIT_EVENTS_HELD`]:
+    /// reading stops there.
+    too_many_events: Option<u64>,
 }
 
 impl Part {
@@ -208,7 +265,14 @@ impl Part {
                 self.records += 1;
                 self.coverage.add(e.time);
                 match scope::attribute_audit(dir, &e).filter(|&n| verified.contains(dir, n)) {
-                    Some(_) => self.events.push(to_scoped_event(dir, story, *e)),
+                    Some(_) => {
+                        let event = to_scoped_event(context, *e);
+                        self.pending.push(Pending {
+                            line: line_no,
+                            content: event.id.is_some().then(|| content_digest(&event)),
+                            event,
+                        });
+                    }
                     None => {
                         rec.out_of_scope += 1;
                         let of_a_group = e.entity_type.as_deref().is_some_and(|t| {
@@ -280,12 +344,59 @@ impl Part {
         later.twins.iter_mut().for_each(|r| place(&mut r.at));
         self.scoped.append(&mut later.scoped);
         self.events.append(&mut later.events);
+        self.pending
+            .extend(later.pending.into_iter().map(|p| Pending {
+                line: p.line + lines_before,
+                ..p
+            }));
         self.elsewhere.append(&mut later.elsewhere);
         self.twins.append(&mut later.twins);
         self.records += later.records;
         self.coverage.join(later.coverage);
         self.foreign_roots.append(&mut later.foreign_roots);
         self.unreadable_in_scope += later.unreadable_in_scope;
+        self.too_many_events = self
+            .too_many_events
+            .or(later.too_many_events.map(|n| n + lines_before));
+    }
+
+    /// Keeps the audit events read so far or counts them as copies, in reading order;
+    /// stops at the first one past the limit.
+    fn admit(&mut self, hold: &Mutex<Hold>) {
+        if self.pending.is_empty() || self.too_many_events.is_some() {
+            return;
+        }
+        let mut hold = hold.lock().unwrap_or_else(|p| p.into_inner());
+        for p in self.pending.drain(..) {
+            if let Some(content) = p.content
+                && !hold.kept.insert(content)
+            {
+                self.rec.duplicate += 1;
+                continue;
+            }
+            if hold.count == limits::AUDIT_EVENTS_HELD {
+                self.too_many_events = Some(p.line);
+                break;
+            }
+            hold.count += 1;
+            self.events.push(p.event);
+        }
+    }
+
+    /// Whether reading must stop here, and why: too many audit events are held.
+    fn stop(&self, path: &Path) -> Result<()> {
+        match self.too_many_events {
+            None => Ok(()),
+            Some(line) => Err(Error::InputLine {
+                path: path.to_owned(),
+                line,
+                message: format!(
+                    "more than {} audit events in the scope, the most one run keeps in \
+                     memory; summarize fewer exports at a time, or shorter ones",
+                    limits::AUDIT_EVENTS_HELD
+                ),
+            }),
+        }
     }
 }
 
@@ -329,6 +440,8 @@ pub(crate) fn read_input(
                     part.unreadable_in_scope += 1;
                 }
                 part.take(context, canaries, line_no, line);
+                part.admit(&context.hold);
+                part.stop(path)
             })?;
             (part, reader)
         }
@@ -574,11 +687,16 @@ fn read_lines_alone(
         |chunk| {
             progress.show(counter.load(Ordering::Relaxed));
             let part = search.chunk(&chunk, &mut lower, canaries);
+            chunks::trim(&mut lower);
             total.append(part);
-            spare.set(chunk.bytes);
-            true
+            total.admit(&search.context.hold);
+            let mut bytes = chunk.bytes;
+            chunks::trim(&mut bytes);
+            spare.set(bytes);
+            total.too_many_events.is_none()
         },
     );
+    total.stop(reader.path())?;
     match read {
         Ok(()) => Ok((total, reader)),
         Err(failure) => Err(reader.read_error(total.rec.lines + 1, failure.source)),
@@ -601,6 +719,7 @@ fn read_lines_parallel(
         let _ = pool_tx.send(Vec::new());
     }
     let (done_tx, done_rx) = unbounded::<(u64, Part)>();
+    let long = &LongOneAtATime::default();
 
     std::thread::scope(|s| {
         let reading = s.spawn(move || {
@@ -611,6 +730,9 @@ fn read_lines_parallel(
                 || pool_rx.recv().unwrap_or_default(),
                 |chunk| {
                     progress.show(counter.load(Ordering::Relaxed));
+                    if LongOneAtATime::is_long(&chunk) {
+                        long.enter();
+                    }
                     work_tx.send(chunk).is_ok()
                 },
             );
@@ -624,8 +746,13 @@ fn read_lines_parallel(
                 s.spawn(move || {
                     let mut lower = Vec::new();
                     for chunk in work_rx {
+                        let turn = LongOneAtATime::is_long(&chunk).then(|| long.taken());
                         let part = search.chunk(&chunk, &mut lower, &mut found);
-                        let _ = pool_tx.send(chunk.bytes);
+                        chunks::trim(&mut lower);
+                        let mut bytes = chunk.bytes;
+                        chunks::trim(&mut bytes);
+                        drop(turn);
+                        let _ = pool_tx.send(bytes);
                         if done_tx.send((chunk.seq, part)).is_err() {
                             break;
                         }
@@ -636,17 +763,23 @@ fn read_lines_parallel(
             .collect();
         drop((work_rx, done_tx));
 
-        // Chunks finish in any order; they are appended in input order.
+        // Chunks finish in any order; they are appended in input order. Once too many
+        // audit events are held, nobody listens any more and every thread stops.
         let mut total = Part::default();
         let mut waiting = BTreeMap::new();
         let mut next = 0u64;
-        for (seq, part) in done_rx {
+        'results: for (seq, part) in done_rx.iter() {
             waiting.insert(seq, part);
             while let Some(part) = waiting.remove(&next) {
                 total.append(part);
+                total.admit(&search.context.hold);
                 next += 1;
+                if total.too_many_events.is_some() {
+                    break 'results;
+                }
             }
         }
+        drop((done_rx, waiting));
         for handle in searching {
             canaries.merge(
                 handle
@@ -657,6 +790,7 @@ fn read_lines_parallel(
         let (reader, read) = reading
             .join()
             .map_err(|_| Error::Internal("the reading thread stopped".into()))?;
+        total.stop(reader.path())?;
         match read {
             Ok(()) => Ok((total, reader)),
             // Every chunk before the failed one was appended: the failure is on the
@@ -764,15 +898,12 @@ fn is_git_challenge(r: &ingest::Request<'_>) -> bool {
     r.status == Some(401) && path.to_ascii_lowercase().ends_with("/info/refs")
 }
 
-fn to_scoped_event(
-    dir: &Directory,
-    story: &Story<'_>,
-    e: ingest::audit::AuditEvent,
-) -> ScopedEvent {
-    let author = e.author_id.map(|id| format!("id:{id}")).or_else(|| {
+fn to_scoped_event(context: &Context<'_>, e: ingest::audit::AuditEvent) -> ScopedEvent {
+    let (dir, story) = (context.dir, &context.reading.story);
+    let author = e.author_id.map(Identity::Number).or_else(|| {
         e.author_name
             .as_ref()
-            .map(|n| format!("name:{}", n.to_lowercase()))
+            .map(|n| Identity::of_text(&n.to_lowercase()))
     });
     let user = e
         .author_id
@@ -793,10 +924,10 @@ fn to_scoped_event(
         other => other,
     };
     ScopedEvent {
-        id: e.id,
+        id: e.id.as_deref().map(Identity::of_id),
         rule,
         time: e.time,
-        action: e.action,
+        action: vocabulary::code(e.action),
         author,
     }
 }
@@ -847,5 +978,20 @@ fn to_scoped(context: &Context<'_>, node: directory::Node, r: &ingest::Request<'
                 None => names.intern(geo::UNKNOWN),
             }),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Millions of audit events are kept: each in 64 bytes, whatever its texts.
+    #[test]
+    fn an_audit_event_kept_takes_64_bytes() {
+        assert!(
+            size_of::<ScopedEvent>() <= 64,
+            "{}",
+            size_of::<ScopedEvent>()
+        );
     }
 }

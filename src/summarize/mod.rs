@@ -197,6 +197,7 @@ fn collect(
         verified,
         geoip,
         names,
+        hold: Default::default(),
     };
     let mut collected = Collected::default();
     let progress = if config.no_progress {

@@ -92,8 +92,9 @@ impl Settled {
     fn events(&mut self, events: Vec<ScopedEvent>, window: &Window) {
         let rec = &mut self.reconciliation;
         let mut seen_ids = HashSet::new();
+        self.audit.reserve(events.len());
         for e in events {
-            if e.id.as_ref().is_some_and(|id| !seen_ids.insert(id.clone())) {
+            if e.id.is_some_and(|id| !seen_ids.insert(id)) {
                 rec.duplicate += 1;
             } else if !window.contains(e.time) {
                 rec.out_of_window += 1;

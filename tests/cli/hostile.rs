@@ -35,6 +35,12 @@ pub const ADDRESS_SPACE: u64 = 1 << 30;
 /// reserve address space they never touch, so they are limited to two.
 #[allow(dead_code)]
 pub fn bounded() -> assert_cmd::Command {
+    assert_cmd::Command::from_std(bounded_std())
+}
+
+/// [`bounded`] as std's Command, for a run whose standard streams are files (an
+/// output of GBs that should not be kept in the test's memory).
+pub fn bounded_std() -> Command {
     // As `support::logbrief`, built on std's Command for `pre_exec`.
     let mut std_cmd = Command::new(env!("CARGO_BIN_EXE_logbrief"));
     std_cmd
@@ -55,5 +61,5 @@ pub fn bounded() -> assert_cmd::Command {
             Ok(())
         });
     }
-    assert_cmd::Command::from_std(std_cmd)
+    std_cmd
 }
