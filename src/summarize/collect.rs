@@ -647,13 +647,20 @@ fn read_lines(
     progress: &Progress,
 ) -> Result<(Part, LineReader)> {
     let prefilter = prefilter_for(context, format);
-    let judge = judge_for(context, format);
+    // The search's own prefilter is the scope's, except in the IP-block story (which
+    // also finds the requester's addresses) and with `--parse-all` (none): only then
+    // is a judge built of its own.
+    let own_judge = match &prefilter {
+        Some(_) if !context.reading.story.is_ip_block() => None,
+        _ => judge_for(context, format),
+    };
+    let judge = own_judge.as_ref().or(prefilter.as_ref());
     let flavor = ingest::flavor(context.reading.options);
     let search = Search {
         format,
         flavor,
         prefilter: prefilter.as_ref(),
-        judge: judge.as_ref(),
+        judge,
         context,
     };
     let threads = context.reading.threads;
