@@ -472,6 +472,12 @@ pub struct SummarizeArgs {
     #[arg(help_heading = "Output", long = "min-count", value_name = "K", value_parser = clap::value_parser!(u64).range(2..))]
     pub min_count: Option<u64>,
 
+    /// Add the breakdowns to the reply: per kind, per group or project, per status,
+    /// per country and per audit action. Without it the reply is the answer in a few
+    /// sentences and at most one short list.
+    #[arg(help_heading = "Output", long)]
+    pub details: bool,
+
     /// Also write the internal note for the support team to this file.
     #[arg(help_heading = "Output", long = "internal-note", value_name = "FILE")]
     pub internal_note: Option<PathBuf>,

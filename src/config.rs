@@ -75,6 +75,8 @@ pub struct Config {
     pub geoip: Option<PathBuf>,
     pub kibana_url: Option<String>,
     pub min_count: Option<u64>,
+    /// `--details`: the breakdowns in the reply.
+    pub details: bool,
     /// What the team configuration added to the known list.
     pub team_exclusions: TeamExclusions,
     /// The reply's first and last lines, from the team configuration.
@@ -418,6 +420,7 @@ impl Config {
             geoip: args.geoip.or(team.geoip),
             kibana_url: team.kibana_url,
             min_count: args.min_count,
+            details: args.details,
             team_exclusions,
             greeting: match team.greeting {
                 None => Some("Hello,".to_owned()),

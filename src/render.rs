@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 
 use crate::aggregate::{
     ActionCounts, Aggregates, AuditTally, BusiestMinute, CountryCounts, Filters, IpBlock,
-    StatusCount, format_time,
+    PathRefusals, StatusCount, format_time,
 };
 use crate::config::{OutputFormat, Template as Story};
 use crate::error::{Error, Result};
@@ -277,6 +277,15 @@ fn code_span(s: &str) -> String {
     format!("{fence}{pad}{body}{pad}{fence}")
 }
 
+/// How much a reply says beyond its answer: `--min-count` and `--details`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Detail {
+    /// Counts below it print as "fewer than K".
+    pub min_count: Option<u64>,
+    /// The breakdowns (per kind, path, status, country, action) follow the answer.
+    pub details: bool,
+}
+
 /// What the stories need, derived from the guarded aggregates. Text fields are
 /// already marked: the program's own words as such, the requester's paths, ranges and
 /// domains as data.
@@ -284,13 +293,14 @@ struct View<'a> {
     a: &'a Aggregates,
     /// `--min-count`: counts below it print as "fewer than K".
     min: Option<u64>,
+    /// `--details`: the breakdowns after the answer.
+    details: bool,
     ip_block: IpBlock,
     ip_block_busiest: Safe<String>,
     clients: Safe<String>,
     /// The busiest minute, "20:06 UTC on 2026-03-14".
     busiest: Safe<String>,
     audit: AuditTally,
-    audit_period: Safe<String>,
     scope: Safe<String>,
     excluded_total: u64,
     /// When the requests taken out by the address rule were made.
@@ -309,17 +319,17 @@ struct View<'a> {
 }
 
 impl<'a> View<'a> {
-    fn new(a: &'a Aggregates, min: Option<u64>) -> Self {
+    fn new(a: &'a Aggregates, detail: Detail) -> Self {
         let audit = a.audit.clone().unwrap_or_default();
         let ip_block = a.ip_block.clone().unwrap_or_default();
         View {
             a,
-            min,
+            min: detail.min_count,
+            details: detail.details,
             ip_block_busiest: own(busiest_text(ip_block.busiest_minute.as_ref())),
             ip_block,
             clients: join_and(&a.filters.client_ranges, Place::ClientRanges),
             busiest: own(busiest_text(a.tally.busiest_minute.as_ref())),
-            audit_period: own(period(audit.first_seen, audit.last_seen)),
             audit,
             scope: join_and(&a.scope, Place::Reply),
             excluded_total: a.tally.excluded.total_accesses(),
@@ -419,24 +429,15 @@ impl<'a> View<'a> {
         })
     }
 
-    /// The first and the last request counted, "20:06 UTC on 2026-03-14".
-    fn first_request(&self) -> Safe<String> {
-        own(self.a.tally.counts.first_seen.map(at).unwrap_or_default())
-    }
-
-    fn last_request(&self) -> Safe<String> {
-        own(self.a.tally.counts.last_seen.map(at).unwrap_or_default())
-    }
-
     /// A label the program holds as a constant (an audit action from the vocabulary).
     fn label(&self, label: &'static str) -> Safe<String> {
         own(label)
     }
 
-    /// Whether some audit events were counted as "other changes".
+    /// Whether the reply lists audit events counted as "other changes".
     fn has_other_changes(&self) -> bool {
-        self.audit
-            .actions
+        self.actions()
+            .0
             .iter()
             .any(|x| x.action == crate::vocabulary::OTHER)
     }
@@ -472,98 +473,6 @@ impl<'a> View<'a> {
     /// A count as the `count` filter prints it.
     fn count_text(&self, n: u64) -> String {
         count_text(n, self.min)
-    }
-
-    /// Who made the counted requests, as the logs can tell it (RULES.md §9): signed-in
-    /// users, visitors a log recording users shows as not signed in, and visitors whose
-    /// logs record no user, who are never said to be "not signed in".
-    fn who(&self, capital: bool) -> Safe<String> {
-        let c = &self.a.tally.counts;
-        let mut parts: Vec<String> = Vec::new();
-        if c.users > 0 {
-            let hidden = matches!(self.min, Some(k) if c.users < k);
-            parts.push(format!(
-                "{} signed-in user{}",
-                self.count_text(c.users),
-                if c.users == 1 && !hidden { "" } else { "s" }
-            ));
-        }
-        if c.anonymous_accesses > 0 {
-            parts.push("visitors who were not signed in".to_owned());
-        }
-        if c.unidentified_accesses > 0 {
-            parts.push(
-                if parts.is_empty() {
-                    "visitors"
-                } else {
-                    "other visitors"
-                }
-                .to_owned(),
-            );
-        }
-        let mut text = match parts.len() {
-            0 => "visitors".to_owned(),
-            1 => parts.remove(0),
-            _ => {
-                let last = parts.pop().unwrap_or_default();
-                format!("{} and {last}", parts.join(", "))
-            }
-        };
-        if capital && let Some(first) = text.get(..1) {
-            text = first.to_uppercase() + &text[1..];
-        }
-        own(text)
-    }
-
-    /// The IP-block story's finding, first: where most of the refused requests went,
-    /// one owned path or the paths outside the scope; "spread" when no one place has
-    /// more than every other.
-    fn finding(&self) -> Option<Safe<String>> {
-        let elsewhere = self.ip_block.elsewhere.refused();
-        let total = self.owned_refusals() + elsewhere;
-        if total == 0 {
-            return None;
-        }
-        let mut shares: Vec<(u64, Option<&str>)> = self
-            .ip_block
-            .paths
-            .iter()
-            .map(|p| (p.refusals.refused(), Some(p.path.as_str())))
-            .chain(std::iter::once((elsewhere, None)))
-            .filter(|(k, _)| *k > 0)
-            .collect();
-        shares.sort_by_key(|share| std::cmp::Reverse(share.0));
-        let mut out = String::new();
-        let number = |n: u64, out: &mut String| out.push_str(&own(self.count_text(n)).0);
-        let lead = |out: &mut String| {
-            out.push_str("Of the ");
-            number(total, out);
-            out.push_str(" refused requests (401, 403 or 429) from your addresses, ");
-        };
-        match shares.as_slice() {
-            [(k, place), rest @ ..] if rest.first().is_none_or(|next| next.0 < *k) => {
-                lead(&mut out);
-                out.push_str(if 2 * k > total {
-                    "most ("
-                } else {
-                    "the largest share ("
-                });
-                number(*k, &mut out);
-                match place {
-                    Some(path) => {
-                        out.push_str(") involved ");
-                        data(path, &mut out);
-                        out.push('.');
-                    }
-                    None => out.push_str(") went to paths outside your groups and projects."),
-                }
-            }
-            _ => {
-                lead(&mut out);
-                out.push_str("no single path received the most of them.");
-            }
-        }
-        Some(Safe(out))
     }
 
     /// The kinds of access that occurred, with their counts, in a fixed order.
@@ -633,6 +542,535 @@ impl<'a> View<'a> {
         };
         Some(own(text))
     }
+
+    /// Requests by signed-in users: the counted ones that neither a log recording
+    /// users shows without one nor come from a log that records no user.
+    fn signed_in_accesses(&self) -> u64 {
+        let c = &self.a.tally.counts;
+        c.accesses
+            .saturating_sub(c.anonymous_accesses)
+            .saturating_sub(c.unidentified_accesses)
+    }
+
+    /// A count and its noun: "1 request", "69 requests", "fewer than 5 requests".
+    fn counted(&self, n: u64, singular: &str, plural: &str) -> String {
+        format!(
+            "{} {}",
+            self.count_text(n),
+            if self.one(n) { singular } else { plural }
+        )
+    }
+
+    /// Who made the counted requests, in one sentence (RULES.md §9): requests by
+    /// signed-in users, by visitors a log recording users shows as not signed in, and
+    /// by visitors whose logs record no user, who are never said to be "not signed in".
+    fn who_made(&self) -> Safe<String> {
+        let c = &self.a.tally.counts;
+        let signed = self.signed_in_accesses();
+        let users = self.counted(c.users, "signed-in user", "signed-in users");
+        let mut parts: Vec<(u64, String)> = Vec::new();
+        if signed > 0 {
+            parts.push((signed, format!("by {users}")));
+        }
+        if c.anonymous_accesses > 0 {
+            parts.push((
+                c.anonymous_accesses,
+                "by visitors who were not signed in".to_owned(),
+            ));
+        }
+        if c.unidentified_accesses > 0 {
+            parts.push((
+                c.unidentified_accesses,
+                "by visitors the logs do not identify, so we cannot tell whether they were signed in".to_owned(),
+            ));
+        }
+        let text = match parts.as_slice() {
+            [] => String::new(),
+            [(_, by)] if signed > 0 => format!("All of them were made {by}."),
+            [(_, by)] if c.anonymous_accesses > 0 => format!("All of them were made {by}."),
+            [_] => "The logs do not record who made them, so we cannot tell whether those visitors were signed in.".to_owned(),
+            [(n, by), rest @ ..] => {
+                let verb = if self.one(*n) { "was" } else { "were" };
+                let mut text = format!("Of these, {} {verb} made {by}", self.count_text(*n));
+                for (i, (n, by)) in rest.iter().enumerate() {
+                    text.push_str(if i + 1 == rest.len() { " and " } else { ", " });
+                    text.push_str(&format!("{} {by}", self.count_text(*n)));
+                }
+                text.push('.');
+                text
+            }
+        };
+        own(text)
+    }
+
+    /// When the counted requests were made: "between 20:06 and 20:10 UTC on 2019-08-15".
+    fn requests_period(&self) -> Safe<String> {
+        let c = &self.a.tally.counts;
+        own(period(c.first_seen, c.last_seen))
+    }
+
+    /// What one rule of the known list took out, as the sentence about the list says
+    /// it: with its count when the count is that rule's alone (not the audit story, not
+    /// shared with the team-wide list), else the bare noun.
+    fn took(&self, rule: &str) -> Safe<String> {
+        let ex = &self.a.tally.excluded;
+        let n = match rule {
+            "user" => ex.user.accesses,
+            "domain" => ex.domain.accesses,
+            _ => ex.ip.accesses,
+        };
+        if self.a.audit.is_some() || self.team_took || n == 0 {
+            return Safe(self.records().0.to_owned());
+        }
+        own(self.counted(n, "request", "requests"))
+    }
+
+    /// The IP-block story's refused requests on the requester's own paths, most first.
+    fn refused_paths(&self) -> Vec<&PathRefusals> {
+        self.ip_block
+            .paths
+            .iter()
+            .filter(|p| p.refusals.refused() > 0)
+            .collect()
+    }
+
+    /// When the refused requests came: "The first was refused at …, the last at …".
+    fn refused_when(&self) -> Safe<String> {
+        let b = &self.ip_block;
+        own(match (b.refused_first, b.refused_last) {
+            (Some(f), Some(l)) if f == l => format!("It came at {}.", at(f)),
+            (Some(f), Some(l)) => format!("The first came at {}, the last at {}.", at(f), at(l)),
+            _ => String::new(),
+        })
+    }
+
+    /// The IP-block story's finding, first, in the handbook's manner: where most of the
+    /// refused requests went (one owned path, or paths outside the scope), or that they
+    /// were spread with no place taking most of them.
+    fn finding(&self) -> Option<Safe<String>> {
+        let elsewhere = self.ip_block.elsewhere.refused();
+        let total = self.owned_refusals() + elsewhere;
+        if total == 0 {
+            return None;
+        }
+        let mut shares: Vec<(u64, Option<&str>)> = self
+            .ip_block
+            .paths
+            .iter()
+            .map(|p| (p.refusals.refused(), Some(p.path.as_str())))
+            .chain(std::iter::once((elsewhere, None)))
+            .filter(|(k, _)| *k > 0)
+            .collect();
+        shares.sort_by_key(|share| std::cmp::Reverse(share.0));
+        let mut out = String::new();
+        let number = |n: u64, out: &mut String| out.push_str(&own(self.count_text(n)).0);
+        let cause = ", which is what likely caused the temporary block, ";
+        match shares.as_slice() {
+            [(k, place), ..] if 2 * k > total => {
+                if *k == total {
+                    out.push_str(if self.one(total) {
+                        "The one request from your addresses that was refused (401, 403 or 429)"
+                    } else {
+                        "All the requests from your addresses that were refused (401, 403 or 429)"
+                    });
+                } else {
+                    out.push_str("Most of the requests from your addresses that were refused (");
+                    number(*k, &mut out);
+                    out.push_str(" of ");
+                    number(total, &mut out);
+                    out.push_str(", with 401, 403 or 429)");
+                }
+                out.push_str(cause);
+                match place {
+                    Some(path) => {
+                        out.push_str("involved ");
+                        data(path, &mut out);
+                        out.push('.');
+                    }
+                    None => out.push_str(
+                        &own(
+                            "went to paths outside your groups and projects, which we cannot name.",
+                        )
+                        .0,
+                    ),
+                }
+            }
+            _ => {
+                out.push_str("The ");
+                number(total, &mut out);
+                out.push_str(" requests from your addresses that were refused (401, 403 or 429)");
+                out.push_str(cause);
+                out.push_str("were spread out: no single path received most of them.");
+            }
+        }
+        Some(Safe(out))
+    }
+
+    /// Requests refused as rate limited (429) among the counted ones.
+    fn rate_limited(&self) -> u64 {
+        self.a
+            .tally
+            .statuses
+            .iter()
+            .filter(|s| s.status == "429")
+            .map(|s| s.accesses)
+            .sum()
+    }
+
+    /// Where most of the load went, when there is more than one place: "Most of them
+    /// went to acme/api (127 requests)." or "The most went to …".
+    fn busiest_path(&self) -> Option<Safe<String>> {
+        let paths = &self.a.tally.paths;
+        let top = paths.iter().max_by_key(|p| p.accesses)?;
+        if paths.len() < 2 {
+            return None;
+        }
+        let mut out = String::new();
+        out.push_str(if 2 * top.accesses > self.a.tally.counts.accesses {
+            "Most of the requests went to "
+        } else {
+            "The largest share went to "
+        });
+        data(&top.path, &mut out);
+        out.push_str(" (");
+        out.push_str(&own(self.counted(top.accesses, "request", "requests")).0);
+        out.push_str(").");
+        Some(Safe(out))
+    }
+
+    /// Countries by requests, most first; in the short reply the first five and the
+    /// rest summed.
+    fn countries(&self) -> (Vec<&CountryCounts>, Option<Rest>) {
+        self.countries_listed(self.details)
+    }
+
+    fn countries_listed(&self, details: bool) -> (Vec<&CountryCounts>, Option<Rest>) {
+        let mut all: Vec<&CountryCounts> = self.a.tally.countries.iter().flatten().collect();
+        all.sort_by(|a, b| {
+            b.accesses
+                .cmp(&a.accesses)
+                .then(b.unique_ips.cmp(&a.unique_ips))
+                .then((a.country == "unknown").cmp(&(b.country == "unknown")))
+        });
+        if details || all.len() <= SHORT_LIST {
+            return (all, None);
+        }
+        let rest = all.split_off(SHORT_LIST - 1);
+        let sum = |f: fn(&CountryCounts) -> u64| rest.iter().map(|c| f(c)).sum::<u64>();
+        let rest_sum = Rest {
+            records: sum(|c| c.accesses),
+            unique_ips: sum(|c| c.unique_ips),
+            kinds: rest.len(),
+        };
+        (all, Some(rest_sum))
+    }
+
+    /// "in Bhutan (BT)", "in the United Kingdom (GB)".
+    fn in_country(&self, c: &CountryCounts) -> Safe<String> {
+        let the = c.name.as_deref().is_some_and(takes_the);
+        Safe(format!(
+            "{}{}",
+            own(if the { "in the " } else { "in " }).0,
+            self.country(c).0
+        ))
+    }
+
+    /// The audit actions as the reply lists them: those that change access,
+    /// visibility, members, tokens or keys first, then the rest, each by events; in
+    /// the short reply the first few and the rest summed (events, kinds).
+    fn actions(&self) -> (Vec<&ActionCounts>, Option<Rest>) {
+        self.actions_listed(self.details)
+    }
+
+    fn actions_listed(&self, details: bool) -> (Vec<&ActionCounts>, Option<Rest>) {
+        let mut all: Vec<&ActionCounts> = self.audit.actions.iter().collect();
+        all.sort_by(|a, b| {
+            crate::vocabulary::changes_access(b.action)
+                .cmp(&crate::vocabulary::changes_access(a.action))
+                .then(
+                    (a.action == crate::vocabulary::OTHER)
+                        .cmp(&(b.action == crate::vocabulary::OTHER)),
+                )
+                .then(b.events.cmp(&a.events))
+                .then(a.action.cmp(b.action))
+        });
+        if details || all.len() <= SHORT_LIST {
+            return (all, None);
+        }
+        let rest = all.split_off(SHORT_LIST - 1);
+        let rest_sum = Rest {
+            records: rest.iter().map(|x| x.events).sum(),
+            unique_ips: 0,
+            kinds: rest.len(),
+        };
+        (all, Some(rest_sum))
+    }
+}
+
+/// One number the reply states, for the note: the reply's words, the number, and how
+/// it was derived.
+pub struct Figure {
+    pub words: String,
+    pub value: String,
+    pub how: &'static str,
+}
+
+impl View<'_> {
+    /// Every number the story's reply can state (with `--details` too), under the
+    /// reply's words, so that a colleague can check each against the counts below it.
+    fn figures(&self) -> Vec<Figure> {
+        let mut out = Vec::new();
+        let mut add = |words: &str, value: String, how: &'static str| {
+            out.push(Figure {
+                words: words.to_owned(),
+                value,
+                how,
+            });
+        };
+        let a = self.a;
+        let c = &a.tally.counts;
+        let ex = &a.tally.excluded;
+        let story = a.template;
+        if story == "access" || story == "high-load" {
+            add(
+                "requests",
+                c.accesses.to_string(),
+                "in scope, in the window, not left out",
+            );
+            add(
+                "unique IP addresses",
+                c.unique_ips.to_string(),
+                "distinct client addresses of those requests",
+            );
+            add(
+                "made by signed-in users",
+                self.signed_in_accesses().to_string(),
+                "requests − not signed in − not identified",
+            );
+            add(
+                "signed-in users",
+                c.users.to_string(),
+                "distinct user ids, else usernames",
+            );
+            add(
+                "by visitors who were not signed in",
+                c.anonymous_accesses.to_string(),
+                "requests a log that records users shows without one",
+            );
+            add(
+                "by visitors the logs do not identify",
+                c.unidentified_accesses.to_string(),
+                "requests from logs that record no user (Workhorse, NGINX)",
+            );
+            for (n, kind) in self.kinds() {
+                add(
+                    kind_words(kind),
+                    n.to_string(),
+                    "counted requests of that kind",
+                );
+            }
+            for p in &a.tally.paths {
+                add(
+                    &p.path,
+                    format!(
+                        "{} requests, {} signed-in users, {} unique IP addresses",
+                        p.accesses, p.users, p.unique_ips
+                    ),
+                    "counted requests per group or project; a user or address may count under several",
+                );
+            }
+            let rule = |r: &crate::aggregate::Counts| {
+                format!(
+                    "{} requests by {} signed-in users from {} unique IP addresses",
+                    r.accesses, r.users, r.unique_ips
+                )
+            };
+            add(
+                "left out: by the accounts named",
+                rule(&ex.user),
+                "known list, user rule (first of user, domain, IP)",
+            );
+            add(
+                "left out: by users with an email address at the domains",
+                rule(&ex.domain),
+                "known list, domain rule",
+            );
+            add(
+                "left out: from the addresses",
+                rule(&ex.ip),
+                "known list, IP rule",
+            );
+            add(
+                "more requests the list accounts for",
+                self.excluded_total.to_string(),
+                "user + domain + IP",
+            );
+        }
+        if story == "high-load" {
+            add(
+                "refused as rate limited (429)",
+                self.rate_limited().to_string(),
+                "counted requests answered 429",
+            );
+            add(
+                "different user agents",
+                a.tally.distinct_user_agents.to_string(),
+                "distinct user agent strings",
+            );
+            for x in self.countries_listed(true).0 {
+                add(
+                    x.name.as_deref().unwrap_or(&x.country),
+                    format!("{} requests from {} IP addresses", x.accesses, x.unique_ips),
+                    "per country of the GeoIP database, most requests first",
+                );
+            }
+            if let Some(r) = self.countries_listed(false).1 {
+                add(
+                    "other places",
+                    format!(
+                        "{} requests from {} IP addresses in {} places",
+                        r.records, r.unique_ips, r.kinds
+                    ),
+                    "the countries after the first five, summed",
+                );
+            }
+            if let Some(b) = &a.tally.busiest_minute {
+                add(
+                    "the busiest minute",
+                    format!("{} requests at {}", b.accesses, busiest_text(Some(b))),
+                    "counted requests per UTC minute",
+                );
+            }
+        }
+        if story == "ip-block" {
+            let b = &self.ip_block;
+            add(
+                "requests from your addresses",
+                b.accesses.to_string(),
+                "every request from the --client-ip ranges, in the window; the known list does not apply",
+            );
+            add(
+                "refused (401, 403 or 429)",
+                (self.owned_refusals() + b.elsewhere.refused()).to_string(),
+                "401 that are not Git challenges, 403, 429",
+            );
+            let refusals = |r: &crate::aggregate::Refusals| {
+                format!(
+                    "{} × 401, {} × 403, {} × 429 of {} requests",
+                    r.unauthorized_401, r.forbidden_403, r.rate_limited_429, r.accesses
+                )
+            };
+            for p in self.refused_paths() {
+                add(
+                    &p.path,
+                    refusals(&p.refusals),
+                    "refusals per path of the requester's",
+                );
+            }
+            add(
+                "paths outside your groups and projects",
+                refusals(&b.elsewhere),
+                "everything outside the scope, summed without names",
+            );
+            add(
+                "further 401 responses (Git asking for credentials)",
+                b.git_challenges.to_string(),
+                "401 on info/refs, not counted as refused",
+            );
+            for s in &b.statuses {
+                add(
+                    &format!("status {}", s.status),
+                    s.accesses.to_string(),
+                    "requests from the ranges per status, Git challenges included",
+                );
+            }
+            if let Some(m) = &b.busiest_minute {
+                add(
+                    "the busiest minute",
+                    format!("{} requests at {}", m.accesses, busiest_text(Some(m))),
+                    "requests from the ranges per UTC minute, any status",
+                );
+            }
+        }
+        if story == "audit" {
+            let t = &self.audit;
+            add(
+                "events",
+                t.events.to_string(),
+                "audit events about the scope, in the window, not left out",
+            );
+            add(
+                "authors",
+                t.authors.to_string(),
+                "distinct authors of those events",
+            );
+            for x in self.actions_listed(true).0 {
+                add(
+                    x.action,
+                    format!("{} events by {} authors", x.events, x.authors),
+                    "per action of the closed vocabulary",
+                );
+            }
+            if let Some(r) = self.actions_listed(false).1 {
+                add(
+                    "more events of other kinds",
+                    format!("{} events of {} kinds", r.records, r.kinds),
+                    "the actions after the first five, summed",
+                );
+            }
+            add(
+                "more events the known list accounts for",
+                a.reconciliation.excluded.to_string(),
+                "events left out by the known list",
+            );
+        }
+        add(
+            "lines that may concern the scope but could not be read",
+            a.unreadable_in_scope.to_string(),
+            "malformed lines the scope's prefilter matches",
+        );
+        out
+    }
+}
+
+/// A kind of access as the replies name it.
+fn kind_words(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Web => "web page views",
+        Kind::Api => "API calls",
+        Kind::GitPull => "Git fetches (clone or pull)",
+        Kind::GitPush => "Git pushes",
+        Kind::Download => "downloads (archives, raw files, LFS objects)",
+    }
+}
+
+/// What a short list sums in its last item: requests or events, addresses, and how
+/// many countries or kinds of action.
+struct Rest {
+    records: u64,
+    unique_ips: u64,
+    kinds: usize,
+}
+
+/// The most items a list of the short reply holds; past it, the rest is one item.
+const SHORT_LIST: usize = 6;
+
+/// Country names that read with "the" ("the United Kingdom", "the Philippines").
+fn takes_the(name: &str) -> bool {
+    const PLURAL: &[&str] = &[
+        "Netherlands",
+        "Philippines",
+        "Bahamas",
+        "Gambia",
+        "Maldives",
+        "Comoros",
+        "Seychelles",
+    ];
+    name.starts_with("United ")
+        || name.ends_with(" Islands")
+        || name.ends_with(" Republic")
+        || name.starts_with("Republic of ")
+        || PLURAL.contains(&name)
 }
 
 fn later(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
@@ -681,14 +1119,30 @@ fn story_text(story: Story, v: View<'_>) -> Result<String> {
         Story::HighLoad => HighLoad { v }.render(),
         Story::IpBlock => IpBlockStory { v }.render(),
     }
-    .map(with_newline)
+    .map(|text| with_newline(tidy(&text)))
     .map_err(|e| Error::Internal(format!("template: {e}")))
+}
+
+/// A reply never holds two empty lines in a row, whichever parts of a template
+/// printed nothing.
+fn tidy(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut newlines = 0;
+    for c in text.chars() {
+        newlines = if c == '\n' { newlines + 1 } else { 0 };
+        if newlines <= 2 {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[derive(Template)]
 #[template(path = "internal_note.md")]
 struct InternalNote<'a> {
     a: &'a Aggregates,
+    /// The reply's numbers, under the reply's words.
+    figures: Vec<Figure>,
     kibana: Option<String>,
     requester: &'a str,
     generated: String,
@@ -843,7 +1297,7 @@ pub fn reply(
     aggregates: &Guarded<Aggregates>,
     story: Story,
     format: OutputFormat,
-    min_count: Option<u64>,
+    detail: Detail,
     guard: &Guard,
 ) -> Result<Guarded<String>> {
     let a = aggregates.get();
@@ -853,17 +1307,17 @@ pub fn reply(
                 serde_json::to_value(a).map_err(|e| Error::Internal(format!("json: {e}")))?;
             // Counts are hidden after the check: "fewer than K" is the program's text.
             guard.json(value, |v| {
-                if let Some(k) = min_count {
+                if let Some(k) = detail.min_count {
                     hide_small_counts(v, k);
                 }
             })
         }
         OutputFormat::Markdown => {
-            let marked = story_text(story, View::new(a, min_count))?;
+            let marked = story_text(story, View::new(a, detail))?;
             guard.finish(&marked, escape_markdown, Emphasis::Keep)
         }
         OutputFormat::Text => {
-            let marked = story_text(story, View::new(a, min_count))?;
+            let marked = story_text(story, View::new(a, detail))?;
             guard.finish(&marked, escape_text, Emphasis::Strip)
         }
     }
@@ -878,8 +1332,17 @@ pub fn internal_note(
     generated: DateTime<Utc>,
 ) -> Result<String> {
     let a = aggregates.get();
+    let figures = View::new(
+        a,
+        Detail {
+            min_count: None,
+            details: true,
+        },
+    )
+    .figures();
     let note = InternalNote {
         a,
+        figures,
         requester,
         generated: format_time(generated),
         version: env!("CARGO_PKG_VERSION"),

@@ -52,6 +52,59 @@ impl Code {
     }
 }
 
+/// Actions that change who can reach what: members and their access, visibility,
+/// tokens, keys, and the rules for signing in. A reply names them before routine
+/// actions (RULES.md §7).
+const ACCESS_CHANGES: &[&str] = &[
+    "Added a member",
+    "Changed a member's access level",
+    "Removed a member",
+    "Changed a member's state",
+    "Approved a request for instance access",
+    "Invited a group to a project",
+    "Changed a group's access to a project",
+    "Removed a group from a project",
+    "Invited a group to a group",
+    "Changed a group's access to a group",
+    "Removed a group from a group",
+    "Transferred a project",
+    "Changed visibility",
+    "Changed a feature's access level",
+    "Changed two-factor authentication rules",
+    "Changed the allowed address ranges",
+    "Changed the allowed email domains",
+    "Added a deploy key",
+    "Removed a deploy key",
+    "Created a deploy token",
+    "Revoked a deploy token",
+    "Deleted a deploy token",
+    "Created a project access token",
+    "Revoked a project access token",
+    "Created a group access token",
+    "Revoked a group access token",
+    "Created a personal access token",
+    "Revoked a personal access token",
+    "Changed access token settings",
+    "Changed CI job token access",
+    "Created a cluster agent token",
+    "Revoked a cluster agent token",
+    "Disabled two-factor authentication",
+    "Changed an email address",
+    "Added an SSH key",
+    "Removed an SSH key",
+    "Removed a GPG key",
+    "Changed a user's administrator or auditor status",
+    "Authorized an OAuth application",
+    "Changed SAML single sign-on settings",
+    "Changed SAML group links",
+    "Changed a SAML identity",
+];
+
+/// Whether an action changes access, visibility, members, tokens or keys.
+pub fn changes_access(label: &str) -> bool {
+    ACCESS_CHANGES.contains(&label)
+}
+
 /// The readable label of an action, or `None` when the table does not know it (counted as "other changes").
 ///
 /// A known event name is the most precise description GitLab gives, so it wins. Names
@@ -1308,6 +1361,16 @@ mod tests {
 
     /// Labels are printed as they are, in every format: words only, nothing markdown
     /// or the privacy guard would read as something else.
+    #[test]
+    fn access_changes_are_labels_of_the_table() {
+        for label in ACCESS_CHANGES {
+            assert!(ACTIONS.iter().any(|a| a.label == *label), "{label}");
+        }
+        assert!(changes_access("Changed visibility"));
+        assert!(!changes_access("Ran a Git operation"));
+        assert!(!changes_access(OTHER));
+    }
+
     #[test]
     fn labels_are_plain_words() {
         for l in ACTIONS.iter().map(|a| a.label).chain([OTHER]) {

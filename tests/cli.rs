@@ -87,3 +87,7 @@ mod hostile;
 /// stray times, wrong exports.
 #[path = "cli/claims.rs"]
 mod claims;
+
+/// Short replies, each number backed by the internal note.
+#[path = "cli/replies.rs"]
+mod replies;

@@ -31,6 +31,8 @@ pub struct ClientRequest {
 /// When polars fails on the frames this module built itself, which would be a bug
 /// here: the caller has no error to report it with.
 pub fn ip_block(requests: &[ClientRequest]) -> PolarsResult<IpBlock> {
+    let refused_times = || requests.iter().filter(|r| r.refused()).map(|r| r.time);
+    let (refused_first, refused_last) = (refused_times().min(), refused_times().max());
     let (requests, names) = frame(requests)?;
     let frames = common::collect(plan(requests, Arc::new(names)))?;
     let [totals, statuses, busiest, paths, elsewhere] = &frames[..] else {
@@ -43,7 +45,20 @@ pub fn ip_block(requests: &[ClientRequest]) -> PolarsResult<IpBlock> {
         git_challenges: rows::only(totals, rows::git_challenges)?,
         paths: rows::all(paths, rows::path_refusals)?,
         elsewhere: rows::only(elsewhere, rows::refusals)?,
+        refused_first,
+        refused_last,
     })
+}
+
+impl ClientRequest {
+    /// Refused as unauthenticated (not as a Git challenge), forbidden or rate limited.
+    fn refused(&self) -> bool {
+        match self.status {
+            Some(401) => !self.git_challenge,
+            Some(403 | 429) => true,
+            _ => false,
+        }
+    }
 }
 
 /// The requests as numbers; paths are interned in a table of their own.
@@ -154,6 +169,13 @@ mod tests {
         .unwrap();
         assert_eq!(block.accesses, 6);
         assert_eq!(block.git_challenges, 1);
+        assert_eq!(
+            (block.refused_first, block.refused_last),
+            (
+                Some(at("2026-03-14T20:06:01Z")),
+                Some(at("2026-03-14T20:07:20Z"))
+            )
+        );
         assert_eq!(block.paths[0].path, "acme/a");
         assert_eq!(block.paths[0].refusals.unauthorized_401, 2);
         assert_eq!(

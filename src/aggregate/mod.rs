@@ -27,7 +27,8 @@ pub use names::Names;
 pub use report::{Filters, InputSummary, KnownList, Period, Reconciliation};
 pub use tally::{Batch, Counted, tally};
 pub use view::{
-    ActionCounts, AuditTally, BusiestMinute, CountryCounts, IpBlock, StatusCount, Tally,
+    ActionCounts, AuditTally, BusiestMinute, CountryCounts, Counts, IpBlock, PathRefusals,
+    Refusals, StatusCount, Tally,
 };
 
 impl Aggregates {

@@ -151,6 +151,11 @@ pub struct IpBlock {
     pub paths: Vec<PathRefusals>,
     /// Everything outside the requester's namespaces, summed without names.
     pub elsewhere: Refusals,
+    /// The first and last refused request (401 but Git challenges, 403, 429).
+    #[serde(serialize_with = "ser_time")]
+    pub refused_first: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "ser_time")]
+    pub refused_last: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

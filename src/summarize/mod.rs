@@ -129,7 +129,10 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
         &guarded,
         config.template,
         config.format,
-        config.min_count,
+        render::Detail {
+            min_count: config.min_count,
+            details: config.details,
+        },
         &guard,
     )?;
     if let Some(path) = &config.internal_note {

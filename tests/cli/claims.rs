@@ -151,7 +151,9 @@ fn a_rule_that_took_out_nothing_is_said_as_none_came_from_it() {
         );
         assert!(!text.contains("at acme.exmaple and"), "{text}");
         assert!(
-            text.contains("As you asked, we left out requests from your addresses 203.0.113.0/24."),
+            text.contains(
+                "As you asked, we left out 15 requests from your addresses 203.0.113.0/24."
+            ),
             "{text}"
         );
         assert!(
@@ -325,7 +327,7 @@ fn logs_that_record_no_user_never_say_not_signed_in() {
     let text = stdout(&out);
     assert!(!text.contains("not signed in"), "{text}");
     assert!(
-        text.contains("the logs do not record who made them, so we cannot tell whether"),
+        text.contains("The logs do not record who made them, so we cannot tell whether"),
         "{text}"
     );
     // NGINX: a request without a user it knows is one whose visitor cannot be told.

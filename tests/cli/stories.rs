@@ -247,7 +247,7 @@ fn audit_events_in_every_shape_match_the_generators_labels() {
 
 #[test]
 fn small_counts_can_be_shown_as_fewer_than_k() {
-    let min_count = |k: &str| Summarize::quick_start().args(["--min-count", k]);
+    let min_count = |k: &str| Summarize::quick_start().args(["--details", "--min-count", k]);
     let out = min_count("5").format("text").run();
     assert!(out.status.success(), "{}", stderr(&out));
     let reply = stdout(&out);
@@ -349,9 +349,9 @@ fn counts_read_with_thousands_separators() {
         })
         .collect();
     std::fs::write(&log, lines).unwrap();
-    let out = Summarize::new().files([&log]).run();
+    let out = Summarize::new().files([&log]).arg("--details").run();
     assert!(out.status.success(), "{}", stderr(&out));
     let reply = stdout(&out);
-    assert!(reply.contains("made **1,234 requests** to acme"), "{reply}");
+    assert!(reply.contains("**1,234 requests** reached acme"), "{reply}");
     assert!(reply.contains("- 1,234 web page views"), "{reply}");
 }

@@ -79,7 +79,7 @@ impl Summarize {
         Self::from_args(&QUICK_START[..QUICK_START.len() - 3])
     }
 
-    fn from_args(args: &[&str]) -> Self {
+    pub fn from_args(args: &[&str]) -> Self {
         Self {
             args: args.iter().map(|a| a.to_string()).collect(),
             stdin: None,

@@ -1,0 +1,227 @@
+//! Replies as short as the handbook's, read as the customer reads them, and an
+//! internal note that backs every number they state.
+
+use std::path::PathBuf;
+
+use super::support::{Summarize, expected, logbrief, stderr, stdout};
+
+/// The four stories on the bundled fixtures, as the README runs them.
+fn stories() -> Vec<(&'static str, Summarize)> {
+    let (audit, _) = expected("audit");
+    vec![
+        ("access", Summarize::quick_start()),
+        (
+            "ip-block",
+            Summarize::new().namespaces(&[]).args([
+                "--template",
+                "ip-block",
+                "--client-ip",
+                "192.0.2.0/24",
+                "fixtures/formats/json/production_json.log",
+                "fixtures/formats/json/api_json.log",
+                "fixtures/formats/json/workhorse.log",
+            ]),
+        ),
+        (
+            "high-load",
+            Summarize::new().args([
+                "--template",
+                "high-load",
+                "--geoip",
+                "fixtures/geoip/GeoIP2-Country-Test.mmdb",
+                "fixtures/geo/production_json.log",
+            ]),
+        ),
+        ("audit", Summarize::from_args(&["summarize"]).args(audit)),
+    ]
+}
+
+/// The reply and the note of one run.
+fn reply_and_note(run: &Summarize, extra: &[&str]) -> (String, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let note: PathBuf = tmp.path().join("note.md");
+    let out = run
+        .clone()
+        .args(extra)
+        .arg("--internal-note")
+        .arg(&note)
+        .run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    (stdout(&out), std::fs::read_to_string(&note).unwrap())
+}
+
+/// The numbers a text states: counts, not the digits of dates, times, addresses,
+/// ranges or paths; "1,234" is one number.
+fn numbers(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_ascii_alphanumeric()))
+        .filter(|w| !w.contains([':', '/', '-']) && w.matches('.').count() < 3)
+        .map(|w| w.replace(',', ""))
+        .filter(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_digit()))
+        .collect()
+}
+
+/// The note's section that lists the reply's numbers.
+fn figures(note: &str) -> &str {
+    let start = note
+        .find("**The reply, number by number**")
+        .expect("the note lists the reply's numbers");
+    let rest = &note[start..];
+    let end = rest[2..].find("\n**").map_or(rest.len(), |i| i + 2);
+    &rest[..end]
+}
+
+#[test]
+fn default_replies_are_short_with_at_most_one_list() {
+    for (story, run) in stories() {
+        let (reply, _) = reply_and_note(&run, &[]);
+        let lines: Vec<&str> = reply.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert!(lines.len() <= 12, "{story}: {} lines\n{reply}", lines.len());
+        // A list is a run of lines starting with "- "; the short reply has one at most.
+        let lists = reply
+            .split("\n\n")
+            .filter(|block| block.lines().any(|l| l.starts_with("- ")))
+            .count();
+        assert!(lists <= 1, "{story}: {lists} lists\n{reply}");
+        // The breakdowns wait for --details.
+        let (detailed, _) = reply_and_note(&run, &["--details"]);
+        assert!(
+            detailed.len() > reply.len(),
+            "{story}: --details adds nothing"
+        );
+    }
+}
+
+#[test]
+fn every_number_of_the_reply_is_in_the_note_under_its_words() {
+    for (story, run) in stories() {
+        for extra in [&[][..], &["--details"][..]] {
+            let (reply, note) = reply_and_note(&run, extra);
+            let backed = numbers(figures(&note));
+            for n in numbers(&reply) {
+                assert!(
+                    backed.contains(&n),
+                    "{story} {extra:?}: {n} is not in the note\n{reply}\n{}",
+                    figures(&note)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn signed_in_users_and_other_visitors_are_stated_apart() {
+    let (reply, note) = reply_and_note(&Summarize::quick_start(), &[]);
+    assert!(
+        reply.contains(
+            "Of these, 39 were made by 7 signed-in users, 26 by visitors who were not signed \
+             in and 4 by visitors the logs do not identify"
+        ),
+        "{reply}"
+    );
+    assert!(note.contains("- made by signed-in users: 39"), "{note}");
+    // With --details, the rows per project say that one user may count under several.
+    let (detailed, _) = reply_and_note(&Summarize::quick_start(), &["--details"]);
+    assert!(
+        detailed.contains("One user or address may appear under several of these"),
+        "{detailed}"
+    );
+}
+
+#[test]
+fn ip_block_leads_with_the_refusals_and_their_times() {
+    let (_, run) = stories().swap_remove(1);
+    let (reply, note) = reply_and_note(&run, &[]);
+    let first = reply.lines().nth(2).unwrap();
+    assert!(
+        first.starts_with("The 4 requests from your addresses that were refused (401, 403 or 429)"),
+        "{reply}"
+    );
+    assert!(
+        first.contains("The first came at 08:18 UTC on 2026-03-14"),
+        "{reply}"
+    );
+    // The Git challenges are explained before the totals, and the busiest minute and
+    // the statuses wait for --details.
+    assert!(
+        reply.find("Git over HTTP") < reply.find("We went through"),
+        "{reply}"
+    );
+    assert!(
+        !reply.contains("busiest minute") && !reply.contains("200:"),
+        "{reply}"
+    );
+    // The known list does not touch this story: the reply is the same with or without
+    // it, and the note says so.
+    let (with_list, note_with_list) = reply_and_note(
+        &run,
+        &[
+            "--exclude-domain",
+            "acme.example",
+            "--exclude-ip",
+            "192.0.2.0/28",
+        ],
+    );
+    assert_eq!(reply, with_list);
+    assert!(
+        note_with_list.contains("which the known list does not touch"),
+        "{note_with_list}"
+    );
+    assert!(note.contains("- refused (401, 403 or 429): 4"), "{note}");
+}
+
+#[test]
+fn high_load_puts_countries_by_requests_and_what_a_customer_can_act_on() {
+    let (_, run) = stories().swap_remove(2);
+    let (reply, _) = reply_and_note(&run, &[]);
+    assert!(
+        reply.contains("151 by visitors who were not signed in"),
+        "{reply}"
+    );
+    assert!(
+        reply.contains("10 were refused as rate limited (429)"),
+        "{reply}"
+    );
+    assert!(
+        reply.contains("Most of the requests went to acme/platform/api (127 requests)"),
+        "{reply}"
+    );
+    let countries: Vec<&str> = reply.lines().filter(|l| l.starts_with("- ")).collect();
+    assert!(countries[0].starts_with("- 46 requests"), "{reply}");
+    assert!(reply.contains("in the United Kingdom (GB)"), "{reply}");
+    assert!(reply.contains("in Bhutan (BT)"), "{reply}");
+}
+
+#[test]
+fn audit_lists_changes_of_access_first() {
+    let (_, run) = stories().swap_remove(3);
+    let (reply, note) = reply_and_note(&run, &[]);
+    let actions: Vec<&str> = reply.lines().filter(|l| l.starts_with("- ")).collect();
+    assert_eq!(
+        actions,
+        [
+            "- Changed visibility: 2 events by 1 author",
+            "- Added a member: 1 event by 1 author",
+            "- Added an SSH key: 1 event by 1 author",
+            "- Created a project access token: 1 event by 1 author",
+            "- Ran a Git operation: 10 events by 4 authors",
+            "- 20 more events of 6 other kinds",
+        ]
+    );
+    // The period is said once; the note speaks of events, never of requests.
+    assert_eq!(reply.matches("2026-03-02").count(), 1, "{reply}");
+    assert!(!note.contains("**Counted**"), "{note}");
+    assert!(!note.contains("(user 0, domain 0, IP 0)"), "{note}");
+    let detailed = stdout(
+        &logbrief()
+            .args(run.to_args())
+            .arg("--details")
+            .output()
+            .unwrap(),
+    );
+    assert!(detailed.contains("- Other changes: 6 events"), "{detailed}");
+    assert!(
+        detailed.contains("\"Other changes\" are events"),
+        "{detailed}"
+    );
+}
