@@ -176,8 +176,8 @@ fn a_rule_that_took_out_nothing_is_said_as_none_came_from_it() {
     );
     assert!(
         text.contains(
-            "As you asked, we left out requests by users with an email address at \
-             acme.example and requests from your addresses 203.0.113.0/24."
+            "As you asked, we left out 13 requests by users with an email address at \
+             acme.example and 5 requests from your addresses 203.0.113.0/24."
         ),
         "{text}"
     );
