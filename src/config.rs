@@ -63,6 +63,13 @@ impl Window {
     }
 }
 
+/// Where the logs can be browsed: Kibana's base URL, and the data view to open.
+#[derive(Debug, Clone)]
+pub struct Kibana {
+    pub url: String,
+    pub data_view: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub requester: RequesterConfig,
@@ -73,7 +80,8 @@ pub struct Config {
     pub format: OutputFormat,
     pub internal_note: Option<PathBuf>,
     pub geoip: Option<PathBuf>,
-    pub kibana_url: Option<String>,
+    /// Kibana, for a Discover link in the internal note.
+    pub kibana: Option<Kibana>,
     pub min_count: Option<u64>,
     /// `--details`: the breakdowns in the reply.
     pub details: bool,
@@ -274,6 +282,9 @@ pub struct TeamConfig {
     pub geoip: Option<PathBuf>,
     /// Kibana's base URL, for a Discover link in the internal note.
     pub kibana_url: Option<String>,
+    /// The id of the Kibana data view (index pattern) the link opens, when Discover's
+    /// default is not the one that holds these logs.
+    pub kibana_data_view: Option<String>,
     /// The GitLab instance `fetch` reads, when neither --gitlab-url nor GITLAB_URL
     /// names one.
     pub gitlab_url: Option<String>,
@@ -418,7 +429,10 @@ impl Config {
             },
             internal_note: args.internal_note,
             geoip: args.geoip.or(team.geoip),
-            kibana_url: team.kibana_url,
+            kibana: team.kibana_url.map(|url| Kibana {
+                url,
+                data_view: team.kibana_data_view,
+            }),
             min_count: args.min_count,
             details: args.details,
             team_exclusions,

@@ -1151,9 +1151,11 @@ struct InternalNote<'a> {
 }
 
 /// A Kibana Discover link for the logs behind a summary: the time range (the window
-/// the engineer typed, else the first and last request counted) and the top-level
-/// namespaces of the scope. Nothing else from the logs goes into it.
-pub fn kibana_link(base: &str, a: &Aggregates) -> String {
+/// the engineer typed, else the period the logs cover), and the records the story
+/// read: requests from the requester's addresses for ip-block, else the top-level
+/// namespaces of the scope; in the team's data view when one is configured. Nothing
+/// else from the logs goes into it.
+pub fn kibana_link(kibana: &crate::config::Kibana, a: &Aggregates) -> String {
     use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
     const RISON: &AsciiSet = &CONTROLS
         .add(b' ')
@@ -1165,19 +1167,30 @@ pub fn kibana_link(base: &str, a: &Aggregates) -> String {
         .add(b'{')
         .add(b'}')
         .add(b'%');
-    let from = a.filters.since.or(a.tally.counts.first_seen);
-    let to = a.filters.until.or(a.tally.counts.last_seen);
-    let mut roots: Vec<&str> = a
-        .scope
-        .iter()
-        .map(|p| p.split('/').next().unwrap_or(p))
-        .collect();
-    roots.dedup();
-    let query = roots
-        .iter()
-        .map(|r| format!("json.meta.root_namespace:\"{r}\""))
-        .collect::<Vec<_>>()
-        .join(" or ");
+    // A rison string: `!` and `'` are escaped with `!`.
+    let rison_text = |s: &str| s.replace('!', "!!").replace('\'', "!'");
+    let from = a.filters.since.or(a.logs_cover.first);
+    let to = a.filters.until.or(a.logs_cover.last);
+    let query = if a.ip_block.is_some() && !a.filters.client_ranges.is_empty() {
+        a.filters
+            .client_ranges
+            .iter()
+            .map(|r| format!("json.remote_ip:\"{r}\""))
+            .collect::<Vec<_>>()
+            .join(" or ")
+    } else {
+        let mut roots: Vec<&str> = a
+            .scope
+            .iter()
+            .map(|p| p.split('/').next().unwrap_or(p))
+            .collect();
+        roots.dedup();
+        roots
+            .iter()
+            .map(|r| format!("json.meta.root_namespace:\"{r}\""))
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
     let time = match (from, to) {
         (Some(f), Some(t)) => format!(
             "_g=(time:(from:'{}',to:'{}'))&",
@@ -1186,13 +1199,18 @@ pub fn kibana_link(base: &str, a: &Aggregates) -> String {
         ),
         _ => String::new(),
     };
+    let index = kibana
+        .data_view
+        .as_deref()
+        .map(|d| format!("index:'{}',", rison_text(d)))
+        .unwrap_or_default();
     let rison = format!(
-        "{time}_a=(query:(language:kuery,query:'{}'))",
-        query.replace('\'', "!'")
+        "{time}_a=({index}query:(language:kuery,query:'{}'))",
+        rison_text(&query)
     );
     format!(
         "{}/app/discover#/?{}",
-        base.trim_end_matches('/'),
+        kibana.url.trim_end_matches('/'),
         utf8_percent_encode(&rison, RISON)
     )
 }
@@ -1328,7 +1346,7 @@ pub fn internal_note(
     aggregates: &Guarded<Aggregates>,
     requester: &str,
     exclude_users: &[String],
-    kibana_url: Option<&str>,
+    kibana: Option<&crate::config::Kibana>,
     generated: DateTime<Utc>,
 ) -> Result<String> {
     let a = aggregates.get();
@@ -1347,7 +1365,7 @@ pub fn internal_note(
         generated: format_time(generated),
         version: env!("CARGO_PKG_VERSION"),
         exclude_users,
-        kibana: kibana_url.map(|base| kibana_link(base, a)),
+        kibana: kibana.map(|k| kibana_link(k, a)),
     };
     note.render()
         .map(|s| note_text(&s))

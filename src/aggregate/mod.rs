@@ -31,6 +31,15 @@ pub use view::{
     Refusals, StatusCount, Tally,
 };
 
+/// A file other than the logs that shaped a reply: the directory, the team
+/// configuration, the GeoIP database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SideFile {
+    pub role: &'static str,
+    pub name: String,
+    pub sha256: String,
+}
+
 impl Aggregates {
     /// Whether the window reaches beyond the period the logs cover, at its start and
     /// at its end, by more than a minute (logs rarely start or end on the dot). One
@@ -109,4 +118,10 @@ pub struct Aggregates {
     pub manifest: Option<crate::manifest::Manifest>,
     #[serde(skip)]
     pub command_line: String,
+    /// The side files the run read, each with its SHA-256, for the note.
+    #[serde(skip)]
+    pub side_files: Vec<SideFile>,
+    /// The folder the command ran in, for the note: relative paths start there.
+    #[serde(skip)]
+    pub working_folder: Option<String>,
 }

@@ -140,13 +140,55 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
             &guarded,
             &config.requester.email,
             &config.exclusions.users,
-            config.kibana_url.as_deref(),
+            config.kibana.as_ref(),
             Utc::now(),
         )?;
         // The note names the requester: readable by its owner only.
         crate::files::write_private(path, note.as_bytes())?;
     }
     write_out(out, reply.get())
+}
+
+/// The directory, the team configuration and the GeoIP database, with the SHA-256 of
+/// each, for the note (RULES.md §7).
+fn side_files(config: &Config) -> Result<Vec<aggregate::SideFile>> {
+    let files = [
+        ("Directory", Some(&config.requester.directory)),
+        ("Team configuration", config.team_exclusions.file.as_ref()),
+        ("GeoIP database", config.geoip.as_ref()),
+    ];
+    files
+        .into_iter()
+        .filter_map(|(role, path)| path.map(|p| (role, p)))
+        .map(|(role, path)| {
+            Ok(aggregate::SideFile {
+                role,
+                name: path.display().to_string(),
+                sha256: sha256_of(path)?,
+            })
+        })
+        .collect()
+}
+
+/// The SHA-256 of a file, read in blocks.
+fn sha256_of(path: &std::path::Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let unreadable = |source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(unreadable)?;
+    let mut hasher = Sha256::new();
+    let mut block = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut block).map_err(unreadable)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&block[..n]);
+    }
+    Ok(crate::digest::hex(&hasher.finalize()))
 }
 
 /// The command line as run, each argument quoted for a POSIX shell where it needs to
@@ -394,6 +436,10 @@ fn count(
             .as_ref()
             .map(|f| f.display().to_string()),
         command_line: command_line(),
+        side_files: side_files(config)?,
+        working_folder: std::env::current_dir()
+            .ok()
+            .map(|d| d.display().to_string()),
         manifest: None,
         greeting: config.greeting.clone(),
         sign_off: config.sign_off.clone(),

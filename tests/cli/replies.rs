@@ -225,3 +225,55 @@ fn audit_lists_changes_of_access_first() {
         "{detailed}"
     );
 }
+
+#[test]
+fn the_note_holds_the_side_files_digests_and_links_the_records_the_story_read() {
+    use sha2::{Digest, Sha256};
+    let tmp = tempfile::tempdir().unwrap();
+    let team = tmp.path().join("team.toml");
+    std::fs::write(&team, "kibana_url = \"https://kibana.example\"\n").unwrap();
+    let (_, run) = stories().swap_remove(1);
+    let (_, note) = reply_and_note(&run.arg("--config").arg(&team), &[]);
+    let sha = |path: &std::path::Path| {
+        let digest = Sha256::digest(std::fs::read(path).unwrap());
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let directory = super::support::root().join("fixtures/directory.json");
+    assert!(
+        note.contains(&format!(
+            "- Directory: `fixtures/directory.json`, sha256 {}",
+            sha(&directory)
+        )),
+        "{note}"
+    );
+    assert!(note.contains(&format!("sha256 {}", sha(&team))), "{note}");
+    // ip-block reads requests from the requester's addresses: the link filters on
+    // them, over the period the logs cover.
+    assert!(
+        note.contains("query:'json.remote_ip:%22192.0.2.0/24%22'"),
+        "{note}"
+    );
+    assert!(
+        note.contains("_g=(time:(from:'2026-03-14T00:00:01.000Z',to:'2026-03-16T23:58:47"),
+        "{note}"
+    );
+}
+
+#[test]
+fn notes_hold_no_placeholder_lines() {
+    for (story, run) in stories() {
+        let (_, note) = reply_and_note(&run, &[]);
+        for noise in [
+            "Engine: no manifest",
+            "Requester's addresses (ip-block): none",
+        ] {
+            assert!(!note.contains(noise), "{story}: {noise}\n{note}");
+        }
+        if story == "audit" {
+            assert!(!note.contains("accesses 0"), "{note}");
+        }
+    }
+}

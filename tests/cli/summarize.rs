@@ -126,8 +126,10 @@ fn internal_note_records_inputs_filters_and_reconciliation() {
         note.display()
     );
     assert!(text.contains(&command), "{text}");
-    // The generation time and the note's path are the things allowed to change
-    // between runs.
+    let folder = format!("- Working folder: `{}`", super::support::root().display());
+    assert!(text.contains(&folder), "{text}");
+    // The generation time, the note's path and the folder of the checkout are the
+    // things allowed to change between runs.
     let text: String = text
         .lines()
         .map(|l| {
@@ -135,6 +137,8 @@ fn internal_note_records_inputs_filters_and_reconciliation() {
                 "**logbrief internal note** (logbrief [version], generated [time])"
             } else if l.starts_with("- Command: ") {
                 "- Command: [as run]"
+            } else if l.starts_with("- Working folder: ") {
+                "- Working folder: [the checkout]"
             } else {
                 l
             }
@@ -365,7 +369,7 @@ fn team_configuration_and_init() {
     let team = tmp.path().join("team.toml");
     std::fs::write(
         &team,
-        "office_ranges = [\"203.0.113.0/24\"]\ncompany_domains = [\"acme.example\"]\nformat = \"json\"\nkibana_url = \"https://kibana.example\"\n",
+        "office_ranges = [\"203.0.113.0/24\"]\ncompany_domains = [\"acme.example\"]\nformat = \"json\"\nkibana_url = \"https://kibana.example\"\nkibana_data_view = \"gitlab-logs\"\n",
     )
     .unwrap();
     let logs = &QUICK_START[QUICK_START.len() - 3..];
@@ -380,7 +384,7 @@ fn team_configuration_and_init() {
     assert_eq!(from_file["counts"], from_flags["counts"]);
     let note = std::fs::read_to_string(note).unwrap();
     assert!(
-        note.contains("https://kibana.example/app/discover#/?_g=(time:(from:'2026-03-14T20:06:12.345Z',to:'2026-03-16T17:45:10.250Z'))"),
+        note.contains("https://kibana.example/app/discover#/?_g=(time:(from:'2026-03-14T19:58:03.120Z',to:'2026-03-16T17:45:10.256Z'))&_a=(index:'gitlab-logs',query:"),
         "{note}"
     );
 
