@@ -610,8 +610,8 @@ impl<'a> View<'a> {
     }
 
     /// What one rule of the known list took out, as the sentence about the list says
-    /// it: with its count when the count is that rule's alone (not the audit story, not
-    /// shared with the team-wide list), else the bare noun.
+    /// it: with its count when the count is that rule's alone (not shared with the
+    /// team-wide list), else the bare noun.
     fn took(&self, rule: &str) -> Safe<String> {
         let ex = &self.a.tally.excluded;
         let n = match rule {
@@ -619,10 +619,10 @@ impl<'a> View<'a> {
             "domain" => ex.domain.accesses,
             _ => ex.ip.accesses,
         };
-        if self.a.audit.is_some() || self.team_took || n == 0 {
+        if self.team_took || n == 0 {
             return Safe(self.records().0.to_owned());
         }
-        own(self.counted(n, "request", "requests"))
+        own(self.counted(n, self.record().0, self.records().0))
     }
 
     /// The IP-block story's refused requests on the requester's own paths, most first.
@@ -1016,6 +1016,20 @@ impl View<'_> {
                     "more events of other kinds",
                     format!("{} events of {} kinds", r.records, r.kinds),
                     "the actions after the first five, summed",
+                );
+            }
+            for (words, r) in [
+                ("left out: by the accounts named", &ex.user),
+                (
+                    "left out: by users with an email address at the domains",
+                    &ex.domain,
+                ),
+                ("left out: from the addresses", &ex.ip),
+            ] {
+                add(
+                    words,
+                    format!("{} events by {} authors", r.accesses, r.users),
+                    "known list, first of user, domain, IP",
                 );
             }
             add(

@@ -291,21 +291,31 @@ fn settle_and_count(
 /// in counts only.
 fn explain(a: &Aggregates, err: &mut dyn Write) {
     let x = &a.tally.excluded;
+    let (records, who, lines) = if a.audit.is_some() {
+        ("events", "authors", "not audit events")
+    } else {
+        ("requests", "signed-in users", "not requests")
+    };
     for (rule, c) in [
         ("--exclude-user", &x.user),
         ("--exclude-domain", &x.domain),
         ("--exclude-ip", &x.ip),
     ] {
-        let _ = writeln!(
+        let _ = write!(
             err,
-            "logbrief: {rule} took out {} requests ({} signed-in users, {} unique IP addresses)",
-            c.accesses, c.users, c.unique_ips
+            "logbrief: {rule} took out {} {records} ({} {who}",
+            c.accesses, c.users
         );
+        let _ = if a.audit.is_some() {
+            writeln!(err, ")")
+        } else {
+            writeln!(err, ", {} unique IP addresses)", c.unique_ips)
+        };
     }
     let r = &a.reconciliation;
     let _ = writeln!(
         err,
-        "logbrief: {} lines: {} malformed, {} not requests, {} duplicates, {} out of scope \
+        "logbrief: {} lines: {} malformed, {} {lines}, {} duplicates, {} out of scope \
          ({} of them unread), {} out of the window, {} excluded, {} counted",
         r.lines,
         r.malformed,
@@ -374,6 +384,18 @@ fn count(
         Template::Audit => Some(aggregate::audit_tally(settled.audit).map_err(counting)?),
         Template::Access | Template::HighLoad | Template::IpBlock => None,
     };
+    if audit.is_some() {
+        // The audit story's known list takes out events: each rule's events and
+        // their authors, in the same places as requests.
+        let x = &mut tally.excluded;
+        for (counts, (events, authors)) in [&mut x.user, &mut x.domain, &mut x.ip]
+            .into_iter()
+            .zip(&settled.audit_excluded)
+        {
+            counts.accesses = *events;
+            counts.users = authors.len() as u64;
+        }
+    }
     let strings = |networks: &[IpNetwork]| networks.iter().map(|n| n.to_string()).collect();
     Ok(Aggregates {
         template: config.template.name(),

@@ -4,9 +4,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::aggregate::{AuditBatch, Batch, ClientRequest, InputSummary, Names, Reconciliation};
+use crate::aggregate::{
+    AuditBatch, Batch, ClientRequest, Identity, InputSummary, Names, Reconciliation,
+};
 use crate::config::{Template, Window};
 use crate::error::{Error, Result};
+use crate::exclude::Rule;
 use crate::ingest::Source;
 
 use super::collect::{At, Collected, Elsewhere, Scoped, ScopedEvent, Twin};
@@ -18,6 +21,9 @@ pub(crate) struct Settled {
     /// The requester's own requests, for the IP-block story.
     pub(crate) client_requests: Vec<ClientRequest>,
     pub(crate) audit: AuditBatch,
+    /// Audit events the known list took out, per rule (user, domain, IP): events and
+    /// their distinct authors.
+    pub(crate) audit_excluded: [(u64, HashSet<Identity>); 3],
 }
 
 /// Deduplicates, applies the window and the known list, and checks that the buckets
@@ -37,6 +43,7 @@ pub(crate) fn settle(collected: Collected, window: &Window, names: Names) -> Res
         batch: Batch::new(names),
         client_requests: Vec::new(),
         audit: AuditBatch::default(),
+        audit_excluded: Default::default(),
     };
     settled.requests(scoped, duplicate, window);
     // Outside the scope these lines stay `out_of_scope` in the reconciliation; the
@@ -98,8 +105,12 @@ impl Settled {
                 rec.duplicate += 1;
             } else if !window.contains(e.time) {
                 rec.out_of_window += 1;
-            } else if e.rule.is_some() {
+            } else if let Some(rule) = e.rule {
                 rec.excluded += 1;
+                let at = Rule::ALL.iter().position(|r| *r == rule).unwrap_or(0);
+                let (events, authors) = &mut self.audit_excluded[at];
+                *events += 1;
+                authors.extend(e.author);
             } else {
                 rec.counted += 1;
                 self.audit.push(e.action, e.author, e.time);

@@ -277,3 +277,31 @@ fn notes_hold_no_placeholder_lines() {
         }
     }
 }
+
+#[test]
+fn audit_exclusions_are_counted_per_rule_as_events() {
+    let (_, run) = stories().swap_remove(3);
+    let json = run.clone().json();
+    let excluded = &json["excluded"]["domain"];
+    assert_eq!(
+        excluded["accesses"], json["reconciliation"]["excluded"],
+        "{json}"
+    );
+    assert!(excluded["users"].as_u64().unwrap() > 0, "{json}");
+    let out = run.clone().arg("-v").run();
+    let err = stderr(&out);
+    assert!(
+        err.contains("--exclude-domain took out 18 events (5 authors)"),
+        "{err}"
+    );
+    assert!(!err.contains("requests"), "{err}");
+    let (reply, note) = reply_and_note(&run, &[]);
+    assert!(
+        reply.contains("we left out 18 events by users with an email address at acme.example"),
+        "{reply}"
+    );
+    assert!(
+        note.contains("excluded by the known list: 18 (user 0, domain 18, IP 0)"),
+        "{note}"
+    );
+}
