@@ -46,8 +46,10 @@ pub enum Command {
     Fetch(FetchCommand),
     /// Print a completion script for a shell (bash, zsh, fish, powershell, elvish).
     Completions(CompletionsArgs),
-    /// Print the manual page (roff), for `man -l -` or a man directory.
-    Man,
+    /// Print a manual page (roff), for `man -l -` or a man directory: logbrief's, or
+    /// one subcommand's with all its options (`logbrief man summarize`,
+    /// `logbrief man fetch logs`).
+    Man(ManArgs),
 }
 
 const PUSHDOWN_EXAMPLES: &str = "\
@@ -81,6 +83,13 @@ Examples:
   What the group's audit events show:
     logbrief summarize --template audit --requester owner@acme.example \\
       --directory directory.json audit_events.json";
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The subcommand whose page to print; none for logbrief's own page.
+    #[arg(value_name = "SUBCOMMAND")]
+    pub command: Vec<String>,
+}
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {

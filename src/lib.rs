@@ -29,6 +29,7 @@ mod ingest;
 mod inspect;
 mod limits;
 mod manifest;
+mod manual;
 mod output;
 mod progress;
 mod pushdown;
@@ -109,16 +110,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
             clap_complete::generate(args.shell, &mut Cli::command(), "logbrief", &mut script);
             write_out(out, &String::from_utf8_lossy(&script))
         }
-        Command::Man => {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut page)
-                .map_err(|source| Error::Write {
-                    what: "the manual page".into(),
-                    source,
-                })?;
-            write_out(out, &String::from_utf8_lossy(&page))
-        }
+        Command::Man(args) => write_out(out, &manual::page(&args.command)?),
         Command::Fetch(FetchCommand::Logs(args)) => {
             let args = *args;
             let manifest = args

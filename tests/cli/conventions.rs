@@ -45,6 +45,40 @@ fn the_manual_page_is_roff_and_lists_every_subcommand() {
     }
 }
 
+/// One page per subcommand, with every option the subcommand's help lists.
+#[test]
+fn each_subcommand_has_a_manual_page_with_all_its_options() {
+    for path in [
+        &["summarize"][..],
+        &["verify"],
+        &["fetch", "logs"],
+        &["pushdown"],
+    ] {
+        let out = logbrief().arg("man").args(path).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let page = stdout(&out);
+        let name = format!("logbrief-{}", path.join("-"));
+        assert!(page.contains(&format!(".TH {name} 1")), "{page}");
+        let help = stdout(&logbrief().args(path).arg("--help").output().unwrap());
+        for flag in help
+            .split_whitespace()
+            .filter(|w| w.starts_with("--") && w.len() > 2)
+            .map(|w| w.trim_end_matches([',', '.', ')', ';']))
+            .filter(|w| {
+                w.chars()
+                    .skip(2)
+                    .all(|c| c.is_ascii_lowercase() || c == '-')
+            })
+        {
+            let roff = flag.replace('-', "\\-");
+            assert!(page.contains(&roff), "{name} lacks {flag}");
+        }
+    }
+    let out = logbrief().args(["man", "nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("has no subcommand nope"));
+}
+
 #[test]
 fn summarize_help_is_grouped_with_an_example_per_story() {
     let out = logbrief().args(["summarize", "--help"]).output().unwrap();
