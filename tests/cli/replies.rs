@@ -305,3 +305,16 @@ fn audit_exclusions_are_counted_per_rule_as_events() {
         "{note}"
     );
 }
+
+#[test]
+fn the_readme_shows_the_quick_start_reply_as_it_is_printed() {
+    let readme = std::fs::read_to_string(super::support::root().join("README.md")).unwrap();
+    let start = readme
+        .find("```markdown\n")
+        .expect("the README shows the quick start's reply")
+        + "```markdown\n".len();
+    let shown = &readme[start..start + readme[start..].find("```").unwrap()];
+    let out = Summarize::quick_start().run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(shown, stdout(&out), "update the README's quick start reply");
+}
