@@ -17,7 +17,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::client::{Client, Items, OnWait, Page, encode_segment, with_param};
-use super::{kept, open_at, read_state, remove_if_present, replace, sibling};
+use super::{kept, open_at, read_state, remove_if_present, sibling};
 use crate::error::{Error, FetchError, Result};
 
 /// Whose audit events.
@@ -260,7 +260,7 @@ pub fn fetch(
             .map_err(|e| kept(e, state.pages - 1))?;
         state.after = Some(param);
         let bytes = serde_json::to_vec(&state).map_err(|e| Error::Internal(e.to_string()))?;
-        replace(&state_path, &bytes)?;
+        crate::files::write_private(&state_path, &bytes)?;
     }
     drop(part);
 

@@ -45,9 +45,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::client::{Answer, Client, Items, Method, OnWait};
-use super::{kept, open_at, read_state, remove_if_present, replace, sibling};
+use super::{kept, open_at, read_state, remove_if_present, sibling};
+use crate::elastic::{TIME_FIELD, source_fields};
 use crate::error::{Error, FetchError, Result};
-use crate::pushdown::elastic::{TIME_FIELD, source_fields};
 
 /// How long a point in time is kept between two pages.
 const KEEP_ALIVE: &str = "2m";
@@ -718,7 +718,7 @@ pub fn fetch(
         state.at_last = at_last.iter().copied().collect();
         let recorded = serde_json::to_vec(&state)
             .map_err(|e| Error::Internal(e.to_string()))
-            .and_then(|bytes| replace(&state_path, &bytes));
+            .and_then(|bytes| crate::files::write_private(&state_path, &bytes));
         if let Err(e) = recorded {
             // The page is in the part file, not in its state.
             state.pages -= 1;

@@ -14,9 +14,7 @@
 //! Spark's `pipe` runs on every executor). It names the requester's own namespaces and
 //! the ids of their projects and groups, nothing else.
 
-pub(crate) mod elastic;
 mod engines;
-pub(crate) mod es_model;
 mod quote;
 
 use std::io::{Read, Write};
@@ -27,6 +25,7 @@ use chrono::Duration;
 use crate::cli::EngineArg;
 use crate::config::{self, RequesterConfig};
 use crate::directory::{self, Directory};
+use crate::elastic;
 use crate::error::{Error, Result};
 use crate::ingest::reader::MAX_LINE;
 use crate::output::write_out;
