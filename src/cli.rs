@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::elastic::DEFAULT_INDEX;
+
 /// Privacy-safe summaries of GitLab platform logs, ready to paste into a support ticket.
 ///
 /// logbrief answers a verified Owner of a paid namespace with counts about their own
@@ -157,7 +159,7 @@ pub struct FetchLogsArgs {
     #[arg(long = "elasticsearch", value_name = "URL")]
     pub elasticsearch: String,
     /// The indices to search: names or patterns, comma-separated.
-    #[arg(long, value_name = "PATTERN", default_value = crate::pushdown::elastic::DEFAULT_INDEX)]
+    #[arg(long, value_name = "PATTERN", default_value = DEFAULT_INDEX)]
     pub index: String,
     /// Only documents from this time on (RFC 3339 or a date). The cluster is asked for
     /// a day more on either side; `summarize` then applies the exact window.

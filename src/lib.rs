@@ -16,6 +16,7 @@ mod digest;
 pub mod directory;
 #[cfg(not(fuzzing))]
 mod directory;
+mod elastic;
 pub mod error;
 mod exclude;
 mod fetch;

@@ -8,8 +8,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::ingest::reader::LineReader;
-
 /// The progress of one run over all its inputs. Shared by the thread that reads.
 pub struct Progress {
     bar: Option<ProgressBar>,
@@ -77,9 +75,8 @@ impl Progress {
         }
     }
 
-    /// The current input is read through.
-    pub fn finish_input(&self, reader: &LineReader) {
-        let read = reader.stored_bytes_counter().load(Ordering::Relaxed);
+    /// The current input is read through, after `read` stored bytes.
+    pub fn finish_input(&self, read: u64) {
         let done = self.done.fetch_add(read, Ordering::Relaxed) + read;
         if let Some(bar) = &self.bar {
             bar.set_position(done);

@@ -17,7 +17,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::client::{Client, Items, OnWait, Page, encode_segment, with_param};
-use super::{kept, open_at, read_state, remove_if_present, replace, sibling};
+use super::{kept, open_at, read_state, remove_if_present, sibling};
 use crate::error::{Error, FetchError, Result};
 
 /// Whose audit events.
@@ -179,6 +179,35 @@ fn in_window(
     window.0.is_none_or(|since| second >= since) && window.1.is_none_or(|until| second <= until)
 }
 
+/// The events of page `page` (at `route`) as lines of text, and how many of them
+/// `seen` did not hold (it holds them now). An element that is not an event with an
+/// id, or an event outside the window, refuses the page.
+fn page_text(
+    events: &[serde_json::Value],
+    seen: &mut HashSet<u64>,
+    window: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+    route: impl Fn() -> String,
+    page: u64,
+) -> std::result::Result<(String, u64), FetchError> {
+    let mut text = String::new();
+    let mut new = 0u64;
+    for event in events {
+        let id = event.is_object().then(|| id_of(event)).flatten();
+        let Some(id) = id else {
+            let route = route();
+            return Err(FetchError::NotAnEvent { route, page });
+        };
+        if !in_window(event, window) {
+            let route = route();
+            return Err(FetchError::OutsideWindow { route, page });
+        }
+        new += u64::from(seen.insert(id));
+        text.push_str(&event.to_string());
+        text.push('\n');
+    }
+    Ok((text, new))
+}
+
 /// Fetches every page into the part file, then writes the output.
 pub fn fetch(
     client: &Client,
@@ -216,29 +245,9 @@ pub fn fetch(
             };
             return Err(kept(source.into(), state.pages));
         }
-        let number = state.pages + 1;
-        let mut text = String::new();
-        let mut new = 0u64;
-        for event in &page.body {
-            let id = event.is_object().then(|| id_of(event)).flatten();
-            let Some(id) = id else {
-                let source = FetchError::NotAnEvent {
-                    route: client.shown(&url),
-                    page: number,
-                };
-                return Err(kept(source.into(), state.pages));
-            };
-            if !in_window(event, window) {
-                let source = FetchError::OutsideWindow {
-                    route: client.shown(&url),
-                    page: number,
-                };
-                return Err(kept(source.into(), state.pages));
-            }
-            new += u64::from(seen.insert(id));
-            text.push_str(&event.to_string());
-            text.push('\n');
-        }
+        let route = || client.shown(&url);
+        let (text, new) = page_text(&page.body, &mut seen, window, route, state.pages + 1)
+            .map_err(|source| kept(source.into(), state.pages))?;
         idle = if new == 0 { idle + 1 } else { 0 };
         if idle >= MAX_IDLE_PAGES && page.next.is_some() {
             let source = FetchError::Stuck {
@@ -260,7 +269,7 @@ pub fn fetch(
             .map_err(|e| kept(e, state.pages - 1))?;
         state.after = Some(param);
         let bytes = serde_json::to_vec(&state).map_err(|e| Error::Internal(e.to_string()))?;
-        replace(&state_path, &bytes)?;
+        crate::files::write_private(&state_path, &bytes)?;
     }
     drop(part);
 

@@ -179,20 +179,33 @@ pub fn fetch(
         users,
         members,
     };
-    let mut json =
-        serde_json::to_vec_pretty(&directory).map_err(|e| Error::Internal(e.to_string()))?;
-    json.push(b'\n');
-    Ok(Fetched {
-        root,
-        plan,
-        inactive,
-        groups: directory.namespaces.len(),
-        projects: directory.projects.len(),
-        users: directory.users.len(),
-        users_with_email: directory.users.iter().filter(|u| u.email.is_some()).count(),
-        members: directory.members.len(),
-        json,
-    })
+    Fetched::of(&directory, root, plan, inactive)
+}
+
+impl Fetched {
+    /// The directory as the file's JSON, its counts, and the root, its plan and the
+    /// memberships left out.
+    fn of(
+        directory: &file::Directory,
+        root: String,
+        plan: Option<String>,
+        inactive: usize,
+    ) -> Result<Fetched> {
+        let mut json =
+            serde_json::to_vec_pretty(directory).map_err(|e| Error::Internal(e.to_string()))?;
+        json.push(b'\n');
+        Ok(Fetched {
+            root,
+            plan,
+            inactive,
+            groups: directory.namespaces.len(),
+            projects: directory.projects.len(),
+            users: directory.users.len(),
+            users_with_email: directory.users.iter().filter(|u| u.email.is_some()).count(),
+            members: directory.members.len(),
+            json,
+        })
+    }
 }
 
 /// The group's ancestors up to the root, which carries the plan, and the root's id.

@@ -45,9 +45,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::client::{Answer, Client, Items, Method, OnWait};
-use super::{kept, open_at, read_state, remove_if_present, replace, sibling};
+use super::{kept, open_at, read_state, remove_if_present, sibling};
+use crate::elastic::{TIME_FIELD, source_fields};
 use crate::error::{Error, FetchError, Result};
-use crate::pushdown::elastic::{TIME_FIELD, source_fields};
 
 /// How long a point in time is kept between two pages.
 const KEEP_ALIVE: &str = "2m";
@@ -556,29 +556,191 @@ pub fn fetch(
     let resumed = state.written;
     let sources = totals(client, request, on_wait).map_err(|e| kept(e, state.pages))?;
     let total: u64 = sources.iter().map(|s| s.lines).sum();
-    let window = window_of(&request.query);
+    let mut pages = Pages::new(client, request, &mut state, total, on_wait)
+        .map_err(|e| kept(e, state.pages))?;
+    let files = PartFiles {
+        part: &part_path,
+        state: &state_path,
+    };
+    let result = pages.read_all(&mut state, &mut out, &files, on_page);
+    pages.cursor.close(client);
+    // Every error stops before its page is counted: `state.pages` are recorded.
+    result.map_err(|e| kept(e, state.pages))?;
+    drop(out);
+    write_outputs(request, &sources, &files)?;
+    Ok(Fetched {
+        written: state.written,
+        resumed,
+        pages: state.pages,
+        reopened: pages.reopened,
+        indices: sources.len(),
+        total,
+    })
+}
 
-    let search_url = client.url("/_search");
-    let scroll_url = client.url("/_search/scroll");
-    let first_scroll_url = client.url(&format!(
-        "{}/_search?scroll={KEEP_ALIVE}",
-        index_route(&request.index)
-    ));
-    let mut at_last: HashSet<u64> = state.at_last.drain(..).collect();
-    let mut last_time = state.after.as_ref().and_then(|a| a.first().cloned());
-    // A new point in time: from the last time on, all of it.
-    let from_last_time = |t: &Option<Value>| t.clone().map(|t| vec![t, json!(-1)]);
-    let mut after = from_last_time(&last_time);
-    let mut cursor =
-        Cursor::open(client, &request.index, on_wait).map_err(|e| kept(e, state.pages))?;
-    let (mut reopened, mut expired_in_a_row) = (0u64, 0u32);
-    // Pages that bring nothing new: a point in time opened again at the last time
-    // reads the documents of that time again, a page for each page size of them.
-    let mut idle = 0u64;
-    let mut idle_allowed = MAX_IDLE_PAGES + at_last.len() as u64 / u64::from(request.page_size);
-    let page_size = request.page_size as usize;
-    let result = loop {
-        let (url, body) = match &cursor {
+/// The files a fetch keeps beside its output until every page is in.
+struct PartFiles<'a> {
+    part: &'a Path,
+    state: &'a Path,
+}
+
+/// The candidate pages being read: the cursor, where the next page starts, and what
+/// keeps a page read again from being written twice.
+struct Pages<'a> {
+    client: &'a Client,
+    request: &'a Request,
+    on_wait: OnWait<'a>,
+    /// The documents the totals count in the window: no fetch writes more.
+    total: u64,
+    window: (Option<i64>, Option<i64>),
+    cursor: Cursor,
+    /// The sort values the next page starts after.
+    after: Option<Vec<Value>>,
+    /// The sort value of the last time read, and the documents of that time written.
+    last_time: Option<Value>,
+    at_last: HashSet<u64>,
+    reopened: u64,
+    expired_in_a_row: u32,
+    /// Full pages in a row that brought nothing new, and how many may.
+    idle: u64,
+    idle_allowed: u64,
+}
+
+/// A new point in time, from the last time on: all of it.
+fn from_last_time(t: &Option<Value>) -> Option<Vec<Value>> {
+    t.clone().map(|t| vec![t, json!(-1)])
+}
+
+impl<'a> Pages<'a> {
+    /// Opens a cursor where `state` stands.
+    fn new(
+        client: &'a Client,
+        request: &'a Request,
+        state: &mut State,
+        total: u64,
+        on_wait: OnWait<'a>,
+    ) -> Result<Pages<'a>> {
+        let at_last: HashSet<u64> = state.at_last.drain(..).collect();
+        let last_time = state.after.as_ref().and_then(|a| a.first().cloned());
+        let after = from_last_time(&last_time);
+        let cursor = Cursor::open(client, &request.index, on_wait)?;
+        // Pages that bring nothing new: a point in time opened again at the last time
+        // reads the documents of that time again, a page for each page size of them.
+        let idle_allowed = MAX_IDLE_PAGES + at_last.len() as u64 / u64::from(request.page_size);
+        Ok(Pages {
+            client,
+            request,
+            on_wait,
+            total,
+            window: window_of(&request.query),
+            cursor,
+            after,
+            last_time,
+            at_last,
+            reopened: 0,
+            expired_in_a_row: 0,
+            idle: 0,
+            idle_allowed,
+        })
+    }
+
+    /// Every page into `out`, each recorded in the state file but the last.
+    fn read_all(
+        &mut self,
+        state: &mut State,
+        out: &mut File,
+        files: &PartFiles<'_>,
+        on_page: &dyn Fn(u64, u64),
+    ) -> Result<()> {
+        let page_size = self.request.page_size as usize;
+        loop {
+            let Some((url, hits)) = self.next_page(state.pages + 1)? else {
+                continue;
+            };
+            let (text, new) = self.take(&hits)?;
+            if state.written + new > self.total {
+                return Err(FetchError::MoreThanCounted { total: self.total }.into());
+            }
+            self.idle = if new == 0 && !hits.is_empty() {
+                self.idle + 1
+            } else {
+                0
+            };
+            if self.idle > self.idle_allowed {
+                return Err(FetchError::Stuck {
+                    route: self.client.shown(&url),
+                    pages: u32::try_from(self.idle).unwrap_or(u32::MAX),
+                }
+                .into());
+            }
+            if let Some(last) = hits.last() {
+                self.after = Some(last.sort.clone());
+            }
+            out.write_all(text.as_bytes())
+                .and_then(|()| out.sync_data())
+                .map_err(|e| Error::write(files.part, e))?;
+            state.written += new;
+            state.bytes += text.len() as u64;
+            state.pages += 1;
+            on_page(state.pages, state.written);
+            if hits.len() < page_size {
+                return Ok(());
+            }
+            // The last page is not recorded: the output is written then.
+            self.record(state, files.state)?;
+        }
+    }
+
+    /// The next page's route and hits, checked; `None` when the cursor expired and
+    /// was opened again.
+    fn next_page(&mut self, page: u64) -> Result<Option<(String, Vec<Hit>)>> {
+        let (url, body) = self.page_request();
+        let expires = matches!(self.cursor, Cursor::Pit(_) | Cursor::Scroll(Some(_)));
+        let answer = match self.client.post::<SearchPage>(&url, &body, self.on_wait)? {
+            Answer::Page(answer) => answer.body,
+            // The point in time or the scroll expired: a new one, from the last time
+            // written.
+            Answer::Status(404) if expires => {
+                self.reopen()?;
+                return Ok(None);
+            }
+            Answer::Status(status) => {
+                return Err(self.client.status_error(Method::Post, &url, status));
+            }
+        };
+        self.expired_in_a_row = 0;
+        if let Some(what) = missing_part(answer.timed_out, answer.shards.as_ref()) {
+            return Err(partial(self.client, &url, what));
+        }
+        match (&mut self.cursor, answer.pit_id, answer.scroll_id) {
+            (Cursor::Pit(pit), Some(id), _) => pit.id = id,
+            (Cursor::Scroll(scroll), _, Some(id)) => *scroll = Some(id),
+            _ => {}
+        }
+        let hits = answer.hits.hits.0;
+        if hits.len() > self.request.page_size as usize {
+            return Err(unexpected(
+                self.client,
+                &url,
+                "more hits than the page size asked for",
+            ));
+        }
+        let after = self.after.as_deref();
+        check_hits(
+            &hits,
+            &self.cursor,
+            after,
+            self.last_time.as_ref(),
+            self.window,
+        )
+        .map_err(|what| what.into_error(self.client, &url, page))?;
+        Ok(Some((url, hits)))
+    }
+
+    /// The route and body that ask for the next page.
+    fn page_request(&self) -> (String, Value) {
+        let request = self.request;
+        match &self.cursor {
             Cursor::Pit(pit) => {
                 let mut body = json!({
                     "query": request.query,
@@ -588,148 +750,100 @@ pub fn fetch(
                     "_source": source_fields(&request.prefix),
                     "track_total_hits": false,
                 });
-                if let Some(after) = &after {
+                if let Some(after) = &self.after {
                     body["search_after"] = json!(after);
                 }
-                (&search_url, body)
+                (self.client.url("/_search"), body)
             }
             Cursor::Scroll(None) => (
-                &first_scroll_url,
+                self.client.url(&format!(
+                    "{}/_search?scroll={KEEP_ALIVE}",
+                    index_route(&request.index)
+                )),
                 json!({
-                    "query": from_time(&request.query, last_time.as_ref()),
+                    "query": from_time(&request.query, self.last_time.as_ref()),
                     "sort": [{TIME_FIELD: "asc"}],
                     "size": request.page_size,
                     "_source": source_fields(&request.prefix),
                 }),
             ),
-            Cursor::Scroll(Some(id)) => {
-                (&scroll_url, json!({"scroll": KEEP_ALIVE, "scroll_id": id}))
+            Cursor::Scroll(Some(id)) => (
+                self.client.url("/_search/scroll"),
+                json!({"scroll": KEEP_ALIVE, "scroll_id": id}),
+            ),
+        }
+    }
+
+    /// A new cursor after the last one expired, from the last time written. One that
+    /// expires before its first page is not tried for ever.
+    fn reopen(&mut self) -> Result<()> {
+        if self.expired_in_a_row >= 2 {
+            return Err(FetchError::Vanishing {
+                times: self.expired_in_a_row + 1,
             }
+            .into());
+        }
+        self.expired_in_a_row += 1;
+        self.reopened += 1;
+        self.cursor = match std::mem::replace(&mut self.cursor, Cursor::Scroll(None)) {
+            Cursor::Pit(_) => Cursor::open(self.client, &self.request.index, self.on_wait)?,
+            Cursor::Scroll(_) => Cursor::Scroll(None),
         };
-        let expires = matches!(cursor, Cursor::Pit(_) | Cursor::Scroll(Some(_)));
-        let page = match client.post::<SearchPage>(url, &body, on_wait) {
-            Ok(Answer::Page(page)) => page.body,
-            // The point in time or the scroll expired: a new one, from the last time
-            // written. One that expires before its first page is not tried for ever.
-            Ok(Answer::Status(404)) if expires => {
-                if expired_in_a_row >= 2 {
-                    break Err(FetchError::Vanishing {
-                        times: expired_in_a_row + 1,
-                    }
-                    .into());
-                }
-                expired_in_a_row += 1;
-                reopened += 1;
-                cursor = match cursor {
-                    Cursor::Pit(_) => match Cursor::open(client, &request.index, on_wait) {
-                        Ok(c) => c,
-                        Err(e) => return Err(kept(e, state.pages)),
-                    },
-                    Cursor::Scroll(_) => Cursor::Scroll(None),
-                };
-                after = from_last_time(&last_time);
-                idle_allowed =
-                    idle + MAX_IDLE_PAGES + at_last.len() as u64 / u64::from(request.page_size);
-                continue;
-            }
-            Ok(Answer::Status(status)) => {
-                break Err(client.status_error(Method::Post, url, status));
-            }
-            Err(e) => break Err(e),
-        };
-        expired_in_a_row = 0;
-        if let Some(what) = missing_part(page.timed_out, page.shards.as_ref()) {
-            break Err(partial(client, url, what));
-        }
-        match (&mut cursor, page.pit_id, page.scroll_id) {
-            (Cursor::Pit(pit), Some(id), _) => pit.id = id,
-            (Cursor::Scroll(scroll), _, Some(id)) => *scroll = Some(id),
-            _ => {}
-        }
-        let hits = page.hits.hits.0;
-        if hits.len() > page_size {
-            break Err(unexpected(
-                client,
-                url,
-                "more hits than the page size asked for",
-            ));
-        }
-        let checked = check_hits(&hits, &cursor, after.as_deref(), last_time.as_ref(), window);
-        if let Err(what) = checked {
-            break Err(what.into_error(client, url, state.pages + 1));
-        }
+        self.after = from_last_time(&self.last_time);
+        self.idle_allowed = self.idle
+            + MAX_IDLE_PAGES
+            + self.at_last.len() as u64 / u64::from(self.request.page_size);
+        Ok(())
+    }
+
+    /// The documents of `hits` not written yet, a line each, and how many they are.
+    fn take(&mut self, hits: &[Hit]) -> Result<(String, u64)> {
         let mut text = String::new();
         let mut new = 0u64;
         let mut crowded = false;
-        for hit in &hits {
+        for hit in hits {
             let time = &hit.sort[0];
-            if last_time.as_ref() != Some(time) {
-                at_last.clear();
-                last_time = Some(time.clone());
+            if self.last_time.as_ref() != Some(time) {
+                self.at_last.clear();
+                self.last_time = Some(time.clone());
             }
-            if at_last.insert(doc_key(&hit.index, &hit.id)) {
+            if self.at_last.insert(doc_key(&hit.index, &hit.id)) {
                 if let Some(source) = &hit.source {
                     text.push_str(&source.to_string());
                 }
                 text.push('\n');
                 new += 1;
             }
-            crowded |= at_last.len() > MAX_AT_ONE_TIME;
+            crowded |= self.at_last.len() > MAX_AT_ONE_TIME;
         }
         if crowded {
-            break Err(FetchError::Crowded {
+            return Err(FetchError::Crowded {
                 most: MAX_AT_ONE_TIME,
             }
             .into());
         }
-        if state.written + new > total {
-            break Err(FetchError::MoreThanCounted { total }.into());
-        }
-        idle = if new == 0 && !hits.is_empty() {
-            idle + 1
-        } else {
-            0
-        };
-        if idle > idle_allowed {
-            break Err(FetchError::Stuck {
-                route: client.shown(url),
-                pages: u32::try_from(idle).unwrap_or(u32::MAX),
-            }
-            .into());
-        }
-        if let Some(last) = hits.last() {
-            after = Some(last.sort.clone());
-        }
-        if let Err(e) = out
-            .write_all(text.as_bytes())
-            .and_then(|()| out.sync_data())
-        {
-            break Err(Error::write(&part_path, e));
-        }
-        state.written += new;
-        state.bytes += text.len() as u64;
-        state.pages += 1;
-        on_page(state.pages, state.written);
-        if hits.len() < page_size {
-            break Ok(());
-        }
-        // The last page is not recorded: the output is written then.
-        state.after.clone_from(&after);
-        state.at_last = at_last.iter().copied().collect();
-        let recorded = serde_json::to_vec(&state)
+        Ok((text, new))
+    }
+
+    /// Records where the pages stand, after a page that is in the part file.
+    fn record(&self, state: &mut State, state_path: &Path) -> Result<()> {
+        state.after.clone_from(&self.after);
+        state.at_last = self.at_last.iter().copied().collect();
+        let recorded = serde_json::to_vec(&*state)
             .map_err(|e| Error::Internal(e.to_string()))
-            .and_then(|bytes| replace(&state_path, &bytes));
-        if let Err(e) = recorded {
+            .and_then(|bytes| crate::files::write_private(state_path, &bytes));
+        if recorded.is_err() {
             // The page is in the part file, not in its state.
             state.pages -= 1;
-            break Err(e);
         }
-    };
-    cursor.close(client);
-    // Every error breaks out before its page is counted: `state.pages` are recorded.
-    result.map_err(|e| kept(e, state.pages))?;
-    drop(out);
+        recorded
+    }
+}
 
+/// With every page in, the manifest and the output, which appear together. Until the
+/// last step there is the earlier pair, or one of them alone, never one beside the
+/// other's stranger.
+fn write_outputs(request: &Request, sources: &[Source], files: &PartFiles<'_>) -> Result<()> {
     let manifest = json!({
         "sources": sources,
         "engine": "elasticsearch",
@@ -743,19 +857,9 @@ pub fn fetch(
     pending
         .write_all(&bytes)
         .map_err(|e| Error::write(&request.manifest, e))?;
-    // The output and its manifest appear together. Until the last step there is the
-    // earlier pair, or one of them alone, never one beside the other's stranger.
-    remove_if_present(&[&state_path, &request.manifest])?;
-    crate::files::promote(&part_path, &request.out)?;
-    pending.commit()?;
-    Ok(Fetched {
-        written: state.written,
-        resumed,
-        pages: state.pages,
-        reopened,
-        indices: sources.len(),
-        total,
-    })
+    remove_if_present(&[files.state, &request.manifest])?;
+    crate::files::promote(files.part, &request.out)?;
+    pending.commit()
 }
 
 /// Why the hits of a page cannot be taken as they are.

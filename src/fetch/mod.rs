@@ -50,7 +50,7 @@ pub fn directory(
     );
     spinner.finish();
     let fetched = fetched?;
-    replace(output, &fetched.json)?;
+    crate::files::write_private(output, &fetched.json)?;
     let err = err.into_inner();
     match &fetched.plan {
         None => {
@@ -188,11 +188,6 @@ pub(crate) fn sibling(out: &Path, suffix: &str) -> PathBuf {
     let mut name = out.file_name().unwrap_or_default().to_os_string();
     name.push(suffix);
     out.with_file_name(name)
-}
-
-/// Replaces `path` with `bytes` in one step, readable by its owner only.
-pub(crate) fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
-    crate::files::write_private(path, bytes)
 }
 
 /// An error after `pages` pages were recorded, saying they are kept for the same

@@ -14,9 +14,7 @@
 //! Spark's `pipe` runs on every executor). It names the requester's own namespaces and
 //! the ids of their projects and groups, nothing else.
 
-pub(crate) mod elastic;
 mod engines;
-pub(crate) mod es_model;
 mod quote;
 
 use std::io::{Read, Write};
@@ -27,6 +25,7 @@ use chrono::Duration;
 use crate::cli::EngineArg;
 use crate::config::{self, RequesterConfig};
 use crate::directory::{self, Directory};
+use crate::elastic;
 use crate::error::{Error, Result};
 use crate::ingest::reader::MAX_LINE;
 use crate::output::write_out;
@@ -264,57 +263,23 @@ pub fn filter(
     let (mut at_end, mut overlong) = (false, false);
     while !at_end {
         // Fill to at least 4 MiB, or to the end of the input.
-        let start = buf.len();
-        buf.resize(start.max(4 << 20) + (1 << 20), 0);
-        let mut filled = start;
-        while filled < buf.len() {
-            match input.read(&mut buf[filled..]) {
-                Ok(0) => {
-                    at_end = true;
-                    break;
-                }
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(source) => {
-                    return Err(Error::Read {
-                        path: "standard input".into(),
-                        source,
-                    });
-                }
-            }
-        }
-        buf.truncate(filled);
+        at_end = fill(input, &mut buf, 4 << 20)?;
         // The rest of a line too long to judge goes through as it is, to its end.
         if overlong {
-            let Some(end) = memchr::memchr(b'\n', &buf) else {
-                out.write_all(&buf).map_err(write_err)?;
-                buf.clear();
-                if at_end {
-                    out.write_all(b"\n").map_err(write_err)?;
-                }
+            if !pass_through(&mut buf, at_end, &mut out).map_err(write_err)? {
                 continue;
-            };
-            out.write_all(&buf[..=end]).map_err(write_err)?;
-            buf.drain(..=end);
+            }
             overlong = false;
         }
         // A line as long as the reader keeps cannot be judged here: it goes through
         // whole, and `summarize` counts it as it would in the whole file. Only the
         // first line can be that long: the buffer grows only while it holds no end.
         let first_end = memchr::memchr(b'\n', &buf);
-        if first_end.unwrap_or(buf.len()) >= MAX_LINE {
-            let Some(end) = first_end else {
-                out.write_all(&buf).map_err(write_err)?;
-                buf.clear();
-                if at_end {
-                    out.write_all(b"\n").map_err(write_err)?;
-                } else {
-                    overlong = true;
-                }
-                continue;
-            };
-            out.write_all(&buf[..=end]).map_err(write_err)?;
-            buf.drain(..=end);
+        if first_end.unwrap_or(buf.len()) >= MAX_LINE
+            && !pass_through(&mut buf, at_end, &mut out).map_err(write_err)?
+        {
+            overlong = !at_end;
+            continue;
         }
         // Whole lines now; the rest waits for more input, unless there is none.
         let whole = match memchr::memrchr(b'\n', &buf) {
@@ -322,16 +287,70 @@ pub fn filter(
             Some(i) => i + 1,
             None => continue,
         };
-        let text = &buf[..whole];
-        prefilter::lower_case(text, &mut lower);
-        let mut from = 0;
-        while let Some(line) = prefilter.next_candidate(text, &lower, from) {
-            out.write_all(&text[line.clone()]).map_err(write_err)?;
-            out.write_all(b"\n").map_err(write_err)?;
-            from =
-                memchr::memchr(b'\n', &text[line.end..]).map_or(text.len(), |i| line.end + i + 1);
-        }
+        keep_candidates(&prefilter, &buf[..whole], &mut lower, &mut out).map_err(write_err)?;
         buf.drain(..whole);
     }
     out.flush().map_err(write_err)
+}
+
+/// Reads `input` onto the end of `buf` until `buf` holds at least `at_least` bytes and
+/// a read more, or the input ends; says whether it ended.
+fn fill(input: &mut dyn Read, buf: &mut Vec<u8>, at_least: usize) -> Result<bool> {
+    let start = buf.len();
+    buf.resize(start.max(at_least) + (1 << 20), 0);
+    let mut filled = start;
+    let mut at_end = false;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => {
+                at_end = true;
+                break;
+            }
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(source) => {
+                return Err(Error::Read {
+                    path: "standard input".into(),
+                    source,
+                });
+            }
+        }
+    }
+    buf.truncate(filled);
+    Ok(at_end)
+}
+
+/// Writes the line `buf` starts with to `out`, unjudged, as far as `buf` holds it, and
+/// takes it out of `buf`; says whether its end was there. A line the input ends in is
+/// ended by `\n`.
+fn pass_through(buf: &mut Vec<u8>, at_end: bool, out: &mut impl Write) -> std::io::Result<bool> {
+    let Some(end) = memchr::memchr(b'\n', buf) else {
+        out.write_all(buf)?;
+        buf.clear();
+        if at_end {
+            out.write_all(b"\n")?;
+        }
+        return Ok(false);
+    };
+    out.write_all(&buf[..=end])?;
+    buf.drain(..=end);
+    Ok(true)
+}
+
+/// Writes the lines of `text` (whole lines) that the prefilter keeps to `out`, each
+/// ended by `\n`.
+fn keep_candidates(
+    prefilter: &Prefilter,
+    text: &[u8],
+    lower: &mut Vec<u8>,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    prefilter::lower_case(text, lower);
+    let mut from = 0;
+    while let Some(line) = prefilter.next_candidate(text, lower, from) {
+        out.write_all(&text[line.clone()])?;
+        out.write_all(b"\n")?;
+        from = memchr::memchr(b'\n', &text[line.end..]).map_or(text.len(), |i| line.end + i + 1);
+    }
+    Ok(())
 }

@@ -446,7 +446,7 @@ pub(crate) fn read_input(
             (part, reader)
         }
     };
-    progress.finish_input(&reader);
+    progress.finish_input(reader.stored_bytes_counter().load(Ordering::Relaxed));
     if let Some(w) = reader.trailing_garbage_warning(part.rec.lines) {
         collected.warnings.push(w);
     }

@@ -1,7 +1,11 @@
 //! The command line's conventions: completions and a manual page, grouped help with
-//! examples, `--quiet`, and `--namespace` given as a browser address.
+//! examples, `--quiet`, and `--namespace` given as a browser address; and the code's
+//! own: the layers of docs/ARCHITECTURE.md, which no import climbs.
 
-use super::support::{Summarize, logbrief, stderr, stdout};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::support::{Summarize, logbrief, root, stderr, stdout};
 
 const SUBCOMMANDS: &[&str] = &["summarize", "verify", "init", "inspect", "fetch"];
 
@@ -209,4 +213,148 @@ fn verbose_explains_the_known_list_and_the_buckets_in_counts() {
     assert!(err.contains("logbrief: 192 lines: 4 malformed"), "{err}");
     // Counts only: the reply is unchanged.
     assert_eq!(out.stdout, Summarize::quick_start().run().stdout);
+}
+
+/// The top-level modules of `src/`, from the bottom up, in the layers of
+/// docs/ARCHITECTURE.md. A module uses only the modules listed before it, so no two
+/// import each other, however indirectly. `lib.rs` (the crate root, which dispatches)
+/// and `main.rs` stand above them all.
+const LAYERS: &[(&str, &[&str])] = &[
+    (
+        "ground",
+        &[
+            "error",
+            "limits",
+            "files",
+            "output",
+            "vocabulary",
+            "progress",
+        ],
+    ),
+    ("inputs", &["digest", "directory", "ingest"]),
+    ("meaning", &["scope", "exclude", "geo", "manifest", "guard"]),
+    ("engines' languages", &["elastic"]),
+    ("command line", &["cli", "fetch", "config"]),
+    ("counting and writing", &["aggregate", "inspect", "render"]),
+    ("commands", &["pushdown", "summarize"]),
+];
+
+/// The top-level modules that `text` (Rust source) names as `crate::NAME`, in `use`
+/// lines, groups (`use crate::{a, b::c}`) and paths, outside comments.
+fn crate_modules(text: &str) -> BTreeSet<String> {
+    let code: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .map(|l| l.to_owned() + "\n")
+        .collect();
+    let mut found = BTreeSet::new();
+    for (at, _) in code.match_indices("crate::") {
+        let rest = &code[at + "crate::".len()..];
+        let Some(group) = rest.strip_prefix('{') else {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            found.insert(name);
+            continue;
+        };
+        // The first name of each entry of the group, at its own depth.
+        let (mut depth, mut entry_start) = (0, true);
+        for (i, c) in group.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 0 => break,
+                '}' => depth -= 1,
+                ',' if depth == 0 => entry_start = true,
+                c if entry_start && (c.is_alphanumeric() || c == '_') => {
+                    let name: String = group[i..]
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    found.insert(name);
+                    entry_start = false;
+                }
+                _ => {}
+            }
+        }
+    }
+    found.remove("self");
+    found
+}
+
+/// The Rust files of a top-level module: `src/NAME.rs`, or every file under `src/NAME/`.
+fn module_files(path: &Path) -> Vec<std::path::PathBuf> {
+    if path.is_file() {
+        return vec![path.to_owned()];
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            files.extend(module_files(&p));
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            files.push(p);
+        }
+    }
+    files
+}
+
+#[test]
+fn no_module_imports_one_of_a_layer_above_it() {
+    let order: Vec<&str> = LAYERS.iter().flat_map(|(_, m)| m.iter().copied()).collect();
+    let src = root().join("src");
+    let mut modules = BTreeSet::new();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        if path.is_dir() || path.extension().is_some_and(|e| e == "rs") {
+            modules.insert((name, path));
+        }
+    }
+    let mut faults = Vec::new();
+    for (name, path) in &modules {
+        if name == "lib" || name == "main" {
+            continue;
+        }
+        let Some(place) = order.iter().position(|m| m == name) else {
+            faults.push(format!(
+                "src/{name} is in no layer: add it to LAYERS here and to docs/ARCHITECTURE.md"
+            ));
+            continue;
+        };
+        for file in module_files(path) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for used in crate_modules(&text) {
+                if used == *name {
+                    continue;
+                }
+                match order.iter().position(|m| *m == used) {
+                    Some(at) if at < place => {}
+                    _ => faults.push(format!(
+                        "{} uses crate::{used}, which does not stand below {name}",
+                        file.strip_prefix(root()).unwrap().display()
+                    )),
+                }
+            }
+        }
+    }
+    // Every layer names a module that exists.
+    for m in &order {
+        if !modules.iter().any(|(name, _)| name == m) {
+            faults.push(format!("LAYERS names {m}, which src/ does not hold"));
+        }
+    }
+    assert!(faults.is_empty(), "{}", faults.join("\n"));
+}
+
+#[test]
+fn the_import_reader_sees_groups_and_paths_but_not_comments() {
+    let text = "use crate::error::{Error, Result};\n\
+                use crate::{\n    directory::{self, Directory},\n    ingest::Request,\n};\n\
+                // crate::summarize is only named here\n\
+                let x = crate::files::write(p, b, crate::files::SHARED);\n";
+    let want: BTreeSet<String> = ["error", "directory", "ingest", "files"]
+        .map(String::from)
+        .into();
+    assert_eq!(crate_modules(text), want);
 }

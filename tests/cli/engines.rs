@@ -5,9 +5,12 @@
 //! expression must keep the same lines in DuckDB, Spark and Rust's `regex`, on the
 //! fixtures, on a generated log of 110 MB and on the look-alike-heavy variant.
 //!
-//! They need a Python with duckdb and pyspark (and Java 17), named by
-//! LOGBRIEF_ENGINES_PYTHON: `. .ci/engines` makes one from `.ci/engines.txt`. Without it
-//! they say so on stderr and pass, unless LOGBRIEF_REQUIRE_ENGINES is set, as in CI.
+//! They need a Python with duckdb, chdb and pyspark, and Java 17 for Spark, so they are
+//! ignored by `cargo test` and run with `--ignored`: `.ci/run` installs all of it and
+//! runs them. A developer with Java 17 runs `. .ci/engines` (a virtual environment
+//! under `target/`, from `.ci/engines.txt`) and then
+//! `cargo test --locked --workspace --test cli engines:: -- --ignored`. Run that way,
+//! a missing engine is a failure, never a pass.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,20 +21,15 @@ use serde_json::Value;
 use super::pushdown::lines_of;
 use super::support::{ALICE_ABOUT_ACME, Bench, QUICK_START, logbrief, root, stderr, stdout};
 
-/// The Python that has duckdb and pyspark, if the run has one.
-fn python() -> Option<PathBuf> {
+/// The Python that has duckdb, chdb and pyspark: LOGBRIEF_ENGINES_PYTHON, which
+/// `. .ci/engines` sets. A test that runs without it fails.
+fn python() -> PathBuf {
     match std::env::var_os("LOGBRIEF_ENGINES_PYTHON") {
-        Some(path) => Some(PathBuf::from(path)),
-        None if std::env::var_os("LOGBRIEF_REQUIRE_ENGINES").is_some() => {
-            panic!("LOGBRIEF_REQUIRE_ENGINES is set but LOGBRIEF_ENGINES_PYTHON is not")
-        }
-        None => {
-            eprintln!(
-                "skipped: set LOGBRIEF_ENGINES_PYTHON to a Python with duckdb and pyspark \
-                 (`. .ci/engines` makes one)"
-            );
-            None
-        }
+        Some(path) => PathBuf::from(path),
+        None => panic!(
+            "set LOGBRIEF_ENGINES_PYTHON to a Python with duckdb, chdb and pyspark \
+             (`. .ci/engines` makes one and sets it)"
+        ),
     }
 }
 
@@ -310,7 +308,7 @@ fn check_sql(python: &Path, engine: &str, case: &Case, window: &[&str]) {
 /// The quick start, GitLab's NGINX log, the generated logs and archive records, then
 /// the quick start with a window pushed down.
 fn check_sql_everywhere(engine: &str) {
-    let Some(python) = python() else { return };
+    let python = python();
     let tmp = tempfile::tempdir().unwrap();
     for case in [
         fixtures(),
@@ -327,11 +325,13 @@ fn check_sql_everywhere(engine: &str) {
 }
 
 #[test]
+#[ignore = "needs DuckDB, chdb, PySpark and Java 17: .ci/run runs it (README, Development)"]
 fn duckdb_runs_the_printed_script_and_gives_the_whole_reply() {
     check_sql_everywhere("duckdb");
 }
 
 #[test]
+#[ignore = "needs DuckDB, chdb, PySpark and Java 17: .ci/run runs it (README, Development)"]
 fn clickhouse_runs_the_printed_queries_and_gives_the_whole_reply() {
     check_sql_everywhere("clickhouse");
 }
@@ -348,8 +348,9 @@ chdb.query(sys.stdin.read().replace("s3Cluster('CLUSTER', ", "file("))
 /// before it, a statement and a comment are read and written by those names, in
 /// DuckDB and in ClickHouse; the statement stays part of a name and never runs.
 #[test]
+#[ignore = "needs DuckDB, chdb, PySpark and Java 17: .ci/run runs it (README, Development)"]
 fn names_that_hold_sql_stay_names_in_duckdb_and_clickhouse() {
-    let Some(python) = python() else { return };
+    let python = python();
     let case = fixtures();
     let log = root().join("fixtures/logs/production_json.log");
     for (engine, runner) in [("duckdb", DUCKDB_RUN), ("clickhouse", CLICKHOUSE_WHOLE)] {
@@ -488,8 +489,9 @@ fn check_spark(python: &Path, case: &Case) {
 }
 
 #[test]
+#[ignore = "needs DuckDB, chdb, PySpark and Java 17: .ci/run runs it (README, Development)"]
 fn spark_keeps_the_candidates_both_ways_and_gives_the_whole_reply() {
-    let Some(python) = python() else { return };
+    let python = python();
     check_spark(&python, &fixtures());
     check_spark(&python, &generated());
 }
@@ -519,8 +521,9 @@ json.dump(kept, open(sys.argv[2], "w"))
 "#;
 
 #[test]
+#[ignore = "needs DuckDB, chdb, PySpark and Java 17: .ci/run runs it (README, Development)"]
 fn the_expression_keeps_the_same_lines_in_duckdb_spark_and_rust() {
-    let Some(python) = python() else { return };
+    let python = python();
     let northwind = generated();
     let mut cases: Vec<(PathBuf, String)> = Vec::new();
     for (case, files) in [

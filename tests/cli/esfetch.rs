@@ -9,7 +9,9 @@
 //! The stub speaks HTTP/1.1 itself, one request a connection, so that a fault can
 //! close the socket without a word.
 
-#[path = "../../src/pushdown/es_model.rs"]
+#[path = "../../src/elastic/analyser.rs"]
+mod analyser;
+#[path = "es_model.rs"]
 mod es_model;
 
 use std::collections::HashMap;

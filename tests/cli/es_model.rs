@@ -1,107 +1,9 @@
-//! A model of how Elasticsearch and OpenSearch index a text field with the standard
-//! analyser, and of the query DSL subset `pushdown --engine elasticsearch` writes.
-//!
-//! The query is built from [`tokens`], so it finds a name only as the index stores
-//! it; the tests evaluate the query against documents with [`matches`], through the
-//! same model. The model is of Lucene's `StandardTokenizer` (Unicode word boundaries,
-//! UAX #29) followed by the `lowercase` filter, simplified to what log paths hold:
-//!
-//! - letters, digits and `_` make words; a word continues across `_` with anything;
-//! - a `.`, `'` or `:` between two letters does not break a word (`app.git`,
-//!   `o'neil`), nor a `.`, `'`, `,` or `;` between two digits (`1.2`);
-//! - everything else (`/`, `-`, `%`, `?`, `=`, `&`, `@`, spaces, …) breaks, and is
-//!   dropped;
-//! - words longer than 255 characters are cut into pieces of 255;
-//! - every word is lower-cased.
-//!
-//! What the model leaves out (scripts whose words are single ideographs, emoji,
-//! Unicode's finer classes) does not occur in paths a GitLab instance routes. The
-//! query's field names are its text fields, never `.keyword` sub-fields, which ignore
-//! values longer than 256 characters.
-//!
-//! The file is self-contained (it needs `serde_json` only), so the test cluster in
-//! `tests/` includes it as it is.
+//! An evaluator of the query DSL subset `pushdown --engine elasticsearch` writes, over
+//! documents indexed as the standard analyser indexes them (`analyser.rs`). It stands
+//! in for a cluster in the tests: the crate's unit tests and the stub cluster of
+//! `esfetch.rs` include it, each beside `src/elastic/analyser.rs`.
 
-#![cfg_attr(not(test), allow(dead_code))]
-
-/// Lucene's default `max_token_length`.
-const MAX_TOKEN: usize = 255;
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Class {
-    Letter,
-    Digit,
-    /// `_`
-    Joiner,
-    /// Joins two letters: `:`.
-    MidLetter,
-    /// Joins two letters or two digits: `.`, `'`.
-    MidNumLet,
-    /// Joins two digits: `,`, `;`.
-    MidNum,
-    Other,
-}
-
-fn class(c: char) -> Class {
-    match c {
-        '_' => Class::Joiner,
-        ':' => Class::MidLetter,
-        '.' | '\'' => Class::MidNumLet,
-        ',' | ';' => Class::MidNum,
-        c if c.is_ascii_digit() => Class::Digit,
-        c if c.is_alphabetic() || (!c.is_ascii() && c.is_alphanumeric()) => Class::Letter,
-        _ => Class::Other,
-    }
-}
-
-/// The terms the standard analyser indexes for `text`, in order.
-pub fn tokens(text: &str) -> Vec<String> {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = Vec::new();
-    let mut word = String::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let here = class(c);
-        let in_word = !word.is_empty();
-        let joins = match here {
-            Class::Letter | Class::Digit | Class::Joiner => true,
-            Class::MidLetter | Class::MidNumLet | Class::MidNum if in_word => {
-                let before = class(chars[i - 1]);
-                let after = chars.get(i + 1).map_or(Class::Other, |&c| class(c));
-                let letters = before == Class::Letter && after == Class::Letter;
-                let digits = before == Class::Digit && after == Class::Digit;
-                match here {
-                    Class::MidLetter => letters,
-                    Class::MidNumLet => letters || digits,
-                    _ => digits,
-                }
-            }
-            _ => false,
-        };
-        if joins {
-            word.push(c);
-        } else {
-            flush(&mut word, &mut out);
-        }
-        i += 1;
-    }
-    flush(&mut word, &mut out);
-    out
-}
-
-/// Ends a word: lower-cased, cut at [`MAX_TOKEN`], and kept when it holds a letter or
-/// a digit (a run of `_` alone is no term).
-fn flush(word: &mut String, out: &mut Vec<String>) {
-    if word.chars().any(|c| c != '_') {
-        let lower = word.to_lowercase();
-        let chars: Vec<char> = lower.chars().collect();
-        for piece in chars.chunks(MAX_TOKEN) {
-            out.push(piece.iter().collect());
-        }
-    }
-    word.clear();
-}
+use super::analyser::tokens;
 
 /// Whether `doc` (an object of field names to string values; a field may also hold an
 /// array of strings) matches `query`, in the subset of the query DSL the filter uses:
@@ -109,7 +11,6 @@ fn flush(word: &mut String, out: &mut Vec<String>) {
 /// `range` on a time (RFC 3339 or epoch milliseconds), `match_phrase`, `regexp`,
 /// `span_near` (in order, `slop` 0) over `span_term` and `span_multi` of a `regexp`,
 /// `exists` and `match_all`. Anything else panics: the model must not guess.
-#[cfg(test)]
 pub fn matches(query: &serde_json::Value, doc: &serde_json::Value) -> bool {
     use serde_json::Value;
     let (kind, body) = only(query);
@@ -193,7 +94,6 @@ pub fn matches(query: &serde_json::Value, doc: &serde_json::Value) -> bool {
 }
 
 /// The one key of an object and its value.
-#[cfg(test)]
 fn only(v: &serde_json::Value) -> (&str, &serde_json::Value) {
     let o = v.as_object().expect("an object");
     assert_eq!(o.len(), 1, "one key: {v}");
@@ -202,7 +102,6 @@ fn only(v: &serde_json::Value) -> (&str, &serde_json::Value) {
 }
 
 /// A `regexp` query's field and expression, anchored as Lucene's are (the whole term).
-#[cfg(test)]
 fn regexp_of(body: &serde_json::Value) -> (&str, regex::Regex) {
     let (field, spec) = only(body);
     let value = spec.get("value").unwrap_or(spec).as_str().unwrap();
@@ -211,7 +110,6 @@ fn regexp_of(body: &serde_json::Value) -> (&str, regex::Regex) {
 
 /// The anchored expression of `value`, compiled once per thread: a query is evaluated
 /// against many documents, and compiling is most of the cost.
-#[cfg(test)]
 fn compiled(value: &str) -> regex::Regex {
     use std::cell::RefCell;
     use std::collections::HashMap;
@@ -235,11 +133,9 @@ fn compiled(value: &str) -> regex::Regex {
 }
 
 /// What a term must be to stand in one place of a `span_near`.
-#[cfg(test)]
 type TermTest = Box<dyn Fn(&str) -> bool>;
 
 /// One clause of a `span_near`: its field and what a term must be.
-#[cfg(test)]
 fn span(clause: &serde_json::Value) -> (&str, TermTest) {
     let (kind, body) = only(clause);
     match kind {
@@ -260,13 +156,11 @@ fn span(clause: &serde_json::Value) -> (&str, TermTest) {
 
 /// The strings a document holds at `field` (a dotted name), whether it is written as
 /// one key (`json.path`) or as nested objects (`json` then `path`).
-#[cfg(test)]
 fn field_values(doc: &serde_json::Value, field: &str) -> Vec<String> {
     field_scalars(doc, field, false)
 }
 
 /// Like [`field_values`]; with `any`, numbers and booleans count too (as text).
-#[cfg(test)]
 fn field_scalars(doc: &serde_json::Value, field: &str, any: bool) -> Vec<String> {
     fn walk(v: &serde_json::Value, rest: &str, any: bool, out: &mut Vec<String>) {
         match v {
@@ -296,78 +190,40 @@ fn field_scalars(doc: &serde_json::Value, field: &str, any: bool) -> Vec<String>
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn words_as_the_standard_analyser_makes_them() {
-        for (text, want) in [
-            ("/acme/platform/api", &["acme", "platform", "api"][..]),
-            (
-                "/Acme/App.git/info/refs",
-                &["acme", "app.git", "info", "refs"],
-            ),
-            (
-                "/api/v4/projects/acme%2Fdocs",
-                &["api", "v4", "projects", "acme", "2fdocs"],
-            ),
-            (
-                "/api/v4/projects/007/issues",
-                &["api", "v4", "projects", "007", "issues"],
-            ),
-            (
-                "my-group/sub_group.wiki.git",
-                &["my", "group", "sub_group.wiki.git"],
-            ),
-            (
-                "a.1 1.2 v1.2 o'neil x:y 1,000",
-                &["a", "1", "1.2", "v1.2", "o'neil", "x:y", "1,000"],
-            ),
-            ("acme.", &["acme"]),
-            ("___ _a", &["_a"]),
-        ] {
-            assert_eq!(tokens(text), want, "{text}");
-        }
-        let long = "a".repeat(300);
-        assert_eq!(tokens(&long), vec!["a".repeat(255), "a".repeat(45)]);
-    }
-
-    #[test]
-    fn the_query_subset_evaluates_as_the_cluster_would() {
-        let doc = serde_json::json!({
-            "@timestamp": "2026-03-14T20:06:12Z",
-            "json": {"path": "/api/v4/projects/007/issues", "meta.project": "Acme/App"}
-        });
-        let q = |v: serde_json::Value| matches(&v, &doc);
-        assert!(q(
-            serde_json::json!({"match_phrase": {"json.meta.project": "acme/app"}})
-        ));
-        assert!(!q(
-            serde_json::json!({"match_phrase": {"json.meta.project": "app/acme"}})
-        ));
-        assert!(q(
-            serde_json::json!({"regexp": {"json.path": {"value": "0*7"}}})
-        ));
-        assert!(!q(
-            serde_json::json!({"regexp": {"json.path": {"value": "7"}}})
-        ));
-        assert!(q(serde_json::json!({"span_near": {"clauses": [
-            {"span_term": {"json.path": "projects"}},
-            {"span_multi": {"match": {"regexp": {"json.path": {"value": "0*7"}}}}}
-        ], "slop": 0, "in_order": true}})));
-        assert!(!q(serde_json::json!({"span_near": {"clauses": [
-            {"span_term": {"json.path": "v4"}},
-            {"span_multi": {"match": {"regexp": {"json.path": {"value": "0*7"}}}}}
-        ], "slop": 0, "in_order": true}})));
-        assert!(q(serde_json::json!({"bool": {
-            "filter": [{"range": {"@timestamp": {"gte": "2026-03-14T00:00:00Z", "lt": "2026-03-15T00:00:00Z"}}}],
-            "should": [{"match_all": {}}], "minimum_should_match": 1}})));
-        assert!(!q(serde_json::json!({"bool": {
-            "filter": [{"range": {"@timestamp": {"gte": "2026-03-15T00:00:00Z"}}}]}})));
-        assert!(q(serde_json::json!({"exists": {"field": "json.path"}})));
-        assert!(!q(serde_json::json!({"exists": {"field": "json.msg"}})));
-        assert!(!q(serde_json::json!({"bool": {
-            "must_not": [{"exists": {"field": "json.meta.project"}}]}})));
-    }
+#[test]
+fn the_query_subset_evaluates_as_the_cluster_would() {
+    let doc = serde_json::json!({
+        "@timestamp": "2026-03-14T20:06:12Z",
+        "json": {"path": "/api/v4/projects/007/issues", "meta.project": "Acme/App"}
+    });
+    let q = |v: serde_json::Value| matches(&v, &doc);
+    assert!(q(
+        serde_json::json!({"match_phrase": {"json.meta.project": "acme/app"}})
+    ));
+    assert!(!q(
+        serde_json::json!({"match_phrase": {"json.meta.project": "app/acme"}})
+    ));
+    assert!(q(
+        serde_json::json!({"regexp": {"json.path": {"value": "0*7"}}})
+    ));
+    assert!(!q(
+        serde_json::json!({"regexp": {"json.path": {"value": "7"}}})
+    ));
+    assert!(q(serde_json::json!({"span_near": {"clauses": [
+        {"span_term": {"json.path": "projects"}},
+        {"span_multi": {"match": {"regexp": {"json.path": {"value": "0*7"}}}}}
+    ], "slop": 0, "in_order": true}})));
+    assert!(!q(serde_json::json!({"span_near": {"clauses": [
+        {"span_term": {"json.path": "v4"}},
+        {"span_multi": {"match": {"regexp": {"json.path": {"value": "0*7"}}}}}
+    ], "slop": 0, "in_order": true}})));
+    assert!(q(serde_json::json!({"bool": {
+        "filter": [{"range": {"@timestamp": {"gte": "2026-03-14T00:00:00Z", "lt": "2026-03-15T00:00:00Z"}}}],
+        "should": [{"match_all": {}}], "minimum_should_match": 1}})));
+    assert!(!q(serde_json::json!({"bool": {
+        "filter": [{"range": {"@timestamp": {"gte": "2026-03-15T00:00:00Z"}}}]}})));
+    assert!(q(serde_json::json!({"exists": {"field": "json.path"}})));
+    assert!(!q(serde_json::json!({"exists": {"field": "json.msg"}})));
+    assert!(!q(serde_json::json!({"bool": {
+        "must_not": [{"exists": {"field": "json.meta.project"}}]}})));
 }

@@ -2,7 +2,7 @@
 //! Dev Tools console (Elasticsearch, or OpenSearch behind OpenSearch Dashboards).
 //!
 //! The documents hold the log line's fields already decoded from JSON, so escapes play
-//! no part; the text fields are analysed ([`es_model`]), so a name is found by its
+//! no part; the text fields are analysed ([`analyser`]), so a name is found by its
 //! terms. For each name of the scope (the longest segment of each path in scope and
 //! of each former path, as for the expression) and each field attribution reads:
 //!
@@ -21,11 +21,17 @@
 //! term, so no query on the text fields can see through it. No GitLab client writes
 //! ids that way; the internal note of a summary from these candidates says so.
 
+mod analyser;
+/// The query evaluated as a cluster would, for the tests.
+#[cfg(test)]
+#[path = "../../tests/cli/es_model.rs"]
+mod model;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use super::es_model::tokens;
 use crate::scope::prefilter::Terms;
+use analyser::tokens;
 
 /// The indices Kibana's Rails and Workhorse logs live in.
 pub const DEFAULT_INDEX: &str = "pubsub-rails-inf-gprd-*,pubsub-workhorse-inf-gprd-*";
@@ -208,8 +214,8 @@ GET {index}/_search
 
 #[cfg(test)]
 mod tests {
+    use super::model::matches;
     use super::*;
-    use crate::pushdown::es_model::matches;
 
     fn finds(names: &[&str], ids: &[u64], path: &str) -> bool {
         let terms = Terms {
@@ -262,6 +268,36 @@ mod tests {
             "/projects/70",
         ] {
             assert!(!finds(&["acme"], &[7], path), "{path}");
+        }
+    }
+
+    mod soundness {
+        use super::*;
+        use crate::ingest::Format;
+        use crate::scope::prefilter::tests::soundness::{alice, in_scope, lines};
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+            /// The query finds every line in scope in the document an index holds (the
+            /// line decoded, under `json`), unless an API id percent-encodes more than
+            /// slashes: the analyser drops the `%` (see the module's comment).
+            #[test]
+            fn the_query_finds_every_line_in_scope(line in lines()) {
+                let (dir, v) = alice();
+                let json = &line.json;
+                let plain_ids = !json.replace("%2F", "").replace("%2f", "").contains('%');
+                if plain_ids && in_scope(&dir, &v, json.as_bytes(), Format::RailsJson) {
+                    let doc = json!({
+                        "json": serde_json::from_str::<Value>(json).unwrap(),
+                        "@timestamp": "2026-03-14T20:06:12Z",
+                    });
+                    let plan = Plan { prefix: "json.", since: None, until: None };
+                    let query = query(&Terms::of(&dir, &v), &plan);
+                    prop_assert!(matches(&query, &doc), "{json}");
+                }
+            }
         }
     }
 
