@@ -672,6 +672,15 @@ fn scope_of(
 
 /// The in-scope path closest to a mistyped one, if any is close enough to be a typo.
 fn suggest(dir: &Directory, wanted: &str, owned: &[String]) -> Option<String> {
+    // A browser address without its scheme (`gitlab.com/acme/web`): the path after
+    // the host, when the requester owns it.
+    if let Some((host, rest)) = wanted.split_once('/')
+        && host.contains('.')
+        && dir.node_by_path(rest).is_some()
+        && owned.iter().any(|root| is_within(rest, root))
+    {
+        return Some(format!("{rest}, or the address https://{wanted}"));
+    }
     let mut best: Option<(usize, &str)> = None;
     for ns in &dir.namespaces {
         candidates(&ns.full_path, wanted, owned, &mut best);

@@ -67,7 +67,7 @@ pub enum Error {
         kept: u64,
     },
 
-    #[error("requester not verified: {0}")]
+    #[error("{}: {}", .0.heading(), .0)]
     NotVerified(#[from] Refusal),
 
     #[error(
@@ -122,6 +122,19 @@ pub enum Refusal {
         "--namespace {path} exists but is outside the paid namespaces the requester owns ({scope})"
     )]
     OutOfScope { path: String, scope: String },
+}
+
+impl Refusal {
+    /// What was refused: the requester, or a `--namespace` of a verified requester.
+    fn heading(&self) -> &'static str {
+        match self {
+            Refusal::UnknownNamespace { .. } | Refusal::OutOfScope { .. } => "namespace refused",
+            Refusal::NoUser { .. }
+            | Refusal::SeveralUsers { .. }
+            | Refusal::NotOwner { .. }
+            | Refusal::NoPaidPlan { .. } => "requester not verified",
+        }
+    }
 }
 
 fn suggestion_text(s: &Option<String>) -> String {

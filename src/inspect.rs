@@ -137,9 +137,10 @@ fn widen(first: &mut Option<DateTime<Utc>>, last: &mut Option<DateTime<Utc>>, t:
     *last = Some(last.map_or(t, |l| l.max(t)));
 }
 
-/// Inspects every file and prints the reports. After all reports are printed, the
-/// run fails if a file needs a flag it was not given (exit 2: a Kibana export's
-/// zone), is in no known format or could not be read to its end (exit 4).
+/// Inspects every file and prints the reports. A file that needs a flag it was not
+/// given (a Kibana export's zone) fails the run before anything is printed (exit 2);
+/// after the reports are printed, the run fails if a file is in no known format or
+/// could not be read to its end (exit 4).
 pub fn inspect(
     paths: &[std::path::PathBuf],
     options: &ReadOptions,
@@ -165,11 +166,13 @@ pub fn inspect(
             .collect::<Vec<_>>()
             .join("\n")
     };
-    crate::output::write_out(out, &text)?;
+    // A flag the files need and were not given is a usage error: nothing is printed,
+    // as for any usage error, and the same command with the flag prints the reports.
     let mut errors: Vec<Error> = errors.into_iter().flatten().collect();
     if let Some(i) = errors.iter().position(|e| matches!(e, Error::Usage(_))) {
         return Err(errors.swap_remove(i));
     }
+    crate::output::write_out(out, &text)?;
     if let Some(i) = reports
         .iter()
         .position(|r| r.format.is_none() && r.error.is_none())

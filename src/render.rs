@@ -391,19 +391,17 @@ impl<'a> View<'a> {
     /// The team's greeting, when there is one: data, checked like any, and named as
     /// the greeting when it stops a reply.
     fn greeting(&self) -> Option<Safe<String>> {
-        self.a.greeting.as_deref().map(|g| {
-            let mut out = String::new();
-            placed(Place::Greeting, g, &mut out);
-            Safe(out)
-        })
+        self.a
+            .greeting
+            .as_deref()
+            .map(|g| lines_of(Place::Greeting, g))
     }
 
     fn sign_off(&self) -> Option<Safe<String>> {
-        self.a.sign_off.as_deref().map(|s| {
-            let mut out = String::new();
-            placed(Place::SignOff, s, &mut out);
-            Safe(out)
-        })
+        self.a
+            .sign_off
+            .as_deref()
+            .map(|s| lines_of(Place::SignOff, s))
     }
 
     /// What the scope is, in the customer's words: "group and its projects",
@@ -1064,6 +1062,21 @@ struct Rest {
     records: u64,
     unique_ips: u64,
     kinds: usize,
+}
+
+/// A greeting or sign-off of several lines, each a value of its own that starts a
+/// line, kept apart by a markdown line break (two spaces before the line's end), so
+/// "Best regards," and the team's name stay on lines of their own.
+fn lines_of(place: Place, text: &str) -> Safe<String> {
+    let mut out = String::new();
+    let lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    for (i, line) in lines.enumerate() {
+        if i > 0 {
+            out.push_str("  \n");
+        }
+        placed(place, line, &mut out);
+    }
+    Safe(out)
 }
 
 /// The most items a list of the short reply holds; past it, the rest is one item.

@@ -235,7 +235,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("meaning", &["scope", "exclude", "geo", "manifest", "guard"]),
     ("engines' languages", &["elastic"]),
     ("command line", &["cli", "fetch", "config"]),
-    ("counting and writing", &["aggregate", "inspect", "render", "manual"]),
+    (
+        "counting and writing",
+        &["aggregate", "inspect", "render", "manual"],
+    ),
     ("commands", &["pushdown", "summarize"]),
 ];
 

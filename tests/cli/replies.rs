@@ -318,3 +318,72 @@ fn the_readme_shows_the_quick_start_reply_as_it_is_printed() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(shown, stdout(&out), "update the README's quick start reply");
 }
+
+#[test]
+fn a_sign_off_of_two_lines_stays_on_two_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let team = tmp.path().join("team.toml");
+    std::fs::write(
+        &team,
+        "sign_off = \"\"\"\nBest regards,\nThe Support Team\n1. first\"\"\"\n",
+    )
+    .unwrap();
+    let out = Summarize::quick_start().arg("--config").arg(&team).run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reply = stdout(&out);
+    assert!(
+        reply.ends_with("\n\nBest regards,  \nThe Support Team  \n1\\. first\n"),
+        "{reply}"
+    );
+}
+
+#[test]
+fn an_address_without_its_scheme_is_a_namespace_refused_with_the_way_forward() {
+    let out = Summarize::new()
+        .namespaces(&["gitlab.com/acme/web"])
+        .arg("fixtures/logs/production_json.log")
+        .run();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(out.stdout.is_empty());
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "namespace refused: --namespace gitlab.com/acme/web is not in the directory (did \
+             you mean acme/web, or the address https://gitlab.com/acme/web?)"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("requester not verified"), "{err}");
+}
+
+#[test]
+fn inspect_prints_nothing_when_a_file_needs_a_flag() {
+    let tmp = tempfile::tempdir().unwrap();
+    let naive = tmp.path().join("export.csv");
+    std::fs::write(
+        &naive,
+        "@timestamp,json.path,json.method\n\"Mar 14, 2026 @ 20:06:12.345\",/acme,GET\n",
+    )
+    .unwrap();
+    let out = logbrief()
+        .arg("inspect")
+        .arg("fixtures/logs/production_json.log")
+        .arg(&naive)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "{}", stdout(&out));
+    assert!(stderr(&out).contains("--input-tz"));
+    let out = logbrief()
+        .args([
+            "inspect",
+            "--input-tz",
+            "UTC",
+            "fixtures/logs/production_json.log",
+        ])
+        .arg(&naive)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("kibana-csv"));
+}
