@@ -194,7 +194,8 @@ pub struct FetchLogsArgs {
 pub struct FetchDirectoryArgs {
     #[command(flatten)]
     pub api: ApiArgs,
-    /// Full path of the group (a subgroup works too).
+    /// Full path of the group (a subgroup works too), or its address in the browser
+    /// on the instance fetch reads.
     #[arg(long, value_name = "PATH")]
     pub namespace: String,
     /// The directory file to write.

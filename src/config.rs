@@ -234,6 +234,16 @@ pub fn namespace_path(given: &str, instance: Option<&Instance>) -> Result<String
     Ok(path.trim_end_matches(".git").to_owned())
 }
 
+/// `fetch directory --namespace`: a path, or a browser address on the instance `url`
+/// that `fetch` reads, as its path; never an address sent to the API as a path.
+pub fn namespace_on(given: &str, url: &str) -> Result<String> {
+    let instance = Instance {
+        url: url.to_owned(),
+        source: format!("the instance fetch reads ({url})"),
+    };
+    namespace_path(given, Some(&instance))
+}
+
 /// An address given as `--namespace` must be on the team's instance, when it is known.
 fn check_instance(
     given: &str,

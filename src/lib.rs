@@ -104,7 +104,9 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
         ),
         Command::Fetch(FetchCommand::Directory(args)) => {
             let client = fetch_client(&args.api)?;
-            fetch::directory(&client, &args.namespace, &args.output, out, err)
+            let url = config::gitlab_url(args.api.gitlab_url.as_deref())?;
+            let namespace = config::namespace_on(&args.namespace, &url)?;
+            fetch::directory(&client, &namespace, &args.output, out, err)
         }
         Command::Completions(args) => {
             let mut script = Vec::new();

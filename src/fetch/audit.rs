@@ -223,53 +223,64 @@ pub fn fetch(
     let first = client.url(&first_route(request));
     let mut asked = HashSet::new();
     let mut idle = 0;
-    loop {
-        let url = match &state.after {
-            None => first.clone(),
-            Some(param) => with_param(&first, param),
-        };
-        if !asked.insert(url.clone()) {
-            return Err(kept(client.circular(&url), state.pages));
-        }
-        let page: Page<Items<serde_json::Value>> = client
-            .get(&url, on_wait)
-            .map_err(|e| kept(e, state.pages))?;
-        let page = Page {
-            body: page.body.0,
-            next: page.next,
-        };
-        if state.events + page.body.len() as u64 > MAX_EVENTS {
-            let source = FetchError::TooLarge {
-                route: client.shown(&first),
-                most: MAX_EVENTS as usize,
+    let mut pages = || -> Result<()> {
+        loop {
+            let url = match &state.after {
+                None => first.clone(),
+                Some(param) => with_param(&first, param),
             };
-            return Err(kept(source.into(), state.pages));
-        }
-        let route = || client.shown(&url);
-        let (text, new) = page_text(&page.body, &mut seen, window, route, state.pages + 1)
-            .map_err(|source| kept(source.into(), state.pages))?;
-        idle = if new == 0 { idle + 1 } else { 0 };
-        if idle >= MAX_IDLE_PAGES && page.next.is_some() {
-            let source = FetchError::Stuck {
-                route: client.shown(&first),
-                pages: idle,
+            if !asked.insert(url.clone()) {
+                return Err(kept(client.circular(&url), state.pages));
+            }
+            let page: Page<Items<serde_json::Value>> = client
+                .get(&url, on_wait)
+                .map_err(|e| kept(e, state.pages))?;
+            let page = Page {
+                body: page.body.0,
+                next: page.next,
             };
-            return Err(kept(source.into(), state.pages));
+            if state.events + page.body.len() as u64 > MAX_EVENTS {
+                let source = FetchError::TooLarge {
+                    route: client.shown(&first),
+                    most: MAX_EVENTS as usize,
+                };
+                return Err(kept(source.into(), state.pages));
+            }
+            let route = || client.shown(&url);
+            let (text, new) = page_text(&page.body, &mut seen, window, route, state.pages + 1)
+                .map_err(|source| kept(source.into(), state.pages))?;
+            idle = if new == 0 { idle + 1 } else { 0 };
+            if idle >= MAX_IDLE_PAGES && page.next.is_some() {
+                let source = FetchError::Stuck {
+                    route: client.shown(&first),
+                    pages: idle,
+                };
+                return Err(kept(source.into(), state.pages));
+            }
+            part.write_all(text.as_bytes())
+                .and_then(|()| part.sync_data())
+                .map_err(|e| Error::write(&part_path, e))?;
+            state.part_bytes += text.len() as u64;
+            state.pages += 1;
+            state.events += page.body.len() as u64;
+            on_page(state.pages, state.events);
+            let Some(next) = page.next else { break };
+            let param = client
+                .next_param(&first, &next)
+                .map_err(|e| kept(e, state.pages - 1))?;
+            state.after = Some(param);
+            let bytes = serde_json::to_vec(&state).map_err(|e| Error::Internal(e.to_string()))?;
+            crate::files::write_private(&state_path, &bytes)?;
         }
-        part.write_all(text.as_bytes())
-            .and_then(|()| part.sync_data())
-            .map_err(|e| Error::write(&part_path, e))?;
-        state.part_bytes += text.len() as u64;
-        state.pages += 1;
-        state.events += page.body.len() as u64;
-        on_page(state.pages, state.events);
-        let Some(next) = page.next else { break };
-        let param = client
-            .next_param(&first, &next)
-            .map_err(|e| kept(e, state.pages - 1))?;
-        state.after = Some(param);
-        let bytes = serde_json::to_vec(&state).map_err(|e| Error::Internal(e.to_string()))?;
-        crate::files::write_private(&state_path, &bytes)?;
+        Ok(())
+    };
+    if let Err(e) = pages() {
+        // A fetch that got no page leaves no empty part file behind.
+        if state.pages == 0 {
+            drop(part);
+            crate::files::remove_if_present(&part_path)?;
+        }
+        return Err(e);
     }
     drop(part);
 

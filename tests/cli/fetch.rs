@@ -770,6 +770,18 @@ fn a_subgroup_brings_its_root_and_plan() {
     let personal = fetch_directory(&stub, "olive", &file);
     assert_eq!(personal.status.code(), Some(2));
     assert!(text(&personal.stderr).contains("personal namespace"));
+
+    // The group's address in the browser names the same group; an address on another
+    // instance is refused before anything is asked.
+    let by_address = tempfile::tempdir().unwrap();
+    let copy = by_address.path().join("d.json");
+    let address = format!("{}/groups/northwind/platform/-/settings", stub.base);
+    let out = fetch_directory(&stub, &address, &copy);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_same_file(&file, &copy);
+    let elsewhere = fetch_directory(&stub, "https://gitlab.com/northwind/platform", &copy);
+    assert_eq!(elsewhere.status.code(), Some(2));
+    assert!(text(&elsewhere.stderr).contains("is an address on gitlab.com"));
 }
 
 fn events_of(path: &Path) -> Vec<Value> {
@@ -1015,6 +1027,9 @@ fn the_token_stays_secret_and_is_sent_nowhere_else() {
         "{stderr}"
     );
     assert!(!stderr.contains(wrong) && !stderr.contains(TOKEN));
+    // A fetch that got no page leaves no empty part file behind.
+    assert!(!file.with_extension("json.part").exists());
+    assert!(!file.exists());
 
     stub.fault("audit_events", Fault::Redirect);
     let redirected = fetch(
