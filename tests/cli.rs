@@ -87,3 +87,8 @@ mod hostile;
 /// stray times, wrong exports.
 #[path = "cli/claims.rs"]
 mod claims;
+
+/// The same requests twice are counted once: one log plain and compressed, exports
+/// that overlap, placeholder correlation ids.
+#[path = "cli/overlaps.rs"]
+mod overlaps;

@@ -69,6 +69,9 @@ pub struct Aggregates {
     /// Lines that could not be read but may concern the scope: the counts may be low
     /// by as many (RULES.md §9).
     pub unreadable_in_scope: u64,
+    /// Of `reconciliation.duplicate`, the request lines another input held too
+    /// (overlapping exports): each such request was counted once (RULES.md §6).
+    pub overlap: u64,
     #[serde(flatten)]
     pub tally: Tally,
     pub reconciliation: Reconciliation,

@@ -23,6 +23,11 @@ pub struct Reconciliation {
     /// whether lines were read or not.
     #[serde(skip)]
     pub unread: u64,
+    /// Of `duplicate`, the request lines that another input held too, line for line
+    /// (overlapping exports, RULES.md §6): the reply says how many. The JSON gives it
+    /// beside the reconciliation (`overlap`), whose eight numbers stay the buckets.
+    #[serde(skip)]
+    pub overlap: u64,
 }
 
 impl Reconciliation {
@@ -46,6 +51,7 @@ impl Reconciliation {
         self.excluded += other.excluded;
         self.counted += other.counted;
         self.unread += other.unread;
+        self.overlap += other.overlap;
     }
 }
 
@@ -75,6 +81,9 @@ pub struct InputSummary {
     /// With `--format-hint`: the format the content looks like, when it is another.
     #[serde(skip)]
     pub looks_like: Option<&'static str>,
+    /// A hash of the decoded content: the same lines plain or compressed hash alike.
+    #[serde(skip)]
+    pub content: u128,
 }
 
 /// The filters a reply may describe: the requester's own ranges and domains, and only

@@ -42,6 +42,8 @@ const MALFORMED_SHOWN: usize = 5;
 pub(crate) struct Scoped {
     /// Where the line is: input and line number, for reading order.
     pub(crate) at: At,
+    /// The line's bytes, by their hash: the same line in two inputs is one request.
+    pub(crate) key: Option<LineKey>,
     pub(crate) source: Source,
     pub(crate) correlation_id: Option<Box<str>>,
     pub(crate) rule: Option<Rule>,
@@ -55,6 +57,7 @@ pub(crate) struct Scoped {
 /// the IP-block story, counted without its path.
 pub(crate) struct Elsewhere {
     pub(crate) at: At,
+    pub(crate) key: Option<LineKey>,
     pub(crate) source: Source,
     pub(crate) correlation_id: Option<Box<str>>,
     pub(crate) status: Option<u16>,
@@ -120,6 +123,20 @@ fn content_digest(event: &ScopedEvent) -> [u8; 16] {
 
 /// A line's place in the inputs: the input's index and the line's number in it.
 pub(crate) type At = (usize, u64);
+
+/// The 128-bit hash of a line's bytes without its end, for lines that are records of
+/// their own (RULES.md §6: overlapping exports). Bytes, not a `u128`, so that it adds
+/// 17 bytes to a record, not 32.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct LineKey([u8; 16]);
+
+impl LineKey {
+    fn of(line: &[u8]) -> LineKey {
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        LineKey(xxhash_rust::xxh3::xxh3_128(line).to_le_bytes())
+    }
+}
 
 /// A parsed request outside the scope that another component may have logged too:
 /// if its twin is in the scope, the most complete of them decides (RULES.md §6).
@@ -218,12 +235,14 @@ impl Part {
     }
 
     /// Puts one read line in its bucket, or keeps the record it made.
+    /// `raw` is the line's bytes, for line-based formats.
     fn take(
         &mut self,
         context: &Context<'_>,
         canaries: &mut Canaries,
         line_no: u64,
         line: Line<'_>,
+        raw: Option<&[u8]>,
     ) {
         let Context {
             reading,
@@ -253,7 +272,7 @@ impl Part {
                 } else {
                     self.records += 1;
                     self.coverage.add(r.time);
-                    self.request(context, line_no, &r);
+                    self.request(context, line_no, &r, raw);
                 }
             }
             Line::Audit(e) => {
@@ -295,12 +314,19 @@ impl Part {
 
     /// A request of a request story: in scope, or out of it (and then perhaps the
     /// requester's own, or another line of a request in scope).
-    fn request(&mut self, context: &Context<'_>, line_no: u64, request: &ingest::Request<'_>) {
+    fn request(
+        &mut self,
+        context: &Context<'_>,
+        line_no: u64,
+        request: &ingest::Request<'_>,
+        raw: Option<&[u8]>,
+    ) {
         let (dir, verified, story) = (context.dir, context.verified, &context.reading.story);
         match scope::attribute(dir, request).filter(|&n| verified.contains(dir, n)) {
             Some(node) => {
                 let mut scoped = to_scoped(context, node, request);
                 scoped.at = (0, line_no);
+                scoped.key = raw.map(LineKey::of);
                 self.scoped.push(scoped);
             }
             None => {
@@ -308,6 +334,7 @@ impl Part {
                 if story.is_ip_block() && from_client(story, request) {
                     self.elsewhere.push(Elsewhere {
                         at: (0, line_no),
+                        key: raw.map(LineKey::of),
                         source: request.source,
                         correlation_id: request.correlation_id.as_deref().map(Box::from),
                         status: request.status,
@@ -439,7 +466,7 @@ pub(crate) fn read_input(
                 if matches!(line, Line::Malformed(_)) {
                     part.unreadable_in_scope += 1;
                 }
-                part.take(context, canaries, line_no, line);
+                part.take(context, canaries, line_no, line, None);
                 part.admit(&context.hold);
                 part.stop(path)
             })?;
@@ -451,6 +478,7 @@ pub(crate) fn read_input(
         collected.warnings.push(w);
     }
     let gzip = reader.is_gzip();
+    let content = reader.content_digest();
     let read = reader.finish()?;
     let digest = digest.finish(reading.digests, path, read)?;
     collected.warnings.extend(digest.warnings);
@@ -471,6 +499,7 @@ pub(crate) fn read_input(
         records: part.records,
         unread: part.rec.unread,
         looks_like: looks_like.map(Format::name),
+        content,
     };
     collected.add(summary, part);
     Ok(())
@@ -488,7 +517,8 @@ impl Collected {
             return Err(Error::Manifest {
                 path: manifest.name.clone().into(),
                 message: format!(
-                    "the engine counted {} lines, fewer than the {read} candidate lines read                      here: it describes other logs",
+                    "the engine counted {} lines, fewer than the {read} candidate lines read \
+                     here: it describes other logs",
                     manifest.lines
                 ),
             });
@@ -504,7 +534,8 @@ impl Collected {
         if outside(self.coverage.first) || outside(self.coverage.last) {
             return Err(Error::Manifest {
                 path: manifest.name.clone().into(),
-                message: "the lines read hold times outside its sources' first and last: it                           describes other logs"
+                message: "the lines read hold times outside its sources' first and last: it \
+                          describes other logs"
                     .to_owned(),
             });
         }
@@ -529,20 +560,31 @@ impl Collected {
             records: 0,
             unread: left,
             looks_like: None,
+            // No content was read: it matches no input's.
+            content: u128::from_le_bytes(*b"engine-manifest!"),
         });
         Ok(())
     }
 
     /// Adds one input's lines and records.
     fn add(&mut self, mut summary: InputSummary, part: Part) {
-        // The same file given twice (by another name, or a copy) is read once: its
-        // second reading adds nothing but lines, all of them duplicates.
-        if let Some(first) = self.inputs.iter().find(|i| i.sha256 == summary.sha256) {
+        // The same file given twice (by another name, a copy, or compressed) is read
+        // once: its second reading adds nothing but lines, all of them duplicates.
+        if let Some(first) = self
+            .inputs
+            .iter()
+            .find(|i| i.sha256 == summary.sha256 || i.content == summary.content)
+        {
             let one = summary.lines == 1;
             self.warnings.push(format!(
-                "{} has the same content (SHA-256) as {}: it is read once, and its {} line{} \
+                "{} has the same content {} as {}: it is read once, and its {} line{} \
                  counted as duplicate{}",
                 summary.name,
+                if first.sha256 == summary.sha256 {
+                    "(SHA-256)"
+                } else {
+                    "(once decompressed)"
+                },
                 first.name,
                 summary.lines,
                 if one { " is" } else { "s are" },
@@ -829,7 +871,7 @@ impl Search<'_> {
         if let Some(line) = chunk.dropped_line() {
             // Too long to be read, and so to be judged: it may concern the scope.
             part.unreadable_in_scope += 1;
-            part.take(self.context, canaries, 1, line);
+            part.take(self.context, canaries, 1, line, None);
             return part;
         }
         let text = &chunk.bytes[..];
@@ -840,7 +882,7 @@ impl Search<'_> {
             if matches!(line, Line::Malformed(_)) && self.judge.is_none_or(|j| j.may_concern(raw)) {
                 part.unreadable_in_scope += 1;
             }
-            part.take(self.context, canaries, line_no, line);
+            part.take(self.context, canaries, line_no, line, Some(raw));
         };
         let mut line_no = 0;
         let Some(prefilter) = self.prefilter else {
@@ -960,6 +1002,7 @@ fn to_scoped(context: &Context<'_>, node: directory::Node, r: &ingest::Request<'
     let ip: Option<IpAddr> = r.client_ip;
     Scoped {
         at: (0, 0),
+        key: None,
         from_client: from_client(story, r),
         git_challenge: is_git_challenge(r),
         source: r.source,
@@ -991,6 +1034,72 @@ fn to_scoped(context: &Context<'_>, node: directory::Node, r: &ingest::Request<'
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The string literals of a Rust source, as written between their quotes (raw
+    /// strings and character literals aside), each with its line.
+    fn literals(source: &str) -> Vec<(usize, String)> {
+        let mut found = Vec::new();
+        let mut chars = source.char_indices().peekable();
+        let mut in_comment = false;
+        while let Some((i, c)) = chars.next() {
+            if in_comment {
+                in_comment = c != '\n';
+                continue;
+            }
+            match c {
+                '/' if source[i + 1..].starts_with('/') => in_comment = true,
+                // A character literal such as '"' is no string.
+                '\'' if source[i + 1..].starts_with("\"'") => {
+                    chars.nth(1);
+                }
+                '"' => {
+                    let line = source[..i].lines().count();
+                    let mut text = String::new();
+                    while let Some((_, c)) = chars.next() {
+                        match c {
+                            '\\' => {
+                                if let Some((_, next)) = chars.next() {
+                                    text.push('\\');
+                                    text.push(next);
+                                }
+                            }
+                            '"' => break,
+                            c => text.push(c),
+                        }
+                    }
+                    found.push((line, text));
+                }
+                _ => {}
+            }
+        }
+        found
+    }
+
+    /// A message continued on the next line without a `\` at the end of the first one
+    /// carries that line's indentation into the middle of its sentence.
+    #[test]
+    fn no_message_holds_a_run_of_spaces() {
+        for (name, source) in [
+            ("src/error.rs", include_str!("../error.rs")),
+            ("src/summarize/collect.rs", include_str!("collect.rs")),
+        ] {
+            // The tests' own strings are no messages.
+            let code = source.split("#[cfg(test)]").next().unwrap_or_default();
+            for (line, text) in literals(code) {
+                // A `\` continuation swallows the line end and the indentation after it.
+                let joined: String = text
+                    .split("\\\n")
+                    .map(|part| part.trim_start_matches([' ', '\n']))
+                    .collect::<Vec<_>>()
+                    .join("");
+                let at_start = joined.len() - joined.trim_start().len();
+                assert!(
+                    !joined[at_start..].contains("  ") && !joined.contains('\n'),
+                    "{name}:{line}: {joined:?}"
+                );
+            }
+        }
+    }
 
     /// Millions of audit events are kept: each in 64 bytes, whatever its texts.
     #[test]

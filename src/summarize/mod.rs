@@ -367,6 +367,7 @@ fn count(
                 .map(|u| u - chrono::Duration::milliseconds(1)),
         },
         tally,
+        overlap: settled.reconciliation.overlap,
         reconciliation: settled.reconciliation,
         inputs: Vec::new(),
         audit,
