@@ -92,3 +92,8 @@ mod claims;
 /// that overlap, placeholder correlation ids.
 #[path = "cli/overlaps.rs"]
 mod overlaps;
+
+/// The period a reply states: stray times, the same period however lines were read,
+/// the window and the minute, gaps in the logs.
+#[path = "cli/periods.rs"]
+mod periods;
