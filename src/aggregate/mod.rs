@@ -24,7 +24,7 @@ use serde::Serialize;
 pub use audit::{AuditBatch, Identity, audit_tally};
 pub use ip_block::{ClientRequest, ip_block};
 pub use names::Names;
-pub use report::{Filters, InputSummary, KnownList, Period, Reconciliation};
+pub use report::{Filters, Gap, InputSummary, KnownList, Period, Reconciliation};
 pub use tally::{Batch, Counted, tally};
 pub use view::{
     ActionCounts, AuditTally, BusiestMinute, CountryCounts, IpBlock, StatusCount, Tally,
@@ -72,6 +72,8 @@ pub struct Aggregates {
     /// Of `reconciliation.duplicate`, the request lines another input held too
     /// (overlapping exports): each such request was counted once (RULES.md §6).
     pub overlap: u64,
+    /// Gaps in the logs within the period the reply covers (RULES.md §9).
+    pub gaps: Vec<Gap>,
     #[serde(flatten)]
     pub tally: Tally,
     pub reconciliation: Reconciliation,

@@ -115,6 +115,20 @@ pub struct KnownList {
     pub users: usize,
 }
 
+/// A stretch of the period where the request logs hold no line although lines would be
+/// expected (RULES.md §9): from the last line before it to the first one after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Gap {
+    #[serde(serialize_with = "ser_instant")]
+    pub from: DateTime<Utc>,
+    #[serde(serialize_with = "ser_instant")]
+    pub to: DateTime<Utc>,
+}
+
+fn ser_instant<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&super::format_time(*t))
+}
+
 /// A period of time: the first and the last moment of something.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Period {

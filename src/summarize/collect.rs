@@ -186,6 +186,14 @@ pub(crate) struct Collected {
     pub(crate) foreign_roots: BTreeSet<String>,
     /// Malformed lines that may concern the scope (RULES.md §9).
     pub(crate) unreadable_in_scope: u64,
+    /// The times each line-based request log covers, for the gaps in the logs.
+    pub(crate) timelines: Vec<Timeline>,
+}
+
+/// The stretches of time one request log's lines cover, and how many lines it has.
+pub(crate) struct Timeline {
+    pub(crate) lines: u64,
+    pub(crate) spans: Vec<Span>,
 }
 
 /// What every line of every input is read against.
@@ -218,6 +226,8 @@ struct Part {
     /// Records of the story's kind read, in scope or not.
     records: u64,
     coverage: Coverage,
+    /// The stretches of time the lines cover, in reading order (see [`Search::sample`]).
+    spans: Vec<Span>,
     foreign_roots: BTreeSet<String>,
     /// Malformed lines that may concern the scope: the counts may be low by as many.
     unreadable_in_scope: u64,
@@ -271,7 +281,9 @@ impl Part {
                     rec.not_request += 1;
                 } else {
                     self.records += 1;
-                    self.coverage.add(r.time);
+                    if raw.is_none() {
+                        self.coverage.add(r.time);
+                    }
                     self.request(context, line_no, &r, raw);
                 }
             }
@@ -282,9 +294,12 @@ impl Part {
                     return;
                 }
                 self.records += 1;
-                self.coverage.add(e.time);
+                if raw.is_none() {
+                    self.coverage.add(e.time);
+                }
                 match scope::attribute_audit(dir, &e).filter(|&n| verified.contains(dir, n)) {
                     Some(_) => {
+                        self.coverage.add(e.time);
                         let event = to_scoped_event(context, *e);
                         self.pending.push(Pending {
                             line: line_no,
@@ -324,6 +339,7 @@ impl Part {
         let (dir, verified, story) = (context.dir, context.verified, &context.reading.story);
         match scope::attribute(dir, request).filter(|&n| verified.contains(dir, n)) {
             Some(node) => {
+                self.coverage.add(request.time);
                 let mut scoped = to_scoped(context, node, request);
                 scoped.at = (0, line_no);
                 scoped.key = raw.map(LineKey::of);
@@ -332,6 +348,7 @@ impl Part {
             None => {
                 self.rec.out_of_scope += 1;
                 if story.is_ip_block() && from_client(story, request) {
+                    self.coverage.add(request.time);
                     self.elsewhere.push(Elsewhere {
                         at: (0, line_no),
                         key: raw.map(LineKey::of),
@@ -380,6 +397,7 @@ impl Part {
         self.twins.append(&mut later.twins);
         self.records += later.records;
         self.coverage.join(later.coverage);
+        self.spans.append(&mut later.spans);
         self.foreign_roots.append(&mut later.foreign_roots);
         self.unreadable_in_scope += later.unreadable_in_scope;
         self.too_many_events = self
@@ -501,7 +519,13 @@ pub(crate) fn read_input(
         looks_like: looks_like.map(Format::name),
         content,
     };
-    collected.add(summary, part);
+    // Gaps are looked for in the platform's line-based request logs only: a Kibana
+    // export is filtered, and a group's audit events are sparse by nature.
+    let timeline = matches!(
+        ingest::line_syntax(format),
+        Some(LineSyntax::Json | LineSyntax::Nginx)
+    ) && !reading.story.counts_audit_events();
+    collected.add(summary, part, timeline);
     Ok(())
 }
 
@@ -567,7 +591,7 @@ impl Collected {
     }
 
     /// Adds one input's lines and records.
-    fn add(&mut self, mut summary: InputSummary, part: Part) {
+    fn add(&mut self, mut summary: InputSummary, part: Part, timeline: bool) {
         // The same file given twice (by another name, a copy, or compressed) is read
         // once: its second reading adds nothing but lines, all of them duplicates.
         if let Some(first) = self
@@ -600,6 +624,12 @@ impl Collected {
             return;
         }
         let input = self.inputs.len();
+        if timeline && !part.spans.is_empty() {
+            self.timelines.push(Timeline {
+                lines: summary.lines,
+                spans: part.spans,
+            });
+        }
         self.inputs.push(summary);
         self.reconciliation.add(&part.rec);
         self.unreadable_in_scope += part.unreadable_in_scope;
@@ -885,6 +915,7 @@ impl Search<'_> {
             part.take(self.context, canaries, line_no, line, Some(raw));
         };
         let mut line_no = 0;
+        self.sample(text, &mut part);
         let Some(prefilter) = self.prefilter else {
             for line in chunks::lines(text) {
                 line_no += 1;
@@ -892,7 +923,6 @@ impl Search<'_> {
             }
             return part;
         };
-        self.cover_unread(text, &mut part);
         prefilter::lower_case(text, lower);
         let mut pos = 0;
         while let Some(line) = prefilter.next_candidate(text, lower, pos) {
@@ -907,31 +937,95 @@ impl Search<'_> {
     }
 }
 
+/// The bytes of a chunk whose lines' times are sampled together: the first and last
+/// time of each block bound the period and show the gaps (RULES.md §9).
+const BLOCK: usize = 64 * 1024;
+
+/// The longest stretch without lines inside a block before its times are read one by
+/// one to find where the lines stop (see [`gaps`](super::gaps)).
+const STRETCH: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// A stretch of time that lines cover: the first and last time of a block of lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) first: chrono::DateTime<Utc>,
+    pub(crate) last: chrono::DateTime<Utc>,
+}
+
 impl Search<'_> {
-    /// The period a chunk covers, from its first and last records of the story's
-    /// kind, which the prefilter may pass over unread: logs are written in time order,
-    /// so the chunks' edges bound the period the file covers. Lines at an edge that
-    /// hold no such record (a Workhorse line that is no access, a malformed line) are
-    /// passed over inwards, so the period is the one `--parse-all` finds.
-    fn cover_unread(&self, text: &[u8], part: &mut Part) {
+    /// The time of a line that holds a record of the story's kind.
+    fn time_of(&self, line: &[u8]) -> Option<chrono::DateTime<Utc>> {
+        if line.len() >= MAX_LINE {
+            return None;
+        }
         let story_is_audit = self.context.reading.story.counts_audit_events();
-        let time = |line: &[u8]| {
-            if line.len() >= MAX_LINE {
-                return None;
+        match ingest::parse_line(self.format, self.flavor, line) {
+            Line::Request(r) if !story_is_audit => Some(r.time),
+            Line::Audit(e) if story_is_audit => Some(e.time),
+            _ => None,
+        }
+    }
+
+    /// The times a chunk's lines cover, whatever the prefilter passes over: for each
+    /// block of [`BLOCK`] bytes, the first and last records of the story's kind among
+    /// the lines that start in it (lines at an edge without one are passed over
+    /// inwards). Logs are written in time order, so these bound the period the file
+    /// covers, and the same samples are taken however the lines are read. A block
+    /// whose edges lie more than [`STRETCH`] apart has every line's time read, so that
+    /// a gap inside it is seen where it is.
+    fn sample(&self, text: &[u8], part: &mut Part) {
+        let mut block: Vec<&[u8]> = Vec::new();
+        let mut block_no = 0;
+        let mut start = 0;
+        for line in chunks::lines(text) {
+            let at = start / BLOCK;
+            start += line.len() + 1;
+            if at != block_no && !block.is_empty() {
+                self.sample_block(&block, part);
+                block.clear();
             }
-            match ingest::parse_line(self.format, self.flavor, line) {
-                Line::Request(r) if !story_is_audit => Some(r.time),
-                Line::Audit(e) if story_is_audit => Some(e.time),
-                _ => None,
-            }
-        };
-        let Some(first) = chunks::lines(text).find_map(time) else {
+            block_no = at;
+            block.push(line);
+        }
+        if !block.is_empty() {
+            self.sample_block(&block, part);
+        }
+    }
+
+    fn sample_block(&self, block: &[&[u8]], part: &mut Part) {
+        let Some(first) = block.iter().find_map(|l| self.time_of(l)) else {
             return;
         };
-        part.coverage.add(first);
-        if let Some(last) = chunks::lines(text).rev().find_map(time) {
-            part.coverage.add(last);
+        let last = block
+            .iter()
+            .rev()
+            .find_map(|l| self.time_of(l))
+            .unwrap_or(first);
+        let (early, late) = (first.min(last), first.max(last));
+        part.coverage.add(early);
+        part.coverage.add(late);
+        if late - early <= STRETCH {
+            part.spans.push(Span {
+                first: early,
+                last: late,
+            });
+            return;
         }
+        let mut times: Vec<_> = block.iter().filter_map(|l| self.time_of(l)).collect();
+        times.sort_unstable();
+        let mut span = Span {
+            first: times[0],
+            last: times[0],
+        };
+        for &t in &times[1..] {
+            if t - span.last > STRETCH {
+                part.spans.push(span);
+                span = Span { first: t, last: t };
+            } else {
+                span.last = t;
+            }
+        }
+        part.spans.push(span);
     }
 }
 

@@ -5,6 +5,7 @@
 //! code (collect) sees a [`Story`], never the output format, the note or the links.
 
 mod collect;
+mod gaps;
 mod settle;
 
 use std::io::Write;
@@ -102,6 +103,12 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
     let aggregates = settle_and_count(config, &dir, &verified, collected, names, geoip.as_ref());
     let mut aggregates = aggregates?;
     aggregates.config_added = config_added;
+    if manifest.is_some() {
+        // The lines an engine kept are the scope's only: the stretches between them
+        // are no gaps in the logs, and the engine's totals do not tell where its
+        // sources' lines lie (RULES.md §9).
+        aggregates.gaps.clear();
+    }
     aggregates.manifest = manifest;
     aggregates.warnings.extend(window_beyond_logs(&aggregates));
     aggregates
@@ -229,6 +236,7 @@ fn settle_and_count(
     let inputs = std::mem::take(&mut collected.inputs);
     let coverage = collected.coverage;
     let unreadable = collected.unreadable_in_scope;
+    let gaps = gaps::gaps(&collected.timelines, &config.window);
     let warnings = std::mem::take(&mut collected.warnings);
     let settled = settle::settle(collected, &config.window, names)?;
     let mut aggregates = count(config, dir, verified, settled, geoip)?;
@@ -239,6 +247,7 @@ fn settle_and_count(
     };
     aggregates.warnings = warnings;
     aggregates.unreadable_in_scope = unreadable;
+    aggregates.gaps = gaps;
     Ok(aggregates)
 }
 
@@ -368,6 +377,7 @@ fn count(
         },
         tally,
         overlap: settled.reconciliation.overlap,
+        gaps: Vec::new(),
         reconciliation: settled.reconciliation,
         inputs: Vec::new(),
         audit,

@@ -48,7 +48,10 @@ fn the_same_log_plain_and_gzipped_is_read_once() {
     let twice = Summarize::new().arg(&plain).arg(&packed).json();
     assert_eq!(counts(&twice), counts(&once));
     let lines = once["reconciliation"]["lines"].as_u64().unwrap();
-    assert_eq!(twice["reconciliation"]["duplicate"].as_u64().unwrap(), lines);
+    assert_eq!(
+        twice["reconciliation"]["duplicate"].as_u64().unwrap(),
+        lines
+    );
     // Each input keeps the SHA-256 of its bytes on disk.
     let digests: Vec<&str> = twice["inputs"]
         .as_array()
@@ -201,7 +204,10 @@ fn placeholder_correlation_ids_never_join_two_requests() {
     assert_eq!(v["counts"]["accesses"], 10, "{v}");
     assert_eq!(v["reconciliation"]["duplicate"], 0);
     // A real id still joins the lines of one request.
-    let twice = log.replace(r#""correlation_id":"-""#, r#""correlation_id":"01KKPYTRBG""#);
+    let twice = log.replace(
+        r#""correlation_id":"-""#,
+        r#""correlation_id":"01KKPYTRBG""#,
+    );
     let path = write(tmp.path(), "production_json.log", twice.as_bytes());
     let v = Summarize::new().arg(&path).json();
     assert_eq!(v["counts"]["accesses"], 8, "{v}");

@@ -8,7 +8,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use super::support::{Summarize, logbrief, root, stderr, stdout};
+use super::support::{ALICE_ABOUT_ACME, Summarize, logbrief, root, stderr, stdout};
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
@@ -59,7 +59,10 @@ fn stray_times_are_malformed_and_set_no_period() {
             reply.contains("from 2026-03-14 20:06 UTC to 2026-03-15 20:00 UTC"),
             "{reply}"
         );
-        assert!(!reply.contains("1970") && !reply.contains("2099"), "{reply}");
+        assert!(
+            !reply.contains("1970") && !reply.contains("2099"),
+            "{reply}"
+        );
         let err = stderr(&out);
         assert!(
             err.contains(&format!(
@@ -68,7 +71,10 @@ fn stray_times_are_malformed_and_set_no_period() {
             )),
             "{err}"
         );
-        let json = at_clock("2026-03-14T21:00:00Z", &s.clone().args(extra).format("json"));
+        let json = at_clock(
+            "2026-03-14T21:00:00Z",
+            &s.clone().args(extra).format("json"),
+        );
         let v: Value = serde_json::from_slice(&json.stdout).unwrap();
         assert_eq!(v["reconciliation"]["malformed"], malformed, "{v}");
         assert_eq!(v["counts"]["accesses"], 2, "{v}");
@@ -136,8 +142,196 @@ fn stray_times_of_every_format_are_malformed() {
         );
         assert_eq!(v["logs_cover"], base["logs_cover"], "{name}");
         assert!(
-            !v["logs_cover"]["last"].as_str().unwrap().starts_with("2099"),
+            !v["logs_cover"]["last"]
+                .as_str()
+                .unwrap()
+                .starts_with("2099"),
             "{v}"
         );
+    }
+}
+
+/// Request lines from `from` for `minutes` minutes, `per_minute` a minute, in time
+/// order: one in ten to acme, the others to another customer's project.
+fn traffic(from: &str, minutes: i64, per_minute: i64) -> String {
+    let start: chrono::DateTime<chrono::Utc> = from.parse().unwrap();
+    let mut out = String::new();
+    for i in 0..minutes * per_minute {
+        let t = start + chrono::TimeDelta::milliseconds(i * 60_000 / per_minute);
+        let path = if i % 10 == 3 {
+            "/acme/docs/-/issues"
+        } else {
+            "/globex/core/-/merge_requests"
+        };
+        out += &rails(
+            &t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            path,
+            i as u32,
+        );
+    }
+    out
+}
+
+/// The markdown reply, the same with and without `--parse-all` and on one thread.
+fn reply_every_way(files: &[&Path], extra: &[&str]) -> String {
+    let run = |more: &[&str]| {
+        let out = Summarize::new().args(extra).args(more).files(files).run();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let reply = run(&[]);
+    assert_eq!(run(&["--parse-all"]), reply, "--parse-all");
+    assert_eq!(run(&["--threads", "1"]), reply, "--threads 1");
+    assert_eq!(run(&["--threads", "3"]), reply, "--threads 3");
+    reply
+}
+
+#[test]
+fn the_period_is_the_same_however_the_lines_were_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Over a megabyte, so several chunks; the last line and a late one in the middle
+    // are another customer's, which the default reading passes over unparsed.
+    let mut log = traffic("2026-03-14T00:00:07Z", 23 * 60 + 56, 8);
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(log.len() > 1 << 20);
+    let last_line: Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    assert!(last_line["path"].as_str().unwrap().contains("globex"));
+    let last = last_line["time"].as_str().unwrap().to_owned();
+    assert!(last.starts_with("2026-03-14T23:55"), "{last}");
+    let middle = lines.len() / 2;
+    let late = rails("2026-03-14T23:59:30Z", "/globex/core", 9);
+    log = lines[..middle]
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .chain([late])
+        .chain(lines[middle..].iter().map(|l| format!("{l}\n")))
+        .collect();
+    let path = write(tmp.path(), "production_json.log", &log);
+    let reply = reply_every_way(&[&path], &[]);
+    assert!(
+        reply.contains("from 2026-03-14 00:00 UTC to 2026-03-14 23:55 UTC"),
+        "{reply}"
+    );
+    // Through an engine's candidates and its manifest: the lines `logbrief filter`
+    // keeps, and the totals an engine counts over the log.
+    let filtered = logbrief()
+        .arg("filter")
+        .args(&ALICE_ABOUT_ACME[1..])
+        .write_stdin(log.clone())
+        .output()
+        .unwrap();
+    assert!(filtered.status.success(), "{}", stderr(&filtered));
+    let candidates = tmp.path().join("candidates.log");
+    fs::write(&candidates, &filtered.stdout).unwrap();
+    let manifest = write(
+        tmp.path(),
+        "manifest.json",
+        &serde_json::json!({
+            "sources": [{"name": path.to_str().unwrap(), "lines": log.lines().count(),
+                         "first": "2026-03-14T00:00:07Z", "last": last}],
+            "engine": "duckdb",
+            "filter": "logbrief filter",
+        })
+        .to_string(),
+    );
+    let out = Summarize::new()
+        .arg("--manifest")
+        .arg(&manifest)
+        .arg(&candidates)
+        .run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), reply);
+}
+
+#[test]
+fn a_missing_day_and_a_stretch_without_lines_are_said_with_their_times() {
+    let tmp = tempfile::tempdir().unwrap();
+    let monday = write(
+        tmp.path(),
+        "monday.log",
+        &traffic("2026-03-02T00:00:00Z", 24 * 60, 2),
+    );
+    let wednesday = write(
+        tmp.path(),
+        "wednesday.log",
+        &(traffic("2026-03-04T00:00:00Z", 10 * 60, 2)
+            + &traffic("2026-03-04T14:00:00Z", 10 * 60, 2)),
+    );
+    let reply = reply_every_way(&[&monday, &wednesday], &[]);
+    assert!(
+        reply.contains(
+            "The logs hold no lines from 2026-03-02 23:59 UTC to 2026-03-04 00:00 UTC and from \
+             2026-03-04 09:59 UTC to 2026-03-04 14:00 UTC, so requests made in those times are \
+             not counted."
+        ),
+        "{reply}"
+    );
+    let v = Summarize::new().files([&monday, &wednesday]).json();
+    assert_eq!(v["gaps"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(v["gaps"][0]["from"], "2026-03-02T23:59:30.000Z");
+    assert_eq!(v["gaps"][0]["to"], "2026-03-04T00:00:00.000Z");
+    // Within a window that leaves the missing day out, nothing is said.
+    let reply = reply_every_way(&[&monday, &wednesday], &["--since", "2026-03-04"]);
+    assert!(!reply.contains("hold no lines from 2026-03-02"), "{reply}");
+    assert!(reply.contains("from 2026-03-04 09:59 UTC to 2026-03-04 14:00 UTC"));
+    // The note says each gap too.
+    let note = tmp.path().join("note.md");
+    let out = Summarize::new()
+        .arg("--internal-note")
+        .arg(&note)
+        .files([&monday, &wednesday])
+        .run();
+    assert!(out.status.success());
+    let note = fs::read_to_string(&note).unwrap();
+    assert!(
+        note.contains("- Gap in the logs (no lines where over 100 were expected): 2026-03-02 23:59:30 UTC to 2026-03-04 00:00:00 UTC"),
+        "{note}"
+    );
+}
+
+#[test]
+fn more_than_three_gaps_are_counted_after_the_first_three() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log: String = (0..6)
+        .map(|h| traffic(&format!("2026-03-04T{:02}:00:00Z", h * 4), 60, 10))
+        .collect();
+    let path = write(tmp.path(), "production_json.log", &log);
+    let reply = reply_every_way(&[&path], &[]);
+    assert!(
+        reply.contains(
+            "The logs hold no lines from 2026-03-04 00:59 UTC to 2026-03-04 04:00 UTC, from \
+             2026-03-04 04:59 UTC to 2026-03-04 08:00 UTC, from 2026-03-04 08:59 UTC to \
+             2026-03-04 12:00 UTC and in 2 more stretches, so requests made in those times are \
+             not counted."
+        ),
+        "{reply}"
+    );
+}
+
+#[test]
+fn quiet_logs_have_no_gaps() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A request every three hours for a week: a quiet project's logs, not gaps.
+    let quiet = write(
+        tmp.path(),
+        "production_json.log",
+        &traffic("2026-03-02T00:00:00Z", 7 * 24 * 60, 1)
+            .lines()
+            .step_by(180)
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    );
+    let reply = reply_every_way(&[&quiet], &[]);
+    assert!(!reply.contains("hold no lines"), "{reply}");
+    // A Kibana export filtered to one namespace is sparse by nature: never gaps.
+    for file in [
+        "fixtures/formats/kibana/export.csv",
+        "fixtures/formats/nginx/gitlab_access.log",
+    ] {
+        let v = Summarize::new()
+            .args(["--input-tz", "UTC"])
+            .arg(file)
+            .json();
+        assert_eq!(v["gaps"], serde_json::json!([]), "{file}");
     }
 }
