@@ -974,30 +974,26 @@ impl Search<'_> {
     /// whose edges lie more than [`STRETCH`] apart has every line's time read, so that
     /// a gap inside it is seen where it is.
     fn sample(&self, text: &[u8], part: &mut Part) {
-        let mut block: Vec<&[u8]> = Vec::new();
-        let mut block_no = 0;
         let mut start = 0;
-        for line in chunks::lines(text) {
-            let at = start / BLOCK;
-            start += line.len() + 1;
-            if at != block_no && !block.is_empty() {
-                self.sample_block(&block, part);
-                block.clear();
-            }
-            block_no = at;
-            block.push(line);
-        }
-        if !block.is_empty() {
-            self.sample_block(&block, part);
+        while start < text.len() {
+            // The block's lines are those that start before its end: the next block
+            // starts after the line end at or past it.
+            let limit = (start / BLOCK + 1) * BLOCK;
+            let end = match text.get(limit - 1..) {
+                Some(rest) => memchr::memchr(b'\n', rest).map_or(text.len(), |i| limit + i),
+                None => text.len(),
+            };
+            self.sample_block(&text[start..end], part);
+            start = end;
         }
     }
 
-    fn sample_block(&self, block: &[&[u8]], part: &mut Part) {
-        let Some(first) = block.iter().find_map(|l| self.time_of(l)) else {
+    /// Only the lines at the block's edges are parsed, unless they lie far apart.
+    fn sample_block(&self, block: &[u8], part: &mut Part) {
+        let Some(first) = chunks::lines(block).find_map(|l| self.time_of(l)) else {
             return;
         };
-        let last = block
-            .iter()
+        let last = chunks::lines(block)
             .rev()
             .find_map(|l| self.time_of(l))
             .unwrap_or(first);
@@ -1011,7 +1007,9 @@ impl Search<'_> {
             });
             return;
         }
-        let mut times: Vec<_> = block.iter().filter_map(|l| self.time_of(l)).collect();
+        let mut times: Vec<_> = chunks::lines(block)
+            .filter_map(|l| self.time_of(l))
+            .collect();
         times.sort_unstable();
         let mut span = Span {
             first: times[0],
