@@ -22,6 +22,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 pub use audit::{AuditBatch, Identity, audit_tally};
+pub use common::WholeMinutes;
 pub use ip_block::{ClientRequest, ip_block};
 pub use names::Names;
 pub use report::{Filters, Gap, InputSummary, KnownList, Period, Reconciliation};

@@ -16,7 +16,7 @@ mod values;
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 
 use crate::error::Error;
 use reader::Dropped;
@@ -450,14 +450,19 @@ pub fn is_stray(t: DateTime<Utc>) -> bool {
     t < earliest || t > run_clock() + chrono::TimeDelta::days(1)
 }
 
-/// A record whose time is stray (see [`is_stray`]) is malformed, in every format.
-pub fn plausible(line: Line<'_>) -> Line<'_> {
-    let time = match &line {
-        Line::Request(r) => r.time,
-        Line::Audit(e) => e.time,
+/// A record whose time is stray (see [`is_stray`]) is malformed, in every format. A
+/// leap second (`23:59:60`) is read as the last instant of the second before it, so
+/// that it falls in the minute it names and prints one way everywhere.
+pub fn plausible(mut line: Line<'_>) -> Line<'_> {
+    let time = match &mut line {
+        Line::Request(r) => &mut r.time,
+        Line::Audit(e) => &mut e.time,
         Line::NotRequest | Line::Malformed(_) => return line,
     };
-    if is_stray(time) {
+    if time.nanosecond() >= 1_000_000_000 {
+        *time = time.with_nanosecond(999_999_999).unwrap_or(*time);
+    }
+    if is_stray(*time) {
         Line::Malformed("a time before 2011 or more than a day after the run")
     } else {
         line

@@ -370,10 +370,12 @@ fn count(
                 users: 0,
             },
             since: config.window.since,
+            // The last instant the window includes: `--until` as given, or the end
+            // of its day.
             until: config
                 .window
                 .until_exclusive
-                .map(|u| u - chrono::Duration::milliseconds(1)),
+                .map(|u| u - chrono::Duration::nanoseconds(1)),
         },
         tally,
         overlap: settled.reconciliation.overlap,
@@ -382,7 +384,7 @@ fn count(
         inputs: Vec::new(),
         audit,
         ip_block: (config.template == Template::IpBlock)
-            .then(|| aggregate::ip_block(&settled.client_requests))
+            .then(|| aggregate::ip_block(&settled.client_requests, whole_minutes(&config.window)))
             .transpose()
             .map_err(counting)?,
         geoip: geoip.map(geo::GeoIp::info),
@@ -406,6 +408,11 @@ fn count(
         greeting: config.greeting.clone(),
         sign_off: config.sign_off.clone(),
     })
+}
+
+/// The minutes wholly inside the window: the busiest minute is one of them.
+pub(crate) fn whole_minutes(window: &crate::config::Window) -> aggregate::WholeMinutes {
+    aggregate::WholeMinutes::of(window.since, window.until_exclusive)
 }
 
 /// Tells the engineer which inputs had lines that could not be read, by line number.

@@ -37,7 +37,7 @@ pub(crate) fn settle(collected: Collected, window: &Window, names: Names) -> Res
         by_request(&scoped, &elsewhere, &twins, &copies, &mut reconciliation);
     let mut settled = Settled {
         reconciliation,
-        batch: Batch::new(names),
+        batch: Batch::new(names).within(super::whole_minutes(window)),
         client_requests: Vec::new(),
         audit: AuditBatch::default(),
     };

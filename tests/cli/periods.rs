@@ -335,3 +335,119 @@ fn quiet_logs_have_no_gaps() {
         assert_eq!(v["gaps"], serde_json::json!([]), "{file}");
     }
 }
+
+/// `n` requests to acme from `from`, one every `step` seconds.
+fn burst(from: &str, n: i64, step: i64) -> String {
+    let start: chrono::DateTime<chrono::Utc> = from.parse().unwrap();
+    (0..n)
+        .map(|i| {
+            let t = start + chrono::TimeDelta::seconds(i * step);
+            rails(&t.to_rfc3339(), "/acme/docs", i as u32)
+        })
+        .collect()
+}
+
+#[test]
+fn the_busiest_minute_is_a_whole_minute_inside_the_window() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 36 requests in 20:06 (20 of them from 20:06:30 on), 15 in 20:07.
+    let log = burst("2026-03-14T20:06:00Z", 16, 1)
+        + &burst("2026-03-14T20:06:30Z", 20, 1)
+        + &burst("2026-03-14T20:07:00Z", 15, 2);
+    let path = write(tmp.path(), "production_json.log", &log);
+    let busiest = |extra: &[&str]| {
+        let v = Summarize::new()
+            .args(["--template", "high-load"])
+            .args(extra)
+            .arg(&path)
+            .json();
+        (
+            v["busiest_minute"]["minute"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned(),
+            v["busiest_minute"]["accesses"].as_u64().unwrap_or(0),
+        )
+    };
+    assert_eq!(busiest(&[]), ("2026-03-14T20:06:00.000Z".into(), 36));
+    // The window cuts 20:06: its 20 requests are not said as the minute's.
+    assert_eq!(
+        busiest(&["--since", "2026-03-14T20:06:30Z"]),
+        ("2026-03-14T20:07:00.000Z".into(), 15)
+    );
+    let reply = reply_every_way(
+        &[&path],
+        &["--template", "high-load", "--since", "2026-03-14T20:06:30Z"],
+    );
+    assert!(
+        reply.contains("The busiest minute was 20:07 UTC on 2026-03-14, with 15 requests."),
+        "{reply}"
+    );
+    // A window inside one minute has no whole minute to name.
+    assert_eq!(
+        busiest(&[
+            "--since",
+            "2026-03-14T20:06:10Z",
+            "--until",
+            "2026-03-14T20:06:50Z"
+        ]),
+        (String::new(), 0)
+    );
+}
+
+#[test]
+fn the_window_and_the_minute_agree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = burst("2026-03-14T20:06:00Z", 61, 1) + &burst("2026-03-14T20:07:20Z", 3, 1);
+    let path = write(tmp.path(), "production_json.log", &log);
+    // `--until` is the last instant the window includes: 20:07:00 is in it.
+    let until = ["--until", "2026-03-14T20:07:00Z"];
+    let v = Summarize::new().args(until).arg(&path).json();
+    assert_eq!(v["filters"]["until"], "2026-03-14T20:07:00.000Z");
+    assert_eq!(v["counts"]["accesses"], 61);
+    assert_eq!(v["counts"]["last_seen"], "2026-03-14T20:07:00.000Z");
+    let reply = reply_every_way(&[&path], &until);
+    assert!(
+        reply.contains(
+            "The first request was at 20:06 UTC on 2026-03-14, the last at 20:07 UTC on 2026-03-14."
+        ),
+        "{reply}"
+    );
+    assert!(
+        reply.contains("from 2026-03-14 20:06 UTC to 2026-03-14 20:07 UTC"),
+        "{reply}"
+    );
+    // A date includes its whole day.
+    let v = Summarize::new()
+        .args(["--until", "2026-03-14"])
+        .arg(&path)
+        .json();
+    assert_eq!(v["filters"]["until"], "2026-03-14T23:59:59.999Z");
+}
+
+#[test]
+fn a_leap_second_prints_one_way_everywhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = rails("2016-12-31T23:59:58Z", "/acme/docs", 1)
+        + &rails("2016-12-31T23:59:60Z", "/acme/docs", 2)
+        + &rails("2016-12-31T23:59:60.500Z", "/acme/docs", 3);
+    let path = write(tmp.path(), "production_json.log", &log);
+    let v = Summarize::new()
+        .args(["--template", "high-load"])
+        .arg(&path)
+        .json();
+    assert_eq!(v["counts"]["last_seen"], "2016-12-31T23:59:59.999Z", "{v}");
+    assert_eq!(v["logs_cover"]["last"], "2016-12-31T23:59:59.999Z");
+    assert_eq!(v["busiest_minute"]["minute"], "2016-12-31T23:59:00.000Z");
+    assert_eq!(v["busiest_minute"]["accesses"], 3);
+    let reply = reply_every_way(&[&path], &["--template", "high-load"]);
+    assert!(
+        reply.contains("the last at 23:59 UTC on 2016-12-31"),
+        "{reply}"
+    );
+    assert!(
+        reply.contains("The busiest minute was 23:59 UTC on 2016-12-31, with 3 requests."),
+        "{reply}"
+    );
+    assert!(!reply.contains("2017"), "{reply}");
+}
