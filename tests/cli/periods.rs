@@ -6,6 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use proptest::prelude::*;
 use serde_json::Value;
 
 use super::support::{ALICE_ABOUT_ACME, Summarize, logbrief, root, stderr, stdout};
@@ -450,4 +451,129 @@ fn a_leap_second_prints_one_way_everywhere() {
         "{reply}"
     );
     assert!(!reply.contains("2017"), "{reply}");
+}
+
+/// One stretch of a generated log: lines at a steady rate, then a pause.
+#[derive(Debug, Clone)]
+struct Stretch {
+    lines: u16,
+    seconds_apart: u8,
+    pause_minutes: u16,
+}
+
+/// What may stand between the lines of a stretch.
+#[derive(Debug, Clone, Copy)]
+enum Odd {
+    None,
+    Stray1970,
+    Stray2099InScope,
+    Cut,
+}
+
+fn generated_log(stretches: &[Stretch], odd: &[Odd]) -> String {
+    let mut t: chrono::DateTime<chrono::Utc> = "2026-03-02T00:00:00Z".parse().unwrap();
+    let mut out = String::new();
+    let mut n = 0usize;
+    for s in stretches {
+        for _ in 0..s.lines {
+            let at = t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let path = if n % 7 == 0 {
+                "/acme/docs/-/issues"
+            } else {
+                "/globex/core"
+            };
+            out += &rails(&at, path, n as u32);
+            match odd[n % odd.len()] {
+                Odd::None => {}
+                Odd::Stray1970 => out += &rails("1970-01-01T00:00:00Z", "/globex/core", 1),
+                Odd::Stray2099InScope => out += &rails("2099-01-01T00:00:00Z", "/acme/docs", 2),
+                Odd::Cut => {
+                    let line = rails(&at, "/acme/docs", 3);
+                    out += &line[..line.len() / 2];
+                    out += "\n";
+                }
+            }
+            n += 1;
+            t += chrono::TimeDelta::seconds(i64::from(s.seconds_apart));
+        }
+        t += chrono::TimeDelta::minutes(i64::from(s.pause_minutes));
+    }
+    out
+}
+
+fn stretch() -> impl Strategy<Value = Stretch> {
+    (1u16..600, 1u8..40, prop_oneof![0u16..30, 60u16..900]).prop_map(
+        |(lines, seconds_apart, pause_minutes)| Stretch {
+            lines,
+            seconds_apart,
+            pause_minutes,
+        },
+    )
+}
+
+fn odd() -> impl Strategy<Value = Odd> {
+    prop_oneof![
+        6 => Just(Odd::None),
+        1 => Just(Odd::Stray1970),
+        1 => Just(Odd::Stray2099InScope),
+        1 => Just(Odd::Cut),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Gaps, stray times and malformed lines: the markdown reply is byte for byte the
+    /// same with and without `--parse-all`, and through an engine's candidates with the
+    /// manifest an engine would write (where no gap is said: RULES.md §9).
+    #[test]
+    fn the_reply_is_the_same_however_the_lines_were_read(
+        stretches in proptest::collection::vec(stretch(), 1..5),
+        odd in proptest::collection::vec(odd(), 1..12),
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = generated_log(&stretches, &odd);
+        let path = write(tmp.path(), "production_json.log", &log);
+        let run = |s: Summarize| {
+            let out = s.run();
+            assert!(out.status.success(), "{}", stderr(&out));
+            stdout(&out)
+        };
+        let reply = run(Summarize::new().arg(&path));
+        prop_assert_eq!(&run(Summarize::new().arg("--parse-all").arg(&path)), &reply);
+        prop_assert_eq!(&run(Summarize::new().args(["--threads", "1"]).arg(&path)), &reply);
+        if reply.contains("hold no lines") {
+            return Ok(());
+        }
+        // The engine's totals: every line, and the first and last time a log line can
+        // hold (an engine's query over the log, where stray times are left aside).
+        let times: Vec<String> = log
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|v| v["time"].as_str().map(str::to_owned))
+            .filter(|t| !t.starts_with("1970") && !t.starts_with("2099"))
+            .collect();
+        let filtered = logbrief()
+            .arg("filter")
+            .args(&ALICE_ABOUT_ACME[1..])
+            .write_stdin(log.clone())
+            .output()
+            .unwrap();
+        prop_assert!(filtered.status.success());
+        let candidates = tmp.path().join("candidates.log");
+        fs::write(&candidates, &filtered.stdout).unwrap();
+        let manifest = write(
+            tmp.path(),
+            "manifest.json",
+            &serde_json::json!({
+                "sources": [{"name": path.to_str().unwrap(), "lines": log.lines().count(),
+                             "first": times.first(), "last": times.last()}],
+                "engine": "duckdb",
+                "filter": "logbrief filter",
+            })
+            .to_string(),
+        );
+        let through_engine = run(Summarize::new().arg("--manifest").arg(&manifest).arg(&candidates));
+        prop_assert_eq!(&through_engine, &reply);
+    }
 }
