@@ -213,23 +213,30 @@ fn the_period_is_the_same_however_the_lines_were_read() {
         reply.contains("from 2026-03-14 00:00 UTC to 2026-03-14 23:55 UTC"),
         "{reply}"
     );
-    // Through an engine's candidates and its manifest: the lines `logbrief filter`
-    // keeps, and the totals an engine counts over the log.
+    // Through an engine's candidates and its manifest.
+    let first = "2026-03-14T00:00:07Z";
+    assert_eq!(through_engine(tmp.path(), &path, &log, first, &last), reply);
+}
+
+/// The reply through an engine's candidates and its manifest: the lines `logbrief
+/// filter` keeps of `log` (read from `path`), and the totals an engine counts over it,
+/// with its first and last time.
+fn through_engine(dir: &Path, path: &Path, log: &str, first: &str, last: &str) -> String {
     let filtered = logbrief()
         .arg("filter")
         .args(&ALICE_ABOUT_ACME[1..])
-        .write_stdin(log.clone())
+        .write_stdin(log.to_owned())
         .output()
         .unwrap();
     assert!(filtered.status.success(), "{}", stderr(&filtered));
-    let candidates = tmp.path().join("candidates.log");
+    let candidates = dir.join("candidates.log");
     fs::write(&candidates, &filtered.stdout).unwrap();
     let manifest = write(
-        tmp.path(),
+        dir,
         "manifest.json",
         &serde_json::json!({
             "sources": [{"name": path.to_str().unwrap(), "lines": log.lines().count(),
-                         "first": "2026-03-14T00:00:07Z", "last": last}],
+                         "first": first, "last": last}],
             "engine": "duckdb",
             "filter": "logbrief filter",
         })
@@ -241,7 +248,7 @@ fn the_period_is_the_same_however_the_lines_were_read() {
         .arg(&candidates)
         .run();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out), reply);
+    stdout(&out)
 }
 
 #[test]
@@ -477,7 +484,7 @@ fn generated_log(stretches: &[Stretch], odd: &[Odd]) -> String {
     for s in stretches {
         for _ in 0..s.lines {
             let at = t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            let path = if n % 7 == 0 {
+            let path = if n.is_multiple_of(7) {
                 "/acme/docs/-/issues"
             } else {
                 "/globex/core"
@@ -553,27 +560,8 @@ proptest! {
             .filter_map(|v| v["time"].as_str().map(str::to_owned))
             .filter(|t| !t.starts_with("1970") && !t.starts_with("2099"))
             .collect();
-        let filtered = logbrief()
-            .arg("filter")
-            .args(&ALICE_ABOUT_ACME[1..])
-            .write_stdin(log.clone())
-            .output()
-            .unwrap();
-        prop_assert!(filtered.status.success());
-        let candidates = tmp.path().join("candidates.log");
-        fs::write(&candidates, &filtered.stdout).unwrap();
-        let manifest = write(
-            tmp.path(),
-            "manifest.json",
-            &serde_json::json!({
-                "sources": [{"name": path.to_str().unwrap(), "lines": log.lines().count(),
-                             "first": times.first(), "last": times.last()}],
-                "engine": "duckdb",
-                "filter": "logbrief filter",
-            })
-            .to_string(),
-        );
-        let through_engine = run(Summarize::new().arg("--manifest").arg(&manifest).arg(&candidates));
+        let (first, last) = (times.first().unwrap(), times.last().unwrap());
+        let through_engine = through_engine(tmp.path(), &path, &log, first, last);
         prop_assert_eq!(&through_engine, &reply);
     }
 }
