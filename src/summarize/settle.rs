@@ -123,6 +123,13 @@ fn by_content(scoped: &[Scoped], elsewhere: &[Elsewhere]) -> Vec<bool> {
         .chain(elsewhere.iter().map(|e| (e.at, e.key)))
         .collect();
     let mut copy = vec![false; keyed.len()];
+    // Copies are across inputs: with one input there are none to look for.
+    let mut inputs = keyed.iter().filter(|k| k.1.is_some()).map(|k| k.0.0);
+    if let Some(one) = inputs.next()
+        && inputs.all(|i| i == one)
+    {
+        return copy;
+    }
     let mut order: Vec<usize> = (0..keyed.len()).filter(|&i| keyed[i].1.is_some()).collect();
     order.sort_by_key(|&i| keyed[i].0);
     // The most copies of each line one input held, over the inputs read before the
