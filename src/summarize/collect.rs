@@ -597,7 +597,10 @@ impl Collected {
         if let Some(first) = self
             .inputs
             .iter()
-            .find(|i| i.sha256 == summary.sha256 || i.content == summary.content)
+            .find(|i| {
+                i.sha256 == summary.sha256
+                    || (i.content == summary.content && i.lines == summary.lines)
+            })
         {
             let one = summary.lines == 1;
             self.warnings.push(format!(
