@@ -594,14 +594,9 @@ impl Collected {
     fn add(&mut self, mut summary: InputSummary, part: Part, timeline: bool) {
         // The same file given twice (by another name, a copy, or compressed) is read
         // once: its second reading adds nothing but lines, all of them duplicates.
-        if let Some(first) = self
-            .inputs
-            .iter()
-            .find(|i| {
-                i.sha256 == summary.sha256
-                    || (i.content == summary.content && i.lines == summary.lines)
-            })
-        {
+        if let Some(first) = self.inputs.iter().find(|i| {
+            i.sha256 == summary.sha256 || (i.content == summary.content && i.lines == summary.lines)
+        }) {
             let one = summary.lines == 1;
             self.warnings.push(format!(
                 "{} has the same content {} as {}: it is read once, and its {} line{} \
