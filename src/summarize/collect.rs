@@ -622,7 +622,10 @@ impl Collected {
             return;
         }
         let input = self.inputs.len();
-        if timeline && !part.spans.is_empty() {
+        // A log whose lines are mostly the scope's was filtered to it already (a
+        // grep, an engine's candidates): its quiet hours are the customer's, not gaps.
+        let filtered = part.scoped.len() as u64 * 2 > summary.lines;
+        if timeline && !filtered && !part.spans.is_empty() {
             self.timelines.push(Timeline {
                 lines: summary.lines,
                 spans: part.spans,

@@ -565,3 +565,28 @@ proptest! {
         prop_assert_eq!(&through_engine, &reply);
     }
 }
+
+#[test]
+fn a_log_filtered_to_the_customer_has_no_gaps() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The customer's own requests, already picked out of the platform's logs: a
+    // quiet night is theirs.
+    let grepped = |text: String| -> String {
+        text.lines()
+            .filter(|l| l.contains("/acme/"))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    let day = traffic("2026-03-02T06:00:00Z", 16 * 60, 20)
+        + &traffic("2026-03-03T06:00:00Z", 16 * 60, 20);
+    let only_acme = write(tmp.path(), "acme.log", &grepped(day.clone()));
+    let reply = reply_every_way(&[&only_acme], &[]);
+    assert!(!reply.contains("hold no lines"), "{reply}");
+    // The platform's log of the same hours: the night is a gap in it.
+    let platform = write(tmp.path(), "production_json.log", &day);
+    let reply = reply_every_way(&[&platform], &[]);
+    assert!(
+        reply.contains("The logs hold no lines from 2026-03-02 21:59 UTC to 2026-03-03 06:00 UTC"),
+        "{reply}"
+    );
+}
