@@ -1104,6 +1104,8 @@ const OWN_JSON_FIELDS: &[&str] = &[
     "filters.until",
     "logs_cover.first",
     "logs_cover.last",
+    "gaps[].from",
+    "gaps[].to",
     "counts.first_seen",
     "counts.last_seen",
     "excluded.user.first_seen",

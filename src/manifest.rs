@@ -191,8 +191,16 @@ impl Manifest {
                 return Err(fail(format!("sources[{i}].first is after its last")));
             }
             // Logs are written before they are counted; a day allows for clocks.
-            if l.is_some_and(|l| l > Utc::now() + chrono::Duration::days(1)) {
+            if l.is_some_and(|l| l > crate::ingest::run_clock() + chrono::Duration::days(1)) {
                 return Err(fail(format!("sources[{i}].last lies in the future")));
+            }
+            // The engine took its first and last over every line, stray times too: a
+            // time no log line can hold would be the period's edge (RULES.md §9).
+            if f.into_iter().chain(l).any(crate::ingest::is_stray) {
+                return Err(fail(format!(
+                    "sources[{i}] has a first or last time before 2011, which no log line \
+                     can hold: run the engine's totals again over the times from 2011 on"
+                )));
             }
             lines = lines
                 .checked_add(count)
@@ -310,6 +318,10 @@ mod tests {
             (
                 r#"{"sources":[{"name":"a","lines":3,"first":"2026-03-04T00:00:00Z","last":"2999-01-01T00:00:00Z"}]}"#,
                 "lies in the future",
+            ),
+            (
+                r#"{"sources":[{"name":"a","lines":3,"first":"1970-01-01T00:00:00Z","last":"2026-03-03T00:00:00Z"}]}"#,
+                "before 2011, which no log line can hold",
             ),
             (
                 r#"{"sources":[{"name":"secret-value","lines":-1}]}"#,

@@ -509,6 +509,41 @@ impl<'a> View<'a> {
         .map(own)
     }
 
+    /// The gaps in the logs, in one sentence: the first three with their times, then
+    /// how many more (RULES.md §9).
+    fn gaps(&self) -> Option<Safe<String>> {
+        const SHOWN: usize = 3;
+        let gaps = &self.a.gaps;
+        if gaps.is_empty() {
+            return None;
+        }
+        let stretches: Vec<String> = gaps
+            .iter()
+            .take(SHOWN)
+            .map(|g| format!("from {} to {}", minute(g.from), minute(g.to)))
+            .collect();
+        let mut said = match stretches.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) if gaps.len() <= SHOWN => format!("{} and {last}", rest.join(", ")),
+            _ => stretches.join(", "),
+        };
+        if gaps.len() > SHOWN {
+            let more = gaps.len() - SHOWN;
+            said.push_str(&format!(
+                " and in {more} more stretch{}",
+                if more == 1 { "" } else { "es" }
+            ));
+        }
+        let those = if gaps.len() == 1 {
+            "that time"
+        } else {
+            "those times"
+        };
+        Some(own(format!(
+            "The logs hold no lines {said}, so requests made in {those} are not counted."
+        )))
+    }
+
     /// A sentence for a window that reaches beyond the logs (RULES.md §9: said out loud).
     fn beyond(&self) -> Option<Safe<String>> {
         let f = &self.a.filters;
@@ -1036,6 +1071,11 @@ impl View<'_> {
                 "events left out by the known list",
             );
         }
+        add(
+            "requests that appeared in more than one of the log files",
+            a.reconciliation.overlap.to_string(),
+            "request lines another input held too, each counted once",
+        );
         add(
             "lines that may concern the scope but could not be read",
             a.unreadable_in_scope.to_string(),

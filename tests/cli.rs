@@ -91,3 +91,13 @@ mod claims;
 /// Short replies, each number backed by the internal note.
 #[path = "cli/replies.rs"]
 mod replies;
+
+/// The same requests twice are counted once: one log plain and compressed, exports
+/// that overlap, placeholder correlation ids.
+#[path = "cli/overlaps.rs"]
+mod overlaps;
+
+/// The period a reply states: stray times, the same period however lines were read,
+/// the window and the minute, gaps in the logs.
+#[path = "cli/periods.rs"]
+mod periods;

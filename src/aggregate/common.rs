@@ -63,6 +63,39 @@ use column::*;
 const UNKNOWN: &str = "unknown";
 const MICROS_PER_MINUTE: i64 = 60_000_000;
 
+/// The minutes wholly inside the window, by the start of the first and of the last
+/// (microseconds since 1970): only these can be the busiest minute, so a minute the
+/// window cuts is never said with a part of its requests as if they were all of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WholeMinutes {
+    first: Option<i64>,
+    last: Option<i64>,
+}
+
+impl WholeMinutes {
+    /// The whole minutes from `since` to just before `until_exclusive`.
+    pub fn of(
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        until_exclusive: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> WholeMinutes {
+        let floor = |t: chrono::DateTime<chrono::Utc>| {
+            let micros = t.timestamp_micros();
+            (
+                micros.div_euclid(MICROS_PER_MINUTE) * MICROS_PER_MINUTE,
+                micros,
+            )
+        };
+        WholeMinutes {
+            first: since.map(|s| match floor(s) {
+                (minute, micros) if minute == micros => minute,
+                (minute, _) => minute + MICROS_PER_MINUTE,
+            }),
+            // The minute before the one `until_exclusive` falls in ends by then.
+            last: until_exclusive.map(|u| floor(u).0 - MICROS_PER_MINUTE),
+        }
+    }
+}
+
 /// Collects the frames of one story in one go, in the order given.
 pub(super) fn collect(plans: Vec<LazyFrame>) -> PolarsResult<Vec<DataFrame>> {
     let flags = plans
@@ -184,11 +217,18 @@ pub(super) fn per_class(per_code: LazyFrame) -> LazyFrame {
 
 /// The UTC minute with the most requests, the earliest on a tie; no row without
 /// requests.
-pub(super) fn busiest_minute(requests: LazyFrame) -> LazyFrame {
+pub(super) fn busiest_minute(requests: LazyFrame, whole: WholeMinutes) -> LazyFrame {
     // polars' `%` takes the sign of the divisor, so this rounds down before 1970 too.
-    let minute = (col(TIME) - col(TIME) % lit(MICROS_PER_MINUTE)).alias(MINUTE);
+    let minute = col(TIME) - col(TIME) % lit(MICROS_PER_MINUTE);
+    let mut requests = requests.with_column(minute.alias(MINUTE));
+    if let Some(first) = whole.first {
+        requests = requests.filter(col(MINUTE).gt_eq(lit(first)));
+    }
+    if let Some(last) = whole.last {
+        requests = requests.filter(col(MINUTE).lt_eq(lit(last)));
+    }
     sorted(
-        requests.group_by([minute]).agg([accesses()]),
+        requests.group_by([col(MINUTE)]).agg([accesses()]),
         [(col(ACCESSES), Descending), (col(MINUTE), Ascending)],
     )
     .limit(1)

@@ -30,11 +30,11 @@ pub struct ClientRequest {
 ///
 /// When polars fails on the frames this module built itself, which would be a bug
 /// here: the caller has no error to report it with.
-pub fn ip_block(requests: &[ClientRequest]) -> PolarsResult<IpBlock> {
+pub fn ip_block(requests: &[ClientRequest], whole: common::WholeMinutes) -> PolarsResult<IpBlock> {
     let refused_times = || requests.iter().filter(|r| r.refused()).map(|r| r.time);
     let (refused_first, refused_last) = (refused_times().min(), refused_times().max());
     let (requests, names) = frame(requests)?;
-    let frames = common::collect(plan(requests, Arc::new(names)))?;
+    let frames = common::collect(plan(requests, Arc::new(names), whole))?;
     let [totals, statuses, busiest, paths, elsewhere] = &frames[..] else {
         return Err(common::missing_frames());
     };
@@ -94,7 +94,7 @@ fn frame(requests: &[ClientRequest]) -> PolarsResult<(LazyFrame, Names)> {
 
 /// The frames of the story, in the order [`count`] reads them: totals,
 /// statuses, the busiest minute, the requester's paths, and the rest.
-fn plan(requests: LazyFrame, names: Arc<Names>) -> Vec<LazyFrame> {
+fn plan(requests: LazyFrame, names: Arc<Names>, whole: common::WholeMinutes) -> Vec<LazyFrame> {
     let totals = requests.clone().select([
         common::accesses(),
         common::count_if(col(GIT_CHALLENGE)).alias(GIT_CHALLENGES),
@@ -122,7 +122,7 @@ fn plan(requests: LazyFrame, names: Arc<Names>) -> Vec<LazyFrame> {
     vec![
         totals,
         common::per_status(common::per_code(requests.clone())),
-        common::busiest_minute(requests),
+        common::busiest_minute(requests, whole),
         own,
         elsewhere,
     ]
@@ -158,14 +158,17 @@ mod tests {
             time: at(t),
             git_challenge,
         };
-        let block = ip_block(&[
-            r(Some("acme/a"), 401, "2026-03-14T20:06:01Z", false),
-            r(Some("acme/a"), 401, "2026-03-14T20:06:31Z", false),
-            r(Some("acme/a"), 401, "2026-03-14T20:06:50Z", true),
-            r(Some("acme/b"), 200, "2026-03-14T20:07:00Z", false),
-            r(None, 429, "2026-03-14T20:07:10Z", false),
-            r(None, 403, "2026-03-14T20:07:20Z", false),
-        ])
+        let block = ip_block(
+            &[
+                r(Some("acme/a"), 401, "2026-03-14T20:06:01Z", false),
+                r(Some("acme/a"), 401, "2026-03-14T20:06:31Z", false),
+                r(Some("acme/a"), 401, "2026-03-14T20:06:50Z", true),
+                r(Some("acme/b"), 200, "2026-03-14T20:07:00Z", false),
+                r(None, 429, "2026-03-14T20:07:10Z", false),
+                r(None, 403, "2026-03-14T20:07:20Z", false),
+            ],
+            Default::default(),
+        )
         .unwrap();
         assert_eq!(block.accesses, 6);
         assert_eq!(block.git_challenges, 1);
@@ -204,17 +207,20 @@ mod tests {
             time: at("2026-03-14T20:06:01Z"),
             git_challenge,
         };
-        let block = ip_block(&[
-            r("é", 200, false),
-            r("B", 401, true),
-            r("B", 200, false),
-            r("c", 429, false),
-            r("a", 401, false),
-            r("a", 200, false),
-            r("A", 200, false),
-            r("b", 403, false),
-            r("b", 403, false),
-        ])
+        let block = ip_block(
+            &[
+                r("é", 200, false),
+                r("B", 401, true),
+                r("B", 200, false),
+                r("c", 429, false),
+                r("a", 401, false),
+                r("a", 200, false),
+                r("A", 200, false),
+                r("b", 403, false),
+                r("b", 403, false),
+            ],
+            Default::default(),
+        )
         .unwrap();
         let paths: Vec<_> = block
             .paths
@@ -232,6 +238,9 @@ mod tests {
                 ("é", 0, 1)
             ]
         );
-        assert_eq!(ip_block(&[]).unwrap(), IpBlock::default());
+        assert_eq!(
+            ip_block(&[], Default::default()).unwrap(),
+            IpBlock::default()
+        );
     }
 }

@@ -22,9 +22,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 pub use audit::{AuditBatch, Identity, audit_tally};
+pub use common::WholeMinutes;
 pub use ip_block::{ClientRequest, ip_block};
 pub use names::Names;
-pub use report::{Filters, InputSummary, KnownList, Period, Reconciliation};
+pub use report::{Filters, Gap, InputSummary, KnownList, Period, Reconciliation};
 pub use tally::{Batch, Counted, tally};
 pub use view::{
     ActionCounts, AuditTally, BusiestMinute, CountryCounts, Counts, IpBlock, PathRefusals,
@@ -79,6 +80,11 @@ pub struct Aggregates {
     /// Lines that could not be read but may concern the scope: the counts may be low
     /// by as many (RULES.md §9).
     pub unreadable_in_scope: u64,
+    /// Of `reconciliation.duplicate`, the request lines another input held too
+    /// (overlapping exports): each such request was counted once (RULES.md §6).
+    pub overlap: u64,
+    /// Gaps in the logs within the period the reply covers (RULES.md §9).
+    pub gaps: Vec<Gap>,
     #[serde(flatten)]
     pub tally: Tally,
     pub reconciliation: Reconciliation,

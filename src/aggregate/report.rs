@@ -23,6 +23,11 @@ pub struct Reconciliation {
     /// whether lines were read or not.
     #[serde(skip)]
     pub unread: u64,
+    /// Of `duplicate`, the request lines that another input held too, line for line
+    /// (overlapping exports, RULES.md §6): the reply says how many. The JSON gives it
+    /// beside the reconciliation (`overlap`), whose eight numbers stay the buckets.
+    #[serde(skip)]
+    pub overlap: u64,
 }
 
 impl Reconciliation {
@@ -46,6 +51,7 @@ impl Reconciliation {
         self.excluded += other.excluded;
         self.counted += other.counted;
         self.unread += other.unread;
+        self.overlap += other.overlap;
     }
 }
 
@@ -75,6 +81,9 @@ pub struct InputSummary {
     /// With `--format-hint`: the format the content looks like, when it is another.
     #[serde(skip)]
     pub looks_like: Option<&'static str>,
+    /// A hash of the decoded content: the same lines plain or compressed hash alike.
+    #[serde(skip)]
+    pub content: u128,
 }
 
 /// The filters a reply may describe: the requester's own ranges and domains, and only
@@ -104,6 +113,20 @@ pub struct KnownList {
     pub ip_ranges: Vec<String>,
     pub domains: Vec<String>,
     pub users: usize,
+}
+
+/// A stretch of the period where the request logs hold no line although lines would be
+/// expected (RULES.md §9): from the last line before it to the first one after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Gap {
+    #[serde(serialize_with = "ser_instant")]
+    pub from: DateTime<Utc>,
+    #[serde(serialize_with = "ser_instant")]
+    pub to: DateTime<Utc>,
+}
+
+fn ser_instant<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&super::format_time(*t))
 }
 
 /// A period of time: the first and the last moment of something.

@@ -39,6 +39,7 @@ pub struct Counted {
 #[derive(Debug, Default)]
 pub struct Batch {
     names: Names,
+    whole_minutes: common::WholeMinutes,
     /// Client addresses are only ever counted.
     ips: Codes<IpAddr>,
     path: Vec<u32>,
@@ -62,6 +63,12 @@ impl Batch {
             names,
             ..Batch::default()
         }
+    }
+
+    /// Only the minutes wholly inside the window can be the busiest.
+    pub fn within(mut self, whole: common::WholeMinutes) -> Self {
+        self.whole_minutes = whole;
+        self
     }
 
     /// The table the records' names are in.
@@ -102,8 +109,9 @@ impl Batch {
 /// Counts the counted requests (`rule` null) and, per rule, the excluded ones;
 /// `countries` when the requests carry them.
 pub fn tally(batch: Batch, countries: bool) -> PolarsResult<Tally> {
+    let whole = batch.whole_minutes;
     let (requests, names) = batch.into_frame()?;
-    let frames = common::collect(plan(requests, Arc::new(names), countries))?;
+    let frames = common::collect(plan(requests, Arc::new(names), countries, whole))?;
     let [
         totals,
         paths,
@@ -134,7 +142,12 @@ pub fn tally(batch: Batch, countries: bool) -> PolarsResult<Tally> {
 
 /// The frames of the tally, in the order [`tally`] reads them: totals, paths,
 /// statuses, status classes, rules, the busiest minute, and countries if asked.
-fn plan(requests: LazyFrame, names: Arc<Names>, countries: bool) -> Vec<LazyFrame> {
+fn plan(
+    requests: LazyFrame,
+    names: Arc<Names>,
+    countries: bool,
+    whole: common::WholeMinutes,
+) -> Vec<LazyFrame> {
     let counted = requests.clone().filter(col(RULE).is_null());
     let per_code = common::per_code(counted.clone());
     let mut frames = vec![
@@ -143,7 +156,7 @@ fn plan(requests: LazyFrame, names: Arc<Names>, countries: bool) -> Vec<LazyFram
         common::per_status(per_code.clone()),
         common::per_class(per_code),
         per_rule(requests),
-        common::busiest_minute(counted.clone()),
+        common::busiest_minute(counted.clone(), whole),
     ];
     if countries {
         frames.push(per_country(counted, names));

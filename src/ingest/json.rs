@@ -200,7 +200,7 @@ impl<'a> RawLine<'a> {
             user_id,
             username,
             user_agent: non_empty(self.ua).or(non_empty(self.user_agent)),
-            correlation_id: non_empty(self.correlation_id),
+            correlation_id: non_empty(self.correlation_id).filter(|c| !is_placeholder(c)),
             meta_project: non_empty(self.meta_project),
             meta_root_namespace: non_empty(self.meta_root_namespace),
             params: self.params,
@@ -211,6 +211,14 @@ impl<'a> RawLine<'a> {
 fn is_internal_api(path: &str) -> bool {
     path.get(..17)
         .is_some_and(|p| p.eq_ignore_ascii_case("/api/v4/internal/"))
+}
+
+/// A correlation id that names no request: `-`, a run of zeros (`0`,
+/// `00000000000000000000000000000000`), or blank. Such ids are written where the real
+/// one is missing, so they would join distinct requests into one (RULES.md §6).
+fn is_placeholder(id: &str) -> bool {
+    let id = id.trim();
+    id.is_empty() || id == "-" || id.bytes().all(|b| b == b'0')
 }
 
 fn non_empty(s: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {

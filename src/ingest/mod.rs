@@ -16,7 +16,7 @@ mod values;
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 
 use crate::error::Error;
 use reader::Dropped;
@@ -413,10 +413,59 @@ pub fn flavor(options: &ReadOptions) -> json::Flavor {
 
 /// Parses one line (without its terminator) of a line-based format.
 pub fn parse_line(format: Format, flavor: json::Flavor, bytes: &[u8]) -> Line<'_> {
-    match line_syntax(format) {
+    let line = match line_syntax(format) {
         Some(LineSyntax::Nginx) => nginx::parse_line(bytes),
         Some(LineSyntax::AuditEvents) => audit::parse_ndjson_line(bytes),
         _ => json::parse_line(bytes, flavor),
+    };
+    plausible(line)
+}
+
+/// The environment variable that sets the run's clock (RFC 3339), for tests: the
+/// latest time a log line may hold depends on it.
+pub const CLOCK_VARIABLE: &str = "LOGBRIEF_NOW";
+
+/// The run's clock: `LOGBRIEF_NOW` when it holds an RFC 3339 time, else the system's,
+/// read once per run.
+pub fn run_clock() -> DateTime<Utc> {
+    static CLOCK: std::sync::OnceLock<DateTime<Utc>> = std::sync::OnceLock::new();
+    *CLOCK.get_or_init(|| {
+        std::env::var(CLOCK_VARIABLE)
+            .ok()
+            .and_then(|t| parse_time(&t))
+            .unwrap_or_else(Utc::now)
+    })
+}
+
+/// Whether a time cannot be a log line's: before 2011 (older than GitLab's logs), or
+/// more than a day after the run (RULES.md §9). Such a time is a clock that was not
+/// set, or a value that is no time, and would claim a period the logs do not cover.
+pub fn is_stray(t: DateTime<Utc>) -> bool {
+    let earliest = DateTime::<Utc>::from_naive_utc_and_offset(
+        NaiveDate::from_ymd_opt(2011, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .unwrap_or_default(),
+        Utc,
+    );
+    t < earliest || t > run_clock() + chrono::TimeDelta::days(1)
+}
+
+/// A record whose time is stray (see [`is_stray`]) is malformed, in every format. A
+/// leap second (`23:59:60`) is read as the last instant of the second before it, so
+/// that it falls in the minute it names and prints one way everywhere.
+pub fn plausible(mut line: Line<'_>) -> Line<'_> {
+    let time = match &mut line {
+        Line::Request(r) => &mut r.time,
+        Line::Audit(e) => &mut e.time,
+        Line::NotRequest | Line::Malformed(_) => return line,
+    };
+    if time.nanosecond() >= 1_000_000_000 {
+        *time = time.with_nanosecond(999_999_999).unwrap_or(*time);
+    }
+    if is_stray(*time) {
+        Line::Malformed("a time before 2011 or more than a day after the run")
+    } else {
+        line
     }
 }
 
@@ -436,6 +485,11 @@ pub fn each_line(
     mut f: impl FnMut(u64, Line<'_>) -> crate::error::Result<()>,
 ) -> crate::error::Result<()> {
     let flavor = flavor(options);
+    // Line-based formats check their times in `parse_line`; the others here.
+    let mut f = |n: u64, line: Line<'_>| match line_syntax(format) {
+        Some(_) => f(n, line),
+        None => f(n, plausible(line)),
+    };
     let last = match format {
         Format::KibanaCsv | Format::AuditCsv => {
             each_csv_record(reader, format, flavor, options.input_tz, &mut f)?

@@ -175,6 +175,9 @@ struct Stream {
     /// The kind of the deferred error once it was reported: reading on fails alike.
     failed: Option<io::ErrorKind>,
     decoded: Decoded,
+    /// A fast hash of every decoded byte handed out, the byte-order mark aside: the
+    /// same content plain or gzip-compressed, under any name, hashes alike.
+    content: Box<xxhash_rust::xxh3::Xxh3>,
 }
 
 impl Stream {
@@ -198,7 +201,9 @@ impl Read for Stream {
         if let Some(e) = self.pending_error() {
             return Err(e);
         }
-        self.decoded.get_mut().read(out)
+        let n = self.decoded.get_mut().read(out)?;
+        self.content.update(&out[..n]);
+        Ok(n)
     }
 }
 
@@ -215,6 +220,8 @@ impl BufRead for Stream {
 
     fn consume(&mut self, n: usize) {
         if self.pos < self.head.len() {
+            let end = (self.pos + n).min(self.head.len());
+            self.content.update(&self.head[self.pos..end]);
             self.pos += n;
             if self.pos >= self.head.len() {
                 // The read-ahead is done with: give its memory back.
@@ -222,6 +229,10 @@ impl BufRead for Stream {
                 self.pos = 0;
             }
         } else {
+            // What `fill_buf` handed out is still buffered: no read happens here.
+            if let Ok(buffered) = self.decoded.get_mut().fill_buf() {
+                self.content.update(&buffered[..n.min(buffered.len())]);
+            }
             self.decoded.get_mut().consume(n);
         }
     }
@@ -301,6 +312,7 @@ impl LineReader {
                 deferred: None,
                 failed: None,
                 decoded,
+                content: Box::default(),
             },
             read_ahead: false,
             count,
@@ -453,6 +465,12 @@ impl LineReader {
             return Err(self.read_error(1, e));
         }
         Ok(&self.stream.head[self.stream.pos..])
+    }
+
+    /// The hash of the decoded content read so far (see `Stream::content`): equal for
+    /// the same lines whatever the compression, unequal otherwise (128 bits).
+    pub fn content_digest(&self) -> u128 {
+        self.stream.content.digest128()
     }
 
     /// When the reader hashes: reads whatever is left of the stored bytes and returns

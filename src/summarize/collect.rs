@@ -42,6 +42,8 @@ const MALFORMED_SHOWN: usize = 5;
 pub(crate) struct Scoped {
     /// Where the line is: input and line number, for reading order.
     pub(crate) at: At,
+    /// The line's bytes, by their hash: the same line in two inputs is one request.
+    pub(crate) key: Option<LineKey>,
     pub(crate) source: Source,
     pub(crate) correlation_id: Option<Box<str>>,
     pub(crate) rule: Option<Rule>,
@@ -55,6 +57,7 @@ pub(crate) struct Scoped {
 /// the IP-block story, counted without its path.
 pub(crate) struct Elsewhere {
     pub(crate) at: At,
+    pub(crate) key: Option<LineKey>,
     pub(crate) source: Source,
     pub(crate) correlation_id: Option<Box<str>>,
     pub(crate) status: Option<u16>,
@@ -121,6 +124,20 @@ fn content_digest(event: &ScopedEvent) -> [u8; 16] {
 /// A line's place in the inputs: the input's index and the line's number in it.
 pub(crate) type At = (usize, u64);
 
+/// The 128-bit hash of a line's bytes without its end, for lines that are records of
+/// their own (RULES.md §6: overlapping exports). Bytes, not a `u128`, so that it adds
+/// 17 bytes to a record, not 32.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct LineKey([u8; 16]);
+
+impl LineKey {
+    fn of(line: &[u8]) -> LineKey {
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        LineKey(xxhash_rust::xxh3::xxh3_128(line).to_le_bytes())
+    }
+}
+
 /// A parsed request outside the scope that another component may have logged too:
 /// if its twin is in the scope, the most complete of them decides (RULES.md §6).
 pub(crate) struct Twin {
@@ -169,6 +186,14 @@ pub(crate) struct Collected {
     pub(crate) foreign_roots: BTreeSet<String>,
     /// Malformed lines that may concern the scope (RULES.md §9).
     pub(crate) unreadable_in_scope: u64,
+    /// The times each line-based request log covers, for the gaps in the logs.
+    pub(crate) timelines: Vec<Timeline>,
+}
+
+/// The stretches of time one request log's lines cover, and how many lines it has.
+pub(crate) struct Timeline {
+    pub(crate) lines: u64,
+    pub(crate) spans: Vec<Span>,
 }
 
 /// What every line of every input is read against.
@@ -201,6 +226,8 @@ struct Part {
     /// Records of the story's kind read, in scope or not.
     records: u64,
     coverage: Coverage,
+    /// The stretches of time the lines cover, in reading order (see [`Search::sample`]).
+    spans: Vec<Span>,
     foreign_roots: BTreeSet<String>,
     /// Malformed lines that may concern the scope: the counts may be low by as many.
     unreadable_in_scope: u64,
@@ -218,12 +245,14 @@ impl Part {
     }
 
     /// Puts one read line in its bucket, or keeps the record it made.
+    /// `raw` is the line's bytes, for line-based formats.
     fn take(
         &mut self,
         context: &Context<'_>,
         canaries: &mut Canaries,
         line_no: u64,
         line: Line<'_>,
+        raw: Option<&[u8]>,
     ) {
         let Context {
             reading,
@@ -252,8 +281,10 @@ impl Part {
                     rec.not_request += 1;
                 } else {
                     self.records += 1;
-                    self.coverage.add(r.time);
-                    self.request(context, line_no, &r);
+                    if raw.is_none() {
+                        self.coverage.add(r.time);
+                    }
+                    self.request(context, line_no, &r, raw);
                 }
             }
             Line::Audit(e) => {
@@ -263,9 +294,12 @@ impl Part {
                     return;
                 }
                 self.records += 1;
-                self.coverage.add(e.time);
+                if raw.is_none() {
+                    self.coverage.add(e.time);
+                }
                 match scope::attribute_audit(dir, &e).filter(|&n| verified.contains(dir, n)) {
                     Some(_) => {
+                        self.coverage.add(e.time);
                         let event = to_scoped_event(context, *e);
                         self.pending.push(Pending {
                             line: line_no,
@@ -295,19 +329,29 @@ impl Part {
 
     /// A request of a request story: in scope, or out of it (and then perhaps the
     /// requester's own, or another line of a request in scope).
-    fn request(&mut self, context: &Context<'_>, line_no: u64, request: &ingest::Request<'_>) {
+    fn request(
+        &mut self,
+        context: &Context<'_>,
+        line_no: u64,
+        request: &ingest::Request<'_>,
+        raw: Option<&[u8]>,
+    ) {
         let (dir, verified, story) = (context.dir, context.verified, &context.reading.story);
         match scope::attribute(dir, request).filter(|&n| verified.contains(dir, n)) {
             Some(node) => {
+                self.coverage.add(request.time);
                 let mut scoped = to_scoped(context, node, request);
                 scoped.at = (0, line_no);
+                scoped.key = raw.map(LineKey::of);
                 self.scoped.push(scoped);
             }
             None => {
                 self.rec.out_of_scope += 1;
                 if story.is_ip_block() && from_client(story, request) {
+                    self.coverage.add(request.time);
                     self.elsewhere.push(Elsewhere {
                         at: (0, line_no),
+                        key: raw.map(LineKey::of),
                         source: request.source,
                         correlation_id: request.correlation_id.as_deref().map(Box::from),
                         status: request.status,
@@ -353,6 +397,7 @@ impl Part {
         self.twins.append(&mut later.twins);
         self.records += later.records;
         self.coverage.join(later.coverage);
+        self.spans.append(&mut later.spans);
         self.foreign_roots.append(&mut later.foreign_roots);
         self.unreadable_in_scope += later.unreadable_in_scope;
         self.too_many_events = self
@@ -439,7 +484,7 @@ pub(crate) fn read_input(
                 if matches!(line, Line::Malformed(_)) {
                     part.unreadable_in_scope += 1;
                 }
-                part.take(context, canaries, line_no, line);
+                part.take(context, canaries, line_no, line, None);
                 part.admit(&context.hold);
                 part.stop(path)
             })?;
@@ -451,6 +496,7 @@ pub(crate) fn read_input(
         collected.warnings.push(w);
     }
     let gzip = reader.is_gzip();
+    let content = reader.content_digest();
     let read = reader.finish()?;
     let digest = digest.finish(reading.digests, path, read)?;
     collected.warnings.extend(digest.warnings);
@@ -471,8 +517,15 @@ pub(crate) fn read_input(
         records: part.records,
         unread: part.rec.unread,
         looks_like: looks_like.map(Format::name),
+        content,
     };
-    collected.add(summary, part);
+    // Gaps are looked for in the platform's line-based request logs only: a Kibana
+    // export is filtered, and a group's audit events are sparse by nature.
+    let timeline = matches!(
+        ingest::line_syntax(format),
+        Some(LineSyntax::Json | LineSyntax::Nginx)
+    ) && !reading.story.counts_audit_events();
+    collected.add(summary, part, timeline);
     Ok(())
 }
 
@@ -488,7 +541,8 @@ impl Collected {
             return Err(Error::Manifest {
                 path: manifest.name.clone().into(),
                 message: format!(
-                    "the engine counted {} lines, fewer than the {read} candidate lines read                      here: it describes other logs",
+                    "the engine counted {} lines, fewer than the {read} candidate lines read \
+                     here: it describes other logs",
                     manifest.lines
                 ),
             });
@@ -504,7 +558,8 @@ impl Collected {
         if outside(self.coverage.first) || outside(self.coverage.last) {
             return Err(Error::Manifest {
                 path: manifest.name.clone().into(),
-                message: "the lines read hold times outside its sources' first and last: it                           describes other logs"
+                message: "the lines read hold times outside its sources' first and last: it \
+                          describes other logs"
                     .to_owned(),
             });
         }
@@ -529,20 +584,29 @@ impl Collected {
             records: 0,
             unread: left,
             looks_like: None,
+            // No content was read: it matches no input's.
+            content: u128::from_le_bytes(*b"engine-manifest!"),
         });
         Ok(())
     }
 
     /// Adds one input's lines and records.
-    fn add(&mut self, mut summary: InputSummary, part: Part) {
-        // The same file given twice (by another name, or a copy) is read once: its
-        // second reading adds nothing but lines, all of them duplicates.
-        if let Some(first) = self.inputs.iter().find(|i| i.sha256 == summary.sha256) {
+    fn add(&mut self, mut summary: InputSummary, part: Part, timeline: bool) {
+        // The same file given twice (by another name, a copy, or compressed) is read
+        // once: its second reading adds nothing but lines, all of them duplicates.
+        if let Some(first) = self.inputs.iter().find(|i| {
+            i.sha256 == summary.sha256 || (i.content == summary.content && i.lines == summary.lines)
+        }) {
             let one = summary.lines == 1;
             self.warnings.push(format!(
-                "{} has the same content (SHA-256) as {}: it is read once, and its {} line{} \
+                "{} has the same content {} as {}: it is read once, and its {} line{} \
                  counted as duplicate{}",
                 summary.name,
+                if first.sha256 == summary.sha256 {
+                    "(SHA-256)"
+                } else {
+                    "(once decompressed)"
+                },
                 first.name,
                 summary.lines,
                 if one { " is" } else { "s are" },
@@ -558,6 +622,15 @@ impl Collected {
             return;
         }
         let input = self.inputs.len();
+        // A log whose lines are mostly the scope's was filtered to it already (a
+        // grep, an engine's candidates): its quiet hours are the customer's, not gaps.
+        let filtered = part.scoped.len() as u64 * 2 > summary.lines;
+        if timeline && !filtered && !part.spans.is_empty() {
+            self.timelines.push(Timeline {
+                lines: summary.lines,
+                spans: part.spans,
+            });
+        }
         self.inputs.push(summary);
         self.reconciliation.add(&part.rec);
         self.unreadable_in_scope += part.unreadable_in_scope;
@@ -829,7 +902,7 @@ impl Search<'_> {
         if let Some(line) = chunk.dropped_line() {
             // Too long to be read, and so to be judged: it may concern the scope.
             part.unreadable_in_scope += 1;
-            part.take(self.context, canaries, 1, line);
+            part.take(self.context, canaries, 1, line, None);
             return part;
         }
         let text = &chunk.bytes[..];
@@ -840,9 +913,10 @@ impl Search<'_> {
             if matches!(line, Line::Malformed(_)) && self.judge.is_none_or(|j| j.may_concern(raw)) {
                 part.unreadable_in_scope += 1;
             }
-            part.take(self.context, canaries, line_no, line);
+            part.take(self.context, canaries, line_no, line, Some(raw));
         };
         let mut line_no = 0;
+        self.sample(text, &mut part);
         let Some(prefilter) = self.prefilter else {
             for line in chunks::lines(text) {
                 line_no += 1;
@@ -850,7 +924,6 @@ impl Search<'_> {
             }
             return part;
         };
-        self.cover_unread(text, &mut part);
         prefilter::lower_case(text, lower);
         let mut pos = 0;
         while let Some(line) = prefilter.next_candidate(text, lower, pos) {
@@ -865,31 +938,93 @@ impl Search<'_> {
     }
 }
 
+/// The bytes of a chunk whose lines' times are sampled together: the first and last
+/// time of each block bound the period and show the gaps (RULES.md §9).
+const BLOCK: usize = 64 * 1024;
+
+/// The longest stretch without lines inside a block before its times are read one by
+/// one to find where the lines stop (see [`gaps`](super::gaps)).
+const STRETCH: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// A stretch of time that lines cover: the first and last time of a block of lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) first: chrono::DateTime<Utc>,
+    pub(crate) last: chrono::DateTime<Utc>,
+}
+
 impl Search<'_> {
-    /// The period a chunk covers, from its first and last records of the story's
-    /// kind, which the prefilter may pass over unread: logs are written in time order,
-    /// so the chunks' edges bound the period the file covers. Lines at an edge that
-    /// hold no such record (a Workhorse line that is no access, a malformed line) are
-    /// passed over inwards, so the period is the one `--parse-all` finds.
-    fn cover_unread(&self, text: &[u8], part: &mut Part) {
+    /// The time of a line that holds a record of the story's kind.
+    fn time_of(&self, line: &[u8]) -> Option<chrono::DateTime<Utc>> {
+        if line.len() >= MAX_LINE {
+            return None;
+        }
         let story_is_audit = self.context.reading.story.counts_audit_events();
-        let time = |line: &[u8]| {
-            if line.len() >= MAX_LINE {
-                return None;
-            }
-            match ingest::parse_line(self.format, self.flavor, line) {
-                Line::Request(r) if !story_is_audit => Some(r.time),
-                Line::Audit(e) if story_is_audit => Some(e.time),
-                _ => None,
-            }
-        };
-        let Some(first) = chunks::lines(text).find_map(time) else {
+        match ingest::parse_line(self.format, self.flavor, line) {
+            Line::Request(r) if !story_is_audit => Some(r.time),
+            Line::Audit(e) if story_is_audit => Some(e.time),
+            _ => None,
+        }
+    }
+
+    /// The times a chunk's lines cover, whatever the prefilter passes over: for each
+    /// block of [`BLOCK`] bytes, the first and last records of the story's kind among
+    /// the lines that start in it (lines at an edge without one are passed over
+    /// inwards). Logs are written in time order, so these bound the period the file
+    /// covers, and the same samples are taken however the lines are read. A block
+    /// whose edges lie more than [`STRETCH`] apart has every line's time read, so that
+    /// a gap inside it is seen where it is.
+    fn sample(&self, text: &[u8], part: &mut Part) {
+        let mut start = 0;
+        while start < text.len() {
+            // The block's lines are those that start before its end: the next block
+            // starts after the line end at or past it.
+            let limit = (start / BLOCK + 1) * BLOCK;
+            let end = match text.get(limit - 1..) {
+                Some(rest) => memchr::memchr(b'\n', rest).map_or(text.len(), |i| limit + i),
+                None => text.len(),
+            };
+            self.sample_block(&text[start..end], part);
+            start = end;
+        }
+    }
+
+    /// Only the lines at the block's edges are parsed, unless they lie far apart.
+    fn sample_block(&self, block: &[u8], part: &mut Part) {
+        let Some(first) = chunks::lines(block).find_map(|l| self.time_of(l)) else {
             return;
         };
-        part.coverage.add(first);
-        if let Some(last) = chunks::lines(text).rev().find_map(time) {
-            part.coverage.add(last);
+        let last = chunks::lines(block)
+            .rev()
+            .find_map(|l| self.time_of(l))
+            .unwrap_or(first);
+        let (early, late) = (first.min(last), first.max(last));
+        part.coverage.add(early);
+        part.coverage.add(late);
+        if late - early <= STRETCH {
+            part.spans.push(Span {
+                first: early,
+                last: late,
+            });
+            return;
         }
+        let mut times: Vec<_> = chunks::lines(block)
+            .filter_map(|l| self.time_of(l))
+            .collect();
+        times.sort_unstable();
+        let mut span = Span {
+            first: times[0],
+            last: times[0],
+        };
+        for &t in &times[1..] {
+            if t - span.last > STRETCH {
+                part.spans.push(span);
+                span = Span { first: t, last: t };
+            } else {
+                span.last = t;
+            }
+        }
+        part.spans.push(span);
     }
 }
 
@@ -960,6 +1095,7 @@ fn to_scoped(context: &Context<'_>, node: directory::Node, r: &ingest::Request<'
     let ip: Option<IpAddr> = r.client_ip;
     Scoped {
         at: (0, 0),
+        key: None,
         from_client: from_client(story, r),
         git_challenge: is_git_challenge(r),
         source: r.source,
@@ -991,6 +1127,72 @@ fn to_scoped(context: &Context<'_>, node: directory::Node, r: &ingest::Request<'
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The string literals of a Rust source, as written between their quotes (raw
+    /// strings and character literals aside), each with its line.
+    fn literals(source: &str) -> Vec<(usize, String)> {
+        let mut found = Vec::new();
+        let mut chars = source.char_indices().peekable();
+        let mut in_comment = false;
+        while let Some((i, c)) = chars.next() {
+            if in_comment {
+                in_comment = c != '\n';
+                continue;
+            }
+            match c {
+                '/' if source[i + 1..].starts_with('/') => in_comment = true,
+                // A character literal such as '"' is no string.
+                '\'' if source[i + 1..].starts_with("\"'") => {
+                    chars.nth(1);
+                }
+                '"' => {
+                    let line = source[..i].lines().count();
+                    let mut text = String::new();
+                    while let Some((_, c)) = chars.next() {
+                        match c {
+                            '\\' => {
+                                if let Some((_, next)) = chars.next() {
+                                    text.push('\\');
+                                    text.push(next);
+                                }
+                            }
+                            '"' => break,
+                            c => text.push(c),
+                        }
+                    }
+                    found.push((line, text));
+                }
+                _ => {}
+            }
+        }
+        found
+    }
+
+    /// A message continued on the next line without a `\` at the end of the first one
+    /// carries that line's indentation into the middle of its sentence.
+    #[test]
+    fn no_message_holds_a_run_of_spaces() {
+        for (name, source) in [
+            ("src/error.rs", include_str!("../error.rs")),
+            ("src/summarize/collect.rs", include_str!("collect.rs")),
+        ] {
+            // The tests' own strings are no messages.
+            let code = source.split("#[cfg(test)]").next().unwrap_or_default();
+            for (line, text) in literals(code) {
+                // A `\` continuation swallows the line end and the indentation after it.
+                let joined: String = text
+                    .split("\\\n")
+                    .map(|part| part.trim_start_matches([' ', '\n']))
+                    .collect::<Vec<_>>()
+                    .join("");
+                let at_start = joined.len() - joined.trim_start().len();
+                assert!(
+                    !joined[at_start..].contains("  ") && !joined.contains('\n'),
+                    "{name}:{line}: {joined:?}"
+                );
+            }
+        }
+    }
 
     /// Millions of audit events are kept: each in 64 bytes, whatever its texts.
     #[test]

@@ -5,6 +5,7 @@
 //! code (collect) sees a [`Story`], never the output format, the note or the links.
 
 mod collect;
+mod gaps;
 mod settle;
 
 use std::io::Write;
@@ -102,6 +103,12 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
     let aggregates = settle_and_count(config, &dir, &verified, collected, names, geoip.as_ref());
     let mut aggregates = aggregates?;
     aggregates.config_added = config_added;
+    if manifest.is_some() {
+        // The lines an engine kept are the scope's only: the stretches between them
+        // are no gaps in the logs, and the engine's totals do not tell where its
+        // sources' lines lie (RULES.md §9).
+        aggregates.gaps.clear();
+    }
     aggregates.manifest = manifest;
     aggregates.warnings.extend(window_beyond_logs(&aggregates));
     aggregates
@@ -274,6 +281,7 @@ fn settle_and_count(
     let inputs = std::mem::take(&mut collected.inputs);
     let coverage = collected.coverage;
     let unreadable = collected.unreadable_in_scope;
+    let gaps = gaps::gaps(&collected.timelines, &config.window);
     let warnings = std::mem::take(&mut collected.warnings);
     let settled = settle::settle(collected, &config.window, names)?;
     let mut aggregates = count(config, dir, verified, settled, geoip)?;
@@ -284,6 +292,7 @@ fn settle_and_count(
     };
     aggregates.warnings = warnings;
     aggregates.unreadable_in_scope = unreadable;
+    aggregates.gaps = gaps;
     Ok(aggregates)
 }
 
@@ -428,17 +437,21 @@ fn count(
                 users: 0,
             },
             since: config.window.since,
+            // The last instant the window includes: `--until` as given, or the end
+            // of its day.
             until: config
                 .window
                 .until_exclusive
-                .map(|u| u - chrono::Duration::milliseconds(1)),
+                .map(|u| u - chrono::Duration::nanoseconds(1)),
         },
         tally,
+        overlap: settled.reconciliation.overlap,
+        gaps: Vec::new(),
         reconciliation: settled.reconciliation,
         inputs: Vec::new(),
         audit,
         ip_block: (config.template == Template::IpBlock)
-            .then(|| aggregate::ip_block(&settled.client_requests))
+            .then(|| aggregate::ip_block(&settled.client_requests, whole_minutes(&config.window)))
             .transpose()
             .map_err(counting)?,
         geoip: geoip.map(geo::GeoIp::info),
@@ -466,6 +479,11 @@ fn count(
         greeting: config.greeting.clone(),
         sign_off: config.sign_off.clone(),
     })
+}
+
+/// The minutes wholly inside the window: the busiest minute is one of them.
+pub(crate) fn whole_minutes(window: &crate::config::Window) -> aggregate::WholeMinutes {
+    aggregate::WholeMinutes::of(window.since, window.until_exclusive)
 }
 
 /// Tells the engineer which inputs had lines that could not be read, by line number.

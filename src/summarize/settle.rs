@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::exclude::Rule;
 use crate::ingest::Source;
 
-use super::collect::{At, Collected, Elsewhere, Scoped, ScopedEvent, Twin};
+use super::collect::{At, Collected, Elsewhere, LineKey, Scoped, ScopedEvent, Twin};
 
 /// What is left to count once every line has its bucket.
 pub(crate) struct Settled {
@@ -37,10 +37,13 @@ pub(crate) fn settle(collected: Collected, window: &Window, names: Names) -> Res
         twins,
         ..
     } = collected;
-    let (duplicate, elsewhere_dup) = by_request(&scoped, &elsewhere, &twins, &mut reconciliation);
+    let copies = by_content(&scoped, &elsewhere);
+    reconciliation.overlap = copies.iter().filter(|&&c| c).count() as u64;
+    let (duplicate, elsewhere_dup) =
+        by_request(&scoped, &elsewhere, &twins, &copies, &mut reconciliation);
     let mut settled = Settled {
         reconciliation,
-        batch: Batch::new(names),
+        batch: Batch::new(names).within(super::whole_minutes(window)),
         client_requests: Vec::new(),
         audit: AuditBatch::default(),
         audit_excluded: Default::default(),
@@ -119,15 +122,61 @@ impl Settled {
     }
 }
 
+/// The same request line in several inputs (overlapping exports) is one request: a
+/// line held k times by one input and m times by another counts max(k, m) times, and
+/// the other copies are duplicates; within one input, repeated lines stay as they are
+/// (RULES.md §6). Returns, for the lines in scope and then the requester's lines
+/// elsewhere, which are such copies.
+fn by_content(scoped: &[Scoped], elsewhere: &[Elsewhere]) -> Vec<bool> {
+    let keyed: Vec<(At, Option<LineKey>)> = scoped
+        .iter()
+        .map(|s| (s.at, s.key))
+        .chain(elsewhere.iter().map(|e| (e.at, e.key)))
+        .collect();
+    let mut copy = vec![false; keyed.len()];
+    // Copies are across inputs: with one input there are none to look for.
+    let mut inputs = keyed.iter().filter(|k| k.1.is_some()).map(|k| k.0.0);
+    if let Some(one) = inputs.next()
+        && inputs.all(|i| i == one)
+    {
+        return copy;
+    }
+    let mut order: Vec<usize> = (0..keyed.len()).filter(|&i| keyed[i].1.is_some()).collect();
+    order.sort_by_key(|&i| keyed[i].0);
+    // The most copies of each line one input held, over the inputs read before the
+    // current one; and the copies the current one holds so far.
+    let mut before: HashMap<LineKey, u64> = HashMap::new();
+    let mut current: HashMap<LineKey, u64> = HashMap::new();
+    let mut input = None;
+    for i in order {
+        let (at, Some(key)) = keyed[i] else {
+            continue;
+        };
+        if input != Some(at.0) {
+            for (k, n) in current.drain() {
+                let most = before.entry(k).or_default();
+                *most = (*most).max(n);
+            }
+            input = Some(at.0);
+        }
+        let seen = current.entry(key).or_default();
+        *seen += 1;
+        copy[i] = *seen <= before.get(&key).copied().unwrap_or(0);
+    }
+    copy
+}
+
 /// One request logged by several components is one request, wherever the scope
 /// places each of its lines: the most complete line decides, the first in reading
-/// order among equals (RULES.md §6). Returns which lines in scope and which of the
-/// requester's lines elsewhere are duplicates; out-of-scope duplicates move from
-/// `out_of_scope` to `duplicate` here.
+/// order among equals (RULES.md §6). Lines that are `copies` of a line of another
+/// input are duplicates already, and join nothing. Returns which lines in scope and
+/// which of the requester's lines elsewhere are duplicates; out-of-scope duplicates
+/// move from `out_of_scope` to `duplicate` here.
 fn by_request(
     scoped: &[Scoped],
     elsewhere: &[Elsewhere],
     twins: &[Twin],
+    copies: &[bool],
     reconciliation: &mut Reconciliation,
 ) -> (Vec<bool>, Vec<bool>) {
     let mut lines: Vec<(At, Source, Option<&str>)> = Vec::new();
@@ -141,6 +190,9 @@ fn by_request(
             .iter()
             .map(|e| (e.at, e.source, e.correlation_id.as_deref())),
     );
+    for (line, _) in lines.iter_mut().zip(copies).filter(|(_, c)| **c) {
+        line.2 = None;
+    }
     lines.extend(
         twins
             .iter()
@@ -153,7 +205,7 @@ fn by_request(
     let flags = duplicates(order.iter().map(|&i| (lines[i].1, lines[i].2)));
     let mut duplicate = vec![false; lines.len()];
     for (&i, dup) in order.iter().zip(flags) {
-        duplicate[i] = dup;
+        duplicate[i] = dup || copies.get(i).copied().unwrap_or(false);
     }
     let twin_duplicates = duplicate.split_off(scoped.len() + elsewhere.len());
     let elsewhere_dup = duplicate.split_off(scoped.len());
