@@ -130,6 +130,7 @@ fn draw(t: &Timeline, whose: &str, out: &mut String) -> DrawResult {
     chart
         .configure_mesh()
         .disable_x_mesh()
+        .max_light_lines(1)
         .x_labels(8)
         .y_labels(6)
         .x_label_formatter(&label)

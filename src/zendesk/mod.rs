@@ -164,12 +164,26 @@ fn with_scheme(url: &str) -> String {
 
 /// A failure of the client as Zendesk's, with `after`: what is left done.
 fn failed(e: Error, after: &str) -> Error {
-    match e {
-        Error::Fetch { source, .. } => Error::Zendesk {
-            source,
-            after: after.to_owned(),
+    use crate::error::FetchError;
+    let source = match e {
+        // The run has no --max-wait: say how long it waits instead.
+        Error::Fetch {
+            source: FetchError::WaitTooLong { method, route, .. },
+            ..
+        } => FetchError::Failed {
+            method,
+            route,
+            reason: format!(
+                "Zendesk asks to wait longer than logbrief waits for it ({} s); try again later",
+                settings().max_wait.as_secs()
+            ),
         },
-        e => e,
+        Error::Fetch { source, .. } => source,
+        e => return e,
+    };
+    Error::Zendesk {
+        source,
+        after: after.to_owned(),
     }
 }
 

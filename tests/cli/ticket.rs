@@ -694,3 +694,19 @@ fn the_chart_is_svg_of_counts_only_and_agrees_with_the_reply() {
         }
     }
 }
+
+#[test]
+fn a_wait_longer_than_logbrief_waits_stops_the_run() {
+    let zendesk = Zendesk::start();
+    zendesk.fault("GET", "/tickets/4242", 429, &[("Retry-After", "3600")]);
+    let out = quick_start(&mut with_zendesk(&zendesk, TOKEN), &["--ticket", "4242"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(out.stdout.is_empty());
+    let err = stderr(&out);
+    assert!(
+        err.contains("Zendesk asks to wait longer than logbrief waits for it (60 s)"),
+        "{err}"
+    );
+    assert!(!err.contains("--max-wait"), "{err}");
+    assert_eq!(zendesk.seen().len(), 1);
+}
