@@ -313,6 +313,12 @@ pub struct VerifyArgs {
     /// How the result is printed; JSON keys are stable for tools.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+
+    /// The Zendesk ticket the requester wrote. With Zendesk configured (ZENDESK_URL or
+    /// zendesk_url in logbrief.toml, ZENDESK_EMAIL, ZENDESK_API_TOKEN), the ticket's
+    /// requester must have --requester as an email identity.
+    #[arg(long, value_name = "ID", value_parser = clap::value_parser!(u64).range(1..))]
+    pub ticket: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -536,6 +542,28 @@ pub struct SummarizeArgs {
     /// the logs cover is the sources'.
     #[arg(help_heading = "Reading and performance", long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
+
+    /// The Zendesk ticket the requester wrote: the internal note records it (and links
+    /// it when the Zendesk URL is known). With Zendesk configured (ZENDESK_URL or
+    /// zendesk_url in logbrief.toml, ZENDESK_EMAIL and ZENDESK_API_TOKEN), the ticket's
+    /// requester must have --requester as an email identity before any log is read.
+    #[arg(help_heading = "Ticket", long, value_name = "ID", value_parser = clap::value_parser!(u64).range(1..))]
+    pub ticket: Option<u64>,
+
+    /// Add the internal note to the ticket as a private comment (never public), with
+    /// the chart attached when --chart draws one. The reply itself is never posted.
+    #[arg(
+        help_heading = "Ticket",
+        long = "post-note",
+        requires = "ticket",
+        requires = "internal_note"
+    )]
+    pub post_note: bool,
+
+    /// Draw the requests over time by status class as an SVG file (access, ip-block and
+    /// high-load stories): counts only.
+    #[arg(help_heading = "Ticket", long, value_name = "FILE.svg")]
+    pub chart: Option<PathBuf>,
 
     /// Print no warnings on standard error (errors and refusals still are).
     #[arg(help_heading = "Output", short, long, conflicts_with = "verbose")]

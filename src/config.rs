@@ -104,6 +104,10 @@ pub struct Config {
     pub no_cache: bool,
     /// An engine's totals for the logs it filtered (`--manifest`).
     pub manifest: Option<PathBuf>,
+    /// `--ticket`, the Zendesk account and `--post-note`.
+    pub ticket: Option<crate::zendesk::Ticket>,
+    /// `--chart`: the SVG of the requests over time.
+    pub chart: Option<PathBuf>,
     /// No warnings on standard error.
     pub quiet: bool,
     /// Counts of what each rule took out, and the reconciliation, on standard error.
@@ -298,6 +302,9 @@ pub struct TeamConfig {
     /// The GitLab instance `fetch` reads, when neither --gitlab-url nor GITLAB_URL
     /// names one.
     pub gitlab_url: Option<String>,
+    /// The Zendesk account (`https://example.zendesk.com`), when `ZENDESK_URL` does not
+    /// name one.
+    pub zendesk_url: Option<String>,
     /// The default `--format`: text, markdown or json.
     pub format: Option<String>,
     /// The reply's first line ("Hello," when absent; empty to leave it out, as when a
@@ -416,7 +423,14 @@ impl Config {
         }
         let client_networks = client_networks(&args)?;
         check_note_folder(&args)?;
+        check_chart(&args)?;
         check_manifest_story(&args)?;
+        let ticket = crate::zendesk::Ticket::new(
+            args.ticket,
+            args.post_note,
+            team.zendesk_url.as_deref(),
+            &config_source(config_path.as_deref()),
+        )?;
         let window = window(args.since.as_deref(), args.until.as_deref())?;
         let requester = RequesterConfig::from_args(args.requester, || {
             Ok(Instance::from_env().or_else(|| Instance::from_team(config_path.as_deref(), &team)))
@@ -460,6 +474,8 @@ impl Config {
             no_progress: args.no_progress,
             no_cache: args.no_cache,
             manifest: args.manifest,
+            ticket,
+            chart: args.chart,
             quiet: args.quiet,
             verbose: args.verbose,
             threads: match args.threads {
@@ -547,17 +563,69 @@ fn check_manifest_story(args: &SummarizeArgs) -> Result<()> {
     )))
 }
 
-/// The internal note never replaces a file the run reads (RULES.md §11): a log, the
-/// directory, the configuration, the manifest, the GeoIP database or an address list.
+/// Where the team configuration was read from, for messages.
+pub fn config_source(path: Option<&Path>) -> String {
+    path.map_or_else(|| "logbrief.toml".to_owned(), |p| p.display().to_string())
+}
+
+/// `--ticket` for a command that reads no team configuration of its own (`verify`):
+/// the Zendesk account is `ZENDESK_URL`, else `zendesk_url` in the one found.
+pub fn ticket_found(id: Option<u64>) -> Result<Option<crate::zendesk::Ticket>> {
+    if id.is_none() {
+        return Ok(None);
+    }
+    let (path, team) = TeamConfig::find(None)?;
+    crate::zendesk::Ticket::new(
+        id,
+        false,
+        team.zendesk_url.as_deref(),
+        &config_source(path.as_deref()),
+    )
+}
+
+/// `--chart` draws the stories that count requests, into a folder that exists.
+fn check_chart(args: &SummarizeArgs) -> Result<()> {
+    let Some(chart) = &args.chart else {
+        return Ok(());
+    };
+    if args.template == TemplateArg::Audit {
+        return Err(Error::Usage(
+            "--chart draws requests over time: use it with --template access, ip-block or \
+             high-load"
+                .into(),
+        ));
+    }
+    if let Some(folder) = chart.parent().filter(|p| !p.as_os_str().is_empty())
+        && !folder.is_dir()
+    {
+        return Err(Error::Usage(format!(
+            "--chart {}: the folder {} does not exist",
+            chart.display(),
+            folder.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The internal note and the chart never replace a file the run reads (RULES.md §11):
+/// a log, the directory, the configuration, the manifest, the GeoIP database or an
+/// address list; nor each other.
 fn refuse_note_over_inputs(
     args: &SummarizeArgs,
     logs: &[PathBuf],
     config: Option<&Path>,
     team_geoip: Option<&Path>,
 ) -> Result<()> {
-    let Some(note) = &args.internal_note else {
+    let mut outputs: Vec<(&str, &Path)> = Vec::new();
+    if let Some(note) = &args.internal_note {
+        outputs.push(("--internal-note", note));
+    }
+    if let Some(chart) = &args.chart {
+        outputs.push(("--chart", chart));
+    }
+    if outputs.is_empty() {
         return Ok(());
-    };
+    }
     let mut inputs = logs.to_vec();
     inputs.push(args.requester.directory.clone());
     inputs.extend(args.exclude_ip_files.iter().cloned());
@@ -572,7 +640,7 @@ fn refuse_note_over_inputs(
         .flatten()
         .map(Path::to_owned),
     );
-    crate::files::refuse_outputs_over_inputs(&[("--internal-note", note)], &inputs)
+    crate::files::refuse_outputs_over_inputs(&outputs, &inputs)
 }
 
 /// The internal note's folder must exist before anything is read.

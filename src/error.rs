@@ -67,6 +67,15 @@ pub enum Error {
         kept: u64,
     },
 
+    /// Zendesk could not say who wrote the ticket, or could not take the note. `after`
+    /// says what was left done (the reply printed, the note written).
+    #[error("Zendesk: {source}{after}")]
+    Zendesk {
+        #[source]
+        source: FetchError,
+        after: String,
+    },
+
     #[error("{}: {}", .0.heading(), .0)]
     NotVerified(#[from] Refusal),
 
@@ -122,6 +131,21 @@ pub enum Refusal {
         "--namespace {path} exists but is outside the paid namespaces the requester owns ({scope})"
     )]
     OutOfScope { path: String, scope: String },
+    /// The ticket's requester is someone else. Their email is another person's data and
+    /// is not shown.
+    #[error(
+        "the requester of ticket {ticket} has no email identity in Zendesk equal to {email}; \
+         check that --ticket is the ticket this reply is for and that --requester is the \
+         address it was written from"
+    )]
+    TicketRequester { ticket: u64, email: String },
+    #[error("ticket {ticket} has no requester in Zendesk; check --ticket")]
+    TicketWithoutRequester { ticket: u64 },
+    #[error(
+        "ticket {ticket} does not exist in Zendesk, or the agent of ZENDESK_EMAIL cannot see \
+         it; check --ticket"
+    )]
+    NoTicket { ticket: u64 },
 }
 
 impl Refusal {
@@ -132,7 +156,10 @@ impl Refusal {
             Refusal::NoUser { .. }
             | Refusal::SeveralUsers { .. }
             | Refusal::NotOwner { .. }
-            | Refusal::NoPaidPlan { .. } => "requester not verified",
+            | Refusal::NoPaidPlan { .. }
+            | Refusal::TicketRequester { .. }
+            | Refusal::TicketWithoutRequester { .. }
+            | Refusal::NoTicket { .. } => "requester not verified",
         }
     }
 }
@@ -161,7 +188,8 @@ impl Error {
             | Error::Incomplete(_)
             | Error::Directory { .. }
             | Error::Manifest { .. }
-            | Error::Fetch { .. } => exit::INPUT,
+            | Error::Fetch { .. }
+            | Error::Zendesk { .. } => exit::INPUT,
             Error::Usage(_) | Error::Unquotable { .. } => exit::USAGE,
             Error::NoRecords(_) => exit::INPUT,
             Error::NotVerified(_) => exit::NOT_VERIFIED,
@@ -366,6 +394,25 @@ pub fn cluster_hint(status: u16) -> &'static str {
         403 => ": the API key may not do this; it needs the read privilege on the indices",
         404 => ": no such index or route; check --index",
         300..=399 => ": a redirect, not followed; check --elasticsearch",
+        _ => "",
+    }
+}
+
+/// What a status from Zendesk's API likely means.
+pub fn zendesk_hint(status: u16) -> &'static str {
+    match status {
+        401 => {
+            ": the credentials were refused; check ZENDESK_EMAIL (an agent's address) and \
+             ZENDESK_API_TOKEN, and that token access is on in the Admin Center"
+        }
+        403 => {
+            ": the agent of ZENDESK_EMAIL may not do this; it needs to see the ticket and \
+             add private comments to it"
+        }
+        404 => ": not found; check --ticket and ZENDESK_URL",
+        300..=399 => {
+            ": a redirect, not followed; check ZENDESK_URL (https://<account>.zendesk.com)"
+        }
         _ => "",
     }
 }

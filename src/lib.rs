@@ -9,6 +9,7 @@
 // Only what the binary needs is public. The fuzz targets in `fuzz/` (built with
 // `--cfg fuzzing`) also reach the readers, attribution and the directory.
 mod aggregate;
+mod chart;
 pub mod cli;
 mod config;
 mod digest;
@@ -41,6 +42,7 @@ pub mod scope;
 mod scope;
 mod summarize;
 mod vocabulary;
+mod zendesk;
 
 use std::io::Write;
 use std::path::Path;
@@ -66,11 +68,16 @@ fn syntax(lines: cli::LinesArg) -> scope::prefilter::Syntax {
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
     match cli.command {
         Command::Summarize(args) => summarize(&Config::from_args(*args)?, out, err),
-        Command::Verify(args) => verify(
-            &RequesterConfig::from_args_found(args.requester)?,
-            args.format == cli::ReportFormat::Json,
-            out,
-        ),
+        Command::Verify(args) => {
+            let ticket = config::ticket_found(args.ticket)?;
+            verify(
+                &RequesterConfig::from_args_found(args.requester)?,
+                ticket.as_ref(),
+                args.format == cli::ReportFormat::Json,
+                out,
+                err,
+            )
+        }
         Command::Init(args) => init(&args.path, args.force, out),
         Command::Inspect(args) => {
             let options = config::read_options(args.format_hint, args.input_tz.as_deref())?;
@@ -185,8 +192,29 @@ fn init(path: &Path, force: bool, out: &mut dyn Write) -> Result<()> {
     write_out(out, &format!("wrote {}\n", path.display()))
 }
 
-/// `logbrief verify`: who the requester is and what they may hear about.
-fn verify(config: &RequesterConfig, json: bool, out: &mut dyn Write) -> Result<()> {
+/// `logbrief verify`: who the requester is and what they may hear about; with
+/// `--ticket`, whether the ticket's requester is that person too.
+fn verify(
+    config: &RequesterConfig,
+    ticket: Option<&zendesk::Ticket>,
+    json: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<()> {
+    let checked = ticket
+        .map(|t| zendesk::check_requester(t, &config.email, err))
+        .transpose()?
+        .flatten();
+    let ticket_text = ticket.map(|t| match checked {
+        Some(_) => format!(
+            "ticket {}: its requester in Zendesk has this email as an identity\n",
+            t.id
+        ),
+        None => format!(
+            "ticket {}: its requester was not checked (Zendesk is not configured)\n",
+            t.id
+        ),
+    });
     let dir = Directory::load(&config.directory)?;
     let v = directory::verify(&dir, &config.email, &config.namespaces)?;
     if json {
@@ -197,6 +225,11 @@ fn verify(config: &RequesterConfig, json: bool, out: &mut dyn Write) -> Result<(
             "owner_of": dir.ownerships(v.user_id),
             "scope": v.scope.iter().map(|&n| dir.path_of(n)).collect::<Vec<_>>(),
         });
+        let mut value = value;
+        if let Some(t) = ticket {
+            value["ticket"] =
+                serde_json::json!({"id": t.id, "requester_checked": checked.is_some()});
+        }
         let text = serde_json::to_string_pretty(&value)
             .map_err(|e| Error::Internal(format!("json: {e}")))?;
         return write_out(out, &(text + "\n"));
@@ -208,5 +241,6 @@ fn verify(config: &RequesterConfig, json: bool, out: &mut dyn Write) -> Result<(
     for node in &v.scope {
         text.push_str(&format!("  {}\n", dir.path_of(*node)));
     }
+    text.push_str(&ticket_text.unwrap_or_default());
     write_out(out, &text)
 }

@@ -1215,6 +1215,30 @@ struct InternalNote<'a> {
     generated: String,
     version: &'static str,
     exclude_users: &'a [String],
+    ticket: Option<&'a TicketNote>,
+    chart: Option<String>,
+}
+
+/// The ticket as the internal note records it.
+#[derive(Debug, Clone)]
+pub struct TicketNote {
+    pub id: u64,
+    /// The ticket's address in Zendesk, when the account is known.
+    pub link: Option<String>,
+    /// What Zendesk said of the ticket's requester, when it was asked.
+    pub checked: Option<crate::zendesk::Checked>,
+}
+
+impl TicketNote {
+    /// Whether the ticket's requester was found to have the requester's email.
+    fn is_checked(&self) -> bool {
+        self.checked.is_some()
+    }
+
+    /// Whether Zendesk marks that email identity as verified.
+    fn verified_in_zendesk(&self) -> bool {
+        self.checked.is_some_and(|c| c.verified_in_zendesk)
+    }
 }
 
 /// A Kibana Discover link for the logs behind a summary: the time range (the window
@@ -1408,6 +1432,13 @@ pub fn reply(
     }
 }
 
+/// What the internal note says beyond the counts: the ticket, and the chart's file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoteExtras<'a> {
+    pub ticket: Option<&'a TicketNote>,
+    pub chart: Option<&'a std::path::Path>,
+}
+
 /// Renders the internal note for the support team.
 pub fn internal_note(
     aggregates: &Guarded<Aggregates>,
@@ -1415,6 +1446,7 @@ pub fn internal_note(
     exclude_users: &[String],
     kibana: Option<&crate::config::Kibana>,
     generated: DateTime<Utc>,
+    extras: NoteExtras<'_>,
 ) -> Result<String> {
     let a = aggregates.get();
     let figures = View::new(
@@ -1433,6 +1465,8 @@ pub fn internal_note(
         version: env!("CARGO_PKG_VERSION"),
         exclude_users,
         kibana: kibana.map(|k| kibana_link(k, a)),
+        ticket: extras.ticket,
+        chart: extras.chart.map(|p| p.display().to_string()),
     };
     note.render()
         .map(|s| note_text(&s))

@@ -66,6 +66,10 @@ mod fetch;
 #[path = "cli/esfetch.rs"]
 mod esfetch;
 
+/// `--ticket`, `--post-note` and `--chart` against a stub Zendesk.
+#[path = "cli/ticket.rs"]
+mod ticket;
+
 /// Random logs: every line lands in one bucket, no canary reaches a reply.
 #[path = "cli/properties.rs"]
 mod properties;

@@ -16,6 +16,7 @@ mod names;
 mod report;
 mod rows;
 mod tally;
+mod timeline;
 mod view;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -27,6 +28,7 @@ pub use ip_block::{ClientRequest, ip_block};
 pub use names::Names;
 pub use report::{Filters, Gap, InputSummary, KnownList, Period, Reconciliation};
 pub use tally::{Batch, Counted, tally};
+pub use timeline::{Class, Timeline, client_timeline, timeline};
 pub use view::{
     ActionCounts, AuditTally, BusiestMinute, CountryCounts, Counts, IpBlock, PathRefusals,
     Refusals, StatusCount, Tally,

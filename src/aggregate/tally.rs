@@ -89,6 +89,14 @@ impl Batch {
         self.country.push(r.country.map(Name::index));
     }
 
+    /// The time (microseconds) and status of each counted request (no rule took it
+    /// out), for the timeline.
+    pub(super) fn counted_times_and_statuses(&self) -> impl Iterator<Item = (i64, Option<u32>)> {
+        (self.time.iter().zip(&self.status).zip(&self.rule))
+            .filter(|(_, rule)| rule.is_none())
+            .map(|((&t, &status), _)| (t, status))
+    }
+
     fn into_frame(self) -> PolarsResult<(LazyFrame, Names)> {
         let df = DataFrame::new_infer_height(vec![
             Column::new(PATH.into(), self.path),

@@ -1,6 +1,6 @@
-//! The HTTP side of `logbrief fetch`: one GitLab API (or one Elasticsearch or
-//! OpenSearch cluster), one secret, pages followed by their `Link: rel="next"`, and
-//! retries where the server asks for them.
+//! The HTTP side of `logbrief fetch` and of the ticket: one GitLab API (or one
+//! Elasticsearch or OpenSearch cluster, or one Zendesk account), one secret, pages
+//! followed by their `Link: rel="next"`, and retries where the server asks for them.
 //!
 //! The token or API key is held in a [`Token`], which never prints itself; errors name
 //! the request's method, path and HTTP status, never the secret or a response body (a
@@ -16,7 +16,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::de::DeserializeOwned;
 
 use super::address;
-use crate::error::{Error, FetchError, Result, cluster_hint, gitlab_hint};
+use crate::error::{Error, FetchError, Result, cluster_hint, gitlab_hint, zendesk_hint};
 
 /// The environment variable the token is read from.
 pub const TOKEN_VARIABLE: &str = "GITLAB_TOKEN";
@@ -95,6 +95,15 @@ impl Token {
         }
     }
 
+    /// The secret in `variable`, or `None` when it is unset or empty.
+    pub fn from_variable_if_set(variable: &str) -> Option<Token> {
+        std::env::var(variable)
+            .ok()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .map(Token)
+    }
+
     #[cfg(test)]
     pub fn new(token: impl Into<String>) -> Token {
         Token(token.into())
@@ -134,6 +143,26 @@ enum Service {
     GitLab,
     /// `Authorization: ApiKey <key>`.
     Cluster,
+    /// `Authorization: Basic base64(<email>/token:<token>)`.
+    Zendesk,
+}
+
+/// Which failures a request is tried again after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retries {
+    /// Any failure another try may get past: the request changes nothing, or changes
+    /// it the same way however often it is sent.
+    Any,
+    /// Only those the server surely did not act on (429, 503, a connection that
+    /// failed before the request went out): sending it twice would do it twice.
+    Unapplied,
+}
+
+/// A request's body and its media type.
+#[derive(Debug, Clone, Copy)]
+pub struct Body<'a> {
+    pub bytes: &'a [u8],
+    pub content_type: &'static str,
 }
 
 /// One GitLab instance's REST API, or one Elasticsearch or OpenSearch cluster.
@@ -146,6 +175,8 @@ pub struct Client {
     /// What an address must match to be sent the token.
     origin: Origin,
     token: Token,
+    /// Who the token belongs to, where the API asks for both (Zendesk's email).
+    user: Option<String>,
     service: Service,
     settings: Settings,
 }
@@ -155,6 +186,7 @@ pub struct Client {
 pub enum Method {
     Get,
     Post,
+    Put,
 }
 
 impl Method {
@@ -162,6 +194,7 @@ impl Method {
         match self {
             Method::Get => "GET",
             Method::Post => "POST",
+            Method::Put => "PUT",
         }
     }
 }
@@ -245,10 +278,12 @@ pub struct Page<T> {
 /// What became of one try.
 enum Outcome<T> {
     Done(Page<T>),
-    /// Worth another try; the server may say when.
+    /// Worth another try; the server may say when, and whether it surely did not act
+    /// on the request.
     Retry {
         reason: String,
         after: Option<Duration>,
+        unapplied: bool,
     },
     /// A status that no retry will change.
     Status(u16),
@@ -291,6 +326,16 @@ impl Client {
         Client::build(base, "", Service::Cluster, key, settings)
     }
 
+    /// A client for the Zendesk account at `url` (`https://example.zendesk.com`), as the
+    /// agent `email` with an API token, on the same terms as [`Client::new`].
+    pub fn zendesk(url: &str, email: &str, token: Token, settings: Settings) -> Result<Client> {
+        let trimmed = url.trim().trim_end_matches('/');
+        let base = trimmed.strip_suffix("/api/v2").unwrap_or(trimmed);
+        let mut client = Client::build(base, "/api/v2", Service::Zendesk, token, settings)?;
+        client.user = Some(email.to_owned());
+        Ok(client)
+    }
+
     fn build(
         base: &str,
         api_path: &str,
@@ -301,6 +346,7 @@ impl Client {
         let flag = match service {
             Service::GitLab => "--gitlab-url",
             Service::Cluster => "--elasticsearch",
+            Service::Zendesk => "the Zendesk URL (ZENDESK_URL or zendesk_url)",
         };
         let usage = |why: &str| Error::Usage(format!("{flag}: {why}"));
         let uri: ureq::http::Uri = base.parse().map_err(|_| usage("not a URL"))?;
@@ -341,6 +387,7 @@ impl Client {
             base: base.to_owned(),
             origin,
             token,
+            user: None,
             service,
             settings,
         })
@@ -353,7 +400,7 @@ impl Client {
 
     /// One JSON document, retried as [`Settings`] allow.
     pub fn get<T: DeserializeOwned>(&self, url: &str, on_wait: OnWait<'_>) -> Result<Page<T>> {
-        match self.answer(Method::Get, url, None, on_wait)? {
+        match self.get_answer(url, on_wait)? {
             Answer::Page(page) => Ok(page),
             Answer::Status(status) => Err(self.status_error(Method::Get, url, status)),
         }
@@ -366,7 +413,7 @@ impl Client {
         url: &str,
         on_wait: OnWait<'_>,
     ) -> Result<Option<T>> {
-        match self.answer(Method::Get, url, None, on_wait)? {
+        match self.get_answer(url, on_wait)? {
             Answer::Page(page) => Ok(Some(page.body)),
             Answer::Status(403 | 404) => Ok(None),
             Answer::Status(status) => Err(self.status_error(Method::Get, url, status)),
@@ -456,7 +503,21 @@ impl Client {
         on_wait: OnWait<'_>,
     ) -> Result<Answer<T>> {
         let body = body.to_string();
-        self.answer(Method::Post, url, Some(body.as_bytes()), on_wait)
+        let body = Body {
+            bytes: body.as_bytes(),
+            content_type: "application/json",
+        };
+        self.send(Method::Post, url, Some(body), Retries::Any, on_wait)
+    }
+
+    /// One JSON document, or the status that no retry will change, for the caller to
+    /// judge.
+    pub fn get_answer<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        on_wait: OnWait<'_>,
+    ) -> Result<Answer<T>> {
+        self.send(Method::Get, url, None, Retries::Any, on_wait)
     }
 
     /// Like [`Client::post`], but any status other than success is an error.
@@ -490,18 +551,27 @@ impl Client {
 
     /// The header that carries the secret, and its value.
     fn auth(&self) -> (&'static str, String) {
+        use base64::Engine as _;
         match self.service {
             Service::GitLab => ("PRIVATE-TOKEN", self.token.0.clone()),
             Service::Cluster => ("Authorization", format!("ApiKey {}", self.token.0)),
+            Service::Zendesk => {
+                let user = self.user.as_deref().unwrap_or_default();
+                let pair = format!("{user}/token:{}", self.token.0);
+                let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+                ("Authorization", format!("Basic {encoded}"))
+            }
         }
     }
 
-    /// A page, or the status that no retry will change.
-    fn answer<T: DeserializeOwned>(
+    /// A request with `body`, retried as `retries` and [`Settings`] allow: the answer's
+    /// JSON, or the status that no retry will change.
+    pub fn send<T: DeserializeOwned>(
         &self,
         method: Method,
         url: &str,
-        body: Option<&[u8]>,
+        body: Option<Body<'_>>,
+        retries: Retries,
         on_wait: OnWait<'_>,
     ) -> Result<Answer<T>> {
         let route = || self.shown(url);
@@ -522,7 +592,21 @@ impl Client {
                     }
                     .into());
                 }
-                Outcome::Retry { reason, after } => (reason, after),
+                Outcome::Retry {
+                    reason,
+                    unapplied: false,
+                    ..
+                } if retries == Retries::Unapplied => {
+                    return Err(FetchError::Failed {
+                        method: method_name,
+                        route: route(),
+                        reason: format!(
+                            "{reason}; the server may have acted on it, so it was not sent again"
+                        ),
+                    }
+                    .into());
+                }
+                Outcome::Retry { reason, after, .. } => (reason, after),
             };
             if attempt >= self.settings.retries {
                 return Err(FetchError::GaveUp {
@@ -560,9 +644,13 @@ impl Client {
         &self,
         method: Method,
         url: &str,
-        body: Option<&[u8]>,
+        body: Option<Body<'_>>,
     ) -> Outcome<T> {
         let (name, value) = self.auth();
+        let body = body.unwrap_or(Body {
+            bytes: &[],
+            content_type: "application/json",
+        });
         let response = match method {
             Method::Get => self
                 .agent
@@ -570,13 +658,17 @@ impl Client {
                 .header(name, value.as_str())
                 .header("Accept", "application/json")
                 .call(),
-            Method::Post => self
-                .agent
-                .post(url)
-                .header(name, value.as_str())
-                .header("Accept", "application/json")
-                .header("Content-Type", "application/json")
-                .send(body.unwrap_or_default()),
+            Method::Post | Method::Put => {
+                let request = match method {
+                    Method::Put => self.agent.put(url),
+                    _ => self.agent.post(url),
+                };
+                request
+                    .header(name, value.as_str())
+                    .header("Accept", "application/json")
+                    .header("Content-Type", body.content_type)
+                    .send(body.bytes)
+            }
         };
         let mut response = match response {
             Ok(r) => r,
@@ -601,7 +693,13 @@ impl Client {
             } else {
                 format!("HTTP {status}")
             };
-            return Outcome::Retry { reason, after };
+            // 429 and 503 refuse the request before acting on it.
+            let unapplied = status == 429 || status == 503;
+            return Outcome::Retry {
+                reason,
+                after,
+                unapplied,
+            };
         }
         if !(200..=299).contains(&status) {
             return Outcome::Status(status);
@@ -644,6 +742,7 @@ impl Client {
                     _ => Outcome::Retry {
                         reason: format!("the response is not the JSON expected ({at})"),
                         after: None,
+                        unapplied: false,
                     },
                 }
             }
@@ -673,6 +772,7 @@ impl Client {
             hint: match self.service {
                 Service::GitLab => gitlab_hint(status),
                 Service::Cluster => cluster_hint(status),
+                Service::Zendesk => zendesk_hint(status),
             },
         }
         .into()
@@ -719,11 +819,16 @@ fn transport_failure<T>(e: &ureq::Error) -> Outcome<T> {
     let retry = |reason: String| Outcome::Retry {
         reason,
         after: None,
+        unapplied: false,
     };
     match e {
         ureq::Error::Timeout(_) => retry("no answer in time".to_owned()),
         ureq::Error::Io(io) => io_failure(io),
-        ureq::Error::ConnectionFailed => retry("connection failed".to_owned()),
+        ureq::Error::ConnectionFailed => Outcome::Retry {
+            reason: "connection failed".to_owned(),
+            after: None,
+            unapplied: true,
+        },
         ureq::Error::HostNotFound => Outcome::Failed("host not found".to_owned()),
         ureq::Error::BodyExceedsLimit(_) => Outcome::Failed("the page is too large".to_owned()),
         ureq::Error::Decompress(..) => retry("the page's compression is broken".to_owned()),
@@ -753,6 +858,7 @@ fn io_failure<T>(io: &std::io::Error) -> Outcome<T> {
             Outcome::Retry {
                 reason,
                 after: None,
+                unapplied: true,
             }
         } else {
             Outcome::Failed(reason)
@@ -773,6 +879,8 @@ fn io_failure<T>(io: &std::io::Error) -> Outcome<T> {
     Outcome::Retry {
         reason: format!("connection failed ({})", io.kind()),
         after: None,
+        // Connection refused, say: nothing reached the server.
+        unapplied: io.kind() == std::io::ErrorKind::ConnectionRefused,
     }
 }
 
@@ -1009,6 +1117,38 @@ mod tests {
             e.to_string(),
             "fetch: POST /_search: HTTP 401: the API key was refused; check ELASTIC_API_KEY"
         );
+    }
+
+    #[test]
+    fn zendesk_by_email_and_api_token_under_api_v2() {
+        let c = Client::zendesk(
+            "https://example.zendesk.com/",
+            "agent@example.com",
+            Token::new("tok"),
+            settings(),
+        )
+        .unwrap();
+        assert_eq!(
+            c.url("/tickets/4242.json"),
+            "https://example.zendesk.com/api/v2/tickets/4242.json"
+        );
+        assert!(
+            !c.origin
+                .covers("https://example.zendesk.com/agent/tickets/4242")
+        );
+        // base64("agent@example.com/token:tok")
+        assert_eq!(
+            c.auth(),
+            (
+                "Authorization",
+                "Basic YWdlbnRAZXhhbXBsZS5jb20vdG9rZW46dG9r".to_owned()
+            )
+        );
+        let e = c.status_error(Method::Put, &c.url("/tickets/1.json"), 401);
+        assert!(e.to_string().contains("check ZENDESK_EMAIL"), "{e}");
+        let plain = |u: &str| Client::zendesk(u, "a@b.example", Token::new("t"), settings());
+        assert!(plain("http://127.0.0.1:9/").is_ok());
+        assert!(plain("http://example.zendesk.com").is_err());
     }
 
     #[test]

@@ -65,6 +65,9 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
     // `--quiet`: warnings go nowhere; errors are the binary's to print.
     let mut nowhere = std::io::sink();
     let err: &mut dyn Write = if config.quiet { &mut nowhere } else { err };
+    // The ticket first: one written by someone else stops the run before anything is
+    // read.
+    let ticket = ticket_note(config, err)?;
     // Verify.
     let dir = Directory::load(&config.requester.directory)?;
     let verified = directory::verify(&dir, &config.requester.email, &config.requester.namespaces)?;
@@ -100,8 +103,8 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
     }
 
     // Settle and count.
-    let aggregates = settle_and_count(config, &dir, &verified, collected, names, geoip.as_ref());
-    let mut aggregates = aggregates?;
+    let counted = settle_and_count(config, &dir, &verified, collected, names, geoip.as_ref());
+    let (mut aggregates, timeline) = counted?;
     aggregates.config_added = config_added;
     if manifest.is_some() {
         // The lines an engine kept are the scope's only: the stretches between them
@@ -142,18 +145,103 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
         },
         &guard,
     )?;
+    let chart = match (&config.chart, timeline) {
+        (Some(path), Some(timeline)) => {
+            let whose = match config.template {
+                Template::IpBlock => "Requests from the requester's addresses",
+                _ => "Requests",
+            };
+            let svg = crate::chart::svg(&timeline, whose)?;
+            crate::files::write_private(path, svg.as_bytes())?;
+            Some((path.as_path(), svg))
+        }
+        _ => None,
+    };
+    let extras = render::NoteExtras {
+        ticket: ticket.as_ref(),
+        chart: chart.as_ref().map(|(path, _)| *path),
+    };
+    let note = render::internal_note(
+        &guarded,
+        &config.requester.email,
+        &config.exclusions.users,
+        config.kibana.as_ref(),
+        Utc::now(),
+        extras,
+    )?;
     if let Some(path) = &config.internal_note {
-        let note = render::internal_note(
-            &guarded,
-            &config.requester.email,
-            &config.exclusions.users,
-            config.kibana.as_ref(),
-            Utc::now(),
-        )?;
         // The note names the requester: readable by its owner only.
         crate::files::write_private(path, note.as_bytes())?;
     }
-    write_out(out, reply.get())
+    write_out(out, reply.get())?;
+    match &config.ticket {
+        Some(t) if t.post_note => post_note(config, t, &note, chart.as_ref(), err),
+        _ => Ok(()),
+    }
+}
+
+/// `--ticket`: the ticket's requester checked in Zendesk when it is configured, for the
+/// note; a warning when it is not.
+fn ticket_note(config: &Config, err: &mut dyn Write) -> Result<Option<render::TicketNote>> {
+    let Some(ticket) = &config.ticket else {
+        return Ok(None);
+    };
+    let checked = crate::zendesk::check_requester(ticket, &config.requester.email, err)?;
+    if checked.is_none() {
+        let _ = writeln!(
+            err,
+            "logbrief: warning: the requester of ticket {} was not checked: Zendesk is not \
+             configured ({}, {} and {})",
+            ticket.id,
+            crate::zendesk::URL_VARIABLE,
+            crate::zendesk::EMAIL_VARIABLE,
+            crate::zendesk::TOKEN_VARIABLE
+        );
+    }
+    Ok(Some(render::TicketNote {
+        id: ticket.id,
+        link: ticket.link(),
+        checked,
+    }))
+}
+
+/// `--post-note`: the note as a private comment on the ticket, with the chart. The
+/// reply is printed and the note written already; a failure says so.
+fn post_note(
+    config: &Config,
+    ticket: &crate::zendesk::Ticket,
+    note: &str,
+    chart: Option<&(&std::path::Path, String)>,
+    err: &mut dyn Write,
+) -> Result<()> {
+    let attachment = chart.map(|(path, svg)| crate::zendesk::Attachment {
+        name: path
+            .file_name()
+            .map_or_else(|| "chart.svg".into(), |n| n.to_string_lossy().into_owned()),
+        bytes: svg.as_bytes(),
+        content_type: "image/svg+xml",
+    });
+    let after = format!(
+        "\nThe reply is printed and the internal note is in {}: check ticket {} and add the \
+         note as a private comment by hand if it is not there.",
+        config
+            .internal_note
+            .as_deref()
+            .map_or_else(|| "no file".into(), |p| p.display().to_string()),
+        ticket.id
+    );
+    crate::zendesk::post_note(ticket, note, attachment, &after, err)?;
+    let _ = writeln!(
+        err,
+        "logbrief: the internal note was added to ticket {} as a private comment{}",
+        ticket.id,
+        if chart.is_some() {
+            ", with the chart"
+        } else {
+            ""
+        }
+    );
+    Ok(())
 }
 
 /// The directory, the team configuration and the GeoIP database, with the SHA-256 of
@@ -269,7 +357,8 @@ fn collect(
 }
 
 /// Settles every record in its bucket and counts what is left, with the inputs, the
-/// period they cover and the warnings reading them gave.
+/// period they cover and the warnings reading them gave; with `--chart`, the
+/// timeline of the requests the story counts.
 fn settle_and_count(
     config: &Config,
     dir: &Directory,
@@ -277,13 +366,17 @@ fn settle_and_count(
     mut collected: Collected,
     names: Names,
     geoip: Option<&geo::GeoIp>,
-) -> Result<Aggregates> {
+) -> Result<(Aggregates, Option<aggregate::Timeline>)> {
     let inputs = std::mem::take(&mut collected.inputs);
     let coverage = collected.coverage;
     let unreadable = collected.unreadable_in_scope;
     let gaps = gaps::gaps(&collected.timelines, &config.window);
     let warnings = std::mem::take(&mut collected.warnings);
     let settled = settle::settle(collected, &config.window, names)?;
+    let timeline = config.chart.as_ref().map(|_| match config.template {
+        Template::IpBlock => aggregate::client_timeline(&settled.client_requests),
+        _ => aggregate::timeline(&settled.batch),
+    });
     let mut aggregates = count(config, dir, verified, settled, geoip)?;
     aggregates.inputs = inputs;
     aggregates.logs_cover = Period {
@@ -293,7 +386,7 @@ fn settle_and_count(
     aggregates.warnings = warnings;
     aggregates.unreadable_in_scope = unreadable;
     aggregates.gaps = gaps;
-    Ok(aggregates)
+    Ok((aggregates, timeline))
 }
 
 /// `--verbose`: what each rule of the known list took out, and where every line went,

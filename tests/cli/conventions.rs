@@ -234,10 +234,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("inputs", &["digest", "directory", "ingest"]),
     ("meaning", &["scope", "exclude", "geo", "manifest", "guard"]),
     ("engines' languages", &["elastic"]),
-    ("command line", &["cli", "fetch", "config"]),
+    ("command line", &["cli", "fetch", "zendesk", "config"]),
     (
         "counting and writing",
-        &["aggregate", "inspect", "render", "manual"],
+        &["aggregate", "inspect", "render", "manual", "chart"],
     ),
     ("commands", &["pushdown", "summarize"]),
 ];
