@@ -1208,15 +1208,51 @@ fn tidy(text: &str) -> String {
 #[template(path = "internal_note.md")]
 struct InternalNote<'a> {
     a: &'a Aggregates,
+    p: &'a Provenance<'a>,
     /// The reply's numbers, under the reply's words.
     figures: Vec<Figure>,
     kibana: Option<String>,
-    requester: &'a str,
     generated: String,
     version: &'static str,
-    exclude_users: &'a [String],
-    ticket: Option<&'a TicketNote>,
     chart: Option<String>,
+}
+
+/// How a reply was produced: what the internal note (and standard error) receive
+/// besides the guarded aggregates, and no story's template ever does. The stories see
+/// only [`View`], which holds the aggregates and nothing of this.
+pub struct Provenance<'a> {
+    pub requester: &'a str,
+    /// The command line as run, each argument quoted for a POSIX shell.
+    pub command_line: String,
+    /// The folder it ran in: relative paths start there.
+    pub working_folder: Option<String>,
+    /// The memberships that verified the requester.
+    pub ownerships: Vec<crate::directory::Ownership>,
+    /// The team configuration file read, if any.
+    pub config_file: Option<String>,
+    /// The directory, the team configuration and the GeoIP database, each with its
+    /// SHA-256.
+    pub side_files: Vec<SideFile>,
+    /// What the team configuration added to the known list.
+    pub config_added: Vec<String>,
+    /// The engine's totals, when the inputs are the lines an engine kept.
+    pub manifest: Option<crate::manifest::Manifest>,
+    /// What the engineer should know about how the answer was produced.
+    pub warnings: Vec<String>,
+    /// `--exclude-user`, named in the note only.
+    pub exclude_users: &'a [String],
+    pub kibana: Option<&'a crate::config::Kibana>,
+    pub ticket: Option<&'a TicketNote>,
+    pub chart: Option<&'a std::path::Path>,
+}
+
+/// A file other than the logs that shaped a reply: the directory, the team
+/// configuration, the GeoIP database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SideFile {
+    pub role: &'static str,
+    pub name: String,
+    pub sha256: String,
 }
 
 /// The ticket as the internal note records it.
@@ -1432,21 +1468,11 @@ pub fn reply(
     }
 }
 
-/// What the internal note says beyond the counts: the ticket, and the chart's file.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoteExtras<'a> {
-    pub ticket: Option<&'a TicketNote>,
-    pub chart: Option<&'a std::path::Path>,
-}
-
 /// Renders the internal note for the support team.
 pub fn internal_note(
     aggregates: &Guarded<Aggregates>,
-    requester: &str,
-    exclude_users: &[String],
-    kibana: Option<&crate::config::Kibana>,
+    provenance: &Provenance<'_>,
     generated: DateTime<Utc>,
-    extras: NoteExtras<'_>,
 ) -> Result<String> {
     let a = aggregates.get();
     let figures = View::new(
@@ -1459,14 +1485,12 @@ pub fn internal_note(
     .figures();
     let note = InternalNote {
         a,
+        p: provenance,
         figures,
-        requester,
         generated: format_time(generated),
         version: env!("CARGO_PKG_VERSION"),
-        exclude_users,
-        kibana: kibana.map(|k| kibana_link(k, a)),
-        ticket: extras.ticket,
-        chart: extras.chart.map(|p| p.display().to_string()),
+        kibana: provenance.kibana.map(|k| kibana_link(k, a)),
+        chart: provenance.chart.map(|p| p.display().to_string()),
     };
     note.render()
         .map(|s| note_text(&s))

@@ -34,15 +34,6 @@ pub use view::{
     Refusals, StatusCount, Tally,
 };
 
-/// A file other than the logs that shaped a reply: the directory, the team
-/// configuration, the GeoIP database.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SideFile {
-    pub role: &'static str,
-    pub name: String,
-    pub sha256: String,
-}
-
 impl Aggregates {
     /// Whether the window reaches beyond the period the logs cover, at its start and
     /// at its end, by more than a minute (logs rarely start or end on the dot). One
@@ -72,6 +63,9 @@ pub(crate) fn ser_time<S: serde::Serializer>(
 }
 
 /// Everything a reply may be built from: counts, times, and the requester's paths.
+/// How the reply was produced (the command line, the memberships, the files read, the
+/// warnings) is not here: it is the note's [`crate::render::Provenance`], which no
+/// story's template receives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Aggregates {
     pub template: &'static str,
@@ -100,13 +94,6 @@ pub struct Aggregates {
     /// The GeoIP database used, when one was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub geoip: Option<crate::geo::GeoIpInfo>,
-    /// What the engineer should know about how the answer was produced (standard
-    /// error and the internal note; never the reply).
-    #[serde(skip)]
-    pub warnings: Vec<String>,
-    /// What the team configuration file added to the known list.
-    #[serde(skip)]
-    pub config_added: Vec<String>,
     /// How many entries of `scope` are projects (the others are groups).
     #[serde(skip)]
     pub scope_projects: usize,
@@ -115,21 +102,4 @@ pub struct Aggregates {
     pub greeting: Option<String>,
     #[serde(skip)]
     pub sign_off: Option<String>,
-    /// For the internal note: the memberships that verified the requester, the team
-    /// configuration file read, and the command line as run.
-    #[serde(skip)]
-    pub ownerships: Vec<crate::directory::Ownership>,
-    #[serde(skip)]
-    pub config_file: Option<String>,
-    /// The engine's totals, when the inputs are the lines an engine kept.
-    #[serde(skip)]
-    pub manifest: Option<crate::manifest::Manifest>,
-    #[serde(skip)]
-    pub command_line: String,
-    /// The side files the run read, each with its SHA-256, for the note.
-    #[serde(skip)]
-    pub side_files: Vec<SideFile>,
-    /// The folder the command ran in, for the note: relative paths start there.
-    #[serde(skip)]
-    pub working_folder: Option<String>,
 }

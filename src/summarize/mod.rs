@@ -104,24 +104,18 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
 
     // Settle and count.
     let counted = settle_and_count(config, &dir, &verified, collected, names, geoip.as_ref());
-    let (mut aggregates, timeline) = counted?;
-    aggregates.config_added = config_added;
+    let (mut aggregates, timeline, mut warnings) = counted?;
     if manifest.is_some() {
         // The lines an engine kept are the scope's only: the stretches between them
         // are no gaps in the logs, and the engine's totals do not tell where its
         // sources' lines lie (RULES.md §9).
         aggregates.gaps.clear();
     }
-    aggregates.manifest = manifest;
-    aggregates.warnings.extend(window_beyond_logs(&aggregates));
-    aggregates
-        .warnings
-        .extend(config.exclusions.unmatched().into_iter().map(|rule| {
-            format!(
-                "{rule} matched nothing in scope: check it for a typo (the reply still names it)"
-            )
-        }));
-    for w in &aggregates.warnings {
+    warnings.extend(window_beyond_logs(&aggregates));
+    warnings.extend(config.exclusions.unmatched().into_iter().map(|rule| {
+        format!("{rule} matched nothing in scope: check it for a typo (the reply still names it)")
+    }));
+    for w in &warnings {
         let _ = writeln!(err, "logbrief: warning: {w}");
     }
     if config.verbose {
@@ -157,18 +151,28 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
         }
         _ => None,
     };
-    let extras = render::NoteExtras {
+    let provenance = render::Provenance {
+        requester: &config.requester.email,
+        command_line: command_line(),
+        working_folder: std::env::current_dir()
+            .ok()
+            .map(|d| d.display().to_string()),
+        ownerships: dir.ownerships(verified.user_id),
+        config_file: config
+            .team_exclusions
+            .file
+            .as_ref()
+            .map(|f| f.display().to_string()),
+        side_files: side_files(config)?,
+        config_added,
+        manifest,
+        warnings,
+        exclude_users: &config.exclusions.users,
+        kibana: config.kibana.as_ref(),
         ticket: ticket.as_ref(),
         chart: chart.as_ref().map(|(path, _)| *path),
     };
-    let note = render::internal_note(
-        &guarded,
-        &config.requester.email,
-        &config.exclusions.users,
-        config.kibana.as_ref(),
-        Utc::now(),
-        extras,
-    )?;
+    let note = render::internal_note(&guarded, &provenance, Utc::now())?;
     if let Some(path) = &config.internal_note {
         // The note names the requester: readable by its owner only.
         crate::files::write_private(path, note.as_bytes())?;
@@ -246,7 +250,7 @@ fn post_note(
 
 /// The directory, the team configuration and the GeoIP database, with the SHA-256 of
 /// each, for the note (RULES.md §7).
-fn side_files(config: &Config) -> Result<Vec<aggregate::SideFile>> {
+fn side_files(config: &Config) -> Result<Vec<render::SideFile>> {
     let files = [
         ("Directory", Some(&config.requester.directory)),
         ("Team configuration", config.team_exclusions.file.as_ref()),
@@ -256,7 +260,7 @@ fn side_files(config: &Config) -> Result<Vec<aggregate::SideFile>> {
         .into_iter()
         .filter_map(|(role, path)| path.map(|p| (role, p)))
         .map(|(role, path)| {
-            Ok(aggregate::SideFile {
+            Ok(render::SideFile {
                 role,
                 name: path.display().to_string(),
                 sha256: sha256_of(path)?,
@@ -366,7 +370,7 @@ fn settle_and_count(
     mut collected: Collected,
     names: Names,
     geoip: Option<&geo::GeoIp>,
-) -> Result<(Aggregates, Option<aggregate::Timeline>)> {
+) -> Result<(Aggregates, Option<aggregate::Timeline>, Vec<String>)> {
     let inputs = std::mem::take(&mut collected.inputs);
     let coverage = collected.coverage;
     let unreadable = collected.unreadable_in_scope;
@@ -383,10 +387,9 @@ fn settle_and_count(
         first: coverage.first,
         last: coverage.last,
     };
-    aggregates.warnings = warnings;
     aggregates.unreadable_in_scope = unreadable;
     aggregates.gaps = gaps;
-    Ok((aggregates, timeline))
+    Ok((aggregates, timeline, warnings))
 }
 
 /// `--verbose`: what each rule of the known list took out, and where every line went,
@@ -550,25 +553,11 @@ fn count(
         geoip: geoip.map(geo::GeoIp::info),
         logs_cover: Period::default(),
         unreadable_in_scope: 0,
-        warnings: Vec::new(),
-        config_added: Vec::new(),
         scope_projects: verified
             .scope
             .iter()
             .filter(|n| matches!(n, directory::Node::Project(_)))
             .count(),
-        ownerships: dir.ownerships(verified.user_id),
-        config_file: config
-            .team_exclusions
-            .file
-            .as_ref()
-            .map(|f| f.display().to_string()),
-        command_line: command_line(),
-        side_files: side_files(config)?,
-        working_folder: std::env::current_dir()
-            .ok()
-            .map(|d| d.display().to_string()),
-        manifest: None,
         greeting: config.greeting.clone(),
         sign_off: config.sign_off.clone(),
     })
