@@ -103,14 +103,17 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
     }
 
     // Settle and count.
-    let counted = settle_and_count(config, &dir, &verified, collected, names, geoip.as_ref());
-    let (mut aggregates, timeline, mut warnings) = counted?;
-    if manifest.is_some() {
-        // The lines an engine kept are the scope's only: the stretches between them
-        // are no gaps in the logs, and the engine's totals do not tell where its
-        // sources' lines lie (RULES.md §9).
-        aggregates.gaps.clear();
-    }
+    let engine_kept = manifest.is_some();
+    let counted = settle_and_count(
+        config,
+        &dir,
+        &verified,
+        collected,
+        names,
+        geoip.as_ref(),
+        engine_kept,
+    );
+    let (aggregates, timeline, mut warnings) = counted?;
     warnings.extend(window_beyond_logs(&aggregates));
     warnings.extend(config.exclusions.unmatched().into_iter().map(|rule| {
         format!("{rule} matched nothing in scope: check it for a typo (the reply still names it)")
@@ -370,26 +373,41 @@ fn settle_and_count(
     mut collected: Collected,
     names: Names,
     geoip: Option<&geo::GeoIp>,
+    engine_kept: bool,
 ) -> Result<(Aggregates, Option<aggregate::Timeline>, Vec<String>)> {
-    let inputs = std::mem::take(&mut collected.inputs);
-    let coverage = collected.coverage;
-    let unreadable = collected.unreadable_in_scope;
-    let gaps = gaps::gaps(&collected.timelines, &config.window);
+    let read = Read {
+        inputs: std::mem::take(&mut collected.inputs),
+        logs_cover: Period {
+            first: collected.coverage.first,
+            last: collected.coverage.last,
+        },
+        unreadable_in_scope: collected.unreadable_in_scope,
+        // The lines an engine kept are the scope's only: the stretches between them
+        // are no gaps in the logs, and the engine's totals do not tell where its
+        // sources' lines lie (RULES.md §9).
+        gaps: match engine_kept {
+            true => Vec::new(),
+            false => gaps::gaps(&collected.timelines, &config.window),
+        },
+    };
     let warnings = std::mem::take(&mut collected.warnings);
     let settled = settle::settle(collected, &config.window, names)?;
     let timeline = config.chart.as_ref().map(|_| match config.template {
         Template::IpBlock => aggregate::client_timeline(&settled.client_requests),
         _ => aggregate::timeline(&settled.batch),
     });
-    let mut aggregates = count(config, dir, verified, settled, geoip)?;
-    aggregates.inputs = inputs;
-    aggregates.logs_cover = Period {
-        first: coverage.first,
-        last: coverage.last,
-    };
-    aggregates.unreadable_in_scope = unreadable;
-    aggregates.gaps = gaps;
+    let aggregates = count(config, dir, verified, settled, read, geoip)?;
     Ok((aggregates, timeline, warnings))
+}
+
+/// What reading the inputs found beside the records: the inputs themselves, the
+/// period they cover, the lines that may concern the scope but could not be read, and
+/// the gaps in them.
+struct Read {
+    inputs: Vec<InputSummary>,
+    logs_cover: Period,
+    unreadable_in_scope: u64,
+    gaps: Vec<aggregate::Gap>,
 }
 
 /// `--verbose`: what each rule of the known list took out, and where every line went,
@@ -476,6 +494,7 @@ fn count(
     dir: &Directory,
     verified: &Verified,
     settled: Settled,
+    read: Read,
     geoip: Option<&geo::GeoIp>,
 ) -> Result<Aggregates> {
     let counting = |e: polars::error::PolarsError| Error::Internal(format!("counting: {e}"));
@@ -542,17 +561,17 @@ fn count(
         },
         tally,
         overlap: settled.reconciliation.overlap,
-        gaps: Vec::new(),
+        gaps: read.gaps,
         reconciliation: settled.reconciliation,
-        inputs: Vec::new(),
+        inputs: read.inputs,
         audit,
         ip_block: (config.template == Template::IpBlock)
             .then(|| aggregate::ip_block(&settled.client_requests, whole_minutes(&config.window)))
             .transpose()
             .map_err(counting)?,
         geoip: geoip.map(geo::GeoIp::info),
-        logs_cover: Period::default(),
-        unreadable_in_scope: 0,
+        logs_cover: read.logs_cover,
+        unreadable_in_scope: read.unreadable_in_scope,
         scope_projects: verified
             .scope
             .iter()
