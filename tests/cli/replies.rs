@@ -387,3 +387,43 @@ fn inspect_prints_nothing_when_a_file_needs_a_flag() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("kibana-csv"));
 }
+
+#[test]
+fn ip_block_names_the_path_that_took_most_refusals_in_the_handbook_s_manner() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("production_json.log");
+    let line = |t: &str, path: &str, status: u16| {
+        format!(
+            r#"{{"method":"GET","path":"{path}","status":{status},"time":"2026-03-14T{t}Z","remote_ip":"192.0.2.10","correlation_id":"c-{t}"}}"#
+        )
+    };
+    let lines = [
+        line("20:06:01.000", "/acme/docs", 401),
+        line("20:06:21.000", "/acme/docs", 401),
+        line("20:07:41.000", "/acme/docs", 403),
+        line("20:08:00.000", "/other/place", 429),
+        line("20:09:00.000", "/acme/docs", 200),
+    ];
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let out = Summarize::new()
+        .namespaces(&[])
+        .args(["--template", "ip-block", "--client-ip", "192.0.2.0/24"])
+        .arg(&log)
+        .run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reply = stdout(&out);
+    assert!(
+        reply.contains(
+            "Most of the requests from your addresses that were refused (3 of 4, with 401, \
+             403 or 429), which is what likely caused the temporary block, involved \
+             acme/docs. The first came at 20:06 UTC on 2026-03-14, the last at 20:08 UTC on \
+             2026-03-14."
+        ),
+        "{reply}"
+    );
+    assert!(
+        reply.contains("- paths outside your groups and projects: 1 × 429 (of 1 request)"),
+        "{reply}"
+    );
+    assert!(!reply.contains("other/place"), "{reply}");
+}
