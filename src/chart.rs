@@ -123,6 +123,10 @@ fn draw(t: &Timeline, whose: &str, out: &mut String) -> DrawResult {
         == (t.start + t.step * i32::try_from(n).unwrap_or(0)).date_naive()
         || t.step * i32::try_from(n).unwrap_or(0) <= TimeDelta::days(1);
     let label = |x: &i64| {
+        if t.buckets.is_empty() {
+            // No period to show: the axis says nothing rather than a made-up time.
+            return String::new();
+        }
         let at = t.start + t.step * i32::try_from(*x).unwrap_or(0);
         tick(at, t.step, one_day)
     };
@@ -146,6 +150,7 @@ fn draw(t: &Timeline, whose: &str, out: &mut String) -> DrawResult {
             (i32::try_from(WIDTH / 2).unwrap_or(0) - 90, 200),
             ("sans-serif", 16).into_font(),
         ))?;
+        root.present()?;
         return Ok(());
     }
     let mut below = vec![0u64; t.buckets.len()];

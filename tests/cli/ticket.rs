@@ -342,7 +342,7 @@ fn a_ticket_written_by_someone_else_is_refused_before_anything_is_posted() {
     assert_no_token(&out, &[]);
 
     // verify says the same, both ways.
-    let verify = |ticket: &str| {
+    let verify = |ticket: &str, format: &str| {
         with_zendesk(&zendesk, TOKEN)
             .args([
                 "verify",
@@ -352,15 +352,23 @@ fn a_ticket_written_by_someone_else_is_refused_before_anything_is_posted() {
                 "fixtures/directory.json",
                 "--ticket",
                 ticket,
+                "--format",
+                format,
             ])
             .output()
             .unwrap()
     };
-    let refused = verify("4243");
+    let refused = verify("4243", "text");
     assert_eq!(refused.status.code(), Some(3));
     assert!(refused.stdout.is_empty() && !stderr(&refused).contains(OTHER_EMAIL));
-    let accepted = verify("4242");
+    let accepted = verify("4242", "text");
     assert_eq!(accepted.status.code(), Some(0), "{}", stderr(&accepted));
+    let json = verify("4242", "json");
+    let json: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        json["ticket"],
+        json!({"id": 4242, "requester_checked": true})
+    );
     assert!(
         stdout(&accepted)
             .contains("ticket 4242: its requester in Zendesk has this email as an identity")
