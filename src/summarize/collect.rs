@@ -940,7 +940,7 @@ impl Search<'_> {
 
 /// The bytes of a chunk whose lines' times are sampled together: the first and last
 /// time of each block bound the period and show the gaps (RULES.md §9).
-const BLOCK: usize = 64 * 1024;
+const BLOCK: usize = 1024 * 1024;
 
 /// The longest stretch without lines inside a block before its times are read one by
 /// one to find where the lines stop (see [`gaps`](super::gaps)).
