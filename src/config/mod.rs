@@ -27,21 +27,33 @@ pub enum OutputFormat {
     Json,
 }
 
+/// The story a reply tells (`--template`), and the rules that follow from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Template {
+pub enum Story {
     Access,
     Audit,
     HighLoad,
     IpBlock,
 }
 
-impl Template {
+impl Story {
+    /// Whether the story counts audit events (else requests).
+    pub fn counts_audit_events(self) -> bool {
+        self == Story::Audit
+    }
+
+    /// Whether the story is about the requester's own addresses (`--client-ip`).
+    pub fn is_ip_block(self) -> bool {
+        self == Story::IpBlock
+    }
+
+    /// The story's name, as `--template` spells it.
     pub fn name(self) -> &'static str {
         match self {
-            Template::Access => "access",
-            Template::Audit => "audit",
-            Template::HighLoad => "high-load",
-            Template::IpBlock => "ip-block",
+            Story::Access => "access",
+            Story::Audit => "audit",
+            Story::HighLoad => "high-load",
+            Story::IpBlock => "ip-block",
         }
     }
 }
@@ -80,7 +92,7 @@ pub struct Config {
     pub logs: Vec<PathBuf>,
     pub exclusions: Exclusions,
     pub window: Window,
-    pub template: Template,
+    pub story: Story,
     pub format: OutputFormat,
     pub internal_note: Option<PathBuf>,
     pub geoip: Option<PathBuf>,
@@ -203,11 +215,11 @@ impl Config {
             logs,
             exclusions: Exclusions::new(args.exclude_users, exclude_domains, networks),
             window,
-            template: match args.template {
-                TemplateArg::Access => Template::Access,
-                TemplateArg::Audit => Template::Audit,
-                TemplateArg::HighLoad => Template::HighLoad,
-                TemplateArg::IpBlock => Template::IpBlock,
+            story: match args.template {
+                TemplateArg::Access => Story::Access,
+                TemplateArg::Audit => Story::Audit,
+                TemplateArg::HighLoad => Story::HighLoad,
+                TemplateArg::IpBlock => Story::IpBlock,
             },
             format: match format {
                 FormatArg::Text => OutputFormat::Text,
