@@ -17,7 +17,7 @@ use crate::aggregate::{
     ActionCounts, Aggregates, AuditTally, BusiestMinute, CountryCounts, Filters, IpBlock,
     PathRefusals, StatusCount, format_time,
 };
-use crate::config::{OutputFormat, Template as Story};
+use crate::config::{OutputFormat, Story};
 use crate::error::{Error, Result};
 use crate::guard::{
     DATA_END, DATA_START, Emphasis, Guard, Guarded, OWN_END, OWN_START, PLACE, Place, is_mark,

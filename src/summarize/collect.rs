@@ -17,7 +17,7 @@ use chrono::Utc;
 use crossbeam_channel::{bounded, unbounded};
 
 use crate::aggregate::{Counted, Identity, InputSummary, Names, Reconciliation};
-use crate::config::Template;
+use crate::config::Story;
 use crate::directory::{self, Directory, Verified};
 use crate::error::{Error, Result};
 use crate::exclude::Rule;
@@ -32,7 +32,7 @@ use crate::progress::Progress;
 use crate::scope::prefilter::{self, Prefilter, Syntax};
 use crate::vocabulary;
 
-use super::{Reading, Story};
+use super::{Audience, Reading};
 use crate::scope;
 
 /// How many malformed line numbers an input reports.
@@ -336,7 +336,7 @@ impl Part {
         request: &ingest::Request<'_>,
         raw: Option<&[u8]>,
     ) {
-        let (dir, verified, story) = (context.dir, context.verified, &context.reading.story);
+        let (dir, verified, reading) = (context.dir, context.verified, context.reading);
         match scope::attribute(dir, request).filter(|&n| verified.contains(dir, n)) {
             Some(node) => {
                 self.coverage.add(request.time);
@@ -347,7 +347,7 @@ impl Part {
             }
             None => {
                 self.rec.out_of_scope += 1;
-                if story.is_ip_block() && from_client(story, request) {
+                if reading.story.is_ip_block() && from_client(&reading.audience, request) {
                     self.coverage.add(request.time);
                     self.elsewhere.push(Elsewhere {
                         at: (0, line_no),
@@ -686,11 +686,11 @@ fn prefilter_for(context: &Context<'_>, format: Format) -> Option<Prefilter> {
         LineSyntax::AuditEvents => return None,
     };
     let (dir, verified) = (context.dir, context.verified);
-    match reading.story.template {
-        Template::IpBlock => {
-            Prefilter::with_clients(dir, verified, syntax, reading.story.client_networks)
+    match reading.story {
+        Story::IpBlock => {
+            Prefilter::with_clients(dir, verified, syntax, reading.audience.client_networks)
         }
-        Template::Access | Template::HighLoad | Template::Audit => {
+        Story::Access | Story::HighLoad | Story::Audit => {
             Some(Prefilter::new(dir, verified, syntax))
         }
     }
@@ -1028,9 +1028,9 @@ impl Search<'_> {
     }
 }
 
-fn from_client(story: &Story<'_>, r: &ingest::Request<'_>) -> bool {
+fn from_client(audience: &Audience<'_>, r: &ingest::Request<'_>) -> bool {
     r.client_ip
-        .is_some_and(|ip| story.client_networks.iter().any(|n| n.contains(ip)))
+        .is_some_and(|ip| audience.client_networks.iter().any(|n| n.contains(ip)))
 }
 
 /// Git over HTTP asks for `info/refs` without credentials first and is answered 401;
@@ -1041,7 +1041,7 @@ fn is_git_challenge(r: &ingest::Request<'_>) -> bool {
 }
 
 fn to_scoped_event(context: &Context<'_>, e: ingest::audit::AuditEvent) -> ScopedEvent {
-    let (dir, story) = (context.dir, &context.reading.story);
+    let (dir, audience) = (context.dir, &context.reading.audience);
     let author = e.author_id.map(Identity::Number).or_else(|| {
         e.author_name
             .as_ref()
@@ -1053,13 +1053,13 @@ fn to_scoped_event(context: &Context<'_>, e: ingest::audit::AuditEvent) -> Scope
         .and_then(|id| dir.user_by_id(id));
     // The author is the user: by directory id, and by the email the event carries,
     // which also names authors the directory does not know.
-    let by_directory = story
+    let by_directory = audience
         .exclusions
         .rule_for(dir, user.map(|u| u.id), None, e.ip);
     let by_email = e
         .author_email
         .as_deref()
-        .is_some_and(|m| story.exclusions.domain_matches(&m.to_lowercase()));
+        .is_some_and(|m| audience.exclusions.domain_matches(&m.to_lowercase()));
     let rule = match by_directory {
         Some(Rule::User | Rule::Domain) => by_directory,
         _ if by_email => Some(Rule::Domain),
@@ -1075,7 +1075,7 @@ fn to_scoped_event(context: &Context<'_>, e: ingest::audit::AuditEvent) -> Scope
 }
 
 fn to_scoped(context: &Context<'_>, node: directory::Node, r: &ingest::Request<'_>) -> Scoped {
-    let (dir, story) = (context.dir, &context.reading.story);
+    let (dir, audience) = (context.dir, &context.reading.audience);
     // NGINX's `$remote_user` is whatever the client sent for HTTP basic auth
     // (`gitlab-ci-token`, `oauth2`, a username): it names a user only when the
     // directory knows that username.
@@ -1096,11 +1096,11 @@ fn to_scoped(context: &Context<'_>, node: directory::Node, r: &ingest::Request<'
     Scoped {
         at: (0, 0),
         key: None,
-        from_client: from_client(story, r),
+        from_client: from_client(audience, r),
         git_challenge: is_git_challenge(r),
         source: r.source,
         correlation_id: r.correlation_id.as_deref().map(Box::from),
-        rule: story.exclusions.rule_for(dir, r.user_id, username, ip),
+        rule: audience.exclusions.rule_for(dir, r.user_id, username, ip),
         counted: Counted {
             path: names.intern(dir.path_of(node)),
             // Workhorse logs no user, and NGINX only the name a client sent for basic

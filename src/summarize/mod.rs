@@ -2,7 +2,7 @@
 //! verify → collect → settle → count → guard → render.
 //!
 //! Each stage hands the next a value of its own; only the last one writes. Per-line
-//! code (collect) sees a [`Story`], never the output format, the note or the links.
+//! code (collect) sees a [`Reading`], never the output format, the note or the links.
 
 mod collect;
 mod gaps;
@@ -16,7 +16,7 @@ use ipnetwork::IpNetwork;
 use crate::aggregate::{
     self, Aggregates, Filters, InputSummary, KnownList, Names, Period, format_time,
 };
-use crate::config::{Config, Template};
+use crate::config::{Config, Story};
 use crate::directory::{self, Directory, Verified};
 use crate::error::{Error, Result};
 use crate::exclude::Exclusions;
@@ -29,29 +29,19 @@ use crate::{geo, render};
 use collect::{Collected, Context};
 use settle::Settled;
 
-/// What the reply tells, as far as reading a line needs to know: which records it
-/// counts, which known list applies, whose addresses matter.
-pub(crate) struct Story<'a> {
-    pub(crate) template: Template,
+/// Whose requests are whose, as far as reading a line needs to know: the known list
+/// (the company's own people, left out) and the requester's own addresses.
+pub(crate) struct Audience<'a> {
     pub(crate) exclusions: &'a Exclusions,
     /// The requester's own addresses (`--client-ip`), for the IP-block story.
     pub(crate) client_networks: &'a [IpNetwork],
 }
 
-impl Story<'_> {
-    /// Whether the story counts audit events (else requests).
-    pub(crate) fn counts_audit_events(&self) -> bool {
-        self.template == Template::Audit
-    }
-
-    pub(crate) fn is_ip_block(&self) -> bool {
-        self.template == Template::IpBlock
-    }
-}
-
-/// How the inputs are read: the story, and the reading options.
+/// How the inputs are read: the story, whose requests are whose, and the reading
+/// options.
 pub(crate) struct Reading<'a> {
-    pub(crate) story: Story<'a>,
+    pub(crate) story: Story,
+    pub(crate) audience: Audience<'a>,
     pub(crate) options: &'a ReadOptions,
     /// Parse every line instead of only those that may concern the scope.
     pub(crate) parse_all: bool,
@@ -96,8 +86,8 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
         &mut canaries,
     )?;
     warn_malformed(&collected.inputs, err);
-    settle::story_has_records(config.template, &collected.inputs)?;
-    if config.template == Template::Audit {
+    settle::story_has_records(config.story, &collected.inputs)?;
+    if config.story == Story::Audit {
         let scope: Vec<&str> = verified.scope.iter().map(|&n| dir.path_of(n)).collect();
         collected.audit_of_others(&scope.join(", "))?;
     }
@@ -134,7 +124,7 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
     // Render.
     let reply = render::reply(
         &guarded,
-        config.template,
+        config.story,
         config.format,
         render::Detail {
             min_count: config.min_count,
@@ -144,8 +134,8 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
     )?;
     let chart = match (&config.chart, timeline) {
         (Some(path), Some(timeline)) => {
-            let whose = match config.template {
-                Template::IpBlock => "Requests from the requester's addresses",
+            let whose = match config.story {
+                Story::IpBlock => "Requests from the requester's addresses",
                 _ => "Requests",
             };
             let svg = crate::chart::svg(&timeline, whose)?;
@@ -328,8 +318,8 @@ fn collect(
     canaries: &mut Canaries,
 ) -> Result<Collected> {
     let reading = Reading {
-        story: Story {
-            template: config.template,
+        story: config.story,
+        audience: Audience {
             exclusions: &config.exclusions,
             client_networks: &config.client_networks,
         },
@@ -392,8 +382,8 @@ fn settle_and_count(
     };
     let warnings = std::mem::take(&mut collected.warnings);
     let settled = settle::settle(collected, &config.window, names)?;
-    let timeline = config.chart.as_ref().map(|_| match config.template {
-        Template::IpBlock => aggregate::client_timeline(&settled.client_requests),
+    let timeline = config.chart.as_ref().map(|_| match config.story {
+        Story::IpBlock => aggregate::client_timeline(&settled.client_requests),
         _ => aggregate::timeline(&settled.batch),
     });
     let aggregates = count(config, dir, verified, settled, read, geoip)?;
@@ -504,9 +494,9 @@ fn count(
             c.name = geoip.name_of(&c.country);
         }
     }
-    let audit = match config.template {
-        Template::Audit => Some(aggregate::audit_tally(settled.audit).map_err(counting)?),
-        Template::Access | Template::HighLoad | Template::IpBlock => None,
+    let audit = match config.story {
+        Story::Audit => Some(aggregate::audit_tally(settled.audit).map_err(counting)?),
+        Story::Access | Story::HighLoad | Story::IpBlock => None,
     };
     if audit.is_some() {
         // The audit story's known list takes out events: each rule's events and
@@ -522,7 +512,7 @@ fn count(
     }
     let strings = |networks: &[IpNetwork]| networks.iter().map(|n| n.to_string()).collect();
     Ok(Aggregates {
-        template: config.template.name(),
+        template: config.story.name(),
         scope: verified
             .scope_paths(dir)
             .into_iter()
@@ -565,7 +555,7 @@ fn count(
         reconciliation: settled.reconciliation,
         inputs: read.inputs,
         audit,
-        ip_block: (config.template == Template::IpBlock)
+        ip_block: (config.story == Story::IpBlock)
             .then(|| aggregate::ip_block(&settled.client_requests, whole_minutes(&config.window)))
             .transpose()
             .map_err(counting)?,

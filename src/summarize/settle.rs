@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use crate::aggregate::{
     AuditBatch, Batch, ClientRequest, Identity, InputSummary, Names, Reconciliation,
 };
-use crate::config::{Template, Window};
+use crate::config::{Story, Window};
 use crate::error::{Error, Result};
 use crate::exclude::Rule;
 use crate::ingest::Source;
@@ -245,15 +245,15 @@ fn duplicates<'a>(records: impl Iterator<Item = (Source, Option<&'a str>)>) -> V
 
 /// A story needs records of its kind; refuses the run when the inputs hold none, or
 /// when `--format-hint` made every line unreadable as requests (RULES.md §9).
-pub(crate) fn story_has_records(template: Template, inputs: &[InputSummary]) -> Result<()> {
+pub(crate) fn story_has_records(story: Story, inputs: &[InputSummary]) -> Result<()> {
     if inputs.iter().any(|i| i.records > 0) {
         return Ok(());
     }
-    let story = template.name();
+    let name = story.name();
     let lines: u64 = inputs.iter().map(|i| i.lines).sum();
     if lines == 0 {
         return Err(Error::NoRecords(format!(
-            "--template {story}: the inputs are empty"
+            "--template {name}: the inputs are empty"
         )));
     }
     let holds = |audit: bool| {
@@ -261,7 +261,7 @@ pub(crate) fn story_has_records(template: Template, inputs: &[InputSummary]) -> 
             .iter()
             .any(|i| i.lines > 0 && i.format.starts_with("audit") == audit)
     };
-    if template == Template::Audit {
+    if story.counts_audit_events() {
         // Audit events are always read line by line: none means there are none.
         let fits = if holds(false) {
             "; these files hold requests: use --template access, ip-block or high-load"
@@ -269,12 +269,12 @@ pub(crate) fn story_has_records(template: Template, inputs: &[InputSummary]) -> 
             ""
         };
         return Err(Error::NoRecords(format!(
-            "--template {story} needs audit events, and the inputs hold none{fits}"
+            "--template {name} needs audit events, and the inputs hold none{fits}"
         )));
     }
     if !holds(false) {
         return Err(Error::NoRecords(format!(
-            "--template {story} needs request logs, and the inputs hold only audit events: \
+            "--template {name} needs request logs, and the inputs hold only audit events: \
              use --template audit"
         )));
     }
@@ -294,7 +294,7 @@ pub(crate) fn story_has_records(template: Template, inputs: &[InputSummary]) -> 
     // passed over unread may be requests to other customers, which is a valid answer.
     if inputs.iter().all(|i| i.unread == 0) {
         return Err(Error::NoRecords(format!(
-            "--template {story} needs requests, and none of the inputs' {lines} lines is one"
+            "--template {name} needs requests, and none of the inputs' {lines} lines is one"
         )));
     }
     Ok(())

@@ -1,14 +1,11 @@
-//! The directory: who owns what, read from one JSON file shaped after the GitLab REST
-//! API (RULES.md §2.2), and the verification of a requester against it (RULES.md §3).
-//!
-//! Verification is deliberately strict and explicit: every way it can fail is its own
-//! [`Refusal`] variant, so the engineer running logbrief learns which check failed.
+//! The directory's model: the file's schema, namespaces, projects and users with their
+//! paths and ids, ownerships and plans.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
-use crate::error::{Error, Refusal, Result};
+use crate::error::{Error, Result};
 use crate::limits::SideFile;
 
 /// GitLab's access level for the Owner role.
@@ -114,13 +111,13 @@ pub struct Directory {
     pub namespaces: Vec<Namespace>,
     pub projects: Vec<Project>,
     pub users: Vec<User>,
-    members: Vec<file::Member>,
+    pub(super) members: Vec<file::Member>,
     /// Lower-cased full path (current or former) -> node.
-    by_path: HashMap<String, Node>,
-    namespace_by_id: HashMap<u64, usize>,
-    project_by_id: HashMap<u64, usize>,
-    user_by_id: HashMap<u64, usize>,
-    user_by_username: HashMap<String, usize>,
+    pub(super) by_path: HashMap<String, Node>,
+    pub(super) namespace_by_id: HashMap<u64, usize>,
+    pub(super) project_by_id: HashMap<u64, usize>,
+    pub(super) user_by_id: HashMap<u64, usize>,
+    pub(super) user_by_username: HashMap<String, usize>,
 }
 
 impl Directory {
@@ -332,31 +329,6 @@ impl std::fmt::Display for Ownership {
     }
 }
 
-/// A requester who passed every check, and the part of the directory they may hear about.
-#[derive(Debug, Clone)]
-pub struct Verified {
-    pub user_id: u64,
-    pub username: String,
-    pub emails: Vec<String>,
-    pub name: Option<String>,
-    /// The namespaces or projects whose subtrees are in scope, sorted by path.
-    pub scope: Vec<Node>,
-    /// Lower-cased paths of `scope`, for segment-wise containment tests.
-    scope_paths: Vec<String>,
-}
-
-impl Verified {
-    /// Whether `node` lies in one of the scope's subtrees (per path segment).
-    pub fn contains(&self, dir: &Directory, node: Node) -> bool {
-        let path = dir.path_of(node).to_lowercase();
-        self.scope_paths.iter().any(|root| is_within(&path, root))
-    }
-
-    pub fn scope_paths<'d>(&self, dir: &'d Directory) -> Vec<&'d str> {
-        self.scope.iter().map(|&n| dir.path_of(n)).collect()
-    }
-}
-
 /// `path` equals `root` or lies below it, compared per segment (`acme` holds
 /// `acme/app`, never `acme-corp`). Both are lower-cased already.
 pub fn is_within(path: &str, root: &str) -> bool {
@@ -540,173 +512,6 @@ impl From<file::User> for User {
     }
 }
 
-/// Verifies `email` as a requester and works out the scope (RULES.md §3).
-pub fn verify(
-    dir: &Directory,
-    email: &str,
-    narrow: &[String],
-) -> std::result::Result<Verified, Refusal> {
-    let wanted = email.trim().to_lowercase();
-    let matches: Vec<&User> = dir
-        .users
-        .iter()
-        .filter(|u| u.emails.contains(&wanted))
-        .collect();
-    let user = match matches.as_slice() {
-        [] => {
-            // No close address is suggested: a look-alike of the requester's address
-            // is another person's, and the engineer would be handed it.
-            return Err(Refusal::NoUser {
-                email: email.to_owned(),
-            });
-        }
-        [one] => *one,
-        many => {
-            return Err(Refusal::SeveralUsers {
-                email: email.to_owned(),
-                count: many.len(),
-            });
-        }
-    };
-
-    let mut owned: Vec<usize> = dir
-        .members
-        .iter()
-        .filter(|m| m.user_id == user.id && m.access_level >= OWNER)
-        .map(|m| dir.namespace_by_id[&m.namespace_id])
-        .collect();
-    owned.sort_unstable();
-    owned.dedup();
-    if owned.is_empty() {
-        return Err(Refusal::NotOwner {
-            email: email.to_owned(),
-        });
-    }
-    let paid: Vec<usize> = owned
-        .iter()
-        .copied()
-        .filter(|&ns| is_paid(dir.effective_plan(ns)))
-        .collect();
-    if paid.is_empty() {
-        let owned = owned
-            .iter()
-            .map(|&ns| {
-                format!(
-                    "{} (plan: {})",
-                    dir.namespaces[ns].full_path,
-                    dir.effective_plan(ns).unwrap_or("none")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        return Err(Refusal::NoPaidPlan {
-            email: email.to_owned(),
-            owned,
-        });
-    }
-
-    let mut scope = scope_of(dir, &paid, narrow)?;
-    scope.sort_by_key(|&n| dir.path_of(n).to_lowercase());
-    scope.dedup();
-    let scope_paths = scope
-        .iter()
-        .map(|&n| dir.path_of(n).to_lowercase())
-        .collect();
-    Ok(Verified {
-        user_id: user.id,
-        username: user.username.clone(),
-        emails: user.emails.clone(),
-        name: user.name.clone(),
-        scope,
-        scope_paths,
-    })
-}
-
-/// The namespaces in scope: the outermost of the paid namespaces the requester owns,
-/// or the `--namespace` paths within them.
-fn scope_of(
-    dir: &Directory,
-    paid: &[usize],
-    narrow: &[String],
-) -> std::result::Result<Vec<Node>, Refusal> {
-    let owned_paths: Vec<String> = paid
-        .iter()
-        .map(|&ns| dir.namespaces[ns].full_path.to_lowercase())
-        .collect();
-    let mut scope: Vec<Node> = Vec::new();
-    if narrow.is_empty() {
-        // A subgroup of another owned namespace adds nothing: keep only the outermost.
-        for (p, &ns) in owned_paths.iter().zip(paid) {
-            if !owned_paths
-                .iter()
-                .any(|other| other != p && is_within(p, other))
-            {
-                scope.push(Node::Namespace(ns));
-            }
-        }
-        return Ok(scope);
-    }
-    for wanted in narrow {
-        let lower = wanted.trim().trim_matches('/').to_lowercase();
-        let Some(node) = dir.node_by_path(&lower) else {
-            return Err(Refusal::UnknownNamespace {
-                path: wanted.clone(),
-                suggestion: suggest(dir, &lower, &owned_paths),
-            });
-        };
-        let current = dir.path_of(node).to_lowercase();
-        if !owned_paths.iter().any(|root| is_within(&current, root)) {
-            return Err(Refusal::OutOfScope {
-                path: wanted.clone(),
-                scope: paid
-                    .iter()
-                    .map(|&ns| dir.namespaces[ns].full_path.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-        }
-        scope.push(node);
-    }
-    Ok(scope)
-}
-
-/// The in-scope path closest to a mistyped one, if any is close enough to be a typo.
-fn suggest(dir: &Directory, wanted: &str, owned: &[String]) -> Option<String> {
-    // A browser address without its scheme (`gitlab.com/acme/web`): the path after
-    // the host, when the requester owns it.
-    if let Some((host, rest)) = wanted.split_once('/')
-        && host.contains('.')
-        && dir.node_by_path(rest).is_some()
-        && owned.iter().any(|root| is_within(rest, root))
-    {
-        return Some(format!("{rest}, or the address https://{wanted}"));
-    }
-    let mut best: Option<(usize, &str)> = None;
-    for ns in &dir.namespaces {
-        candidates(&ns.full_path, wanted, owned, &mut best);
-    }
-    for p in &dir.projects {
-        candidates(&p.path, wanted, owned, &mut best);
-    }
-    best.map(|(_, p)| p.to_owned())
-}
-
-fn candidates<'a>(
-    path: &'a str,
-    wanted: &str,
-    owned: &[String],
-    best: &mut Option<(usize, &'a str)>,
-) {
-    let lower = path.to_lowercase();
-    if !owned.iter().any(|root| is_within(&lower, root)) {
-        return;
-    }
-    let d = strsim::levenshtein(&lower, wanted);
-    if d <= 3.max(wanted.len() / 4) && best.is_none_or(|(bd, _)| d < bd) {
-        *best = Some((d, path));
-    }
-}
-
 impl fmt::Display for Node {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -717,10 +522,11 @@ impl fmt::Display for Node {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::directory::verify;
 
-    const DIR: &str = r#"{
+    pub(crate) const DIR: &str = r#"{
       "namespaces": [
         {"id": 60, "full_path": "acme", "kind": "group", "plan": "premium"},
         {"id": 61, "full_path": "acme/platform", "kind": "group", "parent_id": 60},
@@ -750,7 +556,7 @@ mod tests {
       ]
     }"#;
 
-    fn dir() -> Directory {
+    pub(crate) fn dir() -> Directory {
         Directory::from_slice(DIR.as_bytes()).unwrap()
     }
 
@@ -777,72 +583,6 @@ mod tests {
     }
 
     #[test]
-    fn verifies_by_primary_or_secondary_email_case_insensitively() {
-        let d = dir();
-        for email in [
-            "alice@acme.example",
-            "ALICE@acme.EXAMPLE",
-            "a@alice.example",
-        ] {
-            let v = verify(&d, email, &[]).unwrap();
-            assert_eq!(v.username, "alice");
-            assert_eq!(v.scope_paths(&d), ["acme"]);
-        }
-    }
-
-    #[test]
-    fn every_refusal_names_its_check() {
-        let d = dir();
-        let refuse = |email: &str, ns: &[&str]| {
-            let ns: Vec<String> = ns.iter().map(|s| s.to_string()).collect();
-            verify(&d, email, &ns).unwrap_err()
-        };
-        assert!(matches!(
-            refuse("nobody@x.example", &[]),
-            Refusal::NoUser { .. }
-        ));
-        // A typo one edit away names no other address: it would be another person's.
-        let typo = refuse("alice@acme.exmple", &[]).to_string();
-        assert!(
-            typo.starts_with("no user in the directory has the email alice@acme.exmple;"),
-            "{typo}"
-        );
-        assert!(!typo.contains("alice@acme.example"), "{typo}");
-        assert!(matches!(
-            refuse("same@dup.example", &[]),
-            Refusal::SeveralUsers { count: 2, .. }
-        ));
-        assert!(matches!(
-            refuse("bob@acme.example", &[]),
-            Refusal::NotOwner { .. }
-        ));
-        assert!(matches!(
-            refuse("frank@hobby.example", &[]),
-            Refusal::NoPaidPlan { .. }
-        ));
-        assert!(matches!(
-            refuse("olga@oldco.example", &[]),
-            Refusal::NoPaidPlan { .. }
-        ));
-        assert_eq!(
-            refuse("alice@acme.example", &["acme/platfrom"]),
-            Refusal::UnknownNamespace {
-                path: "acme/platfrom".into(),
-                suggestion: Some("acme/platform".into())
-            }
-        );
-        assert!(matches!(
-            refuse("alice@acme.example", &["acme-corp"]),
-            Refusal::OutOfScope { .. }
-        ));
-        // A subgroup owner may not widen the scope to the parent group.
-        assert!(matches!(
-            refuse("ian@acme.example", &["acme"]),
-            Refusal::OutOfScope { .. }
-        ));
-    }
-
-    #[test]
     fn subgroup_owner_inherits_the_root_plan() {
         let d = dir();
         let v = verify(&d, "ian@acme.example", &[]).unwrap();
@@ -851,13 +591,6 @@ mod tests {
         let docs = d.node_by_path("acme/docs").unwrap();
         assert!(v.contains(&d, api));
         assert!(!v.contains(&d, docs));
-    }
-
-    #[test]
-    fn narrowing_accepts_projects_and_former_paths() {
-        let d = dir();
-        let v = verify(&d, "alice@acme.example", &["ACME/handbook".into()]).unwrap();
-        assert_eq!(v.scope_paths(&d), ["acme/docs"]);
     }
 
     #[test]

@@ -1,11 +1,9 @@
 //! From command-line arguments to one validated [`Config`]: addresses, ranges and
 //! times are parsed here, once, so the rest of the program never handles raw strings.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
-use serde::Deserialize;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use ipnetwork::IpNetwork;
@@ -16,6 +14,12 @@ use crate::exclude::Exclusions;
 use crate::ingest::{Format, ReadOptions};
 use crate::limits::SideFile;
 
+mod instance;
+mod team;
+
+pub use instance::{Instance, gitlab_url, namespace_on, namespace_path};
+pub use team::{EXAMPLE, TeamConfig, TeamExclusions, config_source};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
     Text,
@@ -23,21 +27,33 @@ pub enum OutputFormat {
     Json,
 }
 
+/// The story a reply tells (`--template`), and the rules that follow from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Template {
+pub enum Story {
     Access,
     Audit,
     HighLoad,
     IpBlock,
 }
 
-impl Template {
+impl Story {
+    /// Whether the story counts audit events (else requests).
+    pub fn counts_audit_events(self) -> bool {
+        self == Story::Audit
+    }
+
+    /// Whether the story is about the requester's own addresses (`--client-ip`).
+    pub fn is_ip_block(self) -> bool {
+        self == Story::IpBlock
+    }
+
+    /// The story's name, as `--template` spells it.
     pub fn name(self) -> &'static str {
         match self {
-            Template::Access => "access",
-            Template::Audit => "audit",
-            Template::HighLoad => "high-load",
-            Template::IpBlock => "ip-block",
+            Story::Access => "access",
+            Story::Audit => "audit",
+            Story::HighLoad => "high-load",
+            Story::IpBlock => "ip-block",
         }
     }
 }
@@ -76,7 +92,7 @@ pub struct Config {
     pub logs: Vec<PathBuf>,
     pub exclusions: Exclusions,
     pub window: Window,
-    pub template: Template,
+    pub story: Story,
     pub format: OutputFormat,
     pub internal_note: Option<PathBuf>,
     pub geoip: Option<PathBuf>,
@@ -147,247 +163,6 @@ impl RequesterConfig {
     }
 }
 
-/// The GitLab instance the team works with, and where that was said: the host a
-/// `--namespace` given as an address must be on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Instance {
-    url: String,
-    source: String,
-}
-
-impl Instance {
-    fn from_env() -> Option<Instance> {
-        let url = std::env::var("GITLAB_URL").ok()?;
-        (!url.trim().is_empty()).then(|| Instance {
-            url,
-            source: "GITLAB_URL".into(),
-        })
-    }
-
-    fn from_team(path: Option<&Path>, team: &TeamConfig) -> Option<Instance> {
-        let url = team.gitlab_url.clone().filter(|u| !u.trim().is_empty())?;
-        let file = path.map_or("the team configuration".into(), |p| p.display().to_string());
-        Some(Instance {
-            url,
-            source: format!("gitlab_url in {file}"),
-        })
-    }
-
-    /// The instance's host and port.
-    fn authority(&self) -> Option<(String, u16)> {
-        let url = self.url.trim();
-        match url.split_once("://") {
-            Some((scheme, rest)) => host_and_port(scheme, rest),
-            None => host_and_port("https", url),
-        }
-    }
-}
-
-/// The host (lower-case, without a final dot) and port of the address after
-/// `scheme://`, the port being the scheme's own when none is written.
-fn host_and_port(scheme: &str, rest: &str) -> Option<(String, u16)> {
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let (host, port) = match host_port.strip_prefix('[') {
-        Some(v6) => {
-            let (host, after) = v6.split_once(']')?;
-            (host, after.strip_prefix(':'))
-        }
-        None => match host_port.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (host_port, None),
-        },
-    };
-    let port = match port {
-        Some(p) => p.parse().ok()?,
-        None if scheme.eq_ignore_ascii_case("http") => 80,
-        None => 443,
-    };
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    (!host.is_empty()).then_some((host, port))
-}
-
-/// A `--namespace` as a path: a group's or project's address copied from the browser
-/// (`https://gitlab.example.com/acme/platform/-/issues`, `.../groups/acme`) gives its
-/// path (`acme/platform`, `acme`). An address is `http` or `https`, and, when the
-/// team's GitLab instance is known (`instance`), on that instance: a group of another
-/// instance is not in the directory, whatever its path (a usage error, exit 2).
-pub fn namespace_path(given: &str, instance: Option<&Instance>) -> Result<String> {
-    let given = given.trim();
-    let path = match given.split_once("://") {
-        Some((scheme, rest)) => {
-            if !(scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http")) {
-                return Err(Error::Usage(format!(
-                    "--namespace {given}: {scheme}:// is not the address of a group or \
-                     project; give the namespace's path (acme/platform), or its address in \
-                     the browser (https://…)"
-                )));
-            }
-            check_instance(given, scheme, rest, instance)?;
-            rest.split_once('/').map_or("", |(_, path)| path)
-        }
-        None => given,
-    };
-    let path = path.split(['?', '#']).next().unwrap_or_default();
-    let path = path.split("/-/").next().unwrap_or_default();
-    let path = path.trim_matches('/');
-    let path = match given.contains("://") {
-        true => path.strip_prefix("groups/").unwrap_or(path),
-        false => path,
-    };
-    Ok(path.trim_end_matches(".git").to_owned())
-}
-
-/// `fetch directory --namespace`: a path, or a browser address on the instance `url`
-/// that `fetch` reads, as its path; never an address sent to the API as a path.
-pub fn namespace_on(given: &str, url: &str) -> Result<String> {
-    let instance = Instance {
-        url: url.to_owned(),
-        source: format!("the instance fetch reads ({url})"),
-    };
-    namespace_path(given, Some(&instance))
-}
-
-/// An address given as `--namespace` must be on the team's instance, when it is known.
-fn check_instance(
-    given: &str,
-    scheme: &str,
-    rest: &str,
-    instance: Option<&Instance>,
-) -> Result<()> {
-    let Some(instance) = instance else {
-        return Ok(());
-    };
-    let theirs = instance.authority().ok_or_else(|| {
-        Error::Usage(format!(
-            "{} is not the address of a GitLab instance, so --namespace {given} cannot be \
-             checked against it: correct it, or give the namespace's path",
-            instance.source
-        ))
-    })?;
-    let named = host_and_port(scheme, rest);
-    // The same host by http and https is the same instance.
-    let same = named.as_ref().is_some_and(|(host, port)| {
-        *host == theirs.0
-            && (*port == theirs.1 || (matches!(*port, 80 | 443) && matches!(theirs.1, 80 | 443)))
-    });
-    if same {
-        return Ok(());
-    }
-    let host = named.map_or_else(|| "no host".to_owned(), |(host, _)| host);
-    Err(Error::Usage(format!(
-        "--namespace {given} is an address on {host}, but the team's GitLab instance is \
-         {} ({}): give the namespace's path, or its address on {}",
-        theirs.0, instance.source, theirs.0
-    )))
-}
-
-/// A team's shared defaults: `logbrief.toml` (RULES.md §2.3). Flags win over the file.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TeamConfig {
-    /// The company's office ranges: the default `--exclude-ip`.
-    #[serde(default)]
-    pub office_ranges: Vec<String>,
-    /// The company's email domains: the default `--exclude-domain`.
-    #[serde(default)]
-    pub company_domains: Vec<String>,
-    /// The default `--geoip` database.
-    pub geoip: Option<PathBuf>,
-    /// Kibana's base URL, for a Discover link in the internal note.
-    pub kibana_url: Option<String>,
-    /// The id of the Kibana data view (index pattern) the link opens, when Discover's
-    /// default is not the one that holds these logs.
-    pub kibana_data_view: Option<String>,
-    /// The GitLab instance `fetch` reads, when neither --gitlab-url nor GITLAB_URL
-    /// names one.
-    pub gitlab_url: Option<String>,
-    /// The Zendesk account (`https://example.zendesk.com`), when `ZENDESK_URL` does not
-    /// name one.
-    pub zendesk_url: Option<String>,
-    /// The default `--format`: text, markdown or json.
-    pub format: Option<String>,
-    /// The reply's first line ("Hello," when absent; empty to leave it out, as when a
-    /// Zendesk macro adds its own).
-    pub greeting: Option<String>,
-    /// The reply's last line (none when absent or empty).
-    pub sign_off: Option<String>,
-    /// Per customer, keyed by the path of its top-level group: office ranges and
-    /// domains that apply only when that customer's Owner asks.
-    #[serde(default)]
-    pub customers: BTreeMap<String, CustomerConfig>,
-}
-
-/// One customer's known list in `logbrief.toml` (`[customers."acme"]`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CustomerConfig {
-    #[serde(default)]
-    pub office_ranges: Vec<String>,
-    #[serde(default)]
-    pub company_domains: Vec<String>,
-}
-
-/// What the team configuration adds to the known list, so that it is never applied
-/// silently: standard error and the internal note name each entry and its source.
-#[derive(Debug, Clone, Default)]
-pub struct TeamExclusions {
-    pub file: Option<PathBuf>,
-    /// `office_ranges` and `company_domains` at the top of the file, when no flag
-    /// replaced them (they are in [`Config::exclusions`] already).
-    pub ranges: Vec<IpNetwork>,
-    pub domains: Vec<String>,
-    /// Per customer (lower-case top-level path), applied once the requester is known.
-    pub customers: BTreeMap<String, (Vec<IpNetwork>, Vec<String>)>,
-    ranges_from_flags: bool,
-    domains_from_flags: bool,
-}
-
-/// The example `logbrief init` writes.
-pub const EXAMPLE: &str = include_str!("../docs/logbrief.example.toml");
-
-impl TeamConfig {
-    /// `--config FILE`, else `./logbrief.toml`, else `logbrief/logbrief.toml` in the
-    /// user's config directory; none at all is an empty configuration.
-    pub fn find(explicit: Option<&Path>) -> Result<(Option<PathBuf>, TeamConfig)> {
-        let path = match explicit {
-            Some(p) => Some(p.to_owned()),
-            None => [
-                Some(PathBuf::from("logbrief.toml")),
-                dirs::config_dir().map(|d| d.join("logbrief").join("logbrief.toml")),
-            ]
-            .into_iter()
-            .flatten()
-            .find(|p| p.is_file()),
-        };
-        let Some(path) = path else {
-            return Ok((None, TeamConfig::default()));
-        };
-        let text = SideFile::Config.read_text(&path)?;
-        let config = toml::from_str(&text).map_err(|e: toml::de::Error| {
-            // The message of a TOML error quotes the line; keep only what went wrong.
-            let mut line = e.span().map_or(1, |span| {
-                text[..span.start].matches('\n').count() as u64 + 1
-            });
-            // serde reports an unknown key against the whole table: find its line.
-            if let Some(key) = e
-                .message()
-                .strip_prefix("unknown field `")
-                .and_then(|m| m.split('`').next())
-                && let Some(i) = text.lines().position(|l| l.trim_start().starts_with(key))
-            {
-                line = i as u64 + 1;
-            }
-            Error::InputLine {
-                path: path.clone(),
-                line,
-                message: e.message().to_owned(),
-            }
-        })?;
-        Ok((Some(path), config))
-    }
-}
-
 impl Config {
     pub fn from_args(args: SummarizeArgs) -> Result<Self> {
         let (config_path, team) = TeamConfig::find(args.config.as_deref())?;
@@ -440,11 +215,11 @@ impl Config {
             logs,
             exclusions: Exclusions::new(args.exclude_users, exclude_domains, networks),
             window,
-            template: match args.template {
-                TemplateArg::Access => Template::Access,
-                TemplateArg::Audit => Template::Audit,
-                TemplateArg::HighLoad => Template::HighLoad,
-                TemplateArg::IpBlock => Template::IpBlock,
+            story: match args.template {
+                TemplateArg::Access => Story::Access,
+                TemplateArg::Audit => Story::Audit,
+                TemplateArg::HighLoad => Story::HighLoad,
+                TemplateArg::IpBlock => Story::IpBlock,
             },
             format: match format {
                 FormatArg::Text => OutputFormat::Text,
@@ -482,40 +257,6 @@ impl Config {
                 Some(n) => usize::from(n),
                 None => std::thread::available_parallelism().map_or(1, usize::from),
             },
-        })
-    }
-}
-
-impl TeamExclusions {
-    /// What the file adds where no flag replaced it.
-    fn new(
-        file: &Option<PathBuf>,
-        team: &TeamConfig,
-        args: &SummarizeArgs,
-        ranges_from_flags: bool,
-    ) -> Result<Self> {
-        Ok(TeamExclusions {
-            file: file.clone(),
-            ranges: if ranges_from_flags {
-                Vec::new()
-            } else {
-                parse_networks(&team.office_ranges, "office_ranges")?
-            },
-            domains: if args.exclude_domains.is_empty() {
-                team.company_domains.clone()
-            } else {
-                Vec::new()
-            },
-            customers: team
-                .customers
-                .iter()
-                .map(|(name, c)| {
-                    let ranges = parse_networks(&c.office_ranges, "office_ranges")?;
-                    Ok((name.to_lowercase(), (ranges, c.company_domains.clone())))
-                })
-                .collect::<Result<_>>()?,
-            ranges_from_flags,
-            domains_from_flags: !args.exclude_domains.is_empty(),
         })
     }
 }
@@ -561,11 +302,6 @@ fn check_manifest_story(args: &SummarizeArgs) -> Result<()> {
     Err(Error::Usage(format!(
         "--manifest cannot be used with --template {story}: {why}; summarize the whole logs"
     )))
-}
-
-/// Where the team configuration was read from, for messages.
-pub fn config_source(path: Option<&Path>) -> String {
-    path.map_or_else(|| "logbrief.toml".to_owned(), |p| p.display().to_string())
 }
 
 /// `--ticket` for a command that reads no team configuration of its own (`verify`):
@@ -710,30 +446,6 @@ impl Config {
         self.exclusions = Exclusions::new(self.exclusions.users.clone(), domains, networks);
         notes
     }
-}
-
-/// The instance `fetch` reads: `--gitlab-url`, else `GITLAB_URL`, else `gitlab_url` in
-/// the team configuration. A bare host name means `https://` that host.
-pub fn gitlab_url(flag: Option<&str>) -> Result<String> {
-    let from_env = std::env::var("GITLAB_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty());
-    let url = match flag.map(str::to_owned).or(from_env) {
-        Some(url) => url,
-        None => TeamConfig::find(None)?.1.gitlab_url.ok_or_else(|| {
-            Error::Usage(
-                "name the GitLab instance: --gitlab-url, GITLAB_URL or gitlab_url in \
-                 logbrief.toml"
-                    .into(),
-            )
-        })?,
-    };
-    let url = url.trim();
-    Ok(if url.contains("://") {
-        url.to_owned()
-    } else {
-        format!("https://{url}")
-    })
 }
 
 /// Expands the patterns the shell left alone (quoted, or on a shell without globbing)
@@ -999,58 +711,6 @@ mod tests {
         );
         assert!(parse_network("203.0.113.0/33").is_none());
         assert!(parse_network("office").is_none());
-    }
-
-    #[test]
-    fn namespaces_from_browser_addresses() {
-        for (given, path) in [
-            ("acme/platform", "acme/platform"),
-            ("https://gitlab.example.com/acme/platform", "acme/platform"),
-            (
-                "https://gitlab.example.com/acme/platform/api/-/issues?x=1",
-                "acme/platform/api",
-            ),
-            (
-                "https://gitlab.example.com/groups/acme/-/group_members",
-                "acme",
-            ),
-            (
-                "http://gitlab.example.com/acme/web/site.git",
-                "acme/web/site",
-            ),
-            (" https://gitlab.example.com/acme/ ", "acme"),
-        ] {
-            assert_eq!(namespace_path(given, None).unwrap(), path, "{given}");
-        }
-        // On the team's instance, an address must be on it, by http or https; any
-        // other scheme is never a namespace's address.
-        let ours = Instance {
-            url: "gitlab.example.com".into(),
-            source: "gitlab_url in logbrief.toml".into(),
-        };
-        for given in [
-            "https://gitlab.example.com/acme/platform",
-            "http://GITLAB.example.com./acme/platform",
-            "https://gitlab.example.com:443/acme/platform",
-            "acme/platform",
-        ] {
-            assert_eq!(
-                namespace_path(given, Some(&ours)).unwrap(),
-                "acme/platform",
-                "{given}"
-            );
-        }
-        for given in [
-            "https://gitlab.other.example/acme/platform",
-            "https://gitlab.example.com.evil.example/acme/platform",
-            "https://gitlab.example.com@evil.example/acme/platform",
-            "https://gitlab.example.com:8443/acme/platform",
-            "ftp://gitlab.example.com/acme/platform",
-        ] {
-            let err = namespace_path(given, Some(&ours)).unwrap_err();
-            assert_eq!(err.exit_code(), 2, "{given}");
-        }
-        assert!(namespace_path("ftp://gitlab.example.com/acme", None).is_err());
     }
 
     #[test]
