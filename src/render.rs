@@ -848,240 +848,275 @@ pub struct Figure {
     pub how: &'static str,
 }
 
+/// The figures of a note, in the order it lists them.
+#[derive(Default)]
+struct Figures(Vec<Figure>);
+
+impl Figures {
+    fn add(&mut self, words: &str, value: String, how: &'static str) {
+        self.0.push(Figure {
+            words: words.to_owned(),
+            value,
+            how,
+        });
+    }
+}
+
 impl View<'_> {
     /// Every number the story's reply can state (with `--details` too), under the
     /// reply's words, so that a colleague can check each against the counts below it.
     fn figures(&self) -> Vec<Figure> {
-        let mut out = Vec::new();
-        let mut add = |words: &str, value: String, how: &'static str| {
-            out.push(Figure {
-                words: words.to_owned(),
-                value,
-                how,
-            });
-        };
-        let a = self.a;
-        let c = &a.tally.counts;
-        let ex = &a.tally.excluded;
-        let story = a.template;
+        let mut out = Figures::default();
+        let story = self.a.template;
         if story == "access" || story == "high-load" {
-            add(
-                "requests",
-                c.accesses.to_string(),
-                "in scope, in the window, not left out",
-            );
-            add(
-                "unique IP addresses",
-                c.unique_ips.to_string(),
-                "distinct client addresses of those requests",
-            );
-            add(
-                "made by signed-in users",
-                self.signed_in_accesses().to_string(),
-                "requests − not signed in − not identified",
-            );
-            add(
-                "signed-in users",
-                c.users.to_string(),
-                "distinct user ids, else usernames",
-            );
-            add(
-                "by visitors who were not signed in",
-                c.anonymous_accesses.to_string(),
-                "requests a log that records users shows without one",
-            );
-            add(
-                "by visitors the logs do not identify",
-                c.unidentified_accesses.to_string(),
-                "requests from logs that record no user (Workhorse, NGINX)",
-            );
-            for (n, kind) in self.kinds() {
-                add(
-                    kind_words(kind),
-                    n.to_string(),
-                    "counted requests of that kind",
-                );
-            }
-            for p in &a.tally.paths {
-                add(
-                    &p.path,
-                    format!(
-                        "{} requests, {} signed-in users, {} unique IP addresses",
-                        p.accesses, p.users, p.unique_ips
-                    ),
-                    "counted requests per group or project; a user or address may count under several",
-                );
-            }
-            let rule = |r: &crate::aggregate::Counts| {
-                format!(
-                    "{} requests by {} signed-in users from {} unique IP addresses",
-                    r.accesses, r.users, r.unique_ips
-                )
-            };
-            add(
-                "left out: by the accounts named",
-                rule(&ex.user),
-                "known list, user rule (first of user, domain, IP)",
-            );
-            add(
-                "left out: by users with an email address at the domains",
-                rule(&ex.domain),
-                "known list, domain rule",
-            );
-            add(
-                "left out: from the addresses",
-                rule(&ex.ip),
-                "known list, IP rule",
-            );
-            add(
-                "more requests the list accounts for",
-                self.excluded_total.to_string(),
-                "user + domain + IP",
-            );
+            self.request_figures(&mut out);
+            self.left_out_request_figures(&mut out);
         }
         if story == "high-load" {
-            add(
-                "refused as rate limited (429)",
-                self.rate_limited().to_string(),
-                "counted requests answered 429",
-            );
-            add(
-                "different user agents",
-                a.tally.distinct_user_agents.to_string(),
-                "distinct user agent strings",
-            );
-            for x in self.countries_listed(true).0 {
-                add(
-                    x.name.as_deref().unwrap_or(&x.country),
-                    format!("{} requests from {} IP addresses", x.accesses, x.unique_ips),
-                    "per country of the GeoIP database, most requests first",
-                );
-            }
-            if let Some(r) = self.countries_listed(false).1 {
-                add(
-                    "other places",
-                    format!(
-                        "{} requests from {} IP addresses in {} places",
-                        r.records, r.unique_ips, r.kinds
-                    ),
-                    "the countries after the first five, summed",
-                );
-            }
-            if let Some(b) = &a.tally.busiest_minute {
-                add(
-                    "the busiest minute",
-                    format!("{} requests at {}", b.accesses, busiest_text(Some(b))),
-                    "counted requests per UTC minute",
-                );
-            }
+            self.high_load_figures(&mut out);
         }
         if story == "ip-block" {
-            let b = &self.ip_block;
-            add(
-                "requests from your addresses",
-                b.accesses.to_string(),
-                "every request from the --client-ip ranges, in the window; the known list does not apply",
-            );
-            add(
-                "refused (401, 403 or 429)",
-                (self.owned_refusals() + b.elsewhere.refused()).to_string(),
-                "401 that are not Git challenges, 403, 429",
-            );
-            let refusals = |r: &crate::aggregate::Refusals| {
-                format!(
-                    "{} × 401, {} × 403, {} × 429 of {} requests",
-                    r.unauthorized_401, r.forbidden_403, r.rate_limited_429, r.accesses
-                )
-            };
-            for p in self.refused_paths() {
-                add(
-                    &p.path,
-                    refusals(&p.refusals),
-                    "refusals per path of the requester's",
-                );
-            }
-            add(
-                "paths outside your groups and projects",
-                refusals(&b.elsewhere),
-                "everything outside the scope, summed without names",
-            );
-            add(
-                "further 401 responses (Git asking for credentials)",
-                b.git_challenges.to_string(),
-                "401 on info/refs, not counted as refused",
-            );
-            for s in &b.statuses {
-                add(
-                    &format!("status {}", s.status),
-                    s.accesses.to_string(),
-                    "requests from the ranges per status, Git challenges included",
-                );
-            }
-            if let Some(m) = &b.busiest_minute {
-                add(
-                    "the busiest minute",
-                    format!("{} requests at {}", m.accesses, busiest_text(Some(m))),
-                    "requests from the ranges per UTC minute, any status",
-                );
-            }
+            self.ip_block_figures(&mut out);
         }
         if story == "audit" {
-            let t = &self.audit;
-            add(
-                "events",
-                t.events.to_string(),
-                "audit events about the scope, in the window, not left out",
-            );
-            add(
-                "authors",
-                t.authors.to_string(),
-                "distinct authors of those events",
-            );
-            for x in self.actions_listed(true).0 {
-                add(
-                    x.action,
-                    format!("{} events by {} authors", x.events, x.authors),
-                    "per action of the closed vocabulary",
-                );
-            }
-            if let Some(r) = self.actions_listed(false).1 {
-                add(
-                    "more events of other kinds",
-                    format!("{} events of {} kinds", r.records, r.kinds),
-                    "the actions after the first five, summed",
-                );
-            }
-            for (words, r) in [
-                ("left out: by the accounts named", &ex.user),
-                (
-                    "left out: by users with an email address at the domains",
-                    &ex.domain,
-                ),
-                ("left out: from the addresses", &ex.ip),
-            ] {
-                add(
-                    words,
-                    format!("{} events by {} authors", r.accesses, r.users),
-                    "known list, first of user, domain, IP",
-                );
-            }
-            add(
-                "more events the known list accounts for",
-                a.reconciliation.excluded.to_string(),
-                "events left out by the known list",
-            );
+            self.audit_figures(&mut out);
         }
-        add(
+        out.add(
             "requests that appeared in more than one of the log files",
-            a.reconciliation.overlap.to_string(),
+            self.a.reconciliation.overlap.to_string(),
             "request lines another input held too, each counted once",
         );
-        add(
+        out.add(
             "lines that may concern the scope but could not be read",
-            a.unreadable_in_scope.to_string(),
+            self.a.unreadable_in_scope.to_string(),
             "malformed lines the scope's prefilter matches",
         );
-        out
+        out.0
+    }
+
+    /// The requests counted, by whom and of which kind, and per path (access and high-load).
+    fn request_figures(&self, out: &mut Figures) {
+        let a = self.a;
+        let c = &a.tally.counts;
+        out.add(
+            "requests",
+            c.accesses.to_string(),
+            "in scope, in the window, not left out",
+        );
+        out.add(
+            "unique IP addresses",
+            c.unique_ips.to_string(),
+            "distinct client addresses of those requests",
+        );
+        out.add(
+            "made by signed-in users",
+            self.signed_in_accesses().to_string(),
+            "requests − not signed in − not identified",
+        );
+        out.add(
+            "signed-in users",
+            c.users.to_string(),
+            "distinct user ids, else usernames",
+        );
+        out.add(
+            "by visitors who were not signed in",
+            c.anonymous_accesses.to_string(),
+            "requests a log that records users shows without one",
+        );
+        out.add(
+            "by visitors the logs do not identify",
+            c.unidentified_accesses.to_string(),
+            "requests from logs that record no user (Workhorse, NGINX)",
+        );
+        for (n, kind) in self.kinds() {
+            out.add(
+                kind_words(kind),
+                n.to_string(),
+                "counted requests of that kind",
+            );
+        }
+        for p in &a.tally.paths {
+            out.add(
+                &p.path,
+                format!(
+                    "{} requests, {} signed-in users, {} unique IP addresses",
+                    p.accesses, p.users, p.unique_ips
+                ),
+                "counted requests per group or project; a user or address may count under several",
+            );
+        }
+    }
+
+    /// What the known list left out of the requests (access and high-load).
+    fn left_out_request_figures(&self, out: &mut Figures) {
+        let ex = &self.a.tally.excluded;
+        let rule = |r: &crate::aggregate::Counts| {
+            format!(
+                "{} requests by {} signed-in users from {} unique IP addresses",
+                r.accesses, r.users, r.unique_ips
+            )
+        };
+        out.add(
+            "left out: by the accounts named",
+            rule(&ex.user),
+            "known list, user rule (first of user, domain, IP)",
+        );
+        out.add(
+            "left out: by users with an email address at the domains",
+            rule(&ex.domain),
+            "known list, domain rule",
+        );
+        out.add(
+            "left out: from the addresses",
+            rule(&ex.ip),
+            "known list, IP rule",
+        );
+        out.add(
+            "more requests the list accounts for",
+            self.excluded_total.to_string(),
+            "user + domain + IP",
+        );
+    }
+
+    /// Rate limits, user agents, countries and the busiest minute (high-load).
+    fn high_load_figures(&self, out: &mut Figures) {
+        let a = self.a;
+        out.add(
+            "refused as rate limited (429)",
+            self.rate_limited().to_string(),
+            "counted requests answered 429",
+        );
+        out.add(
+            "different user agents",
+            a.tally.distinct_user_agents.to_string(),
+            "distinct user agent strings",
+        );
+        for x in self.countries_listed(true).0 {
+            out.add(
+                x.name.as_deref().unwrap_or(&x.country),
+                format!("{} requests from {} IP addresses", x.accesses, x.unique_ips),
+                "per country of the GeoIP database, most requests first",
+            );
+        }
+        if let Some(r) = self.countries_listed(false).1 {
+            out.add(
+                "other places",
+                format!(
+                    "{} requests from {} IP addresses in {} places",
+                    r.records, r.unique_ips, r.kinds
+                ),
+                "the countries after the first five, summed",
+            );
+        }
+        if let Some(b) = &a.tally.busiest_minute {
+            out.add(
+                "the busiest minute",
+                format!("{} requests at {}", b.accesses, busiest_text(Some(b))),
+                "counted requests per UTC minute",
+            );
+        }
+    }
+
+    /// The requester's own addresses: refusals per path, statuses, the busiest minute.
+    fn ip_block_figures(&self, out: &mut Figures) {
+        let b = &self.ip_block;
+        out.add(
+            "requests from your addresses",
+            b.accesses.to_string(),
+            "every request from the --client-ip ranges, in the window; the known list does not apply",
+        );
+        out.add(
+            "refused (401, 403 or 429)",
+            (self.owned_refusals() + b.elsewhere.refused()).to_string(),
+            "401 that are not Git challenges, 403, 429",
+        );
+        let refusals = |r: &crate::aggregate::Refusals| {
+            format!(
+                "{} × 401, {} × 403, {} × 429 of {} requests",
+                r.unauthorized_401, r.forbidden_403, r.rate_limited_429, r.accesses
+            )
+        };
+        for p in self.refused_paths() {
+            out.add(
+                &p.path,
+                refusals(&p.refusals),
+                "refusals per path of the requester's",
+            );
+        }
+        out.add(
+            "paths outside your groups and projects",
+            refusals(&b.elsewhere),
+            "everything outside the scope, summed without names",
+        );
+        out.add(
+            "further 401 responses (Git asking for credentials)",
+            b.git_challenges.to_string(),
+            "401 on info/refs, not counted as refused",
+        );
+        for s in &b.statuses {
+            out.add(
+                &format!("status {}", s.status),
+                s.accesses.to_string(),
+                "requests from the ranges per status, Git challenges included",
+            );
+        }
+        if let Some(m) = &b.busiest_minute {
+            out.add(
+                "the busiest minute",
+                format!("{} requests at {}", m.accesses, busiest_text(Some(m))),
+                "requests from the ranges per UTC minute, any status",
+            );
+        }
+    }
+
+    /// Audit events, their authors and actions, and what the known list left out.
+    fn audit_figures(&self, out: &mut Figures) {
+        let a = self.a;
+        let ex = &a.tally.excluded;
+        let t = &self.audit;
+        out.add(
+            "events",
+            t.events.to_string(),
+            "audit events about the scope, in the window, not left out",
+        );
+        out.add(
+            "authors",
+            t.authors.to_string(),
+            "distinct authors of those events",
+        );
+        for x in self.actions_listed(true).0 {
+            out.add(
+                x.action,
+                format!("{} events by {} authors", x.events, x.authors),
+                "per action of the closed vocabulary",
+            );
+        }
+        if let Some(r) = self.actions_listed(false).1 {
+            out.add(
+                "more events of other kinds",
+                format!("{} events of {} kinds", r.records, r.kinds),
+                "the actions after the first five, summed",
+            );
+        }
+        for (words, r) in [
+            ("left out: by the accounts named", &ex.user),
+            (
+                "left out: by users with an email address at the domains",
+                &ex.domain,
+            ),
+            ("left out: from the addresses", &ex.ip),
+        ] {
+            out.add(
+                words,
+                format!("{} events by {} authors", r.accesses, r.users),
+                "known list, first of user, domain, IP",
+            );
+        }
+        out.add(
+            "more events the known list accounts for",
+            a.reconciliation.excluded.to_string(),
+            "events left out by the known list",
+        );
     }
 }
 
