@@ -646,12 +646,37 @@ impl Client {
         url: &str,
         body: Option<Body<'_>>,
     ) -> Outcome<T> {
+        let mut response = match self.request(method, url, body) {
+            Ok(r) => r,
+            Err(e) => return transport_failure(&e),
+        };
+        let status = response.status().as_u16();
+        if let Some(retry) = retry_of(status, &response) {
+            return retry;
+        }
+        if !(200..=299).contains(&status) {
+            return Outcome::Status(status);
+        }
+        let next = next_of(url, &response);
+        match read_body(&mut response) {
+            Ok(body) => parse_page(&body, next),
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// Sends one request with the secret, asking for JSON.
+    fn request(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<Body<'_>>,
+    ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
         let (name, value) = self.auth();
         let body = body.unwrap_or(Body {
             bytes: &[],
             content_type: "application/json",
         });
-        let response = match method {
+        match method {
             Method::Get => self
                 .agent
                 .get(url)
@@ -668,83 +693,6 @@ impl Client {
                     .header("Accept", "application/json")
                     .header("Content-Type", body.content_type)
                     .send(body.bytes)
-            }
-        };
-        let mut response = match response {
-            Ok(r) => r,
-            Err(e) => return transport_failure(&e),
-        };
-        let status = response.status().as_u16();
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        // 501 and 505 say the server cannot do this at all.
-        if status == 429 || ((500..=599).contains(&status) && status != 501 && status != 505) {
-            let now = Utc::now();
-            let after = header("retry-after")
-                .and_then(|v| retry_after(&v, now))
-                .or_else(|| header("ratelimit-reset").and_then(|v| reset_at(&v, now)));
-            let reason = if status == 429 {
-                "HTTP 429 (rate limited)".to_owned()
-            } else {
-                format!("HTTP {status}")
-            };
-            // 429 and 503 refuse the request before acting on it.
-            let unapplied = status == 429 || status == 503;
-            return Outcome::Retry {
-                reason,
-                after,
-                unapplied,
-            };
-        }
-        if !(200..=299).contains(&status) {
-            return Outcome::Status(status);
-        }
-        let next = next_of(url, &response);
-        // The limit counts the bytes as they are once decompressed: a page of a few
-        // kilobytes of gzip can inflate to gigabytes.
-        let mut body = Vec::new();
-        let read = response
-            .body_mut()
-            .with_config()
-            .reader()
-            .take(MAX_PAGE_BYTES + 1)
-            .read_to_end(&mut body);
-        if let Err(e) = read {
-            return transport_failure(&ureq::Error::from(e));
-        }
-        if body.len() as u64 > MAX_PAGE_BYTES {
-            return Outcome::Failed(format!(
-                "the page is larger than {} MiB once decompressed",
-                MAX_PAGE_BYTES >> 20
-            ));
-        }
-        match serde_json::from_slice(&body) {
-            Ok(body) => Outcome::Done(Page { body, next }),
-            Err(e) => {
-                let at = format!("at line {}, column {}", e.line(), e.column());
-                match e.classify() {
-                    // JSON of another shape: asking again brings the same. The error's
-                    // own text may quote a value of the answer; only its place is shown.
-                    serde_json::error::Category::Data
-                        if e.to_string().starts_with(TOO_MANY_ITEMS) =>
-                    {
-                        Outcome::Failed(format!("{TOO_MANY_ITEMS} ({MAX_PAGE_ITEMS})"))
-                    }
-                    serde_json::error::Category::Data => {
-                        Outcome::Failed(format!("the answer is not of the shape expected ({at})"))
-                    }
-                    // A proxy can cut a page short; the same request may well succeed.
-                    _ => Outcome::Retry {
-                        reason: format!("the response is not the JSON expected ({at})"),
-                        after: None,
-                        unapplied: false,
-                    },
-                }
             }
         }
     }
@@ -811,6 +759,89 @@ fn is_loopback(host: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A status worth another try (429, and 5xx but 501 and 505, which say the server
+/// cannot do this at all), with the wait the server asks for.
+fn retry_of<T>(status: u16, response: &ureq::http::Response<ureq::Body>) -> Option<Outcome<T>> {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    // 501 and 505 say the server cannot do this at all.
+    if status == 429 || ((500..=599).contains(&status) && status != 501 && status != 505) {
+        let now = Utc::now();
+        let after = header("retry-after")
+            .and_then(|v| retry_after(&v, now))
+            .or_else(|| header("ratelimit-reset").and_then(|v| reset_at(&v, now)));
+        let reason = if status == 429 {
+            "HTTP 429 (rate limited)".to_owned()
+        } else {
+            format!("HTTP {status}")
+        };
+        // 429 and 503 refuse the request before acting on it.
+        let unapplied = status == 429 || status == 503;
+        return Some(Outcome::Retry {
+            reason,
+            after,
+            unapplied,
+        });
+    }
+    None
+}
+
+/// The answer's body, within [`MAX_PAGE_BYTES`].
+fn read_body<T>(
+    response: &mut ureq::http::Response<ureq::Body>,
+) -> std::result::Result<Vec<u8>, Outcome<T>> {
+    // The limit counts the bytes as they are once decompressed: a page of a few
+    // kilobytes of gzip can inflate to gigabytes.
+    let mut body = Vec::new();
+    let read = response
+        .body_mut()
+        .with_config()
+        .reader()
+        .take(MAX_PAGE_BYTES + 1)
+        .read_to_end(&mut body);
+    if let Err(e) = read {
+        return Err(transport_failure(&ureq::Error::from(e)));
+    }
+    if body.len() as u64 > MAX_PAGE_BYTES {
+        return Err(Outcome::Failed(format!(
+            "the page is larger than {} MiB once decompressed",
+            MAX_PAGE_BYTES >> 20
+        )));
+    }
+    Ok(body)
+}
+
+/// The page a body holds, or why not.
+fn parse_page<T: DeserializeOwned>(body: &[u8], next: Option<Next>) -> Outcome<T> {
+    match serde_json::from_slice(body) {
+        Ok(body) => Outcome::Done(Page { body, next }),
+        Err(e) => {
+            let at = format!("at line {}, column {}", e.line(), e.column());
+            match e.classify() {
+                // JSON of another shape: asking again brings the same. The error's
+                // own text may quote a value of the answer; only its place is shown.
+                serde_json::error::Category::Data if e.to_string().starts_with(TOO_MANY_ITEMS) => {
+                    Outcome::Failed(format!("{TOO_MANY_ITEMS} ({MAX_PAGE_ITEMS})"))
+                }
+                serde_json::error::Category::Data => {
+                    Outcome::Failed(format!("the answer is not of the shape expected ({at})"))
+                }
+                // A proxy can cut a page short; the same request may well succeed.
+                _ => Outcome::Retry {
+                    reason: format!("the response is not the JSON expected ({at})"),
+                    after: None,
+                    unapplied: false,
+                },
+            }
+        }
+    }
 }
 
 /// What went wrong below HTTP, in words that carry no header, body or address; a
