@@ -37,6 +37,16 @@ pub enum Story {
 }
 
 impl Story {
+    /// The story `--template` names.
+    pub fn of(template: TemplateArg) -> Story {
+        match template {
+            TemplateArg::Access => Story::Access,
+            TemplateArg::Audit => Story::Audit,
+            TemplateArg::HighLoad => Story::HighLoad,
+            TemplateArg::IpBlock => Story::IpBlock,
+        }
+    }
+
     /// Whether the story counts audit events (else requests).
     pub fn counts_audit_events(self) -> bool {
         self == Story::Audit
@@ -180,17 +190,7 @@ impl Config {
         } else {
             args.exclude_domains.clone()
         };
-        let format = match (args.format, team.format.as_deref()) {
-            (Some(f), _) => f,
-            (None, Some(name)) => {
-                FormatArg::from_str(name, true).map_err(|_| Error::InputLine {
-                    path: config_path.clone().unwrap_or_default(),
-                    line: 0,
-                    message: format!("format must be text, markdown or json, not {name:?}"),
-                })?
-            }
-            (None, None) => FormatArg::Markdown,
-        };
+        let format = output_format(args.format, team.format.as_deref(), &config_path)?;
         let team_exclusions = TeamExclusions::new(&config_path, &team, &args, ranges_from_flags)?;
         let mut networks = parse_networks(&exclude_ips, "--exclude-ip")?;
         for file in &args.exclude_ip_files {
@@ -215,17 +215,8 @@ impl Config {
             logs,
             exclusions: Exclusions::new(args.exclude_users, exclude_domains, networks),
             window,
-            story: match args.template {
-                TemplateArg::Access => Story::Access,
-                TemplateArg::Audit => Story::Audit,
-                TemplateArg::HighLoad => Story::HighLoad,
-                TemplateArg::IpBlock => Story::IpBlock,
-            },
-            format: match format {
-                FormatArg::Text => OutputFormat::Text,
-                FormatArg::Markdown => OutputFormat::Markdown,
-                FormatArg::Json => OutputFormat::Json,
-            },
+            story: Story::of(args.template),
+            format,
             internal_note: args.internal_note,
             geoip: args.geoip.or(team.geoip),
             kibana: team.kibana_url.map(|url| Kibana {
@@ -259,6 +250,28 @@ impl Config {
             },
         })
     }
+}
+
+/// `--format`, else the team file's `format`, else markdown.
+fn output_format(
+    flag: Option<FormatArg>,
+    team: Option<&str>,
+    config_path: &Option<PathBuf>,
+) -> Result<OutputFormat> {
+    let format = match (flag, team) {
+        (Some(f), _) => f,
+        (None, Some(name)) => FormatArg::from_str(name, true).map_err(|_| Error::InputLine {
+            path: config_path.clone().unwrap_or_default(),
+            line: 0,
+            message: format!("format must be text, markdown or json, not {name:?}"),
+        })?,
+        (None, None) => FormatArg::Markdown,
+    };
+    Ok(match format {
+        FormatArg::Text => OutputFormat::Text,
+        FormatArg::Markdown => OutputFormat::Markdown,
+        FormatArg::Json => OutputFormat::Json,
+    })
 }
 
 /// `--client-ip`, refused wider than a /16 (IPv4) or a /32 (IPv6) without
