@@ -180,7 +180,7 @@ fn each_csv_record(
     zone: Option<Zone>,
     f: &mut impl FnMut(u64, Line<'_>) -> crate::error::Result<()>,
 ) -> crate::error::Result<u64> {
-    use crate::limits::{CSV_FIELDS, CSV_RECORD, size};
+    use crate::limits::{CSV_FIELDS, CSV_RECORD};
     let path = reader.path().to_owned();
     let stream = RecordBudget {
         inner: reader.reader(),
@@ -209,28 +209,7 @@ fn each_csv_record(
         match csv.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => last = line_no,
-            Err(_) if csv.get_ref().reached => {
-                return Err(stop(
-                    line_no,
-                    format!(
-                        "a CSV record longer than {} starts here, the most one may hold",
-                        size(CSV_RECORD as u64)
-                    ),
-                ));
-            }
-            Err(e) => {
-                let line = e.position().map_or(line_no, |p| p.line());
-                return Err(Error::InputLine {
-                    path,
-                    line,
-                    message: match e.kind() {
-                        csv::ErrorKind::Io(_) => {
-                            "read failed; the records after this one were not read".into()
-                        }
-                        _ => "the CSV cannot be read past this record".into(),
-                    },
-                });
-            }
+            Err(e) => return Err(csv_failure(path, line_no, &e, csv.get_ref().reached)),
         }
         if record.len() > CSV_FIELDS {
             return Err(stop(
@@ -266,6 +245,32 @@ fn each_csv_record(
         records.release(&path, f)?;
     }
     Ok(csv.position().line().max(last + 1) - 1)
+}
+
+/// Why a CSV export cannot be read on from `line_no`: a record over its limit
+/// (`reached`), a failed read, or CSV that does not parse.
+fn csv_failure(path: std::path::PathBuf, line_no: u64, e: &csv::Error, reached: bool) -> Error {
+    use crate::limits::{CSV_RECORD, size};
+    if reached {
+        return Error::InputLine {
+            path,
+            line: line_no,
+            message: format!(
+                "a CSV record longer than {} starts here, the most one may hold; the input was \
+                 not read past it",
+                size(CSV_RECORD as u64)
+            ),
+        };
+    }
+    let line = e.position().map_or(line_no, |p| p.line());
+    Error::InputLine {
+        path,
+        line,
+        message: match e.kind() {
+            csv::ErrorKind::Io(_) => "read failed; the records after this one were not read".into(),
+            _ => "the CSV cannot be read past this record".into(),
+        },
+    }
 }
 
 /// The records of a Kibana export after its header.
