@@ -58,24 +58,7 @@ pub fn inspect_file(
     // fills for the `summarize` that usually follows.
     let digest = digests.start(path, true);
     let mut reader = LineReader::open(path, digest.inline())?;
-    let mut report = FileReport {
-        name: crate::output::display_name(path),
-        format: None,
-        gzip: reader.is_gzip(),
-        sha256: None,
-        lines: 0,
-        requests: 0,
-        audit_events: 0,
-        not_requests: 0,
-        malformed: 0,
-        malformed_lines: Vec::new(),
-        first_request: None,
-        last_request: None,
-        first_event: None,
-        last_event: None,
-        error: None,
-        warnings: Vec::new(),
-    };
+    let mut report = FileReport::empty(crate::output::display_name(path), reader.is_gzip());
     let head = match reader.peek() {
         Ok(head) => head,
         // Nothing could be read (a gzip stream broken from its start).
@@ -127,6 +110,30 @@ pub fn inspect_file(
         Err(e) => {
             report.error = Some(e.to_string());
             Ok((report, Some(e)))
+        }
+    }
+}
+
+impl FileReport {
+    /// The report of a file nothing of which has been read yet.
+    fn empty(name: String, gzip: bool) -> FileReport {
+        FileReport {
+            name,
+            format: None,
+            gzip,
+            sha256: None,
+            lines: 0,
+            requests: 0,
+            audit_events: 0,
+            not_requests: 0,
+            malformed: 0,
+            malformed_lines: Vec::new(),
+            first_request: None,
+            last_request: None,
+            first_event: None,
+            last_event: None,
+            error: None,
+            warnings: Vec::new(),
         }
     }
 }

@@ -208,6 +208,31 @@ fn page_text(
     Ok((text, new))
 }
 
+/// The page at `url`, refused when it would take the events fetched past
+/// [`MAX_EVENTS`].
+fn get_page(
+    client: &Client,
+    url: &str,
+    first: &str,
+    state: &State,
+    on_wait: OnWait<'_>,
+) -> Result<Page<Vec<serde_json::Value>>> {
+    let page: Page<Items<serde_json::Value>> =
+        client.get(url, on_wait).map_err(|e| kept(e, state.pages))?;
+    let page = Page {
+        body: page.body.0,
+        next: page.next,
+    };
+    if state.events + page.body.len() as u64 > MAX_EVENTS {
+        let source = FetchError::TooLarge {
+            route: client.shown(first),
+            most: MAX_EVENTS as usize,
+        };
+        return Err(kept(source.into(), state.pages));
+    }
+    Ok(page)
+}
+
 /// Fetches every page into the part file, then writes the output.
 pub fn fetch(
     client: &Client,
@@ -232,20 +257,7 @@ pub fn fetch(
             if !asked.insert(url.clone()) {
                 return Err(kept(client.circular(&url), state.pages));
             }
-            let page: Page<Items<serde_json::Value>> = client
-                .get(&url, on_wait)
-                .map_err(|e| kept(e, state.pages))?;
-            let page = Page {
-                body: page.body.0,
-                next: page.next,
-            };
-            if state.events + page.body.len() as u64 > MAX_EVENTS {
-                let source = FetchError::TooLarge {
-                    route: client.shown(&first),
-                    most: MAX_EVENTS as usize,
-                };
-                return Err(kept(source.into(), state.pages));
-            }
+            let page = get_page(client, &url, &first, &state, on_wait)?;
             let route = || client.shown(&url);
             let (text, new) = page_text(&page.body, &mut seen, window, route, state.pages + 1)
                 .map_err(|source| kept(source.into(), state.pages))?;
