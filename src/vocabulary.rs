@@ -1496,90 +1496,92 @@ mod tests {
     }
 
     /// Texts as GitLab writes them, and the label each one gets.
+    const GITLAB_TEXTS: &[(&str, Option<&str>)] = &[
+        (
+            "Added member zed.zulu@elsewhere.example as Developer",
+            Some("Added a member"),
+        ),
+        ("Added user access as Developer", Some("Added a member")),
+        ("Removed user access", Some("Removed a member")),
+        (
+            "Changed access level from Developer to Maintainer",
+            Some("Changed a member's access level"),
+        ),
+        (
+            "Changed visibility from Private to Public",
+            Some("Changed visibility"),
+        ),
+        (
+            "changed  VISIBILITY from private to public",
+            Some("Changed visibility"),
+        ),
+        (
+            "Changed merge method from Merge commit to Fast-forward merge",
+            Some("Changed the merge method"),
+        ),
+        (
+            "Changed prevent merge request approval from committers from false to true",
+            Some("Changed merge request approval settings"),
+        ),
+        (
+            "Changed default branch from main to trunk",
+            Some("Changed the default branch"),
+        ),
+        (
+            "Changed project creation level from Maintainers to Developers",
+            Some("Changed who can create projects"),
+        ),
+        ("Signed in with STANDARD authentication", Some("Signed in")),
+        (
+            "Failed to login with LDAP authentication",
+            Some("Failed to sign in"),
+        ),
+        (
+            "Repository Download Started",
+            Some("Started a repository download"),
+        ),
+        ("Approved merge request", Some("Approved a merge request")),
+        ("Project archived", Some("Archived a project")),
+        (
+            "Group marked for deletion",
+            Some("Marked a group for deletion"),
+        ),
+        ("Added protected branch", Some("Protected a branch")),
+        ("Added ci group variable", Some("Added a group CI variable")),
+        (
+            "Created project access token with scopes: read_repository, write_repository",
+            Some("Created a project access token"),
+        ),
+        (
+            "Created group access token with scopes: read_registry",
+            Some("Created a group access token"),
+        ),
+        ("Added SSH key", Some("Added an SSH key")),
+        (
+            "Added SSH key of Yolanda Quist (yq-laptop)",
+            Some("Added an SSH key"),
+        ),
+        // Not in the table: counted as other changes.
+        ("Blocked access for 192.0.2.77", None),
+        (
+            "Token glpat-Xq3vR8sL2mN5pK7wT1yZ created for https://bot:secret@ci.elsewhere.example",
+            None,
+        ),
+        (
+            "Created custom HTTP header with key X-Destination-Env.",
+            None,
+        ),
+        ("Changed visibility", None),
+        ("Changed visibility from Private", None),
+        ("Added member", None),
+        ("Project archived by zed.zulu@elsewhere.example", None),
+        ("", None),
+        ("   ", None),
+    ];
+
     #[test]
     fn gitlab_texts() {
-        let cases: &[(&str, Option<&str>)] = &[
-            (
-                "Added member zed.zulu@elsewhere.example as Developer",
-                Some("Added a member"),
-            ),
-            ("Added user access as Developer", Some("Added a member")),
-            ("Removed user access", Some("Removed a member")),
-            (
-                "Changed access level from Developer to Maintainer",
-                Some("Changed a member's access level"),
-            ),
-            (
-                "Changed visibility from Private to Public",
-                Some("Changed visibility"),
-            ),
-            (
-                "changed  VISIBILITY from private to public",
-                Some("Changed visibility"),
-            ),
-            (
-                "Changed merge method from Merge commit to Fast-forward merge",
-                Some("Changed the merge method"),
-            ),
-            (
-                "Changed prevent merge request approval from committers from false to true",
-                Some("Changed merge request approval settings"),
-            ),
-            (
-                "Changed default branch from main to trunk",
-                Some("Changed the default branch"),
-            ),
-            (
-                "Changed project creation level from Maintainers to Developers",
-                Some("Changed who can create projects"),
-            ),
-            ("Signed in with STANDARD authentication", Some("Signed in")),
-            (
-                "Failed to login with LDAP authentication",
-                Some("Failed to sign in"),
-            ),
-            (
-                "Repository Download Started",
-                Some("Started a repository download"),
-            ),
-            ("Approved merge request", Some("Approved a merge request")),
-            ("Project archived", Some("Archived a project")),
-            (
-                "Group marked for deletion",
-                Some("Marked a group for deletion"),
-            ),
-            ("Added protected branch", Some("Protected a branch")),
-            ("Added ci group variable", Some("Added a group CI variable")),
-            (
-                "Created project access token with scopes: read_repository, write_repository",
-                Some("Created a project access token"),
-            ),
-            (
-                "Created group access token with scopes: read_registry",
-                Some("Created a group access token"),
-            ),
-            ("Added SSH key", Some("Added an SSH key")),
-            (
-                "Added SSH key of Yolanda Quist (yq-laptop)",
-                Some("Added an SSH key"),
-            ),
-            // Not in the table: counted as other changes.
-            ("Blocked access for 192.0.2.77", None),
-            (
-                "Token glpat-Xq3vR8sL2mN5pK7wT1yZ created for https://bot:secret@ci.elsewhere.example",
-                None,
-            ),
-            (
-                "Created custom HTTP header with key X-Destination-Env.",
-                None,
-            ),
-            ("Changed visibility", None),
-            ("Changed visibility from Private", None),
-            ("Added member", None),
-            ("Project archived by zed.zulu@elsewhere.example", None),
-            ("", None),
-            ("   ", None),
-        ];
+        let cases = GITLAB_TEXTS;
         for (text, want) in cases {
             assert_eq!(sentence(text), *want, "{text:?}");
         }

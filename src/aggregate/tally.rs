@@ -274,8 +274,10 @@ mod tests {
         b.push(&counted, rule);
     }
 
-    #[test]
-    fn counts_per_total_path_status_kind_and_rule() {
+    /// Three requests to `acme/a` (two by one user from two addresses, a Git pull by no
+    /// one signed in), one to `acme/b` with neither address nor status, and two to
+    /// `acme/b` that the IP rule leaves out.
+    fn six_requests() -> Batch {
         let mut b = Batch::default();
         push(
             &mut b,
@@ -349,6 +351,12 @@ mod tests {
             ),
             Some(Rule::Ip),
         );
+        b
+    }
+
+    #[test]
+    fn counts_per_total_path_status_kind_and_rule() {
+        let b = six_requests();
         let t = tally(b, false).unwrap();
         assert_eq!(
             t.counts,
