@@ -18,7 +18,7 @@ use crate::ingest::{self, Line, ReadOptions};
 const MALFORMED_SHOWN: usize = 10;
 
 #[derive(Debug, Clone, Serialize)]
-pub struct FileReport {
+pub(crate) struct FileReport {
     pub name: String,
     /// `None` when no known format was recognised.
     pub format: Option<&'static str>,
@@ -49,7 +49,7 @@ pub struct FileReport {
 /// error, so one odd file does not hide the others. Returns the report and the error
 /// that stopped the reading, if one did (in the report as text; the error decides the
 /// exit code).
-pub fn inspect_file(
+pub(crate) fn inspect_file(
     path: &Path,
     options: &ReadOptions,
     digests: &Cache,
@@ -148,7 +148,7 @@ fn widen(first: &mut Option<DateTime<Utc>>, last: &mut Option<DateTime<Utc>>, t:
 /// given (a Kibana export's zone) fails the run before anything is printed (exit 2);
 /// after the reports are printed, the run fails if a file is in no known format or
 /// could not be read to its end (exit 4).
-pub fn inspect(
+pub(crate) fn inspect(
     paths: &[std::path::PathBuf],
     options: &ReadOptions,
     digests: &Cache,

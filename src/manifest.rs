@@ -116,7 +116,7 @@ impl File {
 
 /// A manifest, checked: its totals, and what the internal note says of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     /// The file's name as given, and its SHA-256.
     pub name: String,
     pub sha256: String,
@@ -133,7 +133,7 @@ pub struct Manifest {
 
 impl Manifest {
     /// What the engine's filter cannot see, for the internal note.
-    pub fn caveat(&self) -> Option<&'static str> {
+    pub(crate) fn caveat(&self) -> Option<&'static str> {
         match self.engine.as_deref()?.to_ascii_lowercase().as_str() {
             "elasticsearch" | "opensearch" => Some(
                 "a filter on analysed text cannot see an API id whose letters or digits are \
@@ -143,7 +143,7 @@ impl Manifest {
         }
     }
 
-    pub fn load(path: &Path) -> Result<Manifest> {
+    pub(crate) fn load(path: &Path) -> Result<Manifest> {
         let fail = |message: String| Error::Manifest {
             path: path.to_owned(),
             message,

@@ -25,6 +25,8 @@ use crate::guard::{
 use crate::ingest::Kind;
 
 /// Filters the templates use for counts, so that `--min-count` applies to every one.
+// askama's `filter_fn` makes public items of its own for each filter.
+#[allow(unreachable_pub)]
 mod filters {
     use std::borrow::Borrow;
 
@@ -35,7 +37,11 @@ mod filters {
 
     /// A count, or "fewer than K" when it is below `--min-count K` (but not zero).
     #[askama::filter_fn]
-    pub fn count<N: Borrow<u64>>(n: N, _: &dyn Values, min: &Option<u64>) -> Result<Safe<String>> {
+    pub(super) fn count<N: Borrow<u64>>(
+        n: N,
+        _: &dyn Values,
+        min: &Option<u64>,
+    ) -> Result<Safe<String>> {
         let n = *n.borrow();
         Ok(own(super::count_text(n, *min)))
     }
@@ -43,26 +49,26 @@ mod filters {
     /// Text from outside (a file name, a manifest's strings) in the internal note: a
     /// code span that cannot start a line, a list item or a heading of its own.
     #[askama::filter_fn]
-    pub fn quoted<T: std::fmt::Display>(value: T, _: &dyn Values) -> Result<String> {
+    pub(super) fn quoted<T: std::fmt::Display>(value: T, _: &dyn Values) -> Result<String> {
         Ok(super::code_span(&value.to_string()))
     }
 
     /// A number of lines, not of anyone's requests: printed as it is.
     #[askama::filter_fn]
-    pub fn num64<N: Borrow<u64>>(n: N, _: &dyn Values) -> Result<Safe<String>> {
+    pub(super) fn num64<N: Borrow<u64>>(n: N, _: &dyn Values) -> Result<Safe<String>> {
         Ok(own(super::thousands(*n.borrow())))
     }
 
     /// A number that is not a count of anyone's requests (how many accounts the
     /// engineer named): printed as it is.
     #[askama::filter_fn]
-    pub fn num<N: Borrow<usize>>(n: N, _: &dyn Values) -> Result<Safe<String>> {
+    pub(super) fn num<N: Borrow<usize>>(n: N, _: &dyn Values) -> Result<Safe<String>> {
         Ok(own(n.borrow()))
     }
 
     /// The plural ending for a count as [`count`] prints it: "fewer than K" is plural.
     #[askama::filter_fn]
-    pub fn plural<N: Borrow<u64>>(
+    pub(super) fn plural<N: Borrow<u64>>(
         n: N,
         _: &dyn Values,
         min: &Option<u64>,
@@ -128,7 +134,7 @@ fn placed(place: Place, s: &str, out: &mut String) {
 
 /// The escaper every template uses: marks data instead of escaping it.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Marked;
+pub(crate) struct Marked;
 
 impl askama::filters::Escaper for Marked {
     fn write_escaped_str<W: Write>(&self, mut dest: W, string: &str) -> fmt::Result {
@@ -146,7 +152,7 @@ impl askama::filters::Escaper for Marked {
 /// line (the greeting, the sign-off) cannot begin a block either: its leading spaces
 /// are dropped, and a leading `-` or `=` (a rule, a list item, a heading's underline)
 /// and the `.` of a leading number before a space (`1. `, an ordered list) are escaped.
-pub fn escape_markdown(s: &str, out: &mut String) {
+pub(crate) fn escape_markdown(s: &str, out: &mut String) {
     let lower = s.to_ascii_lowercase();
     let linkish = lower.contains("www") || lower.contains("://");
     let starts_line = out.is_empty() || out.ends_with('\n');
@@ -207,7 +213,7 @@ pub fn escape_markdown(s: &str, out: &mut String) {
 }
 
 /// Plain text needs no escaping, only control characters removed.
-pub fn escape_text(s: &str, out: &mut String) {
+pub(crate) fn escape_text(s: &str, out: &mut String) {
     out.extend(s.chars().map(|c| if c.is_control() { ' ' } else { c }));
 }
 
@@ -279,7 +285,7 @@ fn code_span(s: &str) -> String {
 
 /// How much a reply says beyond its answer: `--min-count` and `--details`.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Detail {
+pub(crate) struct Detail {
     /// Counts below it print as "fewer than K".
     pub min_count: Option<u64>,
     /// The breakdowns (per kind, path, status, country, action) follow the answer.
@@ -842,7 +848,7 @@ impl<'a> View<'a> {
 
 /// One number the reply states, for the note: the reply's words, the number, and how
 /// it was derived.
-pub struct Figure {
+pub(crate) struct Figure {
     pub words: String,
     pub value: String,
     pub how: &'static str,
@@ -1255,7 +1261,7 @@ struct InternalNote<'a> {
 /// How a reply was produced: what the internal note (and standard error) receive
 /// besides the guarded aggregates, and no story's template ever does. The stories see
 /// only [`View`], which holds the aggregates and nothing of this.
-pub struct Provenance<'a> {
+pub(crate) struct Provenance<'a> {
     pub requester: &'a str,
     /// The command line as run, each argument quoted for a POSIX shell.
     pub command_line: String,
@@ -1284,7 +1290,7 @@ pub struct Provenance<'a> {
 /// A file other than the logs that shaped a reply: the directory, the team
 /// configuration, the GeoIP database.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SideFile {
+pub(crate) struct SideFile {
     pub role: &'static str,
     pub name: String,
     pub sha256: String,
@@ -1292,7 +1298,7 @@ pub struct SideFile {
 
 /// The ticket as the internal note records it.
 #[derive(Debug, Clone)]
-pub struct TicketNote {
+pub(crate) struct TicketNote {
     pub id: u64,
     /// The ticket's address in Zendesk, when the account is known.
     pub link: Option<String>,
@@ -1317,7 +1323,7 @@ impl TicketNote {
 /// read: requests from the requester's addresses for ip-block, else the top-level
 /// namespaces of the scope; in the team's data view when one is configured. Nothing
 /// else from the logs goes into it.
-pub fn kibana_link(kibana: &crate::config::Kibana, a: &Aggregates) -> String {
+pub(crate) fn kibana_link(kibana: &crate::config::Kibana, a: &Aggregates) -> String {
     use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
     const RISON: &AsciiSet = &CONTROLS
         .add(b' ')
@@ -1473,7 +1479,7 @@ fn with_newline(mut s: String) -> String {
 }
 
 /// Renders the public reply in `format`, checked by `guard`.
-pub fn reply(
+pub(crate) fn reply(
     aggregates: &Guarded<Aggregates>,
     story: Story,
     format: OutputFormat,
@@ -1504,7 +1510,7 @@ pub fn reply(
 }
 
 /// Renders the internal note for the support team.
-pub fn internal_note(
+pub(crate) fn internal_note(
     aggregates: &Guarded<Aggregates>,
     provenance: &Provenance<'_>,
     generated: DateTime<Utc>,

@@ -19,22 +19,22 @@ use super::address;
 use crate::error::{Error, FetchError, Result, cluster_hint, gitlab_hint, zendesk_hint};
 
 /// The environment variable the token is read from.
-pub const TOKEN_VARIABLE: &str = "GITLAB_TOKEN";
+pub(crate) const TOKEN_VARIABLE: &str = "GITLAB_TOKEN";
 /// The environment variable a search cluster's API key is read from.
-pub const API_KEY_VARIABLE: &str = "ELASTIC_API_KEY";
+pub(crate) const API_KEY_VARIABLE: &str = "ELASTIC_API_KEY";
 
 /// Pages can be large (100 events with long details); a page past this size once
 /// decompressed is refused.
-pub const MAX_PAGE_BYTES: u64 = 64 << 20;
+pub(crate) const MAX_PAGE_BYTES: u64 = 64 << 20;
 
 /// The most elements a page's list may hold: GitLab gives at most 100, a cluster at
 /// most the 10,000 of the largest `--page-size`. Counted as the page is read, so a page
 /// of millions of tiny elements is refused before it fills the memory.
-pub const MAX_PAGE_ITEMS: usize = 10_000;
+pub(crate) const MAX_PAGE_ITEMS: usize = 10_000;
 
 /// A page's JSON array, of at most [`MAX_PAGE_ITEMS`] elements.
 #[derive(Debug)]
-pub struct Items<T>(pub Vec<T>);
+pub(crate) struct Items<T>(pub Vec<T>);
 
 /// The text of the error [`Items`] gives past its limit; it is shown as it is.
 const TOO_MANY_ITEMS: &str = "more elements in a page than logbrief reads";
@@ -67,11 +67,11 @@ impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Items<T> {
 
 /// A GitLab access token. It is sent as `PRIVATE-TOKEN` and shown nowhere.
 #[derive(Clone)]
-pub struct Token(String);
+pub(crate) struct Token(String);
 
 impl Token {
     /// The token in [`TOKEN_VARIABLE`].
-    pub fn from_env() -> Result<Token> {
+    pub(crate) fn from_env() -> Result<Token> {
         Token::from_variable(
             TOKEN_VARIABLE,
             "export a GitLab access token with the read_api scope",
@@ -80,7 +80,7 @@ impl Token {
 
     /// The Elasticsearch or OpenSearch API key in [`API_KEY_VARIABLE`] (the encoded
     /// form Kibana shows, sent as `Authorization: ApiKey`).
-    pub fn api_key_from_env() -> Result<Token> {
+    pub(crate) fn api_key_from_env() -> Result<Token> {
         Token::from_variable(
             API_KEY_VARIABLE,
             "export an API key that may read the indices",
@@ -96,7 +96,7 @@ impl Token {
     }
 
     /// The secret in `variable`, or `None` when it is unset or empty.
-    pub fn from_variable_if_set(variable: &str) -> Option<Token> {
+    pub(crate) fn from_variable_if_set(variable: &str) -> Option<Token> {
         std::env::var(variable)
             .ok()
             .map(|t| t.trim().to_owned())
@@ -105,7 +105,7 @@ impl Token {
     }
 
     #[cfg(test)]
-    pub fn new(token: impl Into<String>) -> Token {
+    pub(crate) fn new(token: impl Into<String>) -> Token {
         Token(token.into())
     }
 }
@@ -118,7 +118,7 @@ impl fmt::Debug for Token {
 
 /// How hard to try.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// Retries of one request after a 429, a 5xx, a timeout, a dropped connection
     /// or a page that is not JSON.
     pub retries: u32,
@@ -133,7 +133,7 @@ pub struct Settings {
 }
 
 /// Called before each wait, to say why on the progress line.
-pub type OnWait<'a> = &'a dyn Fn(&str, Duration);
+pub(crate) type OnWait<'a> = &'a dyn Fn(&str, Duration);
 
 /// Which API a client speaks to: it decides how the secret is sent and what a status
 /// is said to mean.
@@ -149,7 +149,7 @@ enum Service {
 
 /// Which failures a request is tried again after.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Retries {
+pub(crate) enum Retries {
     /// Any failure another try may get past: the request changes nothing, or changes
     /// it the same way however often it is sent.
     Any,
@@ -160,13 +160,13 @@ pub enum Retries {
 
 /// A request's body and its media type.
 #[derive(Debug, Clone, Copy)]
-pub struct Body<'a> {
+pub(crate) struct Body<'a> {
     pub bytes: &'a [u8],
     pub content_type: &'static str,
 }
 
 /// One GitLab instance's REST API, or one Elasticsearch or OpenSearch cluster.
-pub struct Client {
+pub(crate) struct Client {
     agent: ureq::Agent,
     /// `https://host[/prefix]`, without a trailing slash.
     base: String,
@@ -183,7 +183,7 @@ pub struct Client {
 
 /// The HTTP methods a client sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
+pub(crate) enum Method {
     Get,
     Post,
     Put,
@@ -262,7 +262,7 @@ impl Origin {
 
 /// Where the page after this one is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Next {
+pub(crate) enum Next {
     /// `Link: <…>; rel="next"`, resolved against the address of the page it came with.
     Link(String),
     /// `X-Next-Page` (or `X-Page` below `X-Total-Pages`) without such a link.
@@ -270,7 +270,7 @@ pub enum Next {
 }
 
 /// One page of a list (or one object), and where the next page is.
-pub struct Page<T> {
+pub(crate) struct Page<T> {
     pub body: T,
     pub next: Option<Next>,
 }
@@ -292,7 +292,7 @@ enum Outcome<T> {
 }
 
 /// What a request came to when the status is the caller's business.
-pub enum Answer<T> {
+pub(crate) enum Answer<T> {
     Page(Page<T>),
     Status(u16),
 }
@@ -306,14 +306,14 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// A namespace or project path as one segment of an API route.
-pub fn encode_segment(path: &str) -> String {
+pub(crate) fn encode_segment(path: &str) -> String {
     utf8_percent_encode(path, SEGMENT).to_string()
 }
 
 impl Client {
     /// A client for the instance at `gitlab_url`. It must be `https`, or `http` on a
     /// loopback address: the token is never sent in clear over a network.
-    pub fn new(gitlab_url: &str, token: Token, settings: Settings) -> Result<Client> {
+    pub(crate) fn new(gitlab_url: &str, token: Token, settings: Settings) -> Result<Client> {
         let trimmed = gitlab_url.trim().trim_end_matches('/');
         let base = trimmed.strip_suffix("/api/v4").unwrap_or(trimmed);
         Client::build(base, "/api/v4", Service::GitLab, token, settings)
@@ -321,14 +321,19 @@ impl Client {
 
     /// A client for the Elasticsearch or OpenSearch cluster at `url`, on the same
     /// terms as [`Client::new`]; routes follow the URL as given.
-    pub fn elasticsearch(url: &str, key: Token, settings: Settings) -> Result<Client> {
+    pub(crate) fn elasticsearch(url: &str, key: Token, settings: Settings) -> Result<Client> {
         let base = url.trim().trim_end_matches('/');
         Client::build(base, "", Service::Cluster, key, settings)
     }
 
     /// A client for the Zendesk account at `url` (`https://example.zendesk.com`), as the
     /// agent `email` with an API token, on the same terms as [`Client::new`].
-    pub fn zendesk(url: &str, email: &str, token: Token, settings: Settings) -> Result<Client> {
+    pub(crate) fn zendesk(
+        url: &str,
+        email: &str,
+        token: Token,
+        settings: Settings,
+    ) -> Result<Client> {
         let trimmed = url.trim().trim_end_matches('/');
         let base = trimmed.strip_suffix("/api/v2").unwrap_or(trimmed);
         let mut client = Client::build(base, "/api/v2", Service::Zendesk, token, settings)?;
@@ -394,12 +399,16 @@ impl Client {
     }
 
     /// The address of an API route (`/groups/60/members/all?per_page=100`).
-    pub fn url(&self, route: &str) -> String {
+    pub(crate) fn url(&self, route: &str) -> String {
         format!("{}{route}", self.api)
     }
 
     /// One JSON document, retried as [`Settings`] allow.
-    pub fn get<T: DeserializeOwned>(&self, url: &str, on_wait: OnWait<'_>) -> Result<Page<T>> {
+    pub(crate) fn get<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        on_wait: OnWait<'_>,
+    ) -> Result<Page<T>> {
         match self.get_answer(url, on_wait)? {
             Answer::Page(page) => Ok(page),
             Answer::Status(status) => Err(self.status_error(Method::Get, url, status)),
@@ -408,7 +417,7 @@ impl Client {
 
     /// Like [`Client::get`], but `None` when the token may not see it (403, 404):
     /// secondary emails are visible to administrators only.
-    pub fn get_if_visible<T: DeserializeOwned>(
+    pub(crate) fn get_if_visible<T: DeserializeOwned>(
         &self,
         url: &str,
         on_wait: OnWait<'_>,
@@ -422,7 +431,7 @@ impl Client {
 
     /// Every page of a list, from `url` on, at most `most` elements in all: a list that
     /// never ends is refused rather than held.
-    pub fn get_all<T: DeserializeOwned>(
+    pub(crate) fn get_all<T: DeserializeOwned>(
         &self,
         url: &str,
         most: usize,
@@ -496,7 +505,7 @@ impl Client {
 
     /// `body` as JSON to `url`: the answer, or the status that no retry will change,
     /// for the caller to judge.
-    pub fn post<T: DeserializeOwned>(
+    pub(crate) fn post<T: DeserializeOwned>(
         &self,
         url: &str,
         body: &serde_json::Value,
@@ -512,7 +521,7 @@ impl Client {
 
     /// One JSON document, or the status that no retry will change, for the caller to
     /// judge.
-    pub fn get_answer<T: DeserializeOwned>(
+    pub(crate) fn get_answer<T: DeserializeOwned>(
         &self,
         url: &str,
         on_wait: OnWait<'_>,
@@ -521,7 +530,7 @@ impl Client {
     }
 
     /// Like [`Client::post`], but any status other than success is an error.
-    pub fn post_ok<T: DeserializeOwned>(
+    pub(crate) fn post_ok<T: DeserializeOwned>(
         &self,
         url: &str,
         body: &serde_json::Value,
@@ -535,7 +544,7 @@ impl Client {
 
     /// A `DELETE` with a JSON body, tried once; what comes of it is not the caller's
     /// concern (closing a search context that expires anyway).
-    pub fn delete_quietly(&self, url: &str, body: &serde_json::Value) {
+    pub(crate) fn delete_quietly(&self, url: &str, body: &serde_json::Value) {
         if !self.origin.covers(url) {
             return;
         }
@@ -566,7 +575,7 @@ impl Client {
 
     /// A request with `body`, retried as `retries` and [`Settings`] allow: the answer's
     /// JSON, or the status that no retry will change.
-    pub fn send<T: DeserializeOwned>(
+    pub(crate) fn send<T: DeserializeOwned>(
         &self,
         method: Method,
         url: &str,
@@ -712,7 +721,7 @@ impl Client {
     }
 
     /// A status no retry changes, as an error that says what it likely means.
-    pub fn status_error(&self, method: Method, url: &str, status: u16) -> Error {
+    pub(crate) fn status_error(&self, method: Method, url: &str, status: u16) -> Error {
         FetchError::Status {
             method: method.name(),
             route: self.shown(url),

@@ -51,7 +51,7 @@ pub(crate) struct Reading<'a> {
 }
 
 /// `logbrief summarize`: the whole pipeline.
-pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
+pub(crate) fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
     // `--quiet`: warnings go nowhere; errors are the binary's to print.
     let mut nowhere = std::io::sink();
     let err: &mut dyn Write = if config.quiet { &mut nowhere } else { err };
