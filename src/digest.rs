@@ -47,7 +47,7 @@ const SETTLED: Duration = Duration::from_secs(1);
 
 /// Where a digest came from, for the internal note.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     /// Hashed during this run.
     Computed,
     /// Taken from the cache: the file is unchanged since it was hashed.
@@ -55,7 +55,7 @@ pub enum Origin {
 }
 
 impl Origin {
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Origin::Computed => "computed now",
             Origin::Cached => "from the digest cache",
@@ -65,7 +65,7 @@ impl Origin {
 
 /// The digest cache: where its entries live, or `None` when it is not used.
 #[derive(Debug)]
-pub struct Cache {
+pub(crate) struct Cache {
     dir: Option<PathBuf>,
     /// Why the cache is not used although it was asked for, said once.
     distrust: Option<String>,
@@ -141,7 +141,7 @@ impl Cache {
     /// The cache in its usual place: `$XDG_CACHE_HOME/logbrief/digests` when that is an
     /// absolute path, else the platform's cache directory. `enabled = false`
     /// (`--no-cache`) or no cache directory at all: no cache.
-    pub fn new(enabled: bool) -> Cache {
+    pub(crate) fn new(enabled: bool) -> Cache {
         let base = std::env::var_os("XDG_CACHE_HOME")
             .map(PathBuf::from)
             .filter(|p| p.is_absolute())
@@ -217,7 +217,7 @@ impl Cache {
 
     /// Starts the digest of the input at `path`: from the cache, on a thread of its own
     /// (`beside`), or by the reader as it reads (see [`Pending::inline`]).
-    pub fn start(&self, path: &Path, beside: bool) -> Pending {
+    pub(crate) fn start(&self, path: &Path, beside: bool) -> Pending {
         // The key finds the entry, and tells afterwards whether the file changed while
         // it was read (also without a cache).
         let key = Key::of(path);
@@ -387,7 +387,7 @@ enum Work {
 }
 
 /// A digest on its way.
-pub struct Pending {
+pub(crate) struct Pending {
     /// The file's key when the digest started, for regular files.
     key: Option<Key>,
     work: Work,
@@ -399,7 +399,7 @@ pub struct Pending {
 
 /// A finished digest.
 #[derive(Debug, Clone)]
-pub struct Finished {
+pub(crate) struct Finished {
     pub sha256: String,
     pub origin: Origin,
     /// Why the digest may not describe the bytes counted, or why the cache was not
@@ -409,14 +409,19 @@ pub struct Finished {
 
 impl Pending {
     /// Whether the reader must hash what it reads.
-    pub fn inline(&self) -> bool {
+    pub(crate) fn inline(&self) -> bool {
         matches!(self.work, Work::Inline(_))
     }
 
     /// Waits for the digest. `read` is the reader's own digest, when it hashed inline.
     /// The file is looked at again: if it changed while it was read, the digest may
     /// not match the lines counted, which is said, and it is not cached.
-    pub fn finish(self, cache: &Cache, path: &Path, read: Option<String>) -> Result<Finished> {
+    pub(crate) fn finish(
+        self,
+        cache: &Cache,
+        path: &Path,
+        read: Option<String>,
+    ) -> Result<Finished> {
         let (sha256, origin, started) = match self.work {
             Work::Cached(sha256) => (sha256, Origin::Cached, None),
             Work::Inline(started) => {
@@ -463,7 +468,7 @@ impl Pending {
 }
 
 /// Lower-case hexadecimal, as `sha256sum` prints it.
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes
         .iter()

@@ -13,18 +13,18 @@ use crate::directory::Directory;
 /// The rule that took a request out. When several match, the first in this order
 /// counts: user, then domain, then IP (RULES.md §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Rule {
+pub(crate) enum Rule {
     User,
     Domain,
     Ip,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 3] = [Rule::User, Rule::Domain, Rule::Ip];
+    pub(crate) const ALL: [Rule; 3] = [Rule::User, Rule::Domain, Rule::Ip];
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct Exclusions {
+pub(crate) struct Exclusions {
     /// Lower-cased usernames.
     pub users: Vec<String>,
     /// Lower-cased domains, without a leading `@` or dot.
@@ -48,7 +48,7 @@ fn flags(n: usize) -> Vec<AtomicBool> {
 }
 
 impl Exclusions {
-    pub fn new(users: Vec<String>, domains: Vec<String>, networks: Vec<IpNetwork>) -> Self {
+    pub(crate) fn new(users: Vec<String>, domains: Vec<String>, networks: Vec<IpNetwork>) -> Self {
         let users: Vec<String> = users
             .iter()
             .map(|u| u.trim().trim_start_matches('@').to_lowercase())
@@ -75,7 +75,7 @@ impl Exclusions {
 
     /// The entries that matched no record in scope: the number of accounts, the
     /// domains and the ranges.
-    pub fn matched_nothing(&self) -> (usize, Vec<String>, Vec<String>) {
+    pub(crate) fn matched_nothing(&self) -> (usize, Vec<String>, Vec<String>) {
         let missed = |flags: &[AtomicBool], i: usize| !flags[i].load(Ordering::Relaxed);
         let m = &self.matched;
         let users = (0..self.users.len())
@@ -93,7 +93,7 @@ impl Exclusions {
     }
 
     /// The entries that matched no record in scope, as the flags that name them.
-    pub fn unmatched(&self) -> Vec<String> {
+    pub(crate) fn unmatched(&self) -> Vec<String> {
         let missed = |flags: &[AtomicBool], i: usize| !flags[i].load(Ordering::Relaxed);
         let m = &self.matched;
         let users = (0..self.users.len())
@@ -109,7 +109,7 @@ impl Exclusions {
     }
 
     /// The rule that excludes a request by this user from this address, if any.
-    pub fn rule_for(
+    pub(crate) fn rule_for(
         &self,
         dir: &Directory,
         user_id: Option<u64>,
@@ -156,7 +156,7 @@ impl Exclusions {
     }
 
     /// The email's domain is an excluded domain or a subdomain of one.
-    pub fn domain_matches(&self, email: &str) -> bool {
+    pub(crate) fn domain_matches(&self, email: &str) -> bool {
         let Some((_, domain)) = email.rsplit_once('@') else {
             return false;
         };

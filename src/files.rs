@@ -21,14 +21,14 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 /// Readable and writable by the owner only: what holds personal data.
-pub const PRIVATE: u32 = 0o600;
+pub(crate) const PRIVATE: u32 = 0o600;
 /// Readable by everyone: the configuration `init` writes, the Spark job.
-pub const SHARED: u32 = 0o644;
+pub(crate) const SHARED: u32 = 0o644;
 
 /// A file being written beside its destination. Nothing appears under the
 /// destination's name until [`Pending::commit`]; dropped uncommitted, the temporary
 /// file is removed.
-pub struct Pending {
+pub(crate) struct Pending {
     tmp: tempfile::NamedTempFile,
     dest: PathBuf,
 }
@@ -36,7 +36,7 @@ pub struct Pending {
 impl Pending {
     /// A new, empty temporary file in `dest`'s folder, created exclusively with
     /// `mode`.
-    pub fn create(dest: &Path, mode: u32) -> Result<Pending> {
+    pub(crate) fn create(dest: &Path, mode: u32) -> Result<Pending> {
         let folder = match dest.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
@@ -63,12 +63,12 @@ impl Pending {
     }
 
     /// The file to write to.
-    pub fn file(&mut self) -> &mut File {
+    pub(crate) fn file(&mut self) -> &mut File {
         self.tmp.as_file_mut()
     }
 
     /// Flushes the file to disk and renames it over the destination.
-    pub fn commit(self) -> Result<()> {
+    pub(crate) fn commit(self) -> Result<()> {
         let dest = self.dest;
         self.tmp
             .as_file()
@@ -92,7 +92,7 @@ impl Write for Pending {
 }
 
 /// Replaces `path` with `bytes` in one step, with `mode`.
-pub fn write(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+pub(crate) fn write(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let mut pending = Pending::create(path, mode)?;
     pending
         .file()
@@ -102,7 +102,7 @@ pub fn write(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
 }
 
 /// Replaces `path` with `bytes` in one step, readable by its owner only.
-pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     write(path, bytes, PRIVATE)
 }
 
@@ -110,7 +110,7 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 /// `.part`, which later runs reopen with [`reopen_private`]), in place of whatever was
 /// there: a file or symlink at `path` is removed first, and the new file is created
 /// exclusively, so nothing planted there is followed.
-pub fn create_private(path: &Path) -> Result<File> {
+pub(crate) fn create_private(path: &Path) -> Result<File> {
     remove_if_present(path)?;
     let mut options = OpenOptions::new();
     options.read(true).write(true).create_new(true);
@@ -125,7 +125,7 @@ pub fn create_private(path: &Path) -> Result<File> {
 /// Moves the finished `part` file to `dest` in one step, replacing what was there
 /// (a symlink at `dest` is replaced, not followed). `part` keeps the mode it was
 /// created with.
-pub fn promote(part: &Path, dest: &Path) -> Result<()> {
+pub(crate) fn promote(part: &Path, dest: &Path) -> Result<()> {
     File::open(part)
         .and_then(|f| f.sync_all())
         .map_err(|e| Error::write(part, e))?;
@@ -136,7 +136,7 @@ pub fn promote(part: &Path, dest: &Path) -> Result<()> {
 /// and appending, without following a symlink. `Ok(None)` when there is none. A file
 /// that is not a regular file, belongs to someone else or can be read or written by
 /// others is refused: logbrief did not leave it that way.
-pub fn reopen_private(path: &Path) -> Result<Option<File>> {
+pub(crate) fn reopen_private(path: &Path) -> Result<Option<File>> {
     let mut options = OpenOptions::new();
     options.read(true).write(true);
     #[cfg(unix)]
@@ -174,7 +174,7 @@ fn refusal_reason(path: &Path, e: &std::io::Error) -> String {
 
 /// Why a file logbrief wrote for itself cannot be trusted, if it cannot: not a
 /// regular file, another user's, or open to others.
-pub fn untrusted(meta: &fs::Metadata) -> Option<&'static str> {
+pub(crate) fn untrusted(meta: &fs::Metadata) -> Option<&'static str> {
     if meta.file_type().is_symlink() {
         return Some("it is a symbolic link");
     }
@@ -197,7 +197,7 @@ pub fn untrusted(meta: &fs::Metadata) -> Option<&'static str> {
 }
 
 /// Removes `path` if it exists (a symlink is removed, never followed).
-pub fn remove_if_present(path: &Path) -> Result<()> {
+pub(crate) fn remove_if_present(path: &Path) -> Result<()> {
     match fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::write(path, e)),
         _ => Ok(()),
@@ -219,7 +219,10 @@ fn identity(_path: &Path) -> Option<(u64, u64)> {
 /// Refuses (exit 2) an output that is one of the inputs: the same file (device and
 /// inode, through any link), or the same path once made absolute. `outputs` pairs each
 /// output with the option that named it. Called before anything is read.
-pub fn refuse_outputs_over_inputs(outputs: &[(&str, &Path)], inputs: &[PathBuf]) -> Result<()> {
+pub(crate) fn refuse_outputs_over_inputs(
+    outputs: &[(&str, &Path)],
+    inputs: &[PathBuf],
+) -> Result<()> {
     let absolute = |p: &Path| {
         fs::canonicalize(p).ok().or_else(|| {
             let folder = p.parent().filter(|f| !f.as_os_str().is_empty());

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::limits::SideFile;
 
-pub const UNKNOWN: &str = "unknown";
+pub(crate) const UNKNOWN: &str = "unknown";
 
 #[derive(Deserialize)]
 struct Record<'a> {
@@ -42,19 +42,19 @@ impl Country<'_> {
 
 /// What the internal note says about the database used.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct GeoIpInfo {
+pub(crate) struct GeoIpInfo {
     pub database_type: String,
     pub build_date: String,
 }
 
-pub struct GeoIp {
+pub(crate) struct GeoIp {
     reader: maxminddb::Reader<Vec<u8>>,
     /// The English name of each country code looked up, as the database gives it.
     names: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
 }
 
 impl GeoIp {
-    pub fn open(path: &Path) -> Result<Self> {
+    pub(crate) fn open(path: &Path) -> Result<Self> {
         let bytes = SideFile::GeoIp.read(path)?;
         let reader = maxminddb::Reader::from_source(bytes).map_err(|e| match e {
             maxminddb::MaxMindDbError::Io(source) => Error::Read {
@@ -73,7 +73,7 @@ impl GeoIp {
         })
     }
 
-    pub fn info(&self) -> GeoIpInfo {
+    pub(crate) fn info(&self) -> GeoIpInfo {
         let built = i64::try_from(self.reader.metadata().build_epoch)
             .ok()
             .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0));
@@ -85,7 +85,7 @@ impl GeoIp {
     }
 
     /// The ISO code of the address's country, or `unknown`.
-    pub fn country(&self, ip: IpAddr) -> String {
+    pub(crate) fn country(&self, ip: IpAddr) -> String {
         let found = self
             .reader
             .lookup(crate::ingest::fold_mapped(ip))
@@ -115,7 +115,7 @@ impl GeoIp {
     }
 
     /// The English name of a country code seen in a look-up, if the database has one.
-    pub fn name_of(&self, code: &str) -> Option<String> {
+    pub(crate) fn name_of(&self, code: &str) -> Option<String> {
         self.names.lock().ok()?.get(code).cloned()
     }
 }

@@ -18,7 +18,7 @@ use crate::ingest::{self, Line, ReadOptions};
 const MALFORMED_SHOWN: usize = 10;
 
 #[derive(Debug, Clone, Serialize)]
-pub struct FileReport {
+pub(crate) struct FileReport {
     pub name: String,
     /// `None` when no known format was recognised.
     pub format: Option<&'static str>,
@@ -49,7 +49,7 @@ pub struct FileReport {
 /// error, so one odd file does not hide the others. Returns the report and the error
 /// that stopped the reading, if one did (in the report as text; the error decides the
 /// exit code).
-pub fn inspect_file(
+pub(crate) fn inspect_file(
     path: &Path,
     options: &ReadOptions,
     digests: &Cache,
@@ -58,24 +58,7 @@ pub fn inspect_file(
     // fills for the `summarize` that usually follows.
     let digest = digests.start(path, true);
     let mut reader = LineReader::open(path, digest.inline())?;
-    let mut report = FileReport {
-        name: crate::output::display_name(path),
-        format: None,
-        gzip: reader.is_gzip(),
-        sha256: None,
-        lines: 0,
-        requests: 0,
-        audit_events: 0,
-        not_requests: 0,
-        malformed: 0,
-        malformed_lines: Vec::new(),
-        first_request: None,
-        last_request: None,
-        first_event: None,
-        last_event: None,
-        error: None,
-        warnings: Vec::new(),
-    };
+    let mut report = FileReport::empty(crate::output::display_name(path), reader.is_gzip());
     let head = match reader.peek() {
         Ok(head) => head,
         // Nothing could be read (a gzip stream broken from its start).
@@ -131,6 +114,30 @@ pub fn inspect_file(
     }
 }
 
+impl FileReport {
+    /// The report of a file nothing of which has been read yet.
+    fn empty(name: String, gzip: bool) -> FileReport {
+        FileReport {
+            name,
+            format: None,
+            gzip,
+            sha256: None,
+            lines: 0,
+            requests: 0,
+            audit_events: 0,
+            not_requests: 0,
+            malformed: 0,
+            malformed_lines: Vec::new(),
+            first_request: None,
+            last_request: None,
+            first_event: None,
+            last_event: None,
+            error: None,
+            warnings: Vec::new(),
+        }
+    }
+}
+
 /// Stretches a time range to include `t`.
 fn widen(first: &mut Option<DateTime<Utc>>, last: &mut Option<DateTime<Utc>>, t: DateTime<Utc>) {
     *first = Some(first.map_or(t, |f| f.min(t)));
@@ -141,7 +148,7 @@ fn widen(first: &mut Option<DateTime<Utc>>, last: &mut Option<DateTime<Utc>>, t:
 /// given (a Kibana export's zone) fails the run before anything is printed (exit 2);
 /// after the reports are printed, the run fails if a file is in no known format or
 /// could not be read to its end (exit 4).
-pub fn inspect(
+pub(crate) fn inspect(
     paths: &[std::path::PathBuf],
     options: &ReadOptions,
     digests: &Cache,

@@ -11,6 +11,7 @@
 mod aggregate;
 mod chart;
 pub mod cli;
+mod commands;
 mod config;
 mod digest;
 #[cfg(fuzzing)]
@@ -45,202 +46,29 @@ mod vocabulary;
 mod zendesk;
 
 use std::io::Write;
-use std::path::Path;
-
-use clap::CommandFactory;
 
 use crate::cli::{Cli, Command, FetchCommand};
-use crate::config::{Config, RequesterConfig};
-use crate::directory::Directory;
-use crate::error::{Error, Result};
+use crate::config::Config;
+use crate::error::Result;
 use crate::output::write_out;
 use crate::summarize::summarize;
-
-fn syntax(lines: cli::LinesArg) -> scope::prefilter::Syntax {
-    match lines {
-        cli::LinesArg::Json => scope::prefilter::Syntax::Json,
-        cli::LinesArg::Nginx => scope::prefilter::Syntax::Nginx,
-    }
-}
 
 /// Runs one command; the reply (or the verification result) goes to `out`, warnings
 /// for the engineer to `err`.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
     match cli.command {
         Command::Summarize(args) => summarize(&Config::from_args(*args)?, out, err),
-        Command::Verify(args) => {
-            let ticket = config::ticket_found(args.ticket)?;
-            verify(
-                &RequesterConfig::from_args_found(args.requester)?,
-                ticket.as_ref(),
-                args.format == cli::ReportFormat::Json,
-                out,
-                err,
-            )
-        }
-        Command::Init(args) => init(&args.path, args.force, out),
-        Command::Inspect(args) => {
-            let options = config::read_options(args.format_hint, args.input_tz.as_deref())?;
-            let json = args.json || args.format == cli::ReportFormat::Json;
-            let digests = digest::Cache::new(!args.no_cache);
-            let logs = config::expand_globs(args.logs)?;
-            inspect::inspect(&logs, &options, &digests, json, out)
-        }
-        Command::Pushdown(args) => {
-            let request = pushdown::Request {
-                engine: args.engine,
-                syntax: syntax(args.lines),
-                source: args.source,
-                output: args.output,
-                since: args.since.as_deref(),
-                until: args.until.as_deref(),
-                write_job: args.write_job.as_deref(),
-                field_prefix: &args.field_prefix,
-            };
-            pushdown::pushdown(
-                &RequesterConfig::from_args_found(args.requester)?,
-                request,
-                out,
-            )
-        }
-        Command::Filter(args) => pushdown::filter(
-            &RequesterConfig::from_args_found(args.requester)?,
-            syntax(args.lines),
-            &mut std::io::stdin().lock(),
-            out,
-        ),
-        Command::Fetch(FetchCommand::Directory(args)) => {
-            let client = fetch_client(&args.api)?;
-            let url = config::gitlab_url(args.api.gitlab_url.as_deref())?;
-            let namespace = config::namespace_on(&args.namespace, &url)?;
-            fetch::directory(&client, &namespace, &args.output, out, err)
-        }
-        Command::Completions(args) => {
-            let mut script = Vec::new();
-            clap_complete::generate(args.shell, &mut Cli::command(), "logbrief", &mut script);
-            write_out(out, &String::from_utf8_lossy(&script))
-        }
+        Command::Verify(args) => commands::verify(args, out, err),
+        Command::Init(args) => commands::init(&args.path, args.force, out),
+        Command::Inspect(args) => commands::inspect(args, out),
+        Command::Pushdown(args) => commands::pushdown(args, out),
+        Command::Filter(args) => commands::filter(args, out),
+        Command::Fetch(FetchCommand::Directory(args)) => commands::fetch_directory(args, out, err),
+        Command::Completions(args) => commands::completions(args, out),
         Command::Man(args) => write_out(out, &manual::page(&args.command)?),
-        Command::Fetch(FetchCommand::Logs(args)) => {
-            let args = *args;
-            let manifest = args
-                .manifest
-                .clone()
-                .unwrap_or_else(|| fetch::sibling(&args.output, ".manifest.json"));
-            // Before anything is read or asked: the two outputs and the files kept
-            // beside the first are four different files, none of them the directory.
-            crate::files::refuse_outputs_over_inputs(
-                &[
-                    ("--output", &args.output),
-                    ("--manifest", &manifest),
-                    (
-                        "--output's part file",
-                        &fetch::sibling(&args.output, ".part"),
-                    ),
-                    (
-                        "--output's state file",
-                        &fetch::sibling(&args.output, ".state"),
-                    ),
-                ],
-                std::slice::from_ref(&args.requester.directory),
-            )?;
-            let settings = config::fetch_settings(&args.retry)?;
-            let (query, totals) = pushdown::elastic_requests(
-                &RequesterConfig::from_args_found(args.requester)?,
-                args.since.as_deref(),
-                args.until.as_deref(),
-                &args.field_prefix,
-            )?;
-            let key = fetch::client::Token::api_key_from_env()?;
-            let client = fetch::client::Client::elasticsearch(&args.elasticsearch, key, settings)?;
-            let request = fetch::logs::Request {
-                index: args.index,
-                query,
-                totals,
-                prefix: args.field_prefix,
-                out: args.output,
-                manifest,
-                restart: args.restart,
-                page_size: args.page_size,
-            };
-            fetch::logs(&client, &request, out, err)
-        }
+        Command::Fetch(FetchCommand::Logs(args)) => commands::fetch_logs(*args, out, err),
         Command::Fetch(FetchCommand::AuditEvents(args)) => {
-            let request = config::audit_request(&args)?;
-            let client = fetch_client(&args.api)?;
-            fetch::audit_events(&client, &request, out, err)
+            commands::fetch_audit_events(args, out, err)
         }
     }
-}
-
-fn fetch_client(api: &cli::ApiArgs) -> Result<fetch::client::Client> {
-    let settings = config::fetch_settings(&api.retry)?;
-    let token = fetch::client::Token::from_env()?;
-    let url = config::gitlab_url(api.gitlab_url.as_deref())?;
-    fetch::client::Client::new(&url, token, settings)
-}
-
-/// `logbrief init`: a commented example of the team configuration.
-fn init(path: &Path, force: bool, out: &mut dyn Write) -> Result<()> {
-    if path.exists() && !force {
-        return Err(Error::Usage(format!(
-            "{} exists already; use --force to replace it",
-            path.display()
-        )));
-    }
-    crate::files::write(path, config::EXAMPLE.as_bytes(), crate::files::SHARED)?;
-    write_out(out, &format!("wrote {}\n", path.display()))
-}
-
-/// `logbrief verify`: who the requester is and what they may hear about; with
-/// `--ticket`, whether the ticket's requester is that person too.
-fn verify(
-    config: &RequesterConfig,
-    ticket: Option<&zendesk::Ticket>,
-    json: bool,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> Result<()> {
-    let checked = ticket
-        .map(|t| zendesk::check_requester(t, &config.email, err))
-        .transpose()?
-        .flatten();
-    let ticket_text = ticket.map(|t| match checked {
-        Some(_) => format!(
-            "ticket {}: its requester in Zendesk has this email as an identity\n",
-            t.id
-        ),
-        None => format!(
-            "ticket {}: its requester was not checked (Zendesk is not configured)\n",
-            t.id
-        ),
-    });
-    let dir = Directory::load(&config.directory)?;
-    let v = directory::verify(&dir, &config.email, &config.namespaces)?;
-    if json {
-        // The requester's own identity and scope: nothing of anyone else.
-        let value = serde_json::json!({
-            "verified": true,
-            "requester": {"email": config.email, "username": v.username, "user_id": v.user_id},
-            "owner_of": dir.ownerships(v.user_id),
-            "scope": v.scope.iter().map(|&n| dir.path_of(n)).collect::<Vec<_>>(),
-        });
-        let mut value = value;
-        if let Some(t) = ticket {
-            value["ticket"] =
-                serde_json::json!({"id": t.id, "requester_checked": checked.is_some()});
-        }
-        let text = serde_json::to_string_pretty(&value)
-            .map_err(|e| Error::Internal(format!("json: {e}")))?;
-        return write_out(out, &(text + "\n"));
-    }
-    let mut text = format!(
-        "verified: {} (user {}) is an Owner of a paid namespace\nin scope:\n",
-        v.username, v.user_id
-    );
-    for node in &v.scope {
-        text.push_str(&format!("  {}\n", dir.path_of(*node)));
-    }
-    text.push_str(&ticket_text.unwrap_or_default());
-    write_out(out, &text)
 }

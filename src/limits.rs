@@ -16,34 +16,34 @@ const MIB: usize = 1 << 20;
 
 /// The longest line kept in memory: a longer one is one malformed line, read through
 /// to its end (see `ingest::reader`).
-pub const LINE: usize = 64 * MIB;
+pub(crate) const LINE: usize = 64 * MIB;
 
 /// The longest line read through without an end: past it the input stops (exit 4),
 /// so that a stream without line breaks (`/dev/zero`, a gzip bomb) is not read forever.
-pub const UNENDED_LINE: u64 = 1 << 30;
+pub(crate) const UNENDED_LINE: u64 = 1 << 30;
 
 /// The longest record of a CSV export (Kibana, audit events), its fields included.
-pub const CSV_RECORD: usize = 16 * MIB;
+pub(crate) const CSV_RECORD: usize = 16 * MIB;
 
 /// The most fields of one CSV record (the header's columns included).
-pub const CSV_FIELDS: usize = 65_536;
+pub(crate) const CSV_FIELDS: usize = 65_536;
 
 /// The longest pretty-printed JSON document: a log line written over several lines,
 /// so the same as a line.
-pub const JSON_DOCUMENT: usize = LINE;
+pub(crate) const JSON_DOCUMENT: usize = LINE;
 
 /// The longest audit event: an element of an API array, a line of a stream, or a
 /// document. Events are read whole into memory, where they take several times their
 /// bytes, so this one is smaller.
-pub const AUDIT_EVENT: usize = 4 * MIB;
+pub(crate) const AUDIT_EVENT: usize = 4 * MIB;
 
 /// The most audit events in the scope kept in memory for one run; beyond them the
 /// run stops (exit 4).
-pub const AUDIT_EVENTS_HELD: usize = 2_000_000;
+pub(crate) const AUDIT_EVENTS_HELD: usize = 2_000_000;
 
 /// A file read whole before it is parsed, with the most bytes it may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SideFile {
+pub(crate) enum SideFile {
     /// `--directory`.
     Directory,
     /// `--config`, `logbrief.toml`.
@@ -58,7 +58,7 @@ pub enum SideFile {
 
 impl SideFile {
     /// The most bytes the file may hold.
-    pub const fn limit(self) -> usize {
+    pub(crate) const fn limit(self) -> usize {
         match self {
             SideFile::Directory => 128 * MIB,
             SideFile::Config | SideFile::Manifest | SideFile::AddressList => 4 * MIB,
@@ -79,7 +79,7 @@ impl SideFile {
     /// Reads the file at `path` whole, refusing it (exit 4) when it holds more than
     /// [`limit`](Self::limit) bytes. The size is found by reading, never trusted from
     /// the file system: a device or a pipe reports none.
-    pub fn read(self, path: &Path) -> Result<Vec<u8>> {
+    pub(crate) fn read(self, path: &Path) -> Result<Vec<u8>> {
         let read_err = |source| Error::Read {
             path: path.to_owned(),
             source,
@@ -105,7 +105,7 @@ impl SideFile {
 
     /// As [`read`](Self::read), for a text file: invalid UTF-8 is refused with the
     /// line it is on.
-    pub fn read_text(self, path: &Path) -> Result<String> {
+    pub(crate) fn read_text(self, path: &Path) -> Result<String> {
         let bytes = self.read(path)?;
         String::from_utf8(bytes).map_err(|e| {
             let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
@@ -153,22 +153,22 @@ fn read_at_most(
 /// `ingest::reader::LineReader::read_error`).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct Reached(pub String);
+pub(crate) struct Reached(pub String);
 
 impl Reached {
     /// The io error that stops a reader at this limit.
-    pub fn error(message: String) -> io::Error {
+    pub(crate) fn error(message: String) -> io::Error {
         io::Error::other(Reached(message))
     }
 
     /// The limit an io error was made for, if it was.
-    pub fn of(e: &io::Error) -> Option<&Reached> {
+    pub(crate) fn of(e: &io::Error) -> Option<&Reached> {
         e.get_ref()?.downcast_ref::<Reached>()
     }
 }
 
 /// `bytes` as the engineer reads a size: in GiB or MiB when whole, else in bytes.
-pub fn size(bytes: u64) -> String {
+pub(crate) fn size(bytes: u64) -> String {
     match bytes {
         _ if bytes >= 1 << 30 && bytes.is_multiple_of(1 << 30) => format!("{} GiB", bytes >> 30),
         _ if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) => format!("{} MiB", bytes >> 20),

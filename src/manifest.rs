@@ -116,7 +116,7 @@ impl File {
 
 /// A manifest, checked: its totals, and what the internal note says of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     /// The file's name as given, and its SHA-256.
     pub name: String,
     pub sha256: String,
@@ -133,7 +133,7 @@ pub struct Manifest {
 
 impl Manifest {
     /// What the engine's filter cannot see, for the internal note.
-    pub fn caveat(&self) -> Option<&'static str> {
+    pub(crate) fn caveat(&self) -> Option<&'static str> {
         match self.engine.as_deref()?.to_ascii_lowercase().as_str() {
             "elasticsearch" | "opensearch" => Some(
                 "a filter on analysed text cannot see an API id whose letters or digits are \
@@ -143,7 +143,7 @@ impl Manifest {
         }
     }
 
-    pub fn load(path: &Path) -> Result<Manifest> {
+    pub(crate) fn load(path: &Path) -> Result<Manifest> {
         let fail = |message: String| Error::Manifest {
             path: path.to_owned(),
             message,
@@ -155,53 +155,9 @@ impl Manifest {
             values.push(value.map_err(|e| fail(e.to_string()))?);
         }
         let file = File::of(values).map_err(|m| fail(m.to_owned()))?;
-        let time = |t: &Option<String>, i: usize, key: &str| -> Result<Option<DateTime<Utc>>> {
-            t.as_deref()
-                .map(|t| {
-                    DateTime::parse_from_rfc3339(t)
-                        .map(|t| t.with_timezone(&Utc))
-                        .map_err(|_| {
-                            fail(format!(
-                                "sources[{i}].{key} is not an RFC 3339 time with a zone"
-                            ))
-                        })
-                })
-                .transpose()
-        };
         let (mut lines, mut first, mut last) = (0u64, None::<DateTime<Utc>>, None::<DateTime<Utc>>);
         for (i, source) in file.sources.iter().enumerate() {
-            let (f, l) = (
-                time(&source.first, i, "first")?,
-                time(&source.last, i, "last")?,
-            );
-            let count = match &source.lines {
-                Count::Number(n) => *n,
-                Count::Text(t) => t
-                    .parse()
-                    .map_err(|_| fail(format!("sources[{i}].lines is not a count")))?,
-            };
-            if f.is_none() != l.is_none() {
-                return Err(fail(format!(
-                    "sources[{i}] has a first time or a last time, not both"
-                )));
-            }
-            if let (Some(f), Some(l)) = (f, l)
-                && f > l
-            {
-                return Err(fail(format!("sources[{i}].first is after its last")));
-            }
-            // Logs are written before they are counted; a day allows for clocks.
-            if l.is_some_and(|l| l > crate::ingest::run_clock() + chrono::Duration::days(1)) {
-                return Err(fail(format!("sources[{i}].last lies in the future")));
-            }
-            // The engine took its first and last over every line, stray times too: a
-            // time no log line can hold would be the period's edge (RULES.md §9).
-            if f.into_iter().chain(l).any(crate::ingest::is_stray) {
-                return Err(fail(format!(
-                    "sources[{i}] has a first or last time before 2011, which no log line \
-                     can hold: run the engine's totals again over the times from 2011 on"
-                )));
-            }
+            let (count, f, l) = source.checked(i, &fail)?;
             lines = lines
                 .checked_add(count)
                 .ok_or_else(|| fail("the line counts overflow".to_owned()))?;
@@ -231,6 +187,58 @@ impl Manifest {
             filter: file.filter,
             ran_at: file.ran_at,
         })
+    }
+}
+
+/// A source's line count, and its first and last times.
+type CheckedSource = (u64, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+impl Source {
+    /// The source's line count and period, checked: `i` is its place in `sources`.
+    fn checked(&self, i: usize, fail: &dyn Fn(String) -> Error) -> Result<CheckedSource> {
+        let time = |t: &Option<String>, i: usize, key: &str| -> Result<Option<DateTime<Utc>>> {
+            t.as_deref()
+                .map(|t| {
+                    DateTime::parse_from_rfc3339(t)
+                        .map(|t| t.with_timezone(&Utc))
+                        .map_err(|_| {
+                            fail(format!(
+                                "sources[{i}].{key} is not an RFC 3339 time with a zone"
+                            ))
+                        })
+                })
+                .transpose()
+        };
+        let (f, l) = (time(&self.first, i, "first")?, time(&self.last, i, "last")?);
+        let count = match &self.lines {
+            Count::Number(n) => *n,
+            Count::Text(t) => t
+                .parse()
+                .map_err(|_| fail(format!("sources[{i}].lines is not a count")))?,
+        };
+        if f.is_none() != l.is_none() {
+            return Err(fail(format!(
+                "sources[{i}] has a first time or a last time, not both"
+            )));
+        }
+        if let (Some(f), Some(l)) = (f, l)
+            && f > l
+        {
+            return Err(fail(format!("sources[{i}].first is after its last")));
+        }
+        // Logs are written before they are counted; a day allows for clocks.
+        if l.is_some_and(|l| l > crate::ingest::run_clock() + chrono::Duration::days(1)) {
+            return Err(fail(format!("sources[{i}].last lies in the future")));
+        }
+        // The engine took its first and last over every line, stray times too: a
+        // time no log line can hold would be the period's edge (RULES.md §9).
+        if f.into_iter().chain(l).any(crate::ingest::is_stray) {
+            return Err(fail(format!(
+                "sources[{i}] has a first or last time before 2011, which no log line \
+                 can hold: run the engine's totals again over the times from 2011 on"
+            )));
+        }
+        Ok((count, f, l))
     }
 }
 

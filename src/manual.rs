@@ -7,7 +7,7 @@ use crate::cli::Cli;
 use crate::error::{Error, Result};
 
 /// The roff page of logbrief, or of the subcommand `path` names.
-pub fn page(path: &[String]) -> Result<String> {
+pub(crate) fn page(path: &[String]) -> Result<String> {
     let mut command = Cli::command();
     let mut name = String::from("logbrief");
     for word in path {

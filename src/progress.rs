@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// The progress of one run over all its inputs. Shared by the thread that reads.
-pub struct Progress {
+pub(crate) struct Progress {
     bar: Option<ProgressBar>,
     /// Stored bytes of the inputs already read.
     done: AtomicU64,
@@ -17,7 +17,7 @@ pub struct Progress {
 
 impl Progress {
     /// A bar over `inputs` when standard error is a terminal, else nothing.
-    pub fn for_inputs(inputs: &[impl AsRef<Path>]) -> Progress {
+    pub(crate) fn for_inputs(inputs: &[impl AsRef<Path>]) -> Progress {
         if !std::io::stderr().is_terminal() {
             return Progress::hidden();
         }
@@ -51,7 +51,7 @@ impl Progress {
         }
     }
 
-    pub fn hidden() -> Progress {
+    pub(crate) fn hidden() -> Progress {
         Progress {
             bar: None,
             done: AtomicU64::new(0),
@@ -60,7 +60,7 @@ impl Progress {
 
     /// Input `index` (from 0) of `count` is next: with several inputs, the bar names
     /// it ("2/3 api_json.log.gz").
-    pub fn start_input(&self, index: usize, count: usize, path: &Path) {
+    pub(crate) fn start_input(&self, index: usize, count: usize, path: &Path) {
         if let Some(bar) = &self.bar
             && count > 1
         {
@@ -69,14 +69,14 @@ impl Progress {
     }
 
     /// The current input has had `read` stored bytes read.
-    pub fn show(&self, read: u64) {
+    pub(crate) fn show(&self, read: u64) {
         if let Some(bar) = &self.bar {
             bar.set_position(self.done.load(Ordering::Relaxed) + read);
         }
     }
 
     /// The current input is read through, after `read` stored bytes.
-    pub fn finish_input(&self, read: u64) {
+    pub(crate) fn finish_input(&self, read: u64) {
         let done = self.done.fetch_add(read, Ordering::Relaxed) + read;
         if let Some(bar) = &self.bar {
             bar.set_position(done);
@@ -84,7 +84,7 @@ impl Progress {
     }
 
     /// Clears the bar: the reply follows on standard output.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
@@ -103,12 +103,12 @@ fn input_label(index: usize, count: usize, path: &Path) -> String {
 
 /// A line of what a network fetch is doing (pages, events, a wait), drawn only when
 /// standard error is a terminal.
-pub struct Spinner {
+pub(crate) struct Spinner {
     bar: Option<ProgressBar>,
 }
 
 impl Spinner {
-    pub fn new(what: &str) -> Spinner {
+    pub(crate) fn new(what: &str) -> Spinner {
         if !std::io::stderr().is_terminal() {
             return Spinner { bar: None };
         }
@@ -122,17 +122,17 @@ impl Spinner {
         Spinner { bar: Some(bar) }
     }
 
-    pub fn is_visible(&self) -> bool {
+    pub(crate) fn is_visible(&self) -> bool {
         self.bar.is_some()
     }
 
-    pub fn set(&self, message: &str) {
+    pub(crate) fn set(&self, message: &str) {
         if let Some(bar) = &self.bar {
             bar.set_message(message.to_owned());
         }
     }
 
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

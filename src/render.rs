@@ -25,6 +25,8 @@ use crate::guard::{
 use crate::ingest::Kind;
 
 /// Filters the templates use for counts, so that `--min-count` applies to every one.
+// askama's `filter_fn` makes public items of its own for each filter.
+#[allow(unreachable_pub)]
 mod filters {
     use std::borrow::Borrow;
 
@@ -35,7 +37,11 @@ mod filters {
 
     /// A count, or "fewer than K" when it is below `--min-count K` (but not zero).
     #[askama::filter_fn]
-    pub fn count<N: Borrow<u64>>(n: N, _: &dyn Values, min: &Option<u64>) -> Result<Safe<String>> {
+    pub(super) fn count<N: Borrow<u64>>(
+        n: N,
+        _: &dyn Values,
+        min: &Option<u64>,
+    ) -> Result<Safe<String>> {
         let n = *n.borrow();
         Ok(own(super::count_text(n, *min)))
     }
@@ -43,26 +49,26 @@ mod filters {
     /// Text from outside (a file name, a manifest's strings) in the internal note: a
     /// code span that cannot start a line, a list item or a heading of its own.
     #[askama::filter_fn]
-    pub fn quoted<T: std::fmt::Display>(value: T, _: &dyn Values) -> Result<String> {
+    pub(super) fn quoted<T: std::fmt::Display>(value: T, _: &dyn Values) -> Result<String> {
         Ok(super::code_span(&value.to_string()))
     }
 
     /// A number of lines, not of anyone's requests: printed as it is.
     #[askama::filter_fn]
-    pub fn num64<N: Borrow<u64>>(n: N, _: &dyn Values) -> Result<Safe<String>> {
+    pub(super) fn num64<N: Borrow<u64>>(n: N, _: &dyn Values) -> Result<Safe<String>> {
         Ok(own(super::thousands(*n.borrow())))
     }
 
     /// A number that is not a count of anyone's requests (how many accounts the
     /// engineer named): printed as it is.
     #[askama::filter_fn]
-    pub fn num<N: Borrow<usize>>(n: N, _: &dyn Values) -> Result<Safe<String>> {
+    pub(super) fn num<N: Borrow<usize>>(n: N, _: &dyn Values) -> Result<Safe<String>> {
         Ok(own(n.borrow()))
     }
 
     /// The plural ending for a count as [`count`] prints it: "fewer than K" is plural.
     #[askama::filter_fn]
-    pub fn plural<N: Borrow<u64>>(
+    pub(super) fn plural<N: Borrow<u64>>(
         n: N,
         _: &dyn Values,
         min: &Option<u64>,
@@ -128,7 +134,7 @@ fn placed(place: Place, s: &str, out: &mut String) {
 
 /// The escaper every template uses: marks data instead of escaping it.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Marked;
+pub(crate) struct Marked;
 
 impl askama::filters::Escaper for Marked {
     fn write_escaped_str<W: Write>(&self, mut dest: W, string: &str) -> fmt::Result {
@@ -146,7 +152,7 @@ impl askama::filters::Escaper for Marked {
 /// line (the greeting, the sign-off) cannot begin a block either: its leading spaces
 /// are dropped, and a leading `-` or `=` (a rule, a list item, a heading's underline)
 /// and the `.` of a leading number before a space (`1. `, an ordered list) are escaped.
-pub fn escape_markdown(s: &str, out: &mut String) {
+pub(crate) fn escape_markdown(s: &str, out: &mut String) {
     let lower = s.to_ascii_lowercase();
     let linkish = lower.contains("www") || lower.contains("://");
     let starts_line = out.is_empty() || out.ends_with('\n');
@@ -207,7 +213,7 @@ pub fn escape_markdown(s: &str, out: &mut String) {
 }
 
 /// Plain text needs no escaping, only control characters removed.
-pub fn escape_text(s: &str, out: &mut String) {
+pub(crate) fn escape_text(s: &str, out: &mut String) {
     out.extend(s.chars().map(|c| if c.is_control() { ' ' } else { c }));
 }
 
@@ -279,7 +285,7 @@ fn code_span(s: &str) -> String {
 
 /// How much a reply says beyond its answer: `--min-count` and `--details`.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Detail {
+pub(crate) struct Detail {
     /// Counts below it print as "fewer than K".
     pub min_count: Option<u64>,
     /// The breakdowns (per kind, path, status, country, action) follow the answer.
@@ -842,246 +848,281 @@ impl<'a> View<'a> {
 
 /// One number the reply states, for the note: the reply's words, the number, and how
 /// it was derived.
-pub struct Figure {
+pub(crate) struct Figure {
     pub words: String,
     pub value: String,
     pub how: &'static str,
+}
+
+/// The figures of a note, in the order it lists them.
+#[derive(Default)]
+struct Figures(Vec<Figure>);
+
+impl Figures {
+    fn add(&mut self, words: &str, value: String, how: &'static str) {
+        self.0.push(Figure {
+            words: words.to_owned(),
+            value,
+            how,
+        });
+    }
 }
 
 impl View<'_> {
     /// Every number the story's reply can state (with `--details` too), under the
     /// reply's words, so that a colleague can check each against the counts below it.
     fn figures(&self) -> Vec<Figure> {
-        let mut out = Vec::new();
-        let mut add = |words: &str, value: String, how: &'static str| {
-            out.push(Figure {
-                words: words.to_owned(),
-                value,
-                how,
-            });
-        };
-        let a = self.a;
-        let c = &a.tally.counts;
-        let ex = &a.tally.excluded;
-        let story = a.template;
+        let mut out = Figures::default();
+        let story = self.a.template;
         if story == "access" || story == "high-load" {
-            add(
-                "requests",
-                c.accesses.to_string(),
-                "in scope, in the window, not left out",
-            );
-            add(
-                "unique IP addresses",
-                c.unique_ips.to_string(),
-                "distinct client addresses of those requests",
-            );
-            add(
-                "made by signed-in users",
-                self.signed_in_accesses().to_string(),
-                "requests − not signed in − not identified",
-            );
-            add(
-                "signed-in users",
-                c.users.to_string(),
-                "distinct user ids, else usernames",
-            );
-            add(
-                "by visitors who were not signed in",
-                c.anonymous_accesses.to_string(),
-                "requests a log that records users shows without one",
-            );
-            add(
-                "by visitors the logs do not identify",
-                c.unidentified_accesses.to_string(),
-                "requests from logs that record no user (Workhorse, NGINX)",
-            );
-            for (n, kind) in self.kinds() {
-                add(
-                    kind_words(kind),
-                    n.to_string(),
-                    "counted requests of that kind",
-                );
-            }
-            for p in &a.tally.paths {
-                add(
-                    &p.path,
-                    format!(
-                        "{} requests, {} signed-in users, {} unique IP addresses",
-                        p.accesses, p.users, p.unique_ips
-                    ),
-                    "counted requests per group or project; a user or address may count under several",
-                );
-            }
-            let rule = |r: &crate::aggregate::Counts| {
-                format!(
-                    "{} requests by {} signed-in users from {} unique IP addresses",
-                    r.accesses, r.users, r.unique_ips
-                )
-            };
-            add(
-                "left out: by the accounts named",
-                rule(&ex.user),
-                "known list, user rule (first of user, domain, IP)",
-            );
-            add(
-                "left out: by users with an email address at the domains",
-                rule(&ex.domain),
-                "known list, domain rule",
-            );
-            add(
-                "left out: from the addresses",
-                rule(&ex.ip),
-                "known list, IP rule",
-            );
-            add(
-                "more requests the list accounts for",
-                self.excluded_total.to_string(),
-                "user + domain + IP",
-            );
+            self.request_figures(&mut out);
+            self.left_out_request_figures(&mut out);
         }
         if story == "high-load" {
-            add(
-                "refused as rate limited (429)",
-                self.rate_limited().to_string(),
-                "counted requests answered 429",
-            );
-            add(
-                "different user agents",
-                a.tally.distinct_user_agents.to_string(),
-                "distinct user agent strings",
-            );
-            for x in self.countries_listed(true).0 {
-                add(
-                    x.name.as_deref().unwrap_or(&x.country),
-                    format!("{} requests from {} IP addresses", x.accesses, x.unique_ips),
-                    "per country of the GeoIP database, most requests first",
-                );
-            }
-            if let Some(r) = self.countries_listed(false).1 {
-                add(
-                    "other places",
-                    format!(
-                        "{} requests from {} IP addresses in {} places",
-                        r.records, r.unique_ips, r.kinds
-                    ),
-                    "the countries after the first five, summed",
-                );
-            }
-            if let Some(b) = &a.tally.busiest_minute {
-                add(
-                    "the busiest minute",
-                    format!("{} requests at {}", b.accesses, busiest_text(Some(b))),
-                    "counted requests per UTC minute",
-                );
-            }
+            self.high_load_figures(&mut out);
         }
         if story == "ip-block" {
-            let b = &self.ip_block;
-            add(
-                "requests from your addresses",
-                b.accesses.to_string(),
-                "every request from the --client-ip ranges, in the window; the known list does not apply",
-            );
-            add(
-                "refused (401, 403 or 429)",
-                (self.owned_refusals() + b.elsewhere.refused()).to_string(),
-                "401 that are not Git challenges, 403, 429",
-            );
-            let refusals = |r: &crate::aggregate::Refusals| {
-                format!(
-                    "{} × 401, {} × 403, {} × 429 of {} requests",
-                    r.unauthorized_401, r.forbidden_403, r.rate_limited_429, r.accesses
-                )
-            };
-            for p in self.refused_paths() {
-                add(
-                    &p.path,
-                    refusals(&p.refusals),
-                    "refusals per path of the requester's",
-                );
-            }
-            add(
-                "paths outside your groups and projects",
-                refusals(&b.elsewhere),
-                "everything outside the scope, summed without names",
-            );
-            add(
-                "further 401 responses (Git asking for credentials)",
-                b.git_challenges.to_string(),
-                "401 on info/refs, not counted as refused",
-            );
-            for s in &b.statuses {
-                add(
-                    &format!("status {}", s.status),
-                    s.accesses.to_string(),
-                    "requests from the ranges per status, Git challenges included",
-                );
-            }
-            if let Some(m) = &b.busiest_minute {
-                add(
-                    "the busiest minute",
-                    format!("{} requests at {}", m.accesses, busiest_text(Some(m))),
-                    "requests from the ranges per UTC minute, any status",
-                );
-            }
+            self.ip_block_figures(&mut out);
         }
         if story == "audit" {
-            let t = &self.audit;
-            add(
-                "events",
-                t.events.to_string(),
-                "audit events about the scope, in the window, not left out",
-            );
-            add(
-                "authors",
-                t.authors.to_string(),
-                "distinct authors of those events",
-            );
-            for x in self.actions_listed(true).0 {
-                add(
-                    x.action,
-                    format!("{} events by {} authors", x.events, x.authors),
-                    "per action of the closed vocabulary",
-                );
-            }
-            if let Some(r) = self.actions_listed(false).1 {
-                add(
-                    "more events of other kinds",
-                    format!("{} events of {} kinds", r.records, r.kinds),
-                    "the actions after the first five, summed",
-                );
-            }
-            for (words, r) in [
-                ("left out: by the accounts named", &ex.user),
-                (
-                    "left out: by users with an email address at the domains",
-                    &ex.domain,
-                ),
-                ("left out: from the addresses", &ex.ip),
-            ] {
-                add(
-                    words,
-                    format!("{} events by {} authors", r.accesses, r.users),
-                    "known list, first of user, domain, IP",
-                );
-            }
-            add(
-                "more events the known list accounts for",
-                a.reconciliation.excluded.to_string(),
-                "events left out by the known list",
-            );
+            self.audit_figures(&mut out);
         }
-        add(
+        out.add(
             "requests that appeared in more than one of the log files",
-            a.reconciliation.overlap.to_string(),
+            self.a.reconciliation.overlap.to_string(),
             "request lines another input held too, each counted once",
         );
-        add(
+        out.add(
             "lines that may concern the scope but could not be read",
-            a.unreadable_in_scope.to_string(),
+            self.a.unreadable_in_scope.to_string(),
             "malformed lines the scope's prefilter matches",
         );
-        out
+        out.0
+    }
+
+    /// The requests counted, by whom and of which kind, and per path (access and high-load).
+    fn request_figures(&self, out: &mut Figures) {
+        let a = self.a;
+        let c = &a.tally.counts;
+        out.add(
+            "requests",
+            c.accesses.to_string(),
+            "in scope, in the window, not left out",
+        );
+        out.add(
+            "unique IP addresses",
+            c.unique_ips.to_string(),
+            "distinct client addresses of those requests",
+        );
+        out.add(
+            "made by signed-in users",
+            self.signed_in_accesses().to_string(),
+            "requests − not signed in − not identified",
+        );
+        out.add(
+            "signed-in users",
+            c.users.to_string(),
+            "distinct user ids, else usernames",
+        );
+        out.add(
+            "by visitors who were not signed in",
+            c.anonymous_accesses.to_string(),
+            "requests a log that records users shows without one",
+        );
+        out.add(
+            "by visitors the logs do not identify",
+            c.unidentified_accesses.to_string(),
+            "requests from logs that record no user (Workhorse, NGINX)",
+        );
+        for (n, kind) in self.kinds() {
+            out.add(
+                kind_words(kind),
+                n.to_string(),
+                "counted requests of that kind",
+            );
+        }
+        for p in &a.tally.paths {
+            out.add(
+                &p.path,
+                format!(
+                    "{} requests, {} signed-in users, {} unique IP addresses",
+                    p.accesses, p.users, p.unique_ips
+                ),
+                "counted requests per group or project; a user or address may count under several",
+            );
+        }
+    }
+
+    /// What the known list left out of the requests (access and high-load).
+    fn left_out_request_figures(&self, out: &mut Figures) {
+        let ex = &self.a.tally.excluded;
+        let rule = |r: &crate::aggregate::Counts| {
+            format!(
+                "{} requests by {} signed-in users from {} unique IP addresses",
+                r.accesses, r.users, r.unique_ips
+            )
+        };
+        out.add(
+            "left out: by the accounts named",
+            rule(&ex.user),
+            "known list, user rule (first of user, domain, IP)",
+        );
+        out.add(
+            "left out: by users with an email address at the domains",
+            rule(&ex.domain),
+            "known list, domain rule",
+        );
+        out.add(
+            "left out: from the addresses",
+            rule(&ex.ip),
+            "known list, IP rule",
+        );
+        out.add(
+            "more requests the list accounts for",
+            self.excluded_total.to_string(),
+            "user + domain + IP",
+        );
+    }
+
+    /// Rate limits, user agents, countries and the busiest minute (high-load).
+    fn high_load_figures(&self, out: &mut Figures) {
+        let a = self.a;
+        out.add(
+            "refused as rate limited (429)",
+            self.rate_limited().to_string(),
+            "counted requests answered 429",
+        );
+        out.add(
+            "different user agents",
+            a.tally.distinct_user_agents.to_string(),
+            "distinct user agent strings",
+        );
+        for x in self.countries_listed(true).0 {
+            out.add(
+                x.name.as_deref().unwrap_or(&x.country),
+                format!("{} requests from {} IP addresses", x.accesses, x.unique_ips),
+                "per country of the GeoIP database, most requests first",
+            );
+        }
+        if let Some(r) = self.countries_listed(false).1 {
+            out.add(
+                "other places",
+                format!(
+                    "{} requests from {} IP addresses in {} places",
+                    r.records, r.unique_ips, r.kinds
+                ),
+                "the countries after the first five, summed",
+            );
+        }
+        if let Some(b) = &a.tally.busiest_minute {
+            out.add(
+                "the busiest minute",
+                format!("{} requests at {}", b.accesses, busiest_text(Some(b))),
+                "counted requests per UTC minute",
+            );
+        }
+    }
+
+    /// The requester's own addresses: refusals per path, statuses, the busiest minute.
+    fn ip_block_figures(&self, out: &mut Figures) {
+        let b = &self.ip_block;
+        out.add(
+            "requests from your addresses",
+            b.accesses.to_string(),
+            "every request from the --client-ip ranges, in the window; the known list does not apply",
+        );
+        out.add(
+            "refused (401, 403 or 429)",
+            (self.owned_refusals() + b.elsewhere.refused()).to_string(),
+            "401 that are not Git challenges, 403, 429",
+        );
+        let refusals = |r: &crate::aggregate::Refusals| {
+            format!(
+                "{} × 401, {} × 403, {} × 429 of {} requests",
+                r.unauthorized_401, r.forbidden_403, r.rate_limited_429, r.accesses
+            )
+        };
+        for p in self.refused_paths() {
+            out.add(
+                &p.path,
+                refusals(&p.refusals),
+                "refusals per path of the requester's",
+            );
+        }
+        out.add(
+            "paths outside your groups and projects",
+            refusals(&b.elsewhere),
+            "everything outside the scope, summed without names",
+        );
+        out.add(
+            "further 401 responses (Git asking for credentials)",
+            b.git_challenges.to_string(),
+            "401 on info/refs, not counted as refused",
+        );
+        for s in &b.statuses {
+            out.add(
+                &format!("status {}", s.status),
+                s.accesses.to_string(),
+                "requests from the ranges per status, Git challenges included",
+            );
+        }
+        if let Some(m) = &b.busiest_minute {
+            out.add(
+                "the busiest minute",
+                format!("{} requests at {}", m.accesses, busiest_text(Some(m))),
+                "requests from the ranges per UTC minute, any status",
+            );
+        }
+    }
+
+    /// Audit events, their authors and actions, and what the known list left out.
+    fn audit_figures(&self, out: &mut Figures) {
+        let a = self.a;
+        let ex = &a.tally.excluded;
+        let t = &self.audit;
+        out.add(
+            "events",
+            t.events.to_string(),
+            "audit events about the scope, in the window, not left out",
+        );
+        out.add(
+            "authors",
+            t.authors.to_string(),
+            "distinct authors of those events",
+        );
+        for x in self.actions_listed(true).0 {
+            out.add(
+                x.action,
+                format!("{} events by {} authors", x.events, x.authors),
+                "per action of the closed vocabulary",
+            );
+        }
+        if let Some(r) = self.actions_listed(false).1 {
+            out.add(
+                "more events of other kinds",
+                format!("{} events of {} kinds", r.records, r.kinds),
+                "the actions after the first five, summed",
+            );
+        }
+        for (words, r) in [
+            ("left out: by the accounts named", &ex.user),
+            (
+                "left out: by users with an email address at the domains",
+                &ex.domain,
+            ),
+            ("left out: from the addresses", &ex.ip),
+        ] {
+            out.add(
+                words,
+                format!("{} events by {} authors", r.accesses, r.users),
+                "known list, first of user, domain, IP",
+            );
+        }
+        out.add(
+            "more events the known list accounts for",
+            a.reconciliation.excluded.to_string(),
+            "events left out by the known list",
+        );
     }
 }
 
@@ -1220,7 +1261,7 @@ struct InternalNote<'a> {
 /// How a reply was produced: what the internal note (and standard error) receive
 /// besides the guarded aggregates, and no story's template ever does. The stories see
 /// only [`View`], which holds the aggregates and nothing of this.
-pub struct Provenance<'a> {
+pub(crate) struct Provenance<'a> {
     pub requester: &'a str,
     /// The command line as run, each argument quoted for a POSIX shell.
     pub command_line: String,
@@ -1249,7 +1290,7 @@ pub struct Provenance<'a> {
 /// A file other than the logs that shaped a reply: the directory, the team
 /// configuration, the GeoIP database.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SideFile {
+pub(crate) struct SideFile {
     pub role: &'static str,
     pub name: String,
     pub sha256: String,
@@ -1257,7 +1298,7 @@ pub struct SideFile {
 
 /// The ticket as the internal note records it.
 #[derive(Debug, Clone)]
-pub struct TicketNote {
+pub(crate) struct TicketNote {
     pub id: u64,
     /// The ticket's address in Zendesk, when the account is known.
     pub link: Option<String>,
@@ -1282,7 +1323,7 @@ impl TicketNote {
 /// read: requests from the requester's addresses for ip-block, else the top-level
 /// namespaces of the scope; in the team's data view when one is configured. Nothing
 /// else from the logs goes into it.
-pub fn kibana_link(kibana: &crate::config::Kibana, a: &Aggregates) -> String {
+pub(crate) fn kibana_link(kibana: &crate::config::Kibana, a: &Aggregates) -> String {
     use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
     const RISON: &AsciiSet = &CONTROLS
         .add(b' ')
@@ -1438,7 +1479,7 @@ fn with_newline(mut s: String) -> String {
 }
 
 /// Renders the public reply in `format`, checked by `guard`.
-pub fn reply(
+pub(crate) fn reply(
     aggregates: &Guarded<Aggregates>,
     story: Story,
     format: OutputFormat,
@@ -1469,7 +1510,7 @@ pub fn reply(
 }
 
 /// Renders the internal note for the support team.
-pub fn internal_note(
+pub(crate) fn internal_note(
     aggregates: &Guarded<Aggregates>,
     provenance: &Provenance<'_>,
     generated: DateTime<Utc>,

@@ -17,7 +17,7 @@ use std::sync::LazyLock;
 
 /// What an audit event says about its action, as read from its shape. All optional.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct ActionText<'a> {
+pub(crate) struct ActionText<'a> {
     /// `event_type` / `event_name` (streaming and newer API events), e.g. "member_created".
     pub event_name: Option<&'a str>,
     /// `details.custom_message` when it is a string (API events), e.g. "Project archived".
@@ -29,15 +29,15 @@ pub struct ActionText<'a> {
 }
 
 /// The label under which unknown actions are counted.
-pub const OTHER: &str = "Other changes";
+pub(crate) const OTHER: &str = "Other changes";
 
 /// A label by its place in [`ACTIONS`] ([`OTHER`] after the last): two bytes where
 /// the label takes sixteen, for records kept by the million.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Code(u16);
+pub(crate) struct Code(u16);
 
 /// The code of a label of the table, or of [`OTHER`] (and of any other text).
-pub fn code(label: &str) -> Code {
+pub(crate) fn code(label: &str) -> Code {
     let at = ACTIONS
         .iter()
         .position(|a| a.label == label)
@@ -47,7 +47,7 @@ pub fn code(label: &str) -> Code {
 
 impl Code {
     /// The label the code stands for.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         ACTIONS.get(usize::from(self.0)).map_or(OTHER, |a| a.label)
     }
 }
@@ -101,7 +101,7 @@ const ACCESS_CHANGES: &[&str] = &[
 ];
 
 /// Whether an action changes access, visibility, members, tokens or keys.
-pub fn changes_access(label: &str) -> bool {
+pub(crate) fn changes_access(label: &str) -> bool {
     ACCESS_CHANGES.contains(&label)
 }
 
@@ -111,7 +111,7 @@ pub fn changes_access(label: &str) -> bool {
 /// the table does not know, among them the catch-all `audit_operation` GitLab streams
 /// custom-message events under, say nothing, and the message, the legacy change and
 /// the export's sentence are tried in that order.
-pub fn label(text: &ActionText<'_>) -> Option<&'static str> {
+pub(crate) fn label(text: &ActionText<'_>) -> Option<&'static str> {
     text.event_name
         .and_then(by_event_name)
         .or_else(|| text.custom_message.and_then(by_sentence))
@@ -126,7 +126,7 @@ pub fn label(text: &ActionText<'_>) -> Option<&'static str> {
 /// whitespace; the first fixed part must start the text, the last must end it when the
 /// pattern ends with one, and each `…` stands for at least one character.
 #[derive(Debug)]
-pub struct Action {
+pub(crate) struct Action {
     pub label: &'static str,
     /// GitLab's event type names (`config/audit_events/types`), snake_case.
     pub events: &'static [&'static str],
@@ -153,7 +153,7 @@ const fn action(
 
 /// The table. Sentences are tried in this order, so a specific pattern goes before a
 /// looser one that would also match it (the tests check that no row hides another).
-pub const ACTIONS: &[Action] = &[
+pub(crate) const ACTIONS: &[Action] = &[
     // Members and access.
     action(
         "Added a member",
@@ -1496,90 +1496,92 @@ mod tests {
     }
 
     /// Texts as GitLab writes them, and the label each one gets.
+    const GITLAB_TEXTS: &[(&str, Option<&str>)] = &[
+        (
+            "Added member zed.zulu@elsewhere.example as Developer",
+            Some("Added a member"),
+        ),
+        ("Added user access as Developer", Some("Added a member")),
+        ("Removed user access", Some("Removed a member")),
+        (
+            "Changed access level from Developer to Maintainer",
+            Some("Changed a member's access level"),
+        ),
+        (
+            "Changed visibility from Private to Public",
+            Some("Changed visibility"),
+        ),
+        (
+            "changed  VISIBILITY from private to public",
+            Some("Changed visibility"),
+        ),
+        (
+            "Changed merge method from Merge commit to Fast-forward merge",
+            Some("Changed the merge method"),
+        ),
+        (
+            "Changed prevent merge request approval from committers from false to true",
+            Some("Changed merge request approval settings"),
+        ),
+        (
+            "Changed default branch from main to trunk",
+            Some("Changed the default branch"),
+        ),
+        (
+            "Changed project creation level from Maintainers to Developers",
+            Some("Changed who can create projects"),
+        ),
+        ("Signed in with STANDARD authentication", Some("Signed in")),
+        (
+            "Failed to login with LDAP authentication",
+            Some("Failed to sign in"),
+        ),
+        (
+            "Repository Download Started",
+            Some("Started a repository download"),
+        ),
+        ("Approved merge request", Some("Approved a merge request")),
+        ("Project archived", Some("Archived a project")),
+        (
+            "Group marked for deletion",
+            Some("Marked a group for deletion"),
+        ),
+        ("Added protected branch", Some("Protected a branch")),
+        ("Added ci group variable", Some("Added a group CI variable")),
+        (
+            "Created project access token with scopes: read_repository, write_repository",
+            Some("Created a project access token"),
+        ),
+        (
+            "Created group access token with scopes: read_registry",
+            Some("Created a group access token"),
+        ),
+        ("Added SSH key", Some("Added an SSH key")),
+        (
+            "Added SSH key of Yolanda Quist (yq-laptop)",
+            Some("Added an SSH key"),
+        ),
+        // Not in the table: counted as other changes.
+        ("Blocked access for 192.0.2.77", None),
+        (
+            "Token glpat-Xq3vR8sL2mN5pK7wT1yZ created for https://bot:secret@ci.elsewhere.example",
+            None,
+        ),
+        (
+            "Created custom HTTP header with key X-Destination-Env.",
+            None,
+        ),
+        ("Changed visibility", None),
+        ("Changed visibility from Private", None),
+        ("Added member", None),
+        ("Project archived by zed.zulu@elsewhere.example", None),
+        ("", None),
+        ("   ", None),
+    ];
+
     #[test]
     fn gitlab_texts() {
-        let cases: &[(&str, Option<&str>)] = &[
-            (
-                "Added member zed.zulu@elsewhere.example as Developer",
-                Some("Added a member"),
-            ),
-            ("Added user access as Developer", Some("Added a member")),
-            ("Removed user access", Some("Removed a member")),
-            (
-                "Changed access level from Developer to Maintainer",
-                Some("Changed a member's access level"),
-            ),
-            (
-                "Changed visibility from Private to Public",
-                Some("Changed visibility"),
-            ),
-            (
-                "changed  VISIBILITY from private to public",
-                Some("Changed visibility"),
-            ),
-            (
-                "Changed merge method from Merge commit to Fast-forward merge",
-                Some("Changed the merge method"),
-            ),
-            (
-                "Changed prevent merge request approval from committers from false to true",
-                Some("Changed merge request approval settings"),
-            ),
-            (
-                "Changed default branch from main to trunk",
-                Some("Changed the default branch"),
-            ),
-            (
-                "Changed project creation level from Maintainers to Developers",
-                Some("Changed who can create projects"),
-            ),
-            ("Signed in with STANDARD authentication", Some("Signed in")),
-            (
-                "Failed to login with LDAP authentication",
-                Some("Failed to sign in"),
-            ),
-            (
-                "Repository Download Started",
-                Some("Started a repository download"),
-            ),
-            ("Approved merge request", Some("Approved a merge request")),
-            ("Project archived", Some("Archived a project")),
-            (
-                "Group marked for deletion",
-                Some("Marked a group for deletion"),
-            ),
-            ("Added protected branch", Some("Protected a branch")),
-            ("Added ci group variable", Some("Added a group CI variable")),
-            (
-                "Created project access token with scopes: read_repository, write_repository",
-                Some("Created a project access token"),
-            ),
-            (
-                "Created group access token with scopes: read_registry",
-                Some("Created a group access token"),
-            ),
-            ("Added SSH key", Some("Added an SSH key")),
-            (
-                "Added SSH key of Yolanda Quist (yq-laptop)",
-                Some("Added an SSH key"),
-            ),
-            // Not in the table: counted as other changes.
-            ("Blocked access for 192.0.2.77", None),
-            (
-                "Token glpat-Xq3vR8sL2mN5pK7wT1yZ created for https://bot:secret@ci.elsewhere.example",
-                None,
-            ),
-            (
-                "Created custom HTTP header with key X-Destination-Env.",
-                None,
-            ),
-            ("Changed visibility", None),
-            ("Changed visibility from Private", None),
-            ("Added member", None),
-            ("Project archived by zed.zulu@elsewhere.example", None),
-            ("", None),
-            ("   ", None),
-        ];
+        let cases = GITLAB_TEXTS;
         for (text, want) in cases {
             assert_eq!(sentence(text), *want, "{text:?}");
         }

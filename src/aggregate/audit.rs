@@ -17,7 +17,7 @@ use crate::vocabulary;
 /// one can make two texts collide there). Millions of events are kept this way, and
 /// nothing an event says is kept to be counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Identity {
+pub(crate) enum Identity {
     Number(i64),
     Digest([u8; 16]),
 }
@@ -25,7 +25,7 @@ pub enum Identity {
 impl Identity {
     /// An id as written: a number in its own spelling is that number (`007` is not
     /// `7`: another text), anything else its digest.
-    pub fn of_id(id: &str) -> Identity {
+    pub(crate) fn of_id(id: &str) -> Identity {
         let own_spelling = id == "0" || (!id.starts_with(['0', '+', '-']) && !id.is_empty());
         match id.parse() {
             Ok(n) if own_spelling && id.bytes().all(|b| b.is_ascii_digit()) => Identity::Number(n),
@@ -34,7 +34,7 @@ impl Identity {
     }
 
     /// A text by its digest alone.
-    pub fn of_text(text: &str) -> Identity {
+    pub(crate) fn of_text(text: &str) -> Identity {
         use sha2::{Digest, Sha256};
         let digest = Sha256::digest(text.as_bytes());
         let mut first = [0u8; 16];
@@ -47,7 +47,7 @@ impl Identity {
 /// the closed vocabulary (a [`vocabulary::Code`]), so no free text from an event can
 /// be counted under its own name. Authors are only ever counted: they are kept as codes.
 #[derive(Debug, Default)]
-pub struct AuditBatch {
+pub(crate) struct AuditBatch {
     labels: Codes<&'static str>,
     authors: Codes<Identity>,
     action: Vec<u32>,
@@ -58,13 +58,13 @@ pub struct AuditBatch {
 impl AuditBatch {
     /// Room for `events` more, made at once: the batch of a large export takes its
     /// size, not up to twice that.
-    pub fn reserve(&mut self, events: usize) {
+    pub(crate) fn reserve(&mut self, events: usize) {
         self.action.reserve_exact(events);
         self.author.reserve_exact(events);
         self.time.reserve_exact(events);
     }
 
-    pub fn push(
+    pub(crate) fn push(
         &mut self,
         action: vocabulary::Code,
         author: Option<Identity>,
@@ -77,7 +77,7 @@ impl AuditBatch {
 }
 
 /// Counts the events in total and per action.
-pub fn audit_tally(batch: AuditBatch) -> PolarsResult<AuditTally> {
+pub(crate) fn audit_tally(batch: AuditBatch) -> PolarsResult<AuditTally> {
     let labels = Arc::new(batch.labels.labels());
     let events = DataFrame::new_infer_height(vec![
         Column::new(ACTION.into(), batch.action),

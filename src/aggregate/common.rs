@@ -11,40 +11,40 @@ use super::names::Texts;
 /// Column names, in one place: the columns of the input frames, then those the
 /// plans make.
 pub(super) mod column {
-    pub const PATH: &str = "path";
-    pub const USER: &str = "user";
-    pub const IP: &str = "ip";
-    pub const TIME: &str = "time_us";
-    pub const STATUS: &str = "status";
-    pub const KIND: &str = "kind";
-    pub const AGENT: &str = "user_agent";
-    pub const RULE: &str = "rule";
-    pub const COUNTRY: &str = "country";
-    pub const GIT_CHALLENGE: &str = "git_challenge";
-    pub const ACTION: &str = "action";
+    pub(crate) const PATH: &str = "path";
+    pub(crate) const USER: &str = "user";
+    pub(crate) const IP: &str = "ip";
+    pub(crate) const TIME: &str = "time_us";
+    pub(crate) const STATUS: &str = "status";
+    pub(crate) const KIND: &str = "kind";
+    pub(crate) const AGENT: &str = "user_agent";
+    pub(crate) const RULE: &str = "rule";
+    pub(crate) const COUNTRY: &str = "country";
+    pub(crate) const GIT_CHALLENGE: &str = "git_challenge";
+    pub(crate) const ACTION: &str = "action";
 
-    pub const ACCESSES: &str = "accesses";
-    pub const USERS: &str = "users";
-    pub const ANONYMOUS: &str = "anonymous_accesses";
-    pub const UNIDENTIFIED: &str = "unidentified_accesses";
+    pub(crate) const ACCESSES: &str = "accesses";
+    pub(crate) const USERS: &str = "users";
+    pub(crate) const ANONYMOUS: &str = "anonymous_accesses";
+    pub(crate) const UNIDENTIFIED: &str = "unidentified_accesses";
     /// The input column: the request's log records no user (Workhorse, NGINX).
-    pub const WHO_UNKNOWN: &str = "who_unknown";
-    pub const UNIQUE_IPS: &str = "unique_ips";
-    pub const FIRST: &str = "first_seen";
-    pub const LAST: &str = "last_seen";
-    pub const AGENTS: &str = "distinct_user_agents";
-    pub const CLASS: &str = "class";
+    pub(crate) const WHO_UNKNOWN: &str = "who_unknown";
+    pub(crate) const UNIQUE_IPS: &str = "unique_ips";
+    pub(crate) const FIRST: &str = "first_seen";
+    pub(crate) const LAST: &str = "last_seen";
+    pub(crate) const AGENTS: &str = "distinct_user_agents";
+    pub(crate) const CLASS: &str = "class";
     /// The start of a minute, in microseconds.
-    pub const MINUTE: &str = "minute";
-    pub const GIT_CHALLENGES: &str = "git_challenges";
-    pub const UNAUTHORIZED: &str = "unauthorized_401";
-    pub const FORBIDDEN: &str = "forbidden_403";
-    pub const RATE_LIMITED: &str = "rate_limited_429";
-    pub const AUTHORS: &str = "authors";
-    pub const ACTION_TEXT: &str = "action_text";
+    pub(crate) const MINUTE: &str = "minute";
+    pub(crate) const GIT_CHALLENGES: &str = "git_challenges";
+    pub(crate) const UNAUTHORIZED: &str = "unauthorized_401";
+    pub(crate) const FORBIDDEN: &str = "forbidden_403";
+    pub(crate) const RATE_LIMITED: &str = "rate_limited_429";
+    pub(crate) const AUTHORS: &str = "authors";
+    pub(crate) const ACTION_TEXT: &str = "action_text";
 
     /// The count of one kind of request.
-    pub fn kind(kind: crate::ingest::Kind) -> &'static str {
+    pub(crate) fn kind(kind: crate::ingest::Kind) -> &'static str {
         use crate::ingest::Kind;
         match kind {
             Kind::Web => "kind_web",
@@ -67,14 +67,14 @@ const MICROS_PER_MINUTE: i64 = 60_000_000;
 /// (microseconds since 1970): only these can be the busiest minute, so a minute the
 /// window cuts is never said with a part of its requests as if they were all of them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct WholeMinutes {
+pub(crate) struct WholeMinutes {
     first: Option<i64>,
     last: Option<i64>,
 }
 
 impl WholeMinutes {
     /// The whole minutes from `since` to just before `until_exclusive`.
-    pub fn of(
+    pub(crate) fn of(
         since: Option<chrono::DateTime<chrono::Utc>>,
         until_exclusive: Option<chrono::DateTime<chrono::Utc>>,
     ) -> WholeMinutes {

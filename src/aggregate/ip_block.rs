@@ -14,7 +14,7 @@ use super::view::IpBlock;
 
 /// One request from the requester's own addresses, for the IP-block story.
 #[derive(Debug, Clone)]
-pub struct ClientRequest {
+pub(crate) struct ClientRequest {
     /// The requester's path it went to; `None` for a path outside their namespaces,
     /// which the reply may count but never name.
     pub path: Option<String>,
@@ -30,7 +30,10 @@ pub struct ClientRequest {
 ///
 /// When polars fails on the frames this module built itself, which would be a bug
 /// here: the caller has no error to report it with.
-pub fn ip_block(requests: &[ClientRequest], whole: common::WholeMinutes) -> PolarsResult<IpBlock> {
+pub(crate) fn ip_block(
+    requests: &[ClientRequest],
+    whole: common::WholeMinutes,
+) -> PolarsResult<IpBlock> {
     let refused_times = || requests.iter().filter(|r| r.refused()).map(|r| r.time);
     let (refused_first, refused_last) = (refused_times().min(), refused_times().max());
     let (requests, names) = frame(requests)?;

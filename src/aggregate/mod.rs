@@ -22,14 +22,14 @@ mod view;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-pub use audit::{AuditBatch, Identity, audit_tally};
-pub use common::WholeMinutes;
-pub use ip_block::{ClientRequest, ip_block};
-pub use names::Names;
-pub use report::{Filters, Gap, InputSummary, KnownList, Period, Reconciliation};
-pub use tally::{Batch, Counted, tally};
-pub use timeline::{Class, Timeline, client_timeline, timeline};
-pub use view::{
+pub(crate) use audit::{AuditBatch, Identity, audit_tally};
+pub(crate) use common::WholeMinutes;
+pub(crate) use ip_block::{ClientRequest, ip_block};
+pub(crate) use names::Names;
+pub(crate) use report::{Filters, Gap, InputSummary, KnownList, Period, Reconciliation};
+pub(crate) use tally::{Batch, Counted, tally};
+pub(crate) use timeline::{Class, Timeline, client_timeline, timeline};
+pub(crate) use view::{
     ActionCounts, AuditTally, BusiestMinute, CountryCounts, Counts, IpBlock, PathRefusals,
     Refusals, StatusCount, Tally,
 };
@@ -38,7 +38,7 @@ impl Aggregates {
     /// Whether the window reaches beyond the period the logs cover, at its start and
     /// at its end, by more than a minute (logs rarely start or end on the dot). One
     /// rule for the reply's sentence and the engineer's warning.
-    pub fn window_beyond_logs(&self) -> Option<(bool, bool)> {
+    pub(crate) fn window_beyond_logs(&self) -> Option<(bool, bool)> {
         const SLACK: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
         let (first, last) = (self.logs_cover.first?, self.logs_cover.last?);
         let early = self.filters.since.is_some_and(|s| s + SLACK < first);
@@ -48,7 +48,7 @@ impl Aggregates {
 }
 
 /// The one timestamp format of every output: UTC, milliseconds, `Z`.
-pub fn format_time(t: DateTime<Utc>) -> String {
+pub(crate) fn format_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
@@ -67,7 +67,7 @@ pub(crate) fn ser_time<S: serde::Serializer>(
 /// warnings) is not here: it is the note's [`crate::render::Provenance`], which no
 /// story's template receives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Aggregates {
+pub(crate) struct Aggregates {
     pub template: &'static str,
     pub scope: Vec<String>,
     pub filters: Filters,

@@ -27,7 +27,7 @@ type Shard = StringInterner<StringBackend<SymbolU32>>;
 /// matters: a map from texts to numbers and back would cost ten times the bytes of a
 /// typical user key.
 #[derive(Debug)]
-pub struct Names {
+pub(crate) struct Names {
     shards: Box<[Mutex<Shard>]>,
     hasher: RandomState,
 }
@@ -52,10 +52,10 @@ impl Names {
 
 /// A text interned in [`Names`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Name(u32);
+pub(crate) struct Name(u32);
 
 impl Names {
-    pub fn intern(&self, text: &str) -> Name {
+    pub(crate) fn intern(&self, text: &str) -> Name {
         let shard = (self.hasher.hash_one(text) % SHARDS as u64) as usize;
         let local = self.shard(shard).get_or_intern(text).to_usize();
         // The part is the code's remainder, the text's number in it the quotient.
@@ -63,7 +63,7 @@ impl Names {
         Name(u32::try_from(code).expect("fewer than 2^32 distinct texts"))
     }
 
-    pub fn resolve(&self, name: Name) -> String {
+    pub(crate) fn resolve(&self, name: Name) -> String {
         self.text(name.0).unwrap_or_default()
     }
 }

@@ -9,7 +9,7 @@ use super::ser_time;
 
 /// Where every input line went (RULES.md §6). The buckets always add up to `lines`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Reconciliation {
+pub(crate) struct Reconciliation {
     pub lines: u64,
     pub malformed: u64,
     pub not_request: u64,
@@ -31,7 +31,7 @@ pub struct Reconciliation {
 }
 
 impl Reconciliation {
-    pub fn bucket_sum(&self) -> u64 {
+    pub(crate) fn bucket_sum(&self) -> u64 {
         self.malformed
             + self.not_request
             + self.duplicate
@@ -41,7 +41,7 @@ impl Reconciliation {
             + self.counted
     }
 
-    pub fn add(&mut self, other: &Reconciliation) {
+    pub(crate) fn add(&mut self, other: &Reconciliation) {
         self.lines += other.lines;
         self.malformed += other.malformed;
         self.not_request += other.not_request;
@@ -57,7 +57,7 @@ impl Reconciliation {
 
 /// One input file as the reply's appendix and the internal note describe it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct InputSummary {
+pub(crate) struct InputSummary {
     pub name: String,
     pub format: &'static str,
     pub gzip: bool,
@@ -89,7 +89,7 @@ pub struct InputSummary {
 /// The filters a reply may describe: the requester's own ranges and domains, and only
 /// the number of named accounts (their names belong to other people).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Filters {
+pub(crate) struct Filters {
     /// The requester's own addresses (`--client-ip`), for the IP-block story.
     pub client_ranges: Vec<String>,
     pub exclude_ip_ranges: Vec<String>,
@@ -109,7 +109,7 @@ pub struct Filters {
 
 /// Some entries of the known list: ranges and domains as given, accounts by number.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct KnownList {
+pub(crate) struct KnownList {
     pub ip_ranges: Vec<String>,
     pub domains: Vec<String>,
     pub users: usize,
@@ -118,7 +118,7 @@ pub struct KnownList {
 /// A stretch of the period where the request logs hold no line although lines would be
 /// expected (RULES.md §9): from the last line before it to the first one after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Gap {
+pub(crate) struct Gap {
     #[serde(serialize_with = "ser_instant")]
     pub from: DateTime<Utc>,
     #[serde(serialize_with = "ser_instant")]
@@ -131,7 +131,7 @@ fn ser_instant<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S
 
 /// A period of time: the first and the last moment of something.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Period {
+pub(crate) struct Period {
     #[serde(serialize_with = "ser_time")]
     pub first: Option<DateTime<Utc>>,
     #[serde(serialize_with = "ser_time")]

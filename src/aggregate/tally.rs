@@ -17,7 +17,7 @@ use crate::ingest::Kind;
 
 /// One request that survived scope and window, with what the counting needs.
 #[derive(Debug, Clone)]
-pub struct Counted {
+pub(crate) struct Counted {
     /// The directory path of the project or namespace it was attributed to.
     pub path: Name,
     /// A stable key for the user (`id:1`, `name:bob`), `None` when anonymous.
@@ -37,7 +37,7 @@ pub struct Counted {
 /// A column-wise batch of requests, appended to as lines are read. Texts are columns
 /// of [`Name`] indexes, resolved only for the rows of the results.
 #[derive(Debug, Default)]
-pub struct Batch {
+pub(crate) struct Batch {
     names: Names,
     whole_minutes: common::WholeMinutes,
     /// Client addresses are only ever counted.
@@ -58,7 +58,7 @@ pub struct Batch {
 
 impl Batch {
     /// A batch of records whose names are in `names`.
-    pub fn new(names: Names) -> Self {
+    pub(crate) fn new(names: Names) -> Self {
         Batch {
             names,
             ..Batch::default()
@@ -66,17 +66,17 @@ impl Batch {
     }
 
     /// Only the minutes wholly inside the window can be the busiest.
-    pub fn within(mut self, whole: common::WholeMinutes) -> Self {
+    pub(crate) fn within(mut self, whole: common::WholeMinutes) -> Self {
         self.whole_minutes = whole;
         self
     }
 
     /// The table the records' names are in.
-    pub fn names(&self) -> &Names {
+    pub(crate) fn names(&self) -> &Names {
         &self.names
     }
 
-    pub fn push(&mut self, r: &Counted, rule: Option<Rule>) {
+    pub(crate) fn push(&mut self, r: &Counted, rule: Option<Rule>) {
         self.path.push(r.path.index());
         self.user.push(r.user.map(Name::index));
         self.who_unknown.push(!r.identified);
@@ -116,7 +116,7 @@ impl Batch {
 
 /// Counts the counted requests (`rule` null) and, per rule, the excluded ones;
 /// `countries` when the requests carry them.
-pub fn tally(batch: Batch, countries: bool) -> PolarsResult<Tally> {
+pub(crate) fn tally(batch: Batch, countries: bool) -> PolarsResult<Tally> {
     let whole = batch.whole_minutes;
     let (requests, names) = batch.into_frame()?;
     let frames = common::collect(plan(requests, Arc::new(names), countries, whole))?;
@@ -274,8 +274,10 @@ mod tests {
         b.push(&counted, rule);
     }
 
-    #[test]
-    fn counts_per_total_path_status_kind_and_rule() {
+    /// Three requests to `acme/a` (two by one user from two addresses, a Git pull by no
+    /// one signed in), one to `acme/b` with neither address nor status, and two to
+    /// `acme/b` that the IP rule leaves out.
+    fn six_requests() -> Batch {
         let mut b = Batch::default();
         push(
             &mut b,
@@ -349,6 +351,12 @@ mod tests {
             ),
             Some(Rule::Ip),
         );
+        b
+    }
+
+    #[test]
+    fn counts_per_total_path_status_kind_and_rule() {
+        let b = six_requests();
         let t = tally(b, false).unwrap();
         assert_eq!(
             t.counts,

@@ -9,14 +9,14 @@ use super::ClientRequest;
 use super::tally::Batch;
 
 /// The most buckets a timeline has.
-pub const MAX_BUCKETS: i64 = 200;
+pub(super) const MAX_BUCKETS: i64 = 200;
 
 /// The steps a timeline may have, the finest first; past the last, whole days.
 const STEPS: [i64; 7] = [60, 5 * 60, 15 * 60, 3600, 6 * 3600, 86_400, 7 * 86_400];
 
 /// What a request's status says, as the chart draws it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Class {
+pub(crate) enum Class {
     Success,
     Redirect,
     ClientError,
@@ -30,7 +30,7 @@ pub enum Class {
 
 impl Class {
     /// Every class, in the order the chart stacks them.
-    pub const ALL: [Class; 6] = [
+    pub(crate) const ALL: [Class; 6] = [
         Class::Success,
         Class::Redirect,
         Class::ClientError,
@@ -59,7 +59,7 @@ impl Class {
 
 /// Requests per bucket and class.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Timeline {
+pub(crate) struct Timeline {
     /// The start of the first bucket; buckets follow without gaps.
     pub start: DateTime<Utc>,
     /// Each bucket's length.
@@ -72,17 +72,17 @@ pub struct Timeline {
 
 impl Timeline {
     /// The requests of a class in all buckets.
-    pub fn total_of(&self, class: Class) -> u64 {
+    pub(crate) fn total_of(&self, class: Class) -> u64 {
         self.buckets.iter().map(|b| b[class.index()]).sum()
     }
 
     /// Every request counted.
-    pub fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.buckets.iter().flatten().sum()
     }
 
     /// The requests of a bucket in a class.
-    pub fn count(&self, bucket: usize, class: Class) -> u64 {
+    pub(crate) fn count(&self, bucket: usize, class: Class) -> u64 {
         self.buckets.get(bucket).map_or(0, |b| b[class.index()])
     }
 
@@ -134,7 +134,7 @@ fn step_for(first: i64, last: i64) -> i64 {
 
 /// The timeline of the requests counted by the access and high-load stories: in
 /// scope, in the window, not taken out by the known list.
-pub fn timeline(batch: &Batch) -> Timeline {
+pub(crate) fn timeline(batch: &Batch) -> Timeline {
     let requests: Vec<(i64, Class)> = batch
         .counted_times_and_statuses()
         .map(|(t, status)| {
@@ -149,7 +149,7 @@ pub fn timeline(batch: &Batch) -> Timeline {
 
 /// The timeline of the IP-block story: the requests from the requester's addresses,
 /// refusals marked (a Git challenge is not one).
-pub fn client_timeline(requests: &[ClientRequest]) -> Timeline {
+pub(crate) fn client_timeline(requests: &[ClientRequest]) -> Timeline {
     let requests: Vec<(i64, Class)> = requests
         .iter()
         .map(|r| {

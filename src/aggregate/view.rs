@@ -10,7 +10,7 @@ use super::{format_time, ser_time};
 
 /// The numbers of a group of requests: all counted ones, or those one rule took out.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Counts {
+pub(crate) struct Counts {
     pub accesses: u64,
     pub users: u64,
     /// Requests that a log recording users shows without one.
@@ -26,7 +26,7 @@ pub struct Counts {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PathCounts {
+pub(crate) struct PathCounts {
     pub path: String,
     pub accesses: u64,
     pub users: u64,
@@ -36,19 +36,19 @@ pub struct PathCounts {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StatusCount {
+pub(crate) struct StatusCount {
     pub status: String,
     pub accesses: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ClassCount {
+pub(crate) struct ClassCount {
     pub class: String,
     pub accesses: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct KindCounts {
+pub(crate) struct KindCounts {
     pub web: u64,
     pub api: u64,
     pub git_pull: u64,
@@ -57,20 +57,20 @@ pub struct KindCounts {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Excluded {
+pub(crate) struct Excluded {
     pub user: Counts,
     pub domain: Counts,
     pub ip: Counts,
 }
 
 impl Excluded {
-    pub fn total_accesses(&self) -> u64 {
+    pub(crate) fn total_accesses(&self) -> u64 {
         self.user.accesses + self.domain.accesses + self.ip.accesses
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CountryCounts {
+pub(crate) struct CountryCounts {
     pub country: String,
     /// The country's English name from the GeoIP database, when it has one.
     pub name: Option<String>,
@@ -88,7 +88,7 @@ fn countries_or_none<S: serde::Serializer>(
 
 /// The UTC minute with the most requests (the earliest, on a tie).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BusiestMinute {
+pub(crate) struct BusiestMinute {
     #[serde(serialize_with = "ser_minute")]
     pub minute: DateTime<Utc>,
     pub accesses: u64,
@@ -100,7 +100,7 @@ fn ser_minute<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S:
 
 /// The numbers of the counted requests (RULES.md §5).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Tally {
+pub(crate) struct Tally {
     pub counts: Counts,
     pub paths: Vec<PathCounts>,
     pub statuses: Vec<StatusCount>,
@@ -118,7 +118,7 @@ pub struct Tally {
 
 /// Refusals of one path: unauthenticated, forbidden, rate limited.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Refusals {
+pub(crate) struct Refusals {
     pub accesses: u64,
     pub unauthorized_401: u64,
     pub forbidden_403: u64,
@@ -126,13 +126,13 @@ pub struct Refusals {
 }
 
 impl Refusals {
-    pub fn refused(&self) -> u64 {
+    pub(crate) fn refused(&self) -> u64 {
         self.unauthorized_401 + self.forbidden_403 + self.rate_limited_429
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PathRefusals {
+pub(crate) struct PathRefusals {
     pub path: String,
     #[serde(flatten)]
     pub refusals: Refusals,
@@ -140,7 +140,7 @@ pub struct PathRefusals {
 
 /// What requests from the requester's addresses met (RULES.md §7, `ip-block`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct IpBlock {
+pub(crate) struct IpBlock {
     pub accesses: u64,
     pub statuses: Vec<StatusCount>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -159,7 +159,7 @@ pub struct IpBlock {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ActionCounts {
+pub(crate) struct ActionCounts {
     pub action: &'static str,
     pub events: u64,
     pub authors: u64,
@@ -171,7 +171,7 @@ pub struct ActionCounts {
 
 /// The audit summary (RULES.md §5): per action, events, distinct authors, first and last.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct AuditTally {
+pub(crate) struct AuditTally {
     pub events: u64,
     pub authors: u64,
     #[serde(serialize_with = "ser_time")]

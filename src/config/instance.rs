@@ -9,7 +9,7 @@ use super::TeamConfig;
 /// The GitLab instance the team works with, and where that was said: the host a
 /// `--namespace` given as an address must be on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Instance {
+pub(crate) struct Instance {
     url: String,
     source: String,
 }
@@ -71,7 +71,7 @@ fn host_and_port(scheme: &str, rest: &str) -> Option<(String, u16)> {
 /// path (`acme/platform`, `acme`). An address is `http` or `https`, and, when the
 /// team's GitLab instance is known (`instance`), on that instance: a group of another
 /// instance is not in the directory, whatever its path (a usage error, exit 2).
-pub fn namespace_path(given: &str, instance: Option<&Instance>) -> Result<String> {
+pub(crate) fn namespace_path(given: &str, instance: Option<&Instance>) -> Result<String> {
     let given = given.trim();
     let path = match given.split_once("://") {
         Some((scheme, rest)) => {
@@ -99,7 +99,7 @@ pub fn namespace_path(given: &str, instance: Option<&Instance>) -> Result<String
 
 /// `fetch directory --namespace`: a path, or a browser address on the instance `url`
 /// that `fetch` reads, as its path; never an address sent to the API as a path.
-pub fn namespace_on(given: &str, url: &str) -> Result<String> {
+pub(crate) fn namespace_on(given: &str, url: &str) -> Result<String> {
     let instance = Instance {
         url: url.to_owned(),
         source: format!("the instance fetch reads ({url})"),
@@ -143,7 +143,7 @@ fn check_instance(
 
 /// The instance `fetch` reads: `--gitlab-url`, else `GITLAB_URL`, else `gitlab_url` in
 /// the team configuration. A bare host name means `https://` that host.
-pub fn gitlab_url(flag: Option<&str>) -> Result<String> {
+pub(crate) fn gitlab_url(flag: Option<&str>) -> Result<String> {
     let from_env = std::env::var("GITLAB_URL")
         .ok()
         .filter(|u| !u.trim().is_empty());

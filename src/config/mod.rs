@@ -17,11 +17,11 @@ use crate::limits::SideFile;
 mod instance;
 mod team;
 
-pub use instance::{Instance, gitlab_url, namespace_on, namespace_path};
-pub use team::{EXAMPLE, TeamConfig, TeamExclusions, config_source};
+pub(crate) use instance::{Instance, gitlab_url, namespace_on, namespace_path};
+pub(crate) use team::{EXAMPLE, TeamConfig, TeamExclusions, config_source};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     Text,
     Markdown,
     Json,
@@ -29,7 +29,7 @@ pub enum OutputFormat {
 
 /// The story a reply tells (`--template`), and the rules that follow from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Story {
+pub(crate) enum Story {
     Access,
     Audit,
     HighLoad,
@@ -37,18 +37,28 @@ pub enum Story {
 }
 
 impl Story {
+    /// The story `--template` names.
+    pub(crate) fn of(template: TemplateArg) -> Story {
+        match template {
+            TemplateArg::Access => Story::Access,
+            TemplateArg::Audit => Story::Audit,
+            TemplateArg::HighLoad => Story::HighLoad,
+            TemplateArg::IpBlock => Story::IpBlock,
+        }
+    }
+
     /// Whether the story counts audit events (else requests).
-    pub fn counts_audit_events(self) -> bool {
+    pub(crate) fn counts_audit_events(self) -> bool {
         self == Story::Audit
     }
 
     /// Whether the story is about the requester's own addresses (`--client-ip`).
-    pub fn is_ip_block(self) -> bool {
+    pub(crate) fn is_ip_block(self) -> bool {
         self == Story::IpBlock
     }
 
     /// The story's name, as `--template` spells it.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Story::Access => "access",
             Story::Audit => "audit",
@@ -60,7 +70,7 @@ impl Story {
 
 /// Who asks, against which directory, narrowed to which namespaces.
 #[derive(Debug, Clone)]
-pub struct RequesterConfig {
+pub(crate) struct RequesterConfig {
     pub email: String,
     pub directory: PathBuf,
     pub namespaces: Vec<String>,
@@ -68,26 +78,26 @@ pub struct RequesterConfig {
 
 /// The time window; `until` is exclusive here, whatever the user typed.
 #[derive(Debug, Clone, Default)]
-pub struct Window {
+pub(crate) struct Window {
     pub since: Option<DateTime<Utc>>,
     pub until_exclusive: Option<DateTime<Utc>>,
 }
 
 impl Window {
-    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+    pub(crate) fn contains(&self, t: DateTime<Utc>) -> bool {
         self.since.is_none_or(|s| t >= s) && self.until_exclusive.is_none_or(|u| t < u)
     }
 }
 
 /// Where the logs can be browsed: Kibana's base URL, and the data view to open.
 #[derive(Debug, Clone)]
-pub struct Kibana {
+pub(crate) struct Kibana {
     pub url: String,
     pub data_view: Option<String>,
 }
 
 #[derive(Debug, Clone)]
-pub struct Config {
+pub(crate) struct Config {
     pub requester: RequesterConfig,
     pub logs: Vec<PathBuf>,
     pub exclusions: Exclusions,
@@ -134,7 +144,7 @@ impl RequesterConfig {
     /// The requester's arguments, with each `--namespace` as a path. `instance` says
     /// which GitLab instance the directory describes; it is asked only when a
     /// `--namespace` is an address.
-    pub fn from_args(
+    pub(crate) fn from_args(
         args: RequesterArgs,
         instance: impl FnOnce() -> Result<Option<Instance>>,
     ) -> Result<Self> {
@@ -155,7 +165,7 @@ impl RequesterConfig {
 
     /// The same, for a command that reads no team configuration of its own: the
     /// instance is `GITLAB_URL`, else `gitlab_url` in the team configuration found.
-    pub fn from_args_found(args: RequesterArgs) -> Result<Self> {
+    pub(crate) fn from_args_found(args: RequesterArgs) -> Result<Self> {
         Self::from_args(args, || {
             let (path, team) = TeamConfig::find(None)?;
             Ok(Instance::from_env().or_else(|| Instance::from_team(path.as_deref(), &team)))
@@ -164,7 +174,7 @@ impl RequesterConfig {
 }
 
 impl Config {
-    pub fn from_args(args: SummarizeArgs) -> Result<Self> {
+    pub(crate) fn from_args(args: SummarizeArgs) -> Result<Self> {
         let (config_path, team) = TeamConfig::find(args.config.as_deref())?;
         let logs = expand_globs(args.logs.clone())?;
         refuse_note_over_inputs(&args, &logs, config_path.as_deref(), team.geoip.as_deref())?;
@@ -180,17 +190,7 @@ impl Config {
         } else {
             args.exclude_domains.clone()
         };
-        let format = match (args.format, team.format.as_deref()) {
-            (Some(f), _) => f,
-            (None, Some(name)) => {
-                FormatArg::from_str(name, true).map_err(|_| Error::InputLine {
-                    path: config_path.clone().unwrap_or_default(),
-                    line: 0,
-                    message: format!("format must be text, markdown or json, not {name:?}"),
-                })?
-            }
-            (None, None) => FormatArg::Markdown,
-        };
+        let format = output_format(args.format, team.format.as_deref(), &config_path)?;
         let team_exclusions = TeamExclusions::new(&config_path, &team, &args, ranges_from_flags)?;
         let mut networks = parse_networks(&exclude_ips, "--exclude-ip")?;
         for file in &args.exclude_ip_files {
@@ -215,17 +215,8 @@ impl Config {
             logs,
             exclusions: Exclusions::new(args.exclude_users, exclude_domains, networks),
             window,
-            story: match args.template {
-                TemplateArg::Access => Story::Access,
-                TemplateArg::Audit => Story::Audit,
-                TemplateArg::HighLoad => Story::HighLoad,
-                TemplateArg::IpBlock => Story::IpBlock,
-            },
-            format: match format {
-                FormatArg::Text => OutputFormat::Text,
-                FormatArg::Markdown => OutputFormat::Markdown,
-                FormatArg::Json => OutputFormat::Json,
-            },
+            story: Story::of(args.template),
+            format,
             internal_note: args.internal_note,
             geoip: args.geoip.or(team.geoip),
             kibana: team.kibana_url.map(|url| Kibana {
@@ -259,6 +250,28 @@ impl Config {
             },
         })
     }
+}
+
+/// `--format`, else the team file's `format`, else markdown.
+fn output_format(
+    flag: Option<FormatArg>,
+    team: Option<&str>,
+    config_path: &Option<PathBuf>,
+) -> Result<OutputFormat> {
+    let format = match (flag, team) {
+        (Some(f), _) => f,
+        (None, Some(name)) => FormatArg::from_str(name, true).map_err(|_| Error::InputLine {
+            path: config_path.clone().unwrap_or_default(),
+            line: 0,
+            message: format!("format must be text, markdown or json, not {name:?}"),
+        })?,
+        (None, None) => FormatArg::Markdown,
+    };
+    Ok(match format {
+        FormatArg::Text => OutputFormat::Text,
+        FormatArg::Markdown => OutputFormat::Markdown,
+        FormatArg::Json => OutputFormat::Json,
+    })
 }
 
 /// `--client-ip`, refused wider than a /16 (IPv4) or a /32 (IPv6) without
@@ -306,7 +319,7 @@ fn check_manifest_story(args: &SummarizeArgs) -> Result<()> {
 
 /// `--ticket` for a command that reads no team configuration of its own (`verify`):
 /// the Zendesk account is `ZENDESK_URL`, else `zendesk_url` in the one found.
-pub fn ticket_found(id: Option<u64>) -> Result<Option<crate::zendesk::Ticket>> {
+pub(crate) fn ticket_found(id: Option<u64>) -> Result<Option<crate::zendesk::Ticket>> {
     if id.is_none() {
         return Ok(None);
     }
@@ -395,7 +408,7 @@ fn check_note_folder(args: &SummarizeArgs) -> Result<()> {
 }
 
 /// `--since` and `--until`, the second exclusive.
-pub fn window(since: Option<&str>, until: Option<&str>) -> Result<Window> {
+pub(crate) fn window(since: Option<&str>, until: Option<&str>) -> Result<Window> {
     let window = Window {
         since: since
             .map(|s| parse_bound(s, "--since", false))
@@ -415,7 +428,7 @@ impl Config {
     /// top-level groups (`roots`, lower-case), where no flag replaced it. Returns what
     /// the configuration file added in all, one line per source, for standard error and
     /// the internal note.
-    pub fn apply_customer(&mut self, roots: &[String]) -> Vec<String> {
+    pub(crate) fn apply_customer(&mut self, roots: &[String]) -> Vec<String> {
         let t = &self.team_exclusions;
         let Some(file) = &t.file else {
             return Vec::new();
@@ -451,7 +464,7 @@ impl Config {
 /// Expands the patterns the shell left alone (quoted, or on a shell without globbing)
 /// into the files they match, in name order. A name that exists is taken as it is,
 /// even if it contains `*`; a pattern that matches nothing is an input error.
-pub fn expand_globs(logs: Vec<PathBuf>) -> Result<Vec<PathBuf>> {
+pub(crate) fn expand_globs(logs: Vec<PathBuf>) -> Result<Vec<PathBuf>> {
     let mut out = Vec::with_capacity(logs.len());
     for log in logs {
         let text = log.to_string_lossy();
@@ -479,7 +492,10 @@ pub fn expand_globs(logs: Vec<PathBuf>) -> Result<Vec<PathBuf>> {
 }
 
 /// How logs are read, from `--format-hint` and `--input-tz`.
-pub fn read_options(hint: Option<FormatHintArg>, input_tz: Option<&str>) -> Result<ReadOptions> {
+pub(crate) fn read_options(
+    hint: Option<FormatHintArg>,
+    input_tz: Option<&str>,
+) -> Result<ReadOptions> {
     Ok(ReadOptions {
         hint: hint.map(|h| match h {
             FormatHintArg::Rails => Format::RailsJson,
@@ -504,7 +520,7 @@ pub fn read_options(hint: Option<FormatHintArg>, input_tz: Option<&str>) -> Resu
 }
 
 /// `UTC`, `Z`, or an offset: `+01:00`, `-0500`, `+1`.
-pub fn parse_offset(s: &str) -> Option<FixedOffset> {
+pub(crate) fn parse_offset(s: &str) -> Option<FixedOffset> {
     let s = s.trim();
     if s.eq_ignore_ascii_case("utc") || s.eq_ignore_ascii_case("z") {
         return FixedOffset::east_opt(0);
@@ -533,7 +549,7 @@ pub fn parse_offset(s: &str) -> Option<FixedOffset> {
 }
 
 /// A CIDR range or a bare address (a /32 or /128).
-pub fn parse_network(s: &str) -> Option<IpNetwork> {
+pub(crate) fn parse_network(s: &str) -> Option<IpNetwork> {
     let s = s.trim();
     if s.is_empty() {
         return None;
@@ -599,7 +615,9 @@ fn parse_bound(s: &str, flag: &str, until: bool) -> Result<DateTime<Utc>> {
 }
 
 /// `fetch`'s client settings from its flags.
-pub fn fetch_settings(api: &crate::cli::RetryArgs) -> Result<crate::fetch::client::Settings> {
+pub(crate) fn fetch_settings(
+    api: &crate::cli::RetryArgs,
+) -> Result<crate::fetch::client::Settings> {
     let timeout = parse_seconds(&api.timeout, "--timeout")?;
     if timeout.is_zero() {
         return Err(Error::Usage("--timeout must be more than 0 seconds".into()));
@@ -613,7 +631,9 @@ pub fn fetch_settings(api: &crate::cli::RetryArgs) -> Result<crate::fetch::clien
 }
 
 /// `fetch audit-events`' request from its flags.
-pub fn audit_request(args: &crate::cli::FetchAuditArgs) -> Result<crate::fetch::audit::Request> {
+pub(crate) fn audit_request(
+    args: &crate::cli::FetchAuditArgs,
+) -> Result<crate::fetch::audit::Request> {
     use crate::fetch::audit::Entity;
     let e = &args.entity;
     let entity = match (&e.group, &e.project) {

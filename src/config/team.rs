@@ -17,7 +17,7 @@ use super::parse_networks;
 /// A team's shared defaults: `logbrief.toml` (RULES.md §2.3). Flags win over the file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TeamConfig {
+pub(crate) struct TeamConfig {
     /// The company's office ranges: the default `--exclude-ip`.
     #[serde(default)]
     pub office_ranges: Vec<String>,
@@ -53,7 +53,7 @@ pub struct TeamConfig {
 /// One customer's known list in `logbrief.toml` (`[customers."acme"]`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CustomerConfig {
+pub(crate) struct CustomerConfig {
     #[serde(default)]
     pub office_ranges: Vec<String>,
     #[serde(default)]
@@ -63,7 +63,7 @@ pub struct CustomerConfig {
 /// What the team configuration adds to the known list, so that it is never applied
 /// silently: standard error and the internal note name each entry and its source.
 #[derive(Debug, Clone, Default)]
-pub struct TeamExclusions {
+pub(crate) struct TeamExclusions {
     pub file: Option<PathBuf>,
     /// `office_ranges` and `company_domains` at the top of the file, when no flag
     /// replaced them (they are in [`super::Config::exclusions`] already).
@@ -76,12 +76,12 @@ pub struct TeamExclusions {
 }
 
 /// The example `logbrief init` writes.
-pub const EXAMPLE: &str = include_str!("../../docs/logbrief.example.toml");
+pub(crate) const EXAMPLE: &str = include_str!("../../docs/logbrief.example.toml");
 
 impl TeamConfig {
     /// `--config FILE`, else `./logbrief.toml`, else `logbrief/logbrief.toml` in the
     /// user's config directory; none at all is an empty configuration.
-    pub fn find(explicit: Option<&Path>) -> Result<(Option<PathBuf>, TeamConfig)> {
+    pub(crate) fn find(explicit: Option<&Path>) -> Result<(Option<PathBuf>, TeamConfig)> {
         let path = match explicit {
             Some(p) => Some(p.to_owned()),
             None => [
@@ -155,6 +155,6 @@ impl TeamExclusions {
 }
 
 /// Where the team configuration was read from, for messages.
-pub fn config_source(path: Option<&Path>) -> String {
+pub(crate) fn config_source(path: Option<&Path>) -> String {
     path.map_or_else(|| "logbrief.toml".to_owned(), |p| p.display().to_string())
 }

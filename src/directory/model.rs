@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::limits::SideFile;
 
 /// GitLab's access level for the Owner role.
-pub const OWNER: u32 = 50;
+pub(crate) const OWNER: u32 = 50;
 
 /// The directory file's schema (RULES.md §2.2), read here and written by `fetch
 /// directory`: one definition for both, so that what is written is what is read.
@@ -75,7 +75,7 @@ pub(crate) mod file {
 }
 
 #[derive(Debug, Clone)]
-pub struct Namespace {
+pub(crate) struct Namespace {
     pub id: u64,
     pub full_path: String,
     pub plan: Option<String>,
@@ -83,14 +83,14 @@ pub struct Namespace {
 }
 
 #[derive(Debug, Clone)]
-pub struct Project {
+pub(crate) struct Project {
     pub id: u64,
     pub path: String,
     pub former_paths: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
-pub struct User {
+pub(crate) struct User {
     pub id: u64,
     pub username: String,
     pub name: Option<String>,
@@ -100,6 +100,7 @@ pub struct User {
 
 /// A namespace or project of the directory, by index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(not(fuzzing), allow(unreachable_pub))]
 pub enum Node {
     Namespace(usize),
     Project(usize),
@@ -107,6 +108,7 @@ pub enum Node {
 
 /// The loaded directory with the look-up tables attribution and exclusion need.
 #[derive(Debug)]
+#[cfg_attr(not(fuzzing), allow(unreachable_pub))]
 pub struct Directory {
     pub namespaces: Vec<Namespace>,
     pub projects: Vec<Project>,
@@ -123,7 +125,7 @@ pub struct Directory {
 impl Directory {
     /// Reads, parses and indexes the directory file at `path`, within its size limit
     /// (see [`crate::limits`]).
-    pub fn load(path: &Path) -> Result<Self> {
+    pub(crate) fn load(path: &Path) -> Result<Self> {
         let bytes = SideFile::Directory.read(path)?;
         let invalid = |message| Error::Directory {
             path: path.to_owned(),
@@ -137,6 +139,7 @@ impl Directory {
 
     /// Parses and indexes a directory; the error is a message without file context.
     #[cfg(any(test, fuzzing))]
+    #[cfg_attr(not(fuzzing), allow(unreachable_pub))]
     pub fn from_slice(bytes: &[u8]) -> std::result::Result<Self, String> {
         Self::build(Self::parse(bytes)?)
     }
@@ -195,29 +198,30 @@ impl Directory {
     }
 
     /// The node whose current or former path is exactly `lower_path` (already lower-cased).
-    pub fn node_by_path(&self, lower_path: &str) -> Option<Node> {
+    pub(crate) fn node_by_path(&self, lower_path: &str) -> Option<Node> {
         self.by_path.get(lower_path).copied()
     }
 
-    pub fn project_by_id(&self, id: u64) -> Option<Node> {
+    pub(crate) fn project_by_id(&self, id: u64) -> Option<Node> {
         self.project_by_id.get(&id).map(|&i| Node::Project(i))
     }
 
-    pub fn namespace_by_id(&self, id: u64) -> Option<Node> {
+    pub(crate) fn namespace_by_id(&self, id: u64) -> Option<Node> {
         self.namespace_by_id.get(&id).map(|&i| Node::Namespace(i))
     }
 
-    pub fn user_by_id(&self, id: u64) -> Option<&User> {
+    pub(crate) fn user_by_id(&self, id: u64) -> Option<&User> {
         self.user_by_id.get(&id).map(|&i| &self.users[i])
     }
 
-    pub fn user_by_username(&self, username: &str) -> Option<&User> {
+    pub(crate) fn user_by_username(&self, username: &str) -> Option<&User> {
         self.user_by_username
             .get(&username.to_lowercase())
             .map(|&i| &self.users[i])
     }
 
     /// The node's current full path, as the directory spells it.
+    #[cfg_attr(not(fuzzing), allow(unreachable_pub))]
     pub fn path_of(&self, node: Node) -> &str {
         match node {
             Node::Namespace(i) => &self.namespaces[i].full_path,
@@ -245,7 +249,7 @@ impl Directory {
     /// The plan that applies to `ns`: its root's.
     /// The namespaces `user_id` is an Owner of, each with its root's plan: what
     /// verified the requester, for the internal note.
-    pub fn ownerships(&self, user_id: u64) -> Vec<Ownership> {
+    pub(crate) fn ownerships(&self, user_id: u64) -> Vec<Ownership> {
         let mut owned: Vec<Ownership> = self
             .members
             .iter()
@@ -264,13 +268,13 @@ impl Directory {
         owned
     }
 
-    pub fn effective_plan(&self, ns: usize) -> Option<&str> {
+    pub(crate) fn effective_plan(&self, ns: usize) -> Option<&str> {
         self.namespaces[self.root_of(ns)].plan.as_deref()
     }
 
     /// Every personal value the directory holds (usernames, names, emails), for the
     /// privacy guard.
-    pub fn personal_values(&self) -> impl Iterator<Item = (&User, PersonalValue<'_>)> {
+    pub(crate) fn personal_values(&self) -> impl Iterator<Item = (&User, PersonalValue<'_>)> {
         self.users.iter().flat_map(|u| {
             std::iter::once(PersonalValue::Username(u.username.as_str()))
                 .chain(u.name.as_deref().map(PersonalValue::Name))
@@ -281,7 +285,7 @@ impl Directory {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub enum PersonalValue<'a> {
+pub(crate) enum PersonalValue<'a> {
     Username(&'a str),
     Name(&'a str),
     Email(&'a str),
@@ -292,7 +296,7 @@ pub enum PersonalValue<'a> {
 /// else is not paid: `free`, `default`, the trials of a free namespace
 /// (`premium_trial`, `ultimate_trial`), the free programs (`opensource`, `edu`,
 /// `startup`, ...) and any plan name not listed here.
-pub const PAID_PLANS: &[&str] = &[
+pub(super) const PAID_PLANS: &[&str] = &[
     "premium",
     "ultimate",
     "bronze",
@@ -302,7 +306,7 @@ pub const PAID_PLANS: &[&str] = &[
 ];
 
 /// True for the plans that make a namespace paid (RULES.md §2.2).
-pub fn is_paid(plan: Option<&str>) -> bool {
+pub(crate) fn is_paid(plan: Option<&str>) -> bool {
     plan.is_some_and(|p| {
         let p = p.trim().to_ascii_lowercase();
         PAID_PLANS.contains(&p.as_str())
@@ -311,7 +315,7 @@ pub fn is_paid(plan: Option<&str>) -> bool {
 
 /// An Owner membership, with the plan of the namespace's top-level group.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-pub struct Ownership {
+pub(crate) struct Ownership {
     pub namespace: String,
     pub access_level: u32,
     pub plan: Option<String>,
@@ -331,7 +335,7 @@ impl std::fmt::Display for Ownership {
 
 /// `path` equals `root` or lies below it, compared per segment (`acme` holds
 /// `acme/app`, never `acme-corp`). Both are lower-cased already.
-pub fn is_within(path: &str, root: &str) -> bool {
+pub(crate) fn is_within(path: &str, root: &str) -> bool {
     path == root
         || (path.len() > root.len()
             && path.starts_with(root)

@@ -49,7 +49,7 @@ fn class(c: char) -> Class {
 }
 
 /// The terms the standard analyser indexes for `text`, in order.
-pub fn tokens(text: &str) -> Vec<String> {
+pub(super) fn tokens(text: &str) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
     let mut out = Vec::new();
     let mut word = String::new();

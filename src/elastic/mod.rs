@@ -34,14 +34,14 @@ use crate::scope::prefilter::Terms;
 use analyser::tokens;
 
 /// The indices Kibana's Rails and Workhorse logs live in.
-pub const DEFAULT_INDEX: &str = "pubsub-rails-inf-gprd-*,pubsub-workhorse-inf-gprd-*";
+pub(crate) const DEFAULT_INDEX: &str = "pubsub-rails-inf-gprd-*,pubsub-workhorse-inf-gprd-*";
 /// The time of a document, as the indices' mapping names it.
-pub const TIME_FIELD: &str = "@timestamp";
+pub(crate) const TIME_FIELD: &str = "@timestamp";
 /// The fields attribution reads, below the prefix the log line's fields have.
 const FIELDS: &[&str] = &["path", "uri", "meta.project", "meta.root_namespace"];
 
 /// What the query needs besides the scope's terms.
-pub struct Plan<'a> {
+pub(crate) struct Plan<'a> {
     /// `json.` in the platform's indices; empty where the fields are the line's own.
     pub prefix: &'a str,
     pub since: Option<DateTime<Utc>>,
@@ -104,7 +104,7 @@ fn route_clause(field: &str, route: &str, ids: &std::collections::BTreeSet<u64>)
 }
 
 /// The candidate query: every clause that may find the scope, within the window.
-pub fn query(terms: &Terms, plan: &Plan<'_>) -> Value {
+pub(crate) fn query(terms: &Terms, plan: &Plan<'_>) -> Value {
     let mut should = Vec::new();
     for field in FIELDS {
         let field = format!("{}{field}", plan.prefix);
@@ -133,7 +133,7 @@ fn range(plan: &Plan<'_>) -> Option<Value> {
 }
 
 /// The fields of a candidate document worth returning: its time and the log line's.
-pub fn source_fields(prefix: &str) -> Value {
+pub(crate) fn source_fields(prefix: &str) -> Value {
     json!([TIME_FIELD, format!("{prefix}*")])
 }
 
@@ -159,7 +159,7 @@ fn requests(prefix: &str) -> Value {
 /// The totals request: every document in the window per index, with the first and
 /// last time of those that look like requests (`requests.first`, `requests.last`), so
 /// that the manifest's period is the one `summarize` finds in the whole logs.
-pub fn totals(plan: &Plan<'_>) -> Value {
+pub(crate) fn totals(plan: &Plan<'_>) -> Value {
     let everything = match range(plan) {
         Some(range) => json!({"bool": {"filter": [range]}}),
         None => json!({"match_all": {}}),
@@ -181,7 +181,7 @@ pub fn totals(plan: &Plan<'_>) -> Value {
 }
 
 /// The console requests: the candidates, and the totals per index for the manifest.
-pub fn console(terms: &Terms, plan: &Plan<'_>, index: &str, header: &str) -> String {
+pub(crate) fn console(terms: &Terms, plan: &Plan<'_>, index: &str, header: &str) -> String {
     let search = json!({
         "query": query(terms, plan),
         "_source": source_fields(plan.prefix),

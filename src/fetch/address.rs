@@ -93,7 +93,7 @@ fn remove_dots(path: &str) -> String {
 
 /// `reference` resolved against the absolute address `base` (RFC 3986 §5.2.2);
 /// `None` when `base` is not absolute.
-pub fn resolve(base: &str, reference: &str) -> Option<String> {
+pub(super) fn resolve(base: &str, reference: &str) -> Option<String> {
     let b = split(base);
     let (scheme, base_authority) = (b.scheme?, b.authority?);
     let r = split(reference.trim());
@@ -132,7 +132,7 @@ pub fn resolve(base: &str, reference: &str) -> Option<String> {
 /// segments removed after each decoding. `None` when a decoding holds a control
 /// character (a NUL ends a path early on some servers). Every decoding is returned:
 /// each must lie where the secret may go.
-pub fn understood(path: &str) -> Option<Vec<Vec<u8>>> {
+pub(super) fn understood(path: &str) -> Option<Vec<Vec<u8>>> {
     let mut forms = Vec::new();
     let mut current = path.as_bytes().to_vec();
     for _ in 0..4 {
@@ -156,7 +156,7 @@ pub fn understood(path: &str) -> Option<Vec<Vec<u8>>> {
 }
 
 /// `path` holds `secret`, as written or once decoded.
-pub fn holds(text: &str, secret: &str) -> bool {
+pub(super) fn holds(text: &str, secret: &str) -> bool {
     if secret.len() < 8 {
         // Too short to tell apart from ordinary text (only in tests).
         return false;
@@ -179,7 +179,7 @@ pub fn holds(text: &str, secret: &str) -> bool {
 }
 
 /// The value of the query parameter `key` of `url`, still encoded.
-pub fn query_value<'u>(url: &'u str, key: &str) -> Option<&'u str> {
+pub(super) fn query_value<'u>(url: &'u str, key: &str) -> Option<&'u str> {
     let query = split(url).query?;
     query.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
@@ -188,7 +188,7 @@ pub fn query_value<'u>(url: &'u str, key: &str) -> Option<&'u str> {
 }
 
 /// `url` without its query and fragment.
-pub fn without_query(url: &str) -> &str {
+pub(super) fn without_query(url: &str) -> &str {
     url.split(['?', '#']).next().unwrap_or_default()
 }
 

@@ -22,7 +22,7 @@ use crate::error::{Error, FetchError, Result};
 
 /// Whose audit events.
 #[derive(Debug, Clone)]
-pub enum Entity {
+pub(crate) enum Entity {
     Group(String),
     Project(String),
     Instance,
@@ -40,7 +40,7 @@ impl Entity {
 
 /// What to fetch and where to write it.
 #[derive(Debug, Clone)]
-pub struct Request {
+pub(crate) struct Request {
     pub entity: Entity,
     /// Inclusive.
     pub since: Option<DateTime<Utc>>,
@@ -53,7 +53,7 @@ pub struct Request {
 
 /// What a fetch did, for the engineer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fetched {
+pub(crate) struct Fetched {
     pub events: u64,
     pub pages: u64,
     /// Events a later page repeated (offset pagination shifts when events arrive).
@@ -97,7 +97,7 @@ const MAX_IDLE_PAGES: u32 = 3;
 
 /// The most events a fetch keeps, repeats included: far beyond a group's audit log in
 /// any window a ticket needs, and what `summarize` holds in memory.
-pub const MAX_EVENTS: u64 = 5_000_000;
+pub(crate) const MAX_EVENTS: u64 = 5_000_000;
 
 /// The API's time format: seconds, UTC, `Z`.
 fn api_time(t: DateTime<Utc>) -> String {
@@ -208,8 +208,33 @@ fn page_text(
     Ok((text, new))
 }
 
+/// The page at `url`, refused when it would take the events fetched past
+/// [`MAX_EVENTS`].
+fn get_page(
+    client: &Client,
+    url: &str,
+    first: &str,
+    state: &State,
+    on_wait: OnWait<'_>,
+) -> Result<Page<Vec<serde_json::Value>>> {
+    let page: Page<Items<serde_json::Value>> =
+        client.get(url, on_wait).map_err(|e| kept(e, state.pages))?;
+    let page = Page {
+        body: page.body.0,
+        next: page.next,
+    };
+    if state.events + page.body.len() as u64 > MAX_EVENTS {
+        let source = FetchError::TooLarge {
+            route: client.shown(first),
+            most: MAX_EVENTS as usize,
+        };
+        return Err(kept(source.into(), state.pages));
+    }
+    Ok(page)
+}
+
 /// Fetches every page into the part file, then writes the output.
-pub fn fetch(
+pub(crate) fn fetch(
     client: &Client,
     request: &Request,
     on_page: &dyn Fn(u64, u64),
@@ -232,20 +257,7 @@ pub fn fetch(
             if !asked.insert(url.clone()) {
                 return Err(kept(client.circular(&url), state.pages));
             }
-            let page: Page<Items<serde_json::Value>> = client
-                .get(&url, on_wait)
-                .map_err(|e| kept(e, state.pages))?;
-            let page = Page {
-                body: page.body.0,
-                next: page.next,
-            };
-            if state.events + page.body.len() as u64 > MAX_EVENTS {
-                let source = FetchError::TooLarge {
-                    route: client.shown(&first),
-                    most: MAX_EVENTS as usize,
-                };
-                return Err(kept(source.into(), state.pages));
-            }
+            let page = get_page(client, &url, &first, &state, on_wait)?;
             let route = || client.shown(&url);
             let (text, new) = page_text(&page.body, &mut seen, window, route, state.pages + 1)
                 .map_err(|source| kept(source.into(), state.pages))?;

@@ -19,22 +19,22 @@ use super::address;
 use crate::error::{Error, FetchError, Result, cluster_hint, gitlab_hint, zendesk_hint};
 
 /// The environment variable the token is read from.
-pub const TOKEN_VARIABLE: &str = "GITLAB_TOKEN";
+pub(crate) const TOKEN_VARIABLE: &str = "GITLAB_TOKEN";
 /// The environment variable a search cluster's API key is read from.
-pub const API_KEY_VARIABLE: &str = "ELASTIC_API_KEY";
+pub(crate) const API_KEY_VARIABLE: &str = "ELASTIC_API_KEY";
 
 /// Pages can be large (100 events with long details); a page past this size once
 /// decompressed is refused.
-pub const MAX_PAGE_BYTES: u64 = 64 << 20;
+pub(crate) const MAX_PAGE_BYTES: u64 = 64 << 20;
 
 /// The most elements a page's list may hold: GitLab gives at most 100, a cluster at
 /// most the 10,000 of the largest `--page-size`. Counted as the page is read, so a page
 /// of millions of tiny elements is refused before it fills the memory.
-pub const MAX_PAGE_ITEMS: usize = 10_000;
+pub(crate) const MAX_PAGE_ITEMS: usize = 10_000;
 
 /// A page's JSON array, of at most [`MAX_PAGE_ITEMS`] elements.
 #[derive(Debug)]
-pub struct Items<T>(pub Vec<T>);
+pub(crate) struct Items<T>(pub Vec<T>);
 
 /// The text of the error [`Items`] gives past its limit; it is shown as it is.
 const TOO_MANY_ITEMS: &str = "more elements in a page than logbrief reads";
@@ -67,11 +67,11 @@ impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Items<T> {
 
 /// A GitLab access token. It is sent as `PRIVATE-TOKEN` and shown nowhere.
 #[derive(Clone)]
-pub struct Token(String);
+pub(crate) struct Token(String);
 
 impl Token {
     /// The token in [`TOKEN_VARIABLE`].
-    pub fn from_env() -> Result<Token> {
+    pub(crate) fn from_env() -> Result<Token> {
         Token::from_variable(
             TOKEN_VARIABLE,
             "export a GitLab access token with the read_api scope",
@@ -80,7 +80,7 @@ impl Token {
 
     /// The Elasticsearch or OpenSearch API key in [`API_KEY_VARIABLE`] (the encoded
     /// form Kibana shows, sent as `Authorization: ApiKey`).
-    pub fn api_key_from_env() -> Result<Token> {
+    pub(crate) fn api_key_from_env() -> Result<Token> {
         Token::from_variable(
             API_KEY_VARIABLE,
             "export an API key that may read the indices",
@@ -96,7 +96,7 @@ impl Token {
     }
 
     /// The secret in `variable`, or `None` when it is unset or empty.
-    pub fn from_variable_if_set(variable: &str) -> Option<Token> {
+    pub(crate) fn from_variable_if_set(variable: &str) -> Option<Token> {
         std::env::var(variable)
             .ok()
             .map(|t| t.trim().to_owned())
@@ -105,7 +105,7 @@ impl Token {
     }
 
     #[cfg(test)]
-    pub fn new(token: impl Into<String>) -> Token {
+    pub(crate) fn new(token: impl Into<String>) -> Token {
         Token(token.into())
     }
 }
@@ -118,7 +118,7 @@ impl fmt::Debug for Token {
 
 /// How hard to try.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// Retries of one request after a 429, a 5xx, a timeout, a dropped connection
     /// or a page that is not JSON.
     pub retries: u32,
@@ -133,7 +133,7 @@ pub struct Settings {
 }
 
 /// Called before each wait, to say why on the progress line.
-pub type OnWait<'a> = &'a dyn Fn(&str, Duration);
+pub(crate) type OnWait<'a> = &'a dyn Fn(&str, Duration);
 
 /// Which API a client speaks to: it decides how the secret is sent and what a status
 /// is said to mean.
@@ -149,7 +149,7 @@ enum Service {
 
 /// Which failures a request is tried again after.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Retries {
+pub(crate) enum Retries {
     /// Any failure another try may get past: the request changes nothing, or changes
     /// it the same way however often it is sent.
     Any,
@@ -160,13 +160,13 @@ pub enum Retries {
 
 /// A request's body and its media type.
 #[derive(Debug, Clone, Copy)]
-pub struct Body<'a> {
+pub(crate) struct Body<'a> {
     pub bytes: &'a [u8],
     pub content_type: &'static str,
 }
 
 /// One GitLab instance's REST API, or one Elasticsearch or OpenSearch cluster.
-pub struct Client {
+pub(crate) struct Client {
     agent: ureq::Agent,
     /// `https://host[/prefix]`, without a trailing slash.
     base: String,
@@ -183,7 +183,7 @@ pub struct Client {
 
 /// The HTTP methods a client sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
+pub(crate) enum Method {
     Get,
     Post,
     Put,
@@ -262,7 +262,7 @@ impl Origin {
 
 /// Where the page after this one is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Next {
+pub(crate) enum Next {
     /// `Link: <…>; rel="next"`, resolved against the address of the page it came with.
     Link(String),
     /// `X-Next-Page` (or `X-Page` below `X-Total-Pages`) without such a link.
@@ -270,7 +270,7 @@ pub enum Next {
 }
 
 /// One page of a list (or one object), and where the next page is.
-pub struct Page<T> {
+pub(crate) struct Page<T> {
     pub body: T,
     pub next: Option<Next>,
 }
@@ -292,7 +292,7 @@ enum Outcome<T> {
 }
 
 /// What a request came to when the status is the caller's business.
-pub enum Answer<T> {
+pub(crate) enum Answer<T> {
     Page(Page<T>),
     Status(u16),
 }
@@ -306,14 +306,14 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// A namespace or project path as one segment of an API route.
-pub fn encode_segment(path: &str) -> String {
+pub(crate) fn encode_segment(path: &str) -> String {
     utf8_percent_encode(path, SEGMENT).to_string()
 }
 
 impl Client {
     /// A client for the instance at `gitlab_url`. It must be `https`, or `http` on a
     /// loopback address: the token is never sent in clear over a network.
-    pub fn new(gitlab_url: &str, token: Token, settings: Settings) -> Result<Client> {
+    pub(crate) fn new(gitlab_url: &str, token: Token, settings: Settings) -> Result<Client> {
         let trimmed = gitlab_url.trim().trim_end_matches('/');
         let base = trimmed.strip_suffix("/api/v4").unwrap_or(trimmed);
         Client::build(base, "/api/v4", Service::GitLab, token, settings)
@@ -321,14 +321,19 @@ impl Client {
 
     /// A client for the Elasticsearch or OpenSearch cluster at `url`, on the same
     /// terms as [`Client::new`]; routes follow the URL as given.
-    pub fn elasticsearch(url: &str, key: Token, settings: Settings) -> Result<Client> {
+    pub(crate) fn elasticsearch(url: &str, key: Token, settings: Settings) -> Result<Client> {
         let base = url.trim().trim_end_matches('/');
         Client::build(base, "", Service::Cluster, key, settings)
     }
 
     /// A client for the Zendesk account at `url` (`https://example.zendesk.com`), as the
     /// agent `email` with an API token, on the same terms as [`Client::new`].
-    pub fn zendesk(url: &str, email: &str, token: Token, settings: Settings) -> Result<Client> {
+    pub(crate) fn zendesk(
+        url: &str,
+        email: &str,
+        token: Token,
+        settings: Settings,
+    ) -> Result<Client> {
         let trimmed = url.trim().trim_end_matches('/');
         let base = trimmed.strip_suffix("/api/v2").unwrap_or(trimmed);
         let mut client = Client::build(base, "/api/v2", Service::Zendesk, token, settings)?;
@@ -394,12 +399,16 @@ impl Client {
     }
 
     /// The address of an API route (`/groups/60/members/all?per_page=100`).
-    pub fn url(&self, route: &str) -> String {
+    pub(crate) fn url(&self, route: &str) -> String {
         format!("{}{route}", self.api)
     }
 
     /// One JSON document, retried as [`Settings`] allow.
-    pub fn get<T: DeserializeOwned>(&self, url: &str, on_wait: OnWait<'_>) -> Result<Page<T>> {
+    pub(crate) fn get<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        on_wait: OnWait<'_>,
+    ) -> Result<Page<T>> {
         match self.get_answer(url, on_wait)? {
             Answer::Page(page) => Ok(page),
             Answer::Status(status) => Err(self.status_error(Method::Get, url, status)),
@@ -408,7 +417,7 @@ impl Client {
 
     /// Like [`Client::get`], but `None` when the token may not see it (403, 404):
     /// secondary emails are visible to administrators only.
-    pub fn get_if_visible<T: DeserializeOwned>(
+    pub(crate) fn get_if_visible<T: DeserializeOwned>(
         &self,
         url: &str,
         on_wait: OnWait<'_>,
@@ -422,7 +431,7 @@ impl Client {
 
     /// Every page of a list, from `url` on, at most `most` elements in all: a list that
     /// never ends is refused rather than held.
-    pub fn get_all<T: DeserializeOwned>(
+    pub(crate) fn get_all<T: DeserializeOwned>(
         &self,
         url: &str,
         most: usize,
@@ -496,7 +505,7 @@ impl Client {
 
     /// `body` as JSON to `url`: the answer, or the status that no retry will change,
     /// for the caller to judge.
-    pub fn post<T: DeserializeOwned>(
+    pub(crate) fn post<T: DeserializeOwned>(
         &self,
         url: &str,
         body: &serde_json::Value,
@@ -512,7 +521,7 @@ impl Client {
 
     /// One JSON document, or the status that no retry will change, for the caller to
     /// judge.
-    pub fn get_answer<T: DeserializeOwned>(
+    pub(crate) fn get_answer<T: DeserializeOwned>(
         &self,
         url: &str,
         on_wait: OnWait<'_>,
@@ -521,7 +530,7 @@ impl Client {
     }
 
     /// Like [`Client::post`], but any status other than success is an error.
-    pub fn post_ok<T: DeserializeOwned>(
+    pub(crate) fn post_ok<T: DeserializeOwned>(
         &self,
         url: &str,
         body: &serde_json::Value,
@@ -535,7 +544,7 @@ impl Client {
 
     /// A `DELETE` with a JSON body, tried once; what comes of it is not the caller's
     /// concern (closing a search context that expires anyway).
-    pub fn delete_quietly(&self, url: &str, body: &serde_json::Value) {
+    pub(crate) fn delete_quietly(&self, url: &str, body: &serde_json::Value) {
         if !self.origin.covers(url) {
             return;
         }
@@ -566,7 +575,7 @@ impl Client {
 
     /// A request with `body`, retried as `retries` and [`Settings`] allow: the answer's
     /// JSON, or the status that no retry will change.
-    pub fn send<T: DeserializeOwned>(
+    pub(crate) fn send<T: DeserializeOwned>(
         &self,
         method: Method,
         url: &str,
@@ -646,12 +655,37 @@ impl Client {
         url: &str,
         body: Option<Body<'_>>,
     ) -> Outcome<T> {
+        let mut response = match self.request(method, url, body) {
+            Ok(r) => r,
+            Err(e) => return transport_failure(&e),
+        };
+        let status = response.status().as_u16();
+        if let Some(retry) = retry_of(status, &response) {
+            return retry;
+        }
+        if !(200..=299).contains(&status) {
+            return Outcome::Status(status);
+        }
+        let next = next_of(url, &response);
+        match read_body(&mut response) {
+            Ok(body) => parse_page(&body, next),
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// Sends one request with the secret, asking for JSON.
+    fn request(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<Body<'_>>,
+    ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
         let (name, value) = self.auth();
         let body = body.unwrap_or(Body {
             bytes: &[],
             content_type: "application/json",
         });
-        let response = match method {
+        match method {
             Method::Get => self
                 .agent
                 .get(url)
@@ -668,83 +702,6 @@ impl Client {
                     .header("Accept", "application/json")
                     .header("Content-Type", body.content_type)
                     .send(body.bytes)
-            }
-        };
-        let mut response = match response {
-            Ok(r) => r,
-            Err(e) => return transport_failure(&e),
-        };
-        let status = response.status().as_u16();
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        // 501 and 505 say the server cannot do this at all.
-        if status == 429 || ((500..=599).contains(&status) && status != 501 && status != 505) {
-            let now = Utc::now();
-            let after = header("retry-after")
-                .and_then(|v| retry_after(&v, now))
-                .or_else(|| header("ratelimit-reset").and_then(|v| reset_at(&v, now)));
-            let reason = if status == 429 {
-                "HTTP 429 (rate limited)".to_owned()
-            } else {
-                format!("HTTP {status}")
-            };
-            // 429 and 503 refuse the request before acting on it.
-            let unapplied = status == 429 || status == 503;
-            return Outcome::Retry {
-                reason,
-                after,
-                unapplied,
-            };
-        }
-        if !(200..=299).contains(&status) {
-            return Outcome::Status(status);
-        }
-        let next = next_of(url, &response);
-        // The limit counts the bytes as they are once decompressed: a page of a few
-        // kilobytes of gzip can inflate to gigabytes.
-        let mut body = Vec::new();
-        let read = response
-            .body_mut()
-            .with_config()
-            .reader()
-            .take(MAX_PAGE_BYTES + 1)
-            .read_to_end(&mut body);
-        if let Err(e) = read {
-            return transport_failure(&ureq::Error::from(e));
-        }
-        if body.len() as u64 > MAX_PAGE_BYTES {
-            return Outcome::Failed(format!(
-                "the page is larger than {} MiB once decompressed",
-                MAX_PAGE_BYTES >> 20
-            ));
-        }
-        match serde_json::from_slice(&body) {
-            Ok(body) => Outcome::Done(Page { body, next }),
-            Err(e) => {
-                let at = format!("at line {}, column {}", e.line(), e.column());
-                match e.classify() {
-                    // JSON of another shape: asking again brings the same. The error's
-                    // own text may quote a value of the answer; only its place is shown.
-                    serde_json::error::Category::Data
-                        if e.to_string().starts_with(TOO_MANY_ITEMS) =>
-                    {
-                        Outcome::Failed(format!("{TOO_MANY_ITEMS} ({MAX_PAGE_ITEMS})"))
-                    }
-                    serde_json::error::Category::Data => {
-                        Outcome::Failed(format!("the answer is not of the shape expected ({at})"))
-                    }
-                    // A proxy can cut a page short; the same request may well succeed.
-                    _ => Outcome::Retry {
-                        reason: format!("the response is not the JSON expected ({at})"),
-                        after: None,
-                        unapplied: false,
-                    },
-                }
             }
         }
     }
@@ -764,7 +721,7 @@ impl Client {
     }
 
     /// A status no retry changes, as an error that says what it likely means.
-    pub fn status_error(&self, method: Method, url: &str, status: u16) -> Error {
+    pub(crate) fn status_error(&self, method: Method, url: &str, status: u16) -> Error {
         FetchError::Status {
             method: method.name(),
             route: self.shown(url),
@@ -811,6 +768,89 @@ fn is_loopback(host: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A status worth another try (429, and 5xx but 501 and 505, which say the server
+/// cannot do this at all), with the wait the server asks for.
+fn retry_of<T>(status: u16, response: &ureq::http::Response<ureq::Body>) -> Option<Outcome<T>> {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    // 501 and 505 say the server cannot do this at all.
+    if status == 429 || ((500..=599).contains(&status) && status != 501 && status != 505) {
+        let now = Utc::now();
+        let after = header("retry-after")
+            .and_then(|v| retry_after(&v, now))
+            .or_else(|| header("ratelimit-reset").and_then(|v| reset_at(&v, now)));
+        let reason = if status == 429 {
+            "HTTP 429 (rate limited)".to_owned()
+        } else {
+            format!("HTTP {status}")
+        };
+        // 429 and 503 refuse the request before acting on it.
+        let unapplied = status == 429 || status == 503;
+        return Some(Outcome::Retry {
+            reason,
+            after,
+            unapplied,
+        });
+    }
+    None
+}
+
+/// The answer's body, within [`MAX_PAGE_BYTES`].
+fn read_body<T>(
+    response: &mut ureq::http::Response<ureq::Body>,
+) -> std::result::Result<Vec<u8>, Outcome<T>> {
+    // The limit counts the bytes as they are once decompressed: a page of a few
+    // kilobytes of gzip can inflate to gigabytes.
+    let mut body = Vec::new();
+    let read = response
+        .body_mut()
+        .with_config()
+        .reader()
+        .take(MAX_PAGE_BYTES + 1)
+        .read_to_end(&mut body);
+    if let Err(e) = read {
+        return Err(transport_failure(&ureq::Error::from(e)));
+    }
+    if body.len() as u64 > MAX_PAGE_BYTES {
+        return Err(Outcome::Failed(format!(
+            "the page is larger than {} MiB once decompressed",
+            MAX_PAGE_BYTES >> 20
+        )));
+    }
+    Ok(body)
+}
+
+/// The page a body holds, or why not.
+fn parse_page<T: DeserializeOwned>(body: &[u8], next: Option<Next>) -> Outcome<T> {
+    match serde_json::from_slice(body) {
+        Ok(body) => Outcome::Done(Page { body, next }),
+        Err(e) => {
+            let at = format!("at line {}, column {}", e.line(), e.column());
+            match e.classify() {
+                // JSON of another shape: asking again brings the same. The error's
+                // own text may quote a value of the answer; only its place is shown.
+                serde_json::error::Category::Data if e.to_string().starts_with(TOO_MANY_ITEMS) => {
+                    Outcome::Failed(format!("{TOO_MANY_ITEMS} ({MAX_PAGE_ITEMS})"))
+                }
+                serde_json::error::Category::Data => {
+                    Outcome::Failed(format!("the answer is not of the shape expected ({at})"))
+                }
+                // A proxy can cut a page short; the same request may well succeed.
+                _ => Outcome::Retry {
+                    reason: format!("the response is not the JSON expected ({at})"),
+                    after: None,
+                    unapplied: false,
+                },
+            }
+        }
+    }
 }
 
 /// What went wrong below HTTP, in words that carry no header, body or address; a

@@ -63,7 +63,7 @@ struct ApiEmail {
 
 /// What a fetch found, in numbers, for the engineer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fetched {
+pub(crate) struct Fetched {
     /// The group's root path, and its plan when the token may see it.
     pub root: String,
     pub plan: Option<String>,
@@ -80,7 +80,7 @@ pub struct Fetched {
 
 /// The most entries (groups, projects and memberships together) a directory may hold:
 /// far beyond any group's, and small enough to hold and write (a few hundred MB).
-pub const MAX_ENTRIES: usize = 500_000;
+pub(crate) const MAX_ENTRIES: usize = 500_000;
 
 /// The most ancestors a group may have: GitLab nests groups 20 deep at most.
 const MAX_ANCESTORS: usize = 100;
@@ -108,7 +108,7 @@ fn namespace_url(client: &Client, id: &str) -> String {
 }
 
 /// Reads the directory of the group at `path`.
-pub fn fetch(
+pub(crate) fn fetch(
     client: &Client,
     path: &str,
     on_step: &dyn Fn(&str),

@@ -54,7 +54,7 @@ const KEEP_ALIVE: &str = "2m";
 
 /// What to fetch and where to write it.
 #[derive(Debug, Clone)]
-pub struct Request {
+pub(crate) struct Request {
     /// Index names or patterns, comma-separated.
     pub index: String,
     /// The candidate query.
@@ -72,7 +72,7 @@ pub struct Request {
 
 /// What a fetch did, for the engineer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fetched {
+pub(crate) struct Fetched {
     /// Documents in the output.
     pub written: u64,
     /// Of them, those an interrupted run had written.
@@ -544,7 +544,7 @@ fn sort_key(sort: &[Value]) -> Option<Vec<i128>> {
 
 /// Fetches the totals, then every candidate page into the part file; then, with every
 /// page in, the output and its manifest.
-pub fn fetch(
+pub(crate) fn fetch(
     client: &Client,
     request: &Request,
     on_page: &dyn Fn(u64, u64),

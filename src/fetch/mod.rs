@@ -6,10 +6,10 @@
 //! paths the engineer typed.
 
 mod address;
-pub mod audit;
-pub mod client;
-pub mod directory;
-pub mod logs;
+pub(crate) mod audit;
+pub(crate) mod client;
+pub(crate) mod directory;
+pub(crate) mod logs;
 
 use std::cell::RefCell;
 use std::fs::File;
@@ -33,7 +33,7 @@ fn wait_notice(err: &RefCell<&mut dyn Write>, spinner: &Spinner, reason: &str, w
 }
 
 /// `logbrief fetch directory`.
-pub fn directory(
+pub(crate) fn directory(
     client: &Client,
     namespace: &str,
     output: &Path,
@@ -112,7 +112,7 @@ fn paged<T>(
 }
 
 /// `logbrief fetch audit-events`.
-pub fn audit_events(
+pub(crate) fn audit_events(
     client: &Client,
     request: &audit::Request,
     out: &mut dyn Write,
@@ -144,7 +144,7 @@ pub fn audit_events(
 }
 
 /// `logbrief fetch logs`.
-pub fn logs(
+pub(crate) fn logs(
     client: &Client,
     request: &logs::Request,
     out: &mut dyn Write,

@@ -15,7 +15,7 @@ use super::check::{Findings, Guard};
 
 /// The kind of personal value a hit was: what a refusal may say instead of the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum HitKind {
+pub(super) enum HitKind {
     Ip,
     Username,
     Email,
@@ -37,7 +37,7 @@ impl HitKind {
         HitKind::UrlCredentials,
     ];
 
-    pub fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             HitKind::Ip => "IP address",
             HitKind::Username => "username",
@@ -177,7 +177,7 @@ impl ByHash {
 /// canary, which refuses the reply (exit 5); a canary in the reply always has its own
 /// hash, so a collision never lets one through.
 #[derive(Debug, Default)]
-pub struct Canaries {
+pub(crate) struct Canaries {
     values: ByHash,
     /// The length of the longest folded value, in bytes: no stretch of a reply
     /// longer than that can be a canary.
@@ -195,7 +195,7 @@ pub struct Canaries {
 }
 
 impl Canaries {
-    pub fn new(requester: Option<&Verified>, own_ranges: &[IpNetwork]) -> Self {
+    pub(crate) fn new(requester: Option<&Verified>, own_ranges: &[IpNetwork]) -> Self {
         let mut own_values = HashSet::new();
         let own_emails: HashSet<String> = requester
             .iter()
@@ -247,7 +247,7 @@ impl Canaries {
         self.longest = self.longest.max(self.scratch.len());
     }
 
-    pub fn add_directory(&mut self, dir: &Directory) {
+    pub(crate) fn add_directory(&mut self, dir: &Directory) {
         for (_, value) in dir.personal_values() {
             match value {
                 PersonalValue::Username(v) => self.add(v, HitKind::Username),
@@ -259,7 +259,7 @@ impl Canaries {
 
     /// Addresses need no canary: the detector refuses every address outside the
     /// requester's ranges, in any spelling.
-    pub fn add_request(&mut self, r: &Request<'_>) {
+    pub(crate) fn add_request(&mut self, r: &Request<'_>) {
         if let Some(u) = &r.username {
             self.add(u, HitKind::Username);
         }
@@ -268,7 +268,7 @@ impl Canaries {
         }
     }
 
-    pub fn add_audit_event(&mut self, e: &crate::ingest::audit::AuditEvent) {
+    pub(crate) fn add_audit_event(&mut self, e: &crate::ingest::audit::AuditEvent) {
         if let Some(name) = &e.author_name {
             self.add(name, HitKind::Name);
         }
@@ -285,7 +285,7 @@ impl Canaries {
 
     /// An empty collection for the same requester, to fill on another thread and
     /// [`merge`](Self::merge) back.
-    pub fn empty_like(&self) -> Canaries {
+    pub(crate) fn empty_like(&self) -> Canaries {
         Canaries {
             own: self.own.clone(),
             own_values: self.own_values.clone(),
@@ -296,14 +296,14 @@ impl Canaries {
     }
 
     /// Takes in what another collection for the same requester gathered.
-    pub fn merge(&mut self, other: Canaries) {
+    pub(crate) fn merge(&mut self, other: Canaries) {
         self.values.merge(other.values);
         self.longest = self.longest.max(other.longest);
     }
 
     /// Freezes the collection into a guard. `allowed` are data values that belong to
     /// the requester and may appear whole: the paths in scope.
-    pub fn into_guard(self, allowed: impl IntoIterator<Item = String>) -> Result<Guard> {
+    pub(crate) fn into_guard(self, allowed: impl IntoIterator<Item = String>) -> Result<Guard> {
         Ok(Guard {
             values: self.values,
             longest: self.longest,

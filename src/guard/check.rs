@@ -18,7 +18,7 @@ use super::marks::{
 /// What becomes of the template's own emphasis (`**`) when a reply is finished: kept
 /// for markdown, taken out for plain text. Data is never touched: it is escaped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Emphasis {
+pub(crate) enum Emphasis {
     Keep,
     Strip,
 }
@@ -33,7 +33,7 @@ impl Emphasis {
 }
 
 /// The frozen guard: checks data text, and finishes rendered replies.
-pub struct Guard {
+pub(crate) struct Guard {
     pub(super) values: ByHash,
     pub(super) longest: usize,
     pub(super) allowed: HashSet<String>,
@@ -116,7 +116,7 @@ impl Guard {
     /// Checks every data string of a serializable value (the aggregates) that every
     /// format of the reply may show: the fields only the JSON shows
     /// ([`JSON_ONLY_FIELDS`]) are checked when the JSON is written.
-    pub fn vet<T: serde::Serialize>(&self, value: T) -> Result<Guarded<T>> {
+    pub(crate) fn vet<T: serde::Serialize>(&self, value: T) -> Result<Guarded<T>> {
         let json = serde_json::to_value(&value)
             .map_err(|e| Error::Internal(format!("privacy guard: {e}")))?;
         let mut found = Findings::default();
@@ -127,7 +127,7 @@ impl Guard {
     /// Serializes `value` as pretty JSON after checking every data string in it, then
     /// applies `after` (which may only replace numbers with the program's own words,
     /// as `--min-count` does).
-    pub fn json(
+    pub(crate) fn json(
         &self,
         mut value: serde_json::Value,
         after: impl FnOnce(&mut serde_json::Value),
@@ -183,7 +183,7 @@ impl Guard {
     /// span names (the greeting, the known list…), else the heading above it, or the
     /// opening. The finished text carries no bidirectional control and no Liquid
     /// marker (see [`defuse_text`]).
-    pub fn finish(
+    pub(crate) fn finish(
         &self,
         marked: &str,
         escape: fn(&str, &mut String),

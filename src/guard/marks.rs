@@ -2,26 +2,26 @@
 //! places of a reply a refusal names.
 
 /// Opens a span of data in rendered text (Unicode private use; stripped from data).
-pub const DATA_START: char = '\u{E000}';
+pub(crate) const DATA_START: char = '\u{E000}';
 /// Closes a span of data.
-pub const DATA_END: char = '\u{E001}';
+pub(crate) const DATA_END: char = '\u{E001}';
 /// Opens a span of text the program formatted itself: escaped, never checked.
-pub const OWN_START: char = '\u{E002}';
+pub(crate) const OWN_START: char = '\u{E002}';
 /// Closes a span of the program's own text.
-pub const OWN_END: char = '\u{E003}';
+pub(crate) const OWN_END: char = '\u{E003}';
 /// Encloses, at the start of a data span, the code of the [`Place`] it is printed in,
 /// when that is not the heading above it (the greeting, the known list…).
-pub const PLACE: char = '\u{E004}';
+pub(crate) const PLACE: char = '\u{E004}';
 
 /// Whether `c` is one of the marks, which never belong to a value.
-pub fn is_mark(c: char) -> bool {
+pub(crate) fn is_mark(c: char) -> bool {
     matches!(c, DATA_START | DATA_END | OWN_START | OWN_END | PLACE)
 }
 
 /// Where in a reply a value is printed, as far as a refusal must tell the engineer:
 /// each place that holds values someone typed has advice of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Place {
+pub(crate) enum Place {
     /// The team configuration's `greeting`.
     Greeting,
     /// The team configuration's `sign_off`.
@@ -48,7 +48,7 @@ impl Place {
     ];
 
     /// The code a data span carries between [`PLACE`] marks.
-    pub fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         match self {
             Place::Greeting => "greeting",
             Place::SignOff => "sign-off",
@@ -122,6 +122,6 @@ impl Place {
 /// Whether `c` is a bidirectional control or mark, which can make a reply read
 /// otherwise than its characters run (U+202A–U+202E, U+2066–U+2069, and the marks
 /// U+061C, U+200E, U+200F).
-pub fn is_bidi_control(c: char) -> bool {
+pub(super) fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{061C}' | '\u{200E}' | '\u{200F}')
 }

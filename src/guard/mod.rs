@@ -35,16 +35,16 @@ mod check;
 mod detectors;
 mod marks;
 
-pub use canaries::Canaries;
-pub use check::{Emphasis, Guard};
-pub use marks::{DATA_END, DATA_START, OWN_END, OWN_START, PLACE, Place, is_mark};
+pub(crate) use canaries::Canaries;
+pub(crate) use check::{Emphasis, Guard};
+pub(crate) use marks::{DATA_END, DATA_START, OWN_END, OWN_START, PLACE, Place, is_mark};
 
 /// A value that passed the privacy guard. Only this module can make one.
 #[derive(Debug)]
-pub struct Guarded<T>(T);
+pub(crate) struct Guarded<T>(T);
 
 impl<T> Guarded<T> {
-    pub fn get(&self) -> &T {
+    pub(crate) fn get(&self) -> &T {
         &self.0
     }
 }

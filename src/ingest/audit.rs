@@ -21,7 +21,7 @@ use std::fmt;
 
 /// One audit event, whichever shape it came in.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AuditEvent {
+pub(crate) struct AuditEvent {
     pub id: Option<String>,
     pub author_id: Option<i64>,
     pub author_name: Option<String>,
@@ -75,7 +75,7 @@ fn json_action(event: &Value) -> &'static str {
 }
 
 /// Reads an event object from the API or a stream.
-pub fn from_json(event: &Value) -> Line<'static> {
+pub(crate) fn from_json(event: &Value) -> Line<'static> {
     if !event.is_object() {
         return Line::Malformed("not an audit event object");
     }
@@ -103,10 +103,10 @@ pub fn from_json(event: &Value) -> Line<'static> {
 
 /// Why an event longer than [`limits::AUDIT_EVENT`] is malformed: an event is read
 /// whole into memory, where it takes several times its bytes.
-pub const TOO_LONG: &str = "an audit event longer than the limit";
+pub(crate) const TOO_LONG: &str = "an audit event longer than the limit";
 
 /// Reads one NDJSON line.
-pub fn parse_ndjson_line(bytes: &[u8]) -> Line<'static> {
+pub(crate) fn parse_ndjson_line(bytes: &[u8]) -> Line<'static> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Line::NotRequest;
     }
@@ -120,13 +120,13 @@ pub fn parse_ndjson_line(bytes: &[u8]) -> Line<'static> {
 }
 
 /// The UI export's columns, found by name.
-pub struct CsvColumns {
+pub(crate) struct CsvColumns {
     index: std::collections::HashMap<String, usize>,
     len: usize,
 }
 
 impl CsvColumns {
-    pub fn new(header: &csv::ByteRecord) -> Self {
+    pub(crate) fn new(header: &csv::ByteRecord) -> Self {
         let index = header
             .iter()
             .enumerate()
@@ -145,7 +145,7 @@ impl CsvColumns {
     }
 
     /// Reads one record of the export.
-    pub fn event(&self, record: &csv::ByteRecord) -> Line<'static> {
+    pub(crate) fn event(&self, record: &csv::ByteRecord) -> Line<'static> {
         if record.len() != self.len {
             return Line::Malformed("record with a different number of fields than the header");
         }
@@ -191,25 +191,25 @@ fn parse_export_time(s: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Whether a first line is the UI export's header.
-pub fn is_csv_header(first_line: &[u8]) -> bool {
+pub(crate) fn is_csv_header(first_line: &[u8]) -> bool {
     let lower = String::from_utf8_lossy(first_line).to_ascii_lowercase();
     lower.contains("author id") && lower.contains("entity type") && lower.contains("created at")
 }
 
 /// Whether a JSON object line is an audit event (for detection).
-pub fn is_event_line(line: &[u8]) -> bool {
+pub(crate) fn is_event_line(line: &[u8]) -> bool {
     let has = |key: &[u8]| line.windows(key.len()).any(|w| w == key);
     has(br#""entity_type""#) && has(br#""created_at""#)
 }
 
 /// Whether a JSON value is an audit event: an object with the keys every event has.
-pub fn is_event(value: &Value) -> bool {
+pub(crate) fn is_event(value: &Value) -> bool {
     value.get("entity_type").is_some() && value.get("created_at").is_some()
 }
 
 /// Whether JSON text is an audit event, as [`is_event`] tells, by the object's own
 /// keys alone: nothing of it is kept in memory.
-pub fn is_event_text(text: &[u8]) -> bool {
+pub(crate) fn is_event_text(text: &[u8]) -> bool {
     struct EventKeys;
     impl<'de> Visitor<'de> for EventKeys {
         type Value = bool;
@@ -235,7 +235,7 @@ pub fn is_event_text(text: &[u8]) -> bool {
 /// Whether the start of a file is the API's JSON: an array whose first element is an
 /// audit event, or an empty array (a page without events). A `[` alone is no
 /// evidence: TOML and many other files start with one.
-pub fn is_api_array(head: &[u8]) -> bool {
+pub(crate) fn is_api_array(head: &[u8]) -> bool {
     use serde::Deserialize;
     let Some(rest) = head.trim_ascii_start().strip_prefix(b"[") else {
         return false;

@@ -20,7 +20,7 @@ use crate::limits::{self, Reached};
 
 /// Whole lines of one input, in order.
 #[derive(Debug)]
-pub struct Chunk {
+pub(crate) struct Chunk {
     /// 0, 1, 2, ... in input order.
     pub seq: u64,
     /// Whole lines, each ending in `\n` except perhaps the input's last one.
@@ -35,7 +35,7 @@ pub struct Chunk {
 impl Chunk {
     /// How many lines the chunk holds.
     #[cfg(test)]
-    pub fn lines(&self) -> u64 {
+    pub(crate) fn lines(&self) -> u64 {
         if self.overlong {
             return 1;
         }
@@ -55,13 +55,13 @@ impl Chunk {
 }
 
 /// How many lines whole-line text holds: its newlines, and a last line without one.
-pub fn count_lines(text: &[u8]) -> u64 {
+pub(crate) fn count_lines(text: &[u8]) -> u64 {
     let newlines = memchr::memchr_iter(b'\n', text).count() as u64;
     newlines + u64::from(text.last().is_some_and(|&b| b != b'\n'))
 }
 
 /// The lines of whole-line text, without terminators (`\n` or `\r\n`).
-pub fn lines(text: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
+pub(crate) fn lines(text: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
     let lines = (!text.is_empty()).then(|| text.strip_suffix(b"\n").unwrap_or(text));
     lines
         .into_iter()
@@ -71,7 +71,7 @@ pub fn lines(text: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
 
 /// One line of a chunk, parsed with `parse`, or dropped as malformed when it is over
 /// `max_line` (inside a chunk, only a last line without its end can be).
-pub fn parse_within<'a>(
+pub(crate) fn parse_within<'a>(
     line: &'a [u8],
     max_line: usize,
     parse: impl FnOnce(&'a [u8]) -> Line<'a>,
@@ -85,7 +85,7 @@ pub fn parse_within<'a>(
 
 /// What a chunk dropped whole says of its one line.
 impl Chunk {
-    pub fn dropped_line(&self) -> Option<Line<'static>> {
+    pub(crate) fn dropped_line(&self) -> Option<Line<'static>> {
         self.overlong.then(|| {
             Line::Malformed(
                 self.dropped
@@ -98,7 +98,7 @@ impl Chunk {
 /// Reads every line of `reader` through [`cut`] on this thread, numbering them from 1
 /// and handing each, parsed as `format`, to `f`: the same cutting, limits and line
 /// numbers as `summarize`'s threads, for readers that take every line.
-pub fn each_line(
+pub(crate) fn each_line(
     reader: &mut LineReader,
     format: Format,
     flavor: json::Flavor,
@@ -129,11 +129,11 @@ pub fn each_line(
 
 /// The bytes of one chunk: large enough that handing chunks between threads costs
 /// nothing, small enough that the buffers in flight stay a few megabytes.
-pub const CHUNK: usize = 1 << 20;
+pub(crate) const CHUNK: usize = 1 << 20;
 
 /// Why reading stopped early.
 #[derive(Debug)]
-pub struct ReadFailure {
+pub(crate) struct ReadFailure {
     /// The first chunk that was not handed on: its first line is where reading failed.
     pub seq: u64,
     pub source: io::Error,
@@ -142,7 +142,7 @@ pub struct ReadFailure {
 /// Cuts what `reader` has left into chunks of about `size` bytes, taking each buffer
 /// from `pool` (which bounds memory) and handing each chunk to `send`. Stops early,
 /// without error, when `send` returns false (nobody listens any more).
-pub fn cut(
+pub(crate) fn cut(
     reader: &mut LineReader,
     size: usize,
     max_line: usize,
@@ -340,19 +340,19 @@ fn skip_rest_of_line(
 /// limit in memory whatever the number of threads, not that many times it. Chunks of
 /// ordinary lines (at most twice [`CHUNK`]) pass freely.
 #[derive(Default)]
-pub struct LongOneAtATime {
+pub(crate) struct LongOneAtATime {
     busy: std::sync::Mutex<bool>,
     free: std::sync::Condvar,
 }
 
 impl LongOneAtATime {
     /// Whether a chunk is one long line.
-    pub fn is_long(chunk: &Chunk) -> bool {
+    pub(crate) fn is_long(chunk: &Chunk) -> bool {
         chunk.bytes.len() > 2 * CHUNK
     }
 
     /// Waits until no other long chunk is being searched, and takes the turn.
-    pub fn enter(&self) {
+    pub(crate) fn enter(&self) {
         let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
         while *busy {
             busy = self.free.wait(busy).unwrap_or_else(|p| p.into_inner());
@@ -362,13 +362,13 @@ impl LongOneAtATime {
 
     /// The turn taken for a long chunk, given back when the returned value is dropped
     /// (also when the search of the chunk panics, so the reader never waits forever).
-    pub fn taken(&self) -> Turn<'_> {
+    pub(crate) fn taken(&self) -> Turn<'_> {
         Turn(self)
     }
 }
 
 /// A long chunk's turn; see [`LongOneAtATime::taken`].
-pub struct Turn<'a>(&'a LongOneAtATime);
+pub(crate) struct Turn<'a>(&'a LongOneAtATime);
 
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
@@ -380,7 +380,7 @@ impl Drop for Turn<'_> {
 /// A chunk's buffer, or a scratch buffer that follows one, made small again once a
 /// long line grew it: the buffers of a pool stay about [`CHUNK`] bytes each, so a
 /// file of long lines does not keep several of the line limit in memory.
-pub fn trim(buffer: &mut Vec<u8>) {
+pub(crate) fn trim(buffer: &mut Vec<u8>) {
     if buffer.capacity() > 2 * CHUNK {
         buffer.truncate(CHUNK);
         buffer.shrink_to(CHUNK);

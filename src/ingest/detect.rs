@@ -4,6 +4,7 @@ use super::{audit, kibana, nginx};
 
 /// The format of one input file, detected or hinted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(fuzzing), allow(unreachable_pub))]
 pub enum Format {
     RailsJson,
     WorkhorseJson,
@@ -25,7 +26,7 @@ pub enum Format {
 }
 
 impl Format {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Format::RailsJson => "gitlab-rails-json",
             Format::WorkhorseJson => "gitlab-workhorse-json",
@@ -42,6 +43,7 @@ impl Format {
 
 /// Detects a file's format from its first bytes (see [`reader::LineReader::peek`]:
 /// at least 256 KiB and the whole first line). `None`: no known format.
+#[cfg_attr(not(fuzzing), allow(unreachable_pub))]
 pub fn detect(head: &[u8], hint: Option<Format>) -> Option<Format> {
     if let Some(hint) = hint {
         return Some(hint);

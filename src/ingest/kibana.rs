@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use super::Zone;
 
 /// Whether the first line is a Kibana CSV header.
-pub fn looks_like(first_line: &[u8]) -> bool {
+pub(crate) fn looks_like(first_line: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(first_line) else {
         return false;
     };
@@ -32,7 +32,7 @@ const TIME: &str = "time";
 
 /// The columns of an export, from its header.
 #[derive(Debug, Clone)]
-pub struct Columns {
+pub(crate) struct Columns {
     /// The names, with `json.` stripped.
     names: Vec<String>,
     /// The log's own `time` (`json.time`).
@@ -54,7 +54,7 @@ enum Stamp {
 }
 
 impl Columns {
-    pub fn new(header: &csv::ByteRecord) -> Self {
+    pub(crate) fn new(header: &csv::ByteRecord) -> Self {
         let names: Vec<String> = header
             .iter()
             .map(|f| {
@@ -72,7 +72,7 @@ impl Columns {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.names.len()
     }
 
@@ -92,7 +92,7 @@ impl Columns {
 
     /// Whether a record takes its time from a value written without a zone, which
     /// only `--input-tz` can place in time.
-    pub fn needs_zone(&self, record: &csv::ByteRecord) -> bool {
+    pub(crate) fn needs_zone(&self, record: &csv::ByteRecord) -> bool {
         record.len() == self.len() && matches!(self.stamp(record), Stamp::Local(_))
     }
 }
@@ -123,7 +123,7 @@ fn read_stamp(s: String) -> Stamp {
 /// Rebuilds one record as JSON bytes, its time in UTC. `Err` says why the record is
 /// malformed: a field count that does not match the header (a damaged record), a
 /// time without a zone when none was given, or a local time `zone` skips or repeats.
-pub fn record_to_json(
+pub(crate) fn record_to_json(
     columns: &Columns,
     record: &csv::ByteRecord,
     zone: Option<Zone>,

@@ -12,14 +12,14 @@ use crate::error::Error;
 /// The zone of times written without one (`--input-tz`): UTC or a fixed offset, or an
 /// IANA zone, whose offset changes with daylight saving time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Zone {
+pub(crate) enum Zone {
     Fixed(chrono::FixedOffset),
     Named(chrono_tz::Tz),
 }
 
 impl Zone {
     /// An IANA zone by name (`Europe/Berlin`), in any case.
-    pub fn named(name: &str) -> Option<Zone> {
+    pub(crate) fn named(name: &str) -> Option<Zone> {
         let name = name.trim();
         chrono_tz::TZ_VARIANTS
             .iter()
@@ -31,7 +31,7 @@ impl Zone {
     /// that no single instant, nothing is guessed: a time in the spring gap never
     /// happened, and one in the autumn hour that repeats happened twice, an hour
     /// apart, and either could be meant. `Err` says which, for a malformed line.
-    pub fn instant(self, local: NaiveDateTime) -> Result<DateTime<Utc>, &'static str> {
+    pub(crate) fn instant(self, local: NaiveDateTime) -> Result<DateTime<Utc>, &'static str> {
         let found = match self {
             Zone::Fixed(offset) => offset.from_local_datetime(&local).map(|t| t.to_utc()),
             Zone::Named(tz) => tz.from_local_datetime(&local).map(|t| t.to_utc()),
@@ -50,6 +50,7 @@ impl Zone {
 
 /// How the lines of one input are read.
 #[derive(Debug, Clone, Copy, Default)]
+#[cfg_attr(not(fuzzing), allow(unreachable_pub))]
 pub struct ReadOptions {
     /// The format named by `--format-hint`, if any; a hinted JSON flavour is strict.
     pub hint: Option<Format>,
@@ -61,7 +62,7 @@ pub struct ReadOptions {
 /// How the lines of a line-based format are written; other formats have records
 /// that are not lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LineSyntax {
+pub(crate) enum LineSyntax {
     /// GitLab's JSON logs.
     Json,
     /// NGINX's combined format.
@@ -71,7 +72,7 @@ pub enum LineSyntax {
 }
 
 /// The syntax of a format whose records are lines, or `None`.
-pub fn line_syntax(format: Format) -> Option<LineSyntax> {
+pub(crate) fn line_syntax(format: Format) -> Option<LineSyntax> {
     match format {
         Format::RailsJson | Format::WorkhorseJson | Format::Empty => Some(LineSyntax::Json),
         Format::Nginx => Some(LineSyntax::Nginx),
@@ -81,7 +82,7 @@ pub fn line_syntax(format: Format) -> Option<LineSyntax> {
 }
 
 /// The JSON flavour `options` ask for: a hinted one is strict.
-pub fn flavor(options: &ReadOptions) -> json::Flavor {
+pub(crate) fn flavor(options: &ReadOptions) -> json::Flavor {
     match options.hint {
         Some(Format::RailsJson) => json::Flavor::Rails,
         Some(Format::WorkhorseJson) => json::Flavor::Workhorse,
@@ -90,7 +91,7 @@ pub fn flavor(options: &ReadOptions) -> json::Flavor {
 }
 
 /// Parses one line (without its terminator) of a line-based format.
-pub fn parse_line(format: Format, flavor: json::Flavor, bytes: &[u8]) -> Line<'_> {
+pub(crate) fn parse_line(format: Format, flavor: json::Flavor, bytes: &[u8]) -> Line<'_> {
     let line = match line_syntax(format) {
         Some(LineSyntax::Nginx) => nginx::parse_line(bytes),
         Some(LineSyntax::AuditEvents) => audit::parse_ndjson_line(bytes),
@@ -108,6 +109,7 @@ pub fn parse_line(format: Format, flavor: json::Flavor, bytes: &[u8]) -> Line<'_
 /// A Kibana export whose times have no zone, read without `--input-tz`, is refused
 /// with a usage error before any of its records is handed on (see [`kibana`]). Every
 /// record is read within its limit (see [`crate::limits`]).
+#[cfg_attr(not(fuzzing), allow(unreachable_pub))]
 pub fn each_line(
     reader: &mut reader::LineReader,
     format: Format,
@@ -180,7 +182,7 @@ fn each_csv_record(
     zone: Option<Zone>,
     f: &mut impl FnMut(u64, Line<'_>) -> crate::error::Result<()>,
 ) -> crate::error::Result<u64> {
-    use crate::limits::{CSV_FIELDS, CSV_RECORD, size};
+    use crate::limits::{CSV_FIELDS, CSV_RECORD};
     let path = reader.path().to_owned();
     let stream = RecordBudget {
         inner: reader.reader(),
@@ -209,28 +211,7 @@ fn each_csv_record(
         match csv.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => last = line_no,
-            Err(_) if csv.get_ref().reached => {
-                return Err(stop(
-                    line_no,
-                    format!(
-                        "a CSV record longer than {} starts here, the most one may hold",
-                        size(CSV_RECORD as u64)
-                    ),
-                ));
-            }
-            Err(e) => {
-                let line = e.position().map_or(line_no, |p| p.line());
-                return Err(Error::InputLine {
-                    path,
-                    line,
-                    message: match e.kind() {
-                        csv::ErrorKind::Io(_) => {
-                            "read failed; the records after this one were not read".into()
-                        }
-                        _ => "the CSV cannot be read past this record".into(),
-                    },
-                });
-            }
+            Err(e) => return Err(csv_failure(path, line_no, &e, csv.get_ref().reached)),
         }
         if record.len() > CSV_FIELDS {
             return Err(stop(
@@ -266,6 +247,32 @@ fn each_csv_record(
         records.release(&path, f)?;
     }
     Ok(csv.position().line().max(last + 1) - 1)
+}
+
+/// Why a CSV export cannot be read on from `line_no`: a record over its limit
+/// (`reached`), a failed read, or CSV that does not parse.
+fn csv_failure(path: std::path::PathBuf, line_no: u64, e: &csv::Error, reached: bool) -> Error {
+    use crate::limits::{CSV_RECORD, size};
+    if reached {
+        return Error::InputLine {
+            path,
+            line: line_no,
+            message: format!(
+                "a CSV record longer than {} starts here, the most one may hold; the input was \
+                 not read past it",
+                size(CSV_RECORD as u64)
+            ),
+        };
+    }
+    let line = e.position().map_or(line_no, |p| p.line());
+    Error::InputLine {
+        path,
+        line,
+        message: match e.kind() {
+            csv::ErrorKind::Io(_) => "read failed; the records after this one were not read".into(),
+            _ => "the CSV cannot be read past this record".into(),
+        },
+    }
 }
 
 /// The records of a Kibana export after its header.

@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use super::{Line, Params, Request, Source, parse_ip};
 
 /// Parses one access-log line (without its terminator).
+#[cfg_attr(not(fuzzing), allow(unreachable_pub))]
 pub fn parse_line(bytes: &[u8]) -> Line<'_> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Line::NotRequest;
@@ -185,7 +186,7 @@ impl<'a> Fields<'a> {
 }
 
 /// Whether a line looks like the combined format (for detection).
-pub fn looks_like(line: &[u8]) -> bool {
+pub(crate) fn looks_like(line: &[u8]) -> bool {
     std::str::from_utf8(line)
         .ok()
         .and_then(fields)

@@ -24,19 +24,19 @@ const BUFFER: usize = 256 * 1024;
 
 /// How much of the decoded input detection reads ahead: at least this much, and the
 /// whole first line when it is longer (up to [`MAX_LINE`]).
-pub const READ_AHEAD: usize = 256 * 1024;
+pub(crate) const READ_AHEAD: usize = 256 * 1024;
 
 /// The longest line kept in memory. A longer one (a runaway log line, a file that is
 /// not text) is read through to its end and handed on empty, marked as overlong, so
 /// memory stays bounded whatever the input; one that goes on past
 /// [`limits::UNENDED_LINE`] stops the input.
-pub const MAX_LINE: usize = limits::LINE;
+pub(crate) const MAX_LINE: usize = limits::LINE;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// A line handed on without its bytes; it counts as one malformed line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dropped {
+pub(crate) enum Dropped {
     /// Longer than the limit.
     Overlong,
     /// What follows the last gzip member when it is no gzip member (garbage appended
@@ -46,7 +46,7 @@ pub enum Dropped {
 
 impl Dropped {
     /// Why the line is malformed, without quoting it.
-    pub fn reason(self) -> &'static str {
+    pub(crate) fn reason(self) -> &'static str {
         match self {
             Dropped::Overlong => "line longer than the limit",
             Dropped::TrailingGarbage => "bytes after the last gzip member that are not gzip",
@@ -239,6 +239,7 @@ impl BufRead for Stream {
 }
 
 /// One input, decoded and hashed as it is read; `ingest::chunks` cuts it into lines.
+#[cfg_attr(not(fuzzing), allow(unreachable_pub))]
 pub struct LineReader {
     path: PathBuf,
     stream: Stream,
@@ -254,7 +255,7 @@ pub struct LineReader {
 impl LineReader {
     /// Opens `path`; `-` is standard input. With `hash`, the stored bytes are hashed as
     /// they are read ([`finish`](Self::finish) returns their SHA-256).
-    pub fn open(path: &Path, hash: bool) -> Result<Self> {
+    pub(crate) fn open(path: &Path, hash: bool) -> Result<Self> {
         let read_err = |source| Error::Read {
             path: path.to_owned(),
             source,
@@ -267,6 +268,7 @@ impl LineReader {
         Self::from_reader(path, inner, hash)
     }
 
+    #[cfg_attr(not(fuzzing), allow(unreachable_pub))]
     pub fn from_reader(path: &Path, inner: Box<dyn Read + Send>, hash: bool) -> Result<Self> {
         let count = Arc::<AtomicU64>::default();
         let mut hashing = Hashing {
@@ -324,6 +326,7 @@ impl LineReader {
 
     #[cfg(any(test, fuzzing))]
     /// Lowers the line limit (for tests).
+    #[cfg_attr(not(fuzzing), allow(unreachable_pub))]
     pub fn with_max_line(mut self, max_line: usize) -> Self {
         self.max_line = max_line;
         self
@@ -331,27 +334,27 @@ impl LineReader {
 
     #[cfg(test)]
     /// Lowers the bound on a line without an end (for tests).
-    pub fn with_max_unended(mut self, max_unended: u64) -> Self {
+    pub(crate) fn with_max_unended(mut self, max_unended: u64) -> Self {
         self.max_unended = max_unended;
         self
     }
 
     /// How far a line is read through without finding its end before reading stops.
-    pub fn max_unended(&self) -> u64 {
+    pub(crate) fn max_unended(&self) -> u64 {
         self.max_unended
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
-    pub fn is_gzip(&self) -> bool {
+    pub(crate) fn is_gzip(&self) -> bool {
         self.gzip
     }
 
     /// Whether bytes that are no gzip member followed the last member. Known once the
     /// members were read to their end; they count as one malformed line, the last.
-    pub fn trailing_garbage(&self) -> bool {
+    pub(crate) fn trailing_garbage(&self) -> bool {
         match &self.stream.decoded {
             Decoded::Plain(_) => false,
             Decoded::Gzip(r) => r.get_ref().trailing,
@@ -360,7 +363,7 @@ impl LineReader {
 
     /// The warning for trailing garbage that was counted as the malformed line
     /// `line`, or `None` when there was none.
-    pub fn trailing_garbage_warning(&self, line: u64) -> Option<String> {
+    pub(crate) fn trailing_garbage_warning(&self, line: u64) -> Option<String> {
         self.trailing_garbage().then(|| {
             format!(
                 "{}: line {line}: bytes after the last gzip member are not gzip; the members \
@@ -372,23 +375,23 @@ impl LineReader {
 
     /// How many stored bytes (compressed ones for gzip) have been read so far; the
     /// counter can be watched from another thread.
-    pub fn stored_bytes_counter(&self) -> Arc<AtomicU64> {
+    pub(crate) fn stored_bytes_counter(&self) -> Arc<AtomicU64> {
         Arc::clone(&self.count)
     }
 
     /// The decoded stream, for formats whose records are not lines (CSV).
-    pub fn reader(&mut self) -> &mut dyn BufRead {
+    pub(crate) fn reader(&mut self) -> &mut dyn BufRead {
         self.read_ahead();
         &mut self.stream
     }
 
     /// The longest line read; a longer one is dropped as malformed.
-    pub fn max_line(&self) -> usize {
+    pub(crate) fn max_line(&self) -> usize {
         self.max_line
     }
 
     /// The error for a read that failed at `line`, or stopped there at a limit.
-    pub fn read_error(&self, line: u64, source: io::Error) -> Error {
+    pub(crate) fn read_error(&self, line: u64, source: io::Error) -> Error {
         if let Some(reached) = Reached::of(&source) {
             return Error::InputLine {
                 path: self.path.clone(),
@@ -457,6 +460,7 @@ impl LineReader {
     /// The first decoded bytes, without consuming them (for format detection): at
     /// least [`READ_AHEAD`] bytes and the whole first line, unless the input ends
     /// first. Fails only when nothing at all could be read.
+    #[cfg_attr(not(fuzzing), allow(unreachable_pub))]
     pub fn peek(&mut self) -> Result<&[u8]> {
         self.read_ahead();
         if self.stream.pos >= self.stream.head.len()
@@ -469,12 +473,13 @@ impl LineReader {
 
     /// The hash of the decoded content read so far (see `Stream::content`): equal for
     /// the same lines whatever the compression, unequal otherwise (128 bits).
-    pub fn content_digest(&self) -> u128 {
+    pub(crate) fn content_digest(&self) -> u128 {
         self.stream.content.digest128()
     }
 
     /// When the reader hashes: reads whatever is left of the stored bytes and returns
     /// their SHA-256 (hex). Otherwise `None`, at once.
+    #[cfg_attr(not(fuzzing), allow(unreachable_pub))]
     pub fn finish(self) -> Result<Option<String>> {
         let path = self.path;
         let mut raw = match self.stream.decoded {

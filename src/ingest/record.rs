@@ -11,7 +11,7 @@ use super::audit;
 /// Which component logged a request. When several logged the same one, the most
 /// complete record wins (RULES.md §6): Rails knows the user, Workhorse does not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Source {
+pub(crate) enum Source {
     Rails,
     Workhorse,
     /// NGINX in front of GitLab (`gitlab_access.log`), or any combined-format log.
@@ -20,7 +20,7 @@ pub enum Source {
 
 impl Source {
     /// Higher is more complete.
-    pub fn completeness(self) -> u8 {
+    pub(crate) fn completeness(self) -> u8 {
         match self {
             Source::Rails => 2,
             Source::Workhorse | Source::Nginx => 1,
@@ -30,7 +30,7 @@ impl Source {
 
 /// Route parameters that name a namespace or project.
 #[derive(Debug, Default, Clone)]
-pub struct Params<'a> {
+pub(crate) struct Params<'a> {
     pub namespace_id: Option<Cow<'a, str>>,
     pub project_id: Option<Cow<'a, str>>,
     pub repository_path: Option<Cow<'a, str>>,
@@ -44,6 +44,7 @@ pub struct Params<'a> {
 
 /// One request, as every format reports it. Strings borrow from the line when they can.
 #[derive(Debug, Clone)]
+#[cfg_attr(not(fuzzing), allow(unreachable_pub))]
 pub struct Request<'a> {
     pub source: Source,
     pub time: DateTime<Utc>,
@@ -84,6 +85,7 @@ impl<'a> Request<'a> {
 
 /// What one line turned out to be.
 #[derive(Debug)]
+#[cfg_attr(not(fuzzing), allow(unreachable_pub))]
 pub enum Line<'a> {
     Request(Box<Request<'a>>),
     /// An audit event.
@@ -95,10 +97,11 @@ pub enum Line<'a> {
 }
 
 /// The access check gitlab-shell makes for every Git command over SSH.
-pub const INTERNAL_ALLOWED: &str = "/api/v4/internal/allowed";
+pub(crate) const INTERNAL_ALLOWED: &str = "/api/v4/internal/allowed";
 
 /// What a request did, for the per-kind counts (RULES.md §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(not(fuzzing), allow(unreachable_pub))]
 pub enum Kind {
     Web,
     Api,
@@ -108,7 +111,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub(crate) const ALL: [Kind; 5] = [
         Kind::Web,
         Kind::Api,
         Kind::GitPull,
@@ -119,6 +122,7 @@ impl Kind {
 
 impl Request<'_> {
     /// Classifies the request: Git over HTTP first, then downloads, then API, then web.
+    #[cfg_attr(not(fuzzing), allow(unreachable_pub))]
     pub fn kind(&self) -> Kind {
         let (path, query) = match self.path.split_once('?') {
             Some((p, q)) => (p, q),
@@ -169,7 +173,7 @@ impl Request<'_> {
 /// Parses a client address as logs write it: a comma list (the first entry is the
 /// client), an optional port, brackets around IPv6, IPv4-mapped IPv6 folded to IPv4.
 /// Masked values (`[filtered]`, `x.x.x.x`) and anything else give `None`.
-pub fn parse_ip(raw: &str) -> Option<IpAddr> {
+pub(crate) fn parse_ip(raw: &str) -> Option<IpAddr> {
     let first = raw.split(',').next()?.trim();
     let ip = first
         .parse::<IpAddr>()
@@ -185,7 +189,7 @@ pub fn parse_ip(raw: &str) -> Option<IpAddr> {
     Some(fold_mapped(ip))
 }
 
-pub fn fold_mapped(ip: IpAddr) -> IpAddr {
+pub(crate) fn fold_mapped(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
         v4 => v4,
@@ -195,7 +199,7 @@ pub fn fold_mapped(ip: IpAddr) -> IpAddr {
 /// Parses a log timestamp: RFC 3339, with its zone. A time written without a zone is
 /// not read (RULES.md §9: times without a zone are not guessed); GitLab's JSON logs and
 /// the audit API always write one, so such a line is malformed.
-pub fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
     let raw = raw.trim();
     DateTime::parse_from_rfc3339(raw)
         .or_else(|_| DateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S%.f%:z"))
@@ -205,11 +209,11 @@ pub fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
 
 /// The environment variable that sets the run's clock (RFC 3339), for tests: the
 /// latest time a log line may hold depends on it.
-pub const CLOCK_VARIABLE: &str = "LOGBRIEF_NOW";
+pub(super) const CLOCK_VARIABLE: &str = "LOGBRIEF_NOW";
 
 /// The run's clock: `LOGBRIEF_NOW` when it holds an RFC 3339 time, else the system's,
 /// read once per run.
-pub fn run_clock() -> DateTime<Utc> {
+pub(crate) fn run_clock() -> DateTime<Utc> {
     static CLOCK: std::sync::OnceLock<DateTime<Utc>> = std::sync::OnceLock::new();
     *CLOCK.get_or_init(|| {
         std::env::var(CLOCK_VARIABLE)
@@ -222,7 +226,7 @@ pub fn run_clock() -> DateTime<Utc> {
 /// Whether a time cannot be a log line's: before 2011 (older than GitLab's logs), or
 /// more than a day after the run (RULES.md §9). Such a time is a clock that was not
 /// set, or a value that is no time, and would claim a period the logs do not cover.
-pub fn is_stray(t: DateTime<Utc>) -> bool {
+pub(crate) fn is_stray(t: DateTime<Utc>) -> bool {
     let earliest = DateTime::<Utc>::from_naive_utc_and_offset(
         NaiveDate::from_ymd_opt(2011, 1, 1)
             .and_then(|d| d.and_hms_opt(0, 0, 0))
@@ -235,7 +239,7 @@ pub fn is_stray(t: DateTime<Utc>) -> bool {
 /// A record whose time is stray (see [`is_stray`]) is malformed, in every format. A
 /// leap second (`23:59:60`) is read as the last instant of the second before it, so
 /// that it falls in the minute it names and prints one way everywhere.
-pub fn plausible(mut line: Line<'_>) -> Line<'_> {
+pub(crate) fn plausible(mut line: Line<'_>) -> Line<'_> {
     let time = match &mut line {
         Line::Request(r) => &mut r.time,
         Line::Audit(e) => &mut e.time,

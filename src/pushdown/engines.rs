@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::scope::prefilter::Syntax;
 
 /// What every engine needs to know.
-pub struct Plan {
+pub(super) struct Plan {
     pub regex: String,
     pub syntax: Syntax,
     /// The window the engine applies, already widened by a day on either side; the
@@ -32,7 +32,7 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 /// The header every script starts with.
-pub fn header(plan: &Plan, comment: &str, engine: &str) -> String {
+pub(super) fn header(plan: &Plan, comment: &str, engine: &str) -> String {
     let window = match (plan.since, plan.until) {
         (None, None) => String::new(),
         (since, until) => format!(
@@ -164,7 +164,7 @@ fn folder(plan: &Plan) -> &str {
     }
 }
 
-pub fn duckdb(plan: &Plan) -> String {
+pub(super) fn duckdb(plan: &Plan) -> String {
     let source = plan.source.as_deref().unwrap_or("logs/*.log");
     let output = folder(plan);
     let window = window_condition(plan, "t", |t| {
@@ -214,7 +214,7 @@ COPY (SELECT source AS name, count(*) AS lines,
     )
 }
 
-pub fn bigquery(plan: &Plan) -> Result<String> {
+pub(super) fn bigquery(plan: &Plan) -> Result<String> {
     let source = quote::bigquery_table(
         "--source",
         plan.source
@@ -270,7 +270,7 @@ FROM (SELECT source AS name, COUNT(*) AS lines,
     ))
 }
 
-pub fn clickhouse(plan: &Plan) -> String {
+pub(super) fn clickhouse(plan: &Plan) -> String {
     let source = plan
         .source
         .as_deref()
@@ -324,7 +324,7 @@ INTO OUTFILE {manifest} FORMAT JSONEachRow;
 
 /// The two ways to run logbrief's PySpark job, and how to read what it writes.
 /// `pipe` is the `logbrief filter` command line, its directory named `directory`.
-pub fn spark(plan: &Plan, pipe: &str, directory: &str, job: &str) -> String {
+pub(super) fn spark(plan: &Plan, pipe: &str, directory: &str, job: &str) -> String {
     let sources = plan
         .source
         .as_deref()

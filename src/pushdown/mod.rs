@@ -32,10 +32,10 @@ use crate::output::write_out;
 use crate::scope::prefilter::{self, Prefilter, Syntax, Terms};
 
 /// The PySpark job `--engine spark` runs; `--write-job` writes it out.
-pub const SPARK_JOB: &str = include_str!("spark_job.py");
+pub(crate) const SPARK_JOB: &str = include_str!("spark_job.py");
 
 /// What `pushdown` is asked for, beyond the requester.
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     pub engine: EngineArg,
     pub syntax: Syntax,
     pub source: Option<String>,
@@ -82,7 +82,11 @@ pub(crate) fn elastic_requests(
 }
 
 /// Verifies the requester as `summarize` does, then prints the filter for `engine`.
-pub fn pushdown(config: &RequesterConfig, request: Request<'_>, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn pushdown(
+    config: &RequesterConfig,
+    request: Request<'_>,
+    out: &mut dyn Write,
+) -> Result<()> {
     let spark = check_values(config, &request)?;
     let (terms, window) = verified_terms(config, request.since, request.until)?;
     let regex = prefilter::regex(&terms, request.syntax);
@@ -245,7 +249,7 @@ fn filter_command(config: &RequesterConfig, directory_name: &str, syntax: Syntax
 
 /// Copies the lines of `input` that the prefilter keeps to `out`, each ended by `\n`.
 /// A line longer than the reader keeps in memory goes through whole, unjudged.
-pub fn filter(
+pub(crate) fn filter(
     config: &RequesterConfig,
     syntax: Syntax,
     input: &mut dyn Read,

@@ -43,7 +43,7 @@ fn unsafe_char(c: char) -> bool {
 }
 
 /// The refusal of a value given as `option`, for `reason`.
-pub fn refused(option: &str, reason: impl Into<String>) -> Error {
+pub(super) fn refused(option: &str, reason: impl Into<String>) -> Error {
     Error::Unquotable {
         option: option.to_owned(),
         reason: reason.into(),
@@ -51,7 +51,7 @@ pub fn refused(option: &str, reason: impl Into<String>) -> Error {
 }
 
 /// Refuses a value no engine's text holds safely; `option` names it.
-pub fn check(option: &str, value: &str) -> Result<()> {
+pub(super) fn check(option: &str, value: &str) -> Result<()> {
     if value.chars().any(unsafe_char) {
         return Err(refused(
             option,
@@ -63,12 +63,12 @@ pub fn check(option: &str, value: &str) -> Result<()> {
 }
 
 /// DuckDB: a standard SQL string literal, its quotes doubled.
-pub fn duckdb(text: &str) -> String {
+pub(super) fn duckdb(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
 /// ClickHouse: a string literal with a backslash before each backslash and quote.
-pub fn clickhouse(text: &str) -> String {
+pub(super) fn clickhouse(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('\'');
     for c in text.chars() {
@@ -82,14 +82,14 @@ pub fn clickhouse(text: &str) -> String {
 }
 
 /// BigQuery: a quoted string with a backslash before each backslash and quote.
-pub fn bigquery(text: &str) -> String {
+pub(super) fn bigquery(text: &str) -> String {
     clickhouse(text)
 }
 
 /// BigQuery: a raw string (`r'…'`, backslashes kept as they are) when it can hold
 /// `text`, else [`bigquery`]'s quoted string. A raw string holds no quote of its own and
 /// cannot end with an odd number of backslashes.
-pub fn bigquery_raw(text: &str) -> String {
+pub(super) fn bigquery_raw(text: &str) -> String {
     let trailing = text.len() - text.trim_end_matches('\\').len();
     if text.contains('\'') || trailing % 2 == 1 {
         bigquery(text)
@@ -100,7 +100,7 @@ pub fn bigquery_raw(text: &str) -> String {
 
 /// BigQuery: a table's path between backticks. Escapes are read there as in strings;
 /// a table's name holds neither a backtick nor a backslash.
-pub fn bigquery_table(option: &str, text: &str) -> Result<String> {
+pub(super) fn bigquery_table(option: &str, text: &str) -> Result<String> {
     if text.is_empty() || text.contains(['`', '\\']) {
         return Err(refused(
             option,
@@ -112,13 +112,13 @@ pub fn bigquery_table(option: &str, text: &str) -> Result<String> {
 
 /// A word for a POSIX shell, whatever it holds: between single quotes, each quote
 /// written as `'\''`.
-pub fn shell(text: &str) -> String {
+pub(super) fn shell(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// A word for a POSIX shell that stays as it is when it holds nothing the shell reads
 /// (for the reader), else [`shell`]'s quoted word; never altered.
-pub fn shell_word(text: &str) -> String {
+pub(super) fn shell_word(text: &str) -> String {
     if !text.is_empty()
         && text
             .bytes()
@@ -131,7 +131,7 @@ pub fn shell_word(text: &str) -> String {
 }
 
 /// Refuses a word a program's own argument parser would take for an option.
-pub fn not_an_option(option: &str, text: &str, program: &str) -> Result<()> {
+pub(super) fn not_an_option(option: &str, text: &str, program: &str) -> Result<()> {
     if text.starts_with('-') {
         return Err(refused(
             option,
@@ -155,7 +155,7 @@ const INDEX_NAME_BYTES: usize = 255;
 /// " < > | #`, a space and (since 7.0) `:` in a name; the rest of what is left out here
 /// (`%`, which a URL decodes, and the other punctuation) no index of the platform
 /// holds.
-pub fn index_pattern(option: &str, pattern: &str) -> Result<()> {
+pub(super) fn index_pattern(option: &str, pattern: &str) -> Result<()> {
     let bad = || {
         refused(
             option,

@@ -5,7 +5,7 @@
 //! therefore errs towards "undecided", which counts as out of scope; matching is per
 //! path segment and case-insensitive, and only paths known to the directory count.
 
-pub mod prefilter;
+pub(crate) mod prefilter;
 
 use std::borrow::Cow;
 
@@ -35,7 +35,7 @@ const RESERVED: &[&str] = &[
 ];
 
 /// The node a request belongs to, or `None` when the evidence does not decide it.
-pub fn attribute(dir: &Directory, req: &Request<'_>) -> Option<Node> {
+pub(crate) fn attribute(dir: &Directory, req: &Request<'_>) -> Option<Node> {
     if let Some(project) = req.meta_project.as_deref() {
         return longest_known(dir, &plain_segments(project)?);
     }
@@ -60,7 +60,7 @@ pub fn attribute(dir: &Directory, req: &Request<'_>) -> Option<Node> {
 /// The node an audit event belongs to: its entity by id when the directory knows it,
 /// else its entity path (one with dot segments decides nothing, as in a request path).
 /// Events about users or the instance belong to no namespace.
-pub fn attribute_audit(dir: &Directory, event: &AuditEvent) -> Option<Node> {
+pub(crate) fn attribute_audit(dir: &Directory, event: &AuditEvent) -> Option<Node> {
     let kind = event.entity_type.as_deref()?;
     let by_id = match kind {
         "Project" => event.entity_id.and_then(|id| dir.project_by_id(id)),
@@ -147,6 +147,7 @@ fn git_trimmed(mut segs: Vec<&str>) -> Vec<&str> {
 }
 
 /// The request path rules: prefixes, API routes, `/-/`, Git suffixes, longest match.
+#[cfg_attr(not(fuzzing), allow(unreachable_pub))]
 pub fn attribute_path(dir: &Directory, raw: &str) -> Option<Node> {
     let mut segs = segments(strip_query(raw));
     // A server may resolve `..` before routing, so a raw path with dot segments may

@@ -55,7 +55,7 @@ enum Collection {
 
 /// How the lines to be searched are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Syntax {
+pub(crate) enum Syntax {
     Json,
     Nginx,
 }
@@ -64,7 +64,7 @@ pub enum Syntax {
 /// prefilter searches for (lower case, sorted), and the ids of the projects and
 /// groups in scope, which API routes may name instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Terms {
+pub(crate) struct Terms {
     pub names: Vec<String>,
     pub project_ids: BTreeSet<u64>,
     pub group_ids: BTreeSet<u64>,
@@ -73,7 +73,7 @@ pub struct Terms {
 impl Terms {
     /// For each scope root and each former path of a project in scope, its longest
     /// segment; the ids of every project and group in scope.
-    pub fn of(dir: &Directory, verified: &Verified) -> Terms {
+    pub(crate) fn of(dir: &Directory, verified: &Verified) -> Terms {
         let mut names: Vec<String> = Vec::new();
         let mut project_ids = BTreeSet::new();
         let mut group_ids = BTreeSet::new();
@@ -103,7 +103,7 @@ impl Terms {
 
 /// The compiled search for one scope and one syntax.
 #[derive(Debug)]
-pub struct Prefilter {
+pub(crate) struct Prefilter {
     finder: Finder,
     patterns: Vec<Vec<u8>>,
     needles: Vec<Needle>,
@@ -115,7 +115,7 @@ pub struct Prefilter {
 
 impl Prefilter {
     /// The prefilter for `verified`'s scope, for lines written in `syntax`.
-    pub fn new(dir: &Directory, verified: &Verified, syntax: Syntax) -> Prefilter {
+    pub(crate) fn new(dir: &Directory, verified: &Verified, syntax: Syntax) -> Prefilter {
         Self::build(dir, verified, syntax, Vec::new())
     }
 
@@ -124,7 +124,7 @@ impl Prefilter {
     /// `clients` in dotted form, or an IPv4-mapped IPv6 address in any form. `None`
     /// when the ranges cannot be searched as text: IPv6 ranges, and IPv4 ranges wider
     /// than a /8.
-    pub fn with_clients(
+    pub(crate) fn with_clients(
         dir: &Directory,
         verified: &Verified,
         syntax: Syntax,
@@ -197,7 +197,12 @@ impl Prefilter {
     /// range of its bytes without the line terminator. `text` holds whole lines;
     /// `lower` is the same text in ASCII lower case (see [`lower_case`]), which is what
     /// is searched: the patterns are lower case, so the search ignores case.
-    pub fn next_candidate(&self, text: &[u8], lower: &[u8], from: usize) -> Option<Range<usize>> {
+    pub(crate) fn next_candidate(
+        &self,
+        text: &[u8],
+        lower: &[u8],
+        from: usize,
+    ) -> Option<Range<usize>> {
         self.search(text, lower, from, true)
     }
 
@@ -238,7 +243,7 @@ impl Prefilter {
     }
 
     /// Whether one line may concern the scope.
-    pub fn may_concern(&self, line: &[u8]) -> bool {
+    pub(crate) fn may_concern(&self, line: &[u8]) -> bool {
         let mut lower = Vec::new();
         lower_case(line, &mut lower);
         self.next_candidate(line, &lower, 0).is_some()
@@ -344,7 +349,7 @@ impl Finder {
 }
 
 /// Writes `text` in ASCII lower case to `lower`, reusing its memory.
-pub fn lower_case(text: &[u8], lower: &mut Vec<u8>) {
+pub(crate) fn lower_case(text: &[u8], lower: &mut Vec<u8>) {
     lower.resize(text.len(), 0);
     for (l, t) in lower.iter_mut().zip(text) {
         *l = t.to_ascii_lowercase();
@@ -491,7 +496,7 @@ fn hex_value(b: Option<&u8>) -> Option<u8> {
 /// It keeps to what RE2, Rust's `regex`, Java and DuckDB agree on: `(?i)`,
 /// alternation, classes, `*`, `$`, and a backslash before punctuation; no look-around, no
 /// back-references.
-pub fn regex(terms: &Terms, syntax: Syntax) -> String {
+pub(crate) fn regex(terms: &Terms, syntax: Syntax) -> String {
     // `regex::escape` puts a backslash before punctuation only, which every dialect
     // reads as the character itself.
     let mut branches: Vec<String> = terms.names.iter().map(|n| regex::escape(n)).collect();

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
 use chrono::Utc;
-use crossbeam_channel::{bounded, unbounded};
+use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 
 use crate::aggregate::{Counted, Identity, InputSummary, Names, Reconciliation};
 use crate::config::Story;
@@ -822,44 +822,13 @@ fn read_lines_parallel(
             .map(|_| {
                 let (work_rx, done_tx, pool_tx) =
                     (work_rx.clone(), done_tx.clone(), pool_tx.clone());
-                let mut found = canaries.empty_like();
-                s.spawn(move || {
-                    let mut lower = Vec::new();
-                    for chunk in work_rx {
-                        let turn = LongOneAtATime::is_long(&chunk).then(|| long.taken());
-                        let part = search.chunk(&chunk, &mut lower, &mut found);
-                        chunks::trim(&mut lower);
-                        let mut bytes = chunk.bytes;
-                        chunks::trim(&mut bytes);
-                        drop(turn);
-                        let _ = pool_tx.send(bytes);
-                        if done_tx.send((chunk.seq, part)).is_err() {
-                            break;
-                        }
-                    }
-                    found
-                })
+                let found = canaries.empty_like();
+                s.spawn(move || search_chunks(search, long, work_rx, done_tx, pool_tx, found))
             })
             .collect();
         drop((work_rx, done_tx));
 
-        // Chunks finish in any order; they are appended in input order. Once too many
-        // audit events are held, nobody listens any more and every thread stops.
-        let mut total = Part::default();
-        let mut waiting = BTreeMap::new();
-        let mut next = 0u64;
-        'results: for (seq, part) in done_rx.iter() {
-            waiting.insert(seq, part);
-            while let Some(part) = waiting.remove(&next) {
-                total.append(part);
-                total.admit(&search.context.hold);
-                next += 1;
-                if total.too_many_events.is_some() {
-                    break 'results;
-                }
-            }
-        }
-        drop((done_rx, waiting));
+        let (total, next) = in_input_order(done_rx, search);
         for handle in searching {
             canaries.merge(
                 handle
@@ -881,6 +850,54 @@ fn read_lines_parallel(
             }
         }
     })
+}
+
+/// A worker: searches each chunk it is handed, gives its buffer back to the pool and
+/// its part to the thread that orders them, and returns the canaries it found.
+fn search_chunks(
+    search: &Search<'_>,
+    long: &LongOneAtATime,
+    work_rx: Receiver<Chunk>,
+    done_tx: Sender<(u64, Part)>,
+    pool_tx: Sender<Vec<u8>>,
+    mut found: Canaries,
+) -> Canaries {
+    let mut lower = Vec::new();
+    for chunk in work_rx {
+        let turn = LongOneAtATime::is_long(&chunk).then(|| long.taken());
+        let part = search.chunk(&chunk, &mut lower, &mut found);
+        chunks::trim(&mut lower);
+        let mut bytes = chunk.bytes;
+        chunks::trim(&mut bytes);
+        drop(turn);
+        let _ = pool_tx.send(bytes);
+        if done_tx.send((chunk.seq, part)).is_err() {
+            break;
+        }
+    }
+    found
+}
+
+/// Chunks finish in any order; they are appended in input order. Once too many audit
+/// events are held, nobody listens any more (`done_rx` is dropped on return) and every
+/// thread stops. Returns the parts appended and the number of the next chunk.
+fn in_input_order(done_rx: Receiver<(u64, Part)>, search: &Search<'_>) -> (Part, u64) {
+    let mut total = Part::default();
+    let mut waiting = BTreeMap::new();
+    let mut next = 0u64;
+    'results: for (seq, part) in done_rx.iter() {
+        waiting.insert(seq, part);
+        while let Some(part) = waiting.remove(&next) {
+            total.append(part);
+            total.admit(&search.context.hold);
+            next += 1;
+            if total.too_many_events.is_some() {
+                break 'results;
+            }
+        }
+    }
+    drop((done_rx, waiting));
+    (total, next)
 }
 
 /// How a worker reads its chunks.

@@ -51,7 +51,7 @@ pub(crate) struct Reading<'a> {
 }
 
 /// `logbrief summarize`: the whole pipeline.
-pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
+pub(crate) fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
     // `--quiet`: warnings go nowhere; errors are the binary's to print.
     let mut nowhere = std::io::sink();
     let err: &mut dyn Write = if config.quiet { &mut nowhere } else { err };
@@ -64,14 +64,7 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
     let (config, config_added) = for_customer(config, &dir, &verified, err);
     let config = &config;
     let geoip = config.geoip.as_deref().map(geo::GeoIp::open).transpose()?;
-    let manifest = config
-        .manifest
-        .as_deref()
-        .map(crate::manifest::Manifest::load)
-        .transpose()?;
-    if let Some(m) = &manifest {
-        manifest_fits_the_scope(m, &dir, &verified)?;
-    }
+    let manifest = load_manifest(config, &dir, &verified)?;
 
     // Collect.
     let mut canaries = canaries(config, &dir, &verified);
@@ -86,11 +79,7 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
         &mut canaries,
     )?;
     warn_malformed(&collected.inputs, err);
-    settle::story_has_records(config.story, &collected.inputs)?;
-    if config.story == Story::Audit {
-        let scope: Vec<&str> = verified.scope.iter().map(|&n| dir.path_of(n)).collect();
-        collected.audit_of_others(&scope.join(", "))?;
-    }
+    story_has_records(config, &collected, &dir, &verified)?;
 
     // Settle and count.
     let engine_kept = manifest.is_some();
@@ -104,16 +93,7 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
         engine_kept,
     );
     let (aggregates, timeline, mut warnings) = counted?;
-    warnings.extend(window_beyond_logs(&aggregates));
-    warnings.extend(config.exclusions.unmatched().into_iter().map(|rule| {
-        format!("{rule} matched nothing in scope: check it for a typo (the reply still names it)")
-    }));
-    for w in &warnings {
-        let _ = writeln!(err, "logbrief: warning: {w}");
-    }
-    if config.verbose {
-        explain(&aggregates, err);
-    }
+    say_warnings(config, &aggregates, &mut warnings, err);
 
     // Guard. Addresses in the ranges the requester supplied are theirs (the canaries
     // know them); the paths in scope are theirs too. The domains they supplied are
@@ -126,24 +106,10 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
         &guarded,
         config.story,
         config.format,
-        render::Detail {
-            min_count: config.min_count,
-            details: config.details,
-        },
+        detail(config),
         &guard,
     )?;
-    let chart = match (&config.chart, timeline) {
-        (Some(path), Some(timeline)) => {
-            let whose = match config.story {
-                Story::IpBlock => "Requests from the requester's addresses",
-                _ => "Requests",
-            };
-            let svg = crate::chart::svg(&timeline, whose)?;
-            crate::files::write_private(path, svg.as_bytes())?;
-            Some((path.as_path(), svg))
-        }
-        _ => None,
-    };
+    let chart = write_chart(config, timeline)?;
     let provenance = render::Provenance {
         requester: &config.requester.email,
         command_line: command_line(),
@@ -151,11 +117,7 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
             .ok()
             .map(|d| d.display().to_string()),
         ownerships: dir.ownerships(verified.user_id),
-        config_file: config
-            .team_exclusions
-            .file
-            .as_ref()
-            .map(|f| f.display().to_string()),
+        config_file: config_file(config),
         side_files: side_files(config)?,
         config_added,
         manifest,
@@ -166,15 +128,117 @@ pub fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> R
         chart: chart.as_ref().map(|(path, _)| *path),
     };
     let note = render::internal_note(&guarded, &provenance, Utc::now())?;
+    deliver(config, reply.get(), &note, chart.as_ref(), out, err)
+}
+
+/// The note to its file (`--internal-note`), the reply to standard output, and the
+/// note to the ticket (`--post-note`), in that order.
+fn deliver(
+    config: &Config,
+    reply: &str,
+    note: &str,
+    chart: Option<&(&std::path::Path, String)>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<()> {
     if let Some(path) = &config.internal_note {
         // The note names the requester: readable by its owner only.
         crate::files::write_private(path, note.as_bytes())?;
     }
-    write_out(out, reply.get())?;
+    write_out(out, reply)?;
     match &config.ticket {
-        Some(t) if t.post_note => post_note(config, t, &note, chart.as_ref(), err),
+        Some(t) if t.post_note => post_note(config, t, note, chart, err),
         _ => Ok(()),
     }
+}
+
+/// `--min-count` and `--details`: how much the reply says.
+fn detail(config: &Config) -> render::Detail {
+    render::Detail {
+        min_count: config.min_count,
+        details: config.details,
+    }
+}
+
+/// The team configuration read, as the note names it.
+fn config_file(config: &Config) -> Option<String> {
+    config
+        .team_exclusions
+        .file
+        .as_ref()
+        .map(|f| f.display().to_string())
+}
+
+/// `--manifest`: the engine's totals, read and checked against the scope.
+fn load_manifest(
+    config: &Config,
+    dir: &Directory,
+    verified: &Verified,
+) -> Result<Option<crate::manifest::Manifest>> {
+    let manifest = config
+        .manifest
+        .as_deref()
+        .map(crate::manifest::Manifest::load)
+        .transpose()?;
+    if let Some(m) = &manifest {
+        manifest_fits_the_scope(m, dir, verified)?;
+    }
+    Ok(manifest)
+}
+
+/// The inputs hold records of the story's kind, and audit events about the scope.
+fn story_has_records(
+    config: &Config,
+    collected: &Collected,
+    dir: &Directory,
+    verified: &Verified,
+) -> Result<()> {
+    settle::story_has_records(config.story, &collected.inputs)?;
+    if config.story == Story::Audit {
+        let scope: Vec<&str> = verified.scope.iter().map(|&n| dir.path_of(n)).collect();
+        collected.audit_of_others(&scope.join(", "))?;
+    }
+    Ok(())
+}
+
+/// The run's warnings on standard error, with the window's and the known list's; with
+/// `--verbose`, how the counts came about.
+fn say_warnings(
+    config: &Config,
+    aggregates: &Aggregates,
+    warnings: &mut Vec<String>,
+    err: &mut dyn Write,
+) {
+    warnings.extend(window_beyond_logs(aggregates));
+    warnings.extend(config.exclusions.unmatched().into_iter().map(|rule| {
+        format!("{rule} matched nothing in scope: check it for a typo (the reply still names it)")
+    }));
+    for w in warnings.iter() {
+        let _ = writeln!(err, "logbrief: warning: {w}");
+    }
+    if config.verbose {
+        explain(aggregates, err);
+    }
+}
+
+/// `--chart`: the timeline drawn and written; its path and SVG, for the note and the
+/// ticket.
+fn write_chart(
+    config: &Config,
+    timeline: Option<aggregate::Timeline>,
+) -> Result<Option<(&std::path::Path, String)>> {
+    Ok(match (&config.chart, timeline) {
+        (Some(path), Some(timeline)) => {
+            let whose = match config.story {
+                Story::IpBlock => "Requests from the requester's addresses",
+                _ => "Requests",
+            };
+            let svg = crate::chart::svg(&timeline, whose)?;
+            crate::files::write_private(path, svg.as_bytes())?;
+            Some((path.as_path(), svg))
+        }
+        _ => None,
+    })
 }
 
 /// `--ticket`: the ticket's requester checked in Zendesk when it is configured, for the
@@ -510,7 +574,6 @@ fn count(
             counts.users = authors.len() as u64;
         }
     }
-    let strings = |networks: &[IpNetwork]| networks.iter().map(|n| n.to_string()).collect();
     Ok(Aggregates {
         template: config.story.name(),
         scope: verified
@@ -518,37 +581,7 @@ fn count(
             .into_iter()
             .map(str::to_owned)
             .collect(),
-        filters: Filters {
-            client_ranges: strings(&config.client_networks),
-            exclude_ip_ranges: strings(&config.exclusions.networks),
-            exclude_domains: config.exclusions.domains.clone(),
-            exclude_users: config.exclusions.users.len(),
-            matched_nothing: {
-                let (users, domains, ip_ranges) = config.exclusions.matched_nothing();
-                KnownList {
-                    ip_ranges,
-                    domains,
-                    users,
-                }
-            },
-            team_wide: KnownList {
-                ip_ranges: strings(&config.team_exclusions.ranges),
-                domains: config
-                    .team_exclusions
-                    .domains
-                    .iter()
-                    .map(|d| d.trim().trim_start_matches(['@', '.']).to_lowercase())
-                    .collect(),
-                users: 0,
-            },
-            since: config.window.since,
-            // The last instant the window includes: `--until` as given, or the end
-            // of its day.
-            until: config
-                .window
-                .until_exclusive
-                .map(|u| u - chrono::Duration::nanoseconds(1)),
-        },
+        filters: filters(config),
         tally,
         overlap: settled.reconciliation.overlap,
         gaps: read.gaps,
@@ -570,6 +603,43 @@ fn count(
         greeting: config.greeting.clone(),
         sign_off: config.sign_off.clone(),
     })
+}
+
+/// What the run was asked to filter: the requester's ranges, the known list and what of
+/// it matched nothing, the team's defaults, the window.
+fn filters(config: &Config) -> Filters {
+    let strings = |networks: &[IpNetwork]| networks.iter().map(|n| n.to_string()).collect();
+    Filters {
+        client_ranges: strings(&config.client_networks),
+        exclude_ip_ranges: strings(&config.exclusions.networks),
+        exclude_domains: config.exclusions.domains.clone(),
+        exclude_users: config.exclusions.users.len(),
+        matched_nothing: {
+            let (users, domains, ip_ranges) = config.exclusions.matched_nothing();
+            KnownList {
+                ip_ranges,
+                domains,
+                users,
+            }
+        },
+        team_wide: KnownList {
+            ip_ranges: strings(&config.team_exclusions.ranges),
+            domains: config
+                .team_exclusions
+                .domains
+                .iter()
+                .map(|d| d.trim().trim_start_matches(['@', '.']).to_lowercase())
+                .collect(),
+            users: 0,
+        },
+        since: config.window.since,
+        // The last instant the window includes: `--until` as given, or the end
+        // of its day.
+        until: config
+            .window
+            .until_exclusive
+            .map(|u| u - chrono::Duration::nanoseconds(1)),
+    }
 }
 
 /// The minutes wholly inside the window: the busiest minute is one of them.

@@ -17,19 +17,19 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::fetch::client::{Client, Settings, Token};
 
-pub use note::{Attachment, post_note};
-pub use requester::{Checked, check_requester};
+pub(crate) use note::{Attachment, post_note};
+pub(crate) use requester::{Checked, check_requester};
 
 /// Where the account is, unless `zendesk_url` in the team configuration says it.
-pub const URL_VARIABLE: &str = "ZENDESK_URL";
+pub(crate) const URL_VARIABLE: &str = "ZENDESK_URL";
 /// The agent the API token belongs to.
-pub const EMAIL_VARIABLE: &str = "ZENDESK_EMAIL";
+pub(crate) const EMAIL_VARIABLE: &str = "ZENDESK_EMAIL";
 /// The agent's API token.
-pub const TOKEN_VARIABLE: &str = "ZENDESK_API_TOKEN";
+pub(crate) const TOKEN_VARIABLE: &str = "ZENDESK_API_TOKEN";
 
 /// The account logbrief speaks to, as an agent with an API token.
 #[derive(Debug, Clone)]
-pub struct Account {
+pub(crate) struct Account {
     url: String,
     email: String,
     token: Token,
@@ -37,7 +37,7 @@ pub struct Account {
 
 /// `--ticket` and what goes with it.
 #[derive(Debug, Clone)]
-pub struct Ticket {
+pub(crate) struct Ticket {
     pub id: u64,
     /// The account's address (`https://example.zendesk.com`), when known: the note
     /// links the ticket.
@@ -54,7 +54,7 @@ impl Ticket {
     /// `zendesk_url` (from `source`) describe it. Half a configuration is a usage
     /// error: an email without a token, a token without an account's address, or
     /// `--post-note` without all three.
-    pub fn new(
+    pub(crate) fn new(
         id: Option<u64>,
         post_note: bool,
         team_url: Option<&str>,
@@ -121,13 +121,13 @@ impl Ticket {
     }
 
     /// The ticket's address as agents open it.
-    pub fn link(&self) -> Option<String> {
+    pub(crate) fn link(&self) -> Option<String> {
         let url = self.url.as_deref()?;
         Some(format!("{url}/agent/tickets/{}", self.id))
     }
 
     /// A client for the account, when Zendesk is configured.
-    pub fn client(&self) -> Result<Option<Client>> {
+    pub(crate) fn client(&self) -> Result<Option<Client>> {
         let Some(a) = &self.account else {
             return Ok(None);
         };

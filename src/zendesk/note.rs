@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::fetch::client::{Answer, Body, Method, Retries, encode_segment};
 
 /// A file to attach to the comment.
-pub struct Attachment<'a> {
+pub(crate) struct Attachment<'a> {
     /// The name the ticket shows.
     pub name: String,
     pub bytes: &'a [u8],
@@ -33,7 +33,7 @@ struct Upload {
 
 /// The note's markdown as HTML. Raw HTML in it (none of the note's own, but a value
 /// it quotes could hold some) is shown as text, never passed on as markup.
-pub fn html(markdown: &str) -> String {
+pub(super) fn html(markdown: &str) -> String {
     let events = Parser::new(markdown).map(|event| match event {
         Event::Html(text) | Event::InlineHtml(text) => Event::Text(text),
         event => event,
@@ -47,7 +47,7 @@ pub fn html(markdown: &str) -> String {
 /// `after` says what is left done when it fails (the reply printed, the note
 /// written). The comment is sent once: a failure after which Zendesk may have added
 /// it is not retried, so no comment is added twice.
-pub fn post_note(
+pub(crate) fn post_note(
     ticket: &Ticket,
     note: &str,
     attachment: Option<Attachment<'_>>,

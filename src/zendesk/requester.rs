@@ -16,7 +16,7 @@ const MAX_PAGES: usize = 10;
 
 /// What the check found, for the internal note.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Checked {
+pub(crate) struct Checked {
     /// Whether Zendesk marks the identity equal to `--requester` as verified.
     pub verified_in_zendesk: bool,
 }
@@ -50,7 +50,7 @@ struct Identity {
 /// Checks that the requester of `ticket` has `email` as an email identity (without
 /// regard to case), when Zendesk is configured; `None` when it is not. A refusal is
 /// exit 3, with nothing read from the logs yet.
-pub fn check_requester(
+pub(crate) fn check_requester(
     ticket: &Ticket,
     email: &str,
     err: &mut dyn Write,

@@ -240,6 +240,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["aggregate", "inspect", "render", "manual", "chart"],
     ),
     ("commands", &["pushdown", "summarize"]),
+    ("the other commands' arguments", &["commands"]),
 ];
 
 /// The top-level modules that `text` (Rust source) names as `crate::NAME`, in `use`

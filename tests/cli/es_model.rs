@@ -11,7 +11,7 @@ use super::analyser::tokens;
 /// `range` on a time (RFC 3339 or epoch milliseconds), `match_phrase`, `regexp`,
 /// `span_near` (in order, `slop` 0) over `span_term` and `span_multi` of a `regexp`,
 /// `exists` and `match_all`. Anything else panics: the model must not guess.
-pub fn matches(query: &serde_json::Value, doc: &serde_json::Value) -> bool {
+pub(super) fn matches(query: &serde_json::Value, doc: &serde_json::Value) -> bool {
     use serde_json::Value;
     let (kind, body) = only(query);
     match kind {

@@ -235,7 +235,7 @@ fn hostile_lines_are_malformed_not_fatal() {
 /// must win; a line without a `time` string gets none, so that it stays the malformed
 /// request it is unwrapped. Lines that are not JSON (Rails' plain-text lines, a line
 /// cut off) and blank lines are kept as they are: an archive cannot hold them as JSON.
-pub fn archived(text: &str) -> String {
+pub(crate) fn archived(text: &str) -> String {
     text.split('\n')
         .enumerate()
         .map(|(n, line)| {

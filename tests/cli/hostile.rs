@@ -28,19 +28,19 @@ mod pushdown;
 
 /// The most address space a hostile case may take: the 1 GiB of RULES.md §11.
 #[allow(dead_code)] // until the bounded readers' cases use it
-pub const ADDRESS_SPACE: u64 = 1 << 30;
+pub(crate) const ADDRESS_SPACE: u64 = 1 << 30;
 
 /// `logbrief` with its address space limited to [`ADDRESS_SPACE`]: an allocation past
 /// it fails (and the process aborts) instead of growing. glibc's per-thread arenas
 /// reserve address space they never touch, so they are limited to two.
 #[allow(dead_code)]
-pub fn bounded() -> assert_cmd::Command {
+pub(crate) fn bounded() -> assert_cmd::Command {
     assert_cmd::Command::from_std(bounded_std())
 }
 
 /// [`bounded`] as std's Command, for a run whose standard streams are files (an
 /// output of GBs that should not be kept in the test's memory).
-pub fn bounded_std() -> Command {
+pub(crate) fn bounded_std() -> Command {
     // As `support::logbrief`, built on std's Command for `pre_exec`.
     let mut std_cmd = Command::new(env!("CARGO_BIN_EXE_logbrief"));
     std_cmd

@@ -24,7 +24,7 @@ fn filter(lines: &str) -> regex::Regex {
 }
 
 /// Every line of a fixture log, decompressed.
-pub fn lines_of(path: &Path) -> Vec<String> {
+pub(crate) fn lines_of(path: &Path) -> Vec<String> {
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .unwrap()

@@ -66,7 +66,7 @@ fn every_remaining_request_came_from_the_office() {
     assert_reply_snapshot("access_all_from_known_accounts", &stdout(&out));
 }
 
-pub const IP_BLOCK: &[&str] = &[
+pub(crate) const IP_BLOCK: &[&str] = &[
     "summarize",
     "--template",
     "ip-block",

@@ -9,7 +9,7 @@ use std::process::Output;
 use assert_cmd::Command;
 use serde_json::Value;
 
-pub fn root() -> &'static Path {
+pub(crate) fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -17,7 +17,7 @@ pub fn root() -> &'static Path {
 /// cache is a place where nothing can be created (under `/dev/null`), so no test
 /// reads or fills the user's cache and every run computes its digests, whatever ran
 /// before; the tests of the cache give it a directory of their own.
-pub fn logbrief() -> Command {
+pub(crate) fn logbrief() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_logbrief"));
     cmd.current_dir(root())
         .env_clear()
@@ -25,7 +25,7 @@ pub fn logbrief() -> Command {
     cmd
 }
 
-pub const QUICK_START: &[&str] = &[
+pub(crate) const QUICK_START: &[&str] = &[
     "summarize",
     "--requester",
     "alice@acme.example",
@@ -44,7 +44,7 @@ pub const QUICK_START: &[&str] = &[
 
 /// `summarize` for alice@acme.example, an Owner of acme in the fixture directory,
 /// about acme.
-pub const ALICE_ABOUT_ACME: &[&str] = &[
+pub(crate) const ALICE_ABOUT_ACME: &[&str] = &[
     "summarize",
     "--requester",
     "alice@acme.example",
@@ -58,28 +58,28 @@ pub const ALICE_ABOUT_ACME: &[&str] = &[
 /// from alice@acme.example, the fixture directory and the namespace acme (or from the
 /// quick start); flags and files follow.
 #[derive(Clone)]
-pub struct Summarize {
+pub(crate) struct Summarize {
     args: Vec<String>,
     stdin: Option<Vec<u8>>,
 }
 
 impl Summarize {
     /// alice@acme.example, an Owner of acme in the fixture directory, asks about acme.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::from_args(ALICE_ABOUT_ACME)
     }
 
     /// `QUICK_START`, the README's command line.
-    pub fn quick_start() -> Self {
+    pub(crate) fn quick_start() -> Self {
         Self::from_args(QUICK_START)
     }
 
     /// The quick start's flags without its three log files.
-    pub fn quick_start_flags() -> Self {
+    pub(crate) fn quick_start_flags() -> Self {
         Self::from_args(&QUICK_START[..QUICK_START.len() - 3])
     }
 
-    pub fn from_args(args: &[&str]) -> Self {
+    pub(crate) fn from_args(args: &[&str]) -> Self {
         Self {
             args: args.iter().map(|a| a.to_string()).collect(),
             stdin: None,
@@ -93,17 +93,17 @@ impl Summarize {
         self
     }
 
-    pub fn requester(self, email: &str) -> Self {
+    pub(crate) fn requester(self, email: &str) -> Self {
         self.set("--requester", email)
     }
 
-    pub fn directory(self, path: impl AsRef<OsStr>) -> Self {
+    pub(crate) fn directory(self, path: impl AsRef<OsStr>) -> Self {
         self.set("--directory", &text(path.as_ref()))
     }
 
     /// These `--namespace` flags instead of `acme`; none asks about everything the
     /// requester owns.
-    pub fn namespaces(mut self, namespaces: &[&str]) -> Self {
+    pub(crate) fn namespaces(mut self, namespaces: &[&str]) -> Self {
         while let Some(at) = self.args.iter().position(|a| a == "--namespace") {
             self.args.drain(at..at + 2);
         }
@@ -113,35 +113,35 @@ impl Summarize {
         self
     }
 
-    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+    pub(crate) fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
         self.args.push(text(arg.as_ref()));
         self
     }
 
-    pub fn args<A: AsRef<OsStr>>(self, args: impl IntoIterator<Item = A>) -> Self {
+    pub(crate) fn args<A: AsRef<OsStr>>(self, args: impl IntoIterator<Item = A>) -> Self {
         args.into_iter().fold(self, Self::arg)
     }
 
     /// Input files (or `-`), in this order.
-    pub fn files<A: AsRef<OsStr>>(self, files: impl IntoIterator<Item = A>) -> Self {
+    pub(crate) fn files<A: AsRef<OsStr>>(self, files: impl IntoIterator<Item = A>) -> Self {
         self.args(files)
     }
 
-    pub fn format(self, format: &str) -> Self {
+    pub(crate) fn format(self, format: &str) -> Self {
         self.args(["--format", format])
     }
 
-    pub fn stdin(mut self, bytes: Vec<u8>) -> Self {
+    pub(crate) fn stdin(mut self, bytes: Vec<u8>) -> Self {
         self.stdin = Some(bytes);
         self
     }
 
     /// The command line, without the binary's name.
-    pub fn to_args(&self) -> Vec<String> {
+    pub(crate) fn to_args(&self) -> Vec<String> {
         self.args.clone()
     }
 
-    pub fn run(&self) -> Output {
+    pub(crate) fn run(&self) -> Output {
         let mut cmd = logbrief();
         cmd.args(&self.args);
         if let Some(bytes) = &self.stdin {
@@ -151,7 +151,7 @@ impl Summarize {
     }
 
     /// The JSON summary, which must succeed and reconcile; see `json_of`.
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         json_of(&self.args)
     }
 }
@@ -162,22 +162,22 @@ fn text(arg: &OsStr) -> String {
     arg.to_str().expect("a UTF-8 argument").to_owned()
 }
 
-pub fn run(args: &[&str]) -> Output {
+pub(crate) fn run(args: &[&str]) -> Output {
     logbrief().args(args).output().expect("logbrief runs")
 }
 
-pub fn stdout(out: &Output) -> String {
+pub(crate) fn stdout(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
 }
 
-pub fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8(out.stderr.clone()).expect("stderr is UTF-8")
 }
 
 /// The benchmark's input, made by the project's generator: a log and a
 /// look-alike-heavy one (a fifth of its lines name look-alikes of northwind), both of
 /// `production_json` lines, and the directory that goes with them.
-pub struct Bench {
+pub(crate) struct Bench {
     pub logs: [PathBuf; 2],
     pub directory: PathBuf,
 }
@@ -185,7 +185,7 @@ pub struct Bench {
 impl Bench {
     /// Generates the logs, of `bytes` and `look_alike_bytes` (`110M`), and the directory
     /// into `CARGO_TARGET_TMPDIR/FOLDER`. The same sizes always give the same bytes.
-    pub fn generate(folder: &str, bytes: &str, look_alike_bytes: &str) -> Bench {
+    pub(crate) fn generate(folder: &str, bytes: &str, look_alike_bytes: &str) -> Bench {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(folder);
         std::fs::create_dir_all(&dir).unwrap();
         let generate = |args: &[&str]| {
@@ -219,7 +219,7 @@ impl Bench {
 
     /// `--requester owner@northwind.example --directory … --namespace northwind`: the
     /// Owner of the premium group the benchmark is about.
-    pub fn requester(&self) -> Vec<String> {
+    pub(crate) fn requester(&self) -> Vec<String> {
         [
             "--requester",
             "owner@northwind.example",
@@ -233,11 +233,11 @@ impl Bench {
     }
 }
 
-pub fn with(base: &[&str], extra: &[&str]) -> Vec<String> {
+pub(crate) fn with(base: &[&str], extra: &[&str]) -> Vec<String> {
     base.iter().chain(extra).map(|s| s.to_string()).collect()
 }
 
-pub fn json_of(args: &[String]) -> Value {
+pub(crate) fn json_of(args: &[String]) -> Value {
     let out = logbrief()
         .args(args)
         .args(["--format", "json"])
@@ -250,7 +250,7 @@ pub fn json_of(args: &[String]) -> Value {
 }
 
 /// lines = malformed + not_request + duplicate + out_of_scope + out_of_window + excluded + counted
-pub fn assert_reconciled(v: &Value) {
+pub(crate) fn assert_reconciled(v: &Value) {
     let r = &v["reconciliation"];
     let n = |k: &str| {
         r[k].as_u64()
@@ -289,7 +289,7 @@ pub fn assert_reconciled(v: &Value) {
 }
 
 /// The detected format of each input, in order.
-pub fn input_formats(v: &Value) -> Vec<&str> {
+pub(crate) fn input_formats(v: &Value) -> Vec<&str> {
     v["inputs"]
         .as_array()
         .unwrap()
@@ -299,7 +299,7 @@ pub fn input_formats(v: &Value) -> Vec<&str> {
 }
 
 /// The keys of `expected.json` that logbrief's JSON must match exactly.
-pub const COMPARED: &[&str] = &[
+pub(crate) const COMPARED: &[&str] = &[
     "counts",
     "paths",
     "statuses",
@@ -308,7 +308,7 @@ pub const COMPARED: &[&str] = &[
     "reconciliation",
 ];
 
-pub fn expected(set: &str) -> (Vec<String>, Value) {
+pub(crate) fn expected(set: &str) -> (Vec<String>, Value) {
     let path = root().join("fixtures").join(set).join("expected.json");
     let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let args = v["args"]
@@ -328,7 +328,7 @@ const UNREAD_BUCKETS: &[&str] = &["malformed", "not_request", "duplicate"];
 /// and checks RULES.md §6: the two agree on every number except where lines that name
 /// nothing in scope went. The replies in markdown and text are byte-identical; the JSON
 /// is byte-identical when no line moved. Returns the full parse's JSON.
-pub fn assert_fast_path_agrees(args: &[String]) -> Value {
+pub(crate) fn assert_fast_path_agrees(args: &[String]) -> Value {
     let raw = |extra: &[&str]| {
         let out = logbrief().args(args).args(extra).output().unwrap();
         assert!(out.status.success(), "{}", stderr(&out));
@@ -385,7 +385,7 @@ fn stdout_of(bytes: Vec<u8>) -> String {
 }
 
 /// A fixture set's command line, as `expected.json` records it.
-pub fn summarize_args(args: &[String]) -> Vec<String> {
+pub(crate) fn summarize_args(args: &[String]) -> Vec<String> {
     with(
         &["summarize"],
         &args.iter().map(String::as_str).collect::<Vec<_>>(),
@@ -395,7 +395,7 @@ pub fn summarize_args(args: &[String]) -> Vec<String> {
 /// `v` with requests whose logs record no user counted among those without a user,
 /// as the generator's labels count them: the labels know who made each request, the
 /// logs do not always (RULES.md §9), so the split is checked by its own tests.
-pub fn folded(v: &Value) -> Value {
+pub(crate) fn folded(v: &Value) -> Value {
     let mut v = v.clone();
     let fold = |o: &mut Value| {
         if let Some(o) = o.as_object_mut()
@@ -414,7 +414,7 @@ pub fn folded(v: &Value) -> Value {
 
 /// The generator's labels describe every line as a full parse reads it; the fast path
 /// must agree with the full parse.
-pub fn assert_matches_labels(set: &str) {
+pub(crate) fn assert_matches_labels(set: &str) {
     let (args, want) = expected(set);
     let got = folded(&assert_fast_path_agrees(&summarize_args(&args)));
     for key in COMPARED {
@@ -427,7 +427,7 @@ pub fn assert_matches_labels(set: &str) {
 }
 
 /// Per rule, the numbers RULES.md §4 names; the time ranges are checked by the snapshots.
-pub fn assert_excluded_matches(got: &Value, want: &Value, label: &str) {
+pub(crate) fn assert_excluded_matches(got: &Value, want: &Value, label: &str) {
     for rule in ["user", "domain", "ip"] {
         for key in ["accesses", "users", "unique_ips"] {
             assert_eq!(
