@@ -67,7 +67,7 @@ fn thousands(n: u64) -> String {
 
 /// The chart of `timeline` as an SVG document. `whose` says whose requests they are
 /// ("Requests" or "Requests from the requester's addresses").
-pub(crate) fn svg(timeline: &Timeline, whose: &str) -> Result<String> {
+pub fn svg(timeline: &Timeline, whose: &str) -> Result<String> {
     let mut out = String::new();
     draw(timeline, whose, &mut out).map_err(|e| Error::Internal(format!("chart: {e}")))?;
     let title = summary(timeline, whose);

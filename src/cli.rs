@@ -1,5 +1,5 @@
 //! The command line, as clap sees it. Only definitions live here: the doc comments are
-//! the `--help` text, and `config.rs` turns these raw strings into validated types.
+//! the `--help` text, and `config` turns these raw strings into validated types.
 
 use std::path::PathBuf;
 

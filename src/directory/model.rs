@@ -110,9 +110,9 @@ pub enum Node {
 #[derive(Debug)]
 #[cfg_attr(not(fuzzing), allow(unreachable_pub))]
 pub struct Directory {
-    pub namespaces: Vec<Namespace>,
-    pub projects: Vec<Project>,
-    pub users: Vec<User>,
+    pub(crate) namespaces: Vec<Namespace>,
+    pub(crate) projects: Vec<Project>,
+    pub(crate) users: Vec<User>,
     pub(super) members: Vec<file::Member>,
     /// Lower-cased full path (current or former) -> node.
     pub(super) by_path: HashMap<String, Node>,

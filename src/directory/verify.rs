@@ -9,12 +9,12 @@ use super::{Directory, Node, OWNER, User, is_paid, is_within};
 #[derive(Debug, Clone)]
 #[cfg_attr(not(fuzzing), allow(unreachable_pub))]
 pub struct Verified {
-    pub user_id: u64,
-    pub username: String,
-    pub emails: Vec<String>,
-    pub name: Option<String>,
+    pub(crate) user_id: u64,
+    pub(crate) username: String,
+    pub(crate) emails: Vec<String>,
+    pub(crate) name: Option<String>,
     /// The namespaces or projects whose subtrees are in scope, sorted by path.
-    pub scope: Vec<Node>,
+    pub(crate) scope: Vec<Node>,
     /// Lower-cased paths of `scope`, for segment-wise containment tests.
     scope_paths: Vec<String>,
 }

@@ -30,6 +30,7 @@
 //! writes them as `\u` escapes, so its values stay exact.
 //!
 //! [`Guarded`] can only be built here: a value of that type has passed the check.
+
 mod canaries;
 mod check;
 mod detectors;

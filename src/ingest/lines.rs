@@ -53,10 +53,10 @@ impl Zone {
 #[cfg_attr(not(fuzzing), allow(unreachable_pub))]
 pub struct ReadOptions {
     /// The format named by `--format-hint`, if any; a hinted JSON flavour is strict.
-    pub hint: Option<Format>,
+    pub(crate) hint: Option<Format>,
     /// The zone of times written without one (Kibana's `@timestamp`); `None` when
     /// `--input-tz` was not given, and such times are not guessed.
-    pub input_tz: Option<Zone>,
+    pub(crate) input_tz: Option<Zone>,
 }
 
 /// How the lines of a line-based format are written; other formats have records
