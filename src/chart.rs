@@ -67,7 +67,7 @@ fn thousands(n: u64) -> String {
 
 /// The chart of `timeline` as an SVG document. `whose` says whose requests they are
 /// ("Requests" or "Requests from the requester's addresses").
-pub fn svg(timeline: &Timeline, whose: &str) -> Result<String> {
+pub(crate) fn svg(timeline: &Timeline, whose: &str) -> Result<String> {
     let mut out = String::new();
     draw(timeline, whose, &mut out).map_err(|e| Error::Internal(format!("chart: {e}")))?;
     let title = summary(timeline, whose);
@@ -153,25 +153,7 @@ fn draw(t: &Timeline, whose: &str, out: &mut String) -> DrawResult {
         root.present()?;
         return Ok(());
     }
-    let mut below = vec![0u64; t.buckets.len()];
-    for class in Class::ALL {
-        if t.total_of(class) == 0 {
-            continue;
-        }
-        let (name, colour) = look(class);
-        let bars: Vec<Rectangle<(i64, u64)>> = (0..t.buckets.len())
-            .filter(|&i| t.count(i, class) > 0)
-            .map(|i| {
-                let x = i64::try_from(i).unwrap_or(0);
-                let from = below[i];
-                below[i] += t.count(i, class);
-                let mut bar = Rectangle::new([(x, from), (x + 1, below[i])], colour.filled());
-                if t.buckets.len() <= 100 {
-                    bar.set_margin(0, 0, 1, 1);
-                }
-                bar
-            })
-            .collect();
+    for (name, colour, bars) in stacked_bars(t) {
         chart
             .draw_series(bars)?
             .label(name)
@@ -186,6 +168,37 @@ fn draw(t: &Timeline, whose: &str, out: &mut String) -> DrawResult {
         .draw()?;
     root.present()?;
     Ok(())
+}
+
+/// One status class's bars, with its name and colour.
+type Series = (&'static str, RGBColor, Vec<Rectangle<(i64, u64)>>);
+
+/// The bars of each status class that has requests, stacked on the classes before
+/// it, with the class's name and colour.
+fn stacked_bars(t: &Timeline) -> Vec<Series> {
+    let mut below = vec![0u64; t.buckets.len()];
+    let mut series = Vec::new();
+    for class in Class::ALL {
+        if t.total_of(class) == 0 {
+            continue;
+        }
+        let (name, colour) = look(class);
+        let bars = (0..t.buckets.len())
+            .filter(|&i| t.count(i, class) > 0)
+            .map(|i| {
+                let x = i64::try_from(i).unwrap_or(0);
+                let from = below[i];
+                below[i] += t.count(i, class);
+                let mut bar = Rectangle::new([(x, from), (x + 1, below[i])], colour.filled());
+                if t.buckets.len() <= 100 {
+                    bar.set_margin(0, 0, 1, 1);
+                }
+                bar
+            })
+            .collect();
+        series.push((name, colour, bars));
+    }
+    series
 }
 
 #[cfg(test)]

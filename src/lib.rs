@@ -9,8 +9,6 @@
 // Only what the binary needs is public. The fuzz targets in `fuzz/` (built with
 // `--cfg fuzzing`) also reach the readers, attribution and the directory.
 mod aggregate;
-// Not yet held to the visibility rule (ARCHITECTURE.md, "Visibility").
-#[allow(unreachable_pub)]
 mod chart;
 pub mod cli;
 mod commands;
