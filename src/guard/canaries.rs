@@ -2,7 +2,7 @@
 //! the value folded, and found as whole tokens in a reply's data.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::LazyLock;
 
 use ipnetwork::IpNetwork;
@@ -11,44 +11,7 @@ use crate::directory::{Directory, PersonalValue, Verified};
 use crate::error::Result;
 use crate::ingest::Request;
 
-use super::check::{Findings, Guard};
-
-/// The kind of personal value a hit was: what a refusal may say instead of the value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(super) enum HitKind {
-    Ip,
-    Username,
-    Email,
-    Name,
-    UserAgent,
-    Token,
-    UrlCredentials,
-}
-
-impl HitKind {
-    /// Every kind, in the order of their discriminants.
-    const ALL: [HitKind; 7] = [
-        HitKind::Ip,
-        HitKind::Username,
-        HitKind::Email,
-        HitKind::Name,
-        HitKind::UserAgent,
-        HitKind::Token,
-        HitKind::UrlCredentials,
-    ];
-
-    pub(super) fn name(self) -> &'static str {
-        match self {
-            HitKind::Ip => "IP address",
-            HitKind::Username => "username",
-            HitKind::Email => "email address",
-            HitKind::Name => "name",
-            HitKind::UserAgent => "user agent",
-            HitKind::Token => "token or credential",
-            HitKind::UrlCredentials => "URL with credentials",
-        }
-    }
-}
+use super::hits::{ByHash, Findings, Guard, HitKind};
 
 /// The keys of the canaries' hashes: random for each run, so that no one can choose a
 /// value whose hash meets a path of a reply, and shared by every collection of the
@@ -86,85 +49,6 @@ fn fold_text(text: &str, out: &mut Vec<u8>) {
         out.extend(text.bytes().map(|b| b.to_ascii_lowercase()));
     } else {
         text.chars().for_each(|c| fold_char(c, out));
-    }
-}
-
-/// A hasher for keys that are hashes already: multiplied by an odd number, so that
-/// keys that differ in their lowest bits only lie apart in the table.
-#[derive(Default, Clone, Copy)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is meant; any other key is still spread over the table.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-/// Canaries by the hash of their folded value, with the kind in the hash's lowest
-/// three bits: eight bytes a canary, and a lookup for each kind there is.
-#[derive(Debug, Default)]
-pub(super) struct ByHash {
-    keys: HashSet<u64, BuildHasherDefault<Prehashed>>,
-    /// The kinds there are, a bit each by their place in [`HitKind::ALL`].
-    kinds: u8,
-}
-
-const KIND_BITS: u64 = 0b111;
-
-impl ByHash {
-    fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
-    /// The kind of the canary with this hash.
-    fn get(&self, hash: u64) -> Option<HitKind> {
-        (0u8..)
-            .zip(HitKind::ALL)
-            .filter(|&(code, _)| self.kinds & (1 << code) != 0)
-            .find(|&(code, _)| self.keys.contains(&(hash & !KIND_BITS | u64::from(code))))
-            .map(|(_, kind)| kind)
-    }
-
-    /// Adds a canary, unless one with the same hash is there already (whose kind
-    /// stays). Whether it was added.
-    fn insert(&mut self, hash: u64, kind: HitKind) -> bool {
-        if self.get(hash).is_some() {
-            return false;
-        }
-        let code = kind as u8;
-        self.kinds |= 1 << code;
-        self.keys.insert(hash & !KIND_BITS | u64::from(code))
-    }
-
-    fn contains(&self, hash: u64) -> bool {
-        self.get(hash).is_some()
-    }
-
-    /// Takes in the canaries of another table.
-    fn merge(&mut self, mut other: ByHash) {
-        // The larger table takes in the smaller one.
-        if other.len() > self.len() {
-            std::mem::swap(self, &mut other);
-        }
-        for key in other.keys {
-            let kind = HitKind::ALL[(key & KIND_BITS) as usize];
-            self.insert(key, kind);
-        }
     }
 }
 

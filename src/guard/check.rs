@@ -2,15 +2,13 @@
 //! finished text (emphasis kept or taken out, bidirectional controls and Liquid
 //! markers defused).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
-
-use ipnetwork::IpNetwork;
+use std::collections::BTreeSet;
 
 use crate::error::{Error, Result};
 
 use super::Guarded;
-use super::canaries::{ByHash, HitKind};
 use super::detectors::unfolded;
+use super::hits::{Findings, Guard};
 use super::marks::{
     DATA_END, DATA_START, OWN_END, OWN_START, PLACE, Place, is_bidi_control, is_mark,
 };
@@ -29,44 +27,6 @@ impl Emphasis {
             Emphasis::Keep => out.push_str(template),
             Emphasis::Strip => out.push_str(&template.replace("**", "")),
         }
-    }
-}
-
-/// The frozen guard: checks data text, and finishes rendered replies.
-pub(crate) struct Guard {
-    pub(super) values: ByHash,
-    pub(super) longest: usize,
-    pub(super) allowed: HashSet<String>,
-    pub(super) own_emails: HashSet<String>,
-    pub(super) own_ranges: Vec<IpNetwork>,
-}
-
-/// What a check found: the kinds of values, and the parts of the reply they were in,
-/// each as a refusal names it, with its place (for the advice).
-#[derive(Debug, Default)]
-pub(super) struct Findings {
-    pub(super) kinds: BTreeMap<HitKind, usize>,
-    pub(super) parts: BTreeMap<String, Place>,
-}
-
-impl Findings {
-    pub(super) fn add(&mut self, kind: HitKind, n: usize) {
-        if n > 0 {
-            *self.kinds.entry(kind).or_default() += n;
-        }
-    }
-
-    /// Takes in what `other` found in another spelling of the same value: per kind,
-    /// the most any spelling showed, so that a value is not counted once per spelling.
-    fn most(&mut self, other: Findings) {
-        for (kind, n) in other.kinds {
-            let have = self.kinds.entry(kind).or_default();
-            *have = (*have).max(n);
-        }
-    }
-
-    fn total(&self) -> usize {
-        self.kinds.values().sum()
     }
 }
 
@@ -359,6 +319,7 @@ const OWN_JSON_FIELDS: &[&str] = &[
 
 #[cfg(test)]
 mod tests {
+    use super::super::hits::HitKind;
     use super::*;
     use crate::directory::Directory;
     use crate::guard::Canaries;

@@ -9,8 +9,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use unicode_normalization::UnicodeNormalization;
 
-use super::canaries::HitKind;
-use super::check::{Findings, Guard};
+use super::hits::{Findings, Guard, HitKind};
 use super::marks::Place;
 
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {

@@ -34,10 +34,12 @@
 mod canaries;
 mod check;
 mod detectors;
+mod hits;
 mod marks;
 
 pub(crate) use canaries::Canaries;
-pub(crate) use check::{Emphasis, Guard};
+pub(crate) use check::Emphasis;
+pub(crate) use hits::Guard;
 pub(crate) use marks::{DATA_END, DATA_START, OWN_END, OWN_START, PLACE, Place, is_mark};
 
 /// A value that passed the privacy guard. Only this module can make one.
