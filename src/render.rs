@@ -887,11 +887,13 @@ impl View<'_> {
         if story == "audit" {
             self.audit_figures(&mut out);
         }
-        out.add(
-            "requests that appeared in more than one of the log files",
-            self.a.reconciliation.overlap.to_string(),
-            "request lines another input held too, each counted once",
-        );
+        if story != "audit" {
+            out.add(
+                "requests that appeared in more than one of the log files",
+                self.a.reconciliation.overlap.to_string(),
+                "request lines another input held too, each counted once",
+            );
+        }
         out.add(
             "lines that may concern the scope but could not be read",
             self.a.unreadable_in_scope.to_string(),
@@ -945,8 +947,10 @@ impl View<'_> {
             out.add(
                 &p.path,
                 format!(
-                    "{} requests, {} signed-in users, {} unique IP addresses",
-                    p.accesses, p.users, p.unique_ips
+                    "{}, {}, {}",
+                    exact(p.accesses, "request", "requests"),
+                    exact(p.users, "signed-in user", "signed-in users"),
+                    exact(p.unique_ips, "unique IP address", "unique IP addresses")
                 ),
                 "counted requests per group or project; a user or address may count under several",
             );
@@ -958,8 +962,10 @@ impl View<'_> {
         let ex = &self.a.tally.excluded;
         let rule = |r: &crate::aggregate::Counts| {
             format!(
-                "{} requests by {} signed-in users from {} unique IP addresses",
-                r.accesses, r.users, r.unique_ips
+                "{} by {} from {}",
+                exact(r.accesses, "request", "requests"),
+                exact(r.users, "signed-in user", "signed-in users"),
+                exact(r.unique_ips, "unique IP address", "unique IP addresses")
             )
         };
         out.add(
@@ -1000,7 +1006,11 @@ impl View<'_> {
         for x in self.countries_listed(true).0 {
             out.add(
                 x.name.as_deref().unwrap_or(&x.country),
-                format!("{} requests from {} IP addresses", x.accesses, x.unique_ips),
+                format!(
+                    "{} from {}",
+                    exact(x.accesses, "request", "requests"),
+                    exact(x.unique_ips, "IP address", "IP addresses")
+                ),
                 "per country of the GeoIP database, most requests first",
             );
         }
@@ -1017,7 +1027,11 @@ impl View<'_> {
         if let Some(b) = &a.tally.busiest_minute {
             out.add(
                 "the busiest minute",
-                format!("{} requests at {}", b.accesses, busiest_text(Some(b))),
+                format!(
+                    "{} at {}",
+                    exact(b.accesses, "request", "requests"),
+                    busiest_text(Some(b))
+                ),
                 "counted requests per UTC minute",
             );
         }
@@ -1069,7 +1083,11 @@ impl View<'_> {
         if let Some(m) = &b.busiest_minute {
             out.add(
                 "the busiest minute",
-                format!("{} requests at {}", m.accesses, busiest_text(Some(m))),
+                format!(
+                    "{} at {}",
+                    exact(m.accesses, "request", "requests"),
+                    busiest_text(Some(m))
+                ),
                 "requests from the ranges per UTC minute, any status",
             );
         }
@@ -1093,7 +1111,11 @@ impl View<'_> {
         for x in self.actions_listed(true).0 {
             out.add(
                 x.action,
-                format!("{} events by {} authors", x.events, x.authors),
+                format!(
+                    "{} by {}",
+                    exact(x.events, "event", "events"),
+                    exact(x.authors, "author", "authors")
+                ),
                 "per action of the closed vocabulary",
             );
         }
@@ -1114,7 +1136,11 @@ impl View<'_> {
         ] {
             out.add(
                 words,
-                format!("{} events by {} authors", r.accesses, r.users),
+                format!(
+                    "{} by {}",
+                    exact(r.accesses, "event", "events"),
+                    exact(r.users, "author", "authors")
+                ),
                 "known list, first of user, domain, IP",
             );
         }
@@ -1124,6 +1150,11 @@ impl View<'_> {
             "events left out by the known list",
         );
     }
+}
+
+/// An exact count and its noun, for the note: "1 request", "69 requests".
+fn exact(n: u64, one: &str, more: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { more })
 }
 
 /// A kind of access as the replies name it.
