@@ -363,7 +363,7 @@ fn write_entry(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
 }
 
 /// Hashes a file on its own, reading it from the start.
-fn hash_file(path: &Path) -> io::Result<String> {
+pub(crate) fn hash_file(path: &Path) -> io::Result<String> {
     let mut file = File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];

@@ -320,31 +320,13 @@ fn side_files(config: &Config) -> Result<Vec<render::SideFile>> {
             Ok(render::SideFile {
                 role,
                 name: path.display().to_string(),
-                sha256: sha256_of(path)?,
+                sha256: crate::digest::hash_file(path).map_err(|source| Error::Read {
+                    path: path.clone(),
+                    source,
+                })?,
             })
         })
         .collect()
-}
-
-/// The SHA-256 of a file, read in blocks.
-fn sha256_of(path: &std::path::Path) -> Result<String> {
-    use sha2::{Digest, Sha256};
-    use std::io::Read;
-    let unreadable = |source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut file = std::fs::File::open(path).map_err(unreadable)?;
-    let mut hasher = Sha256::new();
-    let mut block = vec![0u8; 1 << 16];
-    loop {
-        let n = file.read(&mut block).map_err(unreadable)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&block[..n]);
-    }
-    Ok(crate::digest::hex(&hasher.finalize()))
 }
 
 /// The command line as run, each argument quoted for a POSIX shell where it needs to
