@@ -110,6 +110,11 @@ pub(crate) fn summarize(config: &Config, out: &mut dyn Write, err: &mut dyn Writ
         &guard,
     )?;
     let chart = write_chart(config, timeline)?;
+    // The note, and the files hashed for it, only when it is written or posted.
+    let posted = config.ticket.as_ref().is_some_and(|t| t.post_note);
+    if config.internal_note.is_none() && !posted {
+        return write_out(out, reply.get());
+    }
     let provenance = render::Provenance {
         requester: &config.requester.email,
         command_line: command_line(),
