@@ -55,7 +55,7 @@ pub(crate) fn ip_block(
 
 impl ClientRequest {
     /// Refused as unauthenticated (not as a Git challenge), forbidden or rate limited.
-    fn refused(&self) -> bool {
+    pub(super) fn refused(&self) -> bool {
         match self.status {
             Some(401) => !self.git_challenge,
             Some(403 | 429) => true,

@@ -39,13 +39,13 @@ impl Class {
         Class::Other,
     ];
 
-    /// The class of a status, as the replies' status classes have it (RULES.md §5);
-    /// `refused` when the story marks refusals.
-    fn of(status: Option<u16>, refused: bool) -> Class {
+    /// The class of a status, as the replies' status classes have it (RULES.md §5).
+    /// Refusals are a class only where the story marks them (see
+    /// [`client_timeline`]), by the IP-block story's own rule.
+    fn of(status: Option<u16>) -> Class {
         match status {
             Some(200..=299) => Class::Success,
             Some(300..=399) => Class::Redirect,
-            Some(401 | 403 | 429) if refused => Class::Refused,
             Some(400..=499) => Class::ClientError,
             Some(500..=599) => Class::ServerError,
             _ => Class::Other,
@@ -137,12 +137,7 @@ fn step_for(first: i64, last: i64) -> i64 {
 pub(crate) fn timeline(batch: &Batch) -> Timeline {
     let requests: Vec<(i64, Class)> = batch
         .counted_times_and_statuses()
-        .map(|(t, status)| {
-            (
-                t,
-                Class::of(status.and_then(|s| u16::try_from(s).ok()), false),
-            )
-        })
+        .map(|(t, status)| (t, Class::of(status.and_then(|s| u16::try_from(s).ok()))))
         .collect();
     Timeline::of(&requests, false)
 }
@@ -153,9 +148,9 @@ pub(crate) fn client_timeline(requests: &[ClientRequest]) -> Timeline {
     let requests: Vec<(i64, Class)> = requests
         .iter()
         .map(|r| {
-            let class = match Class::of(r.status, true) {
-                Class::Refused if r.git_challenge => Class::ClientError,
-                class => class,
+            let class = match r.refused() {
+                true => Class::Refused,
+                false => Class::of(r.status),
             };
             (r.time.timestamp_micros(), class)
         })
