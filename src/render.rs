@@ -19,6 +19,7 @@ use crate::aggregate::{
 };
 use crate::config::{OutputFormat, Story};
 use crate::error::{Error, Result};
+use crate::exclude::Rule;
 use crate::guard::{
     DATA_END, DATA_START, Emphasis, Guard, Guarded, OWN_END, OWN_START, PLACE, Place, is_mark,
 };
@@ -651,12 +652,12 @@ impl<'a> View<'a> {
     /// What one rule of the known list took out, as the sentence about the list says
     /// it: with its count when the count is that rule's alone (not shared with the
     /// team-wide list), else the bare noun.
-    fn took(&self, rule: &str) -> Safe<String> {
+    fn took(&self, rule: Rule) -> Safe<String> {
         let ex = &self.a.tally.excluded;
         let n = match rule {
-            "user" => ex.user.accesses,
-            "domain" => ex.domain.accesses,
-            _ => ex.ip.accesses,
+            Rule::User => ex.user.accesses,
+            Rule::Domain => ex.domain.accesses,
+            Rule::Ip => ex.ip.accesses,
         };
         if self.team_took || n == 0 {
             return Safe(self.records().0.to_owned());
